@@ -1,0 +1,3 @@
+from onfh_imaging.cli import main
+
+raise SystemExit(main())

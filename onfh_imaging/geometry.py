@@ -1,0 +1,253 @@
+"""Images that carry their geometry: 3-D volumes in patient LPS millimetres and 2-D radiographs.
+
+Conventions (see the project's DESIGN notes):
+
+* ``Volume.array`` is indexed ``[k, j, i]`` (slice, row, column), exactly like
+  ``SimpleITK.GetArrayFromImage``. ``spacing``, ``origin`` and the columns of ``direction`` are in
+  SimpleITK's ``(i, j, k)`` order. The LPS position of voxel ``(i, j, k)`` is
+  ``origin + direction @ (spacing * (i, j, k))``.
+* NIfTI uses RAS; conversion happens only at the edge, in :meth:`Volume.affine_ras`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+
+PixelSizeSource = Literal[
+    "PixelSpacing",
+    "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor",
+    "ImagerPixelSpacing",
+    "calibration marker",
+    "user",
+    "none",
+]
+
+
+def _as_vec3(values: Any, name: str) -> tuple[float, float, float]:
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be three finite numbers, got {values!r}")
+    return (float(arr[0]), float(arr[1]), float(arr[2]))
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """A 3-D image on a regular grid in patient space (LPS, mm).
+
+    Parameters
+    ----------
+    array : ndarray, shape (nk, nj, ni)
+        Voxel values, indexed ``[k, j, i]``. The array is made read-only.
+    spacing : tuple of 3 float
+        Voxel size in mm along ``i``, ``j``, ``k``.
+    origin : tuple of 3 float
+        LPS position (mm) of the centre of voxel ``(0, 0, 0)``.
+    direction : ndarray, shape (3, 3)
+        Direction cosines; column ``n`` is the LPS unit vector of index axis ``n`` (i, j, k).
+    """
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: np.ndarray = field(default_factory=lambda: np.eye(3))
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.array)
+        if arr.ndim != 3:
+            raise ValueError(f"a Volume needs a 3-D array, got shape {arr.shape}")
+        spacing = _as_vec3(self.spacing, "spacing")
+        if min(spacing) <= 0:
+            raise ValueError(f"spacing must be positive, got {spacing}")
+        direction = np.array(self.direction, dtype=float).reshape(3, 3)
+        if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-4):
+            raise ValueError("direction must be orthonormal (3x3 direction cosines)")
+        if arr.flags.writeable:
+            arr = arr.view()
+            arr.flags.writeable = False
+        direction.flags.writeable = False
+        object.__setattr__(self, "array", arr)
+        object.__setattr__(self, "spacing", spacing)
+        object.__setattr__(self, "origin", _as_vec3(self.origin, "origin"))
+        object.__setattr__(self, "direction", direction)
+
+    # --- basic properties -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Array shape ``(nk, nj, ni)``."""
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+    @property
+    def size(self) -> tuple[int, int, int]:
+        """Grid size in SimpleITK order ``(ni, nj, nk)``."""
+        nk, nj, ni = self.array.shape
+        return (ni, nj, nk)
+
+    @property
+    def voxel_volume_ml(self) -> float:
+        """Volume of one voxel in mL (cm3)."""
+        return float(np.prod(self.spacing)) / 1000.0
+
+    @property
+    def affine_lps(self) -> np.ndarray:
+        """4x4 matrix mapping homogeneous ``(i, j, k, 1)`` to LPS mm."""
+        a = np.eye(4)
+        a[:3, :3] = self.direction * np.asarray(self.spacing)[None, :]
+        a[:3, 3] = self.origin
+        return a
+
+    @property
+    def affine_ras(self) -> np.ndarray:
+        """4x4 NIfTI-style affine for an array in ``(i, j, k)`` order (i.e. ``array.T``), RAS mm."""
+        a = self.affine_lps
+        a[:3, :] = LPS_TO_RAS @ a[:3, :]
+        return a
+
+    # --- coordinates ------------------------------------------------------------------------
+    def index_to_lps(self, ijk: Any) -> np.ndarray:
+        """LPS mm of continuous indices ``(..., 3)`` given in ``(i, j, k)`` order."""
+        ijk = np.asarray(ijk, dtype=float)
+        m = self.direction * np.asarray(self.spacing)[None, :]
+        return ijk @ m.T + np.asarray(self.origin)
+
+    def lps_to_index(self, xyz: Any) -> np.ndarray:
+        """Continuous ``(i, j, k)`` indices of LPS points ``(..., 3)``."""
+        xyz = np.asarray(xyz, dtype=float) - np.asarray(self.origin)
+        return (xyz @ self.direction) / np.asarray(self.spacing)
+
+    def voxel_centers_lps(self) -> np.ndarray:
+        """LPS mm of every voxel centre, shape ``(nk, nj, ni, 3)``."""
+        nk, nj, ni = self.shape
+        k, j, i = np.meshgrid(np.arange(nk), np.arange(nj), np.arange(ni), indexing="ij")
+        return self.index_to_lps(np.stack([i, j, k], axis=-1))
+
+    def axis_of_slices(self) -> np.ndarray:
+        """LPS unit vector along which slices (``k``) are stacked."""
+        return self.direction[:, 2].copy()
+
+    # --- derived volumes --------------------------------------------------------------------
+    def with_array(self, array: np.ndarray) -> "Volume":
+        """A volume on the same grid holding other values (a mask, a map)."""
+        array = np.asarray(array)
+        if array.shape != self.array.shape:
+            raise ValueError(f"array shape {array.shape} does not match grid {self.array.shape}")
+        return replace(self, array=array)
+
+    def same_grid(self, other: "Volume", atol: float = 1e-4) -> bool:
+        """True when both volumes sample the same points of space."""
+        return (
+            self.shape == other.shape
+            and np.allclose(self.spacing, other.spacing, atol=atol)
+            and np.allclose(self.origin, other.origin, atol=atol)
+            and np.allclose(self.direction, other.direction, atol=atol)
+        )
+
+    # --- interchange ------------------------------------------------------------------------
+    def to_sitk(self):
+        """A ``SimpleITK.Image`` with identical pixels and geometry."""
+        import SimpleITK as sitk
+
+        arr = self.array
+        if arr.dtype == bool:
+            arr = arr.astype(np.uint8)
+        img = sitk.GetImageFromArray(np.ascontiguousarray(arr))
+        img.SetSpacing(self.spacing)
+        img.SetOrigin(self.origin)
+        img.SetDirection(tuple(self.direction.reshape(-1)))
+        return img
+
+    @classmethod
+    def from_sitk(cls, image) -> "Volume":
+        """Build a volume from a 3-D scalar ``SimpleITK.Image``."""
+        import SimpleITK as sitk
+
+        if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+            raise ValueError("only 3-D scalar SimpleITK images convert to a Volume")
+        return cls(
+            array=sitk.GetArrayFromImage(image),
+            spacing=image.GetSpacing(),
+            origin=image.GetOrigin(),
+            direction=np.array(image.GetDirection()).reshape(3, 3),
+        )
+
+    def to_nifti(self):
+        """A ``nibabel.Nifti1Image`` (RAS affine, data in ``(i, j, k)`` order)."""
+        import nibabel as nib
+
+        arr = self.array
+        if arr.dtype == bool:
+            arr = arr.astype(np.uint8)
+        img = nib.Nifti1Image(np.asarray(arr).transpose(2, 1, 0), self.affine_ras)
+        img.set_qform(self.affine_ras, code=1)
+        img.set_sform(self.affine_ras, code=1)
+        img.header.set_xyzt_units("mm")
+        return img
+
+    @classmethod
+    def from_nifti(cls, image) -> "Volume":
+        """Build a volume from a 3-D ``nibabel`` image (its RAS affine converted to LPS)."""
+        data = np.asanyarray(image.dataobj)
+        if data.ndim == 4 and data.shape[3] == 1:
+            data = data[..., 0]
+        if data.ndim != 3:
+            raise ValueError(f"only 3-D NIfTI images convert to a Volume, got shape {data.shape}")
+        affine = np.asarray(image.affine, dtype=float)
+        m = LPS_TO_RAS @ affine[:3, :3]
+        spacing = np.linalg.norm(m, axis=0)
+        direction = m / spacing[None, :]
+        origin = LPS_TO_RAS @ affine[:3, 3]
+        return cls(array=np.asarray(data).transpose(2, 1, 0), spacing=spacing, origin=origin,
+                   direction=direction)
+
+
+@dataclass(frozen=True, eq=False)
+class Radiograph:
+    """A projection radiograph whose pixel size is known at the patient (or honestly unknown).
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (rows, columns)
+        Float intensities with bone bright (MONOCHROME1 already inverted, RGB reduced to luminance).
+    pixel_size_mm : tuple of 2 float or None
+        Size of a pixel at the patient, ``(row spacing, column spacing)`` in mm; None if unknown,
+        in which case measures are reported in pixels.
+    pixel_size_source : str
+        Where the size came from (see :data:`PixelSizeSource`).
+    view : str
+        ``"AP"``, ``"lateral"`` or ``"unknown"``.
+    laterality : str
+        ``"left"``, ``"right"``, ``"both"`` or ``"unknown"`` (the patient side imaged).
+    """
+
+    pixels: np.ndarray
+    pixel_size_mm: tuple[float, float] | None
+    pixel_size_source: str = "none"
+    view: str = "unknown"
+    laterality: str = "unknown"
+
+    def __post_init__(self) -> None:
+        px = np.asarray(self.pixels)
+        if px.ndim != 2:
+            raise ValueError(f"a Radiograph needs a 2-D array, got shape {px.shape}")
+        if px.flags.writeable:
+            px = px.view()
+            px.flags.writeable = False
+        object.__setattr__(self, "pixels", px)
+        if self.pixel_size_mm is not None:
+            size = tuple(float(v) for v in self.pixel_size_mm)
+            if len(size) != 2 or min(size) <= 0 or not np.all(np.isfinite(size)):
+                raise ValueError(f"pixel_size_mm must be two positive numbers, got {self.pixel_size_mm}")
+            object.__setattr__(self, "pixel_size_mm", size)
+
+    @property
+    def calibrated(self) -> bool:
+        """True when measures can be given in mm."""
+        return self.pixel_size_mm is not None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.pixels.shape)  # type: ignore[return-value]
