@@ -1,0 +1,419 @@
+"""DICOM headers, read fast and uniformly.
+
+A :class:`Header` holds the attributes the toolkit needs (as text, converted on access) plus where the
+pixel data starts. Little-endian explicit-VR files without functional groups (nearly every classic
+MR/CT/CR/DX file) are parsed by a small element walker that reads only the bytes before the pixel data;
+anything else (implicit VR, big endian, deflate, Enhanced multi-frame) goes through pydicom. Both
+paths give the same :class:`Header`.
+
+Files may live inside a zip archive: ``archive.zip/folder/IM1`` names member ``folder/IM1``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.datadict import tag_for_keyword
+from pydicom.errors import InvalidDicomError
+
+from onfh_imaging.errors import NotDicomError, UnreadableFileError
+
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+IMPLICIT_LE = "1.2.840.10008.1.2"
+UNCOMPRESSED_LE = {EXPLICIT_LE, IMPLICIT_LE}
+
+KEYWORDS = (
+    "SOPClassUID", "SOPInstanceUID", "Modality", "PatientID", "PatientName", "StudyInstanceUID", "StudyDate",
+    "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "ProtocolName",
+    "SequenceName", "ScanningSequence", "SequenceVariant", "ScanOptions", "EchoTime", "RepetitionTime",
+    "InversionTime", "EchoNumbers", "ImageType", "Rows", "Columns", "NumberOfFrames", "PixelSpacing",
+    "ImagerPixelSpacing", "EstimatedRadiographicMagnificationFactor", "SliceThickness",
+    "SpacingBetweenSlices", "ImagePositionPatient", "ImageOrientationPatient", "FrameOfReferenceUID",
+    "ViewPosition", "ImageLaterality", "Laterality", "InstanceNumber", "BitsAllocated", "BitsStored",
+    "PixelRepresentation", "SamplesPerPixel", "PhotometricInterpretation", "RescaleSlope",
+    "RescaleIntercept", "PlanarConfiguration", "Manufacturer", "AcquisitionNumber", "BodyPartExamined",
+    "PresentationIntentType", "GantryDetectorTilt", "MRAcquisitionType",
+)
+_TAG_TO_KEYWORD = {int(tag_for_keyword(k)): k for k in KEYWORDS}
+_PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # PixelData, FloatPixelData, DoubleFloatPixelData
+_FUNCTIONAL_GROUPS = {0x52009229, 0x52009230}
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_BINARY_FORMATS = {b"US": "H", b"SS": "h", b"UL": "I", b"SL": "i", b"FL": "f", b"FD": "d"}
+_UNDEFINED = 0xFFFFFFFF
+_FIRST_READ = 16384
+
+
+class _Fallback(Exception):
+    """The fast walker met something it leaves to pydicom."""
+
+
+class _NeedMore(Exception):
+    """The header continues beyond the bytes read so far."""
+
+
+@dataclass
+class Header:
+    """Selected attributes of one DICOM file and the location of its pixel data.
+
+    Attributes
+    ----------
+    path : Path
+        The file (``archive.zip/member`` for zip members).
+    values : dict
+        Keyword -> value as DICOM text (multi-values joined by backslashes); read through
+        :meth:`text`, :meth:`floats`, :meth:`float` and :meth:`int`.
+    transfer_syntax : str
+        Transfer syntax UID.
+    pixel_offset : int or None
+        Byte offset of the pixel data value in the file; None when the file has no pixel data.
+    pixel_length : int or None
+        Length of the pixel data value in bytes; None when encapsulated (compressed) or absent.
+    dataset : pydicom Dataset or None
+        The parsed header when pydicom read it (needed for functional groups).
+    """
+
+    path: Path
+    values: dict[str, str | tuple[bytes, bytes]] = field(default_factory=dict)
+    transfer_syntax: str = EXPLICIT_LE
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    dataset: Any = None
+    _numbers: dict[str, list[float] | None] = field(default_factory=dict, repr=False)
+
+    def text(self, keyword: str, default: str = "") -> str:
+        value = self.values.get(keyword)
+        if value is None:
+            return default
+        if isinstance(value, tuple):  # (VR, raw bytes) from the fast walker, decoded on first use
+            value = self.values[keyword] = _decode(*value)
+        return value
+
+    def floats(self, keyword: str) -> list[float] | None:
+        cache = self._numbers
+        if keyword in cache:
+            return cache[keyword]
+        raw = self.text(keyword)
+        try:
+            result = [float(v) for v in raw.split("\\")] if raw.strip() else None
+        except ValueError:
+            result = None
+        cache[keyword] = result
+        return result
+
+    def float(self, keyword: str) -> float | None:
+        vals = self.floats(keyword)
+        return vals[0] if vals else None
+
+    def int(self, keyword: str, default: int | None = None) -> int | None:
+        value = self.float(keyword)
+        return default if value is None else int(round(value))
+
+    @property
+    def has_pixels(self) -> bool:
+        return self.pixel_offset is not None
+
+    @property
+    def uncompressed(self) -> bool:
+        return self.transfer_syntax in UNCOMPRESSED_LE and self.pixel_length is not None
+
+
+# --- opening files, including zip members ------------------------------------------------------
+def split_zip_member(path: Path) -> tuple[Path, str] | None:
+    """``(archive, member)`` when ``path`` points inside a zip archive, else None."""
+    if path.exists():
+        return None
+    for parent in path.parents:
+        if parent.is_file() and zipfile.is_zipfile(parent):
+            return parent, path.relative_to(parent).as_posix()
+        if parent.exists():
+            return None
+    return None
+
+
+@lru_cache(maxsize=8)
+def _zip(archive: Path, mtime: float) -> zipfile.ZipFile:
+    return zipfile.ZipFile(archive)
+
+
+def open_binary(path: Path) -> io.BufferedIOBase:
+    """Open a file or zip member for binary reading, wrapping OS errors in toolkit errors."""
+    try:
+        try:
+            return open(path, "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            member = split_zip_member(path)
+            if member is None:
+                raise FileNotFoundError(path) from None
+            archive, name = member
+            return io.BytesIO(_zip(archive, archive.stat().st_mtime).read(name))
+    except PermissionError as exc:
+        raise UnreadableFileError("permission denied", path=path,
+                                  hint="check the file's read permissions") from exc
+    except FileNotFoundError as exc:
+        raise UnreadableFileError("no such file", path=path) from exc
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
+
+
+# --- the fast walker ----------------------------------------------------------------------------
+def _skip_items(buf: bytes, pos: int) -> int:
+    """Position after an undefined-length explicit-VR sequence whose items start at ``pos``."""
+    n = len(buf)
+    while True:
+        if pos + 8 > n:
+            raise _NeedMore
+        group, elem, length = struct.unpack_from("<HHI", buf, pos)
+        pos += 8
+        if (group, elem) == (0xFFFE, 0xE0DD):
+            return pos
+        if (group, elem) != (0xFFFE, 0xE000):
+            raise _Fallback
+        if length != _UNDEFINED:
+            pos += length
+            continue
+        while True:  # elements of an undefined-length item
+            if pos + 8 > n:
+                raise _NeedMore
+            group, elem = struct.unpack_from("<HH", buf, pos)
+            if (group, elem) == (0xFFFE, 0xE00D):
+                pos += 8
+                break
+            pos = _skip_element(buf, pos)
+
+
+_SHORT_HEADER = struct.Struct("<HH2sH")
+_LONG_LENGTH = struct.Struct("<I")
+
+
+def _element_header(buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
+    """``(tag, vr, length, value position)`` of the explicit-VR element at ``pos``."""
+    if pos + 8 > len(buf):
+        raise _NeedMore
+    group, elem, vr, length = _SHORT_HEADER.unpack_from(buf, pos)
+    if vr in _LONG_VRS:
+        if pos + 12 > len(buf):
+            raise _NeedMore
+        (length,) = _LONG_LENGTH.unpack_from(buf, pos + 8)
+        return (group << 16) | elem, vr, length, pos + 12
+    if not (vr.isalpha() and vr.isupper()):
+        raise _Fallback  # implicit VR inside an explicit dataset, or garbage
+    return (group << 16) | elem, vr, length, pos + 8
+
+
+def _skip_element(buf: bytes, pos: int) -> int:
+    tag, vr, length, start = _element_header(buf, pos)
+    if length == _UNDEFINED:
+        if vr != b"SQ":
+            raise _Fallback
+        return _skip_items(buf, start)
+    return start + length
+
+
+def _decode(vr: bytes, raw: bytes) -> str:
+    fmt = _BINARY_FORMATS.get(vr)
+    if fmt is not None:
+        count = len(raw) // struct.calcsize(fmt)
+        return "\\".join(str(v) for v in struct.unpack(f"<{count}{fmt}", raw[:count * struct.calcsize(fmt)]))
+    return raw.decode("latin-1").strip(" \x00")
+
+
+# Tags the walker treats specially; every other tag not in _TAG_TO_KEYWORD is skipped.
+_SPECIAL = {t: "pixel" for t in _PIXEL_TAGS} | {t: "groups" for t in _FUNCTIONAL_GROUPS} | {
+    0x00020010: "syntax"}
+
+
+def _walk(buf: bytes, path: Path, complete: bool) -> Header:
+    """Parse the meta group and dataset of an explicit-VR little-endian Part 10 file.
+
+    ``complete`` says whether ``buf`` holds the whole file (else running off its end asks for more).
+    This loop runs once per element of every file scanned, so it is kept flat.
+    """
+    if len(buf) < 132 or buf[128:132] != b"DICM":
+        raise _Fallback
+    header = Header(path=path)
+    values = header.values
+    wanted = _TAG_TO_KEYWORD
+    special = _SPECIAL
+    long_vrs = _LONG_VRS
+    unpack_short = _SHORT_HEADER.unpack_from
+    unpack_long = _LONG_LENGTH.unpack_from
+    pos = 132
+    n = len(buf)
+    while True:
+        if pos + 12 > n:
+            if pos >= n and complete:
+                return header  # a dataset without pixel data
+            if not complete or pos + 8 > n:
+                raise _NeedMore
+        group, elem, vr, length = unpack_short(buf, pos)
+        if vr in long_vrs:
+            (length,) = unpack_long(buf, pos + 8)
+            start = pos + 12
+        elif vr.isalpha() and vr.isupper():
+            start = pos + 8
+        else:
+            raise _Fallback  # implicit VR inside an explicit dataset, or garbage
+        tag = (group << 16) | elem
+        end = start + length
+        keyword = wanted.get(tag)
+        if keyword is not None:
+            if end > n:
+                raise _NeedMore
+            values[keyword] = (vr, buf[start:end])
+        elif tag in special:
+            kind = special[tag]
+            if kind == "pixel":
+                header.pixel_offset = start
+                header.pixel_length = None if length == _UNDEFINED else length
+                return header
+            if kind == "groups":
+                raise _Fallback
+            if end > n:
+                raise _NeedMore
+            ts = buf[start:end].decode("ascii", "replace").strip(" \x00")
+            header.transfer_syntax = ts
+            if ts == IMPLICIT_LE or ts.startswith(("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")):
+                raise _Fallback
+        if length == _UNDEFINED:
+            if vr != b"SQ":
+                raise _Fallback
+            pos = _skip_items(buf, start)
+        else:
+            pos = end
+
+
+# --- the pydicom path ---------------------------------------------------------------------------
+def _text_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return "\\".join(_text_value(v) for v in value)
+    if isinstance(value, bytes):
+        return value.decode("latin-1").strip(" \x00")
+    return str(value)
+
+
+def _transfer_syntax(ds: pydicom.Dataset) -> str:
+    """The transfer syntax UID, or the one matching how pydicom found the dataset encoded."""
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if ts:
+        return ts
+    implicit, little = ds.original_encoding
+    if implicit is None:
+        return EXPLICIT_LE
+    if not little:
+        return "1.2.840.10008.1.2.2"
+    return IMPLICIT_LE if implicit else EXPLICIT_LE
+
+
+def header_from_dataset(ds: pydicom.Dataset, path: Path, pixel_offset: int | None) -> Header:
+    """A :class:`Header` from a pydicom dataset read with ``stop_before_pixels``."""
+    ts = _transfer_syntax(ds)
+    values = {}
+    for keyword in KEYWORDS:
+        elem = ds.get(keyword)
+        if elem is not None and elem != "":
+            values[keyword] = _text_value(elem)
+    return Header(path=path, values=values, transfer_syntax=ts, pixel_offset=pixel_offset, dataset=ds)
+
+
+def _pixel_element_after(fp: io.BufferedIOBase, ds: pydicom.Dataset) -> tuple[int | None, int | None]:
+    """Locate the pixel data element at the file position where pydicom stopped.
+
+    Returns ``(value offset, value length)``; the length is None for encapsulated data, the offset
+    None when no pixel data follows.
+    """
+    implicit, little = ds.original_encoding
+    endian = "<" if little in (None, True) else ">"
+    pos = fp.tell()
+    head = fp.read(12)
+    if len(head) < 8:
+        return None, None
+    group, elem = struct.unpack_from(f"{endian}HH", head, 0)
+    if ((group << 16) | elem) not in _PIXEL_TAGS:
+        return None, None
+    if implicit:
+        (length,) = struct.unpack_from(f"{endian}I", head, 4)
+        start = pos + 8
+    else:
+        (length,) = struct.unpack_from(f"{endian}I", head, 8)
+        start = pos + 12
+    return start, (None if length == _UNDEFINED else length)
+
+
+def _looks_like_raw_dicom(head: bytes) -> bool:
+    """A Part 10 file without preamble starts with a group 0x0002 or 0x0008 element."""
+    return len(head) >= 8 and head[0:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] != b"\x00\x00" or (
+        len(head) >= 8 and head[0:4] in (b"\x08\x00\x00\x00", b"\x02\x00\x00\x00"))
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """Read the header of one DICOM file (no pixel data).
+
+    Raises
+    ------
+    NotDicomError
+        The file is not DICOM (empty, text, another format).
+    UnreadableFileError
+        Permission denied, missing, or a header that cannot be parsed (truncated).
+    """
+    path = Path(path)
+    with open_binary(path) as fp:
+        try:
+            buf = fp.read(_FIRST_READ)
+        except OSError as exc:
+            raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
+        if not buf:
+            raise NotDicomError("empty file (0 bytes), not DICOM", path=path)
+        has_preamble = len(buf) >= 132 and buf[128:132] == b"DICM"
+        if not has_preamble and not _looks_like_raw_dicom(buf):
+            raise NotDicomError("not a DICOM file (no 'DICM' marker)", path=path)
+        if has_preamble:
+            complete = len(buf) < _FIRST_READ
+            while True:
+                try:
+                    return _walk(buf, path, complete)
+                except _NeedMore:
+                    if complete:
+                        raise UnreadableFileError("the DICOM header is truncated", path=path) from None
+                    want = len(buf) * 3
+                    more = fp.read(want)
+                    complete = len(more) < want
+                    buf += more
+                except _Fallback:
+                    break
+                except (struct.error, UnicodeDecodeError):
+                    break
+        fp.seek(0)
+        try:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not has_preamble)
+            pixel_offset, pixel_length = _pixel_element_after(fp, ds)
+        except InvalidDicomError as exc:
+            raise NotDicomError(f"not a DICOM file ({exc})", path=path) from exc
+        except Exception as exc:  # pydicom raises many types on corrupt input
+            raise UnreadableFileError(f"cannot parse the DICOM header: {exc}", path=path) from exc
+    header = header_from_dataset(ds, path, pixel_offset)
+    header.pixel_length = pixel_length
+    if not has_preamble and "SOPClassUID" not in header.values and "Modality" not in header.values:
+        raise NotDicomError("not a DICOM file (no preamble and no DICOM attributes)", path=path)
+    return header
+
+
+def read_dataset(path: Path) -> pydicom.Dataset:
+    """The complete dataset, pixel data included, wrapping pydicom's errors."""
+    try:
+        with open_binary(path) as fp:
+            return pydicom.dcmread(fp, force=True)
+    except (UnreadableFileError, NotDicomError):
+        raise
+    except Exception as exc:
+        raise UnreadableFileError(f"cannot read the DICOM file: {exc}", path=path) from exc

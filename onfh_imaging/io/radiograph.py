@@ -1,0 +1,94 @@
+"""Read a projection radiograph (CR, DX) with its pixel size at the patient."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from onfh_imaging.errors import NoPixelDataError, UnsupportedInputError
+from onfh_imaging.geometry import Radiograph
+from onfh_imaging.io._header import Header, read_header
+from onfh_imaging.io.scan import SeriesInfo, describe_series, image_records
+from onfh_imaging.io.series import DEFAULT_MAX_BYTES, _check_size, _fill, _stored_dtype
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
+
+
+def pixel_size_at_patient(header: Header) -> tuple[tuple[float, float] | None, str]:
+    """Pixel size ``(row, column)`` in mm at the patient and its source (see ``PixelSizeSource``).
+
+    PixelSpacing is already calibrated; otherwise ImagerPixelSpacing (the detector pitch) divided by
+    EstimatedRadiographicMagnificationFactor; otherwise ImagerPixelSpacing alone, which is the size
+    at the detector, larger than at the patient by the (unknown) magnification.
+    """
+    ps = header.floats("PixelSpacing")
+    if ps and len(ps) >= 2 and min(ps[:2]) > 0:
+        return (ps[0], ps[1]), "PixelSpacing"
+    ips = header.floats("ImagerPixelSpacing")
+    if ips and len(ips) >= 2 and min(ips[:2]) > 0:
+        mag = header.float("EstimatedRadiographicMagnificationFactor")
+        if mag is not None and mag > 0:
+            return (ips[0] / mag, ips[1] / mag), "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor"
+        return (ips[0], ips[1]), "ImagerPixelSpacing"
+    return None, "none"
+
+
+def _stored_range(header: Header, slope: float, intercept: float) -> tuple[float, float]:
+    """Modality values of the smallest and largest storable pixel."""
+    bits = header.int("BitsStored", header.int("BitsAllocated", 16)) or 16
+    if (header.int("PixelRepresentation", 0) or 0) == 1:
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    else:
+        lo, hi = 0, (1 << bits) - 1
+    a, b = lo * slope + intercept, hi * slope + intercept
+    return min(a, b), max(a, b)
+
+
+def read_radiograph(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Radiograph, SeriesInfo]:
+    """Read a CR or DX image as raw modality values with bone bright.
+
+    MONOCHROME1 images are inverted over the storable value range, colour images reduced to
+    luminance; no VOI window is applied. The pixel size comes from :func:`pixel_size_at_patient`.
+
+    Parameters
+    ----------
+    path : path
+        The DICOM file.
+    max_bytes : int
+        Refuse images whose header claims more pixel memory than this.
+
+    Returns
+    -------
+    (Radiograph, SeriesInfo)
+        Pixels as float32 with pixel size (mm), its source, view and laterality; and the header
+        description.
+    """
+    path = Path(path)
+    header = read_header(path)
+    if not header.has_pixels:
+        raise NoPixelDataError("DICOM file without pixel data (not an image)", path=path)
+    records = image_records(header)
+    _check_size(records, True, max_bytes, str(path))
+    if len(records) > 1:
+        raise UnsupportedInputError(f"{len(records)} frames: a radiograph has one image", path=path)
+    r = records[0]
+    info = describe_series(records)
+    rows, cols = header.int("Rows"), header.int("Columns")
+    samples = header.int("SamplesPerPixel", 1) or 1
+    if samples == 1:
+        pixels = np.empty((rows, cols), dtype=np.float32)
+        scratch = np.empty((rows, cols), dtype=_stored_dtype(header))
+        _fill(pixels, r, scratch, {})
+    else:
+        from onfh_imaging.io.series import _decode_colour
+
+        pixels = _decode_colour(path) @ _LUMA
+    if header.text("PhotometricInterpretation").upper() == "MONOCHROME1":
+        lo, hi = _stored_range(header, r.slope, r.intercept)
+        pixels = np.float32(lo + hi) - pixels
+    size, source = pixel_size_at_patient(header)
+    radiograph = Radiograph(pixels=pixels, pixel_size_mm=size, pixel_size_source=source,
+                            view=info.view or "unknown", laterality=info.laterality or "unknown")
+    return radiograph, info

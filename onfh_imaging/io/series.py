@@ -1,0 +1,416 @@
+"""Read one DICOM series into a :class:`~onfh_imaging.geometry.Volume`, refusing what cannot be stacked.
+
+Slices are ordered by their position along the slice normal (never by InstanceNumber or file name).
+Missing slices, uneven spacing, duplicate positions with different pixels, gantry tilt and claimed sizes
+that would exhaust memory are detected from the headers and reported with the file and the distance in
+mm. Pixels of uncompressed files are read straight into one preallocated array; compressed and Enhanced
+(multi-frame) objects are decoded by pydicom.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from onfh_imaging.errors import (
+    IncompleteSeriesError,
+    InputError,
+    NoPixelDataError,
+    TooLargeError,
+    UnreadableFileError,
+    UnsupportedInputError,
+)
+from onfh_imaging.geometry import Volume
+from onfh_imaging.io._header import Header, open_binary, read_dataset, read_header
+from onfh_imaging.io.scan import (
+    ImageRecord,
+    SeriesInfo,
+    group_series,
+    iter_files,
+    read_headers,
+    spatial_order,
+)
+
+DEFAULT_MAX_BYTES = 4 * 1024**3
+# Slices whose positions along the normal differ by less than this fraction of the slice spacing
+# are the same slice; spacings may differ from the median by this fraction before the series counts
+# as uneven.
+DUPLICATE_FRACTION = 0.01
+SPACING_TOLERANCE = 0.02
+# A stack whose slice positions drift sideways by more than this fraction of a pixel is sheared
+# (gantry tilt) and cannot be represented as a rectangular grid.
+SHEAR_TOLERANCE_PX = 0.25
+
+
+@dataclass
+class Series:
+    """A volume read from DICOM with where it came from.
+
+    Attributes
+    ----------
+    volume : Volume
+        Pixels (modality values; float32 when rescaled, else the stored integer type) and geometry.
+    info : SeriesInfo
+        Header description of the series.
+    warnings : list of str
+        Things a reader should know (dropped duplicates, skipped files, slight tilt).
+    files : list of Path
+        The source files in spatial order: for classic series ``files[k]`` holds slice ``k``.
+    """
+
+    volume: Volume
+    info: SeriesInfo
+    warnings: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+# --- collecting headers -------------------------------------------------------------------------
+def _collect_headers(files_or_folder: str | os.PathLike | Iterable[str | os.PathLike],
+                     warnings: list[str]) -> list[Header]:
+    if isinstance(files_or_folder, (str, os.PathLike)):
+        root = Path(files_or_folder)
+        if not root.exists() and not root.parent.exists():
+            raise UnreadableFileError("no such file or folder", path=root)
+        if root.is_dir() or root.suffix.lower() == ".zip":
+            headers, non_dicom, non_image, unreadable = read_headers(iter_files(root))
+            if unreadable:
+                path, reason = unreadable[0]
+                raise UnreadableFileError(reason.split(": ", 1)[-1], path=path,
+                                          hint=f"{len(unreadable)} unreadable file(s) in {root}")
+            if non_dicom:
+                warnings.append(f"skipped {len(non_dicom)} non-DICOM file(s) in {root}")
+            if non_image:
+                warnings.append(f"skipped {len(non_image)} DICOM file(s) without an image in {root}")
+            if not headers:
+                raise NoPixelDataError("no DICOM images found", path=root)
+            return headers
+        paths = [root]
+    else:
+        paths = [Path(p) for p in files_or_folder]
+        if not paths:
+            raise InputError("no files given")
+    headers = []
+    for p in paths:
+        h = read_header(p)
+        if not h.has_pixels:
+            raise NoPixelDataError("DICOM file without pixel data (not an image)", path=p)
+        headers.append(h)
+    return headers
+
+
+def _select(groups: list[tuple[SeriesInfo, list[ImageRecord]]], uid: str | None,
+            source: object) -> tuple[SeriesInfo, list[ImageRecord]]:
+    if uid is not None:
+        hits = [g for g in groups if uid == g[0].key]
+        if not hits:
+            hits = [g for g in groups if uid == g[0].series_instance_uid]
+        if not hits:
+            raise InputError(f"no series {uid} here", path=str(source),
+                             hint="available: " + "; ".join(_listing(g[0]) for g in groups))
+    else:
+        hits = groups
+    if len(hits) > 1:
+        raise InputError(f"{len(hits)} series found; choose one by series UID or key", path=str(source),
+                         hint="; ".join(_listing(g[0]) for g in hits))
+    return hits[0]
+
+
+def _listing(info: SeriesInfo) -> str:
+    extra = f" [{info.subseries}]" if info.subseries else ""
+    return (f"{info.key} (#{info.series_number} {info.series_description!r}, {info.n_slices} images"
+            f"{extra})")
+
+
+# --- geometry -----------------------------------------------------------------------------------
+def _check_size(records: list[ImageRecord], float_out: bool, max_bytes: int, name: str) -> None:
+    """Refuse, from the headers alone, series whose pixels would not fit in ``max_bytes``."""
+    total = 0
+    seen: set[Path] = set()
+    for r in records:
+        if r.path in seen:
+            continue
+        seen.add(r.path)
+        h = r.header
+        per_value = max(4 if float_out else 0, ((h.int("BitsAllocated", 16) or 16) + 7) // 8)
+        total += ((h.int("Rows", 0) or 0) * (h.int("Columns", 0) or 0) * r.n_frames
+                  * (h.int("SamplesPerPixel", 1) or 1) * per_value)
+    if total > max_bytes:
+        raise TooLargeError(
+            f"the headers claim {total / 1024**3:.1f} GiB of pixels, above the {max_bytes / 1024**3:.1f} GiB limit",
+            path=name, hint="raise max_bytes if this is a genuine image")
+
+
+def _unique_positions(records: list[ImageRecord], normal: np.ndarray) -> list[list[ImageRecord]]:
+    """Records grouped by position along the normal (duplicates share a group)."""
+    along = np.array([float(r.position @ normal) for r in records])
+    steps = np.diff(along)
+    positive = steps[steps > 1e-3]
+    scale = float(np.median(positive)) if positive.size else 1.0
+    tol = max(DUPLICATE_FRACTION * scale, 1e-3)
+    groups = [[records[0]]]
+    for r, step in zip(records[1:], steps):
+        if step < tol:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
+def _check_spacing(groups: list[list[ImageRecord]], normal: np.ndarray, name: str) -> float:
+    """Uniform slice spacing in mm along the normal, or IncompleteSeriesError naming the gap."""
+    along = np.array([float(g[0].position @ normal) for g in groups])
+    steps = np.diff(along)
+    spacing = float(np.median(steps))
+    tol = max(SPACING_TOLERANCE * spacing, 0.01)
+    bad = np.flatnonzero(np.abs(steps - spacing) > tol)
+    if bad.size:
+        k = int(bad[0])
+        gap = float(steps[k])
+        missing = gap / spacing - 1
+        what = (f"{missing:.0f} slice(s) missing" if gap > spacing and abs(missing - round(missing)) < 0.1
+                else "uneven slice spacing")
+        raise IncompleteSeriesError(
+            f"gap of {gap:.2f} mm between slices at {along[k]:.2f} mm and {along[k + 1]:.2f} mm along the "
+            f"slice normal (files {groups[k][0].path.name} and {groups[k + 1][0].path.name}), expected "
+            f"{spacing:.2f} mm: {what}", path=name,
+            hint=f"{bad.size} irregular step(s) in {len(groups)} slices; the series cannot be stacked")
+    return float((along[-1] - along[0]) / (len(along) - 1))
+
+
+def _check_shear(groups: list[list[ImageRecord]], normal: np.ndarray, pixel: float, name: str,
+                 warnings: list[str]) -> None:
+    """Reject stacks whose slices drift sideways (gantry tilt / shear)."""
+    p = np.array([g[0].position for g in groups])
+    rel = p - p[0]
+    along = rel @ normal
+    lateral = np.linalg.norm(rel - along[:, None] * normal[None, :], axis=1)
+    k = int(np.argmax(lateral))
+    if lateral[k] <= 1e-6:
+        return
+    angle = float(np.degrees(np.arctan2(lateral[k], abs(along[k]))))
+    if lateral[k] > SHEAR_TOLERANCE_PX * pixel:
+        raise UnsupportedInputError(
+            f"slice positions are not along the slice normal: gantry tilt or sheared stack of "
+            f"{angle:.2f} degrees ({lateral[k]:.2f} mm sideways over {abs(along[k]):.1f} mm)", path=name,
+            hint="resample the series onto an orthogonal grid before measuring")
+    if angle > 0.01:
+        warnings.append(f"slice positions drift {lateral[k]:.3f} mm sideways ({angle:.3f} degrees tilt); ignored")
+
+
+# --- pixels -------------------------------------------------------------------------------------
+def _stored_dtype(h: Header) -> np.dtype:
+    bits = h.int("BitsAllocated", 16) or 16
+    signed = (h.int("PixelRepresentation", 0) or 0) == 1
+    kinds = {8: (np.uint8, np.int8), 16: (np.uint16, np.int16), 32: (np.uint32, np.int32)}
+    if bits not in kinds:
+        raise UnsupportedInputError(f"BitsAllocated {bits} is not supported", path=h.path)
+    return np.dtype(kinds[bits][int(signed)]).newbyteorder("<")
+
+
+def _mask_bits(arr: np.ndarray, h: Header) -> np.ndarray:
+    """Keep only BitsStored bits (high bits may hold overlays), sign-extending signed data."""
+    bits = h.int("BitsAllocated", 16) or 16
+    stored = h.int("BitsStored", bits) or bits
+    if stored >= bits:
+        return arr
+    if arr.dtype.kind == "u":
+        return arr & np.array((1 << stored) - 1, dtype=arr.dtype)
+    shift = bits - stored
+    return (arr << shift) >> shift
+
+
+def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
+    """Read frame ``r.frame`` of an uncompressed file directly into ``out`` (stored dtype)."""
+    h = r.header
+    frame_bytes = out.nbytes
+    needed = frame_bytes * r.n_frames
+    if h.pixel_length is not None and h.pixel_length < needed:
+        raise UnreadableFileError(
+            f"pixel data holds {h.pixel_length} bytes but Rows x Columns x frames needs {needed}",
+            path=h.path, hint="the file is truncated or its header is wrong")
+    with open_binary(h.path) as fp:
+        fp.seek(h.pixel_offset + r.frame * frame_bytes)
+        got = fp.readinto(memoryview(out).cast("B"))
+    if got != frame_bytes:
+        raise UnreadableFileError(
+            f"file truncated: pixel data ends after {(got or 0) + r.frame * frame_bytes} of {needed} bytes",
+            path=h.path)
+
+
+def _decode_file(path: Path) -> tuple[np.ndarray, object]:
+    """All frames of a (compressed or multi-frame) file as ``(frames, rows, cols)`` stored values."""
+    ds = read_dataset(path)
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise NoPixelDataError("DICOM file without pixel data", path=path)
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:  # decoders raise many types
+        raise UnreadableFileError(f"cannot decode the pixel data: {exc}", path=path,
+                                  hint=f"transfer syntax {ds.file_meta.get('TransferSyntaxUID', '?')}") from exc
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if int(ds.get("SamplesPerPixel", 1)) != 1:
+        raise UnsupportedInputError("colour images cannot form a volume", path=path)
+    return arr.reshape(n_frames, int(ds.Rows), int(ds.Columns)), ds
+
+
+def _decode_colour(path: Path) -> np.ndarray:
+    """A single colour image as float32 ``(rows, cols, 3)`` RGB."""
+    ds = read_dataset(path)
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:
+        raise UnreadableFileError(f"cannot decode the pixel data: {exc}", path=path) from exc
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise UnsupportedInputError(f"expected one RGB image, got pixel array of shape {arr.shape}", path=path)
+    return arr.astype(np.float32)
+
+
+def _fill(slot: np.ndarray, r: ImageRecord, scratch: np.ndarray | None, decoded: dict) -> None:
+    """Write record ``r``'s modality values into ``slot``.
+
+    ``scratch`` (stored dtype) is given when ``slot`` is float and values need rescaling; otherwise the
+    stored values are read straight into ``slot``.
+    """
+    h = r.header
+    has_lut = h.dataset is not None and "ModalityLUTSequence" in h.dataset
+    if h.uncompressed and not has_lut:
+        stored = _stored_dtype(h)
+        target = scratch if scratch is not None else slot
+        if target.dtype != stored:
+            target = np.empty(slot.shape, dtype=stored)
+        _read_raw_frame(r, target)
+        raw = _mask_bits(target, h)
+        if slot.dtype.kind == "f":
+            np.multiply(raw, r.slope, out=slot, casting="unsafe")
+            slot += np.float32(r.intercept)
+        elif raw is not slot:
+            slot[...] = raw
+        return
+    if h.path not in decoded:
+        decoded.clear()  # keep at most one decoded file in memory
+        decoded[h.path] = _decode_file(h.path)
+    frames, ds = decoded[h.path]
+    frame = frames[r.frame]
+    if has_lut:
+        from pydicom.pixels import apply_modality_lut
+
+        slot[...] = apply_modality_lut(frame, ds)
+    elif slot.dtype.kind == "f":
+        np.multiply(frame, r.slope, out=slot, casting="unsafe")
+        slot += np.float32(r.intercept)
+    else:
+        slot[...] = frame
+
+
+def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike],
+                series_instance_uid: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Series:
+    """Read one DICOM series as a volume in LPS mm.
+
+    Parameters
+    ----------
+    files_or_folder : path or sequence of paths
+        A folder (searched recursively, zip archives included), a zip file, one file, or the files of a
+        series. In a folder, non-DICOM files are skipped with a warning.
+    series_instance_uid : str, optional
+        Which series to read when several are present: a SeriesInstanceUID or a sub-series key
+        (``"<uid>#<n>"``, see :class:`~onfh_imaging.io.scan.SeriesInfo`).
+    max_bytes : int
+        Refuse (TooLargeError) series whose headers claim more pixel memory than this (default 4 GiB).
+
+    Returns
+    -------
+    Series
+        ``volume.array[k]`` is the slice at the k-th position along ``direction[:, 2]``
+        (= row cosines x column cosines); ``spacing`` is (column spacing, row spacing, slice spacing).
+
+    Raises
+    ------
+    InputError
+        Several series and no (matching) UID.
+    IncompleteSeriesError
+        Missing slices or uneven spacing (message gives the gap in mm and the files around it),
+        different images at the same position, inconsistent pixel spacing or size.
+    UnsupportedInputError
+        Gantry tilt / sheared stack (with the angle), a single image, colour data, no geometry.
+    TooLargeError
+        Claimed dimensions above ``max_bytes``; nothing is allocated.
+    NotDicomError, UnreadableFileError, NoPixelDataError
+        A file that is not DICOM, cannot be read or decoded (truncated), or holds no image.
+    """
+    warnings: list[str] = []
+    headers = _collect_headers(files_or_folder, warnings)
+    groups = group_series(headers)
+    info, records = _select(groups, series_instance_uid, files_or_folder if isinstance(
+        files_or_folder, (str, os.PathLike)) else headers[0].path.parent)
+    name = f"series {info.series_number} {info.series_description!r} ({info.key})"
+    float_out = any(r.slope != 1.0 or r.intercept != 0.0 for r in records) or any(
+        r.header.dataset is not None and "ModalityLUTSequence" in r.header.dataset for r in records)
+    _check_size(records, float_out, max_bytes, name)
+
+    records = spatial_order(records)
+    first = records[0]
+    if any(r.position is None or r.orientation is None for r in records):
+        raise UnsupportedInputError("images without ImagePositionPatient/ImageOrientationPatient are not a volume",
+                                    path=first.path, hint="radiographs are read with read_radiograph")
+    if (first.header.int("SamplesPerPixel", 1) or 1) != 1:
+        raise UnsupportedInputError("colour images cannot form a volume", path=first.path)
+    if first.pixel_spacing is None:
+        raise UnsupportedInputError("images without PixelSpacing have no physical size", path=first.path)
+    for r in records[1:]:
+        if r.pixel_spacing != first.pixel_spacing and not np.allclose(
+                r.pixel_spacing or (0, 0), first.pixel_spacing, rtol=1e-4, atol=1e-5):
+            raise IncompleteSeriesError(
+                f"pixel spacing changes within the series ({first.pixel_spacing} in {first.path.name}, "
+                f"{r.pixel_spacing} in {r.path.name})", path=name)
+    normal = first.normal
+    slices = _unique_positions(records, normal)
+    if len(slices) < 2:
+        raise UnsupportedInputError(
+            f"a single image ({first.path.name}) is not a volume", path=name,
+            hint="single images are read as radiographs with read_radiograph")
+    slice_spacing = _check_spacing(slices, normal, name)
+    _check_shear(slices, normal, min(first.pixel_spacing), name, warnings)
+
+    rows, cols = first.header.int("Rows"), first.header.int("Columns")
+    dtype = np.dtype(np.float32) if float_out else _stored_dtype(first.header).newbyteorder("=")
+    out = np.empty((len(slices), rows, cols), dtype=dtype)
+    scratch = np.empty((rows, cols), dtype=_stored_dtype(first.header)) if float_out else None
+    compare = np.empty((rows, cols), dtype=dtype)
+    decoded: dict = {}
+    for k, group in enumerate(slices):
+        _fill(out[k], group[0], scratch, decoded)
+        for dup in group[1:]:
+            _fill(compare, dup, scratch, decoded)
+            if not np.array_equal(compare, out[k]):
+                raise IncompleteSeriesError(
+                    f"two different images at the same position ({group[0].path.name} and {dup.path.name}, "
+                    f"{float(dup.position @ normal):.2f} mm along the slice normal)", path=name,
+                    hint="the series mixes acquisitions; split it by echo or acquisition before reading")
+            warnings.append(f"dropped {dup.path.name}: duplicate of {group[0].path.name} at the same position")
+
+    orientation = first.orientation
+    direction = np.column_stack([orientation[:3], orientation[3:], normal])
+    direction = _orthonormalise(direction)
+    volume = Volume(out, spacing=(first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing),
+                    origin=tuple(slices[0][0].position), direction=direction)
+    files: list[Path] = []
+    for g in slices:
+        if not files or files[-1] != g[0].path:
+            files.append(g[0].path)
+    info.files = files
+    info.n_slices = len(slices)
+    info.slice_spacing = slice_spacing
+    return Series(volume=volume, info=info, warnings=warnings, files=files)
+
+
+def _orthonormalise(direction: np.ndarray) -> np.ndarray:
+    """Nearest orthonormal matrix (cosines stored with few digits are not exactly orthogonal)."""
+    u, _, vt = np.linalg.svd(direction)
+    return u @ vt
+
+
+__all__ = ["DEFAULT_MAX_BYTES", "Series", "read_series"]

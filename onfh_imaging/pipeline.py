@@ -1,0 +1,213 @@
+"""The one measuring pipeline behind the CLI, the napari plugin and the batch layer.
+
+Data flows one way: read -> segment -> measure -> stage -> report. Every face of the toolkit calls
+:func:`measure_series` (one series) or :func:`measure_path` (whatever a folder holds), so they all give the
+same numbers for the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onfh_imaging import __version__
+from onfh_imaging.errors import InputError, UnsupportedInputError
+
+SCHEMA = "onfh-imaging/measurement/1"
+RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "PX"}
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class HipResult:
+    """One hip of an MR series: its masks (on the image grid) and its measures."""
+
+    side: str
+    segmentation: Any  # onfh_imaging.segment.mri.HipSegmentation
+    measures: Any  # onfh_imaging.measure.hip.HipMeasures
+
+    def to_dict(self) -> dict:
+        return self.measures.to_dict()
+
+
+@dataclass
+class StudyResult:
+    """Measures of one series of one study, and what they were computed from."""
+
+    info: Any  # onfh_imaging.io.SeriesInfo
+    hips: list[HipResult] = field(default_factory=list)
+    series: Any = None  # onfh_imaging.io.Series (MR) or None
+    radiograph: Any = None  # onfh_imaging.geometry.Radiograph or None
+    radiograph_report: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The measurement JSON contract (schema ``onfh-imaging/measurement/1``)."""
+        if self.radiograph_report is not None:
+            return self.radiograph_report
+        info = self.info
+        return {
+            "schema": SCHEMA,
+            "software_version": __version__,
+            "input": input_block(info),
+            "hips": [hip.to_dict() for hip in self.hips],
+            "warnings": list(self.warnings),
+        }
+
+
+def input_block(info: Any) -> dict:
+    """The contract's ``input`` object from a series' header summary."""
+    return {
+        "patient_id": getattr(info, "patient_id", None),
+        "study_instance_uid": getattr(info, "study_instance_uid", None),
+        "study_date": getattr(info, "study_date", None),
+        "series_instance_uid": getattr(info, "series_instance_uid", None),
+        "modality": getattr(info, "modality", None),
+        "series_description": getattr(info, "series_description", None),
+    }
+
+
+def _report(progress: Progress | None, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(fraction, message)
+
+
+def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress | None = None) -> StudyResult:
+    """Segment and measure every femoral head of an MR series.
+
+    Parameters
+    ----------
+    series : onfh_imaging.io.Series
+        A T1-weighted series (coronal preferred) read with :func:`onfh_imaging.io.read_series`.
+    fluid_sensitive : onfh_imaging.io.Series, optional
+        A STIR / fat-saturated T2 series of the same study and frame of reference, used for the lesion.
+    progress : callable, optional
+        Called as ``progress(fraction, message)``.
+    """
+    from onfh_imaging.measure.hip import measure_hip
+    from onfh_imaging.segment.mri import segment_hips
+
+    def seg_progress(fraction: float, message: str) -> None:
+        _report(progress, 0.1 + 0.7 * fraction, message)
+
+    hips_seg = segment_hips(
+        series.volume,
+        fluid_sensitive=None if fluid_sensitive is None else fluid_sensitive.volume,
+        progress=seg_progress,
+    )
+    result = StudyResult(info=series.info, series=series, warnings=list(series.warnings))
+    for n, seg in enumerate(hips_seg):
+        _report(progress, 0.8 + 0.2 * n / max(len(hips_seg), 1), f"measuring the {seg.side} hip")
+        measures = measure_hip(seg.femoral_head_mask, seg.lesion_mask, side=seg.side,
+                               neck_axis_lps=seg.neck_axis_lps)
+        measures.warnings.extend(w for w in seg.warnings if w not in measures.warnings)
+        result.hips.append(HipResult(side=seg.side, segmentation=seg, measures=measures))
+    _report(progress, 1.0, "done")
+    return result
+
+
+def measure_radiograph_file(path: str | Path, *, progress: Progress | None = None) -> StudyResult:
+    """Find and measure the femoral heads of one radiograph (CR / DX)."""
+    from onfh_imaging.io import read_radiograph
+    from onfh_imaging.measure.radiograph import measure_radiograph
+
+    _report(progress, 0.1, "reading the radiograph")
+    rx, info = read_radiograph(path)
+    _report(progress, 0.3, "finding the femoral heads")
+    report = measure_radiograph(rx, info)
+    _report(progress, 1.0, "done")
+    return StudyResult(info=info, radiograph=rx, radiograph_report=report)
+
+
+def measure_series(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None, *,
+                   progress: Progress | None = None) -> StudyResult:
+    """Read one series (MR or radiograph) and measure it.
+
+    For an MR study folder holding several series, the series to measure is chosen as
+    :func:`measure_path` does (coronal T1 preferred, a STIR/T2 fat-sat of the same frame of reference used
+    for the lesion) unless ``series_instance_uid`` names one.
+    """
+    studies = measure_path(source, series_instance_uid=series_instance_uid, progress=progress,
+                           stop_on_error=True)
+    if not studies:
+        raise InputError("no measurable series found", path=str(source),
+                         hint="run `onfh scan` to see what the folder holds")
+    return studies[0]
+
+
+def _paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(source, (str, Path)):
+        return [Path(source)]
+    return [Path(p) for p in source]
+
+
+def plan_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None) -> list[tuple]:
+    """What :func:`measure_path` would measure: ``(primary SeriesInfo, fluid-sensitive SeriesInfo | None)``
+    per study, in patient / study-date order."""
+    from onfh_imaging.io import scan
+    from onfh_imaging.segment.mri import select_series
+
+    plans: list[tuple] = []
+    for path in _paths(source):
+        result = scan(path)
+        for study in result.studies:
+            study_series = study.series
+            if series_instance_uid is not None:
+                chosen = [s for s in study_series if s.series_instance_uid == series_instance_uid]
+                plans.extend((s, None) for s in chosen)
+                continue
+            radiographs = [s for s in study_series if s.modality in RADIOGRAPH_MODALITIES]
+            mr = [s for s in study_series if s.modality == "MR"]
+            plans.extend((s, None) for s in radiographs)
+            if mr:
+                try:
+                    primary, fluid = select_series(mr)
+                except InputError:
+                    continue
+                plans.append((primary, fluid))
+    return plans
+
+
+def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None, *,
+                 progress: Progress | None = None, stop_on_error: bool = False,
+                 on_error: Callable[[Any, Exception], None] | None = None) -> list[StudyResult]:
+    """Measure every study found under ``source`` (files, folders, zip archives).
+
+    Each study contributes its best MR series (and every radiograph). Errors of one study are passed to
+    ``on_error(series_info, exc)`` and do not stop the others, unless ``stop_on_error``.
+    """
+    from onfh_imaging.io import read_series
+
+    plans = plan_path(source, series_instance_uid)
+    if series_instance_uid is not None and not plans:
+        raise InputError(f"no series with SeriesInstanceUID {series_instance_uid}", path=str(source))
+    results: list[StudyResult] = []
+    for n, (primary, fluid) in enumerate(plans):
+        def sub_progress(fraction: float, message: str, n: int = n) -> None:
+            _report(progress, (n + fraction) / len(plans), message)
+
+        try:
+            if primary.modality in RADIOGRAPH_MODALITIES:
+                results.append(measure_radiograph_file(primary.files[0], progress=sub_progress))
+                continue
+            if primary.modality != "MR":
+                raise UnsupportedInputError(
+                    f"modality {primary.modality} is not measured (MR and radiographs are)",
+                    path=str(primary.files[0]))
+            sub_progress(0.0, "reading the series")
+            series = read_series(primary.files, primary.series_instance_uid)
+            fluid_series = None
+            if fluid is not None:
+                try:
+                    fluid_series = read_series(fluid.files, fluid.series_instance_uid)
+                except InputError:
+                    fluid_series = None
+            results.append(measure_mr(series, fluid_sensitive=fluid_series, progress=sub_progress))
+        except Exception as exc:  # noqa: BLE001 - one failing study never stops the others
+            if stop_on_error or on_error is None:
+                raise
+            on_error(primary, exc)
+    return results
