@@ -1,0 +1,211 @@
+"""Radial deviation of the femoral head's surface from its reference sphere, and collapse.
+
+The head mask is the femur inside the reference sphere, so its surface is the articular surface plus,
+on the neck side, the femoral neck where it enters the sphere. The neck lies inside the sphere and is
+not collapse: only surface points whose direction from the head centre is more than
+``articular_min_angle_deg`` away from the neck axis count as articular.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from onfh_imaging.measure.sphere import Sphere
+from onfh_imaging.measure.surface import SurfaceMesh
+
+ARTICULAR_MIN_ANGLE_DEG = 65.0
+"""Surface points further than this from the neck axis (seen from the head centre) are articular."""
+
+WEIGHT_BEARING_HALF_ANGLE_DEG = 45.0
+"""Half-angle (deg) of the weight-bearing dome around the roof direction (superior by default)."""
+
+SUPERIOR_LPS = np.array([0.0, 0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """The deepest depression of the articular surface below the reference sphere.
+
+    Attributes
+    ----------
+    depth_mm : float
+        Radial depth (mm, >= 0) of the deepest depression, after averaging over a small patch.
+    direction_lps : ndarray, shape (3,)
+        Unit vector from the head centre toward the depression.
+    in_weight_bearing_dome : bool
+        Whether the direction lies within the weight-bearing dome.
+    location_lps : ndarray, shape (3,)
+        Surface point (LPS mm) at the deepest depression.
+    """
+
+    depth_mm: float
+    direction_lps: np.ndarray
+    in_weight_bearing_dome: bool
+    location_lps: np.ndarray
+
+
+def _unit(v) -> np.ndarray:
+    v = np.asarray(v, dtype=float).reshape(3)
+    n = np.linalg.norm(v)
+    if not np.isfinite(n) or n == 0:
+        raise ValueError(f"a direction needs a non-zero vector, got {v}")
+    return v / n
+
+
+def _directions(points: np.ndarray, center: np.ndarray) -> np.ndarray:
+    v = points - center
+    return v / np.maximum(np.linalg.norm(v, axis=1), 1e-12)[:, None]
+
+
+def deviation_map(mesh: SurfaceMesh, sphere: Sphere) -> np.ndarray:
+    """Signed radial distance (mm) of every mesh vertex from the sphere; negative inside (depressed)."""
+    return sphere.radial_residuals(mesh.vertices_lps)
+
+
+def estimate_neck_axis(mesh: SurfaceMesh, sphere: Sphere, *, deficit_fraction: float = 0.08,
+                       min_area_fraction: float = 0.05,
+                       disc_half_angle_deg: float = 25.0) -> np.ndarray | None:
+    """Unit vector from the head centre toward the femoral neck, estimated from the surface.
+
+    Where the neck enters the sphere, the head's surface is a ring lying well inside the sphere
+    around a disc lying on it (the femur cut by the sphere). The ring is the surface deeper than
+    ``deficit_fraction`` of the radius; its deficit-weighted mean direction is the candidate axis. A
+    depression whose own centre is deep (within ``disc_half_angle_deg`` of the candidate the median
+    deviation is more than half that depth) is a collapse, not a neck, and so is a deficit covering
+    less than ``min_area_fraction`` of the sphere's area.
+
+    Returns
+    -------
+    ndarray or None
+        The axis, or None when the surface shows no neck.
+    """
+    dev = deviation_map(mesh, sphere)
+    area = mesh.vertex_areas_mm2()
+    depth = deficit_fraction * sphere.radius_mm
+    deep = dev < -depth
+    if area[deep].sum() < min_area_fraction * 4.0 * np.pi * sphere.radius_mm**2:
+        return None
+    dirs = _directions(mesh.vertices_lps, sphere.center_lps)
+    mean_dir = _unit((area * deep) @ dirs)
+    ring = deep & (dirs @ mean_dir > 0.0)
+    # The ring's directions lie about a circle on the unit sphere: its axis is the direction of
+    # least spread, which unlike the mean direction is not pulled by uneven sampling of the ring.
+    d = dirs[ring] - np.average(dirs[ring], axis=0, weights=area[ring])
+    cov = (d * area[ring][:, None]).T @ d
+    axis = np.linalg.eigh(cov)[1][:, 0]
+    axis = axis if axis @ mean_dir > 0 else -axis
+    disc = dirs @ axis > np.cos(np.radians(disc_half_angle_deg))
+    if not disc.any() or _weighted_median(dev[disc], area[disc]) < -0.5 * depth:
+        return None
+    return axis
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def articular_vertices(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, *,
+                       min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG) -> np.ndarray:
+    """Bool per vertex: on the articular surface (more than ``min_angle_deg`` from the neck axis).
+
+    All vertices are articular when ``neck_axis_lps`` is None.
+    """
+    if neck_axis_lps is None:
+        return np.ones(len(mesh.vertices_lps), bool)
+    dirs = _directions(mesh.vertices_lps, sphere.center_lps)
+    return dirs @ _unit(neck_axis_lps) < np.cos(np.radians(min_angle_deg))
+
+
+def rms_deviation_mm(mesh: SurfaceMesh, sphere: Sphere, articular: np.ndarray | None = None) -> float:
+    """Area-weighted RMS radial deviation (mm) of the (articular) surface from the sphere."""
+    dev = deviation_map(mesh, sphere)
+    area = mesh.vertex_areas_mm2()
+    sel = np.ones(len(dev), bool) if articular is None else np.asarray(articular, bool)
+    if not sel.any():
+        return float("nan")
+    return float(np.sqrt(np.average(dev[sel] ** 2, weights=area[sel])))
+
+
+def _patch_depth(points: np.ndarray, dev: np.ndarray, area: np.ndarray, centre: np.ndarray,
+                 normal: np.ndarray) -> float:
+    """Deviation at ``centre`` from an area-weighted quadratic fit over a surface patch (mm).
+
+    A quadratic in tangent-plane coordinates keeps the bottom of a smooth depression (a plain
+    mean over the patch would lift it) while averaging out vertex noise.
+    """
+    t1 = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    t1 /= np.linalg.norm(t1)
+    t2 = np.cross(normal, t1)
+    d = points - centre
+    u, v = d @ t1, d @ t2
+    design = np.column_stack([np.ones_like(u), u, v, u * u, u * v, v * v])
+    if len(u) < 12:
+        return float(np.average(dev, weights=area))
+    sw = np.sqrt(area)
+    coef, *_ = np.linalg.lstsq(design * sw[:, None], dev * sw, rcond=None)
+    return float(coef[0])
+
+
+def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_direction_lps=None, *,
+             patch_radius_mm: float = 2.5, articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
+             dome_half_angle_deg: float = WEIGHT_BEARING_HALF_ANGLE_DEG,
+             candidates: int = 300, refined: int = 25, areas_mm2: np.ndarray | None = None) -> Collapse:
+    """Deepest inward depression of the articular surface below the reference sphere.
+
+    The ``candidates`` deepest articular vertices are ranked by the area-weighted mean deviation
+    over the surface patch within ``patch_radius_mm``; the best ``refined`` of them are re-estimated
+    by a quadratic fit over the same patch, so that neither a single noisy vertex nor the averaging
+    itself sets the depth.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Head surface, LPS mm.
+    sphere : Sphere
+        Reference sphere.
+    neck_axis_lps : array_like, optional
+        Unit vector from the head centre toward the neck; vertices within ``articular_min_angle_deg``
+        of it are not articular. When None, all vertices are articular.
+    roof_direction_lps : array_like, optional
+        Centre of the weight-bearing dome (e.g. toward the acetabular roof); superior (+z) when None.
+    patch_radius_mm : float
+        Radius (mm) of the surface patch around each candidate.
+    dome_half_angle_deg : float
+        Half-angle (deg) of the weight-bearing dome around the roof direction.
+    areas_mm2 : ndarray, optional
+        Per-vertex areas, when already computed.
+
+    Returns
+    -------
+    Collapse
+        Depth 0 when no patch lies below the sphere.
+    """
+    dev_all = deviation_map(mesh, sphere)
+    area_all = mesh.vertex_areas_mm2() if areas_mm2 is None else areas_mm2
+    art = np.flatnonzero(articular_vertices(mesh, sphere, neck_axis_lps,
+                                            min_angle_deg=articular_min_angle_deg))
+    if art.size == 0:
+        raise ValueError("no articular surface: every vertex is on the neck side")
+    pts, dev, area = mesh.vertices_lps[art], dev_all[art], area_all[art]
+    order = np.argsort(dev)[: min(candidates, art.size)]
+    tree = cKDTree(pts)
+    patches = tree.query_ball_point(pts[order], r=patch_radius_mm)
+    mean = np.array([np.average(dev[nb], weights=area[nb]) for nb in patches])
+    best_depth, best = np.inf, int(order[0])
+    for n in np.argsort(mean)[:refined]:
+        nb = np.asarray(patches[n])
+        centre = pts[order[n]]
+        value = _patch_depth(pts[nb], dev[nb], area[nb], centre, _unit(centre - sphere.center_lps))
+        if value < best_depth:
+            best_depth, best = value, int(order[n])
+    location = pts[best]
+    direction = _unit(location - sphere.center_lps)
+    roof = SUPERIOR_LPS if roof_direction_lps is None else _unit(roof_direction_lps)
+    in_dome = bool(direction @ roof >= np.cos(np.radians(dome_half_angle_deg)))
+    return Collapse(depth_mm=float(max(0.0, -best_depth)), direction_lps=direction,
+                    in_weight_bearing_dome=in_dome, location_lps=location)

@@ -1,0 +1,199 @@
+"""All measures of one hip from its masks: femoral head, necrotic lesion, suggested stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from onfh_imaging.errors import MeasurementError
+from onfh_imaging.geometry import Volume
+from onfh_imaging.measure.deviation import (
+    ARTICULAR_MIN_ANGLE_DEG,
+    Collapse,
+    articular_vertices,
+    collapse,
+    deviation_map,
+    estimate_neck_axis,
+    rms_deviation_mm,
+)
+from onfh_imaging.measure.lesion import (
+    head_involvement_pct,
+    kerboul_angle_deg,
+    lesion_volume_ml,
+    mask_volume_ml,
+)
+from onfh_imaging.measure.sphere import Sphere, fit_reference_sphere
+from onfh_imaging.measure.surface import SurfaceMesh, head_surface_mesh, sphericity, touches_border
+from onfh_imaging.staging import arco_1992, arco_2019, steinberg_extent
+
+MIN_SURFACE_POINTS = 200
+"""Fewer mesh vertices than this cannot support a reference-sphere fit."""
+
+MAX_FIT_POINTS = 20000
+"""Vertices used for each sphere fit (an even subsample of the mesh beyond this)."""
+
+LOW_INLIER_FRACTION = 0.6
+
+
+@dataclass(frozen=True, eq=False)
+class HipMeasures:
+    """Measures of one hip, and the surface they came from.
+
+    Attributes
+    ----------
+    side : str
+        ``"left"`` or ``"right"``.
+    sphere : Sphere
+        Reference sphere (head centre and radius, LPS mm).
+    volume_ml, sphericity, rms_deviation_mm : float
+        Head volume (mL), sphericity of its surface (1), RMS radial deviation of the articular
+        surface from the sphere (mm).
+    collapse : Collapse
+        Deepest depression of the articular surface.
+    lesion_volume_ml, head_involvement_pct, kerboul_angle_deg : float or None
+        Lesion measures (None when no lesion mask was given).
+    arco_2019, arco_basis, steinberg_extent, arco_1992 : str or None
+        Suggested staging.
+    warnings : list of str
+        Reasons to check the result.
+    mesh : SurfaceMesh
+        Head surface (LPS mm), for display.
+    deviation_mm : ndarray
+        Signed radial deviation of each mesh vertex from the sphere (mm, negative inside).
+    articular : ndarray of bool
+        Which vertices are articular surface.
+    neck_axis_lps : ndarray or None
+        Neck axis used (given or estimated).
+    """
+
+    side: str
+    sphere: Sphere
+    volume_ml: float
+    sphericity: float
+    rms_deviation_mm: float
+    collapse: Collapse
+    lesion_volume_ml: float | None
+    head_involvement_pct: float | None
+    kerboul_angle_deg: float | None
+    arco_2019: str | None
+    arco_basis: str
+    steinberg_extent: str | None
+    arco_1992: str | None
+    warnings: list[str] = field(default_factory=list)
+    mesh: SurfaceMesh | None = None
+    deviation_mm: np.ndarray | None = None
+    articular: np.ndarray | None = None
+    neck_axis_lps: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The per-hip element of the measurement JSON contract (floats rounded to sensible precision)."""
+        head = {
+            "center_lps_mm": [round(float(v), 2) for v in self.sphere.center_lps],
+            "radius_mm": round(self.sphere.radius_mm, 2),
+            "volume_ml": round(self.volume_ml, 3),
+            "sphericity": round(self.sphericity, 4),
+            "rms_deviation_mm": round(self.rms_deviation_mm, 2),
+            "collapse_depth_mm": round(self.collapse.depth_mm, 2),
+            "collapse_direction_lps": [round(float(v), 3) for v in self.collapse.direction_lps],
+            "collapse_in_weight_bearing_dome": bool(self.collapse.in_weight_bearing_dome),
+        }
+        lesion = None
+        if self.lesion_volume_ml is not None:
+            lesion = {
+                "volume_ml": round(self.lesion_volume_ml, 3),
+                "head_involvement_pct": round(float(self.head_involvement_pct or 0.0), 1),
+                "kerboul_angle_deg": round(float(self.kerboul_angle_deg or 0.0), 1),
+            }
+        staging = {"arco_2019": self.arco_2019, "arco_basis": self.arco_basis,
+                   "steinberg_extent": self.steinberg_extent, "arco_1992": self.arco_1992}
+        return {"side": self.side, "head": head, "lesion": lesion, "staging": staging,
+                "warnings": list(self.warnings)}
+
+
+def _even_subsample(n: int, limit: int) -> np.ndarray:
+    return np.arange(n) if n <= limit else np.linspace(0, n - 1, limit).astype(int)
+
+
+def _robust_sphere(points: np.ndarray, areas: np.ndarray) -> Sphere:
+    pick = _even_subsample(len(points), MAX_FIT_POINTS)
+    return fit_reference_sphere(points[pick], areas[pick])
+
+
+def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: str,
+                neck_axis_lps=None, roof_direction_lps=None,
+                articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
+                radiograph_findings=None) -> HipMeasures:
+    """Measure one hip from its femoral head mask and (optionally) its necrotic lesion mask.
+
+    Parameters
+    ----------
+    head_mask : Volume
+        Femoral head (the femur inside its reference sphere): labels or partial-volume fractions.
+    lesion_mask : Volume, optional
+        Necrotic lesion on the same grid. None when the lesion was not segmented (the output's
+        ``lesion`` is then null); an empty mask means no lesion (volume 0).
+    side : str
+        ``"left"`` or ``"right"``.
+    neck_axis_lps : array_like, optional
+        Unit vector from the head centre toward the femoral neck; estimated from the surface when
+        omitted.
+    roof_direction_lps : array_like, optional
+        Centre of the weight-bearing dome; superior (+z) when omitted.
+    articular_min_angle_deg : float
+        Surface further than this (deg) from the neck axis is articular.
+    radiograph_findings : iterable of str, optional
+        Radiograph findings passed to :func:`onfh_imaging.staging.arco_2019`.
+
+    Raises
+    ------
+    MeasurementError
+        Empty masks, too few surface points, masks on different grids, an unknown side.
+    """
+    if side not in ("left", "right"):
+        raise MeasurementError(f"side must be 'left' or 'right', got {side!r}")
+    warnings: list[str] = []
+    if touches_border(head_mask.array):
+        warnings.append("the femoral head mask touches the image border; the head may be cut off")
+    mesh = head_surface_mesh(head_mask)
+    if len(mesh.vertices_lps) < MIN_SURFACE_POINTS:
+        raise MeasurementError(f"the femoral head mask has too few surface points ({len(mesh.vertices_lps)}) "
+                               "to fit a sphere")
+    areas = mesh.vertex_areas_mm2()
+    sphere = _robust_sphere(mesh.vertices_lps, areas)
+    if neck_axis_lps is None:
+        neck_axis_lps = estimate_neck_axis(mesh, sphere)
+    else:
+        neck_axis_lps = np.asarray(neck_axis_lps, float) / np.linalg.norm(neck_axis_lps)
+    articular = articular_vertices(mesh, sphere, neck_axis_lps, min_angle_deg=articular_min_angle_deg)
+    if np.count_nonzero(articular) < MIN_SURFACE_POINTS:
+        raise MeasurementError("too few articular surface points to fit the reference sphere")
+    sphere = _robust_sphere(mesh.vertices_lps[articular], areas[articular])
+    articular = articular_vertices(mesh, sphere, neck_axis_lps, min_angle_deg=articular_min_angle_deg)
+    if sphere.inlier_fraction < LOW_INLIER_FRACTION:
+        warnings.append(f"only {100 * sphere.inlier_fraction:.0f} % of the articular surface lies on the "
+                        "reference sphere; the head may be severely deformed")
+    col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
+                   articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas)
+    volume = mask_volume_ml(head_mask)
+
+    lesion_ml = involvement = kerboul = None
+    if lesion_mask is not None:
+        lesion_ml = lesion_volume_ml(lesion_mask, head_mask)
+        involvement = head_involvement_pct(lesion_mask, head_mask)
+        kerboul = kerboul_angle_deg(lesion_mask, sphere, head_mask=head_mask) if lesion_ml > 0 else 0.0
+        outside = mask_volume_ml(lesion_mask) - lesion_ml
+        if outside > 0.1 * max(lesion_ml, 1e-9) and outside > 0.05:
+            warnings.append(f"{outside:.2f} mL of the lesion mask lies outside the femoral head "
+                            "and was ignored")
+    lesion_present = None if lesion_mask is None else lesion_ml > 0
+    stage, basis = arco_2019(col.depth_mm, lesion_present, radiograph_findings=radiograph_findings)
+    return HipMeasures(
+        side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
+        rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
+        lesion_volume_ml=lesion_ml, head_involvement_pct=involvement, kerboul_angle_deg=kerboul,
+        arco_2019=stage, arco_basis=basis, steinberg_extent=steinberg_extent(involvement),
+        arco_1992=arco_1992(stage, involvement), warnings=warnings, mesh=mesh,
+        deviation_mm=deviation_map(mesh, sphere), articular=articular, neck_axis_lps=neck_axis_lps,
+    )

@@ -1,0 +1,131 @@
+"""Suggested stages of osteonecrosis of the femoral head from measured quantities.
+
+ARCO 2019 (Yoon BH, Mont MA, Koo KH, et al. The 2019 revised version of Association Research
+Circulation Osseous staging system of osteonecrosis of the femoral head. J Arthroplasty.
+2020;35(4):933-940):
+
+* I   - MRI positive (necrotic lesion), radiograph normal;
+* II  - radiograph abnormal (sclerosis, osteolysis, focal osteoporosis), no subchondral fracture
+  or collapse;
+* III - subchondral fracture or collapse of the femoral head on radiograph or CT:
+  IIIA (early) collapse <= 2 mm, IIIB (late) collapse > 2 mm;
+* IV  - osteoarthritis: joint-space narrowing, acetabular changes.
+
+The extent of the lesion follows Steinberg (A < 15 %, B 15-30 %, C > 30 % of the head involved);
+the older ARCO 1992 label is the stage number 0-4 followed by that letter (e.g. ``3C``).
+
+MRI alone cannot tell I from II (that needs the radiograph) nor see joint-space narrowing reliably,
+so without radiograph findings a lesion without collapse is reported as ``I-II``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+COLLAPSE_DETECTION_MM = 1.0
+"""Smallest collapse depth (mm) read as collapse from MRI masks.
+
+Intact heads measure up to ~0.3 mm from partial-volume masks and up to ~0.8 mm from binary masks
+with 3.5-4 mm slices (where the surface runs parallel to the slices and the binary mask loses its
+position within a slice); 1 mm stays clear of that and keeps IIIA/IIIB right for any depth more than
+1 mm from the 2 mm boundary.
+"""
+
+IIIB_MIN_COLLAPSE_MM = 2.0
+"""ARCO 2019: collapse of more than 2 mm is stage IIIB (late), up to 2 mm IIIA (early)."""
+
+STEINBERG_B_MIN_PCT = 15.0
+STEINBERG_C_MIN_PCT = 30.0
+
+RADIOGRAPH_ABNORMAL_FINDINGS = frozenset({"sclerosis", "cysts", "osteolysis", "focal osteoporosis"})
+RADIOGRAPH_COLLAPSE_FINDINGS = frozenset({"crescent sign", "subchondral fracture", "collapse"})
+RADIOGRAPH_OA_FINDINGS = frozenset({"joint space narrowing", "acetabular changes", "osteoarthritis"})
+
+
+def _findings(radiograph_findings: Iterable[str] | None) -> set[str] | None:
+    if radiograph_findings is None:
+        return None
+    return {str(f).strip().lower() for f in radiograph_findings}
+
+
+def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
+              radiograph_findings: Iterable[str] | None = None,
+              oa_signs: bool = False) -> tuple[str | None, str]:
+    """Suggested ARCO 2019 stage and the basis for it.
+
+    Parameters
+    ----------
+    collapse_depth_mm : float or None
+        Measured collapse depth of the articular surface (mm); None when not measured.
+    lesion_present : bool or None
+        Whether a necrotic lesion was found on MRI; None when the lesion was not assessed.
+    radiograph_findings : iterable of str, optional
+        Findings on the radiograph, e.g. ``{"sclerosis"}``; an empty iterable means a normal
+        radiograph; None means no radiograph was read.
+    oa_signs : bool
+        Osteoarthritis (joint-space narrowing, acetabular changes) seen.
+
+    Returns
+    -------
+    stage : str or None
+        ``"none"``, ``"I"``, ``"II"``, ``"I-II"``, ``"IIIA"``, ``"IIIB"``, ``"IV"``; None when the
+        stage cannot be suggested.
+    basis : str
+        One sentence saying what the stage rests on.
+    """
+    findings = _findings(radiograph_findings)
+    if oa_signs or (findings is not None and findings & RADIOGRAPH_OA_FINDINGS):
+        return "IV", "osteoarthritis (joint-space narrowing or acetabular changes)"
+    depth = None if collapse_depth_mm is None or math.isnan(collapse_depth_mm) else float(collapse_depth_mm)
+    collapsed = depth is not None and depth >= COLLAPSE_DETECTION_MM
+    if collapsed:
+        if depth > IIIB_MIN_COLLAPSE_MM:
+            return "IIIB", f"collapse of {depth:.1f} mm (> {IIIB_MIN_COLLAPSE_MM:g} mm)"
+        return "IIIA", f"collapse of {depth:.1f} mm (<= {IIIB_MIN_COLLAPSE_MM:g} mm)"
+    if findings is not None and findings & RADIOGRAPH_COLLAPSE_FINDINGS:
+        return "IIIA", "subchondral fracture on the radiograph without measurable collapse"
+    if lesion_present is None:
+        return None, "no lesion was assessed and the head shows no collapse"
+    if not lesion_present:
+        return "none", "no necrotic lesion on MRI"
+    if findings is None:
+        return "I-II", "MRI alone cannot separate I from II; the radiograph decides"
+    if findings & RADIOGRAPH_ABNORMAL_FINDINGS:
+        return "II", "necrotic lesion with an abnormal radiograph and no collapse"
+    return "I", "necrotic lesion on MRI with a normal radiograph"
+
+
+def steinberg_extent(head_involvement_pct: float | None) -> str | None:
+    """Steinberg extent letter of a lesion: ``A`` < 15 %, ``B`` 15-30 %, ``C`` > 30 % of the head.
+
+    Returns None when the involvement is unknown or zero (no lesion).
+    """
+    if head_involvement_pct is None or math.isnan(head_involvement_pct) or head_involvement_pct <= 0:
+        return None
+    if head_involvement_pct < STEINBERG_B_MIN_PCT:
+        return "A"
+    if head_involvement_pct <= STEINBERG_C_MIN_PCT:
+        return "B"
+    return "C"
+
+
+_ARCO_1992_NUMBER = {"none": "0", "I": "1", "II": "2", "I-II": "1-2", "IIIA": "3", "IIIB": "3", "IV": "4"}
+
+
+def arco_1992(stage_2019: str | None, head_involvement_pct: float | None) -> str | None:
+    """ARCO 1992 label: stage number 0-4 followed by the extent letter, e.g. ``"3C"`` or ``"2A"``.
+
+    Parameters
+    ----------
+    stage_2019 : str or None
+        The ARCO 2019 stage (III A/B map to 3, IV to 4, "I-II" to "1-2").
+    head_involvement_pct : float or None
+        Percentage of the head involved by the lesion.
+    """
+    if stage_2019 is None or stage_2019 not in _ARCO_1992_NUMBER:
+        return None
+    number = _ARCO_1992_NUMBER[stage_2019]
+    if number == "0":
+        return "0"
+    return number + (steinberg_extent(head_involvement_pct) or "")

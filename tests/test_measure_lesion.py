@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from onfh_imaging.errors import MeasurementError
+from onfh_imaging.measure.analytic import (
+    grid_around,
+    oblique_direction,
+    spherical_cap_sdf,
+    spherical_cap_volume_ml,
+    sphere_sdf,
+    voxelise,
+)
+from onfh_imaging.measure.lesion import (
+    head_involvement_pct,
+    kerboul_angle_deg,
+    lesion_volume_ml,
+    mask_volume_ml,
+    necrotic_arc_deg,
+)
+from onfh_imaging.measure.sphere import Sphere
+
+R = 24.0
+CENTER = np.array([70.2, -15.4, 60.9])
+CORONAL = np.column_stack([[1, 0, 0], [0, 0, -1], [0, 1, 0]])
+GRIDS = {
+    "iso-0.5": dict(shape_kji=(104, 104, 104), spacing=(0.5, 0.5, 0.5), direction=None),
+    "0.7x0.7x3.5-coronal-oblique": dict(shape_kji=(20, 86, 86), spacing=(0.7, 0.7, 3.5),
+                                        direction=oblique_direction((6, 4, -8)) @ CORONAL),
+}
+SPHERE = Sphere(center_lps=CENTER, radius_mm=R, rms_mm=0.0)
+
+
+@pytest.fixture(scope="module", params=list(GRIDS))
+def grid(request):
+    return grid_around(CENTER + [0.3, 0.2, -0.4], **GRIDS[request.param])
+
+
+@pytest.fixture(scope="module")
+def head(grid):
+    return voxelise(grid, sphere_sdf(CENTER, R))
+
+
+@pytest.mark.parametrize("half_angle", [40.0, 55.0])
+def test_cap_lesion_volume_and_kerboul_angle(grid, head, half_angle):
+    lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, (0, 0, 1), half_angle))
+    truth_ml = spherical_cap_volume_ml(R, half_angle)
+    assert lesion_volume_ml(lesion, head) == pytest.approx(truth_ml, rel=0.05)
+    assert head_involvement_pct(lesion, head) == pytest.approx(
+        100 * truth_ml / (4 / 3 * np.pi * R**3 / 1000), rel=0.05)
+    # A cap centred on the superior pole spans 2 x half-angle on both planes.
+    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(4 * half_angle, abs=6.0)
+
+
+def test_binary_masks_at_half_mm():
+    grid = grid_around(CENTER + [0.3, 0.2, -0.4], **GRIDS["iso-0.5"])
+    head = voxelise(grid, sphere_sdf(CENTER, R), binary=True)
+    lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, (0, 0, 1), 50.0), binary=True)
+    assert lesion_volume_ml(lesion, head) == pytest.approx(spherical_cap_volume_ml(R, 50.0), rel=0.05)
+    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(200.0, abs=6.0)
+
+
+def test_tilted_cap_arc_on_a_plane_that_misses_its_axis(grid, head):
+    axis = np.array([1.0, 0.0, 0.0])
+    lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, axis, 50.0))
+    # The coronal plane (normal y) contains the cap's axis; the sagittal plane (normal x) is
+    # perpendicular to it and misses the cap entirely.
+    assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head) == pytest.approx(100.0, abs=3.0)
+    assert necrotic_arc_deg(lesion, SPHERE, (1, 0, 0), head_mask=head) == 0.0
+
+
+def test_lesion_is_clipped_to_the_head(grid, head):
+    big = voxelise(grid, sphere_sdf(CENTER, R + 5.0))
+    assert lesion_volume_ml(big, head) == pytest.approx(mask_volume_ml(head), rel=1e-6)
+    assert head_involvement_pct(big, head) == pytest.approx(100.0)
+    assert mask_volume_ml(big) > mask_volume_ml(head) * 1.5
+
+
+def test_empty_lesion_has_zero_volume_and_angle(grid, head):
+    empty = grid.with_array(np.zeros(grid.shape, np.float32))
+    assert lesion_volume_ml(empty, head) == 0.0
+    assert kerboul_angle_deg(empty, SPHERE, head_mask=head) == 0.0
+
+
+def test_masks_on_different_grids_are_refused(head):
+    other = grid_around(CENTER, (10, 10, 10), (1.0, 1.0, 1.0))
+    with pytest.raises(MeasurementError, match="same image grid"):
+        lesion_volume_ml(other, head)
