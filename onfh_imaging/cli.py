@@ -194,3 +194,109 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print("onfh export: no measurable series found", file=sys.stderr)
         return EXIT_USER_ERROR
     return 1 if failures else 0
+
+
+@command
+def _add_phantom(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("phantom", help="write a digital hip phantom study (DICOM MR + truth.json)",
+                       description="Render a coronal MR study of one or both hips with known truth: "
+                                   "OUT_DIR/T1_COR, OUT_DIR/STIR_COR (--stir) and OUT_DIR/truth.json.")
+    p.add_argument("out_dir", help="new or empty output folder")
+    p.add_argument("--hips", choices=["both", "left", "right"], default="both")
+    p.add_argument("--radius", type=float, default=24.0, metavar="MM", help="femoral head radius (24)")
+    p.add_argument("--collapse", type=float, default=0.0, metavar="MM", help="collapse depth (0)")
+    p.add_argument("--collapse-direction", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="LPS direction of the collapse for the right hip, mirrored for the left "
+                        "(default: the antero-superior dome)")
+    p.add_argument("--lesion", choices=["none", "small", "large"], default="none")
+    p.add_argument("--lesion-core", choices=["fatty", "fluid"], default="fatty")
+    p.add_argument("--slice", type=float, default=4.0, metavar="MM", help="slice thickness (4)")
+    p.add_argument("--pixel", type=float, metavar="MM", help="pixel size (0.7 one hip, 1.4 both)")
+    p.add_argument("--matrix", type=int, default=256, metavar="N", help="in-plane matrix N x N (256)")
+    p.add_argument("--slices", type=int, default=24, metavar="N", help="number of slices (24)")
+    p.add_argument("--oblique", type=float, default=0.0, metavar="DEG",
+                   help="coronal-oblique rotation about the superior axis")
+    p.add_argument("--noise", type=float, default=0.03, metavar="F", help="noise sigma / marrow signal")
+    p.add_argument("--bias", type=float, default=0.15, metavar="F", help="bias field strength")
+    p.add_argument("--stir", action="store_true", help="also write a coronal STIR series")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_phantom)
+
+
+def _cmd_phantom(args: argparse.Namespace) -> int:
+    from onfh_imaging.phantom import HipSpec, PhantomSpec, truth_summary, write_phantom_study
+
+    d = args.collapse_direction
+    disease = {"lesion": args.lesion, "lesion_core": args.lesion_core}
+    right = HipSpec(args.collapse, None if d is None else tuple(d), **disease)
+    left = HipSpec(args.collapse, None if d is None else (-d[0], d[1], d[2]), **disease)
+    spec = PhantomSpec(hips=args.hips, right=right, left=left, head_radius_mm=args.radius,
+                       in_plane_mm=args.pixel, slice_mm=args.slice, matrix=(args.matrix, args.matrix),
+                       n_slices=args.slices,
+                       oblique_deg=(args.oblique, 0.0), noise_sigma=args.noise, bias_strength=args.bias,
+                       stir=args.stir, seed=args.seed)
+    truth = write_phantom_study(args.out_dir, spec)
+    print(f"{args.out_dir}: " + ", ".join(f"{s['folder']} {s['shape'][0]} slices" for s in truth["series"]))
+    print("\n".join(truth_summary(truth)))
+    return 0
+
+
+@command
+def _add_batch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="measure a whole cohort, resumably, on local processes or Dask",
+                       description="Measure every study under ROOT into OUT: one record per series in "
+                                   "OUT/records, tables OUT/measurements.csv|.parquet and OUT/errors.csv. "
+                                   "A rerun measures only what is missing or changed.")
+    p.add_argument("root", nargs="*", help="folders, files or zip archives of the cohort")
+    p.add_argument("--out", required=True, help="output folder")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler (tcp://host:8786)")
+    where.add_argument("--workers", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
+    where.add_argument("--processes", type=int, metavar="N", help="local worker processes (default: all cores)")
+    p.add_argument("--retry-failed", action="store_true", help="measure again series that failed before")
+    p.add_argument("--reads-db", metavar="FILE", help="reader confirmations to join (default: the viewer's)")
+    p.add_argument("--tables-only", action="store_true", help="only rebuild the tables of OUT from its records")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_batch)
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from onfh_imaging.batch.run import rebuild_tables, run_batch
+
+    if args.tables_only:
+        print("\n".join(str(p) for p in rebuild_tables(args.out, reads_db=args.reads_db).values()))
+        return 0
+    if not args.root:
+        raise OnfhError("give the cohort folder(s) to measure, or --tables-only")
+    summary = run_batch(args.root, args.out, scheduler=args.scheduler, workers=args.workers,
+                        processes=args.processes, progress=not args.no_progress, retry_failed=args.retry_failed,
+                        reads_db=args.reads_db)
+    print("\n".join(summary.lines()))
+    return 1 if summary.failed or summary.failed_earlier else 0
+
+
+@command
+def _add_longitudinal(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("longitudinal", help="trajectories, events, trial endpoints and survival of a cohort",
+                       description="Read the results of `onfh batch` and write per-hip trajectories, events, "
+                                   "endpoints at a visit (per protocol and intention to treat, Wilson CIs), "
+                                   "Kaplan-Meier survival to THR and collapse, figures and index.html.")
+    p.add_argument("results", help="output folder of `onfh batch`")
+    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--visit", type=float, default=12, metavar="MONTHS", help="endpoint visit (12)")
+    p.add_argument("--window", type=float, metavar="MONTHS", help="visit window half-width (visit/4, >= 1)")
+    p.add_argument("--clinical", metavar="CSV", help="THR table: patient_id, side, thr_date")
+    p.add_argument("--regeneration-threshold", type=float, default=0.25, metavar="F",
+                   help="lesion volume decrease from baseline that counts as regeneration (0.25)")
+    p.set_defaults(func=_cmd_longitudinal)
+
+
+def _cmd_longitudinal(args: argparse.Namespace) -> int:
+    from onfh_imaging.batch.report import longitudinal_report
+
+    report = longitudinal_report(args.results, args.out, visit_months=args.visit, window_months=args.window,
+                                 clinical=args.clinical, regeneration_threshold=args.regeneration_threshold)
+    print(f"{report.n_patients} patients, {report.n_hips} hips, {report.n_visits} hip visits")
+    print(report.endpoints.to_string(index=False, float_format="{:.3f}".format))
+    print(report.out / "index.html")
+    return 0

@@ -112,12 +112,13 @@ class Volume:
         """LPS mm of continuous indices ``(..., 3)`` given in ``(i, j, k)`` order."""
         ijk = np.asarray(ijk, dtype=float)
         m = self.direction * np.asarray(self.spacing)[None, :]
-        return ijk @ m.T + np.asarray(self.origin)
+        # einsum: a (N,3)@(3,3) matmul is many times slower with some BLAS builds
+        return np.einsum("...j,ij->...i", ijk, m) + np.asarray(self.origin)
 
     def lps_to_index(self, xyz: Any) -> np.ndarray:
         """Continuous ``(i, j, k)`` indices of LPS points ``(..., 3)``."""
         xyz = np.asarray(xyz, dtype=float) - np.asarray(self.origin)
-        return (xyz @ self.direction) / np.asarray(self.spacing)
+        return np.einsum("...j,ji->...i", xyz, self.direction) / np.asarray(self.spacing)
 
     def voxel_centers_lps(self) -> np.ndarray:
         """LPS mm of every voxel centre, shape ``(nk, nj, ni, 3)``."""

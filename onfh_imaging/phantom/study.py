@@ -1,0 +1,294 @@
+"""A phantom imaging study on disk: DICOM MR series plus ``truth.json``.
+
+Layout of ``out_dir``: ``T1_COR/`` (coronal T1, one file per slice, InstanceNumber shuffled),
+``STIR_COR/`` (optional, same grid, study and frame of reference) and ``truth.json`` (written last,
+so a folder holding it is complete).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from onfh_imaging.errors import InputError
+from onfh_imaging.geometry import Volume
+from onfh_imaging.phantom.model import Collapse, Lesion, PelvisModel, default_dome_direction
+from onfh_imaging.phantom.mr import default_center, render_mr
+from onfh_imaging.phantom.truth import hip_truth
+
+TRUTH_SCHEMA = "onfh-imaging/phantom-truth/1"
+SERIES_FOLDERS = {"T1": "T1_COR", "STIR": "STIR_COR"}
+
+
+@dataclass(frozen=True)
+class HipSpec:
+    """Disease of one phantom hip.
+
+    Parameters
+    ----------
+    collapse_mm : float
+        Collapse depth, mm (0 for an intact head).
+    collapse_direction_lps : 3 floats or None
+        Unit vector from the head centre to the depression; None for the antero-superior dome.
+    collapse_angular_radius_deg : float
+        Angular radius of the depressed segment, degrees.
+    lesion : {"none", "small", "large"}
+        Necrotic lesion preset (about 10 % or 40 % of the head), centred on the collapse direction.
+    lesion_core : {"fatty", "fluid"}
+        Signal of the necrotic core.
+    """
+
+    collapse_mm: float = 0.0
+    collapse_direction_lps: tuple[float, float, float] | None = None
+    collapse_angular_radius_deg: float = 25.0
+    lesion: Literal["none", "small", "large"] = "none"
+    lesion_core: Literal["fatty", "fluid"] = "fatty"
+
+    def hip_fields(self, side: str, head_radius_mm: float) -> dict[str, Any]:
+        """Keyword arguments of :class:`HipModel` for this disease on ``side``."""
+        direction = self.collapse_direction_lps or default_dome_direction(side)
+        out: dict[str, Any] = {}
+        if self.collapse_mm > 0:
+            out["collapse"] = Collapse(self.collapse_mm, direction, self.collapse_angular_radius_deg)
+        if self.lesion != "none":
+            out["lesion"] = Lesion.preset(self.lesion, head_radius_mm, direction, core=self.lesion_core)
+        return out
+
+
+@dataclass(frozen=True)
+class PhantomSpec:
+    """Everything that defines a phantom study; the same spec and seed give the same files.
+
+    ``in_plane_mm`` defaults to 0.7 mm for one hip (a 180 mm field of view) and 1.4 mm for both
+    (360 mm). ``oblique_deg`` rotates the coronal grid (see
+    :func:`onfh_imaging.phantom.mr.coronal_grid`).
+    """
+
+    hips: Literal["both", "left", "right"] = "both"
+    right: HipSpec = field(default_factory=HipSpec)
+    left: HipSpec = field(default_factory=HipSpec)
+    head_radius_mm: float = 24.0
+    in_plane_mm: float | None = None
+    slice_mm: float = 4.0
+    gap_mm: float = 0.0
+    matrix: tuple[int, int] = (256, 256)
+    n_slices: int = 24
+    oblique_deg: tuple[float, float] = (0.0, 0.0)
+    noise_sigma: float = 0.03
+    bias_strength: float = 0.15
+    intensity_scale: float = 1000.0
+    stir: bool = False
+    seed: int = 0
+    patient_id: str = "PHANTOM"
+    patient_name: str = "Phantom^Hip"
+    study_date: str = "20260101"
+
+    @property
+    def pixel_mm(self) -> float:
+        if self.in_plane_mm is not None:
+            return float(self.in_plane_mm)
+        return 1.4 if self.hips == "both" else 0.7
+
+    def model(self) -> PelvisModel:
+        """The analytic model of this phantom.
+
+        Raises
+        ------
+        InputError
+            When the options describe an impossible hip (e.g. a collapse deeper than the head allows).
+        """
+        try:
+            return PelvisModel.standard(self.hips, head_radius_mm=self.head_radius_mm,
+                                        right=self.right.hip_fields("right", self.head_radius_mm),
+                                        left=self.left.hip_fields("left", self.head_radius_mm))
+        except ValueError as exc:
+            raise InputError(f"invalid phantom: {exc}", hint="change the phantom options") from exc
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "PhantomSpec":
+        """Rebuild a spec from :meth:`to_json` output (unknown keys are an error)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise InputError(f"unknown phantom spec fields {sorted(unknown)}")
+        kw = dict(data)
+        for side in ("right", "left"):
+            if isinstance(kw.get(side), dict):
+                hs = dict(kw[side])
+                if hs.get("collapse_direction_lps") is not None:
+                    hs["collapse_direction_lps"] = tuple(hs["collapse_direction_lps"])
+                kw[side] = HipSpec(**hs)
+        for name in ("matrix", "oblique_deg"):
+            if name in kw:
+                kw[name] = tuple(kw[name])
+        return cls(**kw)
+
+    @classmethod
+    def from_truth(cls, truth: str | os.PathLike | dict[str, Any]) -> "PhantomSpec":
+        """The spec recorded in a ``truth.json`` (path or loaded dict)."""
+        data = truth if isinstance(truth, dict) else load_truth(truth)
+        return cls.from_json(data["spec"])
+
+
+def _uid(spec: PhantomSpec, role: str) -> str:
+    """A DICOM UID derived from the spec, so the same phantom always gets the same UIDs."""
+    from pydicom.uid import generate_uid
+
+    key = json.dumps(spec.to_json(), sort_keys=True) + role
+    return generate_uid(entropy_srcs=[hashlib.sha256(key.encode()).hexdigest()])
+
+
+def render_series(spec: PhantomSpec, sequence: Literal["T1", "STIR"] = "T1",
+                  model: PelvisModel | None = None) -> Volume:
+    """Render one coronal series of the phantom as a :class:`~onfh_imaging.geometry.Volume`."""
+    model = model or spec.model()
+    return render_mr(model, in_plane_mm=spec.pixel_mm, slice_mm=spec.slice_mm, gap_mm=spec.gap_mm,
+                     matrix=spec.matrix, n_slices=spec.n_slices, oblique_deg=spec.oblique_deg,
+                     sequence=sequence, noise_sigma=spec.noise_sigma, bias_strength=spec.bias_strength,
+                     intensity_scale=spec.intensity_scale,
+                     seed=spec.seed if sequence == "T1" else spec.seed + 1, center_lps=default_center(model))
+
+
+def _check_target(folder: Path) -> None:
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError("output folder is not empty", path=folder,
+                         hint="write the phantom to a new or empty folder")
+
+
+def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[str, Any]:
+    """Render and write a phantom study; return the content of its ``truth.json``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder to create or fill; its ``T1_COR``/``STIR_COR`` subfolders must not hold files yet.
+    spec : PhantomSpec
+        The phantom.
+
+    Returns
+    -------
+    dict
+        The truth document (see the package docstring for its schema).
+    """
+    from onfh_imaging.io.dicom_write import write_mr_series
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("not a folder", path=out, hint="give a folder for the phantom study")
+    sequences = ["T1", "STIR"] if spec.stir else ["T1"]
+    for seq in sequences:
+        _check_target(out / SERIES_FOLDERS[seq])
+    out.mkdir(parents=True, exist_ok=True)
+    model = spec.model()
+    study_uid, for_uid = _uid(spec, "study"), _uid(spec, "frame")
+    series_entries = []
+    for number, seq in enumerate(sequences, start=3):
+        volume = render_series(spec, seq, model)
+        series_uid = _uid(spec, f"series-{seq}")
+        final = out / SERIES_FOLDERS[seq]
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=out))
+        try:
+            write_mr_series(volume, tmp, patient_id=spec.patient_id, patient_name=spec.patient_name,
+                            study_instance_uid=study_uid, series_instance_uid=series_uid,
+                            frame_of_reference_uid=for_uid, study_date=spec.study_date,
+                            series_description=f"COR {seq}", series_number=number, sequence=seq,
+                            modality="MR", shuffle_seed=spec.seed + number,
+                            extra={"SliceThickness": f"{spec.slice_mm:g}"})
+            if final.exists():
+                final.rmdir()  # checked empty above
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        series_entries.append({
+            "series_instance_uid": series_uid, "sequence": seq, "folder": final.name,
+            "spacing": list(volume.spacing), "oblique_deg": list(spec.oblique_deg),
+            "shape": list(volume.shape), "origin": list(volume.origin),
+            "direction": volume.direction.tolist(), "slice_thickness_mm": spec.slice_mm,
+        })
+    truth = {
+        "schema": TRUTH_SCHEMA,
+        "spec": spec.to_json(),
+        "patient_id": spec.patient_id,
+        "study_instance_uid": study_uid,
+        "frame_of_reference_uid": for_uid,
+        "series": series_entries,
+        "hips": [hip_truth(h).to_json() for h in model.hips],
+    }
+    _write_json_atomic(out / "truth.json", truth)
+    return truth
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, default=_json_default)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def load_truth(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a phantom ``truth.json`` (a study folder or the file itself).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not JSON, or not a phantom truth document.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "truth.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError("no phantom truth file", path=p, hint="generate one with `onfh phantom`") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read phantom truth: {exc}", path=p) from exc
+    if not isinstance(data, dict) or data.get("schema") != TRUTH_SCHEMA:
+        raise InputError(f"not a phantom truth document (expected schema {TRUTH_SCHEMA!r})", path=p)
+    for key in ("spec", "series", "hips"):
+        if key not in data:
+            raise InputError(f"phantom truth lacks {key!r}", path=p)
+    return data
+
+
+def truth_summary(truth: dict[str, Any]) -> list[str]:
+    """One line per hip: head radius and volume, collapse, lesion and stages."""
+    lines = []
+    for hip in truth["hips"]:
+        head, les, st = hip["head"], hip["lesion"], hip["staging"]
+        text = (f"{hip['side']:>5} hip: head R {head['radius_mm']:.1f} mm, {head['volume_ml']:.2f} mL, "
+                f"collapse {head['collapse_depth_mm']:.1f} mm")
+        if les:
+            text += (f", lesion {les['volume_ml']:.2f} mL ({les['head_involvement_pct']:.1f} %, "
+                     f"Kerboul {les['kerboul_angle_deg']:.0f} deg, {les['core']})")
+        text += f"; ARCO 2019 {st['arco_2019']}, Steinberg {st['steinberg_extent'] or '-'}"
+        lines.append(text)
+    return lines
+
+
+__all__ = ["HipSpec", "PhantomSpec", "SERIES_FOLDERS", "TRUTH_SCHEMA", "load_truth", "render_series",
+           "truth_summary", "write_phantom_study"]
