@@ -1,0 +1,392 @@
+"""Measures of the femoral head on a radiograph: reference circle, Mose deviation, collapse, joint space.
+
+The reference circle is the 2-D counterpart of the reference sphere: a circle fitted to the *intact*
+part of the head's contour. Collapse only moves the contour inward, so the fit trims one-sidedly:
+points inside the current circle by more than 2.5 robust standard deviations are dropped (a stray
+outward edge, such as the acetabular roof taken for the head, is dropped beyond 4), and the fit is
+repeated until the inliers stop changing. Only the articular contour is used: angles within 70
+degrees of the neck are left out.
+
+* ``max_deviation_mm`` (Mose): the largest distance of the (slightly smoothed) contour from the
+  reference circle, either way.
+* ``collapse_depth_mm``: the deepest inward displacement of the articular contour below the circle,
+  with its image angle and position.
+* ``joint_space_width_mm``: the narrowest gap (running median over 7 degrees) between the head's rim
+  and the acetabular roof across the weight-bearing zone, the superior 60 degrees of the head.
+
+Image angles are measured from image-up (toward row 0), positive toward increasing column.
+Lengths are in mm at the patient when the pixel size is known, and in pixels (``*_px``) always.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from onfh_imaging import __version__
+from onfh_imaging.errors import MeasurementError, SegmentationError
+from onfh_imaging.geometry import Radiograph
+from onfh_imaging.segment.xray import (
+    CalibrationBall,
+    HeadContour2D,
+    find_calibration_ball,
+    find_femoral_heads_2d,
+)
+
+SCHEMA = "onfh-imaging/measurement/1"
+MAD_TO_SIGMA = 1.4826
+NECK_EXCLUSION_DEG = 70.0
+WEIGHT_BEARING_HALF_WIDTH_DEG = 30.0
+JOINT_SPACE_NARROWING_MM = 2.0
+"""Minimum joint space width (mm) at or below which the hip joint space is read as narrowed, the
+radiographic definition of hip osteoarthritis used in epidemiology (Jacobsen S, Sonne-Holm S. Hip
+dysplasia: a significant risk factor for the development of hip osteoarthritis. Rheumatology 2005)."""
+CALIBRATION_BALL_MM = 25.0
+CALIBRATION_DISAGREEMENT = 0.03
+
+
+@dataclass(frozen=True)
+class ReferenceCircle:
+    """A circle fitted to the intact contour, in the fit's coordinates (mm or pixels).
+
+    Attributes
+    ----------
+    center : ndarray, shape (2,)
+        (row, col) coordinate of the centre.
+    radius : float
+    rms : float
+        RMS radial residual of the inliers.
+    inliers : ndarray of bool
+        Which input points the final fit used.
+    """
+
+    center: np.ndarray
+    radius: float
+    rms: float
+    inliers: np.ndarray
+
+
+def _geometric_fit(pts: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares circle (radial residuals): algebraic start, Gauss-Newton refinement."""
+    mean = pts.mean(axis=0)
+    q = pts - mean
+    a = np.column_stack([2.0 * q, np.ones(len(q))])
+    sol, *_ = np.linalg.lstsq(a, (q**2).sum(axis=1), rcond=None)
+    c = sol[:2]
+    r = float(np.sqrt(max(sol[2] + c @ c, 1e-12)))
+    for _ in range(10):
+        d = q - c
+        dist = np.hypot(d[:, 0], d[:, 1])
+        dist = np.where(dist > 0, dist, 1e-12)
+        jac = np.column_stack([-d[:, 0] / dist, -d[:, 1] / dist, -np.ones(len(d))])
+        step, *_ = np.linalg.lstsq(jac, -(dist - r), rcond=None)
+        c, r = c + step[:2], r + float(step[2])
+        if np.abs(step).max() < 1e-9 * max(r, 1.0):
+            break
+    return c + mean, abs(r)
+
+
+def fit_reference_circle(points: np.ndarray, *, inward_k: float = 2.5, outward_k: float = 4.0,
+                         floor: float = 0.0, max_iterations: int = 30) -> ReferenceCircle:
+    """Robust reference circle of a head contour, trimming inward (depressed) points one-sidedly.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, 2)
+        Contour points (row, col) in mm (or pixels).
+    inward_k, outward_k : float
+        Points further inside than ``inward_k`` robust sigmas, or outside than ``outward_k``, are
+        dropped from the next fit.
+    floor : float
+        Lower bound of the robust sigma, in the points' unit (keeps the trimming from eating the
+        intact contour when the edge is extremely clean).
+    max_iterations : int
+        Bound on refits.
+
+    Returns
+    -------
+    ReferenceCircle
+
+    Raises
+    ------
+    MeasurementError
+        With fewer than 8 finite points.
+    """
+    pts = np.asarray(points, dtype=float)
+    finite = np.all(np.isfinite(pts), axis=1)
+    if finite.sum() < 8:
+        raise MeasurementError(f"a reference circle needs at least 8 contour points, got {int(finite.sum())}")
+    inl = finite.copy()
+    centre, radius = _geometric_fit(pts[inl])
+    for _ in range(max_iterations):
+        res = np.hypot(*(pts - centre).T) - radius
+        sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(res[inl] - np.median(res[inl])))), floor, 1e-9)
+        new = finite & (res > -inward_k * sigma) & (res < outward_k * sigma)
+        if new.sum() < 8 or np.array_equal(new, inl):
+            break
+        inl = new
+        centre, radius = _geometric_fit(pts[inl])
+    res = np.hypot(*(pts[inl] - centre).T) - radius
+    return ReferenceCircle(center=centre, radius=float(radius), rms=float(np.sqrt(np.mean(res**2))), inliers=inl)
+
+
+@dataclass
+class RadiographHeadMeasures:
+    """One head's measures on one radiograph (pixels always; mm when the pixel size is known)."""
+
+    side: str
+    side_basis: str
+    center_px: tuple[float, float]
+    radius_px: float
+    radius_mm: float | None
+    max_deviation_px: float
+    max_deviation_mm: float | None
+    collapse_depth_px: float
+    collapse_depth_mm: float | None
+    collapse_angle_deg: float | None
+    collapse_location_px: tuple[float, float] | None
+    joint_space_width_px: float | None
+    joint_space_width_mm: float | None
+    contour_points: int
+    inlier_fraction: float
+    rms_mm: float | None
+    warnings: list[str] = field(default_factory=list)
+
+    def head_dict(self) -> dict[str, Any]:
+        """The contract's ``head`` object for a radiograph."""
+        def rnd(v, n=3):
+            return None if v is None else round(float(v), n)
+
+        return {
+            "center_px": [rnd(self.center_px[0], 2), rnd(self.center_px[1], 2)],
+            "radius_mm": rnd(self.radius_mm),
+            "max_deviation_mm": rnd(self.max_deviation_mm),
+            "collapse_depth_mm": rnd(self.collapse_depth_mm),
+            "joint_space_width_mm": rnd(self.joint_space_width_mm),
+            "radius_px": rnd(self.radius_px, 2),
+            "max_deviation_px": rnd(self.max_deviation_px, 2),
+            "collapse_depth_px": rnd(self.collapse_depth_px, 2),
+            "joint_space_width_px": rnd(self.joint_space_width_px, 2),
+            "collapse_angle_deg": rnd(self.collapse_angle_deg, 1),
+            "collapse_location_px": None if self.collapse_location_px is None
+            else [rnd(self.collapse_location_px[0], 2), rnd(self.collapse_location_px[1], 2)],
+            "contour_points": self.contour_points,
+            "inlier_fraction": rnd(self.inlier_fraction),
+            "rms_deviation_mm": rnd(self.rms_mm),
+        }
+
+
+def _angle_diff(a, b) -> np.ndarray:
+    return np.abs((np.asarray(a, float) - b + 180.0) % 360.0 - 180.0)
+
+
+def _circular_running_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Running median of a sequence around a circle, ignoring NaN; NaN where the window is mostly empty."""
+    n = len(values)
+    half = window // 2
+    idx = (np.arange(n)[:, None] + np.arange(-half, half + 1)[None, :]) % n
+    win = values[idx]
+    count = np.isfinite(win).sum(axis=1)
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(np.where(count[:, None] > 0, win, 0.0), axis=1)
+    return np.where(count > half, med, np.nan)
+
+
+def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, float] | None) -> RadiographHeadMeasures:
+    """Reference circle, Mose deviation, collapse and joint space of one head contour.
+
+    Parameters
+    ----------
+    contour : HeadContour2D
+        From :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`.
+    pixel_size_mm : (float, float) or None
+        Pixel size (row, col) at the patient; None measures in pixels only.
+
+    Returns
+    -------
+    RadiographHeadMeasures
+
+    Raises
+    ------
+    MeasurementError
+        When too little of the articular contour was found.
+    """
+    sr, sc = (1.0, 1.0) if pixel_size_mm is None else (float(pixel_size_mm[0]), float(pixel_size_mm[1]))
+    scale = np.array([sr, sc])
+    angles = contour.angles_deg
+    articular = np.ones(len(angles), dtype=bool)
+    if contour.neck_angle_deg is not None:
+        articular = _angle_diff(angles, contour.neck_angle_deg) > NECK_EXCLUSION_DEG
+    use = contour.valid & articular
+    if use.sum() < 30:
+        raise MeasurementError(f"the {contour.side} head's articular contour was found at only {int(use.sum())} "
+                               "angles (at least 30 needed)")
+    pts = contour.points_px()[use] * scale  # (row, col) in mm (or px)
+    mean_px = float(np.sqrt(sr * sc))
+    # the trimming's sigma never drops below a fifth of a pixel: sub-pixel edges are not sharper than that
+    circle = fit_reference_circle(pts, floor=0.2 * mean_px)
+
+    dev = np.full(len(angles), np.nan)
+    dev[use] = np.hypot(*(pts - circle.center).T) - circle.radius
+    smooth = _circular_running_median(dev, 5)
+    smooth[~use] = np.nan
+    warnings: list[str] = []
+    if np.all(np.isnan(smooth)):
+        raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
+    k_min = int(np.nanargmin(smooth))
+    depth = max(0.0, -float(smooth[k_min]))
+    max_dev = float(np.nanmax(np.abs(smooth)))
+    location = None
+    angle = None
+    if depth > 0:
+        angle = float(angles[k_min])
+        p = contour.points_px()[k_min]
+        location = (float(p[0]), float(p[1]))
+
+    # joint space: head rim to acetabular roof along the same rays, superior zone
+    gap_px = contour.roof_radii_px - contour.radii_px
+    a = np.radians(angles)
+    along_mm = np.hypot(np.cos(a) * sr, np.sin(a) * sc)
+    gap = gap_px * along_mm
+    zone = _angle_diff(angles, 0.0) <= WEIGHT_BEARING_HALF_WIDTH_DEG
+    gap_s = _circular_running_median(np.where(zone, gap, np.nan), 7)
+    jsw = None
+    if np.isfinite(gap_s[zone]).sum() >= 10:
+        jsw = float(np.nanmin(gap_s[zone]))
+    else:
+        warnings.append("the acetabular roof was not found over the weight-bearing zone: no joint space width")
+
+    centre_px = (float(circle.center[0] / sr), float(circle.center[1] / sc))
+    radius_px = circle.radius / mean_px
+    to_mm = (lambda v: v) if pixel_size_mm is not None else (lambda v: None)
+    to_px = (lambda v: v / mean_px) if pixel_size_mm is not None else (lambda v: v)
+    if circle.inliers.mean() < 0.6:
+        warnings.append(f"only {100 * circle.inliers.mean():.0f} % of the articular contour fits one circle")
+    return RadiographHeadMeasures(
+        side=contour.side, side_basis=contour.side_basis, center_px=centre_px, radius_px=float(radius_px),
+        radius_mm=to_mm(circle.radius), max_deviation_px=float(to_px(max_dev)), max_deviation_mm=to_mm(max_dev),
+        collapse_depth_px=float(to_px(depth)), collapse_depth_mm=to_mm(depth), collapse_angle_deg=angle,
+        collapse_location_px=location, joint_space_width_px=None if jsw is None else float(to_px(jsw)),
+        joint_space_width_mm=None if jsw is None else to_mm(jsw), contour_points=int(use.sum()),
+        inlier_fraction=float(circle.inliers.mean()), rms_mm=to_mm(circle.rms), warnings=warnings,
+    )
+
+
+def calibrate(rx: Radiograph, diameter_mm: float = CALIBRATION_BALL_MM) -> tuple[Radiograph, CalibrationBall | None,
+                                                                                 list[str]]:
+    """The radiograph with its best pixel size: a calibration ball when one is found, else the header's.
+
+    Returns the (possibly re-calibrated) radiograph, the ball (or None) and warnings stating the
+    assumption behind the pixel size.
+    """
+    warnings: list[str] = []
+    ball = find_calibration_ball(rx, diameter_mm)
+    if ball is not None:
+        size = diameter_mm / ball.diameter_px
+        if rx.calibrated:
+            nominal = float(np.sqrt(rx.pixel_size_mm[0] * rx.pixel_size_mm[1]))
+            if abs(nominal / size - 1.0) > CALIBRATION_DISAGREEMENT:
+                warnings.append(f"the {diameter_mm:g} mm calibration ball gives {size:.4f} mm per pixel; the header "
+                                f"({rx.pixel_size_source}) gives {nominal:.4f} ({100 * (nominal / size - 1):+.1f} %): "
+                                "the ball is used")
+        return replace(rx, pixel_size_mm=(size, size), pixel_size_source="calibration marker"), ball, warnings
+    source = rx.pixel_size_source
+    if not rx.calibrated:
+        warnings.append("pixel size unknown (no PixelSpacing, ImagerPixelSpacing or calibration ball): "
+                        "lengths are in pixels only")
+    elif source == "ImagerPixelSpacing":
+        warnings.append("pixel size is the detector's (ImagerPixelSpacing) without a magnification factor: "
+                        "lengths are overestimated by the radiographic magnification (typically 10-25 %)")
+    elif source.startswith("ImagerPixelSpacing/"):
+        warnings.append("pixel size from the estimated radiographic magnification factor: assumes the hips lie "
+                        "at its reference depth; no calibration ball found")
+    return rx, None, warnings
+
+
+def _input_block(info: Any, rx: Radiograph, ball: CalibrationBall | None) -> dict[str, Any]:
+    block = {
+        "patient_id": getattr(info, "patient_id", None),
+        "study_instance_uid": getattr(info, "study_instance_uid", None),
+        "study_date": getattr(info, "study_date", None),
+        "series_instance_uid": getattr(info, "series_instance_uid", None),
+        "modality": getattr(info, "modality", None),
+        "series_description": getattr(info, "series_description", None),
+        "view": rx.view,
+        "pixel_size_mm": None if rx.pixel_size_mm is None else [round(v, 5) for v in rx.pixel_size_mm],
+        "pixel_size_source": rx.pixel_size_source,
+    }
+    if ball is not None:
+        block["calibration_ball"] = {"center_px": [round(v, 2) for v in ball.center_px],
+                                     "diameter_px": round(ball.diameter_px, 2)}
+    return block
+
+
+def _staging(m: RadiographHeadMeasures) -> dict[str, Any]:
+    from onfh_imaging.staging import arco_2019
+
+    narrowed = m.joint_space_width_mm is not None and m.joint_space_width_mm <= JOINT_SPACE_NARROWING_MM
+    stage, basis = arco_2019(m.collapse_depth_mm, None, oa_signs=narrowed)
+    if narrowed:
+        basis = f"joint space narrowed to {m.joint_space_width_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm); {basis}"
+    return {"arco_2019": stage, "arco_basis": basis, "steinberg_extent": None}
+
+
+def measure_radiograph(rx: Radiograph, info: Any = None, *,
+                       calibration_ball_mm: float = CALIBRATION_BALL_MM) -> dict[str, Any]:
+    """Find and measure the femoral heads of one radiograph: the JSON contract for a radiograph.
+
+    Parameters
+    ----------
+    rx : Radiograph
+        The image with bone bright and its pixel size at the patient (if known).
+    info : SeriesInfo, optional
+        Header summary (patient, study, series, modality) for the ``input`` block.
+    calibration_ball_mm : float
+        Diameter of the calibration sphere to look for.
+
+    Returns
+    -------
+    dict
+        ``{"schema", "software_version", "input", "hips", "warnings"}``; each hip holds ``side``,
+        ``head`` (``center_px``, ``radius_mm``, ``max_deviation_mm``, ``collapse_depth_mm``,
+        ``joint_space_width_mm`` and their ``*_px`` twins), ``lesion`` (None), ``staging`` and ``warnings``.
+
+    Raises
+    ------
+    SegmentationError
+        No femoral head found (naming the file when ``info`` has one).
+    """
+    path = None
+    files = getattr(info, "files", None)
+    if files:
+        path = str(files[0])
+    rx_cal, ball, warnings = calibrate(rx, calibration_ball_mm)
+    try:
+        contours = find_femoral_heads_2d(rx_cal)
+    except SegmentationError as exc:
+        if path is None:
+            raise
+        raise SegmentationError(str(exc), path=path) from exc
+    hips = []
+    for contour in contours:
+        try:
+            m = measure_head_contour(contour, rx_cal.pixel_size_mm)
+        except MeasurementError as exc:
+            hips.append({"side": contour.side, "head": None, "lesion": None,
+                         "staging": {"arco_2019": None, "arco_basis": str(exc), "steinberg_extent": None},
+                         "warnings": [str(exc)]})
+            continue
+        hip_warnings = list(m.warnings)
+        hip_warnings.append(f"side from {m.side_basis}")
+        if not rx_cal.calibrated:
+            hip_warnings.append("measured in pixels: the pixel size is unknown")
+        hips.append({"side": m.side, "head": m.head_dict(), "lesion": None, "staging": _staging(m),
+                     "warnings": hip_warnings})
+    return {"schema": SCHEMA, "software_version": __version__, "input": _input_block(info, rx_cal, ball),
+            "hips": hips, "warnings": warnings}
+
+
+__all__ = ["JOINT_SPACE_NARROWING_MM", "RadiographHeadMeasures", "ReferenceCircle", "calibrate",
+           "fit_reference_circle", "measure_head_contour", "measure_radiograph"]

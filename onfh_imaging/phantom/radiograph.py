@@ -1,0 +1,797 @@
+"""Digitally reconstructed radiographs of the analytic hip model, with their known truth.
+
+A point source casts divergent rays through the 3-D model onto a flat detector. Each ray's line
+integral of attenuation is the sum over tissues of (attenuation coefficient x path length):
+
+* soft tissue (skin outline, muscle, pelvic fat, bladder) are quadrics, intersected analytically;
+* bone (femur cortex and marrow, acetabulum, necrotic lesion) is integrated from the model's signed
+  distance functions: samples every few millimetres, with each surface crossing refined by regula
+  falsi, so path lengths are exact to a few micrometres even at coarse sampling;
+* a calibration ball (steel sphere) is intersected analytically.
+
+Bone is rendered on a coarse ray grid (about 0.5 mm at the patient) for the whole image and on every
+detector pixel in an annulus around each femoral head (head contour, joint space, acetabular roof),
+blended smoothly. The detector adds scatter, blur and quantum noise, then takes the logarithm so
+that bone is bright, as a real DR detector's presentation image.
+
+Coordinates are patient LPS mm. The AP beam travels anterior to posterior (+y); image columns run
+toward the patient's left (+x) and rows toward the feet (-z), so the patient's right hip is on the
+image's left. The frog-leg lateral view keeps the AP beam and turns each femur about its head
+centre: externally rotated about the long axis, then abducted.
+
+Image angles (used in the truth) are measured from image-up (toward row 0), positive toward
+increasing column, in degrees: ``atan2(d_col, -d_row)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from scipy import ndimage
+
+from onfh_imaging.phantom.model import HipModel, PelvisModel
+
+View = Literal["AP", "frog_lateral"]
+
+# Linear attenuation coefficients at an effective energy near 60 keV, 1/mm.
+MU_PER_MM = {
+    "fat": 0.0180,
+    "muscle": 0.0205,
+    "water": 0.0206,
+    "cortex": 0.0560,
+    "marrow": 0.0290,
+    "pelvic_marrow": 0.0300,
+    "lesion_band": 0.0420,
+    "lesion_fatty": 0.0270,
+    "lesion_fluid": 0.0210,
+    "ball": 0.4000,
+}
+
+_COARSE_PATIENT_MM = 0.5  # ray spacing of the coarse pass, at the patient
+_COARSE_STEP_MM = 3.0  # sample spacing along rays (crossings are refined)
+_FINE_STEP_MM = 3.0
+_TAPER_MM = 2.0
+
+
+# --- geometry --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProjectionGeometry:
+    """A point source, a flat detector and the pixel grid, in patient LPS mm.
+
+    Parameters
+    ----------
+    source_to_image_mm : float
+        Source-to-detector distance (SID), mm.
+    object_to_image_mm : float
+        Distance from the object plane (through the head centres) to the detector, mm.
+    detector_pixel_mm : float
+        Detector pixel pitch, mm.
+    shape : (int, int)
+        Detector rows and columns.
+    center_lps : 3 floats
+        Point of the object plane hit by the central ray (perpendicular to the detector, through
+        the detector's centre).
+    """
+
+    source_to_image_mm: float
+    object_to_image_mm: float
+    detector_pixel_mm: float
+    shape: tuple[int, int]
+    center_lps: tuple[float, float, float]
+
+    beam = np.array([0.0, 1.0, 0.0])  # anterior -> posterior
+    col_axis = np.array([1.0, 0.0, 0.0])  # toward the patient's left
+    row_axis = np.array([0.0, 0.0, -1.0])  # toward the feet
+
+    @property
+    def magnification(self) -> float:
+        """Magnification of the object plane: SID / (SID - OID)."""
+        return self.source_to_image_mm / (self.source_to_image_mm - self.object_to_image_mm)
+
+    @property
+    def source(self) -> np.ndarray:
+        sod = self.source_to_image_mm - self.object_to_image_mm
+        return np.asarray(self.center_lps) - sod * self.beam
+
+    @property
+    def detector_center(self) -> np.ndarray:
+        return self.source + self.source_to_image_mm * self.beam
+
+    def detector_points(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """LPS mm of continuous detector positions ``(rows, cols)`` (same shapes), shape ``(..., 3)``."""
+        nr, nc = self.shape
+        p = self.detector_pixel_mm
+        dr = (np.asarray(rows, float) - (nr - 1) / 2.0) * p
+        dc = (np.asarray(cols, float) - (nc - 1) / 2.0) * p
+        return self.detector_center + dr[..., None] * self.row_axis + dc[..., None] * self.col_axis
+
+    def rays(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unit directions ``(N, 3)`` from the source through detector positions, and the distance to
+        the detector along each (mm); the origin of every ray is :attr:`source`."""
+        d = self.detector_points(rows, cols).reshape(-1, 3) - self.source
+        length = np.linalg.norm(d, axis=1)
+        return self.source, d / length[:, None], length
+
+    def project(self, points_lps: np.ndarray) -> np.ndarray:
+        """Continuous detector ``(row, col)`` of LPS points ``(N, 3)``."""
+        q = np.atleast_2d(np.asarray(points_lps, float)) - self.source
+        t = self.source_to_image_mm / (q @ self.beam)
+        hit = self.source + t[:, None] * q - self.detector_center
+        nr, nc = self.shape
+        p = self.detector_pixel_mm
+        return np.column_stack([hit @ self.row_axis / p + (nr - 1) / 2.0, hit @ self.col_axis / p + (nc - 1) / 2.0])
+
+    def magnification_at(self, point_lps) -> float:
+        """Magnification of a point at the depth of ``point_lps``."""
+        return self.source_to_image_mm / float((np.asarray(point_lps, float) - self.source) @ self.beam)
+
+
+def image_angle_deg(d_row: np.ndarray, d_col: np.ndarray) -> np.ndarray:
+    """Image angle (degrees) of a displacement: 0 = up (toward row 0), +90 = toward higher columns."""
+    return np.degrees(np.arctan2(d_col, -np.asarray(d_row, float)))
+
+
+# --- the posed femur ------------------------------------------------------------------------------
+def _rotation(axis: np.ndarray, deg: float) -> np.ndarray:
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    t = np.radians(deg)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * (k @ k)
+
+
+def frog_rotation(side: str, abduction_deg: float = 45.0, external_rotation_deg: float = 40.0) -> np.ndarray:
+    """Rotation (3x3, LPS) turning a femur from neutral into the frog-leg position about its head centre.
+
+    External rotation about the long (z) axis turns the anterior surface laterally; abduction about
+    the AP (y) axis then swings the shaft laterally.
+    """
+    sign = -1.0 if side == "right" else 1.0  # the right hip's lateral is -x
+    ext = _rotation(np.array([0.0, 0.0, 1.0]), sign * external_rotation_deg)
+    abd = _rotation(np.array([0.0, 1.0, 0.0]), -sign * abduction_deg)
+    return abd @ ext
+
+
+@dataclass(frozen=True)
+class _PosedHip:
+    """A hip whose femur is rotated by ``rotation`` about the head centre (identity for AP)."""
+
+    hip: HipModel
+    rotation: np.ndarray
+
+    def to_model(self, p: np.ndarray) -> np.ndarray:
+        """Points in the neutral model frame: ``R^T (p - c) + c``."""
+        if np.array_equal(self.rotation, np.eye(3)):
+            return p
+        c = self.hip.center
+        q = p - c
+        r = self.rotation
+        return q[:, :1] * r[0] + q[:, 1:2] * r[1] + q[:, 2:3] * r[2] + c
+
+    def head_sdf(self, p: np.ndarray) -> np.ndarray:
+        """Signed function (mm) of the femoral head: femur inside the reference sphere."""
+        q = self.to_model(p)
+        return np.maximum(self.hip.femur_sdf(q), np.linalg.norm(q - self.hip.center, axis=1) - self.hip.head_radius_mm)
+
+    def femur_fields(self, p: np.ndarray) -> list[tuple[float, np.ndarray]]:
+        """(excess attenuation 1/mm, signed distance mm) of the nested femoral solids: bone, marrow,
+        and the necrotic lesion's band and core."""
+        mu = MU_PER_MM
+        hip = self.hip
+        q = self.to_model(p)
+        parts = hip._femur_parts(q)
+        fem = parts.min(axis=0)
+        marrow = fem + hip._cortex_thickness(parts)
+        out = [(mu["cortex"] - mu["muscle"], fem), (mu["marrow"] - mu["cortex"], marrow)]
+        if hip.lesion is not None:
+            les = hip.lesion_sdf(q)
+            in_head = np.maximum(marrow, np.linalg.norm(q - hip.center, axis=1) - hip.head_radius_mm)
+            core = mu["lesion_fatty"] if hip.lesion.core == "fatty" else mu["lesion_fluid"]
+            out += [(mu["lesion_band"] - mu["marrow"], np.maximum(les, in_head)),
+                    (core - mu["lesion_band"], np.maximum(les + hip.lesion.band_mm, in_head))]
+        return out
+
+    def acetabulum_fields(self, p: np.ndarray) -> list[tuple[float, np.ndarray]]:
+        """(excess attenuation 1/mm, signed distance mm) of the acetabular bone and its marrow."""
+        mu = MU_PER_MM
+        ace = self.hip.acetabulum_sdf(p)
+        return [(mu["cortex"] - mu["muscle"], ace),
+                (mu["pelvic_marrow"] - mu["cortex"], ace + self.hip.acetabular_cortex_mm)]
+
+    def femur_box(self, margin_mm: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+        """LPS box (lo, hi) around the posed femur: head, neck, shaft and trochanter."""
+        hip = self.hip
+        c = hip.center
+        rs = max(hip.shaft_radius_mm, hip.neck_radius_mm)
+        tip = hip.neck_base + hip.shaft_length_mm * np.asarray(hip.shaft_axis_lps)
+        pts = [c - hip.head_radius_mm, c + hip.head_radius_mm, hip.neck_base - rs, hip.neck_base + rs,
+               tip - rs, tip + rs]
+        if hip.trochanter_radius_mm > 0:
+            pts += [hip.trochanter_center - hip.trochanter_radius_mm, hip.trochanter_center + hip.trochanter_radius_mm]
+        pts = np.array(pts)
+        corners = np.array([[x, y, z] for x in pts[:, 0] for y in pts[:, 1] for z in pts[:, 2]])
+        turned = (corners - c) @ self.rotation.T + c
+        return turned.min(axis=0) - margin_mm, turned.max(axis=0) + margin_mm
+
+    def acetabulum_box(self, margin_mm: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+        """LPS box (lo, hi) around the acetabular cup and the iliac pillar."""
+        hip = self.hip
+        outer = hip.socket_radius_mm + hip.acetabular_thickness_mm
+        pts = [hip.center - outer, hip.center + outer]
+        if hip.ilium:
+            pts += [hip.ilium_center - hip.ilium_semi_axes, hip.ilium_center + hip.ilium_semi_axes]
+        pts = np.array(pts)
+        return pts.min(axis=0) - margin_mm, pts.max(axis=0) + margin_mm
+
+    def groups(self):
+        """(fields function, bounding box) of the femur and of the acetabulum."""
+        return ((self.femur_fields, self.femur_box()), (self.acetabulum_fields, self.acetabulum_box()))
+
+
+# --- line integrals ------------------------------------------------------------------------------
+def _slab(origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit distances of rays through an axis-aligned box (entry > exit when missed)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / dirs
+        t1 = (lo - origin) * inv
+        t2 = (hi - origin) * inv
+    tmin = np.nanmax(np.minimum(t1, t2), axis=1)
+    tmax = np.nanmin(np.maximum(t1, t2), axis=1)
+    return tmin, tmax
+
+
+def _quadric_chord(origin: np.ndarray, dirs: np.ndarray, center: np.ndarray, semi_axes: np.ndarray) -> np.ndarray:
+    """Chord length (mm) of unit rays through an axis-aligned ellipsoid; an infinite semi-axis makes a
+    cylinder."""
+    inv = np.where(np.isfinite(semi_axes), 1.0 / semi_axes, 0.0)
+    o = (origin - center) * inv
+    d = dirs * inv
+    a = np.einsum("ij,ij->i", d, d)
+    b = 2.0 * d @ o
+    c = float(o @ o) - 1.0
+    disc = b * b - 4.0 * a * c
+    return np.where(disc > 0, np.sqrt(np.maximum(disc, 0.0)) / np.where(a > 0, a, 1.0), 0.0)
+
+
+def _sphere_interval(origin, dirs, center, radius) -> tuple[np.ndarray, np.ndarray]:
+    oc = np.asarray(center, float) - origin
+    tc = dirs @ oc
+    h2 = radius**2 - (float(oc @ oc) - tc**2)
+    h = np.sqrt(np.maximum(h2, 0.0))
+    return np.where(h2 > 0, tc - h, 1.0), np.where(h2 > 0, tc + h, 0.0)
+
+
+def _path_lengths(groups, origin: np.ndarray, dirs: np.ndarray, t0: np.ndarray, t1: np.ndarray,
+                  step_mm: float, refine: int = 2) -> np.ndarray:
+    """Weighted path lengths of rays through nested solids given by signed distance functions.
+
+    Each of ``groups`` maps points ``(N, 3)`` to a list of ``(weight, sdf (N,))``. Rays are sampled
+    every ``step_mm`` (at most) on ``[t0, t1]``; every sign change is refined by ``refine``
+    regula-falsi steps, and intervals that come within a step of a surface without crossing it are
+    split once, so grazing rays are not lost. Returns ``sum(weight * length inside)`` per ray.
+    """
+    n = len(dirs)
+    out = np.zeros(n)
+    span = np.maximum(t1 - t0, 0.0)
+    if n == 0 or span.max() <= 0:
+        return out
+    k = int(np.ceil(span.max() / step_mm)) + 1
+    steps = np.maximum(span / (k - 1), 1e-9)
+    ts = t0[:, None] + steps[:, None] * np.arange(k)[None, :]
+    pts = (origin + ts[..., None] * dirs[:, None, :]).reshape(-1, 3)
+    for fn in groups:
+        fields = fn(pts)
+        for idx, (weight, values) in enumerate(fields):
+            f = values.reshape(n, k)
+            f0, f1 = f[:, :-1], f[:, 1:]
+            out += weight * ((f0 <= 0) & (f1 <= 0)).sum(axis=1) * steps
+            pieces = []  # (ray, t_a, f_a, t_b, f_b): brackets around one crossing each
+            ri, ci = np.nonzero((f0 <= 0) != (f1 <= 0))
+            pieces.append((ri, ts[ri, ci], f0[ri, ci], ts[ri, ci + 1], f1[ri, ci]))
+            # grazing: both ends outside, yet close enough that the surface may dip in between
+            gi, gc = np.nonzero((f0 > 0) & (f1 > 0) & (f0 + f1 < steps[:, None]))
+            if gi.size:
+                tm = ts[gi, gc] + 0.5 * steps[gi]
+                fm = fn(origin + tm[:, None] * dirs[gi])[idx][1]
+                dip = fm <= 0
+                gi, gc, tm, fm = gi[dip], gc[dip], tm[dip], fm[dip]
+                pieces.append((gi, ts[gi, gc], f0[gi, gc], tm, fm))
+                pieces.append((gi, tm, fm, ts[gi, gc + 1], f1[gi, gc]))
+            for ray, a_t, a_f, b_t, b_f in pieces:
+                if ray.size == 0:
+                    continue
+                root = _refine_roots(fn, idx, origin, dirs[ray], a_t, a_f, b_t, b_f, refine)
+                np.add.at(out, ray, weight * np.where(a_f <= 0, root - a_t, b_t - root))
+    return out
+
+
+def _refine_roots(fn, idx: int, origin, dirs, a_t, a_f, b_t, b_f, iterations: int) -> np.ndarray:
+    """Regula falsi (Illinois) on one field of ``fn`` between bracketing samples."""
+    a_t, b_t, a_f, b_f = a_t.copy(), b_t.copy(), a_f.copy(), b_f.copy()
+    root = a_t + (b_t - a_t) * a_f / np.where(a_f != b_f, a_f - b_f, 1.0)
+    for _ in range(iterations):
+        fr = fn(origin + root[:, None] * dirs)[idx][1]
+        same_a = (fr <= 0) == (a_f <= 0)
+        a_t, a_f, b_t, b_f = (np.where(same_a, root, a_t), np.where(same_a, fr, 0.5 * a_f),
+                              np.where(same_a, b_t, root), np.where(same_a, 0.5 * b_f, fr))
+        denom = a_f - b_f
+        root = a_t + (b_t - a_t) * a_f / np.where(denom != 0, denom, 1.0)
+        root = np.clip(root, np.minimum(a_t, b_t), np.maximum(a_t, b_t))
+    return root
+
+
+def _bone_integral(hips: list[_PosedHip], origin, dirs, step_mm: float, clip=None, refine: int = 2,
+                   with_outside: bool = True, chunk: int = 400000) -> tuple[np.ndarray, np.ndarray]:
+    """Excess bone attenuation (dimensionless line integral) along rays: the part inside the ball
+    ``clip=(center, radius)`` and the part outside it (all outside when ``clip`` is None; zeros when
+    ``with_outside`` is False).
+
+    Ray segments are grouped by their number of samples so short segments are not over-sampled;
+    ``chunk`` bounds the number of points evaluated at once.
+    """
+    inside = np.zeros(len(dirs))
+    outside = np.zeros(len(dirs))
+    if clip is not None:
+        c0, c1 = _sphere_interval(origin, dirs, clip[0], clip[1])
+    for ph in hips:
+        for fields, (lo, hi) in ph.groups():
+            t0, t1 = _slab(origin, dirs, lo, hi)
+            if clip is None:
+                a0 = a1 = t0
+            else:
+                a0, a1 = np.clip(c0, t0, t1), np.clip(c1, t0, t1)
+                a1 = np.maximum(a1, a0)
+            segments = ((outside, t0, a0), (inside, a0, a1), (outside, a1, t1)) if with_outside else \
+                ((inside, a0, a1),)
+            for target, a, b in segments:
+                n_samples = np.where(b > a, np.ceil((b - a) / step_mm).astype(int) + 1, 0)
+                for k in np.unique(n_samples[n_samples > 0]):
+                    idx = np.nonzero(n_samples == k)[0]
+                    per = max(1, chunk // int(k))
+                    for s in range(0, idx.size, per):
+                        sel = idx[s:s + per]
+                        target[sel] += _path_lengths((fields,), origin, dirs[sel], a[sel], b[sel], step_mm, refine)
+    return inside, outside
+
+
+def _soft_tissue_integral(model: PelvisModel, origin, dirs) -> np.ndarray:
+    mu = MU_PER_MM
+    b = np.asarray(model.body_center_lps)
+    ax, ay = model.body_semi_axes_mm
+    fat = model.subcutaneous_fat_mm
+    skin = _quadric_chord(origin, dirs, b, np.array([ax, ay, np.inf]))
+    inner = _quadric_chord(origin, dirs, b, np.array([ax - fat, ay - fat, np.inf]))
+    cavity = _quadric_chord(origin, dirs, model.pelvic_fat_center, np.asarray(model.pelvic_fat_semi_axes_mm))
+    total = mu["fat"] * skin + (mu["muscle"] - mu["fat"]) * inner + (mu["fat"] - mu["muscle"]) * cavity
+    if model.bladder_semi_axes_mm is not None:
+        total += (mu["water"] - mu["fat"]) * _quadric_chord(origin, dirs, model.bladder_center,
+                                                             np.asarray(model.bladder_semi_axes_mm))
+    return total
+
+
+# --- truth from the projected silhouette -----------------------------------------------------------
+def _silhouette_radii(ph: _PosedHip, geom: ProjectionGeometry, angles_deg: np.ndarray) -> np.ndarray:
+    """Outermost radius (mm at the head's depth) of the projected femoral head along image angles.
+
+    Bisection on rays through the detector; a ray hits the head when the head's signed function is
+    non-positive anywhere along it (sampled at 201 points across the reference sphere's chord).
+    """
+    hip = ph.hip
+    R = hip.head_radius_mm
+    c = hip.center
+    m = geom.magnification_at(c)
+    centre = geom.project(c[None])[0]
+    a = np.radians(angles_deg)
+    d_row, d_col = -np.cos(a), np.sin(a)
+    lo = np.full(len(a), R - (hip.collapse.depth_mm if hip.collapse else 0.0) - 1.0)
+    hi = np.full(len(a), R + 0.5)
+    s = np.linspace(-1.0, 1.0, 201)
+    for _ in range(17):
+        mid = 0.5 * (lo + hi)
+        px = mid * m / geom.detector_pixel_mm
+        origin, dirs, _ = geom.rays(centre[0] + px * d_row, centre[1] + px * d_col)
+        oc = c - origin
+        tc = dirs @ oc
+        half = np.sqrt(np.maximum(R**2 - (oc @ oc - tc**2), 0.0)) + 0.2  # the ray's chord in the sphere
+        ts = tc[:, None] + half[:, None] * s[None, :]
+        pts = origin + ts[..., None] * dirs[:, None, :]
+        hit = (ph.head_sdf(pts.reshape(-1, 3)).reshape(len(a), -1) <= 0).any(axis=1)
+        lo = np.where(hit, mid, lo)
+        hi = np.where(hit, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def _central_section_radii(ph: _PosedHip, geom: ProjectionGeometry, angles_deg: np.ndarray) -> np.ndarray:
+    """Radius (mm) of the articular surface in the head's central section: the plane through the head
+    centre perpendicular to the ray that hits it, along the directions that project to the image angles.
+    Its rim is what the rays graze, so it is the contour the radiograph shows."""
+    hip = ph.hip
+    c = hip.center
+    centre = geom.project(c[None])[0]
+    a = np.radians(angles_deg)
+    probe = geom.detector_points(centre[0] - np.cos(a) * 10.0, centre[1] + np.sin(a) * 10.0)
+    ray = c - geom.source
+    ray /= np.linalg.norm(ray)
+    # the point of each probe ray closest to the centre lies in the central section
+    d = probe - geom.source
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    t = (d @ (c - geom.source)) / (d @ ray)
+    u = geom.source + t[:, None] * d - c
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    u_model = u @ ph.rotation  # R^T u, row-vector form
+    return hip.surface_radius(u_model)
+
+
+def _hip_truth(ph: _PosedHip, geom: ProjectionGeometry) -> dict[str, Any]:
+    hip = ph.hip
+    c = hip.center
+    R = hip.head_radius_mm
+    centre = geom.project(c[None])[0]
+    m = geom.magnification_at(c)
+    truth: dict[str, Any] = {
+        "side": hip.side,
+        "center_px": [float(centre[0]), float(centre[1])],
+        "radius_mm": float(R),
+        "radius_px": float(R * m / geom.detector_pixel_mm),
+        "magnification": float(m),
+        "joint_space_width_mm": float(hip.socket_radius_mm - R),
+        "collapse_depth_3d_mm": float(hip.collapse.depth_mm) if hip.collapse else 0.0,
+        "collapse_depth_mm": 0.0,
+        "collapse_angle_deg": None,
+        "collapse_visibility": 0.0,
+        "collapse_depth_silhouette_mm": 0.0,
+    }
+    if hip.collapse is not None and hip.collapse.depth_mm > 0:
+        u = ph.rotation @ np.asarray(hip.collapse.direction_lps)
+        tip = geom.project((c + R * u)[None])[0] - centre
+        centre_angle = float(image_angle_deg(tip[0], tip[1]))
+        half = hip.collapse.angular_radius_deg + 20.0
+        angles = centre_angle + np.arange(-half, half + 0.01, 0.5)
+        section = _central_section_radii(ph, geom, angles)
+        k = int(np.argmin(section))
+        depth = float(max(R - section[k], 0.0))
+        silhouette = _silhouette_radii(ph, geom, angles[::2])
+        truth.update(collapse_depth_mm=depth, collapse_visibility=depth / hip.collapse.depth_mm,
+                     collapse_angle_deg=float((angles[k] + 180.0) % 360.0 - 180.0) if depth > 0 else None,
+                     collapse_depth_silhouette_mm=float(max(R - silhouette.min(), 0.0)))
+    return truth
+
+
+# --- rendering -------------------------------------------------------------------------------------
+def _as_pelvis(model: HipModel | PelvisModel) -> PelvisModel:
+    if isinstance(model, PelvisModel):
+        return model
+    if isinstance(model, HipModel):
+        c = model.center
+        return PelvisModel(hips=(model,), body_center_lps=(0.0, float(c[1]) + 10.0, float(c[2])))
+    raise TypeError(f"render_radiograph needs a HipModel or PelvisModel, got {type(model).__name__}")
+
+
+def _place_ball(bone_coarse: np.ndarray, stride: int, ball_px: float, heads_px: list[np.ndarray]) -> np.ndarray:
+    """Detector (row, col) for the ball's centre: inside the image, over the least bone, away from heads."""
+    r_c = ball_px / stride
+    margin = int(np.ceil(r_c * 1.3)) + 1
+    h, w = bone_coarse.shape
+    if h <= 2 * margin or w <= 2 * margin:
+        raise ValueError("the detector is too small to hold the calibration ball")
+    yy, xx = np.mgrid[-margin:margin + 1, -margin:margin + 1]
+    disc = (yy**2 + xx**2) <= (1.3 * r_c) ** 2
+    load = ndimage.maximum_filter(bone_coarse, footprint=disc, mode="nearest")
+    rr, cc = np.mgrid[0:h, 0:w]
+    score = load.copy()
+    for hp in heads_px:
+        dist = np.hypot(rr * stride - hp[0], cc * stride - hp[1])
+        score += np.where(dist < 4 * ball_px, 1.0, 0.0)
+    inner = np.full_like(score, np.inf)
+    inner[margin:h - margin, margin:w - margin] = score[margin:h - margin, margin:w - margin]
+    best = np.flatnonzero(inner == inner.min())
+    # among equally clear spots, the one farthest from the heads
+    if heads_px:
+        far = np.min([np.hypot(rr.ravel()[best] * stride - hp[0], cc.ravel()[best] * stride - hp[1])
+                      for hp in heads_px], axis=0)
+        pick = best[int(np.argmax(far))]
+    else:
+        pick = best[0]
+    return np.array([rr.ravel()[pick] * stride, cc.ravel()[pick] * stride], dtype=float)
+
+
+def _default_shape(model: PelvisModel, hips_shown: list[HipModel], magnification: float, pixel_mm: float
+                   ) -> tuple[int, int]:
+    if len(hips_shown) == 2:
+        span = abs(hips_shown[1].center[0] - hips_shown[0].center[0]) + 4.5 * hips_shown[0].head_radius_mm
+        size = (0.75 * span, span)
+    else:
+        size = (5.0 * hips_shown[0].head_radius_mm, 5.0 * hips_shown[0].head_radius_mm)
+    return tuple(int(np.ceil(s * magnification / pixel_mm / 2.0)) * 2 for s in size)  # type: ignore[return-value]
+
+
+def render_radiograph(
+    model: HipModel | PelvisModel,
+    *,
+    view: View = "AP",
+    side: Literal["left", "right", "both"] | None = None,
+    source_to_image_mm: float = 1100.0,
+    object_to_image_mm: float | None = None,
+    magnification: float = 1.18,
+    detector_pixel_mm: float = 0.15,
+    detector_shape: tuple[int, int] | None = None,
+    center_lps=None,
+    photons_per_pixel: float | None = 20000.0,
+    scatter_fraction: float = 0.2,
+    blur_px: float = 0.5,
+    photometric: Literal["MONOCHROME1", "MONOCHROME2"] = "MONOCHROME2",
+    calibration_ball_mm: float | None = None,
+    frog_abduction_deg: float = 45.0,
+    frog_external_rotation_deg: float = 40.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Render a hip or pelvis radiograph of the analytic model and report its truth.
+
+    Parameters
+    ----------
+    model : HipModel or PelvisModel
+        The 3-D model (LPS mm). A bare hip gets a default soft-tissue outline.
+    view : {"AP", "frog_lateral"}
+        AP, or frog-leg lateral (the femora abducted and externally rotated about the head centres).
+    side : {"left", "right", "both"}, optional
+        Which hip the field of view is centred on; default every hip of the model.
+    source_to_image_mm : float
+        Source-to-detector distance, mm (1000-1150 clinically).
+    object_to_image_mm : float, optional
+        Head-centre plane to detector distance, mm; default from ``magnification``.
+    magnification : float
+        Magnification of the head-centre plane (1.1-1.25 clinically), used when
+        ``object_to_image_mm`` is None.
+    detector_pixel_mm : float
+        Detector pixel pitch, mm (0.1-0.2).
+    detector_shape : (rows, cols), optional
+        Detector size in pixels; default covers the hip(s) with a margin.
+    center_lps : 3 floats, optional
+        Object-plane point on the central ray; default the mean centre of the hips shown.
+    photons_per_pixel : float or None
+        Unattenuated quanta per pixel (quantum noise); None renders without noise.
+    scatter_fraction : float
+        Mean scatter-to-primary ratio (a smooth veil, as behind an anti-scatter grid).
+    blur_px : float
+        Detector blur (Gaussian sigma), pixels.
+    photometric : {"MONOCHROME1", "MONOCHROME2"}
+        Recorded in the truth; the returned pixels always have bone bright (the DICOM writer
+        inverts for MONOCHROME1).
+    calibration_ball_mm : float, optional
+        Diameter of a steel calibration ball placed at the depth of the head centres, in a part of the
+        field clear of bone, mm.
+    frog_abduction_deg, frog_external_rotation_deg : float
+        Femoral pose of the frog-leg lateral view, degrees.
+    seed : int
+        Noise seed.
+
+    Returns
+    -------
+    pixels : ndarray of uint16, shape (rows, cols)
+        The presentation image (log-transformed, bone bright, 12-bit range).
+    truth : dict
+        Geometry (source/detector distances, pixel sizes, magnification), and per hip ``center_px``
+        ([row, col], 0-based), ``radius_mm``, ``radius_px``, ``collapse_depth_mm`` (as seen in this
+        view: the deepest inward displacement of the projected head silhouette),
+        ``collapse_depth_3d_mm``, ``collapse_angle_deg`` (image angle of the deepest point),
+        ``joint_space_width_mm``; and the ball (centre px, diameter px) when present.
+    """
+    if view not in ("AP", "frog_lateral"):
+        raise ValueError(f"view must be 'AP' or 'frog_lateral', got {view!r}")
+    pelvis = _as_pelvis(model)
+    shown = [h for h in pelvis.hips if side in (None, "both", h.side)]
+    if not shown:
+        raise ValueError(f"the model has no {side} hip")
+    if object_to_image_mm is None:
+        object_to_image_mm = source_to_image_mm * (1.0 - 1.0 / magnification)
+    if not 0 <= object_to_image_mm < source_to_image_mm:
+        raise ValueError("object_to_image_mm must lie between 0 and the source-to-image distance")
+    centre = np.mean([h.center for h in shown], axis=0) if center_lps is None else np.asarray(center_lps, float)
+    # object plane through the head centres (their mean depth)
+    centre = np.array([centre[0], np.mean([h.center[1] for h in pelvis.hips]), centre[2]])
+    mag = source_to_image_mm / (source_to_image_mm - object_to_image_mm)
+    shape = detector_shape or _default_shape(pelvis, shown, mag, detector_pixel_mm)
+    geom = ProjectionGeometry(float(source_to_image_mm), float(object_to_image_mm), float(detector_pixel_mm),
+                              (int(shape[0]), int(shape[1])), tuple(float(v) for v in centre))
+    posed = [_PosedHip(h, frog_rotation(h.side, frog_abduction_deg, frog_external_rotation_deg)
+                       if view == "frog_lateral" else np.eye(3)) for h in pelvis.hips]
+    nr, nc = geom.shape
+    origin = geom.source
+
+    # coarse pass: every structure on a sparse ray grid
+    stride = max(1, round(_COARSE_PATIENT_MM * mag / detector_pixel_mm))
+    rc = np.arange(0, nr - 1 + stride, stride, dtype=float)
+    cc = np.arange(0, nc - 1 + stride, stride, dtype=float)
+    grid_r, grid_c = np.meshgrid(rc, cc, indexing="ij")
+    _, dirs_c, _ = geom.rays(grid_r, grid_c)
+    rows, cols = np.mgrid[0:nr, 0:nc].astype(float)
+    up = np.stack([rows / stride, cols / stride])
+
+    def upsample(img: np.ndarray) -> np.ndarray:
+        return ndimage.map_coordinates(img.reshape(grid_r.shape), up, order=1, mode="nearest")
+
+    # Around each head, the bone inside a ball is integrated again on every pixel (fine) and blended in
+    # over an annulus holding the head contour, the joint space and the acetabular roof.
+    clips, coarse_inside = [], []
+    bone_c = np.zeros(grid_r.size)
+    for ph in posed:
+        hip = ph.hip
+        r_out = hip.socket_radius_mm + 3.0
+        clips.append((hip.head_radius_mm - 7.0, r_out, (hip.center, r_out + _TAPER_MM + 1.5)))
+        inside, outside = _bone_integral([ph], origin, dirs_c, _COARSE_STEP_MM, clip=clips[-1][2], refine=1)
+        coarse_inside.append(inside)
+        bone_c += inside + outside
+    bone = upsample(bone_c)
+    for ph, (r_in, r_out, clip), inside_c in zip(posed, clips, coarse_inside):
+        c = ph.hip.center
+        pc = geom.project(c[None])[0]
+        rad = np.hypot(rows - pc[0], cols - pc[1]) * detector_pixel_mm / geom.magnification_at(c)
+        w = np.clip(np.minimum(rad - (r_in - _TAPER_MM), (r_out + _TAPER_MM) - rad) / _TAPER_MM, 0.0, 1.0)
+        w = (0.5 - 0.5 * np.cos(np.pi * w)).ravel()
+        sel = np.nonzero(w > 0)[0]
+        if sel.size == 0:
+            continue
+        _, dirs_f, _ = geom.rays(rows.ravel()[sel], cols.ravel()[sel])
+        fine, _ = _bone_integral([ph], origin, dirs_f, _FINE_STEP_MM, clip=clip, refine=2, with_outside=False)
+        flat = bone.ravel()
+        flat[sel] += w[sel] * (fine - upsample(inside_c).ravel()[sel])
+        bone = flat.reshape(nr, nc)
+    bone_c = bone_c.reshape(grid_r.shape)
+
+    _, dirs_all, _ = geom.rays(rows, cols)
+    line = bone + _soft_tissue_integral(pelvis, origin, dirs_all).reshape(nr, nc)
+
+    ball_truth = None
+    if calibration_ball_mm is not None:
+        ball_px = 0.5 * calibration_ball_mm * mag / detector_pixel_mm
+        heads_px = [geom.project(h.center[None])[0] for h in pelvis.hips]
+        b_rc = _place_ball(bone_c, stride, ball_px, heads_px)
+        target = geom.detector_points(b_rc[:1], b_rc[1:])[0]
+        ray = (target - origin) / np.linalg.norm(target - origin)
+        b_centre = origin + ray * ((centre - origin) @ geom.beam) / (ray @ geom.beam)
+        t0, t1 = _sphere_interval(origin, dirs_all, b_centre, 0.5 * calibration_ball_mm)
+        line += MU_PER_MM["ball"] * np.maximum(t1 - t0, 0.0).reshape(nr, nc)
+        b_px = geom.project(b_centre[None])[0]
+        ball_truth = {"center_px": [float(b_px[0]), float(b_px[1])], "diameter_mm": float(calibration_ball_mm),
+                      "diameter_px": float(calibration_ball_mm * geom.magnification_at(b_centre) / detector_pixel_mm)}
+
+    pixels = _detector(line, photons_per_pixel, scatter_fraction, blur_px, detector_pixel_mm, seed)
+    truth = {
+        "view": view,
+        "source_to_image_mm": geom.source_to_image_mm,
+        "object_to_image_mm": geom.object_to_image_mm,
+        "magnification": mag,
+        "detector_pixel_mm": detector_pixel_mm,
+        "pixel_size_mm": detector_pixel_mm / mag,
+        "shape": [nr, nc],
+        "photometric": photometric,
+        "hips": [],
+        "calibration_ball": ball_truth,
+    }
+    for ph in posed:
+        ht = _hip_truth(ph, geom)
+        r, cl = ht["center_px"]
+        rp = ht["radius_px"]
+        ht["in_view"] = bool(rp <= r <= nr - 1 - rp and rp <= cl <= nc - 1 - rp)
+        truth["hips"].append(ht)
+    return pixels, truth
+
+
+def _detector(line: np.ndarray, photons: float | None, scatter_fraction: float, blur_px: float,
+              pixel_mm: float, seed: int) -> np.ndarray:
+    """Quanta through the patient, scatter veil, detector blur and noise, then log to a 12-bit image."""
+    primary = np.exp(-line)
+    scatter = ndimage.gaussian_filter(primary, sigma=40.0 / pixel_mm / 4.0, mode="nearest") * scatter_fraction
+    signal = primary + scatter
+    if blur_px > 0:
+        signal = ndimage.gaussian_filter(signal, blur_px, mode="nearest")
+    if photons is not None:
+        rng = np.random.default_rng(seed)
+        counts = signal * photons
+        counts = counts + np.sqrt(counts) * rng.standard_normal(counts.shape)
+        signal = np.maximum(counts, 1.0) / photons
+    log = -np.log(np.maximum(signal, 1e-6))
+    clean = -np.log(np.maximum(primary + scatter, 1e-6))
+    lo, hi = np.percentile(clean, 0.5), np.max(clean)
+    return np.clip(np.round((log - lo) / max(hi - lo, 1e-6) * 4095.0), 0, 4095).astype(np.uint16)
+
+
+# --- files -----------------------------------------------------------------------------------------
+RADIOGRAPH_FILES = {"AP": "XR_AP.dcm", "frog_lateral": "XR_FROG_LATERAL.dcm"}
+
+
+def write_radiograph_study(
+    out_dir: str | os.PathLike,
+    spec_or_model: Any,
+    *,
+    views: tuple[View, ...] = ("AP", "frog_lateral"),
+    side: Literal["left", "right", "both"] | None = None,
+    modality: Literal["DX", "CR"] = "DX",
+    photometric: Literal["MONOCHROME1", "MONOCHROME2"] = "MONOCHROME2",
+    record_magnification: bool = True,
+    study_instance_uid: str | None = None,
+    seed: int = 0,
+    **render: Any,
+) -> dict[str, Any]:
+    """Render radiographs of a phantom and write them as DICOM files with a ``radiograph_truth.json``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created if needed); files ``XR_AP.dcm``, ``XR_FROG_LATERAL.dcm`` and
+        ``radiograph_truth.json`` are written atomically.
+    spec_or_model : PhantomSpec, PelvisModel or HipModel
+        A phantom spec (its ``model()``, patient, study date are used) or a model.
+    views : tuple of {"AP", "frog_lateral"}
+        Views to write.
+    side : {"left", "right", "both"}, optional
+        Field of view (default every hip of the model).
+    modality : {"DX", "CR"}
+        DICOM modality.
+    photometric : {"MONOCHROME1", "MONOCHROME2"}
+        Stored photometric interpretation.
+    record_magnification : bool
+        Write EstimatedRadiographicMagnificationFactor (else only ImagerPixelSpacing, so readers see
+        the pixel size at the detector).
+    study_instance_uid : str, optional
+        Study UID shared by the views (new when omitted).
+    seed : int
+        Noise seed (view ``n`` uses ``seed + n``).
+    **render
+        Passed to :func:`render_radiograph` (distances, pixel size, ``calibration_ball_mm``, ...).
+
+    Returns
+    -------
+    dict
+        ``{"files": {view: file name}, "views": {view: truth of render_radiograph}}``.
+    """
+    from pydicom.uid import generate_uid
+
+    from onfh_imaging.io._atomic import atomic_path
+    from onfh_imaging.io.dicom_write import write_radiograph
+
+    model = spec_or_model.model() if hasattr(spec_or_model, "model") else spec_or_model
+    patient_id = getattr(spec_or_model, "patient_id", "PHANTOM")
+    patient_name = getattr(spec_or_model, "patient_name", "Phantom^Hip")
+    study_date = getattr(spec_or_model, "study_date", "20260101")
+    study_uid = study_instance_uid or generate_uid()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pelvis = _as_pelvis(model)
+    laterality = "both" if side in (None, "both") and len(pelvis.hips) == 2 else (side or pelvis.hips[0].side)
+    doc: dict[str, Any] = {"files": {}, "views": {}}
+    for n, view in enumerate(views):
+        pixels, truth = render_radiograph(model, view=view, side=side, photometric=photometric,
+                                          seed=seed + n, **render)
+        name = RADIOGRAPH_FILES[view]
+        write_radiograph(
+            pixels, out / name, imager_pixel_spacing=truth["detector_pixel_mm"],
+            magnification=truth["magnification"] if record_magnification else None,
+            photometric=photometric, modality=modality, view="AP" if view == "AP" else "frog",
+            laterality=laterality, patient_id=patient_id, patient_name=patient_name,
+            study_instance_uid=study_uid, study_date=study_date,
+            series_description="PELVIS AP" if view == "AP" else "HIP FROG LATERAL", series_number=100 + n,
+            source_to_detector_mm=truth["source_to_image_mm"],
+            # the frog-leg view is still an AP projection: columns run toward the patient's left
+            extra={"PatientOrientation": ["L", "F"]},
+        )
+        doc["files"][view] = name
+        doc["views"][view] = truth
+    with atomic_path(out / "radiograph_truth.json") as tmp:
+        tmp.write_text(json.dumps(doc, indent=2))
+    return doc
+
+
+__all__ = [
+    "MU_PER_MM",
+    "RADIOGRAPH_FILES",
+    "ProjectionGeometry",
+    "frog_rotation",
+    "image_angle_deg",
+    "render_radiograph",
+    "write_radiograph_study",
+]

@@ -1,0 +1,487 @@
+"""Femoral heads and calibration balls on projection radiographs.
+
+A femoral head on a hip or pelvis radiograph is a bright disc whose rim is an edge all round except
+where the neck leaves it; a calibration ball is a brighter disc with an edge all round. Both are found
+by a gradient-directed circular Hough transform on a copy of the image reduced to about 0.8 mm per
+pixel (each edge votes only toward its bright side), at the radii anatomy allows: 18-30 mm for a head.
+The head's contour is then read at full resolution along radial profiles from the candidate centre:
+at each angle, the steepest bright-to-dark step near the expected radius (sub-pixel, parabolic), and
+beyond it the dark-to-bright step of the acetabular roof (the far side of the joint space).
+
+Image angles are measured from image-up (toward row 0), positive toward increasing column, in
+degrees. On an AP (or frog-leg) radiograph the patient's right is on the image's left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from onfh_imaging.errors import SegmentationError
+from onfh_imaging.geometry import Radiograph
+
+HEAD_RADIUS_RANGE_MM = (18.0, 30.0)
+WORKING_PIXEL_MM = 0.8
+# The projection of a sphere (or a spherical shell's outer surface) falls to the background as
+# sqrt(R - r); after Gaussian smoothing of width sigma its steepest point lies 0.76 sigma inside the true
+# rim (a property of that profile). The contour is corrected by this amount for the smoothing applied.
+SPHERE_EDGE_SHIFT = 0.76
+# Without a pixel size, the field of view of a hip or pelvis radiograph is assumed to lie in this range.
+ASSUMED_FIELD_OF_VIEW_MM = (80.0, 450.0)
+
+
+@dataclass(frozen=True)
+class HeadContour2D:
+    """One femoral head's outline on a radiograph, in pixels of the image as stored.
+
+    Attributes
+    ----------
+    side : str
+        ``"left"`` or ``"right"`` (the patient's hip).
+    side_basis : str
+        How the side was decided (image laterality, position in the image, neck direction).
+    center_px : (float, float)
+        Centre (row, column) the radial profiles were taken from.
+    radius_px : float
+        Radius of the detected circle, pixels.
+    angles_deg : ndarray
+        Image angle of each radial profile.
+    radii_px : ndarray
+        Distance (pixels) from ``center_px`` to the head edge at each angle; NaN where no edge was found.
+    strength : ndarray
+        Edge contrast at each angle, in multiples of the profile noise.
+    roof_radii_px : ndarray
+        Distance (pixels) to the acetabular roof's inner edge at each angle; NaN where none.
+    neck_angle_deg : float or None
+        Image angle of the neck (the middle of the widest gap in the contour).
+    score : float
+        Fraction of angles with a head edge.
+    """
+
+    side: str
+    side_basis: str
+    center_px: tuple[float, float]
+    radius_px: float
+    angles_deg: np.ndarray
+    radii_px: np.ndarray
+    strength: np.ndarray
+    roof_radii_px: np.ndarray
+    neck_angle_deg: float | None
+    score: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> np.ndarray:
+        """True at angles where the head edge was found."""
+        return np.isfinite(self.radii_px)
+
+    def points_px(self, radii: np.ndarray | None = None) -> np.ndarray:
+        """(row, col) of contour points at ``radii`` (default the head edge), shape (N, 2), NaN where none."""
+        r = self.radii_px if radii is None else radii
+        a = np.radians(self.angles_deg)
+        return np.column_stack([self.center_px[0] - r * np.cos(a), self.center_px[1] + r * np.sin(a)])
+
+
+@dataclass(frozen=True)
+class CalibrationBall:
+    """A calibration sphere found on the image.
+
+    Attributes
+    ----------
+    center_px : (float, float)
+        Centre (row, column).
+    diameter_px : float
+        Fitted diameter, pixels (pixels are taken as square).
+    edge_fraction : float
+        Fraction of angles with a sharp rim.
+    """
+
+    center_px: tuple[float, float]
+    diameter_px: float
+    edge_fraction: float
+
+
+# --- image helpers ----------------------------------------------------------------------------------
+def _normalised(pixels: np.ndarray) -> np.ndarray:
+    img = np.asarray(pixels, dtype=float)
+    lo, hi = np.percentile(img, [0.5, 99.5])
+    if not np.isfinite(lo) or hi <= lo:
+        raise SegmentationError("the image has no contrast (it is uniform)")
+    return (img - lo) / (hi - lo)
+
+
+def _nominal_pixel_mm(rx: Radiograph) -> tuple[float, float]:
+    """(smallest, largest) plausible pixel size at the patient, mm."""
+    if rx.pixel_size_mm is not None:
+        p = float(np.mean(rx.pixel_size_mm))
+        return p, p
+    width = max(rx.shape)
+    return ASSUMED_FIELD_OF_VIEW_MM[0] / width, ASSUMED_FIELD_OF_VIEW_MM[1] / width
+
+
+def _reduce(img: np.ndarray, factor: int) -> np.ndarray:
+    if factor <= 1:
+        return img
+    h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
+    return img[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+
+
+def _directed_hough(img: np.ndarray, radii: np.ndarray, sigma: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """Circle accumulator (fraction of the perimeter voting) for bright discs, shape (len(radii), H, W).
+
+    Each strong-gradient pixel votes for the centre one radius away along its gradient (toward the
+    bright side). Returns the accumulator and the gradient magnitude threshold used.
+    """
+    gr = ndimage.gaussian_filter(img, sigma, order=(1, 0))
+    gc = ndimage.gaussian_filter(img, sigma, order=(0, 1))
+    mag = np.hypot(gr, gc)
+    # Edge pixels: the strongest gradients, thinned to local maxima along the gradient
+    thresh = np.percentile(mag, 85.0)
+    rr, cc = np.nonzero(mag > thresh)
+    m = mag[rr, cc]
+    ur, uc = gr[rr, cc] / m, gc[rr, cc] / m
+    ahead = ndimage.map_coordinates(mag, [rr + ur, cc + uc], order=1, mode="nearest")
+    behind = ndimage.map_coordinates(mag, [rr - ur, cc - uc], order=1, mode="nearest")
+    keep = (m >= ahead) & (m >= behind)
+    rr, cc, ur, uc, m = rr[keep], cc[keep], ur[keep], uc[keep], m[keep]
+    h, w = img.shape
+    acc = np.zeros((len(radii), h, w))
+    for k, r in enumerate(radii):
+        vr = np.round(rr + r * ur).astype(int)
+        vc = np.round(cc + r * uc).astype(int)
+        ok = (vr >= 0) & (vr < h) & (vc >= 0) & (vc < w)
+        np.add.at(acc[k], (vr[ok], vc[ok]), 1.0)
+        acc[k] = ndimage.gaussian_filter(acc[k], 1.0) * (2.0 * np.pi * 1.0**2) / (2.0 * np.pi * r)
+    return acc, thresh
+
+
+def _peaks(acc: np.ndarray, radii: np.ndarray, min_distance: float, count: int, floor: float
+           ) -> list[tuple[float, float, float, float]]:
+    """Up to ``count`` (row, col, radius, score) accumulator maxima, at least ``min_distance`` apart."""
+    best = acc.max(axis=0)
+    which = acc.argmax(axis=0)
+    out: list[tuple[float, float, float, float]] = []
+    work = best.copy()
+    rr, cc = np.mgrid[0:best.shape[0], 0:best.shape[1]]
+    while len(out) < count:
+        i = int(np.argmax(work))
+        r, c = np.unravel_index(i, work.shape)
+        score = float(work[r, c])
+        if score < floor:
+            break
+        out.append((float(r), float(c), float(radii[which[r, c]]), score))
+        work[(rr - r) ** 2 + (cc - c) ** 2 < min_distance**2] = -1.0
+    return out
+
+
+def _radial_profiles(img: np.ndarray, center: tuple[float, float], angles_deg: np.ndarray, r_lo: float,
+                     r_hi: float, step: float = 0.25, spread_deg: float = 1.5, rays: int = 5
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Image values along rays from ``center``: (radii, profiles (n_angles, n_radii)), each the mean of
+    ``rays`` rays spanning +-``spread_deg`` to lower the noise."""
+    radii = np.arange(max(r_lo, 0.0), r_hi, step)
+    prof = np.zeros((len(angles_deg), len(radii)))
+    for offset in np.linspace(-spread_deg, spread_deg, rays):
+        a = np.radians(angles_deg + offset)
+        rows = center[0] - np.cos(a)[:, None] * radii[None, :]
+        cols = center[1] + np.sin(a)[:, None] * radii[None, :]
+        prof += ndimage.map_coordinates(img, [rows, cols], order=1, mode="nearest")
+    return radii, prof / rays
+
+
+def _radial_derivative(prof: np.ndarray, step: float, sigma_px: float) -> tuple[np.ndarray, float]:
+    """Gaussian-smoothed d(profile)/d(radius) (per pixel) and its typical magnitude away from edges
+    (the robust spread over all profiles: noise plus texture), against which edges are judged."""
+    deriv = ndimage.gaussian_filter1d(prof, sigma_px / step, axis=1, order=1, mode="nearest") / step
+    spread = 1.4826 * float(np.median(np.abs(deriv - np.median(deriv))))
+    return deriv, spread + 1e-12
+
+
+def _subpixel_extremum(values: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Parabolic offset (in samples) of the extremum at index ``k`` of each row of ``values``."""
+    n = values.shape[1]
+    k = np.clip(k, 1, n - 2)
+    rows = np.arange(values.shape[0])
+    y0, y1, y2 = values[rows, k - 1], values[rows, k], values[rows, k + 1]
+    denom = y0 - 2.0 * y1 + y2
+    off = np.where(np.abs(denom) > 1e-12, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 1e-12, denom, 1.0), 0.0)
+    return k + np.clip(off, -0.5, 0.5)
+
+
+def _edges_along(img: np.ndarray, center, angles_deg, expected_px: float, inner_px: float, outer_px: float,
+                 px_mm: float) -> dict[str, np.ndarray]:
+    """Head edge (bright inside to dark outside) and acetabular roof edge along radial profiles."""
+    step = 0.25
+    roof_reach = 9.0 / px_mm
+    radii, prof = _radial_profiles(img, center, angles_deg, expected_px - inner_px - 2.0,
+                                   expected_px + outer_px + roof_reach + 2.0, step,
+                                   spread_deg=float(np.degrees(0.7 / px_mm / max(expected_px, 1.0))))
+    sigma_px = max(1.0, 0.2 / px_mm)
+    deriv, noise = _radial_derivative(prof, step, sigma_px)
+    win = (radii >= expected_px - inner_px) & (radii <= expected_px + outer_px)
+    d_win = np.where(win[None, :], deriv, np.inf)
+    k = np.argmin(d_win, axis=1)
+    head_strength = -deriv[np.arange(len(k)), k] / noise
+    head_r = radii[0] + step * _subpixel_extremum(-deriv, k) + SPHERE_EDGE_SHIFT * sigma_px
+    # roof: the strongest dark-to-bright step beyond the head edge, with a dark gap between
+    beyond = (radii[None, :] > head_r[:, None] + 0.4 / px_mm) & (radii[None, :] < head_r[:, None] + roof_reach)
+    d_roof = np.where(beyond, deriv, -np.inf)
+    kr = np.argmax(d_roof, axis=1)
+    roof_strength = deriv[np.arange(len(kr)), kr] / noise
+    roof_r = radii[0] + step * _subpixel_extremum(deriv, kr) + SPHERE_EDGE_SHIFT * sigma_px
+    return {"head_r": head_r, "head_strength": head_strength, "roof_r": roof_r, "roof_strength": roof_strength,
+            "noise": np.full(len(k), noise)}
+
+
+def _fit_circle(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Algebraic (Kasa) circle fit to points (N, 2): centre and radius."""
+    mean = points.mean(axis=0)
+    q = points - mean
+    a = np.column_stack([2.0 * q, np.ones(len(q))])
+    sol, *_ = np.linalg.lstsq(a, (q**2).sum(axis=1), rcond=None)
+    centre = sol[:2] + mean
+    return centre, float(np.sqrt(max(sol[2] + sol[:2] @ sol[:2], 0.0)))
+
+
+def _largest_gap(valid: np.ndarray, angles_deg: np.ndarray) -> tuple[float | None, float]:
+    """Middle angle and width (degrees) of the widest circular run of invalid angles."""
+    if valid.all():
+        return None, 0.0
+    if not valid.any():
+        return None, 360.0
+    step = float(np.median(np.diff(angles_deg)))
+    start = int(np.argmax(valid))  # begin at a valid angle so runs do not wrap
+    v = np.roll(valid, -start)
+    best_len, best_mid, run = 0, 0.0, 0
+    for i, ok in enumerate(np.append(v, True)):
+        if not ok:
+            run += 1
+            continue
+        if run > best_len:
+            best_len, best_mid = run, (i - run + (i - 1)) / 2.0
+        run = 0
+    mid = angles_deg[0] + ((best_mid + start) % len(valid)) * step
+    return float((mid + 180.0) % 360.0 - 180.0), best_len * step
+
+
+# --- public --------------------------------------------------------------------------------------
+def _refine_circle(grad: tuple[np.ndarray, np.ndarray], center, radius_px: float, px_mm: float
+                   ) -> tuple[tuple[float, float], float, float]:
+    """Local search for the circle along which the image falls most steeply outward.
+
+    The score of a circle is the mean, over its best 60 % of angles (the neck and overlapping bone
+    interrupt the rim), of the outward intensity drop. Searched coarse to fine around the Hough circle.
+    """
+    gr, gc = grad
+    angles = np.radians(np.arange(0.0, 360.0, 3.0))
+    ca, sa = -np.cos(angles), np.sin(angles)  # unit (row, col) of each angle
+    best = (center, radius_px, -np.inf)
+    for reach_mm, step_mm, r_reach_mm, r_step_mm in ((6.0, 1.0, 5.0, 0.5), (1.2, 0.25, 1.0, 0.2)):
+        offs = np.arange(-reach_mm, reach_mm + 1e-9, step_mm) / px_mm
+        rads = best[1] + np.arange(-r_reach_mm, r_reach_mm + 1e-9, r_step_mm) / px_mm
+        c0 = best[0]
+        dr, dc, rr = np.meshgrid(offs, offs, rads, indexing="ij")
+        rows = c0[0] + dr[..., None] + rr[..., None] * ca
+        cols = c0[1] + dc[..., None] + rr[..., None] * sa
+        g_r = ndimage.map_coordinates(gr, [rows.ravel(), cols.ravel()], order=1, mode="nearest").reshape(rows.shape)
+        g_c = ndimage.map_coordinates(gc, [rows.ravel(), cols.ravel()], order=1, mode="nearest").reshape(rows.shape)
+        drop = -(g_r * ca + g_c * sa)
+        keep = int(0.6 * len(angles))
+        score = np.sort(drop, axis=-1)[..., -keep:].mean(axis=-1)
+        i = np.unravel_index(int(np.argmax(score)), score.shape)
+        best = ((c0[0] + offs[i[0]], c0[1] + offs[i[1]]), float(rads[i[2]]), float(score[i]))
+    return best
+
+
+def _head_contour(img: np.ndarray, grad, center, radius_px: float, px_mm: float, angles: np.ndarray
+                  ) -> tuple[tuple[float, float], dict[str, np.ndarray], np.ndarray]:
+    """The head's rim along radial profiles from a refined circle, robustly re-centred once."""
+    center, radius_px, _ = _refine_circle(grad, center, radius_px, px_mm)
+    for final in (False, True):
+        e = _edges_along(img, center, angles, radius_px, 6.5 / px_mm, 2.5 / px_mm, px_mm)
+        ok = (e["head_strength"] > 4.0) & (e["head_r"] < radius_px + 1.5 / px_mm)
+        if final or ok.sum() < 30:
+            break
+        a = np.radians(angles[ok])
+        pts = np.column_stack([center[0] - np.cos(a) * e["head_r"][ok], center[1] + np.sin(a) * e["head_r"][ok]])
+        core = np.ones(len(pts), dtype=bool)
+        for _ in range(5):
+            c_new, r_new = _fit_circle(pts[core])
+            res = np.hypot(*(pts - c_new).T) - r_new
+            spread = 1.4826 * np.median(np.abs(res[core] - np.median(res[core]))) + 0.05 / px_mm
+            new_core = np.abs(res) < 2.5 * spread
+            if new_core.sum() < 20 or np.array_equal(new_core, core):
+                break
+            core = new_core
+        if abs(r_new - radius_px) < 2.0 / px_mm:
+            center, radius_px = (float(c_new[0]), float(c_new[1])), float(r_new)
+    return center, dict(e, radius_px=np.float64(radius_px)), ok
+
+
+def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2) -> list[HeadContour2D]:
+    """Find the femoral heads on a hip or pelvis radiograph and read their contours.
+
+    Parameters
+    ----------
+    rx : Radiograph
+        The image (bone bright) with its pixel size at the patient; without one, head sizes are searched
+        over a field of view of 80-450 mm.
+    max_heads : int
+        At most this many heads are returned (2 on a pelvis).
+
+    Returns
+    -------
+    list of HeadContour2D
+        Heads ordered by side (right first).
+
+    Raises
+    ------
+    SegmentationError
+        When no femoral head is found (the image is too small to hold one, or no circular bright disc
+        with a head's radius and rim is present).
+    """
+    lo_mm, hi_mm = _nominal_pixel_mm(rx)
+    h, w = rx.shape
+    r_min_px = HEAD_RADIUS_RANGE_MM[0] / hi_mm
+    r_max_px = HEAD_RADIUS_RANGE_MM[1] / lo_mm
+    if 2.0 * r_min_px + 4 > min(h, w):
+        size = f"{h * hi_mm:.0f} x {w * hi_mm:.0f} mm" if rx.calibrated else f"{h} x {w} pixels"
+        raise SegmentationError(f"no femoral head found: the image ({size}) is smaller than a femoral head")
+    img = _normalised(rx.pixels)
+    if rx.calibrated:
+        factor = max(1, int(np.floor(WORKING_PIXEL_MM / hi_mm)))
+    else:  # reduce to about 250 pixels across: a pelvis at under 2 mm, a single hip at under 0.5 mm
+        factor = max(1, round(max(h, w) / 250.0))
+    small = _reduce(img, factor)
+    radii = np.arange(np.floor(r_min_px / factor), np.ceil(r_max_px / factor) + 1.0)
+    radii = radii[radii >= 4]
+    if radii.size == 0:
+        raise SegmentationError("no femoral head found: the image's resolution is too coarse for a head")
+    acc, _ = _directed_hough(small, radii)
+    candidates = _peaks(acc, radii, min_distance=1.5 * radii[0], count=6, floor=0.15)
+    angles = np.arange(-180.0, 180.0, 1.0)
+    sigma = max(1.0, 0.4 / hi_mm)
+    grad = (ndimage.gaussian_filter(img, sigma, order=(1, 0)), ndimage.gaussian_filter(img, sigma, order=(0, 1)))
+    found: list[tuple[float, tuple[float, float], dict, np.ndarray]] = []
+    for r, c, rad, _score in candidates:
+        centre = ((r + 0.5) * factor - 0.5, (c + 0.5) * factor - 0.5)
+        px_mm = float(np.mean(rx.pixel_size_mm)) if rx.calibrated else 24.0 / (rad * factor)  # a typical head
+        centre, e, ok = _head_contour(img, grad, centre, rad * factor, px_mm, angles)
+        rad_px = float(e.get("radius_px", rad * factor))
+        fraction = float(ok.mean())
+        inside_image = (centre[0] - rad_px > -0.1 * rad_px and centre[0] + rad_px < h + 0.1 * rad_px
+                        and centre[1] - rad_px > -0.1 * rad_px and centre[1] + rad_px < w + 0.1 * rad_px)
+        gap_mid, gap = _largest_gap(ok, angles)
+        radius_mm = rad_px * (float(np.mean(rx.pixel_size_mm)) if rx.calibrated else 24.0 / (rad * factor))
+        plausible = HEAD_RADIUS_RANGE_MM[0] - 1.0 <= radius_mm <= HEAD_RADIUS_RANGE_MM[1] + 2.0
+        # a head shows its rim over most of the circle, interrupted by the neck only
+        if fraction < 0.5 or not inside_image or gap > 200.0 or not plausible:
+            continue
+        if gap < 25.0 and fraction > 0.92:
+            continue  # a complete ring: a calibration ball or other round object, not a head
+        if any(np.hypot(centre[0] - f[1][0], centre[1] - f[1][1]) < rad_px for f in found):
+            continue
+        found.append((fraction, centre, dict(e, radius_px=rad_px, gap_mid=gap_mid), ok))
+    if not found:
+        raise SegmentationError("no femoral head found: no bright disc with a femoral head's size and rim",
+                                hint="is this a hip or pelvis radiograph?")
+    found.sort(key=lambda f: -f[0])
+    found = found[:max_heads]
+    heads = [{"centre": centre, "e": e, "ok": ok, "fraction": fraction} for fraction, centre, e, ok in found]
+    sides = _assign_sides(rx, heads, w)
+    out = []
+    for hd, (side, basis) in zip(heads, sides):
+        e, ok = hd["e"], hd["ok"]
+        roof_ok = ok & (e["roof_strength"] > 4.0)
+        out.append(HeadContour2D(
+            side=side, side_basis=basis, center_px=hd["centre"], radius_px=float(e["radius_px"]),
+            angles_deg=angles.copy(), radii_px=np.where(ok, e["head_r"], np.nan),
+            strength=e["head_strength"], roof_radii_px=np.where(roof_ok, e["roof_r"], np.nan),
+            neck_angle_deg=e["gap_mid"], score=hd["fraction"]))
+    return sorted(out, key=lambda c: c.side != "right")
+
+
+def _assign_sides(rx: Radiograph, heads: list[dict], width: int) -> list[tuple[str, str]]:
+    """The patient side of each head: the image laterality, else the position (two heads; the patient's
+    right on the image's left), else the direction of the neck (it points laterally)."""
+    lat = (rx.laterality or "").lower()
+    if len(heads) == 1 and lat in ("left", "right"):
+        return [(lat, "image laterality")]
+    if len(heads) == 2:
+        order = np.argsort([hd["centre"][1] for hd in heads])
+        sides = [("", "")] * 2
+        sides[order[0]] = ("right", "position in the image (patient's right on the image's left)")
+        sides[order[1]] = ("left", "position in the image (patient's right on the image's left)")
+        return sides
+    neck = heads[0]["e"]["gap_mid"]
+    if neck is not None and abs(np.sin(np.radians(neck))) > 0.2:
+        side = "right" if np.sin(np.radians(neck)) < 0 else "left"
+        return [(side, "neck direction (the neck points laterally; the patient's right is on the image's left)")]
+    side = "right" if heads[0]["centre"][1] < width / 2.0 else "left"
+    return [(side, "position in the image (patient's right on the image's left)")]
+
+
+def find_calibration_ball(rx: Radiograph, diameter_mm: float = 25.0,
+                          avoid_px: list[tuple[float, float, float]] | None = None) -> CalibrationBall | None:
+    """Find a calibration sphere: a bright disc with a sharp rim all round, brighter than bone.
+
+    Parameters
+    ----------
+    rx : Radiograph
+        The image; its nominal pixel size (if any) bounds the searched radii to 0.7-1.4 times the
+        ball's nominal size in pixels.
+    diameter_mm : float
+        The ball's true diameter.
+    avoid_px : list of (row, col, radius), optional
+        Discs (e.g. femoral heads) the ball may not overlap.
+
+    Returns
+    -------
+    CalibrationBall or None
+    """
+    lo_mm, hi_mm = _nominal_pixel_mm(rx)
+    r_min = 0.5 * diameter_mm / hi_mm * (0.7 if rx.calibrated else 1.0)
+    r_max = 0.5 * diameter_mm / lo_mm * (1.4 if rx.calibrated else 1.0)
+    h, w = rx.shape
+    if 2 * r_min + 4 > min(h, w):
+        return None
+    img = _normalised(rx.pixels)
+    factor = max(1, int(np.floor(r_min / 10.0)))
+    small = _reduce(img, factor)
+    radii = np.arange(np.floor(r_min / factor), np.ceil(r_max / factor) + 1.0)
+    acc, _ = _directed_hough(small, radii)
+    angles = np.arange(-180.0, 180.0, 2.0)
+    for r, c, rad, _ in _peaks(acc, radii, min_distance=2.0 * radii[0], count=4, floor=0.3):
+        centre = ((r + 0.5) * factor - 0.5, (c + 0.5) * factor - 0.5)
+        r_px = rad * factor
+        if any(np.hypot(centre[0] - a, centre[1] - b) < rr + r_px for a, b, rr in (avoid_px or [])):
+            continue
+        e = None
+        for _ in range(2):
+            radii_p, prof = _radial_profiles(img, centre, angles, 0.6 * r_px, 1.3 * r_px, 0.25)
+            deriv, noise = _radial_derivative(prof, 0.25, 1.0)
+            k = np.argmin(deriv, axis=1)
+            edge_r = radii_p[0] + 0.25 * _subpixel_extremum(-deriv, k) + SPHERE_EDGE_SHIFT * 1.0
+            strong = -deriv[np.arange(len(k)), k] / noise > 6.0
+            if strong.sum() < 10:
+                break
+            a = np.radians(angles[strong])
+            pts = np.column_stack([centre[0] - np.cos(a) * edge_r[strong], centre[1] + np.sin(a) * edge_r[strong]])
+            c_fit, r_fit = _fit_circle(pts)
+            centre, r_px = (float(c_fit[0]), float(c_fit[1])), r_fit
+            e = (strong, pts, edge_r)
+        if e is None:
+            continue
+        strong, pts, _ = e
+        res = np.hypot(*(pts - np.asarray(centre)).T) - r_px
+        fraction = float(strong.mean())
+        inside = ndimage.map_coordinates(img, [[centre[0]], [centre[1]]], order=1)[0]
+        if fraction < 0.85 or np.std(res) > 0.03 * r_px or inside < np.percentile(img, 99.0):
+            continue
+        return CalibrationBall(center_px=centre, diameter_px=2.0 * r_px, edge_fraction=fraction)
+    return None
+
+
+__all__ = ["CalibrationBall", "HeadContour2D", "find_calibration_ball", "find_femoral_heads_2d"]

@@ -1,0 +1,246 @@
+"""Radiograph phantoms, femoral head contours and radiograph measures against known truth."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from onfh_imaging.errors import InputError, OnfhError, SegmentationError
+from onfh_imaging.geometry import Radiograph
+from onfh_imaging.io import read_radiograph
+from onfh_imaging.measure.radiograph import fit_reference_circle, measure_radiograph
+from onfh_imaging.phantom.model import Collapse, PelvisModel, default_dome_direction, lateral_lps
+from onfh_imaging.phantom.radiograph import ProjectionGeometry, render_radiograph, write_radiograph_study
+
+TOL_MM = 0.3
+SHAPE = (640, 640)
+
+
+def _superolateral(side: str) -> tuple[float, float, float]:
+    """A collapse direction in the coronal plane: seen in profile on the AP view."""
+    v = 0.5 * lateral_lps(side) + np.array([0.0, 0.0, 1.0])
+    return tuple(v / np.linalg.norm(v))
+
+
+def _angle_error(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+_CACHE: dict = {}
+
+
+def _render(key, model, **kw):
+    if key not in _CACHE:
+        _CACHE[key] = render_radiograph(model, **kw)
+    return _CACHE[key]
+
+
+def _rx(pixels, truth, **kw) -> Radiograph:
+    size = truth["pixel_size_mm"]
+    return Radiograph(pixels, (size, size), kw.pop("source", "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor"),
+                      view=kw.pop("view", "AP"), laterality=kw.pop("laterality", "unknown"))
+
+
+# --- projection geometry -----------------------------------------------------------------------------
+def test_projection_magnifies_about_the_central_ray():
+    geom = ProjectionGeometry(1100.0, 180.0, 0.15, (1001, 1001), (10.0, 50.0, -20.0))
+    assert geom.magnification == pytest.approx(1100.0 / 920.0)
+    # a point on the object plane 12 mm to the patient's left of the central ray, 5 mm towards the head
+    rc = geom.project(np.array([[22.0, 50.0, -15.0]]))[0]
+    m = geom.magnification
+    assert rc[1] == pytest.approx(500.0 + 12.0 * m / 0.15)  # columns run toward the patient's left
+    assert rc[0] == pytest.approx(500.0 - 5.0 * m / 0.15)  # rows run toward the feet
+    # a point nearer the detector is magnified less
+    assert geom.magnification_at((0.0, 150.0, 0.0)) < m < geom.magnification_at((0.0, -50.0, 0.0))
+
+
+def test_rendered_head_has_truth_geometry():
+    model = PelvisModel.standard("right")
+    pixels, truth = _render("ap_right_intact", model, side="right", detector_shape=SHAPE, detector_pixel_mm=0.2)
+    hip = truth["hips"][0]
+    assert pixels.shape == SHAPE and pixels.dtype == np.uint16
+    assert hip["radius_px"] == pytest.approx(24.0 * truth["magnification"] / 0.2)
+    assert hip["center_px"] == pytest.approx([(SHAPE[0] - 1) / 2, (SHAPE[1] - 1) / 2])
+    # bone is bright: the head's centre is brighter than the soft tissue lateral to it
+    r, c = (round(v) for v in hip["center_px"])
+    assert pixels[r, c] > pixels[r, 20] + 300
+
+
+# --- reference circle ------------------------------------------------------------------------------------
+def test_reference_circle_ignores_a_depressed_arc_and_a_stray_outer_edge():
+    rng = np.random.default_rng(3)
+    theta = np.radians(np.arange(0.0, 260.0, 1.0))
+    r = np.full(theta.shape, 24.0) + rng.normal(0.0, 0.03, theta.shape)
+    r[(theta > np.radians(40)) & (theta < np.radians(80))] -= 3.0  # collapsed segment
+    r[200:206] += 4.0  # the acetabular roof taken for the rim
+    pts = np.column_stack([5.0 - r * np.cos(theta), 7.0 + r * np.sin(theta)])
+    circle = fit_reference_circle(pts)
+    assert circle.radius == pytest.approx(24.0, abs=0.02)
+    assert circle.center == pytest.approx([5.0, 7.0], abs=0.02)
+    assert not circle.inliers[50:70].any() and not circle.inliers[200:206].any()
+
+
+# --- accuracy on phantoms --------------------------------------------------------------------------------
+CASES = [
+    # key, side, view, collapse direction (seen in profile in that view), depth
+    ("ap_right_3", "right", "AP", "superolateral", 3.0),
+    ("frog_left_2", "left", "frog_lateral", "dome", 2.0),
+    ("ap_left_0", "left", "AP", None, 0.0),
+    ("frog_right_4", "right", "frog_lateral", "dome", 4.0),
+]
+
+
+@pytest.mark.parametrize("key,side,view,direction,depth", CASES, ids=[c[0] for c in CASES])
+def test_radius_collapse_and_joint_space_at_015_mm(key, side, view, direction, depth):
+    extra = {}
+    if depth > 0:
+        d = _superolateral(side) if direction == "superolateral" else default_dome_direction(side)
+        extra = {"collapse": Collapse(depth, d)}
+    model = PelvisModel.standard(side, **{side: extra})
+    pixels, truth = _render(key, model, side=side, view=view, detector_shape=SHAPE, detector_pixel_mm=0.15,
+                            magnification=1.2, seed=7)
+    t = truth["hips"][0]
+    report = measure_radiograph(_rx(pixels, truth, view="AP" if view == "AP" else "lateral"))
+    assert [h["side"] for h in report["hips"]] == [side]
+    head = report["hips"][0]["head"]
+    assert head["radius_mm"] == pytest.approx(24.0, abs=TOL_MM)
+    assert np.hypot(*(np.subtract(head["center_px"], t["center_px"]))) * truth["pixel_size_mm"] < TOL_MM
+    assert head["collapse_depth_mm"] == pytest.approx(t["collapse_depth_mm"], abs=TOL_MM)
+    assert head["max_deviation_mm"] >= head["collapse_depth_mm"]
+    assert head["joint_space_width_mm"] == pytest.approx(t["joint_space_width_mm"], abs=TOL_MM)
+    if depth > 0:
+        # the deepest point lies where the depression projects, and inside the reference circle
+        assert _angle_error(head["collapse_angle_deg"], t["collapse_angle_deg"]) < 15.0
+        loc = np.asarray(head["collapse_location_px"])
+        assert np.hypot(*(loc - head["center_px"])) < head["radius_px"]
+        stage = report["hips"][0]["staging"]["arco_2019"]
+        if t["collapse_depth_mm"] > 2.0 + TOL_MM:
+            assert stage == "IIIB"
+        elif 1.0 + TOL_MM < t["collapse_depth_mm"] < 2.0 - TOL_MM:
+            assert stage == "IIIA"
+
+
+def test_pelvis_both_sides_by_position():
+    model = PelvisModel.standard("both", right={"collapse": Collapse(3.0, _superolateral("right"))})
+    pixels, truth = _render("pelvis", model, detector_pixel_mm=0.3, seed=2)
+    report = measure_radiograph(_rx(pixels, truth))
+    assert [h["side"] for h in report["hips"]] == ["right", "left"]
+    by_side = {h["side"]: h["head"] for h in report["hips"]}
+    t = {h["side"]: h for h in truth["hips"]}
+    assert by_side["right"]["center_px"][1] < by_side["left"]["center_px"][1]  # patient's right on image left
+    for side in ("right", "left"):
+        assert np.hypot(*np.subtract(by_side[side]["center_px"], t[side]["center_px"])) < 3.0
+        assert by_side[side]["radius_mm"] == pytest.approx(24.0, abs=TOL_MM)
+    assert by_side["right"]["collapse_depth_mm"] > 2.0 > by_side["left"]["collapse_depth_mm"]
+
+
+# --- pixel size: calibration ball, magnification, pixels only -----------------------------------------------
+def _ball_image():
+    model = PelvisModel.standard("right")
+    return _render("ball", model, side="right", detector_shape=(900, 900), detector_pixel_mm=0.2,
+                   magnification=1.2, calibration_ball_mm=25.0, seed=3)
+
+
+def test_calibration_ball_beats_a_detector_pixel_size():
+    pixels, truth = _ball_image()
+    # header with the detector pitch only: 20 % too large at the patient
+    rx = Radiograph(pixels, (0.2, 0.2), "ImagerPixelSpacing", view="AP")
+    report = measure_radiograph(rx)
+    assert report["input"]["pixel_size_source"] == "calibration marker"
+    assert report["input"]["pixel_size_mm"][0] == pytest.approx(truth["pixel_size_mm"], rel=0.005)
+    assert report["hips"][0]["head"]["radius_mm"] == pytest.approx(24.0, abs=TOL_MM)
+    assert any("calibration ball" in w for w in report["warnings"])
+    ball = report["input"]["calibration_ball"]
+    assert np.hypot(*np.subtract(ball["center_px"], truth["calibration_ball"]["center_px"])) < 1.0
+
+
+def test_detector_pixel_size_without_ball_is_flagged():
+    model = PelvisModel.standard("right")
+    pixels, truth = _render("ap_right_intact", model, side="right", detector_shape=SHAPE, detector_pixel_mm=0.2)
+    report = measure_radiograph(Radiograph(pixels, (0.2, 0.2), "ImagerPixelSpacing", view="AP"))
+    assert report["input"]["pixel_size_source"] == "ImagerPixelSpacing"
+    assert any("overestimated" in w for w in report["warnings"])
+    # without the magnification, lengths come out magnified
+    assert report["hips"][0]["head"]["radius_mm"] == pytest.approx(24.0 * truth["magnification"], abs=TOL_MM)
+
+
+def test_uncalibrated_image_is_measured_in_pixels_and_flagged():
+    model = PelvisModel.standard("right")
+    pixels, truth = _render("ap_right_intact", model, side="right", detector_shape=SHAPE, detector_pixel_mm=0.2)
+    report = measure_radiograph(Radiograph(pixels, None, "none", view="AP"))
+    head = report["hips"][0]["head"]
+    assert head["radius_mm"] is None and head["collapse_depth_mm"] is None
+    assert head["radius_px"] == pytest.approx(truth["hips"][0]["radius_px"], abs=2.0)
+    assert report["input"]["pixel_size_mm"] is None
+    assert any("pixels" in w for w in report["warnings"])
+    assert any("pixels" in w for w in report["hips"][0]["warnings"])
+
+
+# --- DICOM round trip and real files ----------------------------------------------------------------------
+def test_written_study_reads_back_and_measures(tmp_path):
+    model = PelvisModel.standard("left", left={"collapse": Collapse(3.0, _superolateral("left"))})
+    doc = write_radiograph_study(tmp_path, model, views=("AP",), detector_shape=SHAPE, detector_pixel_mm=0.2,
+                                 photometric="MONOCHROME1", modality="CR", seed=5)
+    rx, info = read_radiograph(tmp_path / doc["files"]["AP"])
+    assert info.modality == "CR" and rx.laterality == "left"
+    assert rx.pixel_size_source.startswith("ImagerPixelSpacing/")
+    report = measure_radiograph(rx, info)
+    t = doc["views"]["AP"]["hips"][0]
+    head = report["hips"][0]["head"]
+    assert report["hips"][0]["side"] == "left"
+    assert head["radius_mm"] == pytest.approx(24.0, abs=TOL_MM)
+    assert head["collapse_depth_mm"] == pytest.approx(t["collapse_depth_mm"], abs=TOL_MM)
+    assert (tmp_path / "radiograph_truth.json").exists()
+
+
+def _pydicom_images() -> list[str]:
+    from pydicom.data import get_charset_files, get_testdata_files
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cr = [f for n in ("chrJapMulti.dcm", "chrKoreanMulti.dcm") for f in get_charset_files(n)]
+        names = ("image_dfl.dcm", "SC_rgb.dcm", "MR_small.dcm", "CT_small.dcm", "JPEG2000.dcm", "SC_rgb_jpeg.dcm")
+        return cr + [f for n in names for f in get_testdata_files(n)]
+
+
+@pytest.mark.parametrize("path", _pydicom_images(), ids=lambda p: p.rsplit("/", 1)[-1])
+def test_real_dicom_files_are_measured_or_refused_clearly(path):
+    try:
+        rx, info = read_radiograph(path)
+    except InputError:
+        return  # refused by the reader with a reason
+    try:
+        report = measure_radiograph(rx, info)
+    except SegmentationError as exc:
+        assert "no femoral head found" in str(exc)
+        return
+    except OnfhError as exc:  # pragma: no cover - any other refusal must still say why
+        assert str(exc)
+        return
+    assert report["schema"] == "onfh-imaging/measurement/1"
+
+
+def test_header_only_cr_file_is_refused_by_the_reader():
+    """pydicom's CR charset sample has a CR header (32 x 32, 0.15 mm) but no pixel data."""
+    from pydicom.data import get_charset_files
+
+    from onfh_imaging.errors import NoPixelDataError
+
+    with pytest.raises(NoPixelDataError, match="without pixel data"):
+        read_radiograph(get_charset_files("chrJapMulti.dcm")[0])
+
+
+def test_image_smaller_than_a_head_is_refused():
+    rx = Radiograph(np.random.default_rng(1).normal(size=(32, 32)), (0.15, 0.15), "ImagerPixelSpacing")
+    with pytest.raises(SegmentationError, match="no femoral head found.*smaller than a femoral head"):
+        measure_radiograph(rx)
+
+
+def test_uniform_and_noise_images_have_no_head():
+    rng = np.random.default_rng(0)
+    with pytest.raises(SegmentationError, match="no femoral head found"):
+        measure_radiograph(Radiograph(rng.normal(100.0, 5.0, (600, 600)), (0.15, 0.15), "PixelSpacing"))
+    with pytest.raises(SegmentationError):
+        measure_radiograph(Radiograph(np.full((600, 600), 7.0), (0.15, 0.15), "PixelSpacing"))
