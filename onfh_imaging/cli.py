@@ -219,6 +219,9 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--noise", type=float, default=0.03, metavar="F", help="noise sigma / marrow signal")
     p.add_argument("--bias", type=float, default=0.15, metavar="F", help="bias field strength")
     p.add_argument("--stir", action="store_true", help="also write a coronal STIR series")
+    p.add_argument("--radiographs", action="store_true",
+                   help="also write AP and frog-leg lateral radiographs of the same model (OUT_DIR/XR)")
+    p.add_argument("--ball", action="store_true", help="put a 25 mm calibration ball in the radiographs")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_phantom)
 
@@ -237,6 +240,15 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
                        stir=args.stir, seed=args.seed)
     truth = write_phantom_study(args.out_dir, spec)
     print(f"{args.out_dir}: " + ", ".join(f"{s['folder']} {s['shape'][0]} slices" for s in truth["series"]))
+    if args.radiographs:
+        from pathlib import Path
+
+        from onfh_imaging.phantom.radiograph import write_radiograph_study
+
+        xr = write_radiograph_study(Path(args.out_dir) / "XR", spec, seed=args.seed,
+                                    study_instance_uid=truth["study_instance_uid"],
+                                    calibration_ball_mm=25.0 if args.ball else None)
+        print(f"{args.out_dir}/XR: {len(xr['files'])} radiographs, truth in XR/radiograph_truth.json")
     print("\n".join(truth_summary(truth)))
     return 0
 

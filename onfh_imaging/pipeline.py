@@ -101,8 +101,12 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
     result = StudyResult(info=series.info, series=series, warnings=list(series.warnings))
     for n, seg in enumerate(hips_seg):
         _report(progress, 0.8 + 0.2 * n / max(len(hips_seg), 1), f"measuring the {seg.side} hip")
-        measures = measure_hip(seg.femoral_head_mask, seg.lesion_mask, side=seg.side,
-                               neck_axis_lps=seg.neck_axis_lps)
+        # partial-volume fractions carry the sub-voxel surface; the binary masks are for display and editing
+        head = getattr(seg, "femoral_head_fraction", None)
+        head = seg.femoral_head_mask if head is None else head
+        lesion = getattr(seg, "lesion_fraction", None)
+        lesion = seg.lesion_mask if lesion is None else lesion
+        measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
         measures.warnings.extend(w for w in seg.warnings if w not in measures.warnings)
         result.hips.append(HipResult(side=seg.side, segmentation=seg, measures=measures))
     _report(progress, 1.0, "done")
