@@ -12,9 +12,11 @@ Files may live inside a zip archive: ``archive.zip/folder/IM1`` names member ``f
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +26,7 @@ import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
 
-from onfh_imaging.errors import NotDicomError, UnreadableFileError
+from onfh_imaging.errors import NotDicomError, TooLargeError, UnreadableFileError
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -46,9 +48,17 @@ _TAG_TO_KEYWORD = {int(tag_for_keyword(k)): k for k in KEYWORDS}
 _PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # PixelData, FloatPixelData, DoubleFloatPixelData
 _FUNCTIONAL_GROUPS = {0x52009229, 0x52009230}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_SHORT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
+              b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
 _BINARY_FORMATS = {b"US": "H", b"SS": "h", b"UL": "I", b"SL": "i", b"FL": "f", b"FD": "d"}
 _UNDEFINED = 0xFFFFFFFF
 _FIRST_READ = 16384
+# The fast walker holds the whole header in memory; past this size (huge private elements, or a length
+# field pointing far beyond the end of the file) pydicom reads it with large values left on disk.
+MAX_WALK_BYTES = 64 * 1024**2
+# Zip members declaring more uncompressed bytes than this are refused unread (a zip bomb, or a damaged
+# directory); members are streamed, never inflated whole into memory.
+MAX_ZIP_MEMBER_BYTES = 2 * 1024**3
 
 
 class _Fallback(Exception):
@@ -78,6 +88,8 @@ class Header:
         Length of the pixel data value in bytes; None when encapsulated (compressed) or absent.
     dataset : pydicom Dataset or None
         The parsed header when pydicom read it (needed for functional groups).
+    file_size : int or None
+        Size of the file (or zip member) in bytes.
     """
 
     path: Path
@@ -86,6 +98,7 @@ class Header:
     pixel_offset: int | None = None
     pixel_length: int | None = None
     dataset: Any = None
+    file_size: int | None = None
     _numbers: dict[str, list[float] | None] = field(default_factory=dict, repr=False)
 
     def text(self, keyword: str, default: str = "") -> str:
@@ -109,12 +122,14 @@ class Header:
         return result
 
     def float(self, keyword: str) -> float | None:
-        vals = self.floats(keyword)
+        vals = self._numbers[keyword] if keyword in self._numbers else self.floats(keyword)
         return vals[0] if vals else None
 
     def int(self, keyword: str, default: int | None = None) -> int | None:
-        value = self.float(keyword)
-        return default if value is None else int(round(value))
+        vals = self._numbers[keyword] if keyword in self._numbers else self.floats(keyword)
+        if not vals or not math.isfinite(vals[0]):
+            return default
+        return int(round(vals[0]))
 
     @property
     def has_pixels(self) -> bool:
@@ -126,6 +141,23 @@ class Header:
 
 
 # --- opening files, including zip members ------------------------------------------------------
+def unsafe_member_name(name: str) -> bool:
+    """True for zip member names that would point outside the archive (absolute, drive, ``..``)."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
+def _escape_member(name: str) -> str:
+    """A relative path for a zip member name, with absolute roots and ``..`` parts made inert."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join("%2E%2E" if p == ".." else p.replace(":", "%3A") for p in parts)
+
+
+def member_path(archive: Path, name: str) -> Path:
+    """The path that names zip member ``name`` of ``archive`` (``archive.zip/folder/IM1``)."""
+    return archive / (_escape_member(name) if unsafe_member_name(name) else name)
+
+
 def split_zip_member(path: Path) -> tuple[Path, str] | None:
     """``(archive, member)`` when ``path`` points inside a zip archive, else None."""
     if path.exists():
@@ -143,6 +175,26 @@ def _zip(archive: Path, mtime: float) -> zipfile.ZipFile:
     return zipfile.ZipFile(archive)
 
 
+def _open_member(path: Path, archive: Path, name: str) -> io.BufferedIOBase:
+    """A zip member as a stream, refusing unsafe names and sizes above :data:`MAX_ZIP_MEMBER_BYTES`."""
+    z = _zip(archive, archive.stat().st_mtime)
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        unsafe = [n for n in z.namelist() if unsafe_member_name(n) and _escape_member(n) == name]
+        if unsafe:
+            raise UnreadableFileError(
+                f"zip member name {unsafe[0]!r} points outside the archive; not read", path=path,
+                hint="re-create the archive with relative member names") from None
+        raise UnreadableFileError("no such member in the zip archive", path=path) from None
+    if info.file_size > MAX_ZIP_MEMBER_BYTES:
+        raise TooLargeError(
+            f"zip member claims {info.file_size / 1024**3:.1f} GiB uncompressed, above the "
+            f"{MAX_ZIP_MEMBER_BYTES / 1024**3:.1f} GiB limit", path=path,
+            hint="a damaged or malicious archive; extract it with a checked tool if it is genuine")
+    return z.open(info)
+
+
 def open_binary(path: Path) -> io.BufferedIOBase:
     """Open a file or zip member for binary reading, wrapping OS errors in toolkit errors."""
     try:
@@ -152,41 +204,59 @@ def open_binary(path: Path) -> io.BufferedIOBase:
             member = split_zip_member(path)
             if member is None:
                 raise FileNotFoundError(path) from None
-            archive, name = member
-            return io.BytesIO(_zip(archive, archive.stat().st_mtime).read(name))
+            return _open_member(path, *member)
     except PermissionError as exc:
         raise UnreadableFileError("permission denied", path=path,
                                   hint="check the file's read permissions") from exc
     except FileNotFoundError as exc:
         raise UnreadableFileError("no such file", path=path) from exc
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
+    except IsADirectoryError as exc:
+        raise UnreadableFileError("a folder, not a file", path=path) from exc
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:
+        raise UnreadableFileError(f"cannot read the file: {_short(exc)}", path=path) from exc
+
+
+# Errors a read from an open file or zip member can raise (I/O, corrupt compressed data, bad CRC).
+READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, ValueError)
 
 
 # --- the fast walker ----------------------------------------------------------------------------
 def _skip_items(buf: bytes, pos: int) -> int:
-    """Position after an undefined-length explicit-VR sequence whose items start at ``pos``."""
+    """Position after an undefined-length explicit-VR sequence whose items start at ``pos``.
+
+    Iterative, with an explicit stack, so that sequences nested thousands deep cannot exhaust the
+    interpreter's recursion limit.
+    """
     n = len(buf)
-    while True:
+    inside_item = [False]  # one entry per open undefined-length sequence or item
+    while inside_item:
         if pos + 8 > n:
             raise _NeedMore
         group, elem, length = struct.unpack_from("<HHI", buf, pos)
-        pos += 8
-        if (group, elem) == (0xFFFE, 0xE0DD):
-            return pos
-        if (group, elem) != (0xFFFE, 0xE000):
-            raise _Fallback
-        if length != _UNDEFINED:
-            pos += length
+        if not inside_item[-1]:  # at the level of a sequence's items
+            pos += 8
+            if (group, elem) == (0xFFFE, 0xE0DD):
+                inside_item.pop()
+            elif (group, elem) != (0xFFFE, 0xE000):
+                raise _Fallback
+            elif length != _UNDEFINED:
+                pos += length
+            else:
+                inside_item.append(True)
             continue
-        while True:  # elements of an undefined-length item
-            if pos + 8 > n:
-                raise _NeedMore
-            group, elem = struct.unpack_from("<HH", buf, pos)
-            if (group, elem) == (0xFFFE, 0xE00D):
-                pos += 8
-                break
-            pos = _skip_element(buf, pos)
+        if (group, elem) == (0xFFFE, 0xE00D):  # end of an undefined-length item
+            pos += 8
+            inside_item.pop()
+            continue
+        _, vr, length, start = _element_header(buf, pos)
+        if length == _UNDEFINED:
+            if vr != b"SQ":
+                raise _Fallback
+            inside_item.append(False)
+            pos = start
+        else:
+            pos = start + length
+    return pos
 
 
 _SHORT_HEADER = struct.Struct("<HH2sH")
@@ -203,18 +273,9 @@ def _element_header(buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
             raise _NeedMore
         (length,) = _LONG_LENGTH.unpack_from(buf, pos + 8)
         return (group << 16) | elem, vr, length, pos + 12
-    if not (vr.isalpha() and vr.isupper()):
+    if vr not in _SHORT_VRS:
         raise _Fallback  # implicit VR inside an explicit dataset, or garbage
     return (group << 16) | elem, vr, length, pos + 8
-
-
-def _skip_element(buf: bytes, pos: int) -> int:
-    tag, vr, length, start = _element_header(buf, pos)
-    if length == _UNDEFINED:
-        if vr != b"SQ":
-            raise _Fallback
-        return _skip_items(buf, start)
-    return start + length
 
 
 def _decode(vr: bytes, raw: bytes) -> str:
@@ -243,21 +304,22 @@ def _walk(buf: bytes, path: Path, complete: bool) -> Header:
     wanted = _TAG_TO_KEYWORD
     special = _SPECIAL
     long_vrs = _LONG_VRS
+    short_vrs = _SHORT_VRS
     unpack_short = _SHORT_HEADER.unpack_from
     unpack_long = _LONG_LENGTH.unpack_from
     pos = 132
     n = len(buf)
     while True:
         if pos + 12 > n:
-            if pos >= n and complete:
-                return header  # a dataset without pixel data
+            if pos == n and complete:
+                return header  # a dataset without pixel data (beyond n: a length runs past the end)
             if not complete or pos + 8 > n:
                 raise _NeedMore
         group, elem, vr, length = unpack_short(buf, pos)
         if vr in long_vrs:
             (length,) = unpack_long(buf, pos + 8)
             start = pos + 12
-        elif vr.isalpha() and vr.isupper():
+        elif vr in short_vrs:
             start = pos + 8
         else:
             raise _Fallback  # implicit VR inside an explicit dataset, or garbage
@@ -265,6 +327,8 @@ def _walk(buf: bytes, path: Path, complete: bool) -> Header:
         end = start + length
         keyword = wanted.get(tag)
         if keyword is not None:
+            if length == _UNDEFINED:
+                raise _Fallback
             if end > n:
                 raise _NeedMore
             values[keyword] = (vr, buf[start:end])
@@ -356,6 +420,25 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
         len(head) >= 8 and head[0:4] in (b"\x08\x00\x00\x00", b"\x02\x00\x00\x00"))
 
 
+def _file_size(fp: io.BufferedIOBase) -> int | None:
+    """Size in bytes of an open file; None for a zip member (whose size only its archive knows)."""
+    try:
+        return os.fstat(fp.fileno()).st_size
+    except (OSError, io.UnsupportedOperation, AttributeError):
+        return None
+
+
+def _check_pixel_extent(header: Header) -> None:
+    """Refuse, from the file size alone, a file whose uncompressed pixel data is cut short."""
+    if header.pixel_offset is None or header.pixel_length is None or header.file_size is None:
+        return
+    end = header.pixel_offset + header.pixel_length
+    if end > header.file_size:
+        raise UnreadableFileError(
+            f"file truncated: pixel data ends after {max(0, header.file_size - header.pixel_offset)} of "
+            f"{header.pixel_length} bytes", path=header.path, hint="copy the file again from its source")
+
+
 def read_header(path: str | os.PathLike) -> Header:
     """Read the header of one DICOM file (no pixel data).
 
@@ -365,47 +448,83 @@ def read_header(path: str | os.PathLike) -> Header:
         The file is not DICOM (empty, text, another format).
     UnreadableFileError
         Permission denied, missing, or a header that cannot be parsed (truncated).
+    TooLargeError
+        A zip member whose declared size is above :data:`MAX_ZIP_MEMBER_BYTES`.
     """
     path = Path(path)
     with open_binary(path) as fp:
         try:
             buf = fp.read(_FIRST_READ)
-        except OSError as exc:
+            file_size = _file_size(fp)
+        except READ_ERRORS as exc:
             raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
         if not buf:
             raise NotDicomError("empty file (0 bytes), not DICOM", path=path)
         has_preamble = len(buf) >= 132 and buf[128:132] == b"DICM"
         if not has_preamble and not _looks_like_raw_dicom(buf):
+            if buf.startswith(b"PK\x03\x04") and path.suffix.lower() == ".zip":
+                raise UnreadableFileError("a zip archive that cannot be opened (damaged)", path=path)
             raise NotDicomError("not a DICOM file (no 'DICM' marker)", path=path)
+        oversized = False
         if has_preamble:
-            complete = len(buf) < _FIRST_READ
-            while True:
-                try:
-                    return _walk(buf, path, complete)
-                except _NeedMore:
-                    if complete:
-                        raise UnreadableFileError("the DICOM header is truncated", path=path) from None
-                    want = len(buf) * 3
-                    more = fp.read(want)
-                    complete = len(more) < want
-                    buf += more
-                except _Fallback:
-                    break
-                except (struct.error, UnicodeDecodeError):
-                    break
-        fp.seek(0)
+            header = _walk_file(fp, buf, path)
+            if isinstance(header, Header):
+                header.file_size = file_size
+                _check_pixel_extent(header)
+                return header
+            oversized = header == "oversized"
         try:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not has_preamble)
+            fp.seek(0)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not has_preamble,
+                                 defer_size=_DEFER if oversized else None)
             pixel_offset, pixel_length = _pixel_element_after(fp, ds)
+            header = header_from_dataset(ds, path, pixel_offset)
         except InvalidDicomError as exc:
-            raise NotDicomError(f"not a DICOM file ({exc})", path=path) from exc
+            raise NotDicomError(f"not a DICOM file ({_short(exc)})", path=path) from exc
         except Exception as exc:  # pydicom raises many types on corrupt input
-            raise UnreadableFileError(f"cannot parse the DICOM header: {exc}", path=path) from exc
-    header = header_from_dataset(ds, path, pixel_offset)
+            raise UnreadableFileError(f"cannot parse the DICOM header: {_short(exc)}", path=path) from exc
     header.pixel_length = pixel_length
+    header.file_size = file_size
     if not has_preamble and "SOPClassUID" not in header.values and "Modality" not in header.values:
         raise NotDicomError("not a DICOM file (no preamble and no DICOM attributes)", path=path)
+    _check_pixel_extent(header)
     return header
+
+
+_DEFER = 1024**2  # values larger than this stay on disk when pydicom reads an oversized header
+
+
+def _short(exc: BaseException) -> str:
+    """An exception's text cut to one short line (parsers may quote whole element values)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _walk_file(fp: io.BufferedIOBase, buf: bytes, path: Path) -> Header | str:
+    """The fast walker over a file whose first bytes are ``buf``.
+
+    Returns the header, or why pydicom must read the file instead: ``"fallback"`` (an encoding the
+    walker leaves to pydicom) or ``"oversized"`` (more than :data:`MAX_WALK_BYTES` before the pixels).
+    """
+    complete = len(buf) < _FIRST_READ
+    while True:
+        try:
+            return _walk(buf, path, complete)
+        except _NeedMore:
+            if complete:
+                raise UnreadableFileError("file truncated inside the DICOM header", path=path,
+                                          hint="an element runs past the end of the file") from None
+            if len(buf) >= MAX_WALK_BYTES:
+                return "oversized"
+            want = min(len(buf) * 3, MAX_WALK_BYTES)
+            try:
+                more = fp.read(want)
+            except READ_ERRORS as exc:
+                raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
+            complete = len(more) < want
+            buf += more
+        except (_Fallback, struct.error, UnicodeDecodeError):
+            return "fallback"
 
 
 def read_dataset(path: Path) -> pydicom.Dataset:

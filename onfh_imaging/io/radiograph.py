@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -10,10 +11,15 @@ import numpy as np
 from onfh_imaging.errors import NoPixelDataError, UnsupportedInputError
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.io._header import Header, read_header
-from onfh_imaging.io.scan import SeriesInfo, describe_series, image_records
-from onfh_imaging.io.series import DEFAULT_MAX_BYTES, _check_size, _fill, _stored_dtype
+from onfh_imaging.io.scan import DEFAULT_MAX_BYTES, SeriesInfo, check_image_header, describe_series, image_records
+from onfh_imaging.io.series import _check_size, _fill, _stored_dtype
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
+
+
+def _positive_pair(values: list[float] | None) -> bool:
+    """Two finite, positive numbers (a usable pixel size)."""
+    return values is not None and len(values) >= 2 and all(math.isfinite(v) and v > 0 for v in values[:2])
 
 
 def pixel_size_at_patient(header: Header) -> tuple[tuple[float, float] | None, str]:
@@ -24,12 +30,12 @@ def pixel_size_at_patient(header: Header) -> tuple[tuple[float, float] | None, s
     at the detector, larger than at the patient by the (unknown) magnification.
     """
     ps = header.floats("PixelSpacing")
-    if ps and len(ps) >= 2 and min(ps[:2]) > 0:
+    if _positive_pair(ps):
         return (ps[0], ps[1]), "PixelSpacing"
     ips = header.floats("ImagerPixelSpacing")
-    if ips and len(ips) >= 2 and min(ips[:2]) > 0:
+    if _positive_pair(ips):
         mag = header.float("EstimatedRadiographicMagnificationFactor")
-        if mag is not None and mag > 0:
+        if mag is not None and math.isfinite(mag) and mag > 0:
             return (ips[0] / mag, ips[1] / mag), "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor"
         return (ips[0], ips[1]), "ImagerPixelSpacing"
     return None, "none"
@@ -69,6 +75,7 @@ def read_radiograph(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYT
     header = read_header(path)
     if not header.has_pixels:
         raise NoPixelDataError("DICOM file without pixel data (not an image)", path=path)
+    check_image_header(header, max_bytes)
     records = image_records(header)
     _check_size(records, True, max_bytes, str(path))
     if len(records) > 1:

@@ -8,6 +8,7 @@ skipped. A series that mixes orientations or echoes is split into sub-series, ea
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import zipfile
@@ -18,8 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from onfh_imaging.errors import NotDicomError, OnfhError, UnreadableFileError
-from onfh_imaging.io._header import Header, read_header
+from onfh_imaging.errors import (
+    NotDicomError,
+    OnfhError,
+    TooLargeError,
+    UnreadableFileError,
+    UnsupportedInputError,
+)
+from onfh_imaging.io._header import UNCOMPRESSED_LE, Header, member_path, read_header
 
 # Orientation names are given when the slice normal lies within this angle of a patient axis.
 OBLIQUE_LIMIT_DEG = 30.0
@@ -75,13 +82,16 @@ def _fg_value(frame_groups: Any, shared: Any, sequence: str, keyword: str) -> An
 
 
 def _as_array(value: Any, n: int) -> np.ndarray | None:
+    """``n`` finite numbers as an array, else None (runs per image, so checked in plain Python)."""
     if value is None:
         return None
     try:
-        arr = np.asarray([float(v) for v in value], dtype=float)
+        numbers = [float(v) for v in value]
     except (TypeError, ValueError):
         return None
-    return arr if arr.shape == (n,) and np.all(np.isfinite(arr)) else None
+    if len(numbers) != n or not all(map(math.isfinite, numbers)):
+        return None
+    return np.array(numbers)
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -92,7 +102,23 @@ def _float_or_none(value: Any) -> float | None:
 
 
 def image_records(header: Header) -> list[ImageRecord]:
-    """The 2-D images in one file, with their geometry (functional groups for Enhanced objects)."""
+    """The 2-D images in one file, with their geometry (functional groups for Enhanced objects).
+
+    Raises
+    ------
+    UnreadableFileError
+        Functional groups that cannot be parsed.
+    """
+    try:
+        return _image_records(header)
+    except OnfhError:
+        raise
+    except Exception as exc:  # pydicom converts nested values lazily and raises many types
+        raise UnreadableFileError(f"cannot read the per-frame geometry: {type(exc).__name__}",
+                                  path=header.path, hint="the functional group sequences are damaged") from exc
+
+
+def _image_records(header: Header) -> list[ImageRecord]:
     n_frames = header.int("NumberOfFrames", 1) or 1
     ds = header.dataset
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") if ds is not None else None
@@ -134,6 +160,76 @@ def image_records(header: Header) -> list[ImageRecord]:
             stack_id="" if stack is None else str(stack),
         ))
     return records
+
+
+# --- sanity of the values that size and decode the pixels ----------------------------------------
+DEFAULT_MAX_BYTES = 4 * 1024**3
+# Frames in one file; far above any Enhanced MR/CT object, low enough that describing them is instant.
+MAX_FRAMES = 1 << 17
+_BITS = (8, 16, 32)
+
+
+def _bad(header: Header, what: str) -> UnreadableFileError:
+    return UnreadableFileError(what, path=header.path, hint="the DICOM header is damaged")
+
+
+def check_image_header(header: Header, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse a header whose image attributes are missing, out of range, or claim too much memory.
+
+    Checks Rows, Columns (1..65535), BitsAllocated (8, 16, 32), BitsStored, SamplesPerPixel (1 or 3),
+    NumberOfFrames, finite RescaleSlope/Intercept, the claimed pixel bytes against ``max_bytes`` and
+    against what the file holds, and that Enhanced objects' functional groups parse.
+
+    Raises
+    ------
+    UnreadableFileError
+        A value out of range or pixel data shorter than the claimed image.
+    UnsupportedInputError
+        An allocation (bits) the toolkit does not decode.
+    TooLargeError
+        Claimed pixel memory above ``max_bytes``, or more than :data:`MAX_FRAMES` frames.
+    """
+    rows, cols = header.int("Rows"), header.int("Columns")
+    for name, value in (("Rows", rows), ("Columns", cols)):
+        if value is None or not 1 <= value <= 65535:
+            raise _bad(header, f"{name} is {header.text(name)!r}, not an image size (1 to 65535)")
+    bits = header.int("BitsAllocated", 16)
+    if bits not in _BITS:
+        raise UnsupportedInputError(f"BitsAllocated {header.text('BitsAllocated')!r} is not supported "
+                                    f"(8, 16 or 32)", path=header.path)
+    stored = header.int("BitsStored", bits)
+    if stored is None or not 1 <= stored <= bits:
+        raise _bad(header, f"BitsStored {header.text('BitsStored')!r} does not fit BitsAllocated {bits}")
+    samples = header.int("SamplesPerPixel", 1)
+    if samples not in (1, 3):
+        raise _bad(header, f"SamplesPerPixel {header.text('SamplesPerPixel')!r} is not 1 or 3")
+    frames = header.int("NumberOfFrames", 1)
+    if frames is None or frames < 1:
+        raise _bad(header, f"NumberOfFrames {header.text('NumberOfFrames')!r} is not a positive number")
+    for name in ("RescaleSlope", "RescaleIntercept"):
+        value = header.float(name)
+        if value is not None and not math.isfinite(value):
+            raise _bad(header, f"{name} {header.text(name)!r} is not a finite number")
+    frame_bytes = rows * cols * samples * bits // 8
+    claimed = frame_bytes * frames
+    if claimed > max_bytes:
+        raise TooLargeError(
+            f"the header claims {claimed / 1024**3:.1f} GiB of pixels ({frames} frame(s) of {rows} x {cols}), "
+            f"above the {max_bytes / 1024**3:.1f} GiB limit", path=header.path,
+            hint="raise max_bytes if this is a genuine image")
+    if frames > MAX_FRAMES:
+        raise TooLargeError(f"NumberOfFrames {frames} is above the limit of {MAX_FRAMES}", path=header.path)
+    if header.transfer_syntax in UNCOMPRESSED_LE and header.pixel_length is None:
+        raise _bad(header, "uncompressed pixel data of undefined length")
+    if header.uncompressed and header.pixel_length < claimed:
+        raise UnreadableFileError(
+            f"pixel data holds {header.pixel_length} bytes but Rows x Columns x frames needs {claimed}",
+            path=header.path, hint="the file is truncated or its header is wrong")
+    if header.file_size is not None and header.pixel_offset is not None and \
+            frames > header.file_size - header.pixel_offset:
+        raise _bad(header, f"NumberOfFrames {frames} is more than the file's pixel data could hold")
+    if header.dataset is not None and "PerFrameFunctionalGroupsSequence" in header.dataset:
+        image_records(header)
 
 
 # --- classification -----------------------------------------------------------------------------
@@ -272,7 +368,7 @@ class SeriesInfo:
 
 
 def _sub_key(record: ImageRecord) -> tuple:
-    orient = None if record.orientation is None else tuple(np.round(record.orientation, 3))
+    orient = None if record.orientation is None else tuple(round(float(v), 3) for v in record.orientation)
     echo = record.echo_number if record.echo_number is not None else None
     te = None if record.echo_time is None else round(record.echo_time, 2)
     rows, cols = record.header.int("Rows", 0), record.header.int("Columns", 0)
@@ -318,7 +414,7 @@ def describe_series(records: list[ImageRecord], key: str = "", subseries: str = 
     ips = h.floats("ImagerPixelSpacing")
     files: list[Path] = []
     for r in ordered:
-        if not files or files[-1] != r.path:
+        if not files or (files[-1] is not r.path and files[-1] != r.path):
             files.append(r.path)
     return SeriesInfo(
         patient_id=h.text("PatientID"), patient_name=h.text("PatientName"),
@@ -362,27 +458,52 @@ def group_series(headers: Iterable[Header]) -> list[tuple[SeriesInfo, list[Image
 
 # --- walking folders and zips -------------------------------------------------------------------
 def iter_files(path: str | os.PathLike) -> Iterator[Path]:
-    """Every regular file under ``path`` (sorted), zip archives expanded into their members."""
+    """Every regular file under ``path`` (sorted), zip archives expanded into their members.
+
+    Symbolic links to folders are not followed (a link back up the tree cannot loop the walk).
+    Folders that cannot be listed are yielded themselves, so that the reader reports them. Zip
+    members are named ``archive.zip/member``; names that would point outside the archive
+    (absolute, ``..``) are made inert and refused when read.
+    """
     root = Path(path)
     if root.is_file():
         candidates: Iterable[Path] = [root]
     elif root.is_dir():
         def walk() -> Iterator[Path]:
-            for folder, dirs, names in os.walk(root):
+            errors: list[OSError] = []
+            for folder, dirs, names in os.walk(root, onerror=errors.append):
                 dirs.sort()
                 for name in sorted(names):
                     yield Path(folder) / name
+                while errors:
+                    failed = errors.pop(0).filename
+                    if failed is not None:
+                        yield Path(failed)
+            for exc in errors:
+                if exc.filename is not None:
+                    yield Path(exc.filename)
         candidates = walk()
     else:
         candidates = [root]  # let the reader report it (may be a zip member path)
     for p in candidates:
-        if p.suffix.lower() == ".zip" and p.is_file() and zipfile.is_zipfile(p):
-            with zipfile.ZipFile(p) as z:
-                for name in sorted(z.namelist()):
-                    if not name.endswith("/"):
-                        yield p / name
-        else:
+        names = _zip_names(p) if p.suffix.lower() == ".zip" else None
+        if names is None:
             yield p
+            continue
+        for name in sorted(names):
+            if not name.endswith("/"):
+                yield member_path(p, name)
+
+
+def _zip_names(path: Path) -> list[str] | None:
+    """Member names of a zip archive; None when ``path`` is not a zip archive that can be opened."""
+    try:
+        if not (path.is_file() and zipfile.is_zipfile(path)):
+            return None
+        with zipfile.ZipFile(path) as z:
+            return z.namelist()
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError):
+        return None  # read_header reports a damaged archive
 
 
 @dataclass
@@ -468,8 +589,12 @@ def organise(series: Iterable[SeriesInfo]) -> list[PatientEntry]:
     return [patients[k] for k in sorted(patients)]
 
 
-def read_headers(paths: Iterable[Path]) -> tuple[list[Header], list[Path], list[Path], list[tuple[Path, str]]]:
-    """Headers of image files, plus non-DICOM, non-image and unreadable files."""
+def read_headers(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
+                 ) -> tuple[list[Header], list[Path], list[Path], list[tuple[Path, OnfhError]]]:
+    """Headers of image files, plus non-DICOM, non-image and unreadable files (with their error).
+
+    Image headers pass :func:`check_image_header` (with ``max_bytes``); those that fail are unreadable.
+    """
     images, non_dicom, non_image, unreadable = [], [], [], []
     for path in paths:
         try:
@@ -478,12 +603,17 @@ def read_headers(paths: Iterable[Path]) -> tuple[list[Header], list[Path], list[
             non_dicom.append(path)
             continue
         except OnfhError as exc:
-            unreadable.append((path, str(exc)))
+            unreadable.append((path, exc))
             continue
-        if h.has_pixels and h.int("Rows") and h.int("Columns"):
-            images.append(h)
-        else:
+        if not h.has_pixels:
             non_image.append(path)
+            continue
+        try:
+            check_image_header(h, max_bytes)
+        except OnfhError as exc:
+            unreadable.append((path, exc))
+            continue
+        images.append(h)
     return images, non_dicom, non_image, unreadable
 
 
@@ -508,4 +638,4 @@ def scan(path: str | os.PathLike) -> ScanResult:
     headers, non_dicom, non_image, unreadable = read_headers(iter_files(root))
     series = [info for info, _ in group_series(headers)]
     return ScanResult(patients=organise(series), skipped_non_dicom=non_dicom, non_image=non_image,
-                      unreadable=unreadable)
+                      unreadable=[(p, str(exc)) for p, exc in unreadable])

@@ -25,9 +25,11 @@ from onfh_imaging.errors import (
     UnsupportedInputError,
 )
 from onfh_imaging.geometry import Volume
-from onfh_imaging.io._header import Header, open_binary, read_dataset, read_header
+from onfh_imaging.io._header import READ_ERRORS, Header, open_binary, read_dataset, read_header
 from onfh_imaging.io.scan import (
+    DEFAULT_MAX_BYTES,
     ImageRecord,
+    check_image_header,
     SeriesInfo,
     group_series,
     iter_files,
@@ -35,7 +37,6 @@ from onfh_imaging.io.scan import (
     spatial_order,
 )
 
-DEFAULT_MAX_BYTES = 4 * 1024**3
 # Slices whose positions along the normal differ by less than this fraction of the slice spacing
 # are the same slice; spacings may differ from the median by this fraction before the series counts
 # as uneven.
@@ -70,17 +71,16 @@ class Series:
 
 # --- collecting headers -------------------------------------------------------------------------
 def _collect_headers(files_or_folder: str | os.PathLike | Iterable[str | os.PathLike],
-                     warnings: list[str]) -> list[Header]:
+                     warnings: list[str], max_bytes: int = DEFAULT_MAX_BYTES) -> list[Header]:
     if isinstance(files_or_folder, (str, os.PathLike)):
         root = Path(files_or_folder)
         if not root.exists() and not root.parent.exists():
             raise UnreadableFileError("no such file or folder", path=root)
         if root.is_dir() or root.suffix.lower() == ".zip":
-            headers, non_dicom, non_image, unreadable = read_headers(iter_files(root))
+            headers, non_dicom, non_image, unreadable = read_headers(iter_files(root), max_bytes)
             if unreadable:
-                path, reason = unreadable[0]
-                raise UnreadableFileError(reason.split(": ", 1)[-1], path=path,
-                                          hint=f"{len(unreadable)} unreadable file(s) in {root}")
+                exc = unreadable[0][1]
+                raise type(exc)(str(exc), hint=f"{len(unreadable)} unreadable file(s) in {root}") from exc
             if non_dicom:
                 warnings.append(f"skipped {len(non_dicom)} non-DICOM file(s) in {root}")
             if non_image:
@@ -98,6 +98,7 @@ def _collect_headers(files_or_folder: str | os.PathLike | Iterable[str | os.Path
         h = read_header(p)
         if not h.has_pixels:
             raise NoPixelDataError("DICOM file without pixel data (not an image)", path=p)
+        check_image_header(h, max_bytes)
         headers.append(h)
     return headers
 
@@ -202,13 +203,18 @@ def _check_shear(groups: list[list[ImageRecord]], normal: np.ndarray, pixel: flo
 
 
 # --- pixels -------------------------------------------------------------------------------------
+_STORED = {(bits, signed): np.dtype(kind).newbyteorder("<") for bits, kinds in
+           {8: (np.uint8, np.int8), 16: (np.uint16, np.int16), 32: (np.uint32, np.int32)}.items()
+           for signed, kind in enumerate(kinds)}
+
+
 def _stored_dtype(h: Header) -> np.dtype:
     bits = h.int("BitsAllocated", 16) or 16
-    signed = (h.int("PixelRepresentation", 0) or 0) == 1
-    kinds = {8: (np.uint8, np.int8), 16: (np.uint16, np.int16), 32: (np.uint32, np.int32)}
-    if bits not in kinds:
+    signed = int((h.int("PixelRepresentation", 0) or 0) == 1)
+    dtype = _STORED.get((bits, signed))
+    if dtype is None:
         raise UnsupportedInputError(f"BitsAllocated {bits} is not supported", path=h.path)
-    return np.dtype(kinds[bits][int(signed)]).newbyteorder("<")
+    return dtype
 
 
 def _mask_bits(arr: np.ndarray, h: Header) -> np.ndarray:
@@ -233,8 +239,11 @@ def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
             f"pixel data holds {h.pixel_length} bytes but Rows x Columns x frames needs {needed}",
             path=h.path, hint="the file is truncated or its header is wrong")
     with open_binary(h.path) as fp:
-        fp.seek(h.pixel_offset + r.frame * frame_bytes)
-        got = fp.readinto(memoryview(out).cast("B"))
+        try:
+            fp.seek(h.pixel_offset + r.frame * frame_bytes)
+            got = fp.readinto(memoryview(out).cast("B"))
+        except READ_ERRORS as exc:
+            raise UnreadableFileError(f"cannot read the pixel data: {exc}", path=h.path) from exc
     if got != frame_bytes:
         raise UnreadableFileError(
             f"file truncated: pixel data ends after {(got or 0) + r.frame * frame_bytes} of {needed} bytes",
@@ -342,7 +351,7 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
         A file that is not DICOM, cannot be read or decoded (truncated), or holds no image.
     """
     warnings: list[str] = []
-    headers = _collect_headers(files_or_folder, warnings)
+    headers = _collect_headers(files_or_folder, warnings, max_bytes)
     groups = group_series(headers)
     info, records = _select(groups, series_instance_uid, files_or_folder if isinstance(
         files_or_folder, (str, os.PathLike)) else headers[0].path.parent)
@@ -360,6 +369,12 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
         raise UnsupportedInputError("colour images cannot form a volume", path=first.path)
     if first.pixel_spacing is None:
         raise UnsupportedInputError("images without PixelSpacing have no physical size", path=first.path)
+    checked: set[tuple] = set()
+    for r in records:  # slices of a series share spacing and orientation: check each combination once
+        key = (r.pixel_spacing, tuple(r.orientation))
+        if key not in checked:
+            _check_geometry(r)
+            checked.add(key)
     for r in records[1:]:
         if r.pixel_spacing != first.pixel_spacing and not np.allclose(
                 r.pixel_spacing or (0, 0), first.pixel_spacing, rtol=1e-4, atol=1e-5):
@@ -395,16 +410,38 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
     orientation = first.orientation
     direction = np.column_stack([orientation[:3], orientation[3:], normal])
     direction = _orthonormalise(direction)
-    volume = Volume(out, spacing=(first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing),
-                    origin=tuple(slices[0][0].position), direction=direction)
+    try:
+        volume = Volume(out, spacing=(first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing),
+                        origin=tuple(slices[0][0].position), direction=direction)
+    except ValueError as exc:  # positions so far apart that the spacing overflows
+        raise UnreadableFileError(f"the slice geometry does not form a volume: {exc}", path=name) from exc
     files: list[Path] = []
     for g in slices:
-        if not files or files[-1] != g[0].path:
+        if not files or (files[-1] is not g[0].path and files[-1] != g[0].path):
             files.append(g[0].path)
     info.files = files
     info.n_slices = len(slices)
     info.slice_spacing = slice_spacing
     return Series(volume=volume, info=info, warnings=warnings, files=files)
+
+
+# Row and column cosines may deviate this much from unit length and orthogonality (they are stored
+# as decimal strings with few digits).
+ORIENTATION_TOLERANCE = 0.01
+
+
+def _check_geometry(r: ImageRecord) -> None:
+    """Refuse non-positive or non-finite pixel spacing and orientations that are not two unit vectors."""
+    ps = r.pixel_spacing
+    if ps is None or not all(np.isfinite(ps)) or min(ps) <= 0:
+        raise UnreadableFileError(f"PixelSpacing {ps} is not two positive numbers (mm)", path=r.path,
+                                  hint="the DICOM header is damaged")
+    row, col = r.orientation[:3], r.orientation[3:]
+    if (abs(np.linalg.norm(row) - 1) > ORIENTATION_TOLERANCE or abs(np.linalg.norm(col) - 1) > ORIENTATION_TOLERANCE
+            or abs(float(row @ col)) > ORIENTATION_TOLERANCE):
+        raise UnreadableFileError(
+            f"ImageOrientationPatient {[round(float(v), 4) for v in r.orientation]} is not two orthogonal unit "
+            f"vectors", path=r.path, hint="the DICOM header is damaged")
 
 
 def _orthonormalise(direction: np.ndarray) -> np.ndarray:
