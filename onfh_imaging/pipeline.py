@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from onfh_imaging import __version__
-from onfh_imaging.errors import InputError, UnsupportedInputError
+from onfh_imaging.errors import InputError, MeasurementError, UnsupportedInputError
 
 SCHEMA = "onfh-imaging/measurement/1"
 RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "PX"}
@@ -106,7 +106,11 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
         head = seg.femoral_head_mask if head is None else head
         lesion = getattr(seg, "lesion_fraction", None)
         lesion = seg.lesion_mask if lesion is None else lesion
-        measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
+        try:
+            measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
+        except MeasurementError as exc:  # one unmeasurable hip does not void the other
+            result.warnings.append(f"{seg.side} hip not measured: {exc}")
+            continue
         measures.warnings.extend(w for w in seg.warnings if w not in measures.warnings)
         result.hips.append(HipResult(side=seg.side, segmentation=seg, measures=measures))
     _report(progress, 1.0, "done")

@@ -1,0 +1,468 @@
+"""Reader confirmations: an append-only record of who confirmed which measures, and when.
+
+A radiologist reviews the automatic masks, corrects them if needed and confirms a final ARCO stage.
+Each confirmation becomes one :class:`ReadRecord`: reader, time (UTC), software version, input
+series, a SHA-256 of every mask, the automatic and the confirmed measures, and whether the masks
+were edited. Records live in a local SQLite database (:class:`ReadStore`) whose rows are never
+updated or deleted (triggers refuse it), and, for each confirmation, in a folder holding the masks
+(NIfTI, and DICOM SEG when the source slices are at hand) next to a JSON copy of the record.
+
+The database lives at ``~/.onfh-imaging/reads.sqlite`` unless the environment variable
+``ONFH_READS_DB`` names another file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onfh_imaging import __version__
+from onfh_imaging.errors import InputError
+from onfh_imaging.geometry import Volume
+from onfh_imaging.io._atomic import atomic_path
+
+RECORD_SCHEMA = "onfh-imaging/read/1"
+ENV_DB = "ONFH_READS_DB"
+BUSY_TIMEOUT_MS = 30_000
+ARCO_2019_STAGES = ("0", "I", "II", "IIIA", "IIIB", "IV")
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reads (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    read_uid TEXT NOT NULL UNIQUE,
+    study_instance_uid TEXT,
+    series_instance_uid TEXT NOT NULL,
+    reader TEXT NOT NULL,
+    confirmed_at TEXT NOT NULL,
+    software_version TEXT NOT NULL,
+    arco_2019 TEXT NOT NULL,
+    edited INTEGER NOT NULL,
+    blind INTEGER NOT NULL,
+    record_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reads_by_series ON reads (series_instance_uid, id);
+CREATE INDEX IF NOT EXISTS reads_by_study ON reads (study_instance_uid, id);
+CREATE TRIGGER IF NOT EXISTS reads_no_update BEFORE UPDATE ON reads
+BEGIN SELECT RAISE(ABORT, 'reads are append-only: a confirmation is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS reads_no_delete BEFORE DELETE ON reads
+BEGIN SELECT RAISE(ABORT, 'reads are append-only: a confirmation is never deleted'); END;
+"""
+
+
+def default_db_path() -> Path:
+    """Where reads are stored: ``$ONFH_READS_DB`` or ``~/.onfh-imaging/reads.sqlite``."""
+    env = os.environ.get(ENV_DB, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".onfh-imaging" / "reads.sqlite"
+
+
+def utc_now_iso() -> str:
+    """The current UTC time as ISO 8601 with an explicit ``+00:00`` offset, to the microsecond."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def mask_sha256(mask: Volume | np.ndarray) -> str:
+    """SHA-256 (hex) of a binary mask.
+
+    The digest covers the array shape and the mask as one byte per voxel (0 or 1) in ``[k, j, i]``
+    C order, so equal masks on equal grids always hash alike whatever their dtype.
+
+    Parameters
+    ----------
+    mask : Volume or ndarray
+        Boolean (or 0/non-zero) mask.
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+    """
+    arr = mask.array if isinstance(mask, Volume) else np.asarray(mask)
+    digest = hashlib.sha256()
+    digest.update(("x".join(str(n) for n in arr.shape) + ";").encode("ascii"))
+    digest.update(np.ascontiguousarray(arr != 0, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """One reader's confirmation of one series.
+
+    Parameters
+    ----------
+    reader : str
+        Reader's name or initials.
+    series_instance_uid : str
+        SeriesInstanceUID of the image series that was read.
+    arco_2019 : str
+        Final ARCO 2019 stage the reader confirmed (one of :data:`ARCO_2019_STAGES`).
+    study_instance_uid : str or None
+        StudyInstanceUID, when known.
+    comment : str
+        Free text.
+    mask_sha256 : dict of str to str
+        SHA-256 of every confirmed mask, keyed by mask name (``"right_femoral_head"``...).
+    automatic_measures : list of dict
+        Per-hip measures of the automatic masks, as in the JSON output contract.
+    confirmed_measures : list of dict
+        Per-hip measures of the masks the reader confirmed.
+    edited : bool
+        True when the reader changed any mask before confirming.
+    blind : bool
+        True when previous reads were hidden from the reader.
+    files : dict of str to str
+        Files written for this confirmation (masks, SEG, JSON), keyed by kind.
+    read_uid : str
+        Unique id of this confirmation.
+    confirmed_at : str
+        UTC time of the confirmation, ISO 8601.
+    software_version : str
+        onfh-imaging version that produced the measures.
+    """
+
+    reader: str
+    series_instance_uid: str
+    arco_2019: str
+    study_instance_uid: str | None = None
+    comment: str = ""
+    mask_sha256: Mapping[str, str] = field(default_factory=dict)
+    automatic_measures: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    confirmed_measures: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    edited: bool = False
+    blind: bool = False
+    files: Mapping[str, str] = field(default_factory=dict)
+    read_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    confirmed_at: str = field(default_factory=utc_now_iso)
+    software_version: str = __version__
+
+    def __post_init__(self) -> None:
+        if not str(self.reader).strip():
+            raise InputError("a read needs the reader's name or initials", hint="type them in the Reader field")
+        if not str(self.series_instance_uid).strip():
+            raise InputError("a read needs the SeriesInstanceUID of the series that was read")
+        if self.arco_2019 not in ARCO_2019_STAGES:
+            raise InputError(
+                f"unknown ARCO 2019 stage {self.arco_2019!r}", hint=f"use one of {', '.join(ARCO_2019_STAGES)}"
+            )
+        object.__setattr__(self, "reader", str(self.reader).strip())
+        for name in ("automatic_measures", "confirmed_measures"):
+            object.__setattr__(self, name, [dict(m) for m in getattr(self, name)])
+        for name in ("mask_sha256", "files"):
+            object.__setattr__(self, name, dict(getattr(self, name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary, with ``schema`` first."""
+        d = asdict(self)
+        d["mask_sha256"] = dict(self.mask_sha256)
+        d["automatic_measures"] = [dict(m) for m in self.automatic_measures]
+        d["confirmed_measures"] = [dict(m) for m in self.confirmed_measures]
+        d["files"] = dict(self.files)
+        return {"schema": RECORD_SCHEMA, **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_json_default)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ReadRecord":
+        """Inverse of :meth:`to_dict` (unknown keys are ignored, so later schemas still load)."""
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+class ReadStore:
+    """Append-only store of :class:`ReadRecord` in a local SQLite database.
+
+    The database runs in WAL mode with a busy timeout, so several viewers (processes or threads)
+    can confirm reads at the same time; each :meth:`add` is its own short transaction and every
+    call opens its own connection, so a store may be shared between threads.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Database file; defaults to :func:`default_db_path`. Its folder is created.
+    busy_timeout_ms : int
+        How long a writer waits for another one to finish, in milliseconds.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+        self.path = Path(path).expanduser() if path is not None else default_db_path()
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the folder of the reads database: {exc}", path=self.path) from exc
+        with self._connect() as con:
+            self._init_schema(con)
+
+    def _connect(self) -> sqlite3.Connection:
+        con = None
+        try:
+            con = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000.0, isolation_level=None)
+            con.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            if con.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                raise sqlite3.DatabaseError("the database refused WAL mode")
+            con.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            if con is not None:
+                con.close()
+            raise InputError(
+                f"not a usable reads database: {exc}", path=self.path, hint=f"choose another file or unset {ENV_DB}"
+            ) from exc
+        return _ClosingConnection(con)
+
+    def _init_schema(self, con: sqlite3.Connection) -> None:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise InputError(
+                f"reads database has schema version {version}, newer than this software ({_SCHEMA_VERSION})",
+                path=self.path,
+                hint="update onfh-imaging",
+            )
+        if version == _SCHEMA_VERSION:
+            return
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executescript_in_transaction(_SCHEMA)
+            con.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def add(self, record: ReadRecord) -> int:
+        """Append one confirmation; returns its row id. Existing rows are never touched."""
+        row = (
+            record.read_uid,
+            record.study_instance_uid,
+            record.series_instance_uid,
+            record.reader,
+            record.confirmed_at,
+            record.software_version,
+            record.arco_2019,
+            int(bool(record.edited)),
+            int(bool(record.blind)),
+            record.to_json(),
+        )
+        with self._connect() as con:
+            cur = con.execute(
+                "INSERT INTO reads (read_uid, study_instance_uid, series_instance_uid, reader, confirmed_at, "
+                "software_version, arco_2019, edited, blind, record_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                row,
+            )
+            return int(cur.lastrowid)
+
+    def _select(self, where: str, args: tuple) -> list[ReadRecord]:
+        with self._connect() as con:
+            rows = con.execute(f"SELECT record_json FROM reads WHERE {where} ORDER BY id", args).fetchall()
+        return [ReadRecord.from_dict(json.loads(r[0])) for r in rows]
+
+    def history(self, series_uid: str) -> list[ReadRecord]:
+        """Every confirmation of one series, oldest first."""
+        return self._select("series_instance_uid = ?", (series_uid,))
+
+    def for_study(self, study_uid: str) -> list[ReadRecord]:
+        """Every confirmation of any series of one study, oldest first."""
+        return self._select("study_instance_uid = ?", (study_uid,))
+
+    def __len__(self) -> int:
+        with self._connect() as con:
+            return int(con.execute("SELECT COUNT(*) FROM reads").fetchone()[0])
+
+
+class _ClosingConnection:
+    """A connection used as a context manager that closes (not only commits) on exit."""
+
+    def __init__(self, con: sqlite3.Connection):
+        self._con = con
+
+    def execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        return self._con.execute(sql, args)
+
+    def executescript_in_transaction(self, script: str) -> None:
+        # executescript() would COMMIT the open transaction first; run statement by statement instead.
+        for statement in _split_sql(script):
+            self._con.execute(statement)
+
+    def __enter__(self) -> "_ClosingConnection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        candidate = "\n".join(current)
+        if sqlite3.complete_statement(candidate):
+            statements.append(candidate)
+            current = []
+    return statements
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "reader"
+
+
+def read_folder(store: ReadStore, record: ReadRecord) -> Path:
+    """Folder that holds one confirmation's files: ``<db folder>/reads/<series>/<time>_<reader>_<id>``."""
+    stamp = record.confirmed_at.replace(":", "").replace("-", "").split(".")[0]
+    name = f"{stamp}_{_safe_name(record.reader)}_{record.read_uid[:8]}"
+    return store.path.parent / "reads" / _safe_name(record.series_instance_uid) / name
+
+
+HEAD = "femoral_head"
+LESION = "lesion"
+
+
+def mask_name(side: str, structure: str) -> str:
+    """Key of one hip's mask in a read: ``"right_femoral_head"``, ``"left_lesion"``..."""
+    if side not in ("left", "right") or structure not in (HEAD, LESION):
+        raise ValueError(f"no mask named for side {side!r} and structure {structure!r}")
+    return f"{side}_{structure}"
+
+
+def _parse_mask_name(name: str) -> tuple[str, str]:
+    side, _, structure = name.partition("_")
+    mask_name(side, structure)
+    return side, structure
+
+
+def _segmentation(
+    masks: Mapping[str, Volume], edited: set[str], source_datasets: Sequence[Any], reader: str
+) -> Any:
+    from onfh_imaging.export.seg import build_segmentation, femoral_head_segment, necrotic_lesion_segment
+
+    specs = []
+    for name, mask in masks.items():
+        side, structure = _parse_mask_name(name)
+        binary = mask.with_array((np.asarray(mask.array) != 0).astype(np.uint8))
+        make = femoral_head_segment if structure == HEAD else necrotic_lesion_segment
+        specs.append(make(side, binary, algorithm_type="SEMIAUTOMATIC" if name in edited else "AUTOMATIC"))
+    # A DICOM person name; a name typed without components is kept whole as the family name.
+    person = reader if "^" in reader else f"{reader}^"
+    return build_segmentation(list(source_datasets), specs, content_creator_name=person)
+
+
+def write_read_files(
+    record: ReadRecord,
+    masks: Mapping[str, Volume],
+    folder: str | os.PathLike,
+    *,
+    source_datasets: Sequence[Any] | None = None,
+    edited: Sequence[str] = (),
+) -> dict[str, str]:
+    """Write the confirmed masks and a JSON copy of the record into ``folder`` (atomically).
+
+    Parameters
+    ----------
+    record : ReadRecord
+        The confirmation; its ``files`` are ignored (the returned mapping replaces them).
+    masks : mapping of str to Volume
+        Boolean masks on the image grid, keyed by :func:`mask_name`.
+    folder : path
+        Destination folder, created if needed.
+    source_datasets : sequence of pydicom.Dataset, optional
+        The image series' slices; when given, the masks are also written as one DICOM SEG.
+    edited : sequence of str
+        Names of masks the reader changed (SEG segments marked SEMIAUTOMATIC, others AUTOMATIC).
+
+    Returns
+    -------
+    dict of str to str
+        Written files keyed by kind: ``"nifti:<mask name>"``, ``"seg"`` and ``"json"``.
+    """
+    import nibabel as nib
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    for name, mask in masks.items():
+        target = folder / f"{_safe_name(name)}.nii.gz"
+        with atomic_path(target) as tmp:
+            nib.save(mask.with_array(np.asarray(mask.array) != 0).to_nifti(), str(tmp))
+        files[f"nifti:{name}"] = str(target)
+    if source_datasets:
+        from onfh_imaging.export.seg import write_segmentation
+
+        target = folder / "masks_seg.dcm"
+        write_segmentation(target, _segmentation(masks, set(edited), source_datasets, record.reader))
+        files["seg"] = str(target)
+    target = folder / "read.json"
+    files["json"] = str(target)
+    final = ReadRecord.from_dict({**record.to_dict(), "files": files})
+    with atomic_path(target) as tmp:
+        tmp.write_text(final.to_json() + "\n", encoding="utf-8")
+    return files
+
+
+def confirm_read(
+    store: ReadStore,
+    *,
+    reader: str,
+    arco_2019: str,
+    series_instance_uid: str,
+    masks: Mapping[str, Volume],
+    automatic_masks: Mapping[str, Volume],
+    automatic_measures: Sequence[Mapping[str, Any]],
+    confirmed_measures: Sequence[Mapping[str, Any]],
+    study_instance_uid: str | None = None,
+    comment: str = "",
+    blind: bool = False,
+    source_datasets: Sequence[Any] | None = None,
+) -> ReadRecord:
+    """Record one reader's confirmation: hash the masks, write the files, append to the store.
+
+    ``edited`` is derived, not declared: it is True when any confirmed mask differs from the
+    automatic mask of the same name (or a mask was added or removed). Masks are keyed by
+    :func:`mask_name`; with ``source_datasets`` (the series' DICOM slices) they are also written as
+    a DICOM SEG whose edited segments are marked SEMIAUTOMATIC.
+
+    Returns
+    -------
+    ReadRecord
+        The stored record, including the files written for it.
+    """
+    hashes = {name: mask_sha256(m) for name, m in masks.items()}
+    auto_hashes = {name: mask_sha256(m) for name, m in automatic_masks.items()}
+    record = ReadRecord(
+        reader=reader,
+        series_instance_uid=series_instance_uid,
+        study_instance_uid=study_instance_uid,
+        arco_2019=arco_2019,
+        comment=comment,
+        mask_sha256=hashes,
+        automatic_measures=list(automatic_measures),
+        confirmed_measures=list(confirmed_measures),
+        edited=hashes != auto_hashes,
+        blind=blind,
+    )
+    edited = [name for name in hashes if hashes[name] != auto_hashes.get(name)]
+    files = write_read_files(
+        record, masks, read_folder(store, record), source_datasets=source_datasets, edited=edited
+    )
+    record = ReadRecord.from_dict({**record.to_dict(), "files": files})
+    store.add(record)
+    return record

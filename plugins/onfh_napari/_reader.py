@@ -1,0 +1,241 @@
+"""napari reader: DICOM folders and files, and NIfTI, at their physical scale and position.
+
+Layers keep the array order of :class:`~onfh_imaging.geometry.Volume` (``[k, j, i]``). napari's
+world axes are patient LPS axes in mm, ordered and signed to follow the array axes (see
+:func:`world_frame`): ``(z, y, x)`` for an axial volume, ``(y, -z, x)`` for a coronal one, so every
+series is shown in its acquisition plane. Axis-aligned volumes get ``scale`` = spacing reversed and
+``translate`` from the origin; oblique ones the residual rotation as ``affine``. Radiographs are shown at their calibrated pixel size. Each layer's metadata carries
+the source objects (``onfh_volume`` or ``onfh_radiograph``; ``onfh_series`` as plain values and
+``onfh_series_info`` as read; ``onfh_files``), from which the widget rebuilds geometry-exact masks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onfh_imaging.geometry import Radiograph, Volume
+
+LayerData = tuple[Any, dict[str, Any], str]
+
+META_VOLUME = "onfh_volume"
+META_RADIOGRAPH = "onfh_radiograph"
+META_SERIES = "onfh_series"
+META_SERIES_INFO = "onfh_series_info"
+META_FILES = "onfh_files"
+
+_NIFTI_SUFFIXES = (".nii", ".nii.gz")
+_RADIOGRAPH_MODALITIES = {"CR", "DX"}
+_REVERSE = np.eye(4)[[2, 1, 0, 3]]
+
+
+def _is_nifti(path: Path) -> bool:
+    return path.name.lower().endswith(_NIFTI_SUFFIXES)
+
+
+def _looks_like_dicom(path: Path) -> bool:
+    if path.suffix.lower() in (".dcm", ".ima", ".dicom"):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def napari_get_reader(path: str | Sequence[str]) -> Callable[[Any], list[LayerData]] | None:
+    """Return :func:`read_study` when ``path`` is something this plugin reads, else None."""
+    if isinstance(path, (list, tuple)):
+        if not path:
+            return None
+        path = path[0]
+    p = Path(path)
+    if p.is_dir() or _is_nifti(p) or (p.is_file() and _looks_like_dicom(p)):
+        return read_study
+    return None
+
+
+_AXIS_NAMES = (("right", "left"), ("anterior", "posterior"), ("inferior", "superior"))
+
+
+def world_frame(volume: Volume) -> np.ndarray:
+    """3x3 matrix taking LPS mm to the layer's world axes ``(w0, w1, w2)``, mm.
+
+    World axis ``n`` is the LPS axis closest to array axis ``n`` (``k``, ``j``, ``i``): ``(z, y, x)``
+    for an axial volume, ``(y, -z, x)`` for a coronal one. napari slices along world axes, and
+    slicing stays well defined only when every array axis runs (nearly) along one world axis, which
+    an axis permutation inside the layer transform would break. The two in-plane axes follow the
+    radiological display convention (patient's left to the right of the screen, superior and
+    anterior at the top: ``+x``, ``+y``, ``-z``); the slice axis keeps the array's sense. Lengths
+    and positions stay physical (the matrix is a signed permutation).
+    """
+    axes = volume.direction[:, ::-1]  # LPS direction of k, j, i
+    display_sign = (1.0, 1.0, -1.0)
+    frame = np.zeros((3, 3))
+    free = [0, 1, 2]
+    for n in np.argsort(-np.abs(axes).max(axis=0), kind="stable"):
+        a = max(free, key=lambda lps_axis: abs(axes[lps_axis, n]))
+        free.remove(a)
+        frame[n, a] = (1.0 if axes[a, n] >= 0 else -1.0) if n == 0 else display_sign[a]
+    return frame
+
+
+def world_axis_labels(volume: Volume) -> tuple[str, str, str]:
+    """Where each world axis points in the patient (``"posterior"``, ``"inferior"``...)."""
+    frame = world_frame(volume)
+    return tuple(_AXIS_NAMES[int(np.argmax(np.abs(row)))][int(row.sum() > 0)] for row in frame)
+
+
+def lps_to_world(volume: Volume, points_lps: Any) -> np.ndarray:
+    """World coordinates (mm) of LPS points ``(..., 3)`` in the frame of :func:`world_frame`."""
+    return np.asarray(points_lps, dtype=float) @ world_frame(volume).T
+
+
+def volume_transform(volume: Volume) -> dict[str, Any]:
+    """napari layer keywords placing a ``[k, j, i]`` array in the world frame of :func:`world_frame`, mm.
+
+    ``scale`` is the spacing reversed; an axial volume gets ``translate`` = origin reversed, any
+    volume whose axes are not exactly along LPS gets the residual rotation and origin as ``affine``.
+    """
+    scale = tuple(float(s) for s in volume.spacing[::-1])
+    frame = world_frame(volume)
+    rotation = frame @ volume.direction[:, ::-1]
+    translate = frame @ np.asarray(volume.origin)
+    units = {"units": ("mm", "mm", "mm"), "axis_labels": world_axis_labels(volume)}
+    if np.allclose(rotation, np.eye(3), atol=1e-6):
+        return {"scale": scale, "translate": tuple(float(t) for t in translate), **units}
+    affine = np.eye(4)
+    affine[:3, :3] = rotation
+    affine[:3, 3] = translate
+    return {"scale": scale, "affine": affine, **units}
+
+
+def radiograph_transform(radiograph: Radiograph) -> dict[str, Any]:
+    """napari layer keywords for a radiograph: pixel size at the patient (mm), or 1 if uncalibrated."""
+    if radiograph.pixel_size_mm is None:
+        return {"scale": (1.0, 1.0), "units": ("pixel", "pixel")}
+    return {"scale": tuple(float(s) for s in radiograph.pixel_size_mm), "units": ("mm", "mm")}
+
+
+def _jsonable(info: Any) -> dict[str, Any]:
+    if info is None:
+        return {}
+    if dataclasses.is_dataclass(info):
+        info = {f.name: getattr(info, f.name) for f in dataclasses.fields(info)}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(info).items() if k != "files"}
+
+
+def _contrast_limits(array: np.ndarray) -> tuple[float, float]:
+    finite = np.asarray(array, dtype=float)
+    sample = finite[:: max(1, finite.shape[0] // 8)] if finite.ndim == 3 else finite
+    lo, hi = np.percentile(sample[np.isfinite(sample)], [0.5, 99.5])
+    return (float(lo), float(hi if hi > lo else lo + 1.0))
+
+
+def volume_layer(volume: Volume, name: str, series: Any = None, files: Sequence[Path] = (),
+                 visible: bool = True) -> LayerData:
+    """An image layer tuple for a volume, with its geometry and series in the metadata."""
+    meta = {META_VOLUME: volume, META_SERIES: _jsonable(series), META_SERIES_INFO: series,
+            META_FILES: [str(f) for f in files]}
+    kwargs = {"name": name, "metadata": meta, "colormap": "gray", "visible": visible,
+              "contrast_limits": _contrast_limits(volume.array), **volume_transform(volume)}
+    return (np.asarray(volume.array), kwargs, "image")
+
+
+def radiograph_layer(radiograph: Radiograph, name: str, series: Any = None,
+                     files: Sequence[Path] = ()) -> LayerData:
+    """An image layer tuple for a radiograph at its calibrated pixel size."""
+    meta = {META_RADIOGRAPH: radiograph, META_SERIES: _jsonable(series), META_SERIES_INFO: series,
+            META_FILES: [str(f) for f in files]}
+    kwargs = {"name": name, "metadata": meta, "colormap": "gray",
+              "contrast_limits": _contrast_limits(radiograph.pixels), **radiograph_transform(radiograph)}
+    return (np.asarray(radiograph.pixels), kwargs, "image")
+
+
+def _series_name(info: dict[str, Any], fallback: str) -> str:
+    parts = [str(info.get(k)) for k in ("series_number", "series_description") if info.get(k) not in (None, "")]
+    return " ".join(parts) or fallback
+
+
+def _read_radiograph(path: Path) -> LayerData:
+    from onfh_imaging.io import read_radiograph
+
+    radiograph, info = read_radiograph(path)
+    return radiograph_layer(radiograph, _series_name(_jsonable(info), path.name), info, [path])
+
+
+def read_study(path: str | Sequence[str]) -> list[LayerData]:
+    """Read a DICOM folder (every image series in it), a DICOM file or a NIfTI file as layers.
+
+    In a folder with several MR series, the T1-weighted series (the one measured) is shown and the
+    others are added hidden. Raises the toolkit's :class:`~onfh_imaging.errors.InputError`
+    subclasses, naming the file, when nothing can be read.
+    """
+    paths = [Path(p) for p in (path if isinstance(path, (list, tuple)) else [path])]
+    layers: list[LayerData] = []
+    for p in paths:
+        if _is_nifti(p):
+            from onfh_imaging.io import read_nifti
+
+            name = p.name[: -len(".nii.gz")] if p.name.lower().endswith(".gz") else p.stem
+            layers.append(volume_layer(read_nifti(p), name, {"series_instance_uid": f"file:{p.resolve()}"}))
+        elif p.is_dir():
+            layers.extend(_read_folder(p))
+        else:
+            layers.append(_read_dicom_file(p))
+    return layers
+
+
+def _read_dicom_file(path: Path) -> LayerData:
+    import pydicom
+
+    from onfh_imaging.errors import NotDicomError
+
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+    except (pydicom.errors.InvalidDicomError, OSError) as exc:
+        raise NotDicomError(f"cannot read as DICOM: {exc}", path=path) from exc
+    if str(header.get("Modality", "")) in _RADIOGRAPH_MODALITIES:
+        return _read_radiograph(path)
+    if int(header.get("NumberOfFrames", 1) or 1) > 1:
+        return _read_dicom_series_files([path], str(header.SeriesInstanceUID), True)
+    # One slice of a classic series: open the whole series it belongs to.
+    return _read_dicom_series_files(path.parent, str(header.SeriesInstanceUID), True)
+
+
+def _read_folder(folder: Path) -> list[LayerData]:
+    from onfh_imaging.errors import InputError
+    from onfh_imaging.io import scan
+
+    infos = list(scan(folder).series)
+    if not infos:
+        raise InputError("no DICOM image series found", path=folder)
+    shown = _preferred_series([i for i in infos if i.modality not in _RADIOGRAPH_MODALITIES])
+    layers = []
+    for info in infos:
+        if info.modality in _RADIOGRAPH_MODALITIES:
+            layers.extend(_read_radiograph(Path(f)) for f in info.files)
+        else:
+            files = [Path(f) for f in info.files]
+            layers.append(_read_dicom_series_files(files, info.key or info.series_instance_uid, info is shown))
+    return layers
+
+
+def _read_dicom_series_files(files: Path | list[Path], uid: str, visible: bool) -> LayerData:
+    from onfh_imaging.io import read_series
+
+    series = read_series(files, series_instance_uid=uid)
+    info = _jsonable(series.info)
+    return volume_layer(series.volume, _series_name(info, uid), series.info, series.files, visible)
+
+
+def _preferred_series(infos: Sequence[Any]) -> Any:
+    """The series to show first: a T1-weighted coronal one if present, else the first."""
+    def rank(info: Any) -> tuple[bool, bool, bool]:
+        return (info.sequence != "T1", info.fat_saturated, info.orientation != "coronal")
+    return min(infos, key=rank) if infos else None
