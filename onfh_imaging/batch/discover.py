@@ -1,0 +1,165 @@
+"""Find the work of a batch: which series of which study of which patient to measure.
+
+Discovery reads headers only (:func:`onfh_imaging.io.scan`) and applies the same choice as the
+single-study pipeline: every radiograph of a study is measured, and of its MR series the one that
+:func:`onfh_imaging.segment.mri.select_series` picks (coronal T1 preferred), together with the
+fluid-sensitive series that helps find the lesion. Every other series is listed as skipped, with
+the reason, so the tables account for everything the cohort folder holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from onfh_imaging.batch.jobs import SeriesJob, content_hash
+from onfh_imaging.errors import InputError
+
+#: Modalities measured as radiographs (as in :mod:`onfh_imaging.pipeline`).
+RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "PX"})
+
+#: ``select(mr_series) -> (primary, fluid_sensitive_or_None)``; raises InputError when none fits.
+SelectSeries = Callable[[Sequence[Any]], tuple[Any, Any]]
+
+
+@dataclass
+class Discovery:
+    """What a cohort folder holds.
+
+    Attributes
+    ----------
+    jobs : list of SeriesJob
+        Series to measure, in patient, study date, series order.
+    skipped : list of (SeriesJob, str)
+        Series not measured, with the reason.
+    unreadable : list of (str, str)
+        Files that look like DICOM but could not be read, with the reason (their series is unknown).
+    """
+
+    jobs: list[SeriesJob] = field(default_factory=list)
+    skipped: list[tuple[SeriesJob, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def job_from_series(info: Any, fluid: Any = None) -> SeriesJob:
+    """A :class:`SeriesJob` from a scanned series (``SeriesInfo``) and its fluid-sensitive companion."""
+    files = tuple(sorted(str(f) for f in info.files))
+    fluid_files = tuple(sorted(str(f) for f in fluid.files)) if fluid is not None else ()
+    sops = list(getattr(info, "sop_instance_uids", None) or ())
+    if fluid is not None:
+        sops += list(getattr(fluid, "sop_instance_uids", None) or ())
+    return SeriesJob(
+        patient_id=_text(info.patient_id),
+        study_instance_uid=_text(info.study_instance_uid),
+        study_date=info.study_date or None,
+        series_instance_uid=_text(info.series_instance_uid),
+        modality=_text(info.modality),
+        series_description=_text(info.series_description),
+        files=files,
+        content_hash=content_hash(files + fluid_files, sops),
+        sequence=_text(getattr(info, "sequence", "")),
+        fluid_series_instance_uid=None if fluid is None else _text(fluid.series_instance_uid),
+        fluid_files=fluid_files,
+        series_key="" if getattr(info, "key", "") in ("", info.series_instance_uid) else _text(info.key),
+    )
+
+
+def _default_select(mr_series: Sequence[Any]) -> tuple[Any, Any]:
+    from onfh_imaging.segment.mri import select_series
+
+    return select_series(list(mr_series))
+
+
+def plan_study(
+    study_series: Sequence[Any], select: SelectSeries | None = None
+) -> tuple[list[SeriesJob], list[tuple[SeriesJob, str]]]:
+    """Split one study's series into jobs to measure and skipped series with reasons.
+
+    Parameters
+    ----------
+    study_series : sequence of SeriesInfo
+        Every series of one study.
+    select : callable, optional
+        MR series choice; defaults to :func:`onfh_imaging.segment.mri.select_series`.
+    """
+    select = select or _default_select
+    jobs: list[SeriesJob] = []
+    skipped: list[tuple[SeriesJob, str]] = []
+    used: set[int] = set()
+    for info in study_series:
+        if info.modality in RADIOGRAPH_MODALITIES:
+            jobs.append(job_from_series(info))
+            used.add(id(info))
+    mr = [s for s in study_series if s.modality == "MR"]
+    mr_reason = ""
+    if mr:
+        try:
+            primary, fluid = select(mr)
+        except InputError as exc:
+            mr_reason = f"no MR series fit for measuring: {exc}"
+        else:
+            jobs.append(job_from_series(primary, fluid))
+            used.update({id(primary), id(fluid)})
+    for info in study_series:
+        if id(info) in used:
+            continue
+        if info.modality == "MR":
+            reason = mr_reason or "not selected: another MR series of the study is measured"
+        else:
+            reason = f"modality {info.modality or 'unknown'} is not measured (MR and radiographs are)"
+        skipped.append((job_from_series(info), reason))
+    return jobs, skipped
+
+
+def discover_cohort(
+    root: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    select: SelectSeries | None = None,
+    scan: Callable[[Any], Any] | None = None,
+) -> Discovery:
+    """Scan a cohort folder (or several) and plan the batch.
+
+    Parameters
+    ----------
+    root : path or iterable of paths
+        Folders, files or zip archives holding the cohort's DICOM files.
+    select : callable, optional
+        MR series choice (see :func:`plan_study`).
+    scan : callable, optional
+        Header scanner returning a ``ScanResult`` (defaults to :func:`onfh_imaging.io.scan`).
+
+    Returns
+    -------
+    Discovery
+        Jobs, skipped series, and files that looked like DICOM but could not be read.
+    """
+    if scan is None:
+        from onfh_imaging.io import scan
+    roots = [root] if isinstance(root, (str, os.PathLike)) else list(root)
+    found = Discovery()
+    seen: set[str] = set()
+    for path in roots:
+        if not os.path.exists(path):
+            raise InputError("no such file or folder", path=path)
+        result = scan(path)
+        found.unreadable.extend((str(p), reason) for p, reason in getattr(result, "unreadable", ()))
+        for study in result.studies:
+            jobs, skipped = plan_study(list(study.series), select)
+            for job in jobs:
+                if job.series_id not in seen:
+                    seen.add(job.series_id)
+                    found.jobs.append(job)
+            for job, reason in skipped:
+                if job.series_id not in seen:
+                    seen.add(job.series_id)
+                    found.skipped.append((job, reason))
+    order = lambda j: (j.patient_id, j.study_date or "", j.study_instance_uid, j.series_id)  # noqa: E731
+    found.jobs.sort(key=order)
+    found.skipped.sort(key=lambda item: order(item[0]))
+    return found

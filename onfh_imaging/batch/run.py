@@ -1,0 +1,605 @@
+"""Run a batch: measure every series of a cohort, in parallel, resumably.
+
+Work runs on local worker processes by default, on an existing Dask cluster (``scheduler=ADDRESS``)
+or on a Dask cluster started for the run (``workers=N``); results are identical whatever the
+executor, because every worker runs the same :func:`execute_job` and the parent process alone writes
+the records. One failing series never stops the batch: its error becomes a ``failed`` record. A
+series whose worker process dies (a crash, the kernel's out-of-memory killer) is retried alone;
+if it kills its worker again it is recorded as failed.
+
+Console output (progress and summary) never shows patient identifiers: counts, rates and error
+types only. The tables in the output folder name the files and reasons.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
+import multiprocessing
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from onfh_imaging import __version__
+from onfh_imaging.batch.discover import RADIOGRAPH_MODALITIES, discover_cohort
+from onfh_imaging.batch.jobs import SeriesJob
+from onfh_imaging.batch.store import RECORD_SCHEMA, ResultStore, record_key
+from onfh_imaging.errors import InputError, OnfhError
+
+#: ``measure(job) -> dict``: the JSON measurement contract of one series.
+Measure = Callable[[SeriesJob], dict]
+
+WORKER_DIED = "WorkerDied"
+
+
+def measure_with_pipeline(job: SeriesJob) -> dict:
+    """Measure one series with the toolkit's pipeline (the default ``measure`` of a batch).
+
+    An MR series is read with its fluid-sensitive companion (when the study has one and it reads);
+    a radiograph is measured from its single file.
+    """
+    from onfh_imaging import pipeline
+    from onfh_imaging.io import read_series
+
+    if job.modality in RADIOGRAPH_MODALITIES:
+        return pipeline.measure_radiograph_file(job.files[0]).to_json()
+    if job.modality != "MR":
+        raise InputError(
+            f"modality {job.modality} is not measured (MR and radiographs are)", path=job.files[0]
+        )
+    series = read_series(list(job.files), job.series_instance_uid)
+    fluid = None
+    if job.fluid_files:
+        try:
+            fluid = read_series(list(job.fluid_files), job.fluid_series_instance_uid)
+        except InputError:
+            fluid = None
+    return pipeline.measure_mr(series, fluid_sensitive=fluid).to_json()
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def make_record(
+    job: SeriesJob,
+    status: str,
+    *,
+    result: dict | None = None,
+    error: dict | None = None,
+    seconds: float = 0.0,
+    software_version: str = __version__,
+) -> dict:
+    """A store record (see :mod:`onfh_imaging.batch.store`) for one job."""
+    return {
+        "record_schema": RECORD_SCHEMA,
+        "key": record_key(job, software_version),
+        "status": status,
+        "software_version": software_version,
+        "job": job.describe(),
+        "result": result,
+        "error": error,
+        "finished_at": _utc_now(),
+        "seconds": round(float(seconds), 6),
+    }
+
+
+def _error_dict(exc: BaseException, job: SeriesJob) -> dict:
+    """Type, message, what the error names (a file or a series) and the series' first file."""
+    first = job.files[0] if job.files else None
+    if isinstance(exc, OnfhError):
+        return {"type": type(exc).__name__, "message": str(exc), "path": exc.path or first, "file": first}
+    return {
+        "type": type(exc).__name__,
+        "message": f"internal error: {type(exc).__name__}: {exc}",
+        "path": first,
+        "file": first,
+    }
+
+
+def execute_job(measure: Measure, job: SeriesJob, software_version: str = __version__) -> dict:
+    """Run ``measure`` on one job inside a worker and return its record; never raises for bad input."""
+    start = time.perf_counter()
+    try:
+        result = measure(job)
+        if not isinstance(result, dict) or not isinstance(result.get("hips"), list):
+            raise TypeError(
+                f"the measure function returned {type(result).__name__}, not a measurement "
+                "object with a 'hips' list"
+            )
+    except Exception as exc:  # noqa: BLE001 - one failing series never stops the batch
+        return make_record(
+            job,
+            "failed",
+            error=_error_dict(exc, job),
+            seconds=time.perf_counter() - start,
+            software_version=software_version,
+        )
+    return make_record(
+        job, "ok", result=result, seconds=time.perf_counter() - start, software_version=software_version
+    )
+
+
+# --- executors ----------------------------------------------------------------------------------
+class _InlineExecutor:
+    """Runs jobs in the calling process (``processes=0``): no isolation, for debugging and profiling."""
+
+    crash_errors: tuple[type[BaseException], ...] = ()
+    description = "in-process"
+    window = 1
+
+    def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        fut: cf.Future = cf.Future()
+        fut.set_result(fn(*args))
+        return fut
+
+    def wait_first(self, futures: Iterable[cf.Future]) -> set:
+        return set(futures)
+
+    def wait_all(self, futures: Iterable[cf.Future]) -> None:
+        return None
+
+    def restart(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _LocalExecutor(_InlineExecutor):
+    """A pool of spawned worker processes on this machine."""
+
+    crash_errors = (BrokenProcessPool,)
+
+    def __init__(self, processes: int):
+        self.window = processes
+        self.description = f"{processes} local process{'es' if processes != 1 else ''}"
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        # spawn, not fork: the parent runs threads (progress display) that fork would copy mid-state
+        return cf.ProcessPoolExecutor(
+            max_workers=self.window, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        return self._pool.submit(fn, *args)
+
+    def wait_first(self, futures: Iterable[cf.Future]) -> set:
+        return cf.wait(list(futures), return_when=cf.FIRST_COMPLETED).done
+
+    def wait_all(self, futures: Iterable[cf.Future]) -> None:
+        cf.wait(list(futures))
+
+    def restart(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _DaskExecutor(_InlineExecutor):
+    """A ``dask.distributed`` cluster: an existing one (address) or a LocalCluster started here."""
+
+    def __init__(self, scheduler: str | None, workers: int | None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise InputError(
+                "running on a Dask cluster needs dask.distributed",
+                hint="pip install 'onfh-imaging[distributed]'",
+            ) from exc
+        self._cluster = None
+        if scheduler is not None:
+            try:
+                self._client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise InputError(
+                    f"cannot connect to the Dask scheduler at {scheduler}: {exc}",
+                    hint="check the address (tcp://host:8786) and that the scheduler runs",
+                ) from exc
+            self.description = f"Dask scheduler {scheduler}"
+        else:
+            self._cluster = LocalCluster(
+                n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0"
+            )
+            self._client = Client(self._cluster)
+            self.description = f"Dask LocalCluster of {workers} worker{'s' if workers != 1 else ''}"
+        threads = sum(self._client.nthreads().values()) or 1
+        self.window = 2 * threads
+
+    def submit(self, fn: Callable, *args: Any) -> Any:
+        return self._client.submit(fn, *args, pure=False)
+
+    def wait_first(self, futures: Iterable[Any]) -> set:
+        from distributed import wait
+
+        return set(wait(list(futures), return_when="FIRST_COMPLETED").done)
+
+    def wait_all(self, futures: Iterable[Any]) -> None:
+        from distributed import wait
+
+        wait(list(futures))
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _executor(scheduler: str | None, workers: int | None, processes: int | None) -> _InlineExecutor:
+    if scheduler is not None and workers is not None:
+        raise InputError("give either a Dask scheduler address or a number of Dask workers, not both")
+    if scheduler is not None or workers is not None:
+        if workers is not None and workers < 1:
+            raise InputError(f"the number of Dask workers must be at least 1, not {workers}")
+        return _DaskExecutor(scheduler, workers)
+    if processes == 0:
+        return _InlineExecutor()
+    n = processes if processes is not None else len(os.sched_getaffinity(0))
+    if n < 0:
+        raise InputError(f"the number of local processes cannot be negative ({n})")
+    return _LocalExecutor(n)
+
+
+# --- progress -----------------------------------------------------------------------------------
+class _Progress:
+    """A rich progress bar on stderr: counts, rate and ETA; silent when disabled."""
+
+    def __init__(self, enabled: bool, total: int, description: str):
+        self.counts: Counter[str] = Counter()
+        self._bar = None
+        if not enabled or total == 0:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text("-- series/min" if not speed else f"{60 * speed:.1f} series/min")
+
+        self._bar = Progress(
+            TextColumn("[bold]measuring[/] ({task.fields[where]})"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._bar.add_task("batch", total=total, where=description, counts="")
+        self._bar.start()
+
+    def advance(self, status: str) -> None:
+        self.counts[status] += 1
+        if self._bar is not None:
+            text = f"ok {self.counts['ok']}, failed {self.counts['failed']}"
+            self._bar.update(self._task, advance=1, counts=text)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+# --- the batch ----------------------------------------------------------------------------------
+@dataclass
+class BatchSummary:
+    """What a batch run did.
+
+    Attributes
+    ----------
+    out : Path
+        Output folder.
+    to_measure : int
+        Series the cohort holds that are to be measured.
+    measured : int
+        Series measured successfully in this run.
+    failed : int
+        Series that failed in this run.
+    already_done : int
+        Series skipped because a record from an earlier run exists.
+    failed_earlier : int
+        Of those, series whose earlier attempt failed (``retry_failed`` measures them again).
+    not_selected : int
+        Series the cohort holds that are not measured by design (other sequences, other modalities).
+    unreadable_files : int
+        Files that look like DICOM but could not be read (listed in ``unreadable_files.csv``).
+    failures_by_reason : dict of str to int
+        This run's failures by error type.
+    seconds : float
+        Wall time of the run, s.
+    executor : str
+        Where the work ran.
+    tables : dict of str to Path
+        Tables written.
+    """
+
+    out: Path
+    to_measure: int = 0
+    measured: int = 0
+    failed: int = 0
+    already_done: int = 0
+    failed_earlier: int = 0
+    not_selected: int = 0
+    unreadable_files: int = 0
+    failures_by_reason: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    executor: str = ""
+    tables: dict[str, Path] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """A human summary, free of patient identifiers."""
+        rate = (self.measured + self.failed) / self.seconds * 60 if self.seconds > 0 else 0.0
+        out = [
+            f"{self.to_measure} series to measure on {self.executor}: {self.measured} measured, "
+            f"{self.failed} failed, {self.already_done} already done "
+            f"({self.failed_earlier} of them failed earlier); "
+            f"{self.not_selected} other series not measured by design, "
+            f"{self.unreadable_files} unreadable files",
+            f"{self.seconds:.1f} s, {rate:.1f} series/min",
+        ]
+        out += [f"  failed: {n} x {reason}" for reason, n in sorted(self.failures_by_reason.items())]
+        out += [f"tables: {', '.join(str(p) for p in self.tables.values())}"]
+        return out
+
+
+def rebuild_tables(out: str | os.PathLike, *, reads_db: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Rebuild the tables of a batch output folder from its records (atomically).
+
+    Parameters
+    ----------
+    out : path
+        Output folder of a batch.
+    reads_db : path, optional
+        Reader-confirmation database to join (default: the napari plugin's, when it exists).
+    """
+    store = ResultStore(out)
+    if not any(store.records_dir.glob("*.json")):
+        raise InputError("no batch records here", path=store.records_dir, hint="run `onfh batch` first")
+    return store.rebuild_tables(_load_reads(store, reads_db))
+
+
+def _load_reads(store: ResultStore, reads_db: str | os.PathLike | None):
+    from onfh_imaging.batch.readers import default_reads_db, load_reads, reads_available
+
+    db = Path(reads_db) if reads_db is not None else default_reads_db()
+    if db is None or not reads_available():
+        return None
+    if not db.is_file():
+        raise InputError("no reads database here", path=db)
+    uids = {rec["job"]["series_instance_uid"] for rec in store.records()}
+    return load_reads(db, uids)
+
+
+def run_jobs(
+    jobs: Sequence[SeriesJob],
+    out: str | os.PathLike,
+    *,
+    skipped: Sequence[tuple[SeriesJob, str]] = (),
+    unreadable: Sequence[tuple[str, str]] = (),
+    scheduler: str | None = None,
+    workers: int | None = None,
+    processes: int | None = None,
+    measure: Measure = measure_with_pipeline,
+    progress: bool = True,
+    retry_failed: bool = False,
+    reads_db: str | os.PathLike | None = None,
+) -> BatchSummary:
+    """Measure the given jobs into the result store at ``out`` (see :func:`run_batch`)."""
+    start = time.perf_counter()
+    store = ResultStore(out)
+    summary = BatchSummary(
+        out=store.out, to_measure=len(jobs), not_selected=len(skipped), unreadable_files=len(unreadable)
+    )
+    with store.lock():
+        store.clean_stale_tmp()
+        store.write_unreadable(unreadable)
+        for job, reason in skipped:
+            if not store.has(record_key(job, __version__)):
+                first = job.files[0] if job.files else None
+                store.write(
+                    make_record(
+                        job,
+                        "skipped",
+                        error={"type": "NotSelected", "message": reason, "path": first, "file": first},
+                    )
+                )
+        todo = []
+        for job in jobs:
+            state = store.status(record_key(job, __version__))
+            if state == "ok" or (state == "failed" and not retry_failed):
+                summary.already_done += 1
+                summary.failed_earlier += state == "failed"
+            else:
+                todo.append(job)
+        failures: Counter[str] = Counter()
+        executor = _executor(scheduler, workers, processes) if todo else _InlineExecutor()
+        summary.executor = executor.description
+        bar = _Progress(progress, len(todo), executor.description)
+
+        def finish(record: dict) -> None:
+            store.write(record)
+            bar.advance(record["status"])
+            if record["status"] == "failed":
+                failures[record["error"]["type"]] += 1
+
+        try:
+            _schedule(executor, todo, measure, finish)
+        finally:
+            executor.close()
+            bar.close()
+            summary.measured, summary.failed = bar.counts["ok"], bar.counts["failed"]
+            summary.failures_by_reason = dict(failures)
+            summary.tables = store.rebuild_tables(_load_reads(store, reads_db))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _schedule(
+    executor: _InlineExecutor,
+    todo: Sequence[SeriesJob],
+    measure: Measure,
+    finish: Callable[[dict], None],
+    max_idle_restarts: int = 3,
+) -> None:
+    """Keep at most ``executor.window`` jobs in flight; isolate jobs whose worker process died.
+
+    When a worker process dies every job in flight is a suspect: each is rerun alone, so the one that
+    kills its worker again is recorded as failed and the others are measured. Workers that die
+    ``max_idle_restarts`` times in a row without finishing any job mean a broken environment: the
+    batch stops with an error instead of restarting forever.
+    """
+    queue: deque[SeriesJob] = deque(todo)
+    suspects: deque[SeriesJob] = deque()
+    inflight: dict[Any, SeriesJob] = {}
+    alone: SeriesJob | None = None
+    idle_restarts = 0
+
+    def submit(job: SeriesJob) -> None:
+        inflight[executor.submit(execute_job, measure, job, __version__)] = job
+
+    def done(record: dict) -> None:
+        nonlocal idle_restarts
+        idle_restarts = 0
+        finish(record)
+
+    while queue or suspects or inflight:
+        crashed = False
+        try:  # submitting to a pool that broke since the last wait raises at once
+            if suspects and not inflight:
+                submit(suspects[0])
+                alone = suspects.popleft()
+            while alone is None and not suspects and queue and len(inflight) < executor.window:
+                submit(queue[0])
+                queue.popleft()
+        except executor.crash_errors:
+            crashed = True
+        for fut in executor.wait_first(inflight) if not crashed else ():
+            job = inflight.pop(fut)
+            try:
+                done(fut.result())
+            except executor.crash_errors:
+                crashed = True
+                suspects.append(job)
+            except Exception as exc:  # noqa: BLE001 - a dead Dask worker (KilledWorker) fails only its job
+                done(
+                    make_record(
+                        job,
+                        "failed",
+                        error={
+                            "type": WORKER_DIED,
+                            "message": f"the worker measuring this series died ({type(exc).__name__})",
+                            "path": job.files[0],
+                            "file": job.files[0],
+                        },
+                    )
+                )
+        if crashed:
+            executor.wait_all(inflight)
+            for fut, job in list(inflight.items()):
+                if fut.exception() is None:
+                    done(fut.result())
+                else:
+                    suspects.append(job)
+            inflight.clear()
+            if alone is not None and alone in suspects:
+                suspects.remove(alone)
+                done(
+                    make_record(
+                        alone,
+                        "failed",
+                        error={
+                            "type": WORKER_DIED,
+                            "path": alone.files[0],
+                            "file": alone.files[0],
+                            "message": f"{alone.files[0]}: the worker process died measuring this "
+                            "series, twice (a crash or the out-of-memory killer)",
+                        },
+                    )
+                )
+            idle_restarts += 1
+            if idle_restarts > max_idle_restarts:
+                raise OnfhError(
+                    "worker processes keep dying without finishing any series",
+                    hint="check that the toolkit imports in a fresh Python process",
+                )
+            executor.restart()
+        if not inflight:
+            alone = None
+
+
+def run_batch(
+    root: str | os.PathLike | Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    processes: int | None = None,
+    measure: Measure = measure_with_pipeline,
+    progress: bool = True,
+    retry_failed: bool = False,
+    reads_db: str | os.PathLike | None = None,
+) -> BatchSummary:
+    """Measure every series of a cohort folder into ``out``, resuming where an earlier run stopped.
+
+    Parameters
+    ----------
+    root : path or iterable of paths
+        Folders, files or zip archives holding the cohort's DICOM studies.
+    out : path
+        Output folder: ``records/`` and the tables (see :mod:`onfh_imaging.batch.store`).
+    scheduler : str, optional
+        Address of an existing ``dask.distributed`` scheduler (``tcp://host:8786``).
+    workers : int, optional
+        Start a Dask ``LocalCluster`` of this many single-threaded worker processes.
+    processes : int, optional
+        Size of the local process pool when no Dask option is given (default: the usable cores;
+        0 runs in this process).
+    measure : callable, optional
+        ``measure(job) -> dict`` (the JSON contract); defaults to the toolkit's pipeline. It must be
+        picklable (a module-level function) to reach worker processes.
+    progress : bool
+        Show a progress bar on stderr.
+    retry_failed : bool
+        Measure again series whose earlier attempt failed (by default they are kept as failed).
+    reads_db : path, optional
+        Reader-confirmation database to join as ``reader_*`` columns (default: the napari plugin's
+        database, when it exists).
+
+    Returns
+    -------
+    BatchSummary
+    """
+    found = discover_cohort(root)
+    return run_jobs(
+        found.jobs,
+        out,
+        skipped=found.skipped,
+        unreadable=found.unreadable,
+        scheduler=scheduler,
+        workers=workers,
+        processes=processes,
+        measure=measure,
+        progress=progress,
+        retry_failed=retry_failed,
+        reads_db=reads_db,
+    )

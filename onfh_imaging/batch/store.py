@@ -1,0 +1,397 @@
+"""An atomic, resumable store of batch results.
+
+Layout of an output folder::
+
+    OUT/
+      records/<series uid>_<content hash>_<software version>.json   one per finished series
+      measurements.csv, measurements.parquet                        one row per series and hip
+      errors.csv                                                    failed series: file and reason
+      reads.csv                                                     reader confirmations (when any)
+
+Every finished series is one small JSON record written with tmp + fsync + ``os.replace``, so a
+record is either absent or complete whatever kills the process. A record's key holds the
+SeriesInstanceUID, the fingerprint of the files and the software version: a rerun skips keys
+already present, and re-measures a series whose files or software changed. The tables are derived
+data, rebuilt atomically from the records (:meth:`ResultStore.rebuild_tables`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from onfh_imaging.batch.jobs import SeriesJob
+from onfh_imaging.batch.visits import add_visit_columns
+from onfh_imaging.errors import InputError
+
+RECORD_SCHEMA = "onfh-imaging/batch-record/1"
+STATUSES = ("ok", "failed", "skipped")
+
+#: Columns every measurements table has, in this order; other flattened fields follow, sorted.
+CORE_COLUMNS = (
+    "patient_id",
+    "study_instance_uid",
+    "study_date",
+    "visit_days",
+    "visit_months",
+    "visit_label",
+    "series_instance_uid",
+    "modality",
+    "series_description",
+    "sequence",
+    "side",
+    "status",
+    "error_type",
+    "error",
+    "error_path",
+    "error_file",
+    "head_radius_mm",
+    "head_volume_ml",
+    "head_sphericity",
+    "head_rms_deviation_mm",
+    "head_collapse_depth_mm",
+    "lesion_volume_ml",
+    "lesion_head_involvement_pct",
+    "lesion_kerboul_angle_deg",
+    "staging_arco_2019",
+    "staging_arco_basis",
+    "staging_steinberg_extent",
+    "staging_arco_1992",
+    "warnings",
+    "software_version",
+    "schema",
+    "content_hash",
+    "fluid_series_instance_uid",
+    "series_key",
+    "record_key",
+)
+ERROR_COLUMNS = (
+    "patient_id",
+    "study_instance_uid",
+    "study_date",
+    "series_instance_uid",
+    "modality",
+    "series_description",
+    "status",
+    "error_type",
+    "error",
+    "error_path",
+    "error_file",
+    "record_key",
+)
+_SAFE = re.compile(r"[^A-Za-z0-9.+-]+")
+_TMP_SUFFIX = ".tmp"
+
+
+def record_key(job: SeriesJob, software_version: str) -> str:
+    """File-name-safe key of a job's result: series UID, 16 hex digits of its hash, version."""
+    return "_".join(_SAFE.sub("-", part) for part in (job.series_id, job.content_hash[:16], software_version))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success fsync it and rename it over ``path``.
+
+    The temporary name ``.<name>.<pid>.tmp`` tells :meth:`ResultStore.clean_stale_tmp` which
+    process owns it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested contract object into ``a_b_c`` columns, keeping every field.
+
+    Nested objects join their keys with ``_`` (``head.radius_mm`` -> ``head_radius_mm``); numeric
+    3-vectors in LPS (names ending ``_lps`` or ``_lps_mm``) become ``_x``, ``_y``, ``_z`` columns, other
+    numeric lists ``_0``, ``_1``...; lists of text join with ``"; "``; anything else is kept as JSON text.
+    """
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}_{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name))
+        elif isinstance(value, (list, tuple)):
+            if value and all(_is_number(v) for v in value):
+                axes = "xyz" if len(value) == 3 and name.endswith(("_lps", "_lps_mm")) else None
+                for n, v in enumerate(value):
+                    out[f"{name}_{axes[n] if axes else n}"] = v
+            elif all(isinstance(v, str) for v in value):
+                out[name] = "; ".join(value)
+            else:
+                out[name] = json.dumps(value)
+        else:
+            out[name] = value
+    return out
+
+
+def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Table rows of one record: one per hip of a measured series, else one for the series."""
+    job = record["job"]
+    base = {
+        "patient_id": job["patient_id"],
+        "study_instance_uid": job["study_instance_uid"],
+        "study_date": job["study_date"],
+        "series_instance_uid": job["series_instance_uid"],
+        "modality": job["modality"],
+        "series_description": job["series_description"],
+        "sequence": job.get("sequence", ""),
+        "content_hash": job["content_hash"],
+        "series_key": job.get("series_key") or job["series_instance_uid"],
+        "fluid_series_instance_uid": job.get("fluid_series_instance_uid"),
+        "status": record["status"],
+        "record_key": record["key"],
+        "software_version": record["software_version"],
+    }
+    error = record.get("error") or {}
+    base.update(
+        {
+            "error_type": error.get("type"),
+            "error": error.get("message"),
+            "error_path": error.get("path"),
+            "error_file": error.get("file"),
+        }
+    )
+    result = record.get("result")
+    if record["status"] != "ok" or result is None:
+        return [base]
+    study = {k: v for k, v in result.items() if k not in ("hips", "input")}
+    inputs = {k: v for k, v in (result.get("input") or {}).items() if k not in base}
+    base.update(flatten(inputs))
+    base.update(flatten({f"study_{k}" if k == "warnings" else k: v for k, v in study.items()}))
+    hips = result.get("hips") or []
+    if not hips:
+        return [base]
+    return [{**base, **flatten(hip)} for hip in hips]
+
+
+def _clean_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    """Make object columns Arrow-typable: NaN -> None, mixed text/number columns -> text."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype != object:
+            continue
+        values = [None if (isinstance(v, float) and math.isnan(v)) else v for v in out[col]]
+        kinds = {type(v) for v in values if v is not None}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            values = [None if v is None else str(v) for v in values]
+        out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
+class ResultStore:
+    """Records of finished series in ``out/records`` and the tables derived from them.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output folder (created when missing).
+    """
+
+    def __init__(self, out: str | os.PathLike):
+        self.out = Path(out)
+        self.records_dir = self.out / "records"
+        try:
+            self.records_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the output folder: {exc.strerror}", path=self.out) from exc
+
+    # --- records --------------------------------------------------------------------------------
+    def record_path(self, key: str) -> Path:
+        return self.records_dir / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        """True when a finished record with this key exists."""
+        return self.record_path(key).is_file()
+
+    def status(self, key: str) -> str | None:
+        """Status of the record with this key, or None when there is none."""
+        path = self.record_path(key)
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))["status"]
+
+    def write(self, record: Mapping[str, Any]) -> Path:
+        """Write one record atomically (tmp + fsync + rename); returns its path."""
+        if record.get("status") not in STATUSES:
+            raise ValueError(f"record status must be one of {STATUSES}, not {record.get('status')!r}")
+        path = self.record_path(record["key"])
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(record, indent=1, default=_json_default) + "\n", encoding="utf-8")
+        return path
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record, and per series only the most recently finished one.
+
+        A series re-measured after its files or the software changed leaves its older record on disk;
+        the tables show the newer.
+        """
+        latest: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.records_dir.glob("*.json")):
+            try:
+                rec = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise InputError(
+                    f"unreadable batch record: {exc}",
+                    path=path,
+                    hint="delete it to measure that series again",
+                ) from exc
+            if rec.get("record_schema") != RECORD_SCHEMA:
+                continue
+            uid = rec["job"].get("series_key") or rec["job"]["series_instance_uid"]
+            if uid not in latest or (rec["finished_at"], rec["key"]) > (
+                latest[uid]["finished_at"],
+                latest[uid]["key"],
+            ):
+                latest[uid] = rec
+        return [latest[uid] for uid in sorted(latest)]
+
+    def clean_stale_tmp(self) -> int:
+        """Remove temporary files left by processes that no longer run; returns how many."""
+        removed = 0
+        for folder in (self.out, self.records_dir):
+            for tmp in folder.glob(f".*{_TMP_SUFFIX}"):
+                pid = tmp.name[: -len(_TMP_SUFFIX)].rsplit(".", 1)[-1]
+                if pid.isdigit() and _pid_alive(int(pid)) and int(pid) != os.getpid():
+                    continue
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the output folder (released by the kernel if the process dies)."""
+        fd = os.open(self.out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise InputError(
+                    "another batch is writing to this output folder",
+                    path=self.out,
+                    hint="wait for it to finish or choose another --out",
+                ) from exc
+            yield
+        finally:
+            os.close(fd)
+
+    def write_unreadable(self, files: Sequence[tuple[str, str]]) -> Path:
+        """Write ``unreadable_files.csv``: files of the cohort that could not be read, with the reason."""
+        path = self.out / "unreadable_files.csv"
+        with atomic_output(path) as tmp:
+            pd.DataFrame(list(files), columns=["path", "error"]).to_csv(tmp, index=False)
+        return path
+
+    # --- tables ---------------------------------------------------------------------------------
+    def measurements(self, reads: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The measurements table built from the records (one row per series and hip).
+
+        Parameters
+        ----------
+        reads : DataFrame, optional
+            Reader confirmations in long form (see :func:`onfh_imaging.batch.readers.load_reads`);
+            joined as ``reader_*`` columns on series and side.
+        """
+        rows = [row for rec in self.records() for row in record_rows(rec)]
+        df = pd.DataFrame(rows)
+        for col in CORE_COLUMNS:
+            if col not in df.columns:
+                df[col] = pd.Series([None] * len(df), dtype=object)
+        if len(df):
+            df = add_visit_columns(df)
+        extra = sorted(c for c in df.columns if c not in CORE_COLUMNS)
+        df = df[list(CORE_COLUMNS) + extra]
+        if reads is not None and len(reads) and len(df):
+            from onfh_imaging.batch.readers import join_reads
+
+            df = join_reads(df, reads)
+        df = df.sort_values(
+            ["patient_id", "study_date", "series_key", "side"], na_position="first", kind="stable"
+        ).reset_index(drop=True)
+        return df
+
+    def rebuild_tables(self, reads: pd.DataFrame | None = None) -> dict[str, Path]:
+        """Rewrite ``measurements.csv``, ``measurements.parquet``, ``errors.csv`` (and ``reads.csv``).
+
+        Each table is written to a temporary file and renamed, so a reader of the folder sees the old
+        table or the new one, never a partial one.
+
+        Returns
+        -------
+        dict of str to Path
+            The tables written, by name.
+        """
+        df = self.measurements(reads)
+        written = {}
+        path = self.out / "measurements.csv"
+        with atomic_output(path) as tmp:
+            df.to_csv(tmp, index=False)
+        written["measurements.csv"] = path
+        path = self.out / "measurements.parquet"
+        with atomic_output(path) as tmp:
+            _clean_for_parquet(df).to_parquet(tmp, index=False)
+        written["measurements.parquet"] = path
+        errors = df.loc[df["status"] == "failed", list(ERROR_COLUMNS)].drop_duplicates("record_key")
+        path = self.out / "errors.csv"
+        with atomic_output(path) as tmp:
+            errors.to_csv(tmp, index=False)
+        written["errors.csv"] = path
+        if reads is not None and len(reads):
+            uids = set(df["series_instance_uid"])
+            path = self.out / "reads.csv"
+            with atomic_output(path) as tmp:
+                reads[reads["series_instance_uid"].isin(uids)].to_csv(tmp, index=False)
+            written["reads.csv"] = path
+        return written
+
+
+def _json_default(obj: Any) -> Any:
+    """JSON for numpy scalars and arrays that a measure function may return."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
