@@ -1,0 +1,19 @@
+"""Automatic segmentation: femoral heads and necrotic lesions on T1-weighted hip MRI.
+
+Public API (the pipeline, the napari plugin and the batch layer call exactly these):
+
+* :func:`segment_hips` -> list of :class:`HipSegmentation` (masks on the input grid, reference sphere,
+  neck axis, side, warnings; bool masks plus their partial-volume fractions),
+* :func:`find_femoral_heads` -> list of :class:`HeadCandidate`,
+* :func:`select_series` -> the T1 series to measure and an optional fluid-sensitive series.
+"""
+
+from onfh_imaging.segment.mri import (
+    HeadCandidate,
+    HipSegmentation,
+    find_femoral_heads,
+    segment_hips,
+    select_series,
+)
+
+__all__ = ["HeadCandidate", "HipSegmentation", "find_femoral_heads", "segment_hips", "select_series"]

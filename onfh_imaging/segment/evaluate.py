@@ -1,0 +1,166 @@
+"""Accuracy of the MRI segmentation against digital phantoms with known truth.
+
+Used by the tests and by ``benchmarks/accuracy_mri.py``: render a phantom, segment it, measure the
+masks with :func:`onfh_imaging.measure.hip.measure_hip`, and compare with the phantom's exact truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PhantomCase:
+    """One phantom of the accuracy grid (see :func:`build_phantom`)."""
+
+    name: str
+    hips: str = "right"                 # "right" | "left" | "both"
+    collapse_mm: float = 0.0
+    lesion: str = "none"                # "none" | "small" | "large"
+    core: str = "fatty"                 # "fatty" | "fluid"
+    slice_mm: float = 4.0
+    in_plane_mm: float = 0.7
+    oblique_deg: tuple[float, float] = (0.0, 0.0)
+    radius_mm: float = 24.0
+    noise: float = 0.03
+    bias: float = 0.15
+    intensity_scale: float = 1000.0
+    matrix: int | None = None  # default: a ~115 mm square field of view per hip
+    fov_height_mm: float = 80.0
+    seed: int = 0
+
+
+def build_phantom(case: PhantomCase):
+    """Model, rendered T1 volume and truth fractions ``(model, t1, head_fraction, lesion_fraction)``.
+
+    The measured hip (collapse and lesion) is the first side named by ``case.hips`` ("both": right).
+    """
+    from onfh_imaging.phantom.model import Collapse, Lesion, PelvisModel, default_dome_direction
+    from onfh_imaging.phantom.mr import render_mr
+    from onfh_imaging.phantom.truth import truth_masks
+
+    side = "left" if case.hips == "left" else "right"
+    dome = default_dome_direction(side)
+    extra: dict = {}
+    if case.collapse_mm > 0:
+        extra["collapse"] = Collapse(case.collapse_mm, dome)
+    if case.lesion != "none":
+        extra["lesion"] = Lesion.preset(case.lesion, case.radius_mm, dome, core=case.core)
+    model = PelvisModel.standard(case.hips, head_radius_mm=case.radius_mm, **{side: extra})
+    n_slices = int(np.ceil(case.fov_height_mm / case.slice_mm))
+    side_px = case.matrix or int(round(115.0 / case.in_plane_mm))
+    matrix = (side_px, int(side_px * 2.4)) if case.hips == "both" else (side_px, side_px)
+    t1 = render_mr(model, in_plane_mm=case.in_plane_mm, slice_mm=case.slice_mm, matrix=matrix,
+                   n_slices=n_slices, oblique_deg=case.oblique_deg, noise_sigma=case.noise,
+                   bias_strength=case.bias, intensity_scale=case.intensity_scale, seed=case.seed)
+    head, lesion = truth_masks(model, t1)
+    return model, t1, head, lesion
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else 2.0 * float(np.sum(a & b)) / total
+
+
+def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) -> list[dict]:
+    """Segment and measure one phantom; one row of errors per hip found.
+
+    Row keys: ``case, side, truth_side, center_error_mm, radius_error_mm, collapse_mm, true_collapse_mm,
+    collapse_error_mm, head_dice, lesion_dice, lesion_ml, true_lesion_ml, lesion_volume_error_pct,
+    invented_lesion, stage, true_stage, seconds``.
+    """
+    import time
+
+    from onfh_imaging.measure.hip import measure_hip
+    from onfh_imaging.phantom.truth import hip_truth
+    from onfh_imaging.segment.mri import segment_hips
+
+    model, t1, head_truth, lesion_truth = built if built is not None else build_phantom(case)
+    start = time.perf_counter()
+    segs = segment_hips(t1)
+    seconds = time.perf_counter() - start
+    centers = t1.voxel_centers_lps()
+    rows = []
+    for seg in segs:
+        truth_hip = {h.side: h for h in model.hips}.get(seg.side)
+        if truth_hip is None:
+            rows.append({"case": case.name, "side": seg.side, "truth_side": None})
+            continue
+        truth = hip_truth(truth_hip, 300, 720)
+        head_mask = seg.femoral_head_fraction if use_fractions else seg.femoral_head_mask
+        lesion_mask = seg.lesion_fraction if use_fractions else seg.lesion_mask
+        m = measure_hip(head_mask, lesion_mask, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
+        near = np.linalg.norm(centers - np.asarray(truth.center_lps_mm), axis=-1) < truth.radius_mm + 10
+        head_dice = _dice(seg.femoral_head_mask.array, (head_truth.array >= 0.5) & near)
+        true_lesion = (lesion_truth.array >= 0.5) & near
+        lesion_dice = _dice(seg.lesion_mask.array, true_lesion)
+        lesion_ml = float(np.sum(lesion_mask.array, dtype=float)) * t1.voxel_volume_ml
+        true_ml = truth.lesion_volume_ml or 0.0
+        d = m.to_dict()
+        rows.append({
+            "case": case.name, "side": seg.side, "truth_side": truth_hip.side,
+            "center_error_mm": float(np.linalg.norm(np.asarray(d["head"]["center_lps_mm"])
+                                                    - np.asarray(truth.center_lps_mm))),
+            "radius_error_mm": float(d["head"]["radius_mm"] - truth.radius_mm),
+            "collapse_mm": float(d["head"]["collapse_depth_mm"]),
+            "true_collapse_mm": float(truth.collapse_depth_mm),
+            "collapse_error_mm": float(d["head"]["collapse_depth_mm"] - truth.collapse_depth_mm),
+            "head_dice": head_dice,
+            "lesion_dice": lesion_dice if true_ml > 0 else float("nan"),
+            "lesion_ml": lesion_ml, "true_lesion_ml": true_ml,
+            "lesion_volume_error_pct": 100.0 * (lesion_ml - true_ml) / true_ml if true_ml > 0 else float("nan"),
+            "invented_lesion": bool(true_ml == 0 and seg.lesion_mask.array.any()),
+            "stage": d["staging"]["arco_2019"], "true_stage": truth.arco_2019,
+            "seconds": seconds,
+        })
+    return rows
+
+
+def grid_cases() -> list[PhantomCase]:
+    """The accuracy grid: >= 20 phantoms over side, collapse, lesion, core, slices, obliquity, noise, bias."""
+    cases = []
+    sides = ["right", "left", "both"]
+    collapses = [0.0, 1.0, 1.5, 2.6, 3.0, 4.0]
+    lesions = ["none", "small", "large"]
+    n = 0
+    for i in range(24):
+        lesion = lesions[i % 3]
+        collapse = 0.0 if lesion == "none" else collapses[(i * 5) % len(collapses)]
+        cases.append(PhantomCase(
+            name=f"p{n:02d}", hips=sides[(i // 3) % 3], collapse_mm=collapse, lesion=lesion,
+            core="fluid" if i % 4 == 3 else "fatty", slice_mm=(3.0, 4.0, 5.0)[i % 3 if i % 2 else (i // 2) % 3],
+            oblique_deg=((0.0, 0.0), (10.0, 0.0), (0.0, 12.0), (15.0, 8.0))[i % 4],
+            in_plane_mm=(0.5, 0.7, 0.9)[(i // 2) % 3], noise=(0.02, 0.03, 0.05)[i % 3],
+            bias=(0.0, 0.15, 0.3)[(i // 4) % 3], intensity_scale=(1000.0, 4000.0)[i % 2],
+            radius_mm=(22.0, 24.0, 27.0)[(i // 6) % 3], seed=i))
+        n += 1
+    return cases
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Max / mean absolute errors, Dice minima, invented lesions and IIIA/IIIB agreement."""
+    ok = [r for r in rows if r.get("truth_side") is not None]
+
+    def col(key):
+        v = np.array([r[key] for r in ok], float)
+        return v[np.isfinite(v)]
+
+    out = {"hips": len(ok), "wrong_side": sum(r.get("side") != r.get("truth_side") for r in rows)}
+    for key in ("center_error_mm", "radius_error_mm", "collapse_error_mm", "lesion_volume_error_pct"):
+        v = np.abs(col(key))
+        out[f"max_abs_{key}"] = float(v.max()) if v.size else float("nan")
+        out[f"mean_abs_{key}"] = float(v.mean()) if v.size else float("nan")
+    for key in ("head_dice", "lesion_dice"):
+        v = col(key)
+        out[f"min_{key}"] = float(v.min()) if v.size else float("nan")
+        out[f"mean_{key}"] = float(v.mean()) if v.size else float("nan")
+    out["invented_lesions"] = sum(r["invented_lesion"] for r in ok)
+    decisive = [r for r in ok if r["true_collapse_mm"] > 0 and abs(r["true_collapse_mm"] - 2.0) > 0.5]
+    out["staging_iiia_iiib_agreement"] = (f"{sum(r['stage'] == r['true_stage'] for r in decisive)}/"
+                                          f"{len(decisive)}")
+    return out
+
+
+__all__ = ["PhantomCase", "build_phantom", "evaluate_case", "grid_cases", "summarize"]

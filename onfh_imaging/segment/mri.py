@@ -1,0 +1,919 @@
+"""Automatic segmentation of femoral heads and necrotic lesions on T1-weighted hip MRI.
+
+The method follows the anatomy rather than a trained model, and every threshold comes from the image:
+
+1. **Finding heads.** The T1 volume is resampled to a coarse isotropic grid; bright tissue (fatty marrow
+   and fat) is separated with a three-class Otsu threshold, and local maxima of its Euclidean distance
+   map (in mm) within the size range of a femoral head's marrow are candidate centres. From each candidate,
+   rays find the first marrow -> dark edge (the cortex); a one-sided robust sphere fit of those edges,
+   the share of rays agreeing with it, and a narrow cone of rays that stay bright (the femoral neck)
+   decide whether the candidate is a femoral head. The neck points laterally, which gives the side of a
+   lone hip; with two heads the body midline between them does.
+2. **Bone surface.** Radial intensity profiles are sampled in physical space (trilinear, 0.1 mm steps)
+   on a polar grid whose pole is the neck axis. Levels come from the head itself (marrow, cortex and
+   cartilage of the median profile of well-resolved rays). The reference sphere is fitted (one-sided,
+   robust) to the outer cortical edge of rays the slices do not blur. On every articular ray the bone
+   surface is then located by fitting the outer anatomy, which is the same with or without a lesion
+   beneath: bone of any signal, the dark subchondral plate, the brighter cartilage and anything beyond,
+   each at a free level, blurred by the ray's own point-spread function (voxel extent along the ray per
+   image axis, so thick slices blur rays near the slice normal most). Plate and cartilage thickness are
+   learned from the sharpest rays. Rays too blurred to resolve plate and cartilage are left out, the rest
+   are weighted by their resolution, and a normalised convolution over the sphere regularises the radii,
+   pulling unsupported directions to the reference sphere. The femoral head mask is the star-shaped region
+   ``|x - c| < r(u)`` (clipped to the reference sphere around the neck), voxelised on the input grid with
+   partial-volume fractions.
+3. **Necrotic lesion.** On a fine isotropic grid inside the cortex, marrow clearly darker than the head's
+   own marrow (the demarcating band, a fluid core) splits the bone; normal marrow is what stays connected to
+   the neck, and the rest, away from the neck, reaching the subchondral bone and larger than
+   ``MIN_LESION_VOLUME_ML``, is the necrotic segment, carried radially out to the bone surface. With no
+   band the lesion mask is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from onfh_imaging.errors import SegmentationError, UnsupportedInputError
+from onfh_imaging.geometry import Volume
+from onfh_imaging.segment.rays import (
+    DirectionGrid,
+    orthonormal_frame,
+    radial_profiles,
+    sample_volume,
+    star_fraction,
+)
+
+Progress = Callable[[float, str], None]
+
+#: Physical size range (mm) of an adult femoral head's bone radius.
+HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
+#: Directions closer than this to the neck axis (deg) are neck, not articular surface.
+NECK_CONE_DEG = 65.0
+#: Lesions are only sought farther than this from the neck axis (deg).
+LESION_MIN_NECK_ANGLE_DEG = 70.0
+#: Smallest lesion reported (mL); smaller dark specks are noise or vessels, not a necrotic segment.
+MIN_LESION_VOLUME_ML = 0.1
+
+_RAY_STEP_MM = 0.1
+
+
+@dataclass(frozen=True)
+class HeadCandidate:
+    """A femoral head found in the field of view (before its surface is delineated).
+
+    Attributes
+    ----------
+    center_lps : ndarray, shape (3,)
+        Centre of the sphere fitted to the inner cortical edge (mm, LPS).
+    radius_mm : float
+        Radius of the marrow sphere (inner cortical edge), mm; the bone radius is about a cortex larger.
+    side : str
+        ``"left"`` or ``"right"``: the patient's hip.
+    score : float
+        Share (0..1) of rays whose first marrow -> dark edge lies on the fitted sphere.
+    neck_axis_lps : ndarray, shape (3,)
+        Unit vector from the centre toward the femoral neck.
+    """
+
+    center_lps: np.ndarray
+    radius_mm: float
+    side: str
+    score: float
+    neck_axis_lps: np.ndarray
+
+
+@dataclass(frozen=True)
+class HipSegmentation:
+    """Masks and geometry of one hip, on the input image grid.
+
+    Attributes
+    ----------
+    side : str
+        ``"left"`` or ``"right"`` (patient side).
+    femoral_head_mask : Volume
+        Bool: the femur (cortex, marrow, lesion) inside the reference sphere.
+    lesion_mask : Volume
+        Bool: the necrotic segment including its low-signal band; empty when there is none.
+    head_center_lps : ndarray, shape (3,)
+        Reference sphere centre estimate (mm, LPS).
+    head_radius_mm : float
+        Reference sphere radius estimate (mm).
+    neck_axis_lps : ndarray, shape (3,)
+        Unit vector from the head centre toward the femoral neck.
+    warnings : tuple of str
+        Anything a reader should check.
+    femoral_head_fraction, lesion_fraction : Volume
+        Partial-volume fractions (float32, 0..1) of the same masks: the sub-voxel surfaces the bool masks
+        were thresholded from (>= 0.5). Measuring these avoids the information loss of thick slices.
+    """
+
+    side: str
+    femoral_head_mask: Volume
+    lesion_mask: Volume
+    head_center_lps: np.ndarray
+    head_radius_mm: float
+    neck_axis_lps: np.ndarray
+    warnings: tuple[str, ...] = ()
+    femoral_head_fraction: Volume | None = field(default=None, repr=False)
+    lesion_fraction: Volume | None = field(default=None, repr=False)
+
+
+# --- small helpers ---------------------------------------------------------------------------------
+def _fibonacci_directions(n: int) -> np.ndarray:
+    k = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * k / n
+    phi = np.pi * (1.0 + 5 ** 0.5) * k
+    rho = np.sqrt(1.0 - z * z)
+    return np.column_stack([rho * np.cos(phi), rho * np.sin(phi), z])
+
+
+def _resample_isotropic(volume: Volume, step_mm: float) -> Volume:
+    """Linear resampling onto an isotropic grid with the same orientation and extent."""
+    import SimpleITK as sitk
+
+    image = volume.to_sitk()
+    image = sitk.Cast(image, sitk.sitkFloat32)
+    extent = (np.array(volume.size) - 1) * np.array(volume.spacing)
+    size = [int(np.floor(e / step_mm)) + 1 for e in extent]
+    # Smooth before decimating so thin dark structures are averaged, not aliased.
+    sigma = [max(step_mm / 2.0 - s / 2.0, 0.0) for s in volume.spacing]
+    if max(sigma) > 0:
+        image = sitk.SmoothingRecursiveGaussian(image, [max(s, 1e-3) for s in sigma])
+    out = sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, volume.origin, (step_mm,) * 3,
+                        tuple(volume.direction.reshape(-1)), 0.0, sitk.sitkFloat32)
+    return Volume.from_sitk(out)
+
+
+def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Fractional index of the last upward crossing of ``level`` with ``lo <= index <= hi`` per ray."""
+    n = profiles.shape[-1]
+    idx = np.arange(1, n)
+    up = (profiles[..., :-1] < level) & (profiles[..., 1:] >= level)
+    up &= (idx >= lo[..., None]) & (idx <= hi[..., None])
+    has = up.any(axis=-1)
+    last = n - 2 - np.argmax(up[..., ::-1], axis=-1)
+    v0 = np.take_along_axis(profiles, last[..., None], -1)[..., 0]
+    v1 = np.take_along_axis(profiles, (last + 1)[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.clip((level - v0) / (v1 - v0), 0.0, 1.0)
+    return np.where(has, last + f, np.nan)
+
+
+def _robust_sphere(points: np.ndarray, weights: np.ndarray | None = None, *,
+                   keep_quantile: float = 0.6) -> tuple[np.ndarray, float, np.ndarray]:
+    """Sphere of the outermost coherent edge points: ``(centre, radius, inlier mask)``.
+
+    Edges a ray meets too early (a lesion's band, a depressed segment) lie inside the head sphere, so
+    the fit starts from the outer ``keep_quantile`` of radial residuals and then trims residuals beyond
+    2.5 robust standard deviations (inward) or 4 (outward) until the inlier set settles.
+    """
+    from onfh_imaging.measure.sphere import fit_sphere
+
+    pts = np.asarray(points, float)
+    w = np.ones(len(pts)) if weights is None else np.asarray(weights, float)
+    keep = np.ones(len(pts), bool)
+    sphere = fit_sphere(pts, w)
+    for _ in range(4):
+        res = sphere.radial_residuals(pts)
+        keep = (res >= np.quantile(res, 1.0 - keep_quantile)) & (res <= np.quantile(res, 0.98))
+        sphere = fit_sphere(pts[keep], w[keep])
+    for _ in range(10):
+        res = sphere.radial_residuals(pts)
+        med = np.median(res[keep])
+        sd = max(1.4826 * np.median(np.abs(res[keep] - med)), 0.1)
+        new_keep = (res >= med - 2.5 * sd) & (res <= med + 4.0 * sd)
+        if np.array_equal(new_keep, keep) or new_keep.sum() < 10:
+            break
+        keep = new_keep
+        sphere = fit_sphere(pts[keep], w[keep])
+    return np.asarray(sphere.center_lps, float), float(sphere.radius_mm), keep
+
+
+# --- 1. finding heads ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Fit:
+    center: np.ndarray
+    radius: float
+    score: float
+    neck_axis: np.ndarray | None
+    neck_fraction: float
+
+
+def _falling_edges(prof: np.ndarray, level: float, step_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """All bright -> dark crossings of ``level`` along each ray: ``(ray index, radius mm)`` arrays."""
+    down = (prof[:, :-1] >= level) & (prof[:, 1:] < level)
+    ray, i = np.nonzero(down)
+    v0, v1 = prof[ray, i], prof[ray, i + 1]
+    return ray, (i + (v0 - level) / (v0 - v1)) * step_mm
+
+
+def _ransac_sphere(points: np.ndarray, ray: np.ndarray, n_rays: int, radius_range: tuple[float, float],
+                   tol: float, rng: np.random.Generator, iterations: int = 300) -> tuple[np.ndarray, float, float]:
+    """Sphere supported by the most rays (a ray supports it if any of its edges lies within ``tol``)."""
+    from onfh_imaging.measure.sphere import fit_sphere
+
+    best = (None, 0.0, -1.0)
+    if len(points) < 4:
+        return best
+    for _ in range(iterations):
+        pick = rng.choice(len(points), 4, replace=False)
+        q = points[pick]
+        a = np.column_stack([2 * (q[1:] - q[0])])
+        rhs = np.sum(q[1:] ** 2 - q[0] ** 2, axis=1)
+        try:
+            c = np.linalg.solve(a, rhs)
+        except np.linalg.LinAlgError:
+            continue
+        r = float(np.linalg.norm(q[0] - c))
+        if not radius_range[0] <= r <= radius_range[1]:
+            continue
+        near = np.abs(np.linalg.norm(points - c, axis=1) - r) < tol
+        support = np.unique(ray[near]).size / n_rays
+        if support > best[2]:
+            best = (c, r, support)
+    c, r, support = best
+    if c is None:
+        return best
+    for _ in range(3):
+        near = np.abs(np.linalg.norm(points - c, axis=1) - r) < tol
+        sphere = fit_sphere(points[near])
+        c, r = np.asarray(sphere.center_lps), float(sphere.radius_mm)
+    near = np.abs(np.linalg.norm(points - c, axis=1) - r) < tol
+    return c, r, np.unique(ray[near]).size / n_rays
+
+
+def _fit_marrow_sphere(volume: Volume, array: np.ndarray, start: np.ndarray, radius_hint: float,
+                       directions: np.ndarray) -> _Fit | None:
+    """Sphere of the inner cortical edge around ``start``, with its support and the neck cone.
+
+    Every bright -> dark crossing along rays from ``start`` is a candidate edge; the sphere supported
+    by the most rays wins (RANSAC), so the demarcating band of a large lesion, met first by many rays,
+    does not pull the fit inward.
+    """
+    step = 0.5
+    radii = np.arange(0.0, HEAD_RADIUS_RANGE_MM[1] * 2.0 + 10.0, step)
+    prof = radial_profiles(volume, array, np.asarray(start, float), directions, radii)
+    prof = ndimage.gaussian_filter1d(prof, 1.0, axis=-1)
+    near = radii < max(0.6 * radius_hint, 3.0)
+    marrow = float(np.median(prof[:, near]))
+    dark = float(np.percentile(prof[:, radii < 1.5 * radius_hint + 10], 5))
+    if marrow <= dark:
+        return None
+    level = 0.5 * (marrow + dark)
+    ray, r_edge = _falling_edges(prof, level, step)
+    pts = start + directions[ray] * r_edge[:, None]
+    rng = np.random.default_rng(0)
+    lo, hi = HEAD_RADIUS_RANGE_MM
+    center, radius, score = _ransac_sphere(pts, ray, len(directions), (lo - 3.0, hi), 1.2, rng)
+    if center is None or np.linalg.norm(center - start) > radius:
+        return None
+    # From the centre, rays that stay bright well past the sphere run down the femoral neck.
+    radii_c = np.arange(0.3 * radius, 1.35 * radius + 3.0, step)
+    prof_c = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, directions, radii_c), 1.0, axis=-1)
+    stay = ~np.any(prof_c < level, axis=1)
+    neck_axis = None
+    if stay.sum() >= 2:
+        # Other bright tissue (fat, pelvic marrow) can also border the head: the neck is the densest
+        # cluster of such rays, so the axis is the mean of the rays around the cluster's core.
+        d = directions[stay]
+        near = d @ d.T > np.cos(np.radians(30.0))
+        core = d[int(np.argmax(near.sum(axis=1)))]
+        v = d[d @ core > np.cos(np.radians(35.0))].sum(axis=0)
+        neck_axis = v / np.linalg.norm(v)
+    return _Fit(center, radius, float(score), neck_axis, float(stay.mean()))
+
+
+def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
+    """Find the femoral heads in a T1-weighted volume and tell their sides.
+
+    Parameters
+    ----------
+    t1 : Volume
+        T1-weighted MR volume (any orientation, any scanner intensity scale).
+
+    Returns
+    -------
+    list of HeadCandidate
+        Zero, one or two heads, sorted right hip first. Side comes from the body midline between two
+        heads, or from the lateral direction of the femoral neck for a lone head.
+    """
+    array = np.asarray(t1.array, np.float32)
+    iso = _resample_isotropic(t1, 2.0)
+    a = np.asarray(iso.array)
+    fg = a[a > 0.1 * np.percentile(a, 99.5)]
+    if fg.size < 100:
+        return []
+    from skimage.feature import peak_local_max
+    from skimage.filters import threshold_otsu
+
+    # On T1, fatty marrow and fat are the bright class against muscle, fluid and cortex.
+    bright = a > threshold_otsu(fg)
+    edt = ndimage.distance_transform_edt(bright, sampling=iso.spacing[::-1])
+    # A large lesion's band can leave little normal marrow: accept small distance maxima too.
+    lo, hi = HEAD_RADIUS_RANGE_MM[0] * 0.3, HEAD_RADIUS_RANGE_MM[1] + 2.0
+    peaks = peak_local_max(edt, min_distance=5, threshold_abs=lo, exclude_border=False)
+    # A bright region cut by the field of view's edge has a meaningless distance map there.
+    border = np.minimum(peaks, np.array(a.shape) - 1 - peaks) * 2.0
+    peaks = [p for p, b in zip(peaks, border.min(axis=1) if len(peaks) else []) if edt[tuple(p)] <= min(hi, b)]
+    peaks.sort(key=lambda p: -edt[tuple(p)])
+    directions = _fibonacci_directions(400)
+    fits: list[_Fit] = []
+    tried: list[np.ndarray] = []
+    for p in peaks:
+        start = iso.index_to_lps(np.asarray(p[::-1], float))
+        if any(np.linalg.norm(start - f.center) < f.radius for f in fits):
+            continue
+        if any(np.linalg.norm(start - q) < 10.0 for q in tried):
+            continue
+        tried.append(start)
+        if len(tried) > 30:
+            break
+        fit = _fit_marrow_sphere(t1, array, start, float(edt[tuple(p)]), directions)
+        if fit is None or fit.neck_axis is None:
+            continue
+        if fit.score < 0.45 or not (0.005 <= fit.neck_fraction <= 0.3):
+            continue
+        if any(np.linalg.norm(fit.center - f.center) < f.radius + fit.radius for f in fits):
+            continue
+        fits.append(fit)
+    if not fits:
+        return []
+    # The greater trochanter can look like a small sphere too; the head is the larger of the two.
+    fits.sort(key=lambda f: -f.score * f.radius)
+    best = fits[0]
+    chosen = [best]
+    for f in fits[1:]:
+        # A second femoral head lies across the midline, level with the first.
+        d = f.center - best.center
+        if f.score >= 0.6 * best.score and abs(d[0]) > 80.0 and abs(d[2]) < 40.0 \
+                and abs(f.radius - best.radius) < 0.25 * best.radius:
+            chosen.append(f)
+            break
+    if len(chosen) == 2:
+        midline_x = 0.5 * (chosen[0].center[0] + chosen[1].center[0])
+        sides = ["left" if f.center[0] > midline_x else "right" for f in chosen]
+    else:
+        sides = ["left" if chosen[0].neck_axis[0] > 0 else "right"]
+    heads = [HeadCandidate(center_lps=f.center, radius_mm=float(f.radius), side=s, score=f.score,
+                           neck_axis_lps=f.neck_axis) for f, s in zip(chosen, sides)]
+    return sorted(heads, key=lambda h: h.side != "right")
+
+
+# --- 2. bone surface and 3. lesion ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Levels:
+    marrow: float
+    cortex: float
+    cartilage: float
+    cortex_mm: float  # inner cortical edge -> outer bone surface, measured on well-resolved rays
+    outer_offset_mm: float  # outer bone surface relative to the inner-edge sphere
+
+
+def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inner_radius: float,
+                   volume: Volume, articular: np.ndarray) -> _Levels:
+    """Marrow, cortex and cartilage levels from the head's own profiles (median over well-resolved rays)."""
+    inferior = (vectors[..., 2] < -0.3) & articular
+    if inferior.sum() < 20:
+        inferior = articular
+    marrow = float(np.median(prof[inferior][:, radii < 0.6 * inner_radius]))
+    # Rays nearly within the slice plane see the cortex at in-plane resolution.
+    normal = volume.axis_of_slices()
+    resolved = (np.abs(vectors @ normal) < 0.35) & articular
+    if resolved.sum() < 20:
+        resolved = articular
+    s = np.arange(-6.0, 8.0 + 1e-9, _RAY_STEP_MM)
+    idx = (inner_radius + s - radii[0]) / _RAY_STEP_MM
+    aligned = ndimage.map_coordinates(prof[resolved], np.stack(np.meshgrid(
+        np.arange(resolved.sum()), idx, indexing="ij")), order=1, mode="nearest")
+    med = np.median(aligned, axis=0)
+    win = (s > -1.5) & (s < 4.0)
+    i_min = int(np.flatnonzero(win)[np.argmin(med[win])])
+    cortex = float(med[i_min])
+    after = (s > s[i_min]) & (s < s[i_min] + 4.0)
+    i_max = int(np.flatnonzero(after)[np.argmax(med[after])]) if after.any() else i_min
+    cartilage = float(med[i_max])
+    lvl_in = 0.5 * (marrow + cortex)
+    lvl_out = 0.5 * (cortex + cartilage)
+    before = np.flatnonzero((med[:i_min] >= lvl_in))
+    s_in = s[before[-1]] if before.size else s[i_min] - 0.75
+    rising = np.flatnonzero(med[i_min:i_max + 1] >= lvl_out)
+    s_out = s[i_min + rising[0]] if rising.size else s[i_min] + 0.75
+    return _Levels(marrow, cortex, cartilage, float(s_out - s_in), float(s_out))
+
+
+def _grid_median(values: np.ndarray, size: int = 3) -> np.ndarray:
+    """Median filter on a (polar, azimuth) map: edges repeat in polar angle, azimuth wraps around."""
+    h = size // 2
+    padded = np.pad(values, ((h, h), (0, 0)), mode="edge")
+    padded = np.pad(padded, ((0, 0), (h, h)), mode="wrap")
+    return ndimage.median_filter(padded, size=size)[h:-h, h:-h]
+
+
+@dataclass(frozen=True)
+class _Surface:
+    center: np.ndarray
+    radius: float
+    grid: DirectionGrid
+    vectors: np.ndarray
+    radii: np.ndarray
+    profiles: np.ndarray
+    r_surface: np.ndarray
+    levels: _Levels
+    articular: np.ndarray
+    found_fraction: float
+
+
+def _outer_edges(prof: np.ndarray, radii: np.ndarray, level: float, radius: float) -> np.ndarray:
+    """Radius (mm) of the last cortex -> cartilage rising crossing near the sphere of ``radius``; NaN if none."""
+    shape = prof.shape[:-1]
+    lo = np.full(shape, (radius - 5.5 - radii[0]) / _RAY_STEP_MM)
+    hi = np.full(shape, (radius + 1.2 - radii[0]) / _RAY_STEP_MM)
+    return radii[0] + _last_crossing_above(prof, level, lo, hi) * _RAY_STEP_MM
+
+
+def _ray_blur_cdf(widths_mm: Sequence[float], smooth_sigma_mm: float,
+                  step_mm: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative point-spread function along a ray: ``(offsets mm, cdf)``.
+
+    Each image axis contributes its voxel average (a box of the voxel's extent along the ray) and the
+    trilinear interpolation of the samples (two more such boxes); the radial smoothing of the profiles
+    adds a Gaussian.
+    """
+    kernel = np.array([1.0])
+    for w in widths_mm:
+        n = max(1, int(round(w / step_mm)))
+        box = np.full(n, 1.0 / n)
+        for _ in range(3):
+            kernel = np.convolve(kernel, box)
+    half = int(np.ceil(3.0 * smooth_sigma_mm / step_mm))
+    x = np.arange(-half, half + 1) * step_mm
+    kernel = np.convolve(kernel, np.exp(-0.5 * (x / smooth_sigma_mm) ** 2))
+    offsets = (np.arange(len(kernel)) - 0.5 * (len(kernel) - 1)) * step_mm
+    cdf = np.cumsum(kernel)
+    return offsets, cdf / cdf[-1]
+
+
+def _layer_design(s: np.ndarray, plate_mm: float, cartilage_mm: float,
+                  cdf: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Blurred indicators of bone inside the plate, plate, cartilage and beyond at offsets ``s`` (mm).
+
+    ``s`` is measured from the bone surface outward; returns shape ``(len(s), 4)``.
+    """
+    x, c = cdf
+
+    def step(at: float) -> np.ndarray:
+        return np.interp(s - at, x, c, left=0.0, right=1.0)
+
+    inner, surface, outer = step(-plate_mm), step(0.0), step(cartilage_mm)
+    return np.column_stack([1.0 - inner, inner - surface, surface - outer, outer])
+
+
+@dataclass(frozen=True)
+class _LayerFit:
+    shift_mm: np.ndarray    # surface offset from the reference radius per ray (mm)
+    valid: np.ndarray       # the fit found a dark plate under brighter cartilage
+    cost: np.ndarray        # relative residual (0 perfect, 1 no better than a constant)
+
+
+def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[np.ndarray, np.ndarray],
+                plate_mm: float, cartilage_mm: float, min_contrast: float, dark_limit: float,
+                bright_limit: float, *, search_mm: tuple[float, float] = (-6.0, 2.0), sub: int = 2,
+                window_mm: tuple[float, float] | None = None) -> _LayerFit:
+    """Locate the bone surface on rays sharing one point-spread function by fitting the layer model.
+
+    The model is the outer anatomy of the head, which is the same with or without a lesion beneath:
+    bone of any signal (marrow, band or fluid core), the dark subchondral plate, the brighter articular
+    cartilage, and anything beyond, each at its own free level, blurred by the ray's point-spread
+    function. For every candidate surface offset the levels are solved by least squares over a window
+    from ``1.5 mm`` inside the plate to ``1 mm`` past the cartilage; the offset of least relative
+    residual wins (parabolic sub-sample refinement). Only fits with a plate darker than ``dark_limit``,
+    and cartilage brighter than the plate by ``min_contrast`` but darker than ``bright_limit`` (not
+    marrow: a band over a strip of marrow under the plate mimics plate over cartilage) count.
+    """
+    step = radii[1] - radii[0]
+    lo, hi = window_mm if window_mm is not None else (-plate_mm - 1.5, cartilage_mm + 1.0)
+    s = np.arange(lo, hi + 1e-9, sub * step)
+    design = _layer_design(s, plate_mm, cartilage_mm, cdf)
+    pinv = np.linalg.pinv(design)
+    project = design @ pinv
+    offsets = np.arange(search_mm[0], search_mm[1] + 1e-9, step)
+    base = (radius - radii[0]) / step
+    n_rays = prof.shape[0]
+    cost = np.full((n_rays, len(offsets)), np.inf)
+    ok_all = np.zeros((n_rays, len(offsets)), bool)
+    s_idx = np.round(s / step).astype(int)
+    for n, d in enumerate(offsets):
+        idx = np.clip(int(round(base + d / step)) + s_idx, 0, prof.shape[-1] - 1)
+        y = prof[:, idx]
+        fit = y @ project.T
+        levels = y @ pinv.T
+        centred = y - y.mean(axis=1, keepdims=True)
+        total = np.einsum("ij,ij->i", centred, centred) + 1e-12
+        res = y - fit
+        cost[:, n] = np.einsum("ij,ij->i", res, res) / total
+        ok_all[:, n] = ((levels[:, 2] - levels[:, 1] > min_contrast) & (levels[:, 1] < dark_limit)
+                        & (levels[:, 2] < bright_limit))
+    masked = np.where(ok_all, cost, np.inf)
+    best = np.argmin(masked, axis=1)
+    rows = np.arange(n_rays)
+    valid = np.isfinite(masked[rows, best])
+    b0 = np.clip(best, 1, len(offsets) - 2)
+    cm, c0, cp = cost[rows, b0 - 1], cost[rows, b0], cost[rows, b0 + 1]
+    den = cm - 2 * c0 + cp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(np.isfinite(den) & (den > 0), 0.5 * (cm - cp) / den, 0.0)
+    shift = offsets[best] + np.where(best == b0, np.clip(frac, -1, 1), 0.0) * step
+    return _LayerFit(shift, valid, np.where(valid, masked[rows, best], 1.0))
+
+
+def _learn_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[np.ndarray, np.ndarray],
+                  min_contrast: float, dark_limit: float, bright_limit: float) -> tuple[float, float]:
+    """Plate and cartilage thickness (mm) that explain the sharpest rays best.
+
+    Every candidate pair is scored by the median relative residual over the same window about the
+    surface, coarse (0.5 mm) then fine (0.25 mm).
+    """
+    def score(plate: float, cart: float) -> float:
+        fit = _fit_layers(prof, radii, radius, cdf, plate, cart, min_contrast, dark_limit, bright_limit,
+                          search_mm=(-2.0, 2.0), sub=2, window_mm=(-4.0, 3.5))
+        return float(np.median(fit.cost))
+
+    pairs = [(p, c) for p in np.arange(0.5, 3.01, 0.5) for c in np.arange(1.0, 3.51, 0.5)]
+    best = min(pairs, key=lambda pc: score(*pc))
+    fine = [(best[0] + dp, best[1] + dc) for dp in (-0.25, 0.0, 0.25) for dc in (-0.25, 0.0, 0.25)
+            if best[0] + dp > 0.2 and best[1] + dc > 0.5]
+    best = min(fine, key=lambda pc: score(*pc))
+    return float(best[0]), float(best[1])
+
+
+def _sphere_smooth(values: np.ndarray, grid: DirectionGrid, sigma_deg: float) -> np.ndarray:
+    """Gaussian smoothing of a (polar, azimuth) map by about ``sigma_deg`` of arc on the sphere."""
+    out = ndimage.gaussian_filter1d(values, sigma_deg / grid.polar_step_deg, axis=0, mode="nearest")
+    sin = np.sin(np.deg2rad(grid.polar_deg))
+    n_az = grid.shape[1]
+    for row in range(out.shape[0]):
+        sig = sigma_deg / grid.azimuth_step_deg / max(sin[row], 1e-3)
+        if sig >= n_az:
+            out[row] = out[row].mean()
+        else:
+            out[row] = ndimage.gaussian_filter1d(out[row], sig, mode="wrap")
+    return out
+
+
+def _regularise(shift: np.ndarray, weight: np.ndarray, grid: DirectionGrid, radius: float,
+                sigma_mm: float = 1.2, reach_mm: float = 4.0, prior: float = 0.05) -> np.ndarray:
+    """Smooth per-ray surface shifts (mm) over the sphere, weighted by each ray's confidence.
+
+    A normalised convolution at ``sigma_mm`` keeps a depression's depth; where the nearby rays are
+    blurred by the slice thickness a wider one (``reach_mm``) borrows from the resolved rays around,
+    and a ``prior`` weight pulls unsupported directions to the reference sphere (shift 0). Rays far
+    from their neighbourhood's consensus are dropped first.
+    """
+    sig = np.degrees(sigma_mm / radius)
+    wide = np.degrees(reach_mm / radius)
+    w = weight.copy()
+    for _ in range(2):
+        num = _sphere_smooth(w * shift, grid, sig)
+        den = _sphere_smooth(w, grid, sig)
+        local = num / np.maximum(den, 1e-9)
+        resid = np.abs(shift - local)
+        spread = 1.4826 * np.median(resid[w > 0]) if np.any(w > 0) else 0.0
+        w = np.where(resid > max(3.0 * spread, 0.5), 0.0, w)
+    num = _sphere_smooth(w * shift, grid, sig)
+    den = _sphere_smooth(w, grid, sig)
+    num_w = _sphere_smooth(w * shift, grid, wide)
+    den_w = _sphere_smooth(w, grid, wide)
+    return (num + 0.1 * num_w) / (den + 0.1 * den_w + prior)
+
+
+def _bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> _Surface:
+    grid = DirectionGrid(orthonormal_frame(cand.neck_axis_lps))
+    vectors = grid.vectors()
+    polar = np.broadcast_to(grid.polar_deg[:, None], grid.shape)
+    articular = polar > NECK_CONE_DEG + 10.0
+    # Extent of a voxel along each ray, per image axis (mm): the ray's point-spread function.
+    extent = np.abs(vectors @ volume.direction) * np.asarray(volume.spacing)
+    in_plane = float(min(volume.spacing[0], volume.spacing[1]))
+    smooth_mm = 3.0 * _RAY_STEP_MM
+    blur_mm = extent.max(axis=-1)
+    resolved = articular & (blur_mm < 1.5 * in_plane + 0.5)
+    if resolved.sum() < 50:
+        resolved = articular & (blur_mm <= np.quantile(blur_mm[articular], 0.2))
+    center = np.asarray(cand.center_lps, float)
+    inner = cand.radius_mm
+
+    radii = np.arange(0.2 * inner, inner + 10.0, _RAY_STEP_MM)
+    prof = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, vectors, radii), 3.0, axis=-1)
+    levels = _tissue_levels(prof, radii, vectors, inner, volume, articular)
+    min_contrast = 0.3 * (levels.cartilage - levels.cortex)
+    dark_limit = 0.5 * (levels.marrow + levels.cortex)
+    bright_limit = 0.5 * (levels.marrow + levels.cartilage)
+    radius = inner + levels.outer_offset_mm
+    sharp_cdf = _ray_blur_cdf(np.median(extent[resolved], axis=0), smooth_mm)
+    pick = np.flatnonzero(resolved.reshape(-1))[:: max(1, int(resolved.sum()) // 200)]
+    plate_mm, cartilage_mm = _learn_layers(prof.reshape(-1, prof.shape[-1])[pick], radii, radius, sharp_cdf,
+                                           min_contrast, dark_limit, bright_limit)
+    weights = grid.solid_angle_weights()
+    # Reference sphere from the outer cortical edge on rays the thick slices do not blur.
+    level = 0.5 * (levels.cortex + levels.cartilage)
+    for _ in range(2):
+        r_edge = _outer_edges(prof[resolved], radii, level, radius)
+        ok = np.isfinite(r_edge)
+        if ok.sum() < 0.3 * resolved.sum():
+            raise SegmentationError("the bone surface of the femoral head could not be traced",
+                                    hint="check that the series is a T1-weighted hip MRI")
+        pts = center + vectors[resolved][ok] * r_edge[ok][:, None]
+        center, radius, _ = _robust_sphere(pts, weights[resolved][ok], keep_quantile=0.8)
+        radii = np.arange(max(0.2 * radius, radius - 12.0), radius + 8.0, _RAY_STEP_MM)
+        prof = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, vectors, radii), 3.0, axis=-1)
+    found_fraction = float(ok.mean())
+
+    # Every articular ray, grouped by its point-spread function (the slice thickness it sees).
+    shift = np.zeros(grid.shape)
+    conf = np.zeros(grid.shape)
+    sigma_sharp = float(np.sqrt(np.sum(np.median(extent[resolved], axis=0) ** 2) / 4.0 + smooth_mm ** 2))
+    sigma_limit = 0.5 * (plate_mm + cartilage_mm)
+    key = np.round(blur_mm / 0.25).astype(int)
+    surface_rays = polar > NECK_CONE_DEG
+    for k in np.unique(key[surface_rays]):
+        members = surface_rays & (key == k)
+        widths = np.median(extent[members], axis=0)
+        sigma = float(np.sqrt(np.sum(widths ** 2) / 4.0 + smooth_mm ** 2))
+        if sigma > sigma_limit:
+            continue
+        fit = _fit_layers(prof[members], radii, radius, _ray_blur_cdf(widths, smooth_mm), plate_mm,
+                          cartilage_mm, min_contrast, dark_limit, bright_limit)
+        # The intact majority of each class lies on the reference sphere: its median offset is the
+        # model's bias at this blur, not anatomy.
+        intact = fit.valid & articular[members]
+        bias = float(np.median(fit.shift_mm[intact])) if intact.sum() >= 20 else 0.0
+        shift[members] = fit.shift_mm - bias
+        conf[members] = np.where(fit.valid, (sigma_sharp / sigma) ** 2, 0.0)
+    smooth = _regularise(np.where(conf > 0, shift, 0.0), conf, grid, radius)
+    r_surface = radius + np.minimum(smooth, 1.0)
+
+    r_direct = _outer_edges(prof, radii, level, radius)
+    neck = polar < NECK_CONE_DEG
+    # Around the neck the femur inside the reference sphere is bounded by the neck's own surface.
+    r_neck = np.where(np.isfinite(r_direct), np.minimum(r_direct, radius), radius)
+    r = np.where(neck, r_neck, r_surface)
+    r = np.where(polar < NECK_CONE_DEG + 10.0, np.minimum(r, radius), r)
+    return _Surface(center, float(radius), grid, vectors, radii, prof, r, levels, articular, found_fraction)
+
+
+def _lesion_fraction(volume: Volume, array: np.ndarray, surface: _Surface, step_mm: float = 0.6) -> np.ndarray:
+    """Partial-volume fraction of the necrotic segment (band included) on ``volume``'s grid.
+
+    On a fine isotropic grid around the head, marrow darker than the marrow/cortex mid-level (the
+    demarcating band, a fluid core) splits the bone inside the cortex; normal marrow is what stays
+    connected to the neck side, and the lesion is the rest of the head away from the neck, extended
+    radially through the subchondral plate to the bone surface.
+    """
+    lv = surface.levels
+    c = surface.center
+    reach = float(np.nanmax(surface.r_surface)) + 1.0
+    n = int(np.ceil(2 * reach / step_mm)) + 1
+    axis = np.arange(n) * step_mm - reach
+    zz, yy, xx = np.meshgrid(axis, axis, axis, indexing="ij")
+    offs = np.stack([xx, yy, zz], axis=-1)
+    rho = np.linalg.norm(offs, axis=-1)
+    u = offs / np.maximum(rho, 1e-9)[..., None]
+    r_s = surface.grid.interpolate(surface.r_surface, u)
+    head = rho < r_s
+    vals = np.zeros(head.shape, np.float32)
+    vals[head] = sample_volume(volume, array, c + offs[head])
+    vals = ndimage.gaussian_filter(np.where(head, vals, lv.marrow), 0.5 / step_mm * 1.0)
+    # Thick slices smear the dark plate inward along rays near the slice normal by up to half their
+    # extent along the ray; that smear is not marrow signal loss.
+    slice_normal = volume.axis_of_slices()
+    slice_mm = float(volume.spacing[2])
+    depth_in = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(u @ slice_normal)
+    inner = rho < r_s - depth_in
+    # Thick slices average a thin band with the marrow beside it, so anything clearly darker than the
+    # head's marrow (a quarter of the way to cortex) counts as band; closing seals the remaining gaps.
+    dark = vals < lv.marrow - 0.25 * (lv.marrow - lv.cortex)
+    dark = ndimage.binary_closing(dark, iterations=2) & inner
+    region = inner & ~dark
+    neck_axis = surface.grid.frame[:, 2]
+    cos_neck = u @ neck_axis
+    seeds = region & (cos_neck > np.cos(np.radians(35.0))) & (rho > 0.2 * surface.radius)
+    labels, _ = ndimage.label(region)
+    normal_labels = np.unique(labels[seeds])
+    normal = np.isin(labels, normal_labels[normal_labels > 0])
+    away = cos_neck < np.cos(np.radians(LESION_MIN_NECK_ANGLE_DEG))
+    lesion = inner & ~normal & away
+    lesion = ndimage.binary_opening(lesion, iterations=1)
+    lab, n_lab = ndimage.label(lesion)
+    if n_lab:
+        # A necrotic segment reaches the subchondral bone and is not a speck.
+        sub = rho >= r_s - depth_in - 1.5
+        sizes = ndimage.sum(np.ones_like(rho), lab, index=np.arange(1, n_lab + 1)) * step_mm ** 3 / 1000.0
+        touches = ndimage.maximum(sub, lab, index=np.arange(1, n_lab + 1))
+        keep = np.flatnonzero((sizes >= MIN_LESION_VOLUME_ML) & (touches > 0)) + 1
+        lesion = np.isin(lab, keep)
+    if not lesion.any():
+        return np.zeros(volume.shape, np.float32)
+    # Carry the lesion out through the subchondral plate along each ray.
+    vec = surface.vectors
+    depth_ray = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(vec @ slice_normal)
+    probe = c + vec * (surface.r_surface - depth_ray - 0.5 * step_mm)[..., None]
+    pidx = np.rint((probe - c + reach) / step_mm).astype(int).clip(0, n - 1)
+    flag = lesion[pidx[..., 2], pidx[..., 1], pidx[..., 0]].astype(float)
+    shell_flag = surface.grid.interpolate(flag, u) >= 0.5
+    lesion |= head & ~inner & shell_flag & away
+    fine = Volume(lesion.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(c - reach))
+    return _resample_fraction(fine, volume)
+
+
+def _resample_fraction(fine: Volume, grid: Volume, supersample_mm: float = 0.35) -> np.ndarray:
+    """Box-average a fine (axis-aligned) indicator onto ``grid`` by sub-voxel sampling."""
+    from onfh_imaging.segment.rays import _supersample_offsets
+
+    out = np.zeros(grid.shape, np.float32)
+    arr = np.asarray(fine.array, np.float32)
+    corners = fine.index_to_lps(np.array([[a, b, d] for a in (0, fine.size[0] - 1)
+                                          for b in (0, fine.size[1] - 1) for d in (0, fine.size[2] - 1)], float))
+    idx = grid.lps_to_index(corners)
+    lo = np.maximum(np.floor(idx.min(axis=0)).astype(int), 0)
+    hi = np.minimum(np.ceil(idx.max(axis=0)).astype(int) + 1, np.array(grid.size))
+    if np.any(hi <= lo):
+        return out
+    k3, j3, i3 = np.meshgrid(*(np.arange(lo[n], hi[n]) for n in (2, 1, 0)), indexing="ij")
+    ijk = np.stack([i3, j3, k3], axis=-1).reshape(-1, 3).astype(float)
+    centers = sample_volume(fine, arr, grid.index_to_lps(ijk))
+    touched = centers > 0
+    # Supersample only voxels near the indicator (their centre sees some of it within a voxel).
+    near = ndimage.binary_dilation(touched.reshape(k3.shape), iterations=1).reshape(-1)
+    offs = _supersample_offsets(grid.spacing, supersample_mm)
+    vals = np.zeros(len(ijk), np.float32)
+    if near.any():
+        pts = grid.index_to_lps(ijk[near][:, None, :] + offs[None])
+        vals[near] = (sample_volume(fine, arr, pts) >= 0.5).mean(axis=1)
+    out[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]] = vals.reshape(k3.shape)
+    return out
+
+
+def _segment_head(t1: Volume, array: np.ndarray, cand: HeadCandidate) -> HipSegmentation:
+    warnings: list[str] = []
+    surface = _bone_surface(t1, array, cand)
+    if surface.found_fraction < 0.7:
+        warnings.append(f"the bone surface was traced on only {100 * surface.found_fraction:.0f}% of the "
+                        "articular directions; check the head outline")
+    lo, hi = HEAD_RADIUS_RANGE_MM
+    if not lo <= surface.radius <= hi:
+        warnings.append(f"head radius {surface.radius:.1f} mm is outside the adult range {lo:.0f}-{hi:.0f} mm")
+    head_frac = star_fraction(t1, surface.center, surface.grid, surface.r_surface)
+    lesion_frac = np.minimum(_lesion_fraction(t1, array, surface), head_frac)
+    if float(lesion_frac.sum()) * t1.voxel_volume_ml < MIN_LESION_VOLUME_ML:
+        lesion_frac[:] = 0.0
+    axis = surface.grid.frame[:, 2]
+    return HipSegmentation(
+        side=cand.side,
+        femoral_head_mask=t1.with_array(head_frac >= 0.5),
+        lesion_mask=t1.with_array(lesion_frac >= 0.5),
+        head_center_lps=np.asarray(surface.center, float),
+        head_radius_mm=float(surface.radius),
+        neck_axis_lps=axis.copy(),
+        warnings=tuple(warnings),
+        femoral_head_fraction=t1.with_array(head_frac),
+        lesion_fraction=t1.with_array(lesion_frac),
+    )
+
+
+def segment_hips(t1: Volume, *, fluid_sensitive: Volume | None = None,
+                 progress: Progress | None = None, source: str | None = None) -> list[HipSegmentation]:
+    """Segment every femoral head (and its necrotic lesion) in a T1-weighted MR volume.
+
+    Parameters
+    ----------
+    t1 : Volume
+        T1-weighted hip MRI (coronal preferred; any obliquity, slice thickness or intensity scale).
+    fluid_sensitive : Volume, optional
+        STIR / fat-saturated T2 of the same frame of reference. The lesion is delineated on T1 (its
+        demarcating band); when given, this series is checked for a lesion's high signal and a warning is
+        added where T1 and the fluid-sensitive series disagree.
+    progress : callable, optional
+        ``progress(fraction, message)`` with fraction in [0, 1].
+    source : str, optional
+        Series or folder named in error messages.
+
+    Returns
+    -------
+    list of HipSegmentation
+        One per femoral head found, right hip first.
+
+    Raises
+    ------
+    SegmentationError
+        When no femoral head is found.
+    """
+    def report(f: float, msg: str) -> None:
+        if progress is not None:
+            progress(f, msg)
+
+    report(0.0, "finding the femoral heads")
+    heads = find_femoral_heads(t1)
+    if not heads:
+        raise SegmentationError(
+            "no femoral head found in the field of view", path=source,
+            hint="the series should be a T1-weighted MRI covering at least one hip")
+    array = np.asarray(t1.array, np.float32)
+    out = []
+    for n, cand in enumerate(heads):
+        report(0.2 + 0.8 * n / len(heads), f"delineating the {cand.side} femoral head")
+        seg = _segment_head(t1, array, cand)
+        if fluid_sensitive is not None:
+            seg = _check_fluid_sensitive(seg, fluid_sensitive)
+        out.append(seg)
+    report(1.0, "segmentation done")
+    return out
+
+
+def _check_fluid_sensitive(seg: HipSegmentation, fluid: Volume) -> HipSegmentation:
+    """Compare the T1 lesion with the fluid-sensitive series (signal of lesion vs normal head marrow)."""
+    head = seg.femoral_head_fraction.array >= 0.5
+    lesion = seg.lesion_fraction.array >= 0.5
+    normal = head & ~ndimage.binary_dilation(lesion, iterations=2)
+    if normal.sum() < 20:
+        return seg
+    pts_normal = seg.femoral_head_mask.index_to_lps(np.argwhere(normal)[:, ::-1].astype(float))
+    fl = np.asarray(fluid.array, np.float32)
+    base = sample_volume(fluid, fl, pts_normal)
+    spread = 1.4826 * float(np.median(np.abs(base - np.median(base)))) + 1e-6
+    extra = []
+    if lesion.sum() >= 20:
+        pts = seg.femoral_head_mask.index_to_lps(np.argwhere(lesion)[:, ::-1].astype(float))
+        vals = sample_volume(fluid, fl, pts)
+        if np.percentile(vals, 90) < np.median(base) + 2 * spread:
+            extra.append("the T1 lesion shows no high signal on the fluid-sensitive series")
+    else:
+        vals = sample_volume(fluid, fl, seg.femoral_head_mask.index_to_lps(
+            np.argwhere(head)[:, ::-1].astype(float)))
+        bright = vals > np.median(base) + 6 * spread
+        if bright.mean() > 0.05:
+            extra.append("high signal in the femoral head on the fluid-sensitive series without a T1 band "
+                         "(bone marrow oedema?)")
+    if not extra:
+        return seg
+    from dataclasses import replace
+
+    return replace(seg, warnings=seg.warnings + tuple(extra))
+
+
+# --- choosing the series ---------------------------------------------------------------------------
+def _attr(info: Any, name: str, default: Any = None) -> Any:
+    return getattr(info, name, default)
+
+
+def select_series(series_infos: Sequence[Any]) -> tuple[Any, Any | None]:
+    """Choose the T1 series to measure and an optional fluid-sensitive series of the same frame.
+
+    Parameters
+    ----------
+    series_infos : sequence of SeriesInfo
+        The MR series of one study (from :func:`onfh_imaging.io.scan`).
+
+    Returns
+    -------
+    (SeriesInfo, SeriesInfo or None)
+        The T1-weighted series (coronal first, then thinner slices, then more slices), and a STIR or
+        fat-saturated T2 series sharing its frame of reference (same orientation preferred), if any.
+
+    Raises
+    ------
+    UnsupportedInputError
+        If no series of the study is a T1-weighted volume.
+    """
+    volumes = [s for s in series_infos if (_attr(s, "n_slices", 2) or 0) >= 2]
+    t1 = [s for s in volumes if str(_attr(s, "sequence", "")).upper() == "T1"
+          and not _attr(s, "fat_saturated", False)]
+    if not t1:
+        first = series_infos[0] if series_infos else None
+        path = None if first is None or not _attr(first, "files") else str(_attr(first, "files")[0])
+        raise UnsupportedInputError(
+            "no T1-weighted MR series (non fat-saturated) in the study", path=path,
+            hint="femoral heads are measured on a T1-weighted series, coronal preferred")
+
+    def t1_rank(s: Any) -> tuple:
+        orientation = str(_attr(s, "orientation", "")).lower()
+        slice_mm = _attr(s, "slice_spacing", None) or _attr(s, "slice_spacing_mm", None) or 99.0
+        return (orientation != "coronal", orientation not in ("coronal", "oblique"), float(slice_mm),
+                -int(_attr(s, "n_slices", 0) or 0))
+
+    primary = sorted(t1, key=t1_rank)[0]
+    frame = _attr(primary, "frame_of_reference_uid")
+
+    def is_fluid(s: Any) -> bool:
+        seq = str(_attr(s, "sequence", "")).upper()
+        return seq == "STIR" or (seq == "T2" and bool(_attr(s, "fat_saturated", False)))
+
+    fluid = [s for s in volumes if s is not primary and is_fluid(s)
+             and frame is not None and _attr(s, "frame_of_reference_uid") == frame]
+    fluid.sort(key=lambda s: (str(_attr(s, "orientation", "")) != str(_attr(primary, "orientation", "")),
+                              str(_attr(s, "sequence", "")).upper() != "STIR"))
+    return primary, (fluid[0] if fluid else None)

@@ -1,0 +1,122 @@
+"""Segmentation of femoral heads and lesions on rendered phantoms with exact truth."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from onfh_imaging.errors import SegmentationError, UnsupportedInputError
+from onfh_imaging.geometry import Volume
+from onfh_imaging.segment.evaluate import PhantomCase, build_phantom, evaluate_case
+from onfh_imaging.segment.mri import find_femoral_heads, segment_hips, select_series
+from onfh_imaging.segment.rays import DirectionGrid, orthonormal_frame, star_fraction
+
+# Small fields of view and coarse pixels keep rendering to seconds.
+LARGE_FATTY = PhantomCase("large-fatty-right", hips="right", collapse_mm=2.6, lesion="large",
+                          in_plane_mm=0.9, slice_mm=4.0, matrix=120, seed=1)
+NO_LESION_LEFT = PhantomCase("intact-left-oblique", hips="left", in_plane_mm=0.9, slice_mm=5.0,
+                             oblique_deg=(12.0, 0.0), intensity_scale=4000.0, matrix=120, seed=2)
+
+
+@pytest.fixture(scope="module")
+def large_fatty():
+    built = build_phantom(LARGE_FATTY)
+    return built, evaluate_case(LARGE_FATTY, built=built)
+
+
+@pytest.fixture(scope="module")
+def intact_left():
+    built = build_phantom(NO_LESION_LEFT)
+    return built, evaluate_case(NO_LESION_LEFT, built=built)
+
+
+def test_large_lesion_head_geometry(large_fatty):
+    rows = large_fatty[1]
+    assert len(rows) == 1
+    r = rows[0]
+    assert r["side"] == "right" == r["truth_side"]
+    assert r["center_error_mm"] <= 0.7
+    assert abs(r["radius_error_mm"]) <= 0.3
+    assert r["head_dice"] >= 0.95
+
+
+def test_large_lesion_delineated(large_fatty):
+    r = large_fatty[1][0]
+    assert r["lesion_dice"] >= 0.85
+    assert abs(r["lesion_volume_error_pct"]) <= 10.0
+
+
+def test_intact_head_has_no_lesion_and_correct_side(intact_left):
+    r = intact_left[1][0]
+    assert r["side"] == "left" == r["truth_side"]
+    assert not r["invented_lesion"]
+    assert r["lesion_ml"] == 0.0
+    assert r["center_error_mm"] <= 0.7
+    assert abs(r["radius_error_mm"]) <= 0.3
+    assert r["head_dice"] >= 0.95
+
+
+@pytest.mark.xfail(reason="measure_hip reads 0.4-0.7 mm of false collapse even on the exact truth fractions "
+                          "of an intact head on thick slices (surface reconstruction near the slice normal)",
+                   strict=True)
+def test_intact_head_reads_no_collapse(intact_left):
+    r = intact_left[1][0]
+    assert r["collapse_mm"] <= 0.3
+
+
+def test_collapse_depth_under_large_lesion(large_fatty):
+    r = large_fatty[1][0]
+    assert abs(r["collapse_error_mm"]) <= 0.3
+
+
+def test_masks_live_on_the_input_grid(large_fatty):
+    (model, t1, _, _), _ = large_fatty
+    seg = segment_hips(t1)[0]
+    for mask in (seg.femoral_head_mask, seg.lesion_mask):
+        assert mask.same_grid(t1) and mask.array.dtype == bool
+    assert np.all(seg.lesion_mask.array <= seg.femoral_head_mask.array)
+    frac = seg.femoral_head_fraction.array
+    assert frac.min() >= 0 and frac.max() <= 1 and np.any((frac > 0.05) & (frac < 0.95))
+    # neck axis points laterally (-x for the right hip) and inferiorly
+    assert seg.neck_axis_lps[0] < -0.3 and seg.neck_axis_lps[2] < 0
+    assert np.isclose(np.linalg.norm(seg.neck_axis_lps), 1.0)
+
+
+def test_no_head_raises_segmentation_error():
+    rng = np.random.default_rng(0)
+    noise = Volume(rng.normal(100, 10, (12, 64, 64)).astype(np.float32), spacing=(0.8, 0.8, 4.0))
+    with pytest.raises(SegmentationError, match="no femoral head"):
+        segment_hips(noise, source="series X")
+    assert find_femoral_heads(noise) == []
+
+
+def test_star_fraction_of_a_sphere_matches_its_volume():
+    grid = Volume(np.zeros((20, 80, 80), np.uint8), spacing=(0.7, 0.7, 4.0), origin=(-28, -28, -40),
+                  direction=orthonormal_frame(np.array([0.2, 0.3, 1.0])))
+    center = grid.index_to_lps(np.array([40.3, 39.6, 9.7]))
+    dirs = DirectionGrid(orthonormal_frame(np.array([1.0, 0.0, 0.0])))
+    frac = star_fraction(grid, center, dirs, np.full(dirs.shape, 20.0))
+    volume_ml = frac.sum() * grid.voxel_volume_ml
+    assert volume_ml == pytest.approx(4 / 3 * np.pi * 20.0 ** 3 / 1000, rel=0.01)
+
+
+def _info(uid, sequence, orientation="coronal", fat=False, frame="F1", slices=20, spacing=4.0):
+    return SimpleNamespace(series_instance_uid=uid, sequence=sequence, orientation=orientation,
+                           fat_saturated=fat, frame_of_reference_uid=frame, n_slices=slices,
+                           slice_spacing=spacing, files=[f"/data/{uid}/1.dcm"])
+
+
+def test_select_series_prefers_coronal_t1_and_pairs_stir_of_same_frame():
+    axial_t1 = _info("ax", "T1", "axial")
+    cor_t1 = _info("cor", "T1")
+    stir_other = _info("stir2", "STIR", frame="F2")
+    stir = _info("stir", "STIR")
+    t2fs = _info("t2fs", "T2", fat=True)
+    primary, fluid = select_series([axial_t1, stir_other, t2fs, cor_t1, stir])
+    assert primary is cor_t1 and fluid is stir
+    primary, fluid = select_series([axial_t1, stir_other])
+    assert primary is axial_t1 and fluid is None
+    with pytest.raises(UnsupportedInputError, match="T1"):
+        select_series([stir, t2fs])
