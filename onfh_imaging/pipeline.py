@@ -152,31 +152,73 @@ def _paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
     return [Path(p) for p in source]
 
 
+def _studies(source: str | Path | Sequence[str | Path]) -> list[list[Any]]:
+    """Series of each study under ``source``; a list of files is scanned as one set, so the slices of
+    one series given file by file come together again."""
+    from dataclasses import replace
+
+    from onfh_imaging.io import scan
+
+    merged: dict[str, Any] = {}
+    order: dict[str, list[str]] = {}
+    for path in _paths(source):
+        for study in scan(path).studies:
+            for info in study.series:
+                key = info.key or info.series_instance_uid
+                if key in merged:
+                    merged[key] = replace(merged[key], files=merged[key].files + list(info.files),
+                                          n_slices=merged[key].n_slices + info.n_slices)
+                else:
+                    merged[key] = info
+                    order.setdefault(study.study_instance_uid, []).append(key)
+    return [[merged[k] for k in keys] for keys in order.values()]
+
+
 def plan_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None) -> list[tuple]:
     """What :func:`measure_path` would measure: ``(primary SeriesInfo, fluid-sensitive SeriesInfo | None)``
     per study, in patient / study-date order."""
-    from onfh_imaging.io import scan
     from onfh_imaging.segment.mri import select_series
 
     plans: list[tuple] = []
-    for path in _paths(source):
-        result = scan(path)
-        for study in result.studies:
-            study_series = study.series
-            if series_instance_uid is not None:
-                chosen = [s for s in study_series if s.series_instance_uid == series_instance_uid]
-                plans.extend((s, None) for s in chosen)
+    for study_series in _studies(source):
+        if series_instance_uid is not None:
+            plans.extend((s, None) for s in study_series
+                         if series_instance_uid in (s.series_instance_uid, s.key))
+            continue
+        plans.extend((s, None) for s in study_series if s.modality in RADIOGRAPH_MODALITIES)
+        mr = [s for s in study_series if s.modality == "MR"]
+        if mr:
+            try:
+                primary, fluid = select_series(mr)
+            except InputError:
                 continue
-            radiographs = [s for s in study_series if s.modality in RADIOGRAPH_MODALITIES]
-            mr = [s for s in study_series if s.modality == "MR"]
-            plans.extend((s, None) for s in radiographs)
-            if mr:
-                try:
-                    primary, fluid = select_series(mr)
-                except InputError:
-                    continue
-                plans.append((primary, fluid))
+            plans.append((primary, fluid))
     return plans
+
+
+def measure_files(modality: str, files: Sequence[str | Path], series_instance_uid: str | None = None, *,
+                  fluid_files: Sequence[str | Path] = (), fluid_series_instance_uid: str | None = None,
+                  progress: Progress | None = None) -> StudyResult:
+    """Measure one chosen series given by its files (and, for MR, an optional fluid-sensitive companion).
+
+    This is the unit of work of :func:`measure_path` and of the batch layer.
+    """
+    from onfh_imaging.io import read_series
+
+    if modality in RADIOGRAPH_MODALITIES:
+        return measure_radiograph_file(files[0], progress=progress)
+    if modality != "MR":
+        raise UnsupportedInputError(f"modality {modality} is not measured (MR and radiographs are)",
+                                    path=str(files[0]))
+    _report(progress, 0.0, "reading the series")
+    series = read_series(list(files), series_instance_uid)
+    fluid = None
+    if fluid_files:
+        try:
+            fluid = read_series(list(fluid_files), fluid_series_instance_uid)
+        except InputError as exc:
+            series.warnings.append(f"fluid-sensitive series not used: {exc}")
+    return measure_mr(series, fluid_sensitive=fluid, progress=progress)
 
 
 def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None, *,
@@ -185,10 +227,9 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
     """Measure every study found under ``source`` (files, folders, zip archives).
 
     Each study contributes its best MR series (and every radiograph). Errors of one study are passed to
-    ``on_error(series_info, exc)`` and do not stop the others, unless ``stop_on_error``.
+    ``on_error(series_info, exc)`` and do not stop the others, unless ``stop_on_error`` (or no
+    ``on_error`` is given).
     """
-    from onfh_imaging.io import read_series
-
     plans = plan_path(source, series_instance_uid)
     if series_instance_uid is not None and not plans:
         raise InputError(f"no series with SeriesInstanceUID {series_instance_uid}", path=str(source))
@@ -198,23 +239,12 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
             _report(progress, (n + fraction) / len(plans), message)
 
         try:
-            if primary.modality in RADIOGRAPH_MODALITIES:
-                results.append(measure_radiograph_file(primary.files[0], progress=sub_progress))
-                continue
-            if primary.modality != "MR":
-                raise UnsupportedInputError(
-                    f"modality {primary.modality} is not measured (MR and radiographs are)",
-                    path=str(primary.files[0]))
-            sub_progress(0.0, "reading the series")
-            series = read_series(primary.files, primary.series_instance_uid)
-            fluid_series = None
-            if fluid is not None:
-                try:
-                    fluid_series = read_series(fluid.files, fluid.series_instance_uid)
-                except InputError:
-                    fluid_series = None
-            results.append(measure_mr(series, fluid_sensitive=fluid_series, progress=sub_progress))
-        except Exception as exc:  # noqa: BLE001 - one failing study never stops the others
+            results.append(measure_files(
+                primary.modality, primary.files, primary.series_instance_uid,
+                fluid_files=() if fluid is None else fluid.files,
+                fluid_series_instance_uid=None if fluid is None else fluid.series_instance_uid,
+                progress=sub_progress))
+        except Exception as exc:  # one failing study never stops the others
             if stop_on_error or on_error is None:
                 raise
             on_error(primary, exc)

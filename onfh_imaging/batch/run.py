@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from onfh_imaging import __version__
-from onfh_imaging.batch.discover import RADIOGRAPH_MODALITIES, discover_cohort
+from onfh_imaging.batch.discover import discover_cohort
 from onfh_imaging.batch.jobs import SeriesJob
 from onfh_imaging.batch.store import RECORD_SCHEMA, ResultStore, record_key
 from onfh_imaging.errors import InputError, OnfhError
@@ -43,23 +43,10 @@ def measure_with_pipeline(job: SeriesJob) -> dict:
     An MR series is read with its fluid-sensitive companion (when the study has one and it reads);
     a radiograph is measured from its single file.
     """
-    from onfh_imaging import pipeline
-    from onfh_imaging.io import read_series
+    from onfh_imaging.pipeline import measure_files
 
-    if job.modality in RADIOGRAPH_MODALITIES:
-        return pipeline.measure_radiograph_file(job.files[0]).to_json()
-    if job.modality != "MR":
-        raise InputError(
-            f"modality {job.modality} is not measured (MR and radiographs are)", path=job.files[0]
-        )
-    series = read_series(list(job.files), job.series_instance_uid)
-    fluid = None
-    if job.fluid_files:
-        try:
-            fluid = read_series(list(job.fluid_files), job.fluid_series_instance_uid)
-        except InputError:
-            fluid = None
-    return pipeline.measure_mr(series, fluid_sensitive=fluid).to_json()
+    return measure_files(job.modality, job.files, job.series_instance_uid, fluid_files=job.fluid_files or (),
+                         fluid_series_instance_uid=job.fluid_series_instance_uid).to_json()
 
 
 def _utc_now() -> str:
