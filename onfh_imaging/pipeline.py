@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from onfh_imaging import __version__
+from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
 from onfh_imaging.errors import InputError, MeasurementError, UnsupportedInputError
 
-SCHEMA = "onfh-imaging/measurement/1"
 RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "PX"}
 
 Progress = Callable[[float, str], None]
@@ -50,24 +50,12 @@ class StudyResult:
             return self.radiograph_report
         info = self.info
         return {
-            "schema": SCHEMA,
+            "schema": MEASUREMENT_SCHEMA,
             "software_version": __version__,
             "input": input_block(info),
             "hips": [hip.to_dict() for hip in self.hips],
             "warnings": list(self.warnings),
         }
-
-
-def input_block(info: Any) -> dict:
-    """The contract's ``input`` object from a series' header summary."""
-    return {
-        "patient_id": getattr(info, "patient_id", None),
-        "study_instance_uid": getattr(info, "study_instance_uid", None),
-        "study_date": getattr(info, "study_date", None),
-        "series_instance_uid": getattr(info, "series_instance_uid", None),
-        "modality": getattr(info, "modality", None),
-        "series_description": getattr(info, "series_description", None),
-    }
 
 
 def _report(progress: Progress | None, fraction: float, message: str) -> None:

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
 from onfh_imaging.geometry import Radiograph, Volume
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from onfh_imaging import __version__
+from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
 from onfh_imaging.errors import MeasurementError, SegmentationError
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.segment.xray import (
@@ -35,7 +36,6 @@ from onfh_imaging.segment.xray import (
     find_femoral_heads_2d,
 )
 
-SCHEMA = "onfh-imaging/measurement/1"
 MAD_TO_SIGMA = 1.4826
 NECK_EXCLUSION_DEG = 70.0
 WEIGHT_BEARING_HALF_WIDTH_DEG = 30.0
@@ -307,12 +307,7 @@ def calibrate(rx: Radiograph, diameter_mm: float = CALIBRATION_BALL_MM) -> tuple
 
 def _input_block(info: Any, rx: Radiograph, ball: CalibrationBall | None) -> dict[str, Any]:
     block = {
-        "patient_id": getattr(info, "patient_id", None),
-        "study_instance_uid": getattr(info, "study_instance_uid", None),
-        "study_date": getattr(info, "study_date", None),
-        "series_instance_uid": getattr(info, "series_instance_uid", None),
-        "modality": getattr(info, "modality", None),
-        "series_description": getattr(info, "series_description", None),
+        **input_block(info),
         "view": rx.view,
         "pixel_size_mm": None if rx.pixel_size_mm is None else [round(v, 5) for v in rx.pixel_size_mm],
         "pixel_size_source": rx.pixel_size_source,
@@ -384,7 +379,7 @@ def measure_radiograph(rx: Radiograph, info: Any = None, *,
             hip_warnings.append("measured in pixels: the pixel size is unknown")
         hips.append({"side": m.side, "head": m.head_dict(), "lesion": None, "staging": _staging(m),
                      "warnings": hip_warnings})
-    return {"schema": SCHEMA, "software_version": __version__, "input": _input_block(info, rx_cal, ball),
+    return {"schema": MEASUREMENT_SCHEMA, "software_version": __version__, "input": _input_block(info, rx_cal, ball),
             "hips": hips, "warnings": warnings}
 
 
