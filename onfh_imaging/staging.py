@@ -26,10 +26,13 @@ from collections.abc import Iterable
 COLLAPSE_DETECTION_MM = 1.0
 """Smallest collapse depth (mm) read as collapse from MRI masks.
 
-Intact heads measure up to ~0.3 mm from partial-volume masks and up to ~0.8 mm from binary masks
-with 3.5-4 mm slices (where the surface runs parallel to the slices and the binary mask loses its
-position within a slice); 1 mm stays clear of that and keeps IIIA/IIIB right for any depth more than
-1 mm from the 2 mm boundary.
+Measured floor on intact phantom heads (3-5 mm oblique coronal slices, ``benchmarks/bench_measure.py``):
+up to 0.17 mm from exact partial-volume fractions; 0.3-0.6 mm when the fractions carry errors of
+about a sixth (3 samples through a 3-5 mm slice), at the slice-normal poles; 0.6-1.9 mm from binary
+masks near the slice normal (where a binary mask places the surface only to half a slice; the
+measurement then carries a warning). Segmented fractions carry errors of the second kind, so 1 mm
+stays clear of their floor and keeps IIIA/IIIB right for any depth more than 1 mm from the 2 mm
+boundary.
 """
 
 IIIB_MIN_COLLAPSE_MM = 2.0

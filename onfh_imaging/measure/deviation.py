@@ -4,6 +4,12 @@ The head mask is the femur inside the reference sphere, so its surface is the ar
 on the neck side, the femoral neck where it enters the sphere. The neck lies inside the sphere and is
 not collapse: only surface points whose direction from the head centre is more than
 ``articular_min_angle_deg`` away from the neck axis count as articular.
+
+The head-neck junction is an edge of the head's surface. On an image grid its partial volume blurs
+the edge over about one voxel along the surface, and across thick slices that voxel is the slice
+thickness: the blurred edge lies below the reference sphere and, just past the articular boundary,
+would read as a false collapse of up to a millimetre. The collapse search therefore keeps a
+resolution-dependent margin from the articular boundary (see :func:`junction_margin_mm`).
 """
 
 from __future__ import annotations
@@ -121,6 +127,62 @@ def articular_vertices(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, *,
     return dirs @ _unit(neck_axis_lps) < np.cos(np.radians(min_angle_deg))
 
 
+def normal_extent_mm(direction_lps, voxel_edges_lps: np.ndarray) -> float:
+    """Extent (mm) of one voxel along a surface normal: ``sum_a |u . e_a|`` over its edge vectors.
+
+    A binary mask places a surface only to within half this extent (the position inside the voxel is
+    lost); across thick slices it approaches the slice thickness near the slice normal.
+    """
+    return float(np.abs(_unit(direction_lps) @ np.asarray(voxel_edges_lps, float)).sum())
+
+
+def junction_margin_mm(directions_lps: np.ndarray, neck_axis_lps, voxel_edges_lps: np.ndarray) -> np.ndarray:
+    """Partial-volume reach (mm) of the head-neck junction along the surface, per surface direction.
+
+    The reach is the extent of one voxel along the surface tangent that points toward the neck,
+    ``sum_a |t . e_a|`` over the voxel's edge vectors ``e_a`` (mm): the fraction of a voxel, and the
+    sub-voxel surface interpolated between voxel centres, feel an edge up to one voxel away.
+
+    Parameters
+    ----------
+    directions_lps : ndarray, shape (n, 3)
+        Unit vectors from the head centre to surface points.
+    neck_axis_lps : array_like, shape (3,)
+        Unit vector from the head centre toward the neck.
+    voxel_edges_lps : ndarray, shape (3, 3)
+        Columns: the voxel's edge vectors along the index axes ``i, j, k`` in LPS mm
+        (``direction * spacing``).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Reach in mm (at least the smallest voxel edge).
+    """
+    n = _unit(neck_axis_lps)
+    t = n[None, :] - (directions_lps @ n)[:, None] * directions_lps
+    norm = np.linalg.norm(t, axis=1)
+    t = t / np.maximum(norm, 1e-12)[:, None]
+    edges = np.asarray(voxel_edges_lps, float)
+    reach = np.abs(t @ edges).sum(axis=1)
+    return np.maximum(reach, float(np.min(np.linalg.norm(edges, axis=0))))
+
+
+def articular_interior(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps, voxel_edges_lps: np.ndarray, *,
+                       min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG) -> np.ndarray:
+    """Bool per vertex: articular and beyond the junction's partial-volume reach from the neck side.
+
+    A vertex qualifies when its angle from the neck axis exceeds ``min_angle_deg`` by at least
+    :func:`junction_margin_mm` (converted to an angle on the reference sphere). All vertices qualify
+    when ``neck_axis_lps`` is None.
+    """
+    if neck_axis_lps is None:
+        return np.ones(len(mesh.vertices_lps), bool)
+    dirs = _directions(mesh.vertices_lps, sphere.center_lps)
+    margin_rad = junction_margin_mm(dirs, neck_axis_lps, voxel_edges_lps) / sphere.radius_mm
+    angle = np.arccos(np.clip(dirs @ _unit(neck_axis_lps), -1.0, 1.0))
+    return angle > np.radians(min_angle_deg) + margin_rad
+
+
 def rms_deviation_mm(mesh: SurfaceMesh, sphere: Sphere, articular: np.ndarray | None = None) -> float:
     """Area-weighted RMS radial deviation (mm) of the (articular) surface from the sphere."""
     dev = deviation_map(mesh, sphere)
@@ -154,7 +216,8 @@ def _patch_depth(points: np.ndarray, dev: np.ndarray, area: np.ndarray, centre: 
 def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_direction_lps=None, *,
              patch_radius_mm: float = 2.5, articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
              dome_half_angle_deg: float = WEIGHT_BEARING_HALF_ANGLE_DEG,
-             candidates: int = 300, refined: int = 25, areas_mm2: np.ndarray | None = None) -> Collapse:
+             candidates: int = 300, refined: int = 25, areas_mm2: np.ndarray | None = None,
+             voxel_edges_lps: np.ndarray | None = None) -> Collapse:
     """Deepest inward depression of the articular surface below the reference sphere.
 
     The ``candidates`` deepest articular vertices are ranked by the area-weighted mean deviation
@@ -179,6 +242,10 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
         Half-angle (deg) of the weight-bearing dome around the roof direction.
     areas_mm2 : ndarray, optional
         Per-vertex areas, when already computed.
+    voxel_edges_lps : ndarray, shape (3, 3), optional
+        Edge vectors (mm, columns ``i, j, k``) of the voxels the mesh came from. When given, the
+        search keeps :func:`junction_margin_mm` away from the articular boundary, where the
+        partial volume of the head-neck junction would read as a depression.
 
     Returns
     -------
@@ -187,8 +254,12 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     """
     dev_all = deviation_map(mesh, sphere)
     area_all = mesh.vertex_areas_mm2() if areas_mm2 is None else areas_mm2
-    art = np.flatnonzero(articular_vertices(mesh, sphere, neck_axis_lps,
-                                            min_angle_deg=articular_min_angle_deg))
+    if voxel_edges_lps is None:
+        searched = articular_vertices(mesh, sphere, neck_axis_lps, min_angle_deg=articular_min_angle_deg)
+    else:
+        searched = articular_interior(mesh, sphere, neck_axis_lps, voxel_edges_lps,
+                                      min_angle_deg=articular_min_angle_deg)
+    art = np.flatnonzero(searched)
     if art.size == 0:
         raise ValueError("no articular surface: every vertex is on the neck side")
     pts, dev, area = mesh.vertices_lps[art], dev_all[art], area_all[art]

@@ -16,6 +16,7 @@ from onfh_imaging.measure.deviation import (
     collapse,
     deviation_map,
     estimate_neck_axis,
+    normal_extent_mm,
     rms_deviation_mm,
 )
 from onfh_imaging.measure.lesion import (
@@ -25,7 +26,13 @@ from onfh_imaging.measure.lesion import (
     mask_volume_ml,
 )
 from onfh_imaging.measure.sphere import Sphere, fit_reference_sphere
-from onfh_imaging.measure.surface import SurfaceMesh, head_surface_mesh, sphericity, touches_border
+from onfh_imaging.measure.surface import (
+    SurfaceMesh,
+    head_surface_mesh,
+    is_fractional,
+    sphericity,
+    touches_border,
+)
 from onfh_imaging.staging import arco_1992, arco_2019, steinberg_extent
 
 MIN_SURFACE_POINTS = 200
@@ -121,6 +128,24 @@ def _robust_sphere(points: np.ndarray, areas: np.ndarray) -> Sphere:
     return fit_reference_sphere(points[pick], areas[pick])
 
 
+def _binary_resolution_warning(head_mask: Volume, col: Collapse, voxel_edges_lps: np.ndarray) -> list[str]:
+    """A warning when a binary mask cannot resolve the depth it reports at the collapse location.
+
+    A binary mask knows the surface only to half a voxel along the surface normal, which near the
+    normal of thick slices is half the slice thickness; a shallower depression there may be the
+    mask's quantisation rather than collapse.
+    """
+    if col.depth_mm <= 0 or is_fractional(np.asarray(head_mask.array)):
+        return []
+    half_extent = 0.5 * normal_extent_mm(col.direction_lps, voxel_edges_lps)
+    if col.depth_mm >= half_extent:
+        return []
+    message = (f"the collapse depth ({col.depth_mm:.2f} mm) is within the +-{half_extent:.1f} mm to which a "
+               "binary mask places the surface there (thick slices along the surface normal); measure "
+               "partial-volume fractions to confirm it")
+    return [message]
+
+
 def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: str,
                 neck_axis_lps=None, roof_direction_lps=None,
                 articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
@@ -174,8 +199,11 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     if sphere.inlier_fraction < LOW_INLIER_FRACTION:
         warnings.append(f"only {100 * sphere.inlier_fraction:.0f} % of the articular surface lies on the "
                         "reference sphere; the head may be severely deformed")
+    voxel_edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
     col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
-                   articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas)
+                   articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas,
+                   voxel_edges_lps=voxel_edges)
+    warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
     volume = mask_volume_ml(head_mask)
 
     lesion_ml = involvement = kerboul = None
