@@ -17,6 +17,15 @@ def _suffix(path: Path) -> str:
     return path.suffix
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once: setting the umask to read it is not thread-safe
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
@@ -31,6 +40,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates the file owner-only; outputs get the permissions any new file would get
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
+from onfh_imaging.io._atomic import atomic_path
 from onfh_imaging.phantom.model import Collapse, Lesion, PelvisModel, default_dome_direction
 from onfh_imaging.phantom.mr import default_center, render_mr
 from onfh_imaging.phantom.truth import hip_truth
@@ -231,15 +232,10 @@ def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[s
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, default=_json_default)
             fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_default(obj: Any) -> Any:

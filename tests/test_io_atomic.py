@@ -1,0 +1,30 @@
+import os
+import stat
+
+import pytest
+
+from onfh_imaging.io._atomic import _UMASK, atomic_path
+
+
+def test_atomic_output_has_normal_permissions_and_replaces_the_target(tmp_path):
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target
+        tmp.write_text("new")
+        assert target.read_text() == "old"  # untouched until the write has finished
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o666 & ~_UMASK
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_failed_write_leaves_the_target_and_no_temporary_file(tmp_path):
+    target = tmp_path / "labels.nii.gz"
+    target.write_bytes(b"previous")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            assert tmp.name.endswith(".nii.gz")  # writers that sniff the extension still work
+            tmp.write_bytes(b"half")
+            raise RuntimeError("disk full")
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.nii.gz"]
