@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_collapse_depth_under_large_lesion(large_fatty):
 
 
 def test_masks_live_on_the_input_grid(large_fatty):
-    (model, t1, _, _), _ = large_fatty
+    (_, t1, _, _), _ = large_fatty
     seg = segment_hips(t1)[0]
     for mask in (seg.femoral_head_mask, seg.lesion_mask):
         assert mask.same_grid(t1) and mask.array.dtype == bool
@@ -82,6 +83,64 @@ def test_masks_live_on_the_input_grid(large_fatty):
     # neck axis points laterally (-x for the right hip) and inferiorly
     assert seg.neck_axis_lps[0] < -0.3 and seg.neck_axis_lps[2] < 0
     assert np.isclose(np.linalg.norm(seg.neck_axis_lps), 1.0)
+
+
+SAMPLE_STUDY = Path(__file__).resolve().parents[1] / "sample_data" / "phantom_both_hips"
+
+
+@pytest.mark.skipif(not (SAMPLE_STUDY / "T1_COR").is_dir(), reason="sample study not present")
+def test_both_heads_found_in_sample_study_despite_large_lesion_and_collapse():
+    from onfh_imaging.io.image import read_image
+    from onfh_imaging.phantom.study import PhantomSpec
+
+    series = read_image(SAMPLE_STUDY / "T1_COR")
+    t1 = getattr(series, "volume", series)
+    truth = {h.side: h for h in PhantomSpec.from_truth(SAMPLE_STUDY / "truth.json").model().hips}
+    heads = find_femoral_heads(t1)
+    assert [h.side for h in heads] == ["right", "left"]
+    for h in heads:
+        # the bone radius is about a cortex (< 3 mm) larger than the marrow sphere found here
+        assert np.linalg.norm(h.center_lps - truth[h.side].center) < 1.0
+        assert 0.0 < truth[h.side].head_radius_mm - h.radius_mm < 3.0
+
+
+def _single_right_hip_with_large_lesion():
+    from onfh_imaging.phantom.study import HipSpec, PhantomSpec, render_series
+
+    spec = PhantomSpec(hips="right", right=HipSpec(collapse_mm=3.0, lesion="large"), in_plane_mm=0.9,
+                       matrix=(160, 160), n_slices=18, slice_mm=4.0, seed=3, stir=False)
+    return spec.model(), render_series(spec, "T1")
+
+
+def test_lone_head_with_large_lesion_found_with_its_side():
+    model, t1 = _single_right_hip_with_large_lesion()
+    (hip,) = model.hips
+    heads = find_femoral_heads(t1)
+    assert len(heads) == 1
+    (head,) = heads
+    assert head.side == "right"
+    assert np.linalg.norm(head.center_lps - hip.center) < 1.0
+    # the neck points laterally (-x for the right hip) and inferiorly
+    assert head.neck_axis_lps[0] < -0.3 and head.neck_axis_lps[2] < 0
+    seg = segment_hips(t1)[0]
+    assert np.linalg.norm(seg.head_center_lps - hip.center) < 0.7
+    assert abs(seg.head_radius_mm - hip.head_radius_mm) < 0.5
+    assert seg.lesion_mask.array.any()
+
+
+def test_head_cut_by_the_field_of_view_is_found_and_flagged():
+    from onfh_imaging.phantom.model import PelvisModel
+    from onfh_imaging.phantom.mr import render_mr
+
+    model = PelvisModel.standard("right")
+    hip = model.hips[0]
+    # a coronal slab that stops 12 mm behind the head centre: the posterior head is cut off
+    t1 = render_mr(model, in_plane_mm=0.9, slice_mm=4.0, matrix=(120, 120), n_slices=12, seed=4,
+                   center_lps=tuple(hip.center + np.array([0.0, -12.0, 0.0])))
+    (head,) = find_femoral_heads(t1)
+    assert head.side == "right" and np.linalg.norm(head.center_lps - hip.center) < 1.5
+    (seg,) = segment_hips(t1)
+    assert any("outside the field of view" in w for w in seg.warnings)
 
 
 def test_no_head_raises_segmentation_error():

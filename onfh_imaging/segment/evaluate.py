@@ -69,7 +69,8 @@ def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) 
 
     Row keys: ``case, side, truth_side, center_error_mm, radius_error_mm, collapse_mm, true_collapse_mm,
     collapse_error_mm, head_dice, lesion_dice, lesion_ml, true_lesion_ml, lesion_volume_error_pct,
-    invented_lesion, stage, true_stage, seconds``.
+    invented_lesion, stage, true_stage, head_outside_fov_pct, seconds``. A hip of the phantom that was
+    not found gets a row ``{case, side: "missed", truth_side, missed: True}``.
     """
     import time
 
@@ -83,6 +84,10 @@ def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) 
     seconds = time.perf_counter() - start
     centers = t1.voxel_centers_lps()
     rows = []
+    found = {seg.side for seg in segs}
+    for hip in model.hips:
+        if hip.side not in found:
+            rows.append({"case": case.name, "side": "missed", "truth_side": hip.side, "missed": True})
     for seg in segs:
         truth_hip = {h.side: h for h in model.hips}.get(seg.side)
         if truth_hip is None:
@@ -113,9 +118,20 @@ def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) 
             "lesion_volume_error_pct": 100.0 * (lesion_ml - true_ml) / true_ml if true_ml > 0 else float("nan"),
             "invented_lesion": bool(true_ml == 0 and seg.lesion_mask.array.any()),
             "stage": d["staging"]["arco_2019"], "true_stage": truth.arco_2019,
+            "head_outside_fov_pct": 100.0 * _outside_fov(t1, np.asarray(truth.center_lps_mm), truth.radius_mm),
             "seconds": seconds,
         })
     return rows
+
+
+def _outside_fov(grid, center: np.ndarray, radius_mm: float) -> float:
+    """Share of the true head sphere's surface outside the image grid's field of view."""
+    k = np.arange(2000) + 0.5
+    z = 1.0 - 2.0 * k / len(k)
+    phi = np.pi * (1.0 + 5 ** 0.5) * k
+    u = np.column_stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z])
+    ijk = grid.lps_to_index(center + radius_mm * u)
+    return float(1.0 - np.all((ijk >= -0.5) & (ijk <= np.asarray(grid.size) - 0.5), axis=1).mean())
 
 
 def grid_cases() -> list[PhantomCase]:
@@ -140,16 +156,24 @@ def grid_cases() -> list[PhantomCase]:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Max / mean absolute errors, Dice minima, invented lesions and IIIA/IIIB agreement."""
-    ok = [r for r in rows if r.get("truth_side") is not None]
+    """Max / mean absolute errors, Dice minima, invented lesions and IIIA/IIIB agreement.
 
-    def col(key):
-        v = np.array([r[key] for r in ok], float)
+    Heads of the phantom not found are counted (``hips_missed``). Collapse errors are summarised over
+    heads lying within the field of view (less than 2 % of the true sphere outside it): a head cut by
+    the field of view has no surface there to measure; those are counted in ``heads_cut_by_fov``.
+    """
+    ok = [r for r in rows if r.get("truth_side") is not None and not r.get("missed")]
+    inside = [r for r in ok if r.get("head_outside_fov_pct", 0.0) < 2.0]
+
+    def col(key, among=ok):
+        v = np.array([r[key] for r in among], float)
         return v[np.isfinite(v)]
 
-    out = {"hips": len(ok), "wrong_side": sum(r.get("side") != r.get("truth_side") for r in rows)}
+    out = {"hips": len(ok), "hips_missed": sum(bool(r.get("missed")) for r in rows),
+           "wrong_side": sum(r.get("side") != r.get("truth_side") for r in ok),
+           "heads_cut_by_fov": len(ok) - len(inside)}
     for key in ("center_error_mm", "radius_error_mm", "collapse_error_mm", "lesion_volume_error_pct"):
-        v = np.abs(col(key))
+        v = np.abs(col(key, inside if key == "collapse_error_mm" else ok))
         out[f"max_abs_{key}"] = float(v.max()) if v.size else float("nan")
         out[f"mean_abs_{key}"] = float(v.mean()) if v.size else float("nan")
     for key in ("head_dice", "lesion_dice"):
@@ -157,7 +181,7 @@ def summarize(rows: list[dict]) -> dict:
         out[f"min_{key}"] = float(v.min()) if v.size else float("nan")
         out[f"mean_{key}"] = float(v.mean()) if v.size else float("nan")
     out["invented_lesions"] = sum(r["invented_lesion"] for r in ok)
-    decisive = [r for r in ok if r["true_collapse_mm"] > 0 and abs(r["true_collapse_mm"] - 2.0) > 0.5]
+    decisive = [r for r in inside if r["true_collapse_mm"] > 0 and abs(r["true_collapse_mm"] - 2.0) > 0.5]
     out["staging_iiia_iiib_agreement"] = (f"{sum(r['stage'] == r['true_stage'] for r in decisive)}/"
                                           f"{len(decisive)}")
     return out

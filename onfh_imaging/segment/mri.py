@@ -2,13 +2,15 @@
 
 The method follows the anatomy rather than a trained model, and every threshold comes from the image:
 
-1. **Finding heads.** The T1 volume is resampled to a coarse isotropic grid; bright tissue (fatty marrow
-   and fat) is separated with a three-class Otsu threshold, and local maxima of its Euclidean distance
-   map (in mm) within the size range of a femoral head's marrow are candidate centres. From each candidate,
-   rays find the first marrow -> dark edge (the cortex); a one-sided robust sphere fit of those edges,
-   the share of rays agreeing with it, and a narrow cone of rays that stay bright (the femoral neck)
-   decide whether the candidate is a femoral head. The neck points laterally, which gives the side of a
-   lone hip; with two heads the body midline between them does.
+1. **Finding heads.** The T1 volume is resampled to a coarse isotropic grid and a spherical Hough
+   transform of its edges (gradient directions, radii in mm over the adult range) proposes centres: the
+   head's concentric boundaries (cortex, cartilage, joint space, acetabular cup) all vote for its centre
+   whatever signal its marrow has, so a large lesion, a fluid core or collapse does not hide it. From
+   each proposal, rays find the marrow -> dark edges; a sphere supported by the most rays (RANSAC, centre
+   kept near the proposal), the share of rays agreeing with it within the field of view, and a narrow
+   cone of rays that stay bright (the femoral neck) decide whether it is a femoral head. The neck points
+   laterally, which gives the side of a lone hip (the pelvis position when the neck runs nearly
+   antero-posterior); with two heads the body midline between them does.
 2. **Bone surface.** Radial intensity profiles are sampled in physical space (trilinear, 0.1 mm steps)
    on a polar grid whose pole is the neck axis. Levels come from the head itself (marrow, cortex and
    cartilage of the median profile of well-resolved rays). The reference sphere is fitted (one-sided,
@@ -17,16 +19,19 @@ The method follows the anatomy rather than a trained model, and every threshold 
    beneath: bone of any signal, the dark subchondral plate, the brighter cartilage and anything beyond,
    each at a free level, blurred by the ray's own point-spread function (voxel extent along the ray per
    image axis, so thick slices blur rays near the slice normal most). Plate and cartilage thickness are
-   learned from the sharpest rays. Rays too blurred to resolve plate and cartilage are left out, the rest
-   are weighted by their resolution, and a normalised convolution over the sphere regularises the radii,
-   pulling unsupported directions to the reference sphere. The femoral head mask is the star-shaped region
+   learned from the sharpest rays over normal marrow. Rays too blurred to resolve plate and cartilage are
+   left out, the rest are weighted by their resolution, and a normalised convolution over the sphere
+   regularises the radii, pulling unsupported directions to the reference sphere. The femoral head mask is the star-shaped region
    ``|x - c| < r(u)`` (clipped to the reference sphere around the neck), voxelised on the input grid with
    partial-volume fractions.
 3. **Necrotic lesion.** On a fine isotropic grid inside the cortex, marrow clearly darker than the head's
    own marrow (the demarcating band, a fluid core) splits the bone; normal marrow is what stays connected to
    the neck, and the rest, away from the neck, reaching the subchondral bone and larger than
-   ``MIN_LESION_VOLUME_ML``, is the necrotic segment, carried radially out to the bone surface. With no
-   band the lesion mask is empty.
+   ``MIN_LESION_VOLUME_ML``, is the necrotic segment. A threshold puts its boundary where the blurred band
+   reaches, up to half the slice thickness into normal marrow, so the boundary is moved to the band's
+   outer edge found by fitting marrow | band | core, blurred by the image's point-spread function, to
+   profiles across it. The segment is then carried radially out to the bone surface. With no band the
+   lesion mask is empty.
 """
 
 from __future__ import annotations
@@ -55,11 +60,14 @@ HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
 #: Directions closer than this to the neck axis (deg) are neck, not articular surface.
 NECK_CONE_DEG = 65.0
 #: Lesions are only sought farther than this from the neck axis (deg).
-LESION_MIN_NECK_ANGLE_DEG = 70.0
+LESION_MIN_NECK_ANGLE_DEG = 60.0
 #: Smallest lesion reported (mL); smaller dark specks are noise or vessels, not a necrotic segment.
 MIN_LESION_VOLUME_ML = 0.1
 
 _RAY_STEP_MM = 0.1
+#: Least spherical-Hough support of a femoral head, in spherical shells (a head's concentric
+#: boundaries give several tenths; image noise a few thousandths).
+_MIN_SHELL_SUPPORT = 0.05
 
 
 @dataclass(frozen=True)
@@ -212,55 +220,64 @@ def _falling_edges(prof: np.ndarray, level: float, step_mm: float) -> tuple[np.n
     return ray, (i + (v0 - level) / (v0 - v1)) * step_mm
 
 
-def _ransac_sphere(points: np.ndarray, ray: np.ndarray, n_rays: int, radius_range: tuple[float, float],
-                   tol: float, rng: np.random.Generator, iterations: int = 300) -> tuple[np.ndarray, float, float]:
-    """Sphere supported by the most rays (a ray supports it if any of its edges lies within ``tol``)."""
+def _ransac_sphere(points: np.ndarray, ray: np.ndarray, radius_range: tuple[float, float], tol: float,
+                   rng: np.random.Generator, *, near_mm: tuple[np.ndarray, float] | None = None,
+                   iterations: int = 300) -> tuple[np.ndarray | None, float, np.ndarray]:
+    """Sphere supported by the most rays (a ray supports it if any of its edges lies within ``tol``).
+
+    ``near_mm = (point, distance)`` restricts the centre to lie within ``distance`` of ``point``.
+    Returns ``(centre, radius, ids of the supporting rays)``; the centre is None when nothing fits.
+    """
     from onfh_imaging.measure.sphere import fit_sphere
 
-    best = (None, 0.0, -1.0)
+    none = (None, 0.0, np.zeros(0, int))
     if len(points) < 4:
-        return best
+        return none
+
+    def supporters(c: np.ndarray, r: float) -> np.ndarray:
+        return np.abs(np.linalg.norm(points - c, axis=1) - r) < tol
+
+    best, best_support = None, -1
     for _ in range(iterations):
-        pick = rng.choice(len(points), 4, replace=False)
-        q = points[pick]
-        a = np.column_stack([2 * (q[1:] - q[0])])
-        rhs = np.sum(q[1:] ** 2 - q[0] ** 2, axis=1)
+        q = points[rng.choice(len(points), 4, replace=False)]
         try:
-            c = np.linalg.solve(a, rhs)
+            c = np.linalg.solve(2 * (q[1:] - q[0]), np.sum(q[1:] ** 2 - q[0] ** 2, axis=1))
         except np.linalg.LinAlgError:
             continue
         r = float(np.linalg.norm(q[0] - c))
         if not radius_range[0] <= r <= radius_range[1]:
             continue
-        near = np.abs(np.linalg.norm(points - c, axis=1) - r) < tol
-        support = np.unique(ray[near]).size / n_rays
-        if support > best[2]:
-            best = (c, r, support)
-    c, r, support = best
-    if c is None:
-        return best
+        if near_mm is not None and np.linalg.norm(c - near_mm[0]) > near_mm[1]:
+            continue
+        support = np.unique(ray[supporters(c, r)]).size
+        if support > best_support:
+            best, best_support = (c, r), support
+    if best is None:
+        return none
+    c, r = best
     for _ in range(3):
-        near = np.abs(np.linalg.norm(points - c, axis=1) - r) < tol
-        sphere = fit_sphere(points[near])
-        c, r = np.asarray(sphere.center_lps), float(sphere.radius_mm)
-    near = np.abs(np.linalg.norm(points - c, axis=1) - r) < tol
-    return c, r, np.unique(ray[near]).size / n_rays
+        sphere = fit_sphere(points[supporters(c, r)])
+        c, r = np.asarray(sphere.center_lps, float), float(sphere.radius_mm)
+    return c, r, np.unique(ray[supporters(c, r)])
 
 
 def _fit_marrow_sphere(volume: Volume, array: np.ndarray, start: np.ndarray, radius_hint: float,
-                       directions: np.ndarray) -> _Fit | None:
+                       directions: np.ndarray, max_shift_mm: float | None = None) -> _Fit | None:
     """Sphere of the inner cortical edge around ``start``, with its support and the neck cone.
 
     Every bright -> dark crossing along rays from ``start`` is a candidate edge; the sphere supported
     by the most rays wins (RANSAC), so the demarcating band of a large lesion, met first by many rays,
-    does not pull the fit inward.
+    does not pull the fit inward. With ``max_shift_mm`` the centre stays that close to ``start``.
+    Support counts only rays that reach the sphere inside the field of view, and a ray that leaves
+    the field of view is never taken for the femoral neck.
     """
     step = 0.5
     radii = np.arange(0.0, HEAD_RADIUS_RANGE_MM[1] * 2.0 + 10.0, step)
-    prof = radial_profiles(volume, array, np.asarray(start, float), directions, radii)
-    prof = ndimage.gaussian_filter1d(prof, 1.0, axis=-1)
-    near = radii < max(0.6 * radius_hint, 3.0)
-    marrow = float(np.median(prof[:, near]))
+    prof = ndimage.gaussian_filter1d(radial_profiles(volume, array, np.asarray(start, float), directions, radii),
+                                     1.0, axis=-1)
+    # A fluid core or a band can fill the middle of the head: the marrow level is the upper quartile
+    # of what lies well within the smallest head, not the median around the start.
+    marrow = float(np.percentile(prof[:, radii < max(0.8 * radius_hint, 3.0)], 75))
     dark = float(np.percentile(prof[:, radii < 1.5 * radius_hint + 10], 5))
     if marrow <= dark:
         return None
@@ -269,13 +286,19 @@ def _fit_marrow_sphere(volume: Volume, array: np.ndarray, start: np.ndarray, rad
     pts = start + directions[ray] * r_edge[:, None]
     rng = np.random.default_rng(0)
     lo, hi = HEAD_RADIUS_RANGE_MM
-    center, radius, score = _ransac_sphere(pts, ray, len(directions), (lo - 3.0, hi), 1.2, rng)
-    if center is None or np.linalg.norm(center - start) > radius:
+    shift = (np.asarray(start, float), max_shift_mm) if max_shift_mm is not None else None
+    center, radius, support = _ransac_sphere(pts, ray, (lo - 3.0, hi), 1.2, rng, near_mm=shift)
+    if center is None or np.linalg.norm(center - start) > radius or not lo - 3.0 <= radius <= hi:
         return None
     # From the centre, rays that stay bright well past the sphere run down the femoral neck.
     radii_c = np.arange(0.3 * radius, 1.35 * radius + 3.0, step)
-    prof_c = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, directions, radii_c), 1.0, axis=-1)
-    stay = ~np.any(prof_c < level, axis=1)
+    prof_c, inside_c = radial_profiles(volume, array, center, directions, radii_c, return_inside=True)
+    prof_c = ndimage.gaussian_filter1d(prof_c, 1.0, axis=-1)
+    reaches = inside_c[:, np.searchsorted(radii_c, radius + 1.0)]
+    if reaches.mean() < 0.4:
+        return None
+    score = float(np.count_nonzero(reaches[support]) / np.count_nonzero(reaches))
+    stay = ~np.any(prof_c < level, axis=1) & inside_c.all(axis=1)
     neck_axis = None
     if stay.sum() >= 2:
         # Other bright tissue (fat, pelvic marrow) can also border the head: the neck is the densest
@@ -285,11 +308,75 @@ def _fit_marrow_sphere(volume: Volume, array: np.ndarray, start: np.ndarray, rad
         core = d[int(np.argmax(near.sum(axis=1)))]
         v = d[d @ core > np.cos(np.radians(35.0))].sum(axis=0)
         neck_axis = v / np.linalg.norm(v)
-    return _Fit(center, radius, float(score), neck_axis, float(stay.mean()))
+    return _Fit(center, radius, score, neck_axis, float(stay.sum() / np.count_nonzero(inside_c.all(axis=1))
+                                                         if inside_c.all(axis=1).any() else 0.0))
+
+
+def _sphere_votes(iso: Volume, radius_range_mm: tuple[float, float],
+                  edge_quantile: float = 0.85) -> np.ndarray:
+    """Spherical Hough accumulator on an isotropic volume: evidence for a sphere centred at each voxel.
+
+    Every strong edge voxel (gradient magnitude in the top ``1 - edge_quantile`` of the body) votes
+    along its gradient, both ways, at every radius of ``radius_range_mm``. The femoral head's concentric
+    boundaries (marrow -> cortex, cortex -> cartilage, cartilage -> joint space, the acetabular cup) all
+    vote for the same centre whatever the signal of the marrow inside, so a lesion's band or a fluid core
+    does not hide the head. A vote at radius ``r`` weighs ``1 / (4 pi r^2)`` voxels^-2, so a fully
+    supported spherical shell one voxel thick scores about 1 at any radius.
+
+    Returns
+    -------
+    ndarray of float32, shape of ``iso``
+        Smoothed accumulator (shells of support, summed over radii).
+    """
+    a = np.asarray(iso.array, np.float32)
+    step = float(iso.spacing[0])
+    grad = np.stack([ndimage.gaussian_filter(a, 1.0, order=o) for o in ((1, 0, 0), (0, 1, 0), (0, 0, 1))])
+    mag = np.sqrt(np.sum(grad ** 2, axis=0))
+    body = a > 0.1 * np.percentile(a, 99.5)
+    if body.sum() < 100:
+        return np.zeros(a.shape, np.float32)
+    edge = mag > max(float(np.quantile(mag[body], edge_quantile)), 1e-12)
+    pts = np.argwhere(edge).astype(np.float32)
+    normal = (grad[:, edge] / mag[edge]).T
+    shape = np.array(a.shape)
+    acc = np.zeros(a.size, np.float64)
+    for r in np.arange(radius_range_mm[0], radius_range_mm[1] + 1e-9, step) / step:
+        for sign in (1.0, -1.0):
+            c = np.rint(pts + sign * r * normal).astype(np.int64)
+            ok = np.all((c >= 0) & (c < shape), axis=1)
+            acc += np.bincount(np.ravel_multi_index(c[ok].T, a.shape), minlength=a.size) / (4 * np.pi * r * r)
+    return ndimage.gaussian_filter(acc.reshape(a.shape).astype(np.float32), 1.0)
+
+
+def _side_from_pelvis(iso: Volume, center: np.ndarray, radius: float) -> str:
+    """Side of a lone head whose neck runs nearly antero-posterior: the pelvis lies medial to the hip.
+
+    The bright tissue (fat, marrow) at the level of the acetabular roof and above, away from the head, is
+    dominated by the pelvis; its left-right centre of mass lies toward the body midline.
+    """
+    from skimage.filters import threshold_otsu
+
+    a = np.asarray(iso.array, np.float32)
+    lps = iso.voxel_centers_lps()
+    fg = a[a > 0.1 * np.percentile(a, 99.5)]
+    bright = a > threshold_otsu(fg)
+    level = (lps[..., 2] > center[2]) & (np.linalg.norm(lps - center, axis=-1) > 2.0 * radius)
+    weights = bright & level
+    if weights.sum() < 10:
+        # Nothing above the head: the scanner's patient coordinates are centred near the body midline.
+        return "left" if center[0] > 0 else "right"
+    midline_x = float(np.mean(lps[..., 0][weights]))
+    return "left" if center[0] > midline_x else "right"
 
 
 def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
     """Find the femoral heads in a T1-weighted volume and tell their sides.
+
+    Centres are proposed by a spherical Hough transform of the image edges (see
+    :func:`_sphere_votes`) and confirmed by a sphere fit to the inner cortical edge seen from each
+    proposal, the share of rays supporting it and a narrow cone of rays that stay bright (the femoral
+    neck). The strongest confirmed sphere is a femoral head; a second one across the midline, level
+    with it and of similar size, is the other hip.
 
     Parameters
     ----------
@@ -300,65 +387,59 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
     -------
     list of HeadCandidate
         Zero, one or two heads, sorted right hip first. Side comes from the body midline between two
-        heads, or from the lateral direction of the femoral neck for a lone head.
+        heads, or from the lateral direction of the femoral neck for a lone head (the pelvis position
+        when the neck runs nearly antero-posterior).
     """
-    array = np.asarray(t1.array, np.float32)
-    iso = _resample_isotropic(t1, 2.0)
-    a = np.asarray(iso.array)
-    fg = a[a > 0.1 * np.percentile(a, 99.5)]
-    if fg.size < 100:
-        return []
     from skimage.feature import peak_local_max
-    from skimage.filters import threshold_otsu
 
-    # On T1, fatty marrow and fat are the bright class against muscle, fluid and cortex.
-    bright = a > threshold_otsu(fg)
-    edt = ndimage.distance_transform_edt(bright, sampling=iso.spacing[::-1])
-    # A large lesion's band can leave little normal marrow: accept small distance maxima too.
-    lo, hi = HEAD_RADIUS_RANGE_MM[0] * 0.3, HEAD_RADIUS_RANGE_MM[1] + 2.0
-    peaks = peak_local_max(edt, min_distance=5, threshold_abs=lo, exclude_border=False)
-    # A bright region cut by the field of view's edge has a meaningless distance map there.
-    border = np.minimum(peaks, np.array(a.shape) - 1 - peaks) * 2.0
-    peaks = [p for p, b in zip(peaks, border.min(axis=1) if len(peaks) else []) if edt[tuple(p)] <= min(hi, b)]
-    peaks.sort(key=lambda p: -edt[tuple(p)])
+    array = np.asarray(t1.array, np.float32)
+    step = 2.0
+    iso = _resample_isotropic(t1, step)
+    lo, hi = HEAD_RADIUS_RANGE_MM
+    # The cartilage and the acetabular cup extend the head's concentric edges a few mm outward.
+    votes = _sphere_votes(iso, (lo - 4.0, hi + 4.0))
+    if not np.any(votes > 0):
+        return []
+    peaks = peak_local_max(votes, min_distance=max(1, round(lo / 2.0 / step)), num_peaks=12,
+                           threshold_rel=0.1, exclude_border=False)
+    peaks = [p for p in peaks if votes[tuple(p)] >= _MIN_SHELL_SUPPORT]
     directions = _fibonacci_directions(400)
-    fits: list[_Fit] = []
-    tried: list[np.ndarray] = []
+    fits: list[tuple[_Fit, float]] = []
     for p in peaks:
         start = iso.index_to_lps(np.asarray(p[::-1], float))
-        if any(np.linalg.norm(start - f.center) < f.radius for f in fits):
+        support = float(votes[tuple(p)])
+        if any(np.linalg.norm(start - f.center) < f.radius for f, _ in fits):
             continue
-        if any(np.linalg.norm(start - q) < 10.0 for q in tried):
-            continue
-        tried.append(start)
-        if len(tried) > 30:
-            break
-        fit = _fit_marrow_sphere(t1, array, start, float(edt[tuple(p)]), directions)
+        # The vote peak is within a voxel or two of the centre.
+        fit = _fit_marrow_sphere(t1, array, start, lo, directions, max_shift_mm=3.0 * step)
         if fit is None or fit.neck_axis is None:
             continue
-        if fit.score < 0.45 or not (0.005 <= fit.neck_fraction <= 0.3):
+        if fit.score < 0.3 or not (0.005 <= fit.neck_fraction <= 0.3):
             continue
-        if any(np.linalg.norm(fit.center - f.center) < f.radius + fit.radius for f in fits):
+        if any(np.linalg.norm(fit.center - f.center) < f.radius + fit.radius for f, _ in fits):
             continue
-        fits.append(fit)
+        fits.append((fit, support))
     if not fits:
         return []
-    # The greater trochanter can look like a small sphere too; the head is the larger of the two.
-    fits.sort(key=lambda f: -f.score * f.radius)
-    best = fits[0]
+    # Peaks come strongest first: the head's concentric shells and cup outvote the trochanter.
+    best, best_support = fits[0]
     chosen = [best]
-    for f in fits[1:]:
+    for f, support in fits[1:]:
         # A second femoral head lies across the midline, level with the first.
         d = f.center - best.center
-        if f.score >= 0.6 * best.score and abs(d[0]) > 80.0 and abs(d[2]) < 40.0 \
+        if support >= 0.3 * best_support and f.score >= 0.6 * best.score \
+                and np.hypot(d[0], d[1]) > 2.5 * best.radius and abs(d[2]) < 1.5 * best.radius \
                 and abs(f.radius - best.radius) < 0.25 * best.radius:
             chosen.append(f)
             break
     if len(chosen) == 2:
         midline_x = 0.5 * (chosen[0].center[0] + chosen[1].center[0])
         sides = ["left" if f.center[0] > midline_x else "right" for f in chosen]
+    elif abs(best.neck_axis[0]) >= 0.3:
+        # The neck points laterally: -x (patient right) for the right hip.
+        sides = ["left" if best.neck_axis[0] > 0 else "right"]
     else:
-        sides = ["left" if chosen[0].neck_axis[0] > 0 else "right"]
+        sides = [_side_from_pelvis(iso, best.center, best.radius)]
     heads = [HeadCandidate(center_lps=f.center, radius_mm=float(f.radius), side=s, score=f.score,
                            neck_axis_lps=f.neck_axis) for f, s in zip(chosen, sides)]
     return sorted(heads, key=lambda h: h.side != "right")
@@ -399,7 +480,7 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     cartilage = float(med[i_max])
     lvl_in = 0.5 * (marrow + cortex)
     lvl_out = 0.5 * (cortex + cartilage)
-    before = np.flatnonzero((med[:i_min] >= lvl_in))
+    before = np.flatnonzero(med[:i_min] >= lvl_in)
     s_in = s[before[-1]] if before.size else s[i_min] - 0.75
     rising = np.flatnonzero(med[i_min:i_max + 1] >= lvl_out)
     s_out = s[i_min + rising[0]] if rising.size else s[i_min] + 0.75
@@ -615,14 +696,20 @@ def _bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> _Su
     bright_limit = 0.5 * (levels.marrow + levels.cartilage)
     radius = inner + levels.outer_offset_mm
     sharp_cdf = _ray_blur_cdf(np.median(extent[resolved], axis=0), smooth_mm)
-    pick = np.flatnonzero(resolved.reshape(-1))[:: max(1, int(resolved.sum()) // 200)]
+    # Layer thicknesses are learned where normal marrow lies under the plate: a fluid core or a band
+    # there merges with the plate and mimics a thicker one.
+    under = (radii > radius - 8.0) & (radii < radius - 4.0)
+    healthy = resolved & (np.median(prof[..., under], axis=-1) > bright_limit)
+    learn_from = healthy if healthy.sum() >= 50 else resolved
+    pick = np.flatnonzero(learn_from.reshape(-1))[:: max(1, int(learn_from.sum()) // 200)]
     plate_mm, cartilage_mm = _learn_layers(prof.reshape(-1, prof.shape[-1])[pick], radii, radius, sharp_cdf,
                                            min_contrast, dark_limit, bright_limit)
     weights = grid.solid_angle_weights()
     # Reference sphere from the outer cortical edge on rays the thick slices do not blur.
     level = 0.5 * (levels.cortex + levels.cartilage)
-    for _ in range(2):
-        r_edge = _outer_edges(prof[resolved], radii, level, radius)
+    prof_resolved = prof[resolved]
+    for iteration in range(2):
+        r_edge = _outer_edges(prof_resolved, radii, level, radius)
         ok = np.isfinite(r_edge)
         if ok.sum() < 0.3 * resolved.sum():
             raise SegmentationError("the bone surface of the femoral head could not be traced",
@@ -630,7 +717,13 @@ def _bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> _Su
         pts = center + vectors[resolved][ok] * r_edge[ok][:, None]
         center, radius, _ = _robust_sphere(pts, weights[resolved][ok], keep_quantile=0.8)
         radii = np.arange(max(0.2 * radius, radius - 12.0), radius + 8.0, _RAY_STEP_MM)
-        prof = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, vectors, radii), 3.0, axis=-1)
+        # Only the last pass needs every ray; the refit before it needs the resolved ones.
+        rays = vectors if iteration == 1 else vectors[resolved]
+        sampled = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, rays, radii), 3.0, axis=-1)
+        if iteration == 1:
+            prof = sampled
+        else:
+            prof_resolved = sampled
     found_fraction = float(ok.mean())
 
     # Every articular ray, grouped by its point-spread function (the slice thickness it sees).
@@ -666,13 +759,99 @@ def _bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> _Su
     return _Surface(center, float(radius), grid, vectors, radii, prof, r, levels, articular, found_fraction)
 
 
+def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray, np.ndarray],
+                      min_contrast: float) -> float | None:
+    """Where normal marrow ends along a mean profile crossing a lesion's demarcating band (mm).
+
+    ``profile`` is sampled at offsets ``t`` (mm) from the current boundary, positive into the lesion
+    (NaN where nothing was sampled). The model is normal marrow, then the band, then the necrotic core,
+    each at a free level, blurred by the point-spread function ``cdf`` along the profile; the band's
+    outer edge ``e`` and width are searched on a grid, the levels solved by least squares. A band thinner
+    than the blur is never resolved by its half-depth, but this fit keeps its true edge. Returns ``e``,
+    or None when no fit shows a band darker than the marrow by ``min_contrast``.
+    """
+    ok = np.isfinite(profile)
+    if ok.sum() < 10:
+        return None
+    t, y = t[ok], profile[ok]
+    x, c = cdf
+    w, e = (g.reshape(-1) for g in np.meshgrid(np.arange(0.5, 5.01, 0.25), np.arange(-2.0, 4.01, 0.05)))
+    inner = np.interp(t[None, :] - e[:, None], x, c, left=0.0, right=1.0)
+    outer = np.interp(t[None, :] - (e + w)[:, None], x, c, left=0.0, right=1.0)
+    design = np.stack([1.0 - inner, inner - outer, outer], axis=-1)  # (candidate, sample, level)
+    gram = np.einsum("nsi,nsj->nij", design, design) + 1e-9 * np.eye(3)
+    levels = np.linalg.solve(gram, np.einsum("nsi,s->ni", design, y)[..., None])[..., 0]
+    cost = np.sum((np.einsum("nsi,ni->ns", design, levels) - y) ** 2, axis=1)
+    cost = np.where(levels[:, 0] - levels[:, 1] >= min_contrast, cost, np.inf)
+    best = int(np.argmin(cost))
+    return float(e[best]) if np.isfinite(cost[best]) else None
+
+
+def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, normal: np.ndarray,
+                       valid: np.ndarray, origin: np.ndarray, step_mm: float, min_contrast: float) -> np.ndarray:
+    """Continuous lesion indicator on the fine grid whose 0.5 level lies on the band's outer edge.
+
+    ``lesion`` and ``normal`` are the necrotic and the normal marrow found by thresholding on the fine
+    grid (origin ``origin`` LPS, isotropic ``step_mm``); ``valid`` marks where the image may be sampled
+    (inside the cortex). A threshold puts the boundary where the blurred band reaches it, which moves it
+    into normal marrow by up to half the blur, most on thick slices. Profiles across the boundary are
+    therefore sampled on the input image along the boundary's normal, averaged over boundary voxels
+    sharing a point-spread function, and fitted with :func:`_band_edge_offset`; every lesion voxel then
+    gets its signed distance from the corrected edge as a ramp one fine voxel wide.
+    """
+    field_ = lesion.astype(np.float32)
+    touching = lesion & ndimage.binary_dilation(normal)
+    if touching.sum() < 20:
+        return field_
+    smooth = ndimage.gaussian_filter(normal.astype(np.float32) - lesion.astype(np.float32), 1.0)
+    grad = np.stack(np.gradient(smooth), axis=-1)[..., ::-1]  # (x, y, z): toward normal marrow
+    idx = np.argwhere(touching)
+    n_vec = grad[touching]
+    n_vec /= np.maximum(np.linalg.norm(n_vec, axis=1, keepdims=True), 1e-9)
+    p0 = origin + idx[:, ::-1] * step_mm + 0.5 * step_mm * n_vec
+    widths = np.abs(n_vec @ volume.direction) * np.asarray(volume.spacing)
+    reach = 0.5 * float(np.max(volume.spacing)) + 4.0
+    t = np.arange(-reach, reach + 1e-9, 0.2)
+    pts = p0[:, None, :] - n_vec[:, None, :] * t[None, :, None]
+    prof = sample_volume(volume, array, pts)
+    fine_idx = np.rint((pts - origin) / step_mm).astype(int)[..., ::-1]
+    inside = np.all((fine_idx >= 0) & (fine_idx < np.array(valid.shape)), axis=-1)
+    fine_idx = np.clip(fine_idx, 0, np.array(valid.shape) - 1)
+    inside &= valid[fine_idx[..., 0], fine_idx[..., 1], fine_idx[..., 2]]
+    prof = np.where(inside, prof, np.nan)
+    # Boundary voxels sharing a point-spread function (blur along the normal) share one fit.
+    blur = np.linalg.norm(widths, axis=1)
+    order = np.argsort(blur)
+    offsets = np.zeros(len(idx))
+    for members in np.array_split(order, int(np.clip(len(idx) // 300, 1, 6))):
+        counts = inside[members].sum(axis=0)
+        mean = np.where(counts >= max(5, 0.2 * len(members)),
+                        np.nansum(prof[members], axis=0) / np.maximum(counts, 1), np.nan)
+        cdf = _ray_blur_cdf(np.median(widths[members], axis=0), 0.05)
+        e = _band_edge_offset(t, mean, cdf, min_contrast)
+        offsets[members] = 0.0 if e is None else float(np.clip(e, -1.5, 3.0))
+    # Signed distance (mm) from the present boundary, positive into the lesion, and each voxel's
+    # correction from its nearest boundary voxel.
+    d_lesion = ndimage.distance_transform_edt(~normal) * step_mm - 0.5 * step_mm
+    d_normal = ndimage.distance_transform_edt(~lesion) * step_mm - 0.5 * step_mm
+    signed = np.where(lesion, d_lesion, -d_normal)
+    nearest = ndimage.distance_transform_edt(~touching, return_distances=False, return_indices=True)
+    offset_map = np.zeros(lesion.shape)
+    offset_map[touching] = offsets
+    offset_map = offset_map[tuple(nearest)]
+    ramp = np.clip(0.5 + (signed - offset_map) / step_mm, 0.0, 1.0)
+    near = (lesion | normal) & (np.abs(signed) < reach)
+    return np.where(near, ramp, field_).astype(np.float32)
+
+
 def _lesion_fraction(volume: Volume, array: np.ndarray, surface: _Surface, step_mm: float = 0.6) -> np.ndarray:
     """Partial-volume fraction of the necrotic segment (band included) on ``volume``'s grid.
 
     On a fine isotropic grid around the head, marrow darker than the marrow/cortex mid-level (the
     demarcating band, a fluid core) splits the bone inside the cortex; normal marrow is what stays
-    connected to the neck side, and the lesion is the rest of the head away from the neck, extended
-    radially through the subchondral plate to the bone surface.
+    connected to the neck side, and the lesion is the rest of the head away from the neck. Its boundary
+    with normal marrow is then moved to the band's outer edge (:func:`_lesion_edge_field`) and the
+    lesion extended radially through the subchondral plate to the bone surface.
     """
     lv = surface.levels
     c = surface.center
@@ -718,15 +897,19 @@ def _lesion_fraction(volume: Volume, array: np.ndarray, surface: _Surface, step_
         lesion = np.isin(lab, keep)
     if not lesion.any():
         return np.zeros(volume.shape, np.float32)
+    origin = c - reach
+    value = _lesion_edge_field(volume, array, lesion, normal & inner, inner, origin, step_mm,
+                               0.25 * (lv.marrow - lv.cortex))
+    value = np.where(inner & away, value, 0.0)
     # Carry the lesion out through the subchondral plate along each ray.
     vec = surface.vectors
     depth_ray = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(vec @ slice_normal)
     probe = c + vec * (surface.r_surface - depth_ray - 0.5 * step_mm)[..., None]
-    pidx = np.rint((probe - c + reach) / step_mm).astype(int).clip(0, n - 1)
-    flag = lesion[pidx[..., 2], pidx[..., 1], pidx[..., 0]].astype(float)
-    shell_flag = surface.grid.interpolate(flag, u) >= 0.5
-    lesion |= head & ~inner & shell_flag & away
-    fine = Volume(lesion.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(c - reach))
+    fine = Volume(value.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(origin))
+    flag = sample_volume(fine, np.asarray(fine.array), probe)
+    shell = head & ~inner & away
+    value[shell] = surface.grid.interpolate(flag, u[shell])
+    fine = fine.with_array(value.astype(np.float32))
     return _resample_fraction(fine, volume)
 
 
@@ -758,6 +941,14 @@ def _resample_fraction(fine: Volume, grid: Volume, supersample_mm: float = 0.35)
     return out
 
 
+def _fraction_outside_fov(volume: Volume, center: np.ndarray, radius: float) -> float:
+    """Share of a sphere's surface (centre LPS mm, radius mm) outside the volume's field of view."""
+    points = np.asarray(center, float) + _fibonacci_directions(1000) * radius
+    ijk = volume.lps_to_index(points)
+    inside = np.all((ijk >= -0.5) & (ijk <= np.asarray(volume.size) - 0.5), axis=1)
+    return float(1.0 - inside.mean())
+
+
 def _segment_head(t1: Volume, array: np.ndarray, cand: HeadCandidate) -> HipSegmentation:
     warnings: list[str] = []
     surface = _bone_surface(t1, array, cand)
@@ -767,6 +958,10 @@ def _segment_head(t1: Volume, array: np.ndarray, cand: HeadCandidate) -> HipSegm
     lo, hi = HEAD_RADIUS_RANGE_MM
     if not lo <= surface.radius <= hi:
         warnings.append(f"head radius {surface.radius:.1f} mm is outside the adult range {lo:.0f}-{hi:.0f} mm")
+    outside = _fraction_outside_fov(t1, surface.center, surface.radius)
+    if outside > 0.02:
+        warnings.append(f"{100 * outside:.0f}% of the femoral head's surface lies outside the field of view; "
+                        "the head is cut there and its shape and collapse are unreliable")
     head_frac = star_fraction(t1, surface.center, surface.grid, surface.r_surface)
     lesion_frac = np.minimum(_lesion_fraction(t1, array, surface), head_frac)
     if float(lesion_frac.sum()) * t1.voxel_volume_ml < MIN_LESION_VOLUME_ML:

@@ -94,10 +94,23 @@ def sample_volume(volume: Volume, array: np.ndarray, points_lps: np.ndarray) -> 
 
 
 def radial_profiles(volume: Volume, array: np.ndarray, center_lps: np.ndarray, directions: np.ndarray,
-                    radii_mm: np.ndarray) -> np.ndarray:
-    """Intensities along rays from ``center_lps``: shape ``directions.shape[:-1] + (len(radii_mm),)``."""
-    pts = np.asarray(center_lps, float) + directions[..., None, :] * np.asarray(radii_mm)[:, None]
-    return sample_volume(volume, array, pts)
+                    radii_mm: np.ndarray, *, return_inside: bool = False):
+    """Intensities along rays from ``center_lps``: shape ``directions.shape[:-1] + (len(radii_mm),)``.
+
+    Samples are trilinear and edge-clamped. With ``return_inside`` a boolean array of the same shape
+    tells which samples lie within the field of view (half a voxel beyond the outer voxel centres).
+    """
+    # The map from LPS to index is affine: step along the rays in index space directly.
+    c_idx = volume.lps_to_index(np.asarray(center_lps, float))
+    d_idx = np.asarray(directions, float) @ np.asarray(volume.direction) / np.asarray(volume.spacing)
+    ijk = c_idx + d_idx[..., None, :] * np.asarray(radii_mm, float)[:, None]
+    coords = np.moveaxis(ijk[..., ::-1], -1, 0)
+    values = ndimage.map_coordinates(array, coords, order=1, mode="nearest")
+    if not return_inside:
+        return values
+    size = np.asarray(volume.size, float)
+    inside = np.all((ijk >= -0.5) & (ijk <= size - 0.5), axis=-1)
+    return values, inside
 
 
 def _supersample_offsets(spacing: tuple[float, float, float], step_mm: float) -> np.ndarray:
