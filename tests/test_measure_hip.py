@@ -98,4 +98,7 @@ def test_unknown_side_raises(collapsed_hip):
 def test_head_cut_by_the_image_border_warns(grid):
     shifted = voxelise(grid, femoral_head_sdf(CENTER + grid.direction[:, 0] * 18.0, R))
     out = measure_hip(shifted, None, side="left").to_dict()
-    assert any("border" in w for w in out["warnings"])
+    assert any("field of view cuts the femoral head" in w for w in out["warnings"])
+    # the flat cut is unknown surface, not a depression of this intact head
+    assert out["head"]["collapse_depth_mm"] < 0.3
+    assert abs(out["head"]["radius_mm"] - R) < 0.2

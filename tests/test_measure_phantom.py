@@ -74,7 +74,9 @@ def test_the_head_neck_junction_is_kept_out_of_the_collapse_search():
     assert _angle_deg(blind.direction_lps, hip.neck_axis) < 70.0
     # ... and one voxel further along the surface it no longer does.
     assert aware.depth_mm <= 0.2
-    assert aware.depth_mm == pytest.approx(m.collapse.depth_mm)
+    # measure_hip searches the same surface, less the vertices at the grid's edge
+    assert m.collapse.depth_mm <= 0.2
+    assert m.collapse.depth_mm == pytest.approx(aware.depth_mm, abs=0.05)
 
 
 def test_junction_margin_is_the_voxel_extent_toward_the_neck():

@@ -217,7 +217,7 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
              patch_radius_mm: float = 2.5, articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
              dome_half_angle_deg: float = WEIGHT_BEARING_HALF_ANGLE_DEG,
              candidates: int = 300, refined: int = 25, areas_mm2: np.ndarray | None = None,
-             voxel_edges_lps: np.ndarray | None = None) -> Collapse:
+             voxel_edges_lps: np.ndarray | None = None, observed: np.ndarray | None = None) -> Collapse:
     """Deepest inward depression of the articular surface below the reference sphere.
 
     The ``candidates`` deepest articular vertices are ranked by the area-weighted mean deviation
@@ -246,6 +246,9 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
         Edge vectors (mm, columns ``i, j, k``) of the voxels the mesh came from. When given, the
         search keeps :func:`junction_margin_mm` away from the articular boundary, where the
         partial volume of the head-neck junction would read as a depression.
+    observed : ndarray of bool, optional
+        Vertices that show real anatomy; the others (e.g. where the field of view cuts the head) are
+        not searched, since a cut surface is unknown, not depressed.
 
     Returns
     -------
@@ -259,6 +262,8 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     else:
         searched = articular_interior(mesh, sphere, neck_axis_lps, voxel_edges_lps,
                                       min_angle_deg=articular_min_angle_deg)
+    if observed is not None:
+        searched = searched & np.asarray(observed, bool)
     art = np.flatnonzero(searched)
     if art.size == 0:
         raise ValueError("no articular surface: every vertex is on the neck side")

@@ -146,6 +146,14 @@ def _binary_resolution_warning(head_mask: Volume, col: Collapse, voxel_edges_lps
     return [message]
 
 
+def _inside_field_of_view(mesh, grid: Volume, margin_voxels: float = 0.5) -> np.ndarray:
+    """Vertices at least ``margin_voxels`` inside the image grid: nearer the edge, the surface is where the
+    field of view cut the head (or its partial-volume blur), not anatomy."""
+    idx = grid.lps_to_index(mesh.vertices_lps)
+    size = np.asarray(grid.size, float)
+    return np.all((idx >= margin_voxels) & (idx <= size - 1 - margin_voxels), axis=1)
+
+
 def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: str,
                 neck_axis_lps=None, roof_direction_lps=None,
                 articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
@@ -179,9 +187,12 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     if side not in ("left", "right"):
         raise MeasurementError(f"side must be 'left' or 'right', got {side!r}")
     warnings: list[str] = []
-    if touches_border(head_mask.array):
-        warnings.append("the femoral head mask touches the image border; the head may be cut off")
     mesh = head_surface_mesh(head_mask)
+    observed = _inside_field_of_view(mesh, head_mask)
+    if touches_border(head_mask.array) or observed.mean() < 0.98:
+        warnings.append(f"the field of view cuts the femoral head ({100 * (1 - observed.mean()):.0f} % of its "
+                        "surface); collapse is searched only where the surface is imaged, and volume and "
+                        "sphericity include the cut")
     if len(mesh.vertices_lps) < MIN_SURFACE_POINTS:
         raise MeasurementError(f"the femoral head mask has too few surface points ({len(mesh.vertices_lps)}) "
                                "to fit a sphere")
@@ -192,9 +203,10 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     else:
         neck_axis_lps = np.asarray(neck_axis_lps, float) / np.linalg.norm(neck_axis_lps)
     articular = articular_vertices(mesh, sphere, neck_axis_lps, min_angle_deg=articular_min_angle_deg)
-    if np.count_nonzero(articular) < MIN_SURFACE_POINTS:
-        raise MeasurementError("too few articular surface points to fit the reference sphere")
-    sphere = _robust_sphere(mesh.vertices_lps[articular], areas[articular])
+    fitted = articular & observed
+    if np.count_nonzero(fitted) < MIN_SURFACE_POINTS:
+        raise MeasurementError("too few imaged articular surface points to fit the reference sphere")
+    sphere = _robust_sphere(mesh.vertices_lps[fitted], areas[fitted])
     articular = articular_vertices(mesh, sphere, neck_axis_lps, min_angle_deg=articular_min_angle_deg)
     if sphere.inlier_fraction < LOW_INLIER_FRACTION:
         warnings.append(f"only {100 * sphere.inlier_fraction:.0f} % of the articular surface lies on the "
@@ -202,7 +214,7 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     voxel_edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
     col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
                    articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas,
-                   voxel_edges_lps=voxel_edges)
+                   voxel_edges_lps=voxel_edges, observed=observed)
     warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
     volume = mask_volume_ml(head_mask)
 
