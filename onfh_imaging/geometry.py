@@ -138,6 +138,28 @@ class Volume:
             raise ValueError(f"array shape {array.shape} does not match grid {self.array.shape}")
         return replace(self, array=array)
 
+    def crop(self, start_ijk: Any, stop_ijk: Any) -> "Volume":
+        """The sub-volume of voxels ``start <= (i, j, k) < stop`` (clipped to the grid), as a copy, so the
+        full array is not kept alive; its origin moves so every voxel keeps its position in space."""
+        start = np.clip(np.asarray(start_ijk, int), 0, self.size)
+        stop = np.clip(np.asarray(stop_ijk, int), start, self.size)
+        block = self.array[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]]
+        return replace(self, array=np.array(block), origin=tuple(self.index_to_lps(start)))
+
+    def offset_in(self, parent: "Volume", atol: float = 1e-3) -> tuple[int, int, int] | None:
+        """Integer ``(i, j, k)`` index in ``parent`` of this volume's first voxel when this is a sub-grid
+        of ``parent`` (same spacing and direction, aligned voxels), else None."""
+        if not (np.allclose(self.spacing, parent.spacing, atol=atol)
+                and np.allclose(self.direction, parent.direction, atol=atol)):
+            return None
+        index = parent.lps_to_index(self.origin)
+        if not np.allclose(index, np.round(index), atol=atol):
+            return None
+        start = np.round(index).astype(int)
+        if np.any(start < 0) or np.any(start + np.asarray(self.size) > np.asarray(parent.size)):
+            return None
+        return (int(start[0]), int(start[1]), int(start[2]))
+
     def same_grid(self, other: "Volume", atol: float = 1e-4) -> bool:
         """True when both volumes sample the same points of space."""
         return (

@@ -65,3 +65,17 @@ def test_radiograph_calibration_flags():
     assert not Radiograph(np.zeros((3, 3)), pixel_size_mm=None).calibrated
     with pytest.raises(ValueError):
         Radiograph(np.zeros((3, 3)), pixel_size_mm=(0, 1))
+
+
+def test_crop_keeps_positions_and_finds_its_offset():
+    vol = Volume(np.arange(4 * 5 * 6).reshape(4, 5, 6), spacing=(0.7, 0.8, 4.0), origin=(1, 2, 3),
+                 direction=_oblique_direction(11))
+    sub = vol.crop((1, 2, 1), (4, 5, 3))
+    assert sub.shape == (2, 3, 3)
+    assert np.allclose(sub.index_to_lps([0, 0, 0]), vol.index_to_lps([1, 2, 1]))
+    assert sub.array[1, 2, 0] == vol.array[2, 4, 1]
+    assert sub.array.base is None or sub.array.base is not vol.array.base  # a copy, not a view
+    assert sub.offset_in(vol) == (1, 2, 1)
+    assert vol.crop((-3, 0, 0), (99, 99, 99)).same_grid(vol)  # clipped to the grid
+    shifted = Volume(sub.array, spacing=sub.spacing, origin=np.add(sub.origin, 0.3), direction=sub.direction)
+    assert shifted.offset_in(vol) is None

@@ -119,6 +119,22 @@ def test_edited_masks_keep_the_automatic_sub_voxel_surface():
     assert np.array_equal(measured_mask(labels, automatic, None).array, labels.astype(bool))
 
 
+def test_edits_against_a_fraction_kept_around_the_head_only():
+    from onfh_napari._widget import measured_mask
+
+    full = Volume(np.array([[[0.0, 0.2, 0.6, 1.0, 0.7, 0.0]]], np.float32), spacing=(1, 1, 1))
+    automatic = full.with_array(full.array >= 0.5)
+    fraction = full.crop((1, 0, 0), (5, 1, 1))  # what segmentation keeps
+    labels = np.array([[[0, 1, 1, 0, 1, 0]]], np.uint8)  # painted voxel 1, erased voxel 3
+    measured = measured_mask(labels, automatic, fraction)
+    assert measured.same_grid(fraction)
+    assert np.allclose(measured.array, [[[1.0, 0.6, 0.0, 0.7]]])
+    # painting beyond the kept box: the labels are measured as drawn, on the whole grid
+    labels[0, 0, 5] = 1
+    measured = measured_mask(labels, automatic, fraction)
+    assert measured.same_grid(automatic) and np.array_equal(measured.array, labels.astype(bool))
+
+
 def test_in_plane_axes_follow_the_radiological_display_convention():
     # A coronal grid whose rows run inferior -> superior is flipped so that superior is on top.
     upward = np.array([[1.0, 0, 0], [0, 0, 1], [0, 1, 0]]) @ np.diag([1, 1, 1])

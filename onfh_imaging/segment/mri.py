@@ -117,7 +117,8 @@ class HipSegmentation:
         Anything a reader should check.
     femoral_head_fraction, lesion_fraction : Volume
         Partial-volume fractions (float32, 0..1) of the same masks: the sub-voxel surfaces the bool masks
-        were thresholded from (>= 0.5). Measuring these avoids the information loss of thick slices.
+        were thresholded from (>= 0.5). Measuring these avoids the information loss of thick slices. They
+        lie on a sub-grid of the image grid around the head (``Volume.offset_in`` gives where).
     """
 
     side: str
@@ -967,16 +968,25 @@ def _segment_head(t1: Volume, array: np.ndarray, cand: HeadCandidate) -> HipSegm
     if float(lesion_frac.sum()) * t1.voxel_volume_ml < MIN_LESION_VOLUME_ML:
         lesion_frac[:] = 0.0
     axis = surface.grid.frame[:, 2]
+    head_mask = t1.with_array(head_frac >= 0.5)
+    lesion_mask = t1.with_array(lesion_frac >= 0.5)
+    # the fractions are kept only around the head: a whole-pelvis float grid per hip costs more memory
+    # than the image itself
+    k, j, i = np.nonzero(head_frac)
+    start = np.array([i.min(), j.min(), k.min()]) - 2
+    stop = np.array([i.max(), j.max(), k.max()]) + 3
+    head_frac = t1.with_array(head_frac).crop(start, stop)
+    lesion_frac = t1.with_array(lesion_frac).crop(start, stop)
     return HipSegmentation(
         side=cand.side,
-        femoral_head_mask=t1.with_array(head_frac >= 0.5),
-        lesion_mask=t1.with_array(lesion_frac >= 0.5),
+        femoral_head_mask=head_mask,
+        lesion_mask=lesion_mask,
         head_center_lps=np.asarray(surface.center, float),
         head_radius_mm=float(surface.radius),
         neck_axis_lps=axis.copy(),
         warnings=tuple(warnings),
-        femoral_head_fraction=t1.with_array(head_frac),
-        lesion_fraction=t1.with_array(lesion_frac),
+        femoral_head_fraction=head_frac,
+        lesion_fraction=lesion_frac,
     )
 
 

@@ -168,14 +168,23 @@ def measured_mask(labels: np.ndarray, automatic: Volume, fraction: Volume | None
     """What to measure for a mask the reader may have edited.
 
     Where the labels still agree with the automatic mask, the automatic partial-volume fraction is
-    kept (its sub-voxel surface); painted voxels count as 1 and erased ones as 0. Without a fraction
-    the labels themselves are measured.
+    kept (its sub-voxel surface); painted voxels count as 1 and erased ones as 0. Without a fraction,
+    or with edits outside the fraction's sub-grid, the labels themselves are measured.
     """
     current = np.asarray(labels) != 0
-    if fraction is None:
+    offset = None if fraction is None else fraction.offset_in(automatic)
+    if offset is None:
         return automatic.with_array(current)
     unchanged = current == np.asarray(automatic.array, dtype=bool)
-    return fraction.with_array(np.where(unchanged, fraction.array, current.astype(fraction.array.dtype)))
+    i0, j0, k0 = offset
+    nk, nj, ni = fraction.shape
+    inside = (slice(k0, k0 + nk), slice(j0, j0 + nj), slice(i0, i0 + ni))
+    outside_edits = unchanged.copy()
+    outside_edits[inside] = True
+    if not outside_edits.all():  # painted beyond the automatic head's box: measure the labels as drawn
+        return automatic.with_array(current)
+    return fraction.with_array(np.where(unchanged[inside], fraction.array,
+                                        current[inside].astype(fraction.array.dtype)))
 
 
 def _measure(side: str, head: Volume, lesion: Volume, neck_axis: Any) -> tuple[dict[str, Any] | None, Any]:
