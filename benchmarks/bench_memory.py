@@ -38,7 +38,7 @@ CORONAL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 RSS_BOUND = 1.3
 #: Peak resident set of measuring a series, as a multiple of its array's bytes (absolute, including
 #: the interpreter and the imported libraries).
-PIPELINE_BOUND = 6.0
+PIPELINE_BOUND = 10.0
 #: Growth of the batch process's peak resident set from the smaller to the larger cohort, MiB.
 BATCH_GROWTH_BOUND_MIB = 32.0
 OUT_SPACING = (0.7, 0.7, 0.5)
