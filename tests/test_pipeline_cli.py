@@ -64,3 +64,24 @@ def test_measure_reports_user_errors_in_one_line(tmp_path):
     proc = _onfh("measure", str(tmp_path / "missing"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "missing" in proc.stderr
+
+
+def test_sample_study_measures_both_hips_against_its_truth():
+    """The README's quick start: the bundled T1 + STIR study of both hips."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    proc = _onfh("measure", str(sample), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (report,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    truth = {h["side"]: h for h in load_truth(sample / "phantom_both_hips")["hips"]}
+    hips = {h["side"]: h for h in report["hips"]}
+    assert set(hips) == {"left", "right"}
+    for side, hip in hips.items():
+        assert abs(hip["head"]["radius_mm"] - truth[side]["head"]["radius_mm"]) < 0.6
+        rel = abs(hip["lesion"]["volume_ml"] - truth[side]["lesion"]["volume_ml"]) / truth[side]["lesion"]["volume_ml"]
+        assert rel < 0.15
+        # the STIR of the same study agrees with the T1 lesion: no discordance warning
+        assert not any("fluid-sensitive" in w for w in hip["warnings"])
+    assert hips["right"]["staging"]["arco_2019"] == "IIIB"
+    assert not hips["left"]["staging"]["arco_2019"].startswith("III")

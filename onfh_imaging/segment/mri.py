@@ -1046,18 +1046,18 @@ def _check_fluid_sensitive(seg: HipSegmentation, fluid: Volume) -> HipSegmentati
     normal = head & ~ndimage.binary_dilation(lesion, iterations=2)
     if normal.sum() < 20:
         return seg
-    pts_normal = seg.femoral_head_mask.index_to_lps(np.argwhere(normal)[:, ::-1].astype(float))
+    pts_normal = seg.femoral_head_fraction.index_to_lps(np.argwhere(normal)[:, ::-1].astype(float))
     fl = np.asarray(fluid.array, np.float32)
     base = sample_volume(fluid, fl, pts_normal)
     spread = 1.4826 * float(np.median(np.abs(base - np.median(base)))) + 1e-6
     extra = []
     if lesion.sum() >= 20:
-        pts = seg.femoral_head_mask.index_to_lps(np.argwhere(lesion)[:, ::-1].astype(float))
+        pts = seg.femoral_head_fraction.index_to_lps(np.argwhere(lesion)[:, ::-1].astype(float))
         vals = sample_volume(fluid, fl, pts)
         if np.percentile(vals, 90) < np.median(base) + 2 * spread:
             extra.append("the T1 lesion shows no high signal on the fluid-sensitive series")
     else:
-        vals = sample_volume(fluid, fl, seg.femoral_head_mask.index_to_lps(
+        vals = sample_volume(fluid, fl, seg.femoral_head_fraction.index_to_lps(
             np.argwhere(head)[:, ::-1].astype(float)))
         bright = vals > np.median(base) + 6 * spread
         if bright.mean() > 0.05:
