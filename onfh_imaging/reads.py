@@ -361,9 +361,22 @@ def _segmentation(
         binary = mask.with_array((np.asarray(mask.array) != 0).astype(np.uint8))
         make = femoral_head_segment if structure == HEAD else necrotic_lesion_segment
         specs.append(make(side, binary, algorithm_type="SEMIAUTOMATIC" if name in edited else "AUTOMATIC"))
-    # A DICOM person name; a name typed without components is kept whole as the family name.
-    person = reader if "^" in reader else f"{reader}^"
-    return build_segmentation(list(source_datasets), specs, content_creator_name=person)
+    return build_segmentation(list(source_datasets), specs, content_creator_name=_person_name(reader))
+
+
+def _person_name(reader: str) -> str:
+    """A DICOM person name; a name typed without components is kept whole as the family name."""
+    return reader if "^" in reader else f"{reader}^"
+
+
+def _reader_hips(record: ReadRecord) -> list[dict]:
+    """The confirmed measures with the reader's final stage in place of the suggested one."""
+    hips = []
+    for hip in record.confirmed_measures:
+        staging = {**(hip.get("staging") or {}), "arco_2019": record.arco_2019,
+                   "arco_basis": f"confirmed by the reader ({record.reader})"}
+        hips.append({**hip, "staging": staging})
+    return hips
 
 
 def write_read_files(
@@ -385,14 +398,16 @@ def write_read_files(
     folder : path
         Destination folder, created if needed.
     source_datasets : sequence of pydicom.Dataset, optional
-        The image series' slices; when given, the masks are also written as one DICOM SEG.
+        The image series' slices; when given, the masks are also written as one DICOM SEG and the
+        confirmed measures as a DICOM SR referencing it.
     edited : sequence of str
         Names of masks the reader changed (SEG segments marked SEMIAUTOMATIC, others AUTOMATIC).
 
     Returns
     -------
     dict of str to str
-        Written files keyed by kind: ``"nifti:<mask name>"``, ``"seg"`` and ``"json"``.
+        Written files keyed by kind: ``"nifti:<mask name>"``, ``"seg"``, ``"sr"`` (a TID 1500
+        measurement report of the confirmed measures, with the reader as observer) and ``"json"``.
     """
     import nibabel as nib
 
@@ -406,10 +421,16 @@ def write_read_files(
         files[f"nifti:{name}"] = str(target)
     if source_datasets:
         from onfh_imaging.export.seg import write_segmentation
+        from onfh_imaging.export.sr import build_measurement_report, write_report
 
         target = folder / "masks_seg.dcm"
-        write_segmentation(target, _segmentation(masks, set(edited), source_datasets, record.reader))
+        seg = _segmentation(masks, set(edited), source_datasets, record.reader)
+        write_segmentation(target, seg)
         files["seg"] = str(target)
+        target = folder / "measurements_sr.dcm"
+        write_report(target, build_measurement_report(list(source_datasets), seg, _reader_hips(record),
+                                                      reader_name=_person_name(record.reader)))
+        files["sr"] = str(target)
     target = folder / "read.json"
     files["json"] = str(target)
     final = ReadRecord.from_dict({**record.to_dict(), "files": files})

@@ -190,9 +190,17 @@ def test_confirm_read_writes_a_seg_that_references_the_series(tmp_path):
     store = ReadStore(tmp_path / "reads.sqlite")
     rec = confirm_read(
         store, reader="Jane Roe", arco_2019="II", series_instance_uid=sources[0].SeriesInstanceUID,
-        masks=edited, automatic_masks=auto, automatic_measures=[], confirmed_measures=[],
+        masks=edited, automatic_masks=auto, automatic_measures=[],
+        confirmed_measures=[{"side": "right",
+                             "head": {"radius_mm": 5.0, "volume_ml": 0.52, "collapse_depth_mm": 0.0},
+                             "lesion": {"volume_ml": 0.11, "head_involvement_pct": 21.0},
+                             "staging": {"arco_2019": "I-II", "arco_basis": "suggested"}}],
         source_datasets=sources,
     )
+    sr = pydicom.dcmread(rec.files["sr"])
+    assert sr.Modality == "SR"
+    text = str(sr)
+    assert "Jane Roe" in text and "0.11" in text  # the reader observes; the confirmed lesion volume is reported
     seg = pydicom.dcmread(rec.files["seg"])
     assert seg.Modality == "SEG"
     referenced = {s.ReferencedSeriesSequence[0].SeriesInstanceUID for s in [seg]}
