@@ -51,6 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _describe_failure(info, exc: Exception) -> str:
+    """One line for a study that could not be measured; unexpected errors say they are a bug."""
+    if isinstance(exc, OnfhError):
+        return str(exc)
+    where = getattr(info, "files", None) or ["?"]
+    return (f"{where[0]}: internal error {type(exc).__name__}: {exc} "
+            "(please report it with this line; the other studies were still measured)")
+
+
 # --- subcommands ------------------------------------------------------------------------------
 # Each block below is owned by the module it calls; keep them a few lines each.
 
@@ -79,7 +88,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
     def on_error(info, exc: Exception) -> None:
         failures.append(str(exc))
-        print(f"onfh measure: {exc}", file=sys.stderr)
+        print(f"onfh measure: {_describe_failure(info, exc)}", file=sys.stderr)
 
     results = measure_path(args.path, args.series_uid, on_error=on_error)
     if (args.seg or args.sr) and len(results) != 1:
@@ -184,7 +193,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     failures: list[Exception] = []
     results = measure_path(args.study_path, args.series_uid,
                            on_error=lambda info, exc: (failures.append(exc),
-                                                       print(f"onfh export: {exc}", file=sys.stderr)))
+                                                       print(f"onfh export: {_describe_failure(info, exc)}",
+                                                             file=sys.stderr)))
     for result in results:
         is_mr = result.series is not None
         files = export_study(result, args.out, pseudonymize_key=args.pseudonymize,
