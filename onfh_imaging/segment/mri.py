@@ -648,29 +648,60 @@ def _sphere_smooth(values: np.ndarray, grid: DirectionGrid, sigma_deg: float) ->
 
 
 def _regularise(shift: np.ndarray, weight: np.ndarray, grid: DirectionGrid, radius: float,
-                sigma_mm: float = 1.2, reach_mm: float = 4.0, prior: float = 0.05) -> np.ndarray:
-    """Smooth per-ray surface shifts (mm) over the sphere, weighted by each ray's confidence.
+                sigma_mm: float = 1.2, reach_mm: float = 5.0, target_se_mm: float = 0.05,
+                min_coverage: float = 0.25) -> np.ndarray:
+    """Smooth per-ray surface shifts (mm) over the sphere, weighted by each ray's precision.
 
-    A normalised convolution at ``sigma_mm`` keeps a depression's depth; where the nearby rays are
-    blurred by the slice thickness a wider one (``reach_mm``) borrows from the resolved rays around,
-    and a ``prior`` weight pulls unsupported directions to the reference sphere (shift 0). Rays far
-    from their neighbourhood's consensus are dropped first.
+    ``weight`` is each ray's precision (inverse variance, mm^-2; 0 for no fit). Each direction gets a
+    normalised convolution of the fits around it, a weighted mean that does not depend on the scale of the weights, so no prior pulls a supported depression toward the
+    reference sphere. The kernel widens along a ladder from ``sigma_mm`` to ``reach_mm`` until its
+    standard error (from the rays' variances) is within ``target_se_mm``, but only while it agrees
+    with the narrower kernels within their noise (Lepski's rule): sharp rays keep a depression's shape,
+    rays blurred by the slice thickness are averaged over as many as their noise needs, and a
+    depression's floor is not shaved by a kernel wider than it. Directions where fewer than
+    ``min_coverage`` of the rays around have a fit even at ``reach_mm`` keep the reference sphere
+    (shift 0). Rays far from their neighbourhood's consensus are dropped first.
     """
     sig = np.degrees(sigma_mm / radius)
-    wide = np.degrees(reach_mm / radius)
     w = weight.copy()
     for _ in range(2):
         num = _sphere_smooth(w * shift, grid, sig)
         den = _sphere_smooth(w, grid, sig)
-        local = num / np.maximum(den, 1e-9)
+        local = num / np.maximum(den, 1e-12)
         resid = np.abs(shift - local)
         spread = 1.4826 * np.median(resid[w > 0]) if np.any(w > 0) else 0.0
         w = np.where(resid > max(3.0 * spread, 0.5), 0.0, w)
-    num = _sphere_smooth(w * shift, grid, sig)
-    den = _sphere_smooth(w, grid, sig)
-    num_w = _sphere_smooth(w * shift, grid, wide)
-    den_w = _sphere_smooth(w, grid, wide)
-    return (num + 0.1 * num_w) / (den + 0.1 * den_w + prior)
+    fitted = w > 0
+    if not fitted.any():
+        return np.zeros_like(shift)
+    # Area (mm^2) each grid direction stands for on the sphere: how many rays a kernel averages.
+    cell_mm2 = grid.solid_angle_weights() * radius ** 2
+    out = np.zeros(shift.shape)
+    done = np.zeros(shift.shape, bool)
+    has = np.zeros(shift.shape, bool)
+    lower: list[tuple[np.ndarray, np.ndarray]] = []  # (value, standard error) at the narrower kernels
+    for scale_mm in np.geomspace(sigma_mm, reach_mm, 5):
+        s_deg = np.degrees(scale_mm / radius)
+        num = _sphere_smooth(w * shift, grid, s_deg)
+        den = _sphere_smooth(w, grid, s_deg)
+        # Variance of a normalised convolution, sum(g^2 w) / (sum g w)^2, with the squared
+        # kernel a Gaussian of sigma / sqrt 2 over 4 pi sigma^2 of area.
+        den_sq = _sphere_smooth(w, grid, s_deg / np.sqrt(2.0)) * cell_mm2 / (4 * np.pi * scale_mm ** 2)
+        supported = (den > 0) & (_sphere_smooth(fitted.astype(float), grid, s_deg) >= min_coverage)
+        se = np.where(supported, np.sqrt(den_sq) / np.maximum(den, 1e-12), np.inf)
+        value = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
+        # Lepski's rule: a wider kernel is kept only while it agrees with every narrower one within
+        # their noise; disagreement is the wider kernel's bias on real shape (a depression's floor).
+        agrees = np.ones(shift.shape, bool)
+        for v_j, se_j in lower:
+            agrees &= ~np.isfinite(se_j) | (np.abs(value - v_j) <= 3.0 * (se_j + se))
+        done |= has & supported & ~agrees
+        take = ~done & supported
+        out[take] = value[take]
+        has |= take
+        done |= take & (se <= target_se_mm)
+        lower.append((value, se))
+    return out
 
 
 def _bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> _Surface:
@@ -729,11 +760,14 @@ def _bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> _Su
 
     # Every articular ray, grouped by its point-spread function (the slice thickness it sees).
     shift = np.zeros(grid.shape)
-    conf = np.zeros(grid.shape)
-    sigma_sharp = float(np.sqrt(np.sum(np.median(extent[resolved], axis=0) ** 2) / 4.0 + smooth_mm ** 2))
+    fitted = np.zeros(grid.shape, bool)
+    class_of = np.full(grid.shape, -1)
+    class_sigma, class_var = [], []
     sigma_limit = 0.5 * (plate_mm + cartilage_mm)
     key = np.round(blur_mm / 0.25).astype(int)
-    surface_rays = polar > NECK_CONE_DEG
+    # Within a blur's reach of the head-neck junction the cartilage ends and the layer model does not
+    # hold: the surface there is carried over from the articular rays around.
+    surface_rays = articular
     for k in np.unique(key[surface_rays]):
         members = surface_rays & (key == k)
         widths = np.median(extent[members], axis=0)
@@ -743,11 +777,29 @@ def _bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> _Su
         fit = _fit_layers(prof[members], radii, radius, _ray_blur_cdf(widths, smooth_mm), plate_mm,
                           cartilage_mm, min_contrast, dark_limit, bright_limit)
         # The intact majority of each class lies on the reference sphere: its median offset is the
-        # model's bias at this blur, not anatomy.
+        # model's bias at this blur, not anatomy, and its scatter about it the class's noise.
         intact = fit.valid & articular[members]
         bias = float(np.median(fit.shift_mm[intact])) if intact.sum() >= 20 else 0.0
         shift[members] = fit.shift_mm - bias
-        conf[members] = np.where(fit.valid, (sigma_sharp / sigma) ** 2, 0.0)
+        fitted[members] = fit.valid
+        class_of[members] = len(class_sigma)
+        class_sigma.append(sigma)
+        mad = float(np.median(np.abs(fit.shift_mm[intact] - bias))) if intact.sum() >= 20 else np.nan
+        class_var.append((1.4826 * mad) ** 2 if np.isfinite(mad) else np.nan)
+    # Rays are weighted by the inverse variance of their class's fits; classes too small to tell
+    # take it from the classes of nearest blur. Resolution sets the floor: a fit is not more precise
+    # than a tenth of the profiles' sampling step.
+    conf = np.zeros(grid.shape)
+    if class_sigma:
+        sig_arr, var_arr = np.asarray(class_sigma), np.asarray(class_var)
+        known = np.isfinite(var_arr)
+        if known.any():
+            order = np.argsort(sig_arr[known])
+            var_arr = np.interp(sig_arr, sig_arr[known][order], var_arr[known][order])
+        else:
+            var_arr = np.ones_like(sig_arr)
+        var_arr = np.maximum(var_arr, (0.1 * _RAY_STEP_MM) ** 2)
+        conf = np.where(fitted & (class_of >= 0), 1.0 / var_arr[np.maximum(class_of, 0)], 0.0)
     smooth = _regularise(np.where(conf > 0, shift, 0.0), conf, grid, radius)
     r_surface = radius + np.minimum(smooth, 1.0)
 
