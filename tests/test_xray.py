@@ -10,7 +10,7 @@ import pytest
 from onfh_imaging.errors import InputError, OnfhError, SegmentationError
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.io import read_radiograph
-from onfh_imaging.measure.radiograph import fit_reference_circle, measure_radiograph
+from onfh_imaging.measure.radiograph import double_contour, fit_reference_circle, measure_radiograph
 from onfh_imaging.phantom.model import Collapse, PelvisModel, default_dome_direction, lateral_lps
 from onfh_imaging.phantom.radiograph import ProjectionGeometry, render_radiograph, write_radiograph_study
 
@@ -110,8 +110,11 @@ def test_radius_collapse_and_joint_space_at_015_mm(key, side, view, direction, d
     assert head["collapse_depth_mm"] == pytest.approx(t["collapse_depth_mm"], abs=TOL_MM)
     assert head["max_deviation_mm"] >= head["collapse_depth_mm"]
     assert head["joint_space_width_mm"] == pytest.approx(t["joint_space_width_mm"], abs=TOL_MM)
+    assert head["max_deviation_mm"] == pytest.approx(t["collapse_depth_mm"], abs=TOL_MM)
     if depth > 0:
-        # the deepest point lies where the depression projects, and inside the reference circle
+        # the collapse is measured on the outer silhouette, which the depression moves less than its depth
+        assert t["collapse_depth_mm"] < depth
+        # the deepest point lies where the silhouette is deepest, and inside the reference circle
         assert _angle_error(head["collapse_angle_deg"], t["collapse_angle_deg"]) < 15.0
         loc = np.asarray(head["collapse_location_px"])
         assert np.hypot(*(loc - head["center_px"])) < head["radius_px"]
@@ -120,6 +123,46 @@ def test_radius_collapse_and_joint_space_at_015_mm(key, side, view, direction, d
             assert stage == "IIIB"
         elif 1.0 + TOL_MM < t["collapse_depth_mm"] < 2.0 - TOL_MM:
             assert stage == "IIIA"
+    else:
+        assert not head["double_contour"] and head["double_contour_arc_deg"] == 0.0
+        assert report["hips"][0]["staging"]["arco_2019"] is None
+
+
+def test_oblique_depression_is_a_double_contour_not_a_deep_outline():
+    """A dome depression seen at a slant on AP: the outline barely moves (truth 0.19 mm) while the
+    depressed plate projects as an inner contour several mm inside it, reported and staged IIIA."""
+    model = PelvisModel.standard("right", right={"collapse": Collapse(4.0, default_dome_direction("right"))})
+    pixels, truth = _render("ap_right_oblique_4", model, side="right", detector_shape=SHAPE, detector_pixel_mm=0.15,
+                            magnification=1.2, seed=14)
+    t = truth["hips"][0]
+    assert t["collapse_depth_mm"] < 0.3 < t["collapse_depth_section_mm"]
+    report = measure_radiograph(_rx(pixels, truth))
+    hip = report["hips"][0]
+    head = hip["head"]
+    assert head["radius_mm"] == pytest.approx(24.0, abs=TOL_MM)
+    assert head["collapse_depth_mm"] == pytest.approx(t["collapse_depth_mm"], abs=TOL_MM)
+    assert head["max_deviation_mm"] == pytest.approx(t["collapse_depth_mm"], abs=TOL_MM)
+    assert head["double_contour"] and head["double_contour_arc_deg"] >= 10.0
+    # the plate lies deeper inside the outline than the depression is deep in the central section
+    assert t["collapse_depth_section_mm"] < head["double_contour_max_depth_mm"] < 4.0 + 2.0
+    assert hip["staging"]["arco_2019"] == "IIIA"
+    assert "subchondral fracture" in hip["staging"]["arco_basis"]
+    assert any("double contour" in w and "IIIA" in w for w in hip["warnings"])
+
+
+def test_double_contour_needs_an_arc_of_the_superior_surface():
+    angles = np.arange(-180.0, 180.0, 1.0)
+    outer = np.full(angles.shape, 200.0)
+    inner = np.full(angles.shape, np.nan)
+    articular = np.abs(angles) < 110.0
+    inner[(angles >= 10) & (angles < 30)] = 180.0  # a 20-degree crescent, 20 px inside the rim
+    inner[[12, 25]] = np.nan  # missed profiles do not split it
+    inner[(angles >= 150) | (angles < -170)] = 150.0  # inside the neck: not articular
+    present, arc, depth = double_contour(angles, outer, inner, articular, (0.1, 0.1))
+    assert present and arc == pytest.approx(20.0, abs=1.0) and depth == pytest.approx(2.0)
+    inner[:] = np.nan
+    inner[(angles >= 10) & (angles < 16)] = 180.0  # 6 degrees: an edge crossing the rim, not a contour
+    assert double_contour(angles, outer, inner, articular, (0.1, 0.1)) == (False, 0.0, None)
 
 
 def test_pelvis_both_sides_by_position():
@@ -133,7 +176,9 @@ def test_pelvis_both_sides_by_position():
     for side in ("right", "left"):
         assert np.hypot(*np.subtract(by_side[side]["center_px"], t[side]["center_px"])) < 3.0
         assert by_side[side]["radius_mm"] == pytest.approx(24.0, abs=TOL_MM)
-    assert by_side["right"]["collapse_depth_mm"] > 2.0 > by_side["left"]["collapse_depth_mm"]
+    # 0.3 mm pixels: the silhouette depth (truth about 1.8 mm) within two pixels, the intact side flat
+    assert by_side["right"]["collapse_depth_mm"] == pytest.approx(t["right"]["collapse_depth_mm"], abs=0.6)
+    assert by_side["left"]["collapse_depth_mm"] < 0.5
 
 
 # --- pixel size: calibration ball, magnification, pixels only -----------------------------------------------

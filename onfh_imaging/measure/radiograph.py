@@ -7,10 +7,18 @@ outward edge, such as the acetabular roof taken for the head, is dropped beyond 
 repeated until the inliers stop changing. Only the articular contour is used: angles within 70
 degrees of the neck are left out.
 
+The contour is the head's outer silhouette (see :mod:`onfh_imaging.segment.xray`), the outline the
+Mose concentric circles are laid on.
+
 * ``max_deviation_mm`` (Mose): the largest distance of the (slightly smoothed) contour from the
-  reference circle, either way.
+  reference circle, either way; edges the fit rejects as lying outside the head (an overlapping
+  acetabular wall or roof) are not the head's contour and do not count.
 * ``collapse_depth_mm``: the deepest inward displacement of the articular contour below the circle,
   with its image angle and position.
+* ``double_contour``: a second bright-to-dark contour inside the silhouette over an arc of at least
+  ``DOUBLE_CONTOUR_MIN_ARC_DEG`` degrees of the superior articular surface (the crescent sign or a
+  depressed subchondral plate), with the arc and the largest depth of that contour below the
+  silhouette. It is reported to staging as a subchondral fracture on the radiograph.
 * ``joint_space_width_mm``: the narrowest gap (running median over 7 degrees) between the head's rim
   and the acetabular roof across the weight-bearing zone, the superior 60 degrees of the head.
 
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from onfh_imaging import __version__
 from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
@@ -45,6 +54,10 @@ radiographic definition of hip osteoarthritis used in epidemiology (Jacobsen S, 
 dysplasia: a significant risk factor for the development of hip osteoarthritis. Rheumatology 2005)."""
 CALIBRATION_BALL_MM = 25.0
 CALIBRATION_DISAGREEMENT = 0.03
+DOUBLE_CONTOUR_MIN_ARC_DEG = 10.0
+DOUBLE_CONTOUR_GAP_DEG = 4.0
+DOUBLE_CONTOUR_ZONE_DEG = 90.0
+"""The double contour is looked for within this angle of image-up: the weight-bearing half of the head."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,10 @@ class RadiographHeadMeasures:
     contour_points: int
     inlier_fraction: float
     rms_mm: float | None
+    double_contour: bool = False
+    double_contour_arc_deg: float = 0.0
+    double_contour_max_depth_px: float | None = None
+    double_contour_max_depth_mm: float | None = None
     warnings: list[str] = field(default_factory=list)
 
     def head_dict(self) -> dict[str, Any]:
@@ -175,6 +192,10 @@ class RadiographHeadMeasures:
             "contour_points": self.contour_points,
             "inlier_fraction": rnd(self.inlier_fraction),
             "rms_deviation_mm": rnd(self.rms_mm),
+            "double_contour": bool(self.double_contour),
+            "double_contour_arc_deg": rnd(self.double_contour_arc_deg, 1),
+            "double_contour_max_depth_mm": rnd(self.double_contour_max_depth_mm),
+            "double_contour_max_depth_px": rnd(self.double_contour_max_depth_px, 2),
         }
 
 
@@ -192,6 +213,70 @@ def _circular_running_median(values: np.ndarray, window: int) -> np.ndarray:
     with np.errstate(all="ignore"):
         med = np.nanmedian(np.where(count[:, None] > 0, win, 0.0), axis=1)
     return np.where(count > half, med, np.nan)
+
+
+def _longest_run(mask: np.ndarray) -> np.ndarray:
+    """The longest circular run of True in ``mask`` (as a mask); all False when there is none."""
+    n = len(mask)
+    if not mask.any():
+        return np.zeros(n, dtype=bool)
+    if mask.all():
+        return mask.copy()
+    start = int(np.argmin(mask))  # begin at a False so runs do not wrap
+    rolled = np.roll(mask, -start)
+    best, best_at, run = 0, 0, 0
+    for i, v in enumerate(np.append(rolled, False)):
+        if v:
+            run += 1
+            continue
+        if run > best:
+            best, best_at = run, i - run
+        run = 0
+    out = np.zeros(n, dtype=bool)
+    out[best_at:best_at + best] = True
+    return np.roll(out, start)
+
+
+def double_contour(angles_deg: np.ndarray, outer_px: np.ndarray, inner_px: np.ndarray, articular: np.ndarray,
+                   scale: tuple[float, float]) -> tuple[bool, float, float | None]:
+    """A double contour along the superior articular surface: (present, arc in degrees, largest depth).
+
+    Parameters
+    ----------
+    angles_deg : ndarray
+        Image angle of each radial profile (evenly spaced around the circle).
+    outer_px, inner_px : ndarray
+        Radii (pixels) of the silhouette and of the inner contour at each angle (NaN where none).
+    articular : ndarray of bool
+        Angles on the articular surface (away from the neck).
+    scale : (float, float)
+        Pixel size (row, col), mm (or (1, 1) for pixels).
+
+    Returns
+    -------
+    present : bool
+        An inner contour runs along at least ``DOUBLE_CONTOUR_MIN_ARC_DEG`` of the superior surface.
+    arc_deg : float
+        Its arc (degrees), gaps up to ``DOUBLE_CONTOUR_GAP_DEG`` bridged; 0 when absent.
+    max_depth : float or None
+        Its largest depth below the silhouette (median over 5 profiles), in the unit of ``scale``.
+    """
+    a = np.radians(angles_deg)
+    along = np.hypot(np.cos(a) * scale[0], np.sin(a) * scale[1])
+    depth = (outer_px - inner_px) * along
+    zone = articular & (_angle_diff(angles_deg, 0.0) <= DOUBLE_CONTOUR_ZONE_DEG)
+    seen = zone & np.isfinite(depth)
+    step = float(np.median(np.diff(angles_deg)))
+    # short gaps (up to DOUBLE_CONTOUR_GAP_DEG) where the inner edge was missed do not split the arc
+    gap = max(1, round(DOUBLE_CONTOUR_GAP_DEG / step))
+    padded = np.concatenate([seen[-gap:], seen, seen[:gap]])
+    closed = ndimage.binary_closing(padded, structure=np.ones(gap + 1, dtype=bool))[gap:-gap]
+    run = _longest_run((closed | seen) & zone)
+    arc = float(run.sum() * step)
+    if arc < DOUBLE_CONTOUR_MIN_ARC_DEG:
+        return False, 0.0, None
+    smooth = _circular_running_median(np.where(run, depth, np.nan), 5)
+    return True, arc, float(np.nanmax(smooth)) if np.isfinite(smooth).any() else float(np.nanmax(depth[run]))
 
 
 def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, float] | None) -> RadiographHeadMeasures:
@@ -230,8 +315,12 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
 
     dev = np.full(len(angles), np.nan)
     dev[use] = np.hypot(*(pts - circle.center).T) - circle.radius
+    # edges the fit rejects outward lie beyond the head (an overlapping acetabular wall or roof)
+    outward = np.zeros(len(angles), dtype=bool)
+    outward[np.flatnonzero(use)[~circle.inliers]] = dev[use][~circle.inliers] > 0
+    dev[outward] = np.nan
     smooth = _circular_running_median(dev, 5)
-    smooth[~use] = np.nan
+    smooth[~use | outward] = np.nan
     warnings: list[str] = []
     if np.all(np.isnan(smooth)):
         raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
@@ -258,6 +347,14 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     else:
         warnings.append("the acetabular roof was not found over the weight-bearing zone: no joint space width")
 
+    has_double, arc, dc_depth = False, 0.0, None
+    if contour.inner_radii_px is not None:
+        has_double, arc, dc_depth = double_contour(angles, contour.radii_px, contour.inner_radii_px, articular,
+                                                   (sr, sc))
+    if has_double:
+        warnings.append(f"double contour inside the head's outline over {arc:.0f} deg (a subchondral fracture or "
+                        "depressed subchondral plate): staged at least IIIA")
+
     centre_px = (float(circle.center[0] / sr), float(circle.center[1] / sc))
     radius_px = circle.radius / mean_px
     to_mm = (lambda v: v) if pixel_size_mm is not None else (lambda v: None)
@@ -270,7 +367,9 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
         collapse_depth_px=float(to_px(depth)), collapse_depth_mm=to_mm(depth), collapse_angle_deg=angle,
         collapse_location_px=location, joint_space_width_px=None if jsw is None else float(to_px(jsw)),
         joint_space_width_mm=None if jsw is None else to_mm(jsw), contour_points=int(use.sum()),
-        inlier_fraction=float(circle.inliers.mean()), rms_mm=to_mm(circle.rms), warnings=warnings,
+        inlier_fraction=float(circle.inliers.mean()), rms_mm=to_mm(circle.rms), double_contour=has_double,
+        double_contour_arc_deg=arc, double_contour_max_depth_px=None if dc_depth is None else float(to_px(dc_depth)),
+        double_contour_max_depth_mm=None if dc_depth is None else to_mm(dc_depth), warnings=warnings,
     )
 
 
@@ -322,7 +421,10 @@ def _staging(m: RadiographHeadMeasures) -> dict[str, Any]:
     from onfh_imaging.staging import arco_2019
 
     narrowed = m.joint_space_width_mm is not None and m.joint_space_width_mm <= JOINT_SPACE_NARROWING_MM
-    stage, basis = arco_2019(m.collapse_depth_mm, None, oa_signs=narrowed)
+    findings = {"subchondral fracture"} if m.double_contour else set()
+    stage, basis = arco_2019(m.collapse_depth_mm, None, radiograph_findings=findings, oa_signs=narrowed)
+    if m.double_contour and stage == "IIIA" and basis.startswith("subchondral fracture"):
+        basis = f"double contour over {m.double_contour_arc_deg:.0f} deg read as a subchondral fracture; {basis}"
     if narrowed:
         basis = f"joint space narrowed to {m.joint_space_width_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm); {basis}"
     return {"arco_2019": stage, "arco_basis": basis, "steinberg_extent": None}
@@ -383,5 +485,5 @@ def measure_radiograph(rx: Radiograph, info: Any = None, *,
             "hips": hips, "warnings": warnings}
 
 
-__all__ = ["JOINT_SPACE_NARROWING_MM", "RadiographHeadMeasures", "ReferenceCircle", "calibrate",
+__all__ = ["JOINT_SPACE_NARROWING_MM", "RadiographHeadMeasures", "ReferenceCircle", "calibrate", "double_contour",
            "fit_reference_circle", "measure_head_contour", "measure_radiograph"]

@@ -408,7 +408,8 @@ def _silhouette_radii(ph: _PosedHip, geom: ProjectionGeometry, angles_deg: np.nd
 def _central_section_radii(ph: _PosedHip, geom: ProjectionGeometry, angles_deg: np.ndarray) -> np.ndarray:
     """Radius (mm) of the articular surface in the head's central section: the plane through the head
     centre perpendicular to the ray that hits it, along the directions that project to the image angles.
-    Its rim is what the rays graze, so it is the contour the radiograph shows."""
+    A depression in this section shows on the radiograph as an inner contour (its floor seen side-on);
+    the outline itself is the silhouette (:func:`_silhouette_radii`)."""
     hip = ph.hip
     c = hip.center
     centre = geom.project(c[None])[0]
@@ -443,7 +444,8 @@ def _hip_truth(ph: _PosedHip, geom: ProjectionGeometry) -> dict[str, Any]:
         "collapse_depth_mm": 0.0,
         "collapse_angle_deg": None,
         "collapse_visibility": 0.0,
-        "collapse_depth_silhouette_mm": 0.0,
+        "collapse_depth_section_mm": 0.0,
+        "collapse_section_angle_deg": None,
     }
     if hip.collapse is not None and hip.collapse.depth_mm > 0:
         u = ph.rotation @ np.asarray(hip.collapse.direction_lps)
@@ -453,11 +455,15 @@ def _hip_truth(ph: _PosedHip, geom: ProjectionGeometry) -> dict[str, Any]:
         angles = centre_angle + np.arange(-half, half + 0.01, 0.5)
         section = _central_section_radii(ph, geom, angles)
         k = int(np.argmin(section))
-        depth = float(max(R - section[k], 0.0))
+        section_depth = float(max(R - section[k], 0.0))
         silhouette = _silhouette_radii(ph, geom, angles[::2])
+        j = int(np.argmin(silhouette))
+        depth = float(max(R - silhouette[j], 0.0))
         truth.update(collapse_depth_mm=depth, collapse_visibility=depth / hip.collapse.depth_mm,
-                     collapse_angle_deg=float((angles[k] + 180.0) % 360.0 - 180.0) if depth > 0 else None,
-                     collapse_depth_silhouette_mm=float(max(R - silhouette.min(), 0.0)))
+                     collapse_angle_deg=float((angles[::2][j] + 180.0) % 360.0 - 180.0) if depth > 0 else None,
+                     collapse_depth_section_mm=section_depth,
+                     collapse_section_angle_deg=float((angles[k] + 180.0) % 360.0 - 180.0)
+                     if section_depth > 0 else None)
     return truth
 
 
@@ -576,9 +582,13 @@ def render_radiograph(
     truth : dict
         Geometry (source/detector distances, pixel sizes, magnification), and per hip ``center_px``
         ([row, col], 0-based), ``radius_mm``, ``radius_px``, ``collapse_depth_mm`` (as seen in this
-        view: the deepest inward displacement of the projected head silhouette),
-        ``collapse_depth_3d_mm``, ``collapse_angle_deg`` (image angle of the deepest point),
-        ``joint_space_width_mm``; and the ball (centre px, diameter px) when present.
+        view: the deepest inward displacement of the projected head silhouette below the reference
+        sphere's outline, mm at the head's depth), ``collapse_angle_deg`` (image angle of that deepest
+        point), ``collapse_visibility`` (``collapse_depth_mm`` over the 3-D depth),
+        ``collapse_depth_3d_mm``, ``collapse_depth_section_mm`` and ``collapse_section_angle_deg``
+        (the depression's depth and image angle in the head's central section facing the beam, which
+        shows as an inner contour rather than as the silhouette), ``joint_space_width_mm``; and the
+        ball (centre px, diameter px) when present.
     """
     if view not in ("AP", "frog_lateral"):
         raise ValueError(f"view must be 'AP' or 'frog_lateral', got {view!r}")

@@ -4,9 +4,18 @@ A femoral head on a hip or pelvis radiograph is a bright disc whose rim is an ed
 where the neck leaves it; a calibration ball is a brighter disc with an edge all round. Both are found
 by a gradient-directed circular Hough transform on a copy of the image reduced to about 0.8 mm per
 pixel (each edge votes only toward its bright side), at the radii anatomy allows: 18-30 mm for a head.
-The head's contour is then read at full resolution along radial profiles from the candidate centre:
-at each angle, the steepest bright-to-dark step near the expected radius (sub-pixel, parabolic), and
-beyond it the dark-to-bright step of the acetabular roof (the far side of the joint space).
+The head is then located at full resolution along radial profiles from the candidate centre: at each
+angle, the steepest bright-to-dark step near the expected radius (sub-pixel, parabolic), and beyond it
+the dark-to-bright step of the acetabular roof (the far side of the joint space).
+
+The contour that is measured is the head's outer silhouette, the outline the Mose circles are drawn
+on. A depressed segment seen on a radiograph shows two contours: a faint outer one, where rays graze
+the intact bone around the depression, and a stronger inner one (the depression's floor seen
+side-on, or the depressed plate seen at a slant), the double contour. Per angle the silhouette is
+where the profile, followed from outside inward, first leaves the soft-tissue level by a few noise
+standard deviations and stays above it; the edge is then placed sub-pixel by fitting the projected
+chord of a sphere's rim, ``b + k sqrt(R - r)`` blurred, and regularised over angle by a running
+median. A second bright-to-dark step inside the silhouette is kept as the inner contour.
 
 Image angles are measured from image-up (toward row 0), positive toward increasing column, in
 degrees. On an AP (or frog-leg) radiograph the patient's right is on the image's left.
@@ -30,6 +39,23 @@ WORKING_PIXEL_MM = 0.8
 SPHERE_EDGE_SHIFT = 0.76
 # Without a pixel size, the field of view of a hip or pelvis radiograph is assumed to lie in this range.
 ASSUMED_FIELD_OF_VIEW_MM = (80.0, 450.0)
+# The silhouette leaves the soft-tissue level by this many noise standard deviations (of the profile
+# smoothed over SILHOUETTE_SMOOTH_MM) and stays above it over SILHOUETTE_HOLD_MM inward.
+SILHOUETTE_NOISE_SDS = 4.0
+SILHOUETTE_SMOOTH_MM = 0.1
+SILHOUETTE_HOLD_MM = 0.3
+# Reach of the silhouette search: inside the located rim (a depressed segment) and beyond it.
+SILHOUETTE_INNER_MM = 7.0
+SILHOUETTE_OUTER_MM = 1.0
+# Soft tissue just outside the rim (beyond the located rim), where the noise is measured.
+SOFT_TISSUE_BAND_MM = (0.5, 1.5)
+# An inner contour: a bright-to-dark step at least this far inside the silhouette, this many noise
+# standard deviations of the radial derivative (at a scale of INNER_SMOOTH_MM, averaged over
+# INNER_ARC_MM of the rim) strong, separated from the rim by a pause in the fall.
+INNER_MIN_DEPTH_MM = 0.6
+INNER_STRENGTH_SDS = 5.0
+INNER_SMOOTH_MM = 0.3
+INNER_ARC_MM = 2.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +75,8 @@ class HeadContour2D:
     angles_deg : ndarray
         Image angle of each radial profile.
     radii_px : ndarray
-        Distance (pixels) from ``center_px`` to the head edge at each angle; NaN where no edge was found.
+        Distance (pixels) from ``center_px`` to the head's outer silhouette at each angle; NaN where no
+        edge was found.
     strength : ndarray
         Edge contrast at each angle, in multiples of the profile noise.
     roof_radii_px : ndarray
@@ -58,6 +85,9 @@ class HeadContour2D:
         Image angle of the neck (the middle of the widest gap in the contour).
     score : float
         Fraction of angles with a head edge.
+    inner_radii_px : ndarray or None
+        Distance (pixels) to a second bright-to-dark edge inside the silhouette (a double contour) at
+        each angle; NaN where none.
     """
 
     side: str
@@ -70,6 +100,7 @@ class HeadContour2D:
     roof_radii_px: np.ndarray
     neck_angle_deg: float | None
     score: float
+    inner_radii_px: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -266,6 +297,116 @@ def _largest_gap(valid: np.ndarray, angles_deg: np.ndarray) -> tuple[float | Non
     return float((mid + 180.0) % 360.0 - 180.0), best_len * step
 
 
+def _blurred_sqrt(x: np.ndarray, sigma: float) -> np.ndarray:
+    """``sqrt(max(x, 0))`` convolved with a Gaussian of width ``sigma`` (same unit as ``x``): the
+    profile of a sphere's projected chord near its rim, blurred."""
+    grid = np.arange(-8.0 * sigma - 2.0, float(np.max(x)) + 8.0 * sigma + 2.0, 0.05)
+    table = ndimage.gaussian_filter1d(np.sqrt(np.maximum(grid, 0.0)), sigma / 0.05, mode="nearest")
+    return np.interp(x, grid, table)
+
+
+def _circular_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Running median around a circle, ignoring NaN; NaN where most of the window is."""
+    half = window // 2
+    idx = (np.arange(len(values))[:, None] + np.arange(-half, half + 1)[None, :]) % len(values)
+    win = values[idx]
+    count = np.isfinite(win).sum(axis=1)
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(np.where(count[:, None] > 0, win, 0.0), axis=1)
+    return np.where((count > half) & np.isfinite(values), med, np.nan)
+
+
+def _rim_crossings(radii: np.ndarray, smooth: np.ndarray, noise: float, limit_px: float, hold: int) -> np.ndarray:
+    """Per profile, the outermost radius (below ``limit_px``) where the smoothed profile rises above the
+    darkest level beyond it by ``SILHOUETTE_NOISE_SDS`` noise SDs and stays there over ``hold`` samples
+    inward; NaN where it never does."""
+    beyond_min = np.minimum.accumulate(smooth[:, ::-1], axis=1)[:, ::-1]
+    above = (smooth > beyond_min + SILHOUETTE_NOISE_SDS * noise).astype(np.uint8)
+    held = ndimage.minimum_filter1d(above, hold, axis=1, origin=(hold - 1) // 2, mode="nearest") > 0
+    index = np.arange(len(radii))
+    k = np.where(held & (radii[None, :] < limit_px), index[None, :], -1).max(axis=1)
+    return np.where(k >= 0, radii[np.maximum(k, 0)], np.nan)
+
+
+def _fit_rim(radii: np.ndarray, prof: np.ndarray, start: np.ndarray, px_mm: float, step: float
+             ) -> np.ndarray:
+    """Sub-pixel rim radius per profile: least squares of ``b + k sqrt(R - r)`` (Gaussian-blurred,
+    ``k >= 0``) over 0.5 mm inside to 0.6 mm outside ``start``, with ``R`` searched on a 0.05-pixel
+    grid from 0.3 mm inside to 0.6 mm outside ``start``. The blur (0.5, 1 or 2 pixels) is chosen once
+    for the whole image, as the one that fits all profiles best."""
+    n = len(start)
+    ok = np.isfinite(start)
+    k0 = np.searchsorted(radii, np.where(ok, start, radii[0]))
+    n_in, n_out = round(0.5 / px_mm / step), round(0.6 / px_mm / step)
+    win = np.clip(k0[:, None] + np.arange(-n_in, n_out + 1)[None, :], 0, len(radii) - 1)
+    r = radii[win]
+    p = prof[np.arange(n)[:, None], win]
+    pm = p - p.mean(axis=1, keepdims=True)
+    offsets = np.arange(-0.3 / px_mm, 0.6 / px_mm, 0.05)
+    rim = radii[k0][:, None] + offsets[None, :]
+    best_total, best = np.inf, np.full(n, np.nan)
+    for sigma in (0.5, 1.0, 2.0):  # pixels
+        x = _blurred_sqrt(rim[:, :, None] - r[:, None, :], sigma)
+        xm = x - x.mean(axis=2, keepdims=True)
+        sxx = np.maximum((xm**2).sum(axis=2), 1e-12)
+        sxp = (xm * pm[:, None, :]).sum(axis=2)
+        k = np.maximum(sxp / sxx, 0.0)
+        cost = (pm**2).sum(axis=1)[:, None] - 2.0 * k * sxp + k**2 * sxx
+        j = np.argmin(cost, axis=1)
+        total = float(np.sum(cost[np.arange(n), j][ok]))
+        if total < best_total:
+            best_total, best = total, np.where(ok, rim[np.arange(n), j], np.nan)
+    return best
+
+
+def _silhouette(img: np.ndarray, center, angles_deg: np.ndarray, radius_px: float, px_mm: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Outer silhouette and inner contour radii (pixels) along radial profiles; NaN where none.
+
+    ``radius_px`` is the located rim; every window is in mm at the patient (``px_mm`` per pixel).
+    """
+    step = 0.25
+    radii, prof = _radial_profiles(img, center, angles_deg, radius_px - SILHOUETTE_INNER_MM / px_mm - 1.0,
+                                   radius_px + (SOFT_TISSUE_BAND_MM[1] + 0.1) / px_mm, step,
+                                   spread_deg=float(np.degrees(0.7 / px_mm / max(radius_px, 1.0))))
+    smooth = ndimage.gaussian_filter1d(prof, max(1.0, SILHOUETTE_SMOOTH_MM / px_mm) / step, axis=1, mode="nearest")
+    band = (radii > radius_px + SOFT_TISSUE_BAND_MM[0] / px_mm) & (radii < radius_px + SOFT_TISSUE_BAND_MM[1] / px_mm)
+    outside = smooth[:, band] - np.median(smooth[:, band], axis=1, keepdims=True)
+    noise = 1.4826 * float(np.median(np.abs(outside))) + 1e-12
+    hold = max(2, round(SILHOUETTE_HOLD_MM / px_mm / step))
+    start = _rim_crossings(radii, smooth, noise, radius_px + SILHOUETTE_OUTER_MM / px_mm, hold)
+    rim = _fit_rim(radii, prof, start, px_mm, step)
+    arc_px = max(radius_px, 1.0) * float(np.radians(np.median(np.diff(angles_deg))))  # rim between profiles
+    rim = _circular_median(rim, 2 * max(1, round(0.75 / px_mm / arc_px)) + 1)  # over about 1.5 mm of rim
+    return rim, _inner_contour(radii, prof, rim, band, px_mm, step, arc_px)
+
+
+def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: np.ndarray, px_mm: float,
+                   step: float, arc_px: float) -> np.ndarray:
+    """Radius of a second bright-to-dark step inside the silhouette ``rim`` per profile, NaN where none.
+
+    The radial derivative is taken at the scale of the step (``INNER_SMOOTH_MM``) and averaged over
+    ``INNER_ARC_MM`` of neighbouring profiles (``arc_px`` pixels of arc between profiles); its noise
+    is measured in the soft tissue beyond the rim (``band`` of radii). The step is the steepest
+    outward fall between ``SILHOUETTE_INNER_MM`` and ``INNER_MIN_DEPTH_MM`` inside the rim, at least
+    ``INNER_STRENGTH_SDS`` noise SDs strong, and separate from the rim's own fall: between the two the
+    fall slows to less than half.
+    """
+    deriv = ndimage.gaussian_filter1d(prof, INNER_SMOOTH_MM / px_mm / step, axis=1, order=1, mode="nearest") / step
+    width = max(1, round(INNER_ARC_MM / px_mm / arc_px))
+    deriv = ndimage.uniform_filter1d(deriv, width, axis=0, mode="wrap")
+    outside = deriv[:, band] - np.median(deriv[:, band], axis=1, keepdims=True)
+    noise = 1.4826 * float(np.median(np.abs(outside))) + 1e-12
+    r = radii[None, :]
+    zone = (r >= rim[:, None] - SILHOUETTE_INNER_MM / px_mm) & (r <= rim[:, None] - INNER_MIN_DEPTH_MM / px_mm)
+    k = np.argmin(np.where(zone, deriv, np.inf), axis=1)
+    fall = deriv[np.arange(len(k)), k]
+    between = (r > radii[k][:, None]) & (r < rim[:, None] - 0.2 / px_mm)
+    pause = np.where(between, deriv, -np.inf).max(axis=1)
+    present = np.isfinite(rim) & (-fall > INNER_STRENGTH_SDS * noise) & (pause > 0.5 * fall)
+    return np.where(present, radii[0] + step * _subpixel_extremum(-deriv, k), np.nan)
+
+
 # --- public --------------------------------------------------------------------------------------
 def _refine_circle(grad: tuple[np.ndarray, np.ndarray], center, radius_px: float, px_mm: float
                    ) -> tuple[tuple[float, float], float, float]:
@@ -383,23 +524,26 @@ def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2) -> list[HeadCon
             continue  # a complete ring: a calibration ball or other round object, not a head
         if any(np.hypot(centre[0] - f[1][0], centre[1] - f[1][1]) < rad_px for f in found):
             continue
-        found.append((fraction, centre, dict(e, radius_px=rad_px, gap_mid=gap_mid), ok))
+        found.append((fraction, centre, dict(e, radius_px=rad_px, gap_mid=gap_mid, px_mm=px_mm), ok))
     if not found:
         raise SegmentationError("no femoral head found: no bright disc with a femoral head's size and rim",
                                 hint="is this a hip or pelvis radiograph?")
     found.sort(key=lambda f: -f[0])
     found = found[:max_heads]
-    heads = [{"centre": centre, "e": e, "ok": ok, "fraction": fraction} for fraction, centre, e, ok in found]
+    heads = [{"centre": centre, "e": e, "ok": ok, "fraction": fraction, "px_mm": e["px_mm"]}
+             for fraction, centre, e, ok in found]
     sides = _assign_sides(rx, heads, w)
     out = []
     for hd, (side, basis) in zip(heads, sides):
         e, ok = hd["e"], hd["ok"]
         roof_ok = ok & (e["roof_strength"] > 4.0)
+        px_mm = float(np.mean(rx.pixel_size_mm)) if rx.calibrated else hd["px_mm"]
+        rim, inner = _silhouette(img, hd["centre"], angles, float(e["radius_px"]), px_mm)
         out.append(HeadContour2D(
             side=side, side_basis=basis, center_px=hd["centre"], radius_px=float(e["radius_px"]),
-            angles_deg=angles.copy(), radii_px=np.where(ok, e["head_r"], np.nan),
+            angles_deg=angles.copy(), radii_px=np.where(ok, rim, np.nan),
             strength=e["head_strength"], roof_radii_px=np.where(roof_ok, e["roof_r"], np.nan),
-            neck_angle_deg=e["gap_mid"], score=hd["fraction"]))
+            neck_angle_deg=e["gap_mid"], score=hd["fraction"], inner_radii_px=np.where(ok, inner, np.nan)))
     return sorted(out, key=lambda c: c.side != "right")
 
 
