@@ -575,7 +575,9 @@ def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[n
     from ``1.5 mm`` inside the plate to ``1 mm`` past the cartilage; the offset of least relative
     residual wins (parabolic sub-sample refinement). Only fits with a plate darker than ``dark_limit``,
     and cartilage brighter than the plate by ``min_contrast`` but darker than ``bright_limit`` (not
-    marrow: a band over a strip of marrow under the plate mimics plate over cartilage) count.
+    marrow: a band over a strip of marrow under the plate mimics plate over cartilage) count. What lies
+    past the cartilage is the joint, so it must be darker than ``bright_limit`` too: otherwise a lesion's
+    band fits as the plate and the bright necrotic core above it as the joint.
     """
     step = radii[1] - radii[0]
     lo, hi = window_mm if window_mm is not None else (-plate_mm - 1.5, cartilage_mm + 1.0)
@@ -599,7 +601,7 @@ def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[n
         res = y - fit
         cost[:, n] = np.einsum("ij,ij->i", res, res) / total
         ok_all[:, n] = ((levels[:, 2] - levels[:, 1] > min_contrast) & (levels[:, 1] < dark_limit)
-                        & (levels[:, 2] < bright_limit))
+                        & (levels[:, 2] < bright_limit) & (levels[:, 3] < bright_limit))
     masked = np.where(ok_all, cost, np.inf)
     best = np.argmin(masked, axis=1)
     rows = np.arange(n_rays)
