@@ -23,17 +23,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-COLLAPSE_DETECTION_MM = 1.0
-"""Smallest collapse depth (mm) read as collapse from MRI masks.
+COLLAPSE_DETECTION_MM = 0.5
+"""Smallest collapse depth (mm) read as collapse (ARCO stage III) from the measured surface.
 
-Measured floor on intact phantom heads (3-5 mm oblique coronal slices, ``benchmarks/bench_measure.py``):
-up to 0.17 mm from exact partial-volume fractions; 0.3-0.6 mm when the fractions carry errors of
-about a sixth (3 samples through a 3-5 mm slice), at the slice-normal poles; 0.6-1.9 mm from binary
-masks near the slice normal (where a binary mask places the surface only to half a slice; the
-measurement then carries a warning). Segmented fractions carry errors of the second kind, so 1 mm
-stays clear of their floor and keeps IIIA/IIIB right for any depth more than 1 mm from the 2 mm
-boundary.
+ARCO 2019 calls any collapse stage III; a measurement needs a threshold above its own floor. Measured floors on
+intact heads: 0.06-0.17 mm from exact partial-volume fractions of phantoms (3-5 mm oblique coronal slices,
+``benchmarks/bench_measure.py``); 0.15-0.41 mm from the automatic segmentation's fractions on the 30-hip
+phantom grid (``benchmarks/accuracy_mri.py``, heads fully in the field of view); 0.05-0.09 mm on radiograph
+silhouettes. Binary masks place a surface parallel to thick slices only to half a slice and can read 0.6-1.9 mm
+there; such a measurement carries a warning. 0.5 mm is also the lower end of the inter-observer spread of manual
+collapse measurement.
 """
+
+def collapse_detection_mm(in_plane_pixel_mm: float) -> float:
+    """Detection limit (mm) of collapse on an image with this in-plane pixel size: the larger of
+    :data:`COLLAPSE_DETECTION_MM` and 0.6 pixel (a sub-voxel surface is located to a fraction of a pixel,
+    and coarse whole-pelvis grids read intact heads deeper: 0.66 mm at 1.4 mm pixels)."""
+    return max(COLLAPSE_DETECTION_MM, 0.6 * float(in_plane_pixel_mm))
+
 
 IIIB_MIN_COLLAPSE_MM = 2.0
 """ARCO 2019: collapse of more than 2 mm is stage IIIB (late), up to 2 mm IIIA (early)."""
@@ -54,7 +61,8 @@ def _findings(radiograph_findings: Iterable[str] | None) -> set[str] | None:
 
 def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
               radiograph_findings: Iterable[str] | None = None,
-              oa_signs: bool = False) -> tuple[str | None, str]:
+              oa_signs: bool = False,
+              collapse_detection_mm: float = COLLAPSE_DETECTION_MM) -> tuple[str | None, str]:
     """Suggested ARCO 2019 stage and the basis for it.
 
     Parameters
@@ -69,6 +77,10 @@ def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
     oa_signs : bool
         Osteoarthritis (joint-space narrowing, acetabular changes) seen.
 
+    collapse_detection_mm : float
+        Smallest depth read as collapse for this measurement (mm); never below
+        :data:`COLLAPSE_DETECTION_MM`. :func:`collapse_detection_mm` derives it from the image's pixel size.
+
     Returns
     -------
     stage : str or None
@@ -81,7 +93,7 @@ def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
     if oa_signs or (findings is not None and findings & RADIOGRAPH_OA_FINDINGS):
         return "IV", "osteoarthritis (joint-space narrowing or acetabular changes)"
     depth = None if collapse_depth_mm is None or math.isnan(collapse_depth_mm) else float(collapse_depth_mm)
-    collapsed = depth is not None and depth >= COLLAPSE_DETECTION_MM
+    collapsed = depth is not None and depth >= max(collapse_detection_mm, COLLAPSE_DETECTION_MM)
     if collapsed:
         if depth > IIIB_MIN_COLLAPSE_MM:
             return "IIIB", f"collapse of {depth:.1f} mm (> {IIIB_MIN_COLLAPSE_MM:g} mm)"

@@ -48,3 +48,15 @@ def test_steinberg_extent(pct, letter):
                                                (None, 10.0, None)])
 def test_arco_1992(stage, pct, label):
     assert arco_1992(stage, pct) == label
+
+
+def test_collapse_detection_limit_follows_the_pixel_size():
+    from onfh_imaging.staging import collapse_detection_mm
+
+    assert collapse_detection_mm(0.5) == COLLAPSE_DETECTION_MM == 0.5
+    assert collapse_detection_mm(1.4) == pytest.approx(0.84)
+    # 0.7 mm of collapse is stage III on a fine grid, not on a coarse whole-pelvis grid
+    assert arco_2019(0.7, True, collapse_detection_mm=collapse_detection_mm(0.7))[0] == "IIIA"
+    assert arco_2019(0.7, True, collapse_detection_mm=collapse_detection_mm(1.4))[0] == "I-II"
+    # a detection limit is never lowered below the measured floor
+    assert arco_2019(0.3, True, collapse_detection_mm=0.1)[0] == "I-II"

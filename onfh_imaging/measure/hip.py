@@ -33,7 +33,7 @@ from onfh_imaging.measure.surface import (
     sphericity,
     touches_border,
 )
-from onfh_imaging.staging import arco_1992, arco_2019, steinberg_extent
+from onfh_imaging.staging import arco_1992, arco_2019, collapse_detection_mm, steinberg_extent
 
 MIN_SURFACE_POINTS = 200
 """Fewer mesh vertices than this cannot support a reference-sphere fit."""
@@ -228,7 +228,9 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
             warnings.append(f"{outside:.2f} mL of the lesion mask lies outside the femoral head "
                             "and was ignored")
     lesion_present = None if lesion_mask is None else lesion_ml > 0
-    stage, basis = arco_2019(col.depth_mm, lesion_present, radiograph_findings=radiograph_findings)
+    in_plane_mm = sorted(head_mask.spacing)[1]  # the finer two axes carry the dome's outline
+    stage, basis = arco_2019(col.depth_mm, lesion_present, radiograph_findings=radiograph_findings,
+                             collapse_detection_mm=collapse_detection_mm(in_plane_mm))
     return HipMeasures(
         side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
         rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
