@@ -662,7 +662,9 @@ def _regularise(shift: np.ndarray, weight: np.ndarray, grid: DirectionGrid, radi
     rays blurred by the slice thickness are averaged over as many as their noise needs, and a
     depression's floor is not shaved by a kernel wider than it. Directions where fewer than
     ``min_coverage`` of the rays around have a fit even at ``reach_mm`` keep the reference sphere
-    (shift 0). Rays far from their neighbourhood's consensus are dropped first.
+    (shift 0); once a direction has an estimate, wider kernels refine it even where their coverage
+    falls below ``min_coverage`` (the edge of the fitted region). Rays far from their neighbourhood's
+    consensus are dropped first.
     """
     sig = np.degrees(sigma_mm / radius)
     w = weight.copy()
@@ -689,7 +691,11 @@ def _regularise(shift: np.ndarray, weight: np.ndarray, grid: DirectionGrid, radi
         # Variance of a normalised convolution, sum(g^2 w) / (sum g w)^2, with the squared
         # kernel a Gaussian of sigma / sqrt 2 over 4 pi sigma^2 of area.
         den_sq = _sphere_smooth(w, grid, s_deg / np.sqrt(2.0)) * cell_mm2 / (4 * np.pi * scale_mm ** 2)
-        supported = (den > 0) & (_sphere_smooth(fitted.astype(float), grid, s_deg) >= min_coverage)
+        covered = (den > 0) & (_sphere_smooth(fitted.astype(float), grid, s_deg) >= min_coverage)
+        # A direction already estimated keeps widening past the coverage limit: at the edge of the
+        # fitted region the narrow kernels see the fits on one side only, and a wider kernel averages
+        # more of those same fits rather than carrying a noisy narrow estimate outward.
+        supported = covered | (has & (den > 0))
         se = np.where(supported, np.sqrt(den_sq) / np.maximum(den, 1e-12), np.inf)
         value = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
         # Lepski's rule: a wider kernel is kept only while it agrees with every narrower one within
