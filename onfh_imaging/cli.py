@@ -51,6 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _measure_each_study(command_name: str, path: str, series_uid: str | None) -> tuple[list, list[str]]:
+    """Measure every study under ``path``; a study that fails is reported on stderr and the rest go on."""
+    from onfh_imaging.pipeline import measure_path
+
+    failures: list[str] = []
+
+    def on_error(info, exc: Exception) -> None:
+        failures.append(str(exc))
+        print(f"onfh {command_name}: {_describe_failure(info, exc)}", file=sys.stderr)
+
+    return measure_path(path, series_uid, on_error=on_error), failures
+
+
 def _describe_failure(info, exc: Exception) -> str:
     """One line for a study that could not be measured; unexpected errors say they are a bug."""
     if isinstance(exc, OnfhError):
@@ -82,15 +95,7 @@ def _add_measure(sub: argparse._SubParsersAction) -> None:
 def _cmd_measure(args: argparse.Namespace) -> int:
     import json
 
-    from onfh_imaging.pipeline import measure_path
-
-    failures: list[str] = []
-
-    def on_error(info, exc: Exception) -> None:
-        failures.append(str(exc))
-        print(f"onfh measure: {_describe_failure(info, exc)}", file=sys.stderr)
-
-    results = measure_path(args.path, args.series_uid, on_error=on_error)
+    results, failures = _measure_each_study("measure", args.path, args.series_uid)
     if (args.seg or args.sr) and len(results) != 1:
         raise OnfhError(f"--seg/--sr need exactly one measured series, found {len(results)}",
                         path=args.path, hint="pick one with --series-uid")
@@ -186,15 +191,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from onfh_imaging.export import export_study
-    from onfh_imaging.pipeline import measure_path
 
     chosen = {"seg": args.seg, "sr": args.sr, "nifti": args.nifti}
     chosen = chosen if any(chosen.values()) else dict.fromkeys(chosen, True)
-    failures: list[Exception] = []
-    results = measure_path(args.study_path, args.series_uid,
-                           on_error=lambda info, exc: (failures.append(exc),
-                                                       print(f"onfh export: {_describe_failure(info, exc)}",
-                                                             file=sys.stderr)))
+    results, failures = _measure_each_study("export", args.study_path, args.series_uid)
     for result in results:
         is_mr = result.series is not None
         files = export_study(result, args.out, pseudonymize_key=args.pseudonymize,

@@ -48,11 +48,10 @@ class StudyResult:
         """The measurement JSON contract (schema ``onfh-imaging/measurement/1``)."""
         if self.radiograph_report is not None:
             return self.radiograph_report
-        info = self.info
         return {
             "schema": MEASUREMENT_SCHEMA,
             "software_version": __version__,
-            "input": input_block(info),
+            "input": input_block(self.info),
             "hips": [hip.to_dict() for hip in self.hips],
             "warnings": list(self.warnings),
         }
@@ -90,10 +89,8 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
     for n, seg in enumerate(hips_seg):
         _report(progress, 0.8 + 0.2 * n / max(len(hips_seg), 1), f"measuring the {seg.side} hip")
         # partial-volume fractions carry the sub-voxel surface; the binary masks are for display and editing
-        head = getattr(seg, "femoral_head_fraction", None)
-        head = seg.femoral_head_mask if head is None else head
-        lesion = getattr(seg, "lesion_fraction", None)
-        lesion = seg.lesion_mask if lesion is None else lesion
+        head = seg.femoral_head_mask if seg.femoral_head_fraction is None else seg.femoral_head_fraction
+        lesion = seg.lesion_mask if seg.lesion_fraction is None else seg.lesion_fraction
         try:
             measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
         except MeasurementError as exc:  # one unmeasurable hip does not void the other

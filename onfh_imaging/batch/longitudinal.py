@@ -29,8 +29,9 @@ import pandas as pd
 from onfh_imaging.batch.agreement import ARCO_ORDER, normalise_stage
 from onfh_imaging.batch.visits import DAYS_PER_MONTH
 from onfh_imaging.errors import InputError
+from onfh_imaging.staging import COLLAPSE_DETECTION_MM
 
-COLLAPSE_MM = 0.5
+COLLAPSE_MM = COLLAPSE_DETECTION_MM  # one definition of a detectable collapse
 REGENERATION_THRESHOLD = 0.25
 EVENTS = ("collapse", "collapse_progression", "iiib", "stage_progression", "thr", "regeneration")
 TRAJECTORY_MEASURES = (
