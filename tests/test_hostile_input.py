@@ -10,7 +10,6 @@ under an alarm) or allocate what the header claims; no message may carry the pat
 from __future__ import annotations
 
 import ast
-import builtins
 import logging
 import os
 import shutil
@@ -381,14 +380,14 @@ def test_mixed_series_and_single_slice(tmp_path):
 def test_permission_denied_path_without_root(tmp_path, monkeypatch):
     """open() raising PermissionError (what a non-root user gets) is reported per file, scan goes on."""
     files = _write_series(tmp_path / "s")
-    real_open = builtins.open
+    real_open = _header._open_regular
 
-    def guarded(path, *args, **kwargs):
+    def guarded(path):
         if Path(path) == files[0]:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
+        return real_open(path)
 
-    monkeypatch.setattr(_header, "open", guarded, raising=False)
+    monkeypatch.setattr(_header, "_open_regular", guarded)
     with pytest.raises(UnreadableFileError, match=f"{files[0].name}.*permission denied"):
         read_series([files[0]])
     with pytest.raises(UnreadableFileError, match=files[0].name):
@@ -437,6 +436,21 @@ def test_folder_named_like_a_file(tmp_path):
         read_series([fake])
     with pytest.raises(UnreadableFileError, match="IM_9999.dcm"):
         read_radiograph(fake)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_named_pipes_and_devices_are_refused_not_waited_on(tmp_path):
+    """A pipe among the files would block a plain open() until a writer appears; it is refused."""
+    files = _write_series(tmp_path / "s")
+    pipe = tmp_path / "s" / "IM_PIPE.dcm"
+    os.mkfifo(pipe)
+    result = scan(tmp_path / "s")
+    assert len(result.series) == 1 and result.series[0].files == files
+    assert [(p, "not a regular file" in e) for p, e in result.unreadable] == [(pipe, True)]
+    with pytest.raises(UnreadableFileError, match="IM_PIPE.dcm.*not a regular file"):
+        read_series([pipe])
+    with pytest.raises(UnreadableFileError, match="not a regular file"):
+        read_radiograph(Path(os.devnull))
 
 
 def test_many_tiny_non_dicom_files_are_skipped(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 import struct
 import zipfile
 import zlib
@@ -22,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
@@ -52,7 +54,7 @@ _SHORT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"I
               b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
 _BINARY_FORMATS = {b"US": "H", b"SS": "h", b"UL": "I", b"SL": "i", b"FL": "f", b"FD": "d"}
 _UNDEFINED = 0xFFFFFFFF
-_FIRST_READ = 16384
+FIRST_READ = 16384  # bytes read first; enough for the header of nearly every file
 # The fast walker holds the whole header in memory; past this size (huge private elements, or a length
 # field pointing far beyond the end of the file) pydicom reads it with large values left on disk.
 MAX_WALK_BYTES = 64 * 1024**2
@@ -199,7 +201,7 @@ def open_binary(path: Path) -> io.BufferedIOBase:
     """Open a file or zip member for binary reading, wrapping OS errors in toolkit errors."""
     try:
         try:
-            return open(path, "rb")
+            return _open_regular(path)
         except (FileNotFoundError, NotADirectoryError):
             member = split_zip_member(path)
             if member is None:
@@ -214,6 +216,25 @@ def open_binary(path: Path) -> io.BufferedIOBase:
         raise UnreadableFileError("a folder, not a file", path=path) from exc
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:
         raise UnreadableFileError(f"cannot read the file: {_short(exc)}", path=path) from exc
+
+
+# Opening never blocks: a named pipe among the files would otherwise hang the reader.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """Open a regular file for reading; pipes, sockets and devices are refused, never waited on."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise UnreadableFileError("not a regular file (a pipe, socket or device)", path=path)
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 # Errors a read from an open file or zip member can raise (I/O, corrupt compressed data, bad CRC).
@@ -354,6 +375,119 @@ def _walk(buf: bytes, path: Path, complete: bool) -> Header:
             pos = end
 
 
+# --- headers laid out like one already walked ---------------------------------------------------
+_PREAMBLE = 0  # element index given to the 128-byte preamble, whose content is never read
+_STRUCTURAL = -1  # tag, VR and length bytes, and the DICM marker
+_SYNTAX = "\x00transfer syntax"
+
+
+class _Layout:
+    """Where every top-level element of one walked header lies.
+
+    The files of a series written by one device usually differ in a few values only (instance UID,
+    position, instance number). A header whose tag, VR and length bytes are all identical to a walked
+    one has the same elements at the same offsets, so the walk would visit exactly the same places:
+    its values are sliced out directly, and values whose bytes did not change are shared, already
+    decoded, with the walked header.
+    """
+
+    __slots__ = ("end", "reference", "owner", "elements", "values", "numbers", "syntax", "pixel_length")
+
+    def __init__(self, buf: bytes, header: Header):
+        end = header.pixel_offset
+        elements: list[tuple[str | None, bytes, int, int]] = [(None, b"", 0, 128)]
+        owners, runs = [_PREAMBLE, _STRUCTURAL], [128, 4]  # the preamble, then the DICM marker
+        seen: set[str] = set()
+        pos = 132
+        while pos < end:
+            tag, vr, length, start = _element_header(buf, pos)
+            if length == _UNDEFINED:
+                raise _Fallback  # items of undefined length: structure the byte comparison cannot see
+            stop = start + length if start < end else start
+            keyword = _TAG_TO_KEYWORD.get(tag) or (_SYNTAX if tag == 0x00020010 else None)
+            if keyword is not None:
+                if keyword in seen:
+                    raise _Fallback
+                seen.add(keyword)
+            owners += [_STRUCTURAL, len(elements)]
+            runs += [start - pos, stop - start]
+            elements.append((keyword, vr, start, stop))
+            pos = stop
+        if pos != end:
+            raise _Fallback
+        self.end = end
+        self.reference = np.frombuffer(buf, dtype=np.uint8, count=end).copy()
+        self.owner = np.repeat(np.array(owners, dtype=np.int32), runs)
+        self.elements = elements
+        self.values = {k: header.text(k) for k in header.values}
+        self.numbers = {k: header.floats(k) for k in header.values}
+        self.syntax = header.transfer_syntax
+        self.pixel_length = header.pixel_length
+
+    def read(self, buf: bytes, path: Path) -> Header | None:
+        """The header of a file whose first bytes are ``buf``, or None when laid out differently."""
+        end = self.end
+        if len(buf) < end:
+            return None
+        changed_bytes = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8, count=end) != self.reference)
+        values = self.values.copy()
+        numbers = self.numbers.copy()
+        if changed_bytes.size:
+            owners = self.owner[changed_bytes]
+            if owners.min() == _STRUCTURAL:
+                return None
+            changed = np.zeros(len(self.elements), dtype=bool)
+            changed[owners] = True
+            for index in np.flatnonzero(changed).tolist():
+                keyword, vr, start, stop = self.elements[index]
+                if keyword is None:
+                    continue
+                if keyword == _SYNTAX:
+                    return None
+                values[keyword] = (vr, buf[start:stop])
+                del numbers[keyword]
+        return Header(path=path, values=values, transfer_syntax=self.syntax, pixel_offset=end,
+                      pixel_length=self.pixel_length, _numbers=numbers)
+
+
+class HeaderReader:
+    """Reads headers like :func:`read_header`, faster for files laid out like ones it has read.
+
+    Keeps the layouts of the last few walked headers; a file whose structure matches one is read by
+    comparing bytes instead of walking its elements (see :class:`_Layout`). Anything that differs in
+    structure is walked as usual, so the result is always the one :func:`read_header` gives.
+    """
+
+    def __init__(self, max_layouts: int = 8):
+        self._layouts: list[_Layout] = []
+        self._max = max_layouts
+
+    def __call__(self, path: str | os.PathLike) -> Header:
+        return _read_header(path if isinstance(path, Path) else Path(path), self)
+
+    def match(self, buf: bytes, path: Path, file_size: int | None) -> Header | None:
+        layouts = self._layouts
+        if file_size is not None:  # pixel data usually ends the file: try the layout that fits first
+            layouts = sorted(layouts, key=lambda lay: lay.end + (lay.pixel_length or 0) != file_size)
+        for layout in layouts:
+            header = layout.read(buf, path)
+            if header is not None:
+                self._layouts.remove(layout)
+                self._layouts.insert(0, layout)
+                return header
+        return None
+
+    def learn(self, buf: bytes, header: Header) -> None:
+        if header.pixel_offset is None or header.pixel_offset > len(buf) or header.dataset is not None:
+            return
+        try:
+            layout = _Layout(buf, header)
+        except (_Fallback, _NeedMore, struct.error):
+            return
+        self._layouts.insert(0, layout)
+        del self._layouts[self._max:]
+
+
 # --- the pydicom path ---------------------------------------------------------------------------
 def _text_value(value: Any) -> str:
     if value is None:
@@ -451,10 +585,13 @@ def read_header(path: str | os.PathLike) -> Header:
     TooLargeError
         A zip member whose declared size is above :data:`MAX_ZIP_MEMBER_BYTES`.
     """
-    path = Path(path)
+    return _read_header(Path(path), None)
+
+
+def _read_header(path: Path, layouts: HeaderReader | None) -> Header:
     with open_binary(path) as fp:
         try:
-            buf = fp.read(_FIRST_READ)
+            buf = fp.read(FIRST_READ)
             file_size = _file_size(fp)
         except READ_ERRORS as exc:
             raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
@@ -467,7 +604,11 @@ def read_header(path: str | os.PathLike) -> Header:
             raise NotDicomError("not a DICOM file (no 'DICM' marker)", path=path)
         oversized = False
         if has_preamble:
-            header = _walk_file(fp, buf, path)
+            header = layouts.match(buf, path, file_size) if layouts is not None else None
+            if header is None:
+                header = _walk_file(fp, buf, path)
+                if layouts is not None and isinstance(header, Header):
+                    layouts.learn(buf, header)
             if isinstance(header, Header):
                 header.file_size = file_size
                 _check_pixel_extent(header)
@@ -506,7 +647,7 @@ def _walk_file(fp: io.BufferedIOBase, buf: bytes, path: Path) -> Header | str:
     Returns the header, or why pydicom must read the file instead: ``"fallback"`` (an encoding the
     walker leaves to pydicom) or ``"oversized"`` (more than :data:`MAX_WALK_BYTES` before the pixels).
     """
-    complete = len(buf) < _FIRST_READ
+    complete = len(buf) < FIRST_READ
     while True:
         try:
             return _walk(buf, path, complete)

@@ -26,7 +26,8 @@ from onfh_imaging.errors import (
     UnreadableFileError,
     UnsupportedInputError,
 )
-from onfh_imaging.io._header import UNCOMPRESSED_LE, Header, member_path, read_header
+from onfh_imaging.io._header import FIRST_READ, UNCOMPRESSED_LE, Header, HeaderReader, member_path
+from onfh_imaging.io._prefetch import prefetch
 
 # Orientation names are given when the slice normal lies within this angle of a patient axis.
 OBLIQUE_LIMIT_DEG = 30.0
@@ -473,8 +474,9 @@ def iter_files(path: str | os.PathLike) -> Iterator[Path]:
             errors: list[OSError] = []
             for folder, dirs, names in os.walk(root, onerror=errors.append):
                 dirs.sort()
+                base = Path(folder)
                 for name in sorted(names):
-                    yield Path(folder) / name
+                    yield base / name
                 while errors:
                     failed = errors.pop(0).filename
                     if failed is not None:
@@ -596,6 +598,9 @@ def read_headers(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
     Image headers pass :func:`check_image_header` (with ``max_bytes``); those that fail are unreadable.
     """
     images, non_dicom, non_image, unreadable = [], [], [], []
+    paths = list(paths)
+    prefetch([(p, 0, FIRST_READ) for p in paths])
+    read_header = HeaderReader()
     for path in paths:
         try:
             h = read_header(path)

@@ -9,9 +9,11 @@ mm. Pixels of uncompressed files are read straight into one preallocated array; 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,8 @@ from onfh_imaging.errors import (
     UnsupportedInputError,
 )
 from onfh_imaging.geometry import Volume
-from onfh_imaging.io._header import READ_ERRORS, Header, open_binary, read_dataset, read_header
+from onfh_imaging.io._header import READ_ERRORS, Header, HeaderReader, open_binary, read_dataset
+from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io.scan import (
     DEFAULT_MAX_BYTES,
     ImageRecord,
@@ -94,6 +97,7 @@ def _collect_headers(files_or_folder: str | os.PathLike | Iterable[str | os.Path
         if not paths:
             raise InputError("no files given")
     headers = []
+    read_header = HeaderReader()
     for p in paths:
         h = read_header(p)
         if not h.has_pixels:
@@ -209,24 +213,41 @@ _STORED = {(bits, signed): np.dtype(kind).newbyteorder("<") for bits, kinds in
 
 
 def _stored_dtype(h: Header) -> np.dtype:
-    bits = h.int("BitsAllocated", 16) or 16
-    signed = int((h.int("PixelRepresentation", 0) or 0) == 1)
-    dtype = _STORED.get((bits, signed))
+    return _raw_format(h)[0]
+
+
+def _raw_format(h: Header) -> tuple[np.dtype, int | None]:
+    """Stored dtype, and how many low bits hold the value when not all of them do (else None)."""
+    texts = (h.text("BitsAllocated"), h.text("PixelRepresentation"), h.text("BitsStored"))
+    bits, dtype, stored = _format_of(*texts)
     if dtype is None:
         raise UnsupportedInputError(f"BitsAllocated {bits} is not supported", path=h.path)
-    return dtype
+    return dtype, stored
 
 
-def _mask_bits(arr: np.ndarray, h: Header) -> np.ndarray:
-    """Keep only BitsStored bits (high bits may hold overlays), sign-extending signed data."""
+@lru_cache(maxsize=64)  # the files of a series share these texts
+def _format_of(bits_allocated: str, representation: str, bits_stored: str
+               ) -> tuple[int, np.dtype | None, int | None]:
+    h = Header(path=Path(), values={"BitsAllocated": bits_allocated, "PixelRepresentation": representation,
+                                    "BitsStored": bits_stored})
     bits = h.int("BitsAllocated", 16) or 16
+    signed = int((h.int("PixelRepresentation", 0) or 0) == 1)
     stored = h.int("BitsStored", bits) or bits
-    if stored >= bits:
+    return bits, _STORED.get((bits, signed)), (stored if stored < bits else None)
+
+
+def _mask_bits(arr: np.ndarray, stored: int | None) -> np.ndarray:
+    """Keep only the ``stored`` low bits (high bits may hold overlays), sign-extending signed data.
+
+    Works in place: ``arr`` is the slice just read, still in the processor's cache.
+    """
+    if stored is None:
         return arr
     if arr.dtype.kind == "u":
-        return arr & np.array((1 << stored) - 1, dtype=arr.dtype)
-    shift = bits - stored
-    return (arr << shift) >> shift
+        return np.bitwise_and(arr, np.array((1 << stored) - 1, dtype=arr.dtype), out=arr)
+    shift = np.array(arr.dtype.itemsize * 8 - stored, dtype=arr.dtype)
+    np.left_shift(arr, shift, out=arr)
+    return np.right_shift(arr, shift, out=arr)
 
 
 def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
@@ -238,16 +259,34 @@ def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
         raise UnreadableFileError(
             f"pixel data holds {h.pixel_length} bytes but Rows x Columns x frames needs {needed}",
             path=h.path, hint="the file is truncated or its header is wrong")
+    offset = h.pixel_offset + r.frame * frame_bytes
     with open_binary(h.path) as fp:
         try:
-            fp.seek(h.pixel_offset + r.frame * frame_bytes)
-            got = fp.readinto(memoryview(out).cast("B"))
+            got = _read_at(fp, offset, memoryview(out).cast("B"))
         except READ_ERRORS as exc:
             raise UnreadableFileError(f"cannot read the pixel data: {exc}", path=h.path) from exc
     if got != frame_bytes:
         raise UnreadableFileError(
-            f"file truncated: pixel data ends after {(got or 0) + r.frame * frame_bytes} of {needed} bytes",
+            f"file truncated: pixel data ends after {got + r.frame * frame_bytes} of {needed} bytes",
             path=h.path)
+
+
+def _read_at(fp: io.BufferedIOBase, offset: int, into: memoryview) -> int:
+    """Read ``len(into)`` bytes from ``offset`` (fewer at the end of the file); returns the count."""
+    raw = getattr(fp, "raw", None)
+    if _PREADV is not None and isinstance(raw, io.FileIO):  # one system call, bypassing the buffer
+        fd, got = raw.fileno(), 0
+        while got < len(into):
+            n = _PREADV(fd, [into[got:]], offset + got)
+            if not n:
+                break
+            got += n
+        return got
+    fp.seek(offset)
+    return fp.readinto(into) or 0
+
+
+_PREADV = getattr(os, "preadv", None)
 
 
 def _decode_file(path: Path) -> tuple[np.ndarray, object]:
@@ -278,6 +317,18 @@ def _decode_colour(path: Path) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def _pixel_ranges(slices: list[list[ImageRecord]]) -> list[tuple[Path, int, int]]:
+    """Where each file's pixel data lies, in the order the slices are read."""
+    ranges, seen = [], set()
+    for group in slices:
+        for r in group:
+            h = r.header
+            if h.path not in seen:
+                seen.add(h.path)
+                ranges.append((h.path, h.pixel_offset or 0, h.pixel_length or 0))
+    return ranges
+
+
 def _fill(slot: np.ndarray, r: ImageRecord, scratch: np.ndarray | None, decoded: dict) -> None:
     """Write record ``r``'s modality values into ``slot``.
 
@@ -287,12 +338,12 @@ def _fill(slot: np.ndarray, r: ImageRecord, scratch: np.ndarray | None, decoded:
     h = r.header
     has_lut = h.dataset is not None and "ModalityLUTSequence" in h.dataset
     if h.uncompressed and not has_lut:
-        stored = _stored_dtype(h)
+        stored, kept_bits = _raw_format(h)
         target = scratch if scratch is not None else slot
         if target.dtype != stored:
             target = np.empty(slot.shape, dtype=stored)
         _read_raw_frame(r, target)
-        raw = _mask_bits(target, h)
+        raw = _mask_bits(target, kept_bits)
         if slot.dtype.kind == "f":
             np.multiply(raw, r.slope, out=slot, casting="unsafe")
             slot += np.float32(r.intercept)
@@ -395,6 +446,7 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
     out = np.empty((len(slices), rows, cols), dtype=dtype)
     scratch = np.empty((rows, cols), dtype=_stored_dtype(first.header)) if float_out else None
     compare = np.empty((rows, cols), dtype=dtype)
+    prefetch(_pixel_ranges(slices))
     decoded: dict = {}
     for k, group in enumerate(slices):
         _fill(out[k], group[0], scratch, decoded)
