@@ -7,6 +7,13 @@ Conventions (see the project's DESIGN notes):
   SimpleITK's ``(i, j, k)`` order. The LPS position of voxel ``(i, j, k)`` is
   ``origin + direction @ (spacing * (i, j, k))``.
 * NIfTI uses RAS; conversion happens only at the edge, in :meth:`Volume.affine_ras`.
+
+Why a type of our own: ``SimpleITK.Image`` keeps pixels outside numpy (every array access copies, or
+returns a view that dies with the image) and is mutable; highdicom's ``Volume`` has the same LPS affine
+(tested) but a mutable array, channel axes and an ``(i, j, k)`` array order that differs from SimpleITK's.
+Segmentation and measurement need a small frozen value whose array order is SimpleITK's, so that masks
+and fractions can be shared between threads and layers without copies; conversion to and from both is
+lossless (:meth:`Volume.to_sitk`, :meth:`Volume.from_sitk`, and highdicom's ``Volume.from_simpleitk``).
 """
 
 from __future__ import annotations

@@ -34,6 +34,19 @@ def test_sitk_round_trip_is_lossless():
     assert back.same_grid(vol) and np.array_equal(back.array, vol.array)
 
 
+def test_geometry_agrees_with_highdicom_volume():
+    """highdicom reads the same SimpleITK image to the same LPS affine (its array is indexed (i, j, k))."""
+    hd = pytest.importorskip("highdicom")
+    rng = np.random.default_rng(1)
+    vol = Volume(rng.integers(0, 1000, (4, 5, 6)).astype(np.int16), spacing=(0.7, 0.8, 3.0),
+                 origin=(-5, 12, 40), direction=_oblique_direction(14))
+    other = hd.Volume.from_simpleitk(vol.to_sitk())
+    np.testing.assert_allclose(other.affine, vol.affine_lps, atol=1e-9)
+    assert np.array_equal(other.array, vol.array.transpose(2, 1, 0))
+    point = other.map_indices_to_reference(np.array([[1.0, 2.0, 3.0]]))
+    np.testing.assert_allclose(point[0], vol.index_to_lps([1, 2, 3]), atol=1e-9)
+
+
 def test_nifti_round_trip_and_ras_affine():
     vol = Volume(np.arange(120, dtype=np.float32).reshape(4, 5, 6), spacing=(0.5, 0.6, 3.0),
                  origin=(5, 6, 7), direction=_oblique_direction(15))
