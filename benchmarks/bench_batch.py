@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.uid import generate_uid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from onfh_imaging.batch.jobs import SeriesJob  # noqa: E402
-from onfh_imaging.batch.run import measure_with_pipeline, run_batch  # noqa: E402
+from onfh_imaging.batch.jobs import SeriesJob
+from onfh_imaging.batch.run import measure_with_pipeline, run_batch
+from onfh_imaging.phantom import HipSpec, PhantomSpec, clone_phantom_study, write_phantom_study
 
 
 def headers_only(job: SeriesJob) -> dict:
@@ -46,25 +46,13 @@ def headers_only(job: SeriesJob) -> dict:
     }
 
 
-def clone_study(src: Path, dst: Path, patient_id: str, study_date: str) -> None:
-    study, frame = generate_uid(), generate_uid()
-    for folder in sorted(p for p in src.iterdir() if p.is_dir()):
-        series = generate_uid()
-        for f in sorted(folder.iterdir()):
-            ds = pydicom.dcmread(f)
-            ds.PatientID, ds.StudyDate, ds.StudyInstanceUID = patient_id, study_date, study
-            ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
-            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-            out = dst / folder.name / f.name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            ds.save_as(out)
-
-
 def make_cohort(template: Path, root: Path, n: int) -> None:
+    """``n`` visits of the template study: patients P000, P001, ... with up to five visits each."""
     dates = ("20240110", "20240410", "20240710", "20250110", "20260110")
     for k in range(n):
         patient, visit = divmod(k, len(dates))
-        clone_study(template, root / f"P{patient:03d}" / f"V{visit}", f"P{patient:03d}", dates[visit])
+        clone_phantom_study(template, root / f"P{patient:03d}" / f"V{visit}", patient_id=f"P{patient:03d}",
+                            study_date=dates[visit])
 
 
 def main() -> None:
@@ -78,8 +66,6 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="onfh-bench-batch-") as tmp:
         tmp = Path(tmp)
-        from onfh_imaging.phantom import HipSpec, PhantomSpec, write_phantom_study
-
         write_phantom_study(
             tmp / "template",
             PhantomSpec(

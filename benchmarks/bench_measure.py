@@ -104,31 +104,17 @@ def main() -> None:
     phantom_collapse_floor()
 
 
-def _phantom_head_fractions(collapse_mm: float, in_plane_mm: float, slice_mm: float, oblique_deg):
-    from onfh_imaging.phantom import PelvisModel, coronal_grid, default_dome_direction
-    from onfh_imaging.phantom.model import Collapse
-
-    extra = {"collapse": Collapse(collapse_mm, default_dome_direction("right"))} if collapse_mm else {}
-    hip = PelvisModel.standard("right", head_radius_mm=RADIUS_MM, right=extra).hip("right")
-    fov_mm = 2 * RADIUS_MM + 8.0
-    n = int(np.ceil(fov_mm / in_plane_mm))
-    grid = coronal_grid(hip.center + np.array([0.3, -0.2, 0.1]), in_plane_mm=in_plane_mm, slice_mm=slice_mm,
-                        matrix=(n, n), n_slices=int(np.ceil(fov_mm / slice_mm)), oblique_deg=oblique_deg)
-
-    def head_sdf(p):
-        return np.maximum(hip.femur_sdf(p), np.linalg.norm(p - hip.center, axis=-1) - hip.head_radius_mm)
-
-    return hip, voxelise(grid, head_sdf, supersample=(3, 3, int(np.ceil(slice_mm / 0.25))))
-
-
 def phantom_collapse_floor() -> None:
     """Collapse and radius errors on phantom truth fractions over thick oblique grids."""
+    from onfh_imaging.phantom import voxelised_femoral_head
+
     print("phantom femoral heads from partial-volume fractions (R 24 mm, collapse in the dome)")
     print(f"  {'grid':<28}{'true mm':>8}{'read mm':>9}{'error':>8}{'radius err':>12}")
     worst = {"intact": 0.0, "collapse": 0.0, "radius": 0.0}
     for in_plane, slice_mm, oblique in ((0.5, 3.0, (10.0, 0.0)), (0.7, 4.0, (15.0, 8.0)), (0.9, 5.0, (0.0, 0.0))):
         for depth in (0.0, 1.0, 2.0, 3.0, 4.0):
-            hip, mask = _phantom_head_fractions(depth, in_plane, slice_mm, oblique)
+            hip, mask = voxelised_femoral_head(depth, in_plane_mm=in_plane, slice_mm=slice_mm,
+                                               oblique_deg=oblique, head_radius_mm=RADIUS_MM)
             m = measure_hip(mask, None, side="right", neck_axis_lps=hip.neck_axis)
             err = m.collapse.depth_mm - depth
             rad = m.sphere.radius_mm - RADIUS_MM

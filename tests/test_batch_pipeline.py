@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
@@ -129,32 +128,11 @@ def test_discovery_plans_every_series_of_the_cohort(tmp_path):
     assert again[uids["t1_v2"]].content_hash == jobs[uids["t1_v2"]].content_hash
 
 
-def clone_study(src: Path, dst: Path, *, patient_id: str, study_date: str, drop_slice: bool = False) -> None:
-    """Copy a phantom study as another patient / visit: new UIDs, same pixels."""
-    study, frame = generate_uid(), generate_uid()
-    for folder in sorted(p for p in src.iterdir() if p.is_dir()):
-        series = generate_uid()
-        files = sorted(folder.iterdir())
-        if drop_slice:
-            positions = [
-                float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[1]) for f in files
-            ]
-            files.pop(int(np.argsort(positions)[len(files) // 2]))
-        for f in files:
-            ds = pydicom.dcmread(f)
-            ds.PatientID, ds.StudyDate, ds.StudyInstanceUID = patient_id, study_date, study
-            ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
-            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-            out = dst / folder.name / f.name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            ds.save_as(out)
-
-
 @pytest.mark.slow  # ~10 s alone; minutes when the cores are shared
 def test_batch_with_the_real_pipeline_on_phantom_studies(tmp_path):
     from onfh_imaging.batch.report import longitudinal_report
     from onfh_imaging.batch.run import run_batch
-    from onfh_imaging.phantom import HipSpec, PhantomSpec, write_phantom_study
+    from onfh_imaging.phantom import HipSpec, PhantomSpec, clone_phantom_study, write_phantom_study
 
     truth = write_phantom_study(
         tmp_path / "phantom",
@@ -168,11 +146,11 @@ def test_batch_with_the_real_pipeline_on_phantom_studies(tmp_path):
         ),
     )
     cohort = tmp_path / "cohort"
-    clone_study(tmp_path / "phantom", cohort / "P1_base", patient_id="P1", study_date="20240105")
-    clone_study(tmp_path / "phantom", cohort / "P1_m12", patient_id="P1", study_date="20250107")
-    clone_study(tmp_path / "phantom", cohort / "P2_base", patient_id="P2", study_date="20240301")
-    clone_study(
-        tmp_path / "phantom", cohort / "P2_m3", patient_id="P2", study_date="20240603", drop_slice=True
+    clone_phantom_study(tmp_path / "phantom", cohort / "P1_base", patient_id="P1", study_date="20240105")
+    clone_phantom_study(tmp_path / "phantom", cohort / "P1_m12", patient_id="P1", study_date="20250107")
+    clone_phantom_study(tmp_path / "phantom", cohort / "P2_base", patient_id="P2", study_date="20240301")
+    clone_phantom_study(
+        tmp_path / "phantom", cohort / "P2_m3", patient_id="P2", study_date="20240603", drop_middle_slice=True
     )
 
     out = tmp_path / "out"

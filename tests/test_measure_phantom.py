@@ -9,30 +9,15 @@ import numpy as np
 import pytest
 
 from onfh_imaging.measure import measure_hip
-from onfh_imaging.measure.analytic import voxelise
 from onfh_imaging.measure.deviation import collapse, junction_margin_mm
-from onfh_imaging.phantom import PelvisModel, coronal_grid, default_dome_direction
-from onfh_imaging.phantom.model import Collapse
+from onfh_imaging.phantom import default_dome_direction, voxelised_femoral_head
 
 R = 24.0
 
 
-def _phantom_head(collapse_mm, in_plane_mm, slice_mm, oblique_deg, binary=False):
-    extra = {"collapse": Collapse(collapse_mm, default_dome_direction("right"))} if collapse_mm else {}
-    hip = PelvisModel.standard("right", head_radius_mm=R, right=extra).hip("right")
-    fov_mm = 2 * R + 8.0
-    n = int(np.ceil(fov_mm / in_plane_mm))
-    grid = coronal_grid(hip.center + np.array([0.3, -0.2, 0.1]), in_plane_mm=in_plane_mm, slice_mm=slice_mm,
-                        matrix=(n, n), n_slices=int(np.ceil(fov_mm / slice_mm)), oblique_deg=oblique_deg)
-
-    def head_sdf(p):
-        return np.maximum(hip.femur_sdf(p), np.linalg.norm(p - hip.center, axis=-1) - hip.head_radius_mm)
-
-    through = int(np.ceil(slice_mm / 0.25))
-    mask = voxelise(grid, head_sdf, supersample=(3, 3, through), binary=binary)
-    if binary:
-        mask = mask.with_array(np.asarray(mask.array).astype(np.uint8))
-    return hip, mask
+def _phantom_head(collapse_mm, in_plane_mm, slice_mm, oblique_deg):
+    return voxelised_femoral_head(collapse_mm, in_plane_mm=in_plane_mm, slice_mm=slice_mm,
+                                  oblique_deg=oblique_deg, head_radius_mm=R)
 
 
 def _angle_deg(a, b):

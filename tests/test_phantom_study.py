@@ -7,11 +7,12 @@ import pydicom
 import pytest
 
 from onfh_imaging.cli import main
-from onfh_imaging.errors import InputError
+from onfh_imaging.errors import IncompleteSeriesError, InputError
 from onfh_imaging.io import read_series
 from onfh_imaging.phantom import (
     HipSpec,
     PhantomSpec,
+    clone_phantom_study,
     hip_truth,
     load_truth,
     render_series,
@@ -78,6 +79,28 @@ def test_truth_masks_on_the_written_grid(study):
     core = lesion.array > 0.99
     healthy = (head.array > 0.99) & (lesion.array == 0)
     assert vol.array[core].mean() < 0.6 * vol.array[healthy].mean()
+
+
+def test_clone_is_another_patient_with_the_same_pixels(study, tmp_path):
+    out, _ = study
+    study_uid = clone_phantom_study(out, tmp_path / "copy", patient_id="P-0002", study_date="20270315")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["STIR_COR", "T1_COR"]
+    original, copy = read_series(out / "T1_COR"), read_series(tmp_path / "copy" / "T1_COR")
+    assert np.array_equal(copy.volume.array, original.volume.array)
+    assert copy.volume.same_grid(original.volume)
+    assert (copy.info.patient_id, copy.info.study_date, copy.info.study_instance_uid) == (
+        "P-0002", "2027-03-15", study_uid)
+    assert copy.info.series_instance_uid != original.info.series_instance_uid
+    first = pydicom.dcmread(copy.files[0], stop_before_pixels=True)
+    assert first.SOPInstanceUID == first.file_meta.MediaStorageSOPInstanceUID
+    assert first.SOPInstanceUID != pydicom.dcmread(original.files[0], stop_before_pixels=True).SOPInstanceUID
+
+    clone_phantom_study(out, tmp_path / "gap", patient_id="P-0003", study_date="20270315", drop_middle_slice=True)
+    spacing = original.volume.spacing[2]
+    with pytest.raises(IncompleteSeriesError, match=f"gap of {2 * spacing:.2f} mm.*1 slice"):
+        read_series(tmp_path / "gap" / "T1_COR")
+    with pytest.raises(InputError, match="no series folder"):
+        clone_phantom_study(tmp_path / "gap" / "T1_COR", tmp_path / "nothing", patient_id="x", study_date="20270101")
 
 
 def test_refuses_a_folder_that_holds_files(study, tmp_path):

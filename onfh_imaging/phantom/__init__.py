@@ -17,7 +17,9 @@ Truth (:mod:`~onfh_imaging.phantom.truth`)
     direction, lesion volume, head involvement, Kerboul angle, ARCO 2019 and Steinberg), by spherical
     quadrature with a reported ``numerical_error_ml``;
     ``truth_masks(model, grid, supersample=3) -> (head_fraction, lesion_fraction)``, partial-volume
-    fractions on any :class:`~onfh_imaging.geometry.Volume` grid (e.g. for Dice).
+    fractions on any :class:`~onfh_imaging.geometry.Volume` grid (e.g. for Dice);
+    ``voxelised_femoral_head(collapse_depth_mm, in_plane_mm=..., slice_mm=..., oblique_deg=(0, 0))
+    -> (hip, head_fraction)``, one intact or collapsed head on a thick, oblique coronal grid.
 Rendering (:mod:`~onfh_imaging.phantom.mr`)
     ``render_mr(model, in_plane_mm=0.7, slice_mm=4, gap_mm=0, matrix=(256, 256), n_slices=24,
     oblique_deg=(0, 0), sequence="T1"|"STIR", noise_sigma=0.03, bias_strength=0.15,
@@ -27,7 +29,9 @@ Rendering (:mod:`~onfh_imaging.phantom.mr`)
 Studies on disk (:mod:`~onfh_imaging.phantom.study`)
     ``write_phantom_study(out_dir, PhantomSpec(...)) -> truth dict`` writes ``T1_COR/``,
     optionally ``STIR_COR/``, and ``truth.json``; ``load_truth(path)``;
-    ``PhantomSpec.from_truth(path).model()`` rebuilds the model (for ``truth_masks``).
+    ``PhantomSpec.from_truth(path).model()`` rebuilds the model (for ``truth_masks``);
+    ``clone_phantom_study(src, dst, patient_id=..., study_date=...)`` copies a study as another
+    patient or visit (new UIDs, same pixels), e.g. to build a cohort.
 
 ``truth.json`` (schema ``onfh-imaging/phantom-truth/1``)::
 
@@ -61,6 +65,7 @@ from onfh_imaging.phantom.mr import TISSUE_SIGNAL, coronal_grid, render_mr
 from onfh_imaging.phantom.study import (
     HipSpec,
     PhantomSpec,
+    clone_phantom_study,
     load_truth,
     render_series,
     truth_summary,
@@ -73,11 +78,12 @@ from onfh_imaging.phantom.truth import (
     kerboul_angle_deg,
     steinberg_extent,
     truth_masks,
+    voxelised_femoral_head,
 )
 
 __all__ = [
     "TISSUES", "TISSUE_SIGNAL", "Collapse", "HipModel", "HipSpec", "HipTruth", "Lesion", "PelvisModel",
-    "PhantomSpec", "arco_2019", "coronal_grid", "default_dome_direction", "default_neck_axis", "hip_truth",
-    "kerboul_angle_deg", "load_truth", "render_mr", "render_series", "steinberg_extent", "truth_masks",
-    "truth_summary", "write_phantom_study",
+    "PhantomSpec", "arco_2019", "clone_phantom_study", "coronal_grid", "default_dome_direction",
+    "default_neck_axis", "hip_truth", "kerboul_angle_deg", "load_truth", "render_mr", "render_series",
+    "steinberg_extent", "truth_masks", "truth_summary", "voxelised_femoral_head", "write_phantom_study",
 ]

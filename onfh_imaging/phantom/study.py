@@ -286,5 +286,75 @@ def truth_summary(truth: dict[str, Any]) -> list[str]:
     return lines
 
 
-__all__ = ["HipSpec", "PhantomSpec", "SERIES_FOLDERS", "TRUTH_SCHEMA", "load_truth", "render_series",
-           "truth_summary", "write_phantom_study"]
+def _slice_positions_mm(files: list[Path]) -> np.ndarray:
+    """Position of each file's slice along its series' slice normal (mm)."""
+    import pydicom
+
+    positions = []
+    for f in files:
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        orientation = np.asarray(ds.ImageOrientationPatient, dtype=float)
+        normal = np.cross(orientation[:3], orientation[3:])
+        positions.append(float(np.dot(np.asarray(ds.ImagePositionPatient, dtype=float), normal)))
+    return np.asarray(positions)
+
+
+def clone_phantom_study(src: str | os.PathLike, dst: str | os.PathLike, *, patient_id: str, study_date: str,
+                        drop_middle_slice: bool = False) -> str:
+    """Copy a phantom study as another patient or visit: same pixels, new identity.
+
+    Every series folder of ``src`` (e.g. ``T1_COR/``) is written under ``dst`` with the same file
+    names, a new PatientID and StudyDate, and new Study, Series, Frame of Reference and SOP Instance
+    UIDs; ``truth.json`` is not copied (its identifiers would no longer match the files).
+
+    Parameters
+    ----------
+    src : path
+        A phantom study folder, as written by :func:`write_phantom_study`.
+    dst : path
+        Folder of the copy; created if missing, files of the same name are overwritten.
+    patient_id : str
+        PatientID of the copy.
+    study_date : str
+        StudyDate of the copy, DICOM ``YYYYMMDD``.
+    drop_middle_slice : bool
+        Leave out the middle slice (by position along the slice normal) of every series, so that
+        the copy is an incomplete series with a gap of one slice pitch (mm).
+
+    Returns
+    -------
+    str
+        The copy's StudyInstanceUID.
+
+    Raises
+    ------
+    InputError
+        When ``src`` holds no series folder.
+    """
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    source, target = Path(src), Path(dst)
+    folders = sorted(p for p in source.iterdir() if p.is_dir()) if source.is_dir() else []
+    if not folders:
+        raise InputError("no series folder to copy", path=source,
+                         hint="give a phantom study folder written by `onfh phantom`")
+    study, frame = generate_uid(), generate_uid()
+    for folder in folders:
+        series = generate_uid()
+        files = sorted(folder.iterdir())
+        if drop_middle_slice:
+            files.pop(int(np.argsort(_slice_positions_mm(files))[len(files) // 2]))
+        for f in files:
+            ds = pydicom.dcmread(f)
+            ds.PatientID, ds.StudyDate, ds.StudyInstanceUID = patient_id, study_date, study
+            ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+            out = target / folder.name / f.name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            ds.save_as(out)
+    return study
+
+
+__all__ = ["HipSpec", "PhantomSpec", "SERIES_FOLDERS", "TRUTH_SCHEMA", "clone_phantom_study", "load_truth",
+           "render_series", "truth_summary", "write_phantom_study"]
