@@ -905,8 +905,10 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     return np.where(near, ramp, field_).astype(np.float32)
 
 
-def _lesion_fraction(volume: Volume, array: np.ndarray, surface: _Surface, step_mm: float = 0.6) -> np.ndarray:
-    """Partial-volume fraction of the necrotic segment (band included) on ``volume``'s grid.
+def _lesion_fraction(volume: Volume, array: np.ndarray, surface: _Surface, grid: Volume,
+                     step_mm: float = 0.6) -> np.ndarray:
+    """Partial-volume fraction of the necrotic segment (band included) on ``grid`` (a sub-grid of
+    ``volume``, the image whose pixels are ``array``).
 
     On a fine isotropic grid around the head, marrow darker than the marrow/cortex mid-level (the
     demarcating band, a fluid core) splits the bone inside the cortex; normal marrow is what stays
@@ -957,7 +959,7 @@ def _lesion_fraction(volume: Volume, array: np.ndarray, surface: _Surface, step_
         keep = np.flatnonzero((sizes >= MIN_LESION_VOLUME_ML) & (touches > 0)) + 1
         lesion = np.isin(lab, keep)
     if not lesion.any():
-        return np.zeros(volume.shape, np.float32)
+        return np.zeros(grid.shape, np.float32)
     origin = c - reach
     value = _lesion_edge_field(volume, array, lesion, normal & inner, inner, origin, step_mm,
                                0.25 * (lv.marrow - lv.cortex))
@@ -971,7 +973,7 @@ def _lesion_fraction(volume: Volume, array: np.ndarray, surface: _Surface, step_
     shell = head & ~inner & away
     value[shell] = surface.grid.interpolate(flag, u[shell])
     fine = fine.with_array(value.astype(np.float32))
-    return _resample_fraction(fine, volume)
+    return _resample_fraction(fine, grid)
 
 
 def _resample_fraction(fine: Volume, grid: Volume, supersample_mm: float = 0.35) -> np.ndarray:
@@ -1010,6 +1012,26 @@ def _fraction_outside_fov(volume: Volume, center: np.ndarray, radius: float) -> 
     return float(1.0 - inside.mean())
 
 
+def _head_box(t1: Volume, surface: _Surface) -> tuple[Volume, np.ndarray]:
+    """The image cropped to the head with a margin wide enough for any voxel the head touches, and the
+    ``(i, j, k)`` index of its first voxel in the image."""
+    reach = float(np.nanmax(surface.r_surface)) + 0.5 * float(np.linalg.norm(t1.spacing)) + 1.0
+    corners = np.array([[a, b, d] for a in (-1, 1) for b in (-1, 1) for d in (-1, 1)], float) * reach
+    idx = t1.lps_to_index(surface.center + corners)
+    start = np.clip(np.floor(idx.min(axis=0)).astype(int) - 3, 0, t1.size)
+    stop = np.clip(np.ceil(idx.max(axis=0)).astype(int) + 4, start, t1.size)
+    return t1.crop(start, stop), start
+
+
+def _on_image_grid(t1: Volume, box_mask: np.ndarray, box_start: np.ndarray) -> Volume:
+    """A mask computed on a box of the image, placed on the image's whole grid."""
+    full = np.zeros(t1.shape, bool)
+    i0, j0, k0 = (int(v) for v in box_start)
+    nk, nj, ni = box_mask.shape
+    full[k0:k0 + nk, j0:j0 + nj, i0:i0 + ni] = box_mask
+    return t1.with_array(full)
+
+
 def _segment_head(t1: Volume, array: np.ndarray, cand: HeadCandidate) -> HipSegmentation:
     warnings: list[str] = []
     surface = _bone_surface(t1, array, cand)
@@ -1023,20 +1045,21 @@ def _segment_head(t1: Volume, array: np.ndarray, cand: HeadCandidate) -> HipSegm
     if outside > 0.02:
         warnings.append(f"{100 * outside:.0f}% of the femoral head's surface lies outside the field of view; "
                         "the head is cut there and its shape and collapse are unreliable")
-    head_frac = star_fraction(t1, surface.center, surface.grid, surface.r_surface)
-    lesion_frac = np.minimum(_lesion_fraction(t1, array, surface), head_frac)
+    # The fractions are computed and kept only around the head: a whole-pelvis float grid per hip costs
+    # more memory than the image itself.
+    box, box_start = _head_box(t1, surface)
+    head_frac = star_fraction(box, surface.center, surface.grid, surface.r_surface)
+    lesion_frac = np.minimum(_lesion_fraction(t1, array, surface, box), head_frac)
     if float(lesion_frac.sum()) * t1.voxel_volume_ml < MIN_LESION_VOLUME_ML:
         lesion_frac[:] = 0.0
     axis = surface.grid.frame[:, 2]
-    head_mask = t1.with_array(head_frac >= 0.5)
-    lesion_mask = t1.with_array(lesion_frac >= 0.5)
-    # the fractions are kept only around the head: a whole-pelvis float grid per hip costs more memory
-    # than the image itself
+    head_mask = _on_image_grid(t1, head_frac >= 0.5, box_start)
+    lesion_mask = _on_image_grid(t1, lesion_frac >= 0.5, box_start)
     k, j, i = np.nonzero(head_frac)
     start = np.array([i.min(), j.min(), k.min()]) - 2
     stop = np.array([i.max(), j.max(), k.max()]) + 3
-    head_frac = t1.with_array(head_frac).crop(start, stop)
-    lesion_frac = t1.with_array(lesion_frac).crop(start, stop)
+    head_frac = box.with_array(head_frac).crop(start, stop)
+    lesion_frac = box.with_array(lesion_frac).crop(start, stop)
     return HipSegmentation(
         side=cand.side,
         femoral_head_mask=head_mask,
