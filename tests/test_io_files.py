@@ -17,6 +17,7 @@ from pydicom.uid import EnhancedMRImageStorage, ExplicitVRLittleEndian, generate
 
 from onfh_imaging.cli import main
 from onfh_imaging.errors import IncompleteSeriesError, InputError
+from onfh_imaging.geometry import Volume
 from onfh_imaging.io import (
     read_image,
     read_nifti,
@@ -157,6 +158,25 @@ def test_rgb_radiograph_becomes_luminance(tmp_path, hip_radiograph):
 
 
 # --- Enhanced MR (multi-frame with functional groups) ---------------------------------------------
+@pytest.mark.parametrize("signed", [False, True])
+def test_bits_above_bits_stored_are_ignored(tmp_path, signed):
+    """12 of 16 bits stored: the high bits (old overlays) are dropped and signed values sign-extended."""
+    rng = np.random.default_rng(5)
+    low, high = (-2048, 2048) if signed else (0, 4096)
+    values = rng.integers(low, high, (3, 6, 5)).astype(np.int16 if signed else np.uint16)
+    files = write_mr_series(Volume(values, spacing=(0.7, 0.7, 3.0), direction=CORONAL), tmp_path / "s",
+                            shuffle_seed=None)
+    for k, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, int(signed)
+        garbage = rng.integers(0, 16, values[k].shape).astype(np.uint16) << 12
+        ds.PixelData = ((values[k].astype(np.uint16) & 0x0FFF) | garbage).astype("<u2").tobytes()
+        ds.save_as(f)
+    array = read_series(tmp_path / "s").volume.array
+    assert array.dtype == (np.int16 if signed else np.uint16)
+    assert np.array_equal(array, values)
+
+
 def _enhanced_mr(volume, path: Path, slope: float, intercept: float, order: np.ndarray) -> None:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = EnhancedMRImageStorage

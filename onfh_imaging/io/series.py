@@ -13,7 +13,6 @@ import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -218,22 +217,13 @@ def _stored_dtype(h: Header) -> np.dtype:
 
 def _raw_format(h: Header) -> tuple[np.dtype, int | None]:
     """Stored dtype, and how many low bits hold the value when not all of them do (else None)."""
-    texts = (h.text("BitsAllocated"), h.text("PixelRepresentation"), h.text("BitsStored"))
-    bits, dtype, stored = _format_of(*texts)
-    if dtype is None:
-        raise UnsupportedInputError(f"BitsAllocated {bits} is not supported", path=h.path)
-    return dtype, stored
-
-
-@lru_cache(maxsize=64)  # the files of a series share these texts
-def _format_of(bits_allocated: str, representation: str, bits_stored: str
-               ) -> tuple[int, np.dtype | None, int | None]:
-    h = Header(path=Path(), values={"BitsAllocated": bits_allocated, "PixelRepresentation": representation,
-                                    "BitsStored": bits_stored})
     bits = h.int("BitsAllocated", 16) or 16
     signed = int((h.int("PixelRepresentation", 0) or 0) == 1)
+    dtype = _STORED.get((bits, signed))
+    if dtype is None:
+        raise UnsupportedInputError(f"BitsAllocated {bits} is not supported", path=h.path)
     stored = h.int("BitsStored", bits) or bits
-    return bits, _STORED.get((bits, signed)), (stored if stored < bits else None)
+    return dtype, (stored if stored < bits else None)
 
 
 def _mask_bits(arr: np.ndarray, stored: int | None) -> np.ndarray:
@@ -271,6 +261,9 @@ def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
             path=h.path)
 
 
+_PREADV = getattr(os, "preadv", None)
+
+
 def _read_at(fp: io.BufferedIOBase, offset: int, into: memoryview) -> int:
     """Read ``len(into)`` bytes from ``offset`` (fewer at the end of the file); returns the count."""
     raw = getattr(fp, "raw", None)
@@ -285,8 +278,6 @@ def _read_at(fp: io.BufferedIOBase, offset: int, into: memoryview) -> int:
     fp.seek(offset)
     return fp.readinto(into) or 0
 
-
-_PREADV = getattr(os, "preadv", None)
 
 
 def _decode_file(path: Path) -> tuple[np.ndarray, object]:
