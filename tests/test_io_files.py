@@ -158,6 +158,19 @@ def test_rgb_radiograph_becomes_luminance(tmp_path, hip_radiograph):
 
 
 # --- Enhanced MR (multi-frame with functional groups) ---------------------------------------------
+def test_datasets_read_through_the_toolkit_name_their_file(tmp_path):
+    """pydicom reopens a file by its name for values it left on disk; the name must be the path."""
+    from onfh_imaging.io._header import open_binary, read_dataset
+
+    files = write_mr_series(Volume(np.zeros((2, 4, 3), np.int16), spacing=(1.0, 1.0, 2.0), direction=CORONAL),
+                            tmp_path / "s")
+    assert read_dataset(files[0]).filename == str(files[0])
+    with open_binary(files[0]) as fp:
+        ds = pydicom.dcmread(fp, defer_size=8)
+        assert fp.name == str(files[0])
+    assert ds.filename == str(files[0]) and ds.SOPInstanceUID  # a deferred value, read after closing
+
+
 @pytest.mark.parametrize("signed", [False, True])
 def test_bits_above_bits_stored_are_ignored(tmp_path, signed):
     """12 of 16 bits stored: the high bits (old overlays) are dropped and signed values sign-extended."""

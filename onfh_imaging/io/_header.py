@@ -231,7 +231,9 @@ def _open_regular(path: Path) -> io.BufferedReader:
             raise IsADirectoryError(path)
         if not stat.S_ISREG(mode):
             raise UnreadableFileError("not a regular file (a pipe, socket or device)", path=path)
-        return open(fd, "rb")
+        fp = open(fd, "rb")
+        fp.raw.name = os.fspath(path)  # readers such as pydicom name (and reopen) the file by it
+        return fp
     except BaseException:
         os.close(fd)
         raise
