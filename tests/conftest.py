@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import SimpleITK as sitk
 
 from onfh_imaging.geometry import Volume
 
 CORONAL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # rows L, columns down, slices A
+
+
+def simpleitk_series(folder: Path) -> sitk.Image:
+    """The series in ``folder`` as SimpleITK's ImageSeriesReader reads it (an independent reader)."""
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder)))
+    return reader.Execute()
+
+
+def assert_geometry_matches(image: sitk.Image, volume: Volume, atol: float, direction_atol: float | None = None):
+    """Origin and spacing (mm) within ``atol``, direction cosines within ``direction_atol`` (default ``atol``)."""
+    assert np.allclose(image.GetOrigin(), volume.origin, atol=atol)
+    assert np.allclose(image.GetSpacing(), volume.spacing, atol=atol)
+    assert np.allclose(np.array(image.GetDirection()).reshape(3, 3), volume.direction,
+                       atol=atol if direction_atol is None else direction_atol)
 
 
 def rotation(axis: str, deg: float) -> np.ndarray:

@@ -29,7 +29,7 @@ from onfh_imaging.io import (
 )
 from onfh_imaging.io.scan import orientation_label
 
-from conftest import CORONAL, oblique_coronal
+from conftest import CORONAL, assert_geometry_matches, oblique_coronal, simpleitk_series
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
@@ -70,12 +70,8 @@ def test_bundled_single_images_stack_and_decode(tmp_path, name):
 def test_bundled_ct_series_matches_simpleitk():
     folder = _bundled("dicomdirtests/98892001/CT5N")
     ours = read_series(folder).volume
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder)))
-    image = reader.Execute()
-    assert np.allclose(image.GetOrigin(), ours.origin, atol=1e-4)
-    assert np.allclose(image.GetSpacing(), ours.spacing, atol=1e-4)
-    assert np.allclose(np.array(image.GetDirection()).reshape(3, 3), ours.direction, atol=1e-5)
+    image = simpleitk_series(folder)
+    assert_geometry_matches(image, ours, atol=1e-4, direction_atol=1e-5)
     assert np.array_equal(sitk.GetArrayFromImage(image), ours.array)
 
 

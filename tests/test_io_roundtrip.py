@@ -12,7 +12,7 @@ import SimpleITK as sitk
 
 from onfh_imaging.io import read_nifti, read_series, write_mr_series, write_nifti
 
-from conftest import CORONAL, oblique_coronal
+from conftest import CORONAL, assert_geometry_matches, oblique_coronal, simpleitk_series
 
 DIRECTIONS = {"coronal": CORONAL, "oblique": oblique_coronal(12.0, 12.0)}
 
@@ -101,12 +101,8 @@ def test_matches_simpleitk(tmp_path, textured_volume, name):
     source = textured_volume(DIRECTIONS[name], dtype=np.float32)
     write_mr_series(source, tmp_path)
     ours = read_series(tmp_path).volume
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(tmp_path)))
-    image = reader.Execute()
-    assert np.allclose(image.GetOrigin(), ours.origin, atol=1e-6)
-    assert np.allclose(image.GetSpacing(), ours.spacing, atol=1e-6)
-    assert np.allclose(np.array(image.GetDirection()).reshape(3, 3), ours.direction, atol=1e-6)
+    image = simpleitk_series(tmp_path)
+    assert_geometry_matches(image, ours, atol=1e-6)
     # ours is float32, SimpleITK computes in float64: equal to float32 precision
     assert np.allclose(sitk.GetArrayFromImage(image), ours.array, rtol=1e-6, atol=1e-4)
 
