@@ -96,7 +96,7 @@ BATCH = textwrap.dedent("""
 
 
 def table_tmp_files(out: Path) -> list[Path]:
-    return list(out.glob(".measurements.*.tmp"))
+    return list(out.glob(".measurements.*.tmp*"))
 
 
 def kill_batch(script: Path, cohort: Path, n: int, out: Path, after_records: int | None, extra_s: float) -> None:
@@ -139,7 +139,7 @@ def assert_nothing_half_written(out: Path) -> None:
 
 def assert_complete(out: Path, jobs: list[SeriesJob]) -> None:
     """Every series of ``jobs`` exactly once per hip in both tables; no temporary files; records valid."""
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.tmp*"))
     records = [json.loads(p.read_text(encoding="utf-8")) for p in (out / "records").glob("*.json")]
     assert sorted(r["job"]["series_instance_uid"] for r in records) == sorted(j.series_instance_uid for j in jobs)
     assert all(r["status"] == "ok" for r in records)

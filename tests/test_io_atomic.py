@@ -28,3 +28,16 @@ def test_a_failed_write_leaves_the_target_and_no_temporary_file(tmp_path):
             raise RuntimeError("disk full")
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["labels.nii.gz"]
+
+
+def test_the_temporary_name_says_which_process_writes_it(tmp_path):
+    import os
+
+    from onfh_imaging.io._atomic import is_temporary, owner_pid
+
+    target = tmp_path / "measurements.csv"
+    with atomic_path(target) as tmp:
+        tmp.write_text("a,b\n")
+        assert owner_pid(tmp) == os.getpid() and is_temporary(tmp)
+        assert tmp.name.endswith(".csv")
+    assert owner_pid(target) is None and not is_temporary(target)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from onfh_imaging.batch.store import flatten
+from onfh_imaging.batch.rows import flatten
 
 #: Identity columns of the long reads table; measure columns (flattened hip contract) follow.
 READ_COLUMNS = (

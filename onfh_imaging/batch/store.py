@@ -30,8 +30,11 @@ from typing import Any
 import pandas as pd
 
 from onfh_imaging.batch.jobs import SeriesJob
+from onfh_imaging.batch.rows import flatten
 from onfh_imaging.batch.visits import add_visit_columns
 from onfh_imaging.errors import InputError
+from onfh_imaging.io._atomic import TMP_MARK, owner_pid
+from onfh_imaging.io._atomic import atomic_path as atomic_output
 
 RECORD_SCHEMA = "onfh-imaging/batch-record/1"
 STATUSES = ("ok", "failed", "skipped")
@@ -89,43 +92,9 @@ ERROR_COLUMNS = (
     "record_key",
 )
 _SAFE = re.compile(r"[^A-Za-z0-9.+-]+")
-_TMP_SUFFIX = ".tmp"
-
-
 def record_key(job: SeriesJob, software_version: str) -> str:
     """File-name-safe key of a job's result: series UID, 16 hex digits of its hash, version."""
     return "_".join(_SAFE.sub("-", part) for part in (job.series_id, job.content_hash[:16], software_version))
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success fsync it and rename it over ``path``.
-
-    The temporary name ``.<name>.<pid>.tmp`` tells :meth:`ResultStore.clean_stale_tmp` which
-    process owns it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _pid_alive(pid: int) -> bool:
@@ -136,36 +105,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten a nested contract object into ``a_b_c`` columns, keeping every field.
-
-    Nested objects join their keys with ``_`` (``head.radius_mm`` -> ``head_radius_mm``); numeric
-    3-vectors in LPS (names ending ``_lps`` or ``_lps_mm``) become ``_x``, ``_y``, ``_z`` columns, other
-    numeric lists ``_0``, ``_1``...; lists of text join with ``"; "``; anything else is kept as JSON text.
-    """
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        name = f"{prefix}_{key}" if prefix else str(key)
-        if isinstance(value, Mapping):
-            out.update(flatten(value, name))
-        elif isinstance(value, (list, tuple)):
-            if value and all(_is_number(v) for v in value):
-                axes = "xyz" if len(value) == 3 and name.endswith(("_lps", "_lps_mm")) else None
-                for n, v in enumerate(value):
-                    out[f"{name}_{axes[n] if axes else n}"] = v
-            elif all(isinstance(v, str) for v in value):
-                out[name] = "; ".join(value)
-            else:
-                out[name] = json.dumps(value)
-        else:
-            out[name] = value
-    return out
 
 
 def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -293,9 +232,9 @@ class ResultStore:
         """Remove temporary files left by processes that no longer run; returns how many."""
         removed = 0
         for folder in (self.out, self.records_dir):
-            for tmp in folder.glob(f".*{_TMP_SUFFIX}"):
-                pid = tmp.name[: -len(_TMP_SUFFIX)].rsplit(".", 1)[-1]
-                if pid.isdigit() and _pid_alive(int(pid)) and int(pid) != os.getpid():
+            for tmp in folder.glob(f".*{TMP_MARK}*"):
+                pid = owner_pid(tmp)
+                if pid is None or (_pid_alive(pid) and pid != os.getpid()):
                     continue
                 tmp.unlink(missing_ok=True)
                 removed += 1

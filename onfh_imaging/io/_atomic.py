@@ -1,4 +1,10 @@
-"""Atomic output: write to a temporary file in the target folder, then rename over the target."""
+"""Atomic output: write to a temporary file in the target folder, then rename over the target.
+
+The one writer every output of the toolkit goes through (DICOM, NIfTI, JSON, batch records and tables).
+The temporary file is fsynced before the rename and the folder after it, so after a crash the target is
+either the old file or the whole new one. Its name, ``.<target name>.<pid>-<random>.tmp<suffix>``, says
+which process owns it (:func:`owner_pid`), so stale leftovers of killed processes can be cleaned safely.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+__all__ = ["TMP_MARK", "atomic_path", "is_temporary", "owner_pid"]
+
+TMP_MARK = ".tmp"
+"""Marks a temporary output file's name (followed by the target's own suffix)."""
 
 
 def _suffix(path: Path) -> str:
@@ -26,6 +37,30 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once: setting the umask to read it is not thread-safe
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a temporary file left by :func:`atomic_path`."""
+    name = Path(path).name
+    return name.startswith(".") and owner_pid(path) is not None
+
+
+def owner_pid(path: str | os.PathLike) -> int | None:
+    """Process id of the writer of a temporary output file, or None if ``path`` is not one."""
+    name = Path(path).name
+    head, mark, _ = name.rpartition(TMP_MARK)
+    if not mark:
+        return None
+    pid = head.rsplit(".", 1)[-1].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
@@ -35,7 +70,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp" + _suffix(target))
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}-",
+                                    suffix=TMP_MARK + _suffix(target))
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -45,6 +81,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, target)
+        _fsync_dir(target.parent)  # and the rename itself survives a crash
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
