@@ -407,3 +407,21 @@ def test_cli_export_writes_pseudonymised_outputs(coronal_study, monkeypatch, cap
     assert all(p.exists() and p.resolve().is_relative_to(out.resolve()) for p in printed)
     assert pydicom.dcmread(next(p for p in printed if p.name == "seg.dcm")).PatientID == \
         Pseudonymizer("k").patient_id(PATIENT_ID)
+
+
+def test_export_folder_names_say_modality_description_and_date(tmp_path):
+    from onfh_imaging.export import study_folder
+    from onfh_imaging.export._files import write_json
+
+    out = tmp_path / "out"
+    mr = {"input": {"patient_id": "P1", "study_date": "2024-03-15", "series_instance_uid": "1.2.3",
+                    "modality": "MR", "series_description": "COR T1"}}
+    frog = {"input": {"patient_id": "P1", "study_date": "2024-03-15", "series_instance_uid": "1.2.4",
+                      "modality": "DX", "series_description": "HIP", "view": "lateral"}}
+    assert study_folder(out, mr).relative_to(out).as_posix() == "P1/20240315_MR_COR_T1"
+    assert study_folder(out, frog).name == "20240315_DX_HIP_lateral"
+    folder = study_folder(out, mr)
+    write_json(folder / "measurements.json", mr)
+    assert study_folder(out, mr) == folder  # the same series again: its own folder
+    twin = {"input": {**mr["input"], "series_instance_uid": "1.2.5"}}
+    assert study_folder(out, twin).name == "20240315_MR_COR_T1_2"  # another series of that name

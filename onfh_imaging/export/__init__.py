@@ -7,7 +7,7 @@ every output with a keyed hash (:class:`~onfh_imaging.export.phi.Pseudonymizer`)
 Folder layout of :func:`export_study` (names made safe with
 :func:`~onfh_imaging.export.phi.safe_filename`, always inside ``out_dir``)::
 
-    out_dir/<patient>/<study date>_<series tag>/
+    out_dir/<patient>/<study date>_<modality>_<series description>[_<view>]/
         seg.dcm                DICOM Segmentation (femoral heads, necrotic lesions)
         sr.dcm                 DICOM Comprehensive 3D SR (TID 1500 measurement report)
         image.nii.gz           the measured series
@@ -17,7 +17,7 @@ Folder layout of :func:`export_study` (names made safe with
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from typing import Any
 
 import pydicom
 
-from onfh_imaging.errors import InputError, UnsupportedInputError
+from onfh_imaging.errors import InputError, OnfhError, UnsupportedInputError
 from onfh_imaging.export._files import write_dicom, write_json
 from onfh_imaging.export.phi import Pseudonymizer, safe_filename, safe_join
 
@@ -172,13 +172,41 @@ def export_dicom(result: Any, *, seg_path: str | os.PathLike | None = None,
 
 
 def study_folder(out_dir: str | os.PathLike, record: dict) -> Path:
-    """``out_dir/<patient>/<study date>_<series tag>`` for a (possibly pseudonymised) JSON record."""
+    """``out_dir/<patient>/<study date>_<modality>_<series description>`` for a (possibly pseudonymised)
+    JSON record: a name that says what the folder holds.
+
+    A radiograph adds its view when the description does not name it. When the folder already holds
+    the outputs of another series (two series of one date with the same description), ``_2``, ``_3``...
+    is appended; a series exported again reuses its own folder.
+    """
     info = record.get("input") or {}
     patient = safe_filename(info.get("patient_id") or "unknown-patient")
     date = str(info.get("study_date") or "nodate").replace("-", "")
-    series_uid = str(info.get("series_instance_uid") or "")
-    tag = hashlib.sha256(series_uid.encode()).hexdigest()[:8]
-    return safe_join(out_dir, patient, safe_filename(f"{date}_{tag}"))
+    description = str(info.get("series_description") or "").strip() or "series"
+    words = [date, str(info.get("modality") or "unknown-modality"), description]
+    view = info.get("view")
+    if view and view != "unknown" and str(view).lower() not in description.lower():
+        words.append(str(view))
+    name = safe_filename("_".join(words))
+    series_uid = info.get("series_instance_uid")
+    for n in range(1, 1000):
+        folder = safe_join(out_dir, patient, name if n == 1 else f"{name}_{n}")
+        if _holds_other_series(folder, series_uid):
+            continue
+        return folder
+    raise OnfhError(f"more than 999 series named {name!r} on one date", path=str(out_dir))
+
+
+def _holds_other_series(folder: Path, series_uid: Any) -> bool:
+    """Whether ``folder`` already holds the exported outputs of a series other than ``series_uid``."""
+    recorded = folder / "measurements.json"
+    if not recorded.is_file():
+        return False
+    try:
+        other = (json.loads(recorded.read_text(encoding="utf-8")).get("input") or {}).get("series_instance_uid")
+    except (OSError, ValueError, AttributeError):
+        return True  # unreadable: never overwrite it
+    return other != series_uid
 
 
 def export_study(result: Any, out_dir: str | os.PathLike, *, seg: bool = True, sr: bool = True,
