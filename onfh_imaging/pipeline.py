@@ -43,6 +43,9 @@ class StudyResult:
     radiograph: Any = None  # onfh_imaging.geometry.Radiograph or None
     radiograph_report: dict | None = None
     warnings: list[str] = field(default_factory=list)
+    fluid_info: Any = None  # onfh_imaging.io.SeriesInfo of the fluid-sensitive series used for the lesion
+    unmeasured: list[tuple[Any, str]] = field(default_factory=list)
+    """MR hips segmented but not measured: ``(HipSegmentation, reason)``, so a reader can correct them."""
 
     def to_json(self) -> dict:
         """The measurement JSON contract (schema ``onfh-imaging/measurement/1``)."""
@@ -51,10 +54,17 @@ class StudyResult:
         return {
             "schema": MEASUREMENT_SCHEMA,
             "software_version": __version__,
-            "input": input_block(self.info),
+            "input": {**input_block(self.info), **self._fluid_block()},
             "hips": [hip.to_dict() for hip in self.hips],
             "warnings": list(self.warnings),
         }
+
+    def _fluid_block(self) -> dict:
+        """The fluid-sensitive series (STIR / fat-saturated T2) that outlined the lesion, when one was used."""
+        if self.fluid_info is None:
+            return {}
+        return {"fluid_sensitive_series_instance_uid": getattr(self.fluid_info, "series_instance_uid", None),
+                "fluid_sensitive_series_description": getattr(self.fluid_info, "series_description", None)}
 
 
 def _report(progress: Progress | None, fraction: float, message: str) -> None:
@@ -85,7 +95,8 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
         fluid_sensitive=None if fluid_sensitive is None else fluid_sensitive.volume,
         progress=seg_progress,
     )
-    result = StudyResult(info=series.info, series=series, warnings=list(series.warnings))
+    result = StudyResult(info=series.info, series=series, warnings=list(series.warnings),
+                         fluid_info=None if fluid_sensitive is None else fluid_sensitive.info)
     for n, seg in enumerate(hips_seg):
         _report(progress, 0.8 + 0.2 * n / max(len(hips_seg), 1), f"measuring the {seg.side} hip")
         # partial-volume fractions carry the sub-voxel surface; the binary masks are for display and editing
@@ -95,6 +106,7 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
             measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
         except MeasurementError as exc:  # one unmeasurable hip does not void the other
             result.warnings.append(f"{seg.side} hip not measured: {exc}")
+            result.unmeasured.append((seg, str(exc)))
             continue
         measures.warnings.extend(w for w in seg.warnings if w not in measures.warnings)
         result.hips.append(HipResult(side=seg.side, segmentation=seg, measures=measures))
@@ -162,7 +174,7 @@ def _studies(source: str | Path | Sequence[str | Path]) -> list[list[Any]]:
 def plan_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None) -> list[tuple]:
     """What :func:`measure_path` would measure: ``(primary SeriesInfo, fluid-sensitive SeriesInfo | None)``
     per study, in patient / study-date order."""
-    from onfh_imaging.segment.mri import select_series
+    from onfh_imaging.io.series_choice import select_series
 
     plans: list[tuple] = []
     for study_series in _studies(source):

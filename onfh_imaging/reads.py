@@ -31,11 +31,13 @@ from onfh_imaging import __version__
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io._atomic import atomic_path
+from onfh_imaging.vocab import ARCO_2019_STAGES, SIDES
 
 RECORD_SCHEMA = "onfh-imaging/read/1"
 ENV_DB = "ONFH_READS_DB"
 BUSY_TIMEOUT_MS = 30_000
-ARCO_2019_STAGES = ("0", "I", "II", "IIIA", "IIIB", "IV")
+NOT_ASSESSABLE = "not assessable"
+"""What a reader records for a hip the image cannot answer for (instead of an ARCO stage)."""
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -108,7 +110,8 @@ class ReadRecord:
     series_instance_uid : str
         SeriesInstanceUID of the image series that was read.
     arco_2019 : str
-        Final ARCO 2019 stage the reader confirmed (one of :data:`ARCO_2019_STAGES`).
+        Final ARCO 2019 stage the reader confirmed (one of :data:`ARCO_2019_STAGES`); with per-hip
+        confirmations, the most severe stage among them, or :data:`NOT_ASSESSABLE` when no hip was.
     study_instance_uid : str or None
         StudyInstanceUID, when known.
     comment : str
@@ -123,6 +126,11 @@ class ReadRecord:
         True when the reader changed any mask before confirming.
     blind : bool
         True when previous reads were hidden from the reader.
+    hips : list of dict
+        One confirmation per hip: ``side``, ``arco_2019`` (a stage, or None when ``assessable`` is
+        false), ``assessable``, ``comment``, ``edited`` (that hip's masks were changed),
+        ``head_placed_by_hand`` (the head was segmented from points the reader placed) and
+        ``measurement_error`` (why the hip could not be measured, or None).
     files : dict of str to str
         Files written for this confirmation (masks, SEG, JSON), keyed by kind.
     read_uid : str
@@ -143,6 +151,7 @@ class ReadRecord:
     confirmed_measures: Sequence[Mapping[str, Any]] = field(default_factory=list)
     edited: bool = False
     blind: bool = False
+    hips: Sequence[Mapping[str, Any]] = field(default_factory=list)
     files: Mapping[str, str] = field(default_factory=dict)
     read_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     confirmed_at: str = field(default_factory=utc_now_iso)
@@ -153,12 +162,18 @@ class ReadRecord:
             raise InputError("a read needs the reader's name or initials", hint="type them in the Reader field")
         if not str(self.series_instance_uid).strip():
             raise InputError("a read needs the SeriesInstanceUID of the series that was read")
-        if self.arco_2019 not in ARCO_2019_STAGES:
+        allowed = ARCO_2019_STAGES + ((NOT_ASSESSABLE,) if self.hips else ())
+        if self.arco_2019 not in allowed:
             raise InputError(
-                f"unknown ARCO 2019 stage {self.arco_2019!r}", hint=f"use one of {', '.join(ARCO_2019_STAGES)}"
+                f"unknown ARCO 2019 stage {self.arco_2019!r}", hint=f"use one of {', '.join(allowed)}"
             )
+        for hip in self.hips:
+            stage = hip.get("arco_2019")
+            if hip.get("assessable", True) and stage not in ARCO_2019_STAGES:
+                raise InputError(f"the {hip.get('side')} hip has no valid ARCO 2019 stage ({stage!r})",
+                                 hint=f"use one of {', '.join(ARCO_2019_STAGES)}, or record it as {NOT_ASSESSABLE}")
         object.__setattr__(self, "reader", str(self.reader).strip())
-        for name in ("automatic_measures", "confirmed_measures"):
+        for name in ("automatic_measures", "confirmed_measures", "hips"):
             object.__setattr__(self, name, [dict(m) for m in getattr(self, name)])
         for name in ("mask_sha256", "files"):
             object.__setattr__(self, name, dict(getattr(self, name)))
@@ -169,11 +184,20 @@ class ReadRecord:
         d["mask_sha256"] = dict(self.mask_sha256)
         d["automatic_measures"] = [dict(m) for m in self.automatic_measures]
         d["confirmed_measures"] = [dict(m) for m in self.confirmed_measures]
+        d["hips"] = [dict(h) for h in self.hips]
         d["files"] = dict(self.files)
         return {"schema": RECORD_SCHEMA, **d}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_json_default)
+
+    def hip_stage(self, side: str) -> str | None:
+        """The reader's final stage of one hip: its own confirmation when the read has per-hip ones
+        (None when recorded not assessable), else the read's single stage."""
+        for hip in self.hips:
+            if hip.get("side") == side:
+                return hip.get("arco_2019") if hip.get("assessable", True) else None
+        return None if self.hips else self.arco_2019
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ReadRecord":
@@ -339,7 +363,7 @@ LESION = "lesion"
 
 def mask_name(side: str, structure: str) -> str:
     """Key of one hip's mask in a read: ``"right_femoral_head"``, ``"left_lesion"``..."""
-    if side not in ("left", "right") or structure not in (HEAD, LESION):
+    if side not in SIDES or structure not in (HEAD, LESION):
         raise ValueError(f"no mask named for side {side!r} and structure {structure!r}")
     return f"{side}_{structure}"
 
@@ -373,10 +397,19 @@ def _reader_hips(record: ReadRecord) -> list[dict]:
     """The confirmed measures with the reader's final stage in place of the suggested one."""
     hips = []
     for hip in record.confirmed_measures:
-        staging = {**(hip.get("staging") or {}), "arco_2019": record.arco_2019,
+        stage = record.hip_stage(str(hip.get("side")))
+        if stage is None:
+            continue  # recorded not assessable: no stage to report
+        staging = {**(hip.get("staging") or {}), "arco_2019": stage,
                    "arco_basis": f"confirmed by the reader ({record.reader})"}
         hips.append({**hip, "staging": staging})
     return hips
+
+
+def most_severe_stage(stages: Sequence[str | None]) -> str:
+    """The most severe ARCO 2019 stage among ``stages`` (None entries skipped), or :data:`NOT_ASSESSABLE`."""
+    known = [s for s in stages if s in ARCO_2019_STAGES]
+    return max(known, key=ARCO_2019_STAGES.index) if known else NOT_ASSESSABLE
 
 
 def write_read_files(
@@ -453,13 +486,16 @@ def confirm_read(
     comment: str = "",
     blind: bool = False,
     source_datasets: Sequence[Any] | None = None,
+    hips: Sequence[Mapping[str, Any]] = (),
 ) -> ReadRecord:
     """Record one reader's confirmation: hash the masks, write the files, append to the store.
 
     ``edited`` is derived, not declared: it is True when any confirmed mask differs from the
     automatic mask of the same name (or a mask was added or removed). Masks are keyed by
     :func:`mask_name`; with ``source_datasets`` (the series' DICOM slices) they are also written as
-    a DICOM SEG whose edited segments are marked SEMIAUTOMATIC.
+    a DICOM SEG whose edited segments are marked SEMIAUTOMATIC. ``hips`` holds one confirmation per
+    hip (see :class:`ReadRecord`); ``arco_2019`` is then their most severe stage
+    (:func:`most_severe_stage`).
 
     Returns
     -------
@@ -477,8 +513,9 @@ def confirm_read(
         mask_sha256=hashes,
         automatic_measures=list(automatic_measures),
         confirmed_measures=list(confirmed_measures),
-        edited=hashes != auto_hashes,
+        edited=hashes != auto_hashes or any(h.get("edited") for h in hips),
         blind=blind,
+        hips=list(hips),
     )
     edited = [name for name in hashes if hashes[name] != auto_hashes.get(name)]
     files = write_read_files(
