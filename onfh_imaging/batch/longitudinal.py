@@ -16,6 +16,9 @@ follow-up) when it was not:
   ``prosthesis_detected`` measurement flag.
 - ``regeneration``: lesion volume at or below ``(1 - threshold)`` x the baseline volume (bone
   regeneration after cell therapy); hips without a baseline lesion are not at risk.
+
+Withdrawals (``withdrawal_date`` in the clinical table): nothing after the withdrawal date is used (no
+visit, no THR), and the hip's follow-up ends there, so survival censors it at its withdrawal.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ from onfh_imaging.batch.agreement import ARCO_ORDER, normalise_stage
 from onfh_imaging.batch.visits import DAYS_PER_MONTH
 from onfh_imaging.errors import InputError
 from onfh_imaging.staging import COLLAPSE_DETECTION_MM
+from onfh_imaging.vocab import SIDES
 
 COLLAPSE_MM = COLLAPSE_DETECTION_MM  # one definition of a detectable collapse
 REGENERATION_THRESHOLD = 0.25
+#: Columns of the clinical table (``patient_id`` and ``side`` are required, and one of the event dates).
+CLINICAL_COLUMNS = ("patient_id", "side", "thr_date", "withdrawal_date", "withdrawal_reason", "last_followup_date")
+_CLINICAL_DATES = ("thr_date", "withdrawal_date", "last_followup_date")
 EVENTS = ("collapse", "collapse_progression", "iiib", "stage_progression", "thr", "regeneration")
 TRAJECTORY_MEASURES = (
     "lesion_volume_ml",
@@ -83,6 +90,7 @@ def hip_visits(measurements: pd.DataFrame) -> pd.DataFrame:
         "head_sphericity",
         "head_collapse_depth_mm",
         "prosthesis_detected",
+        "lesion_jic_type",
     ):
         if col not in df.columns:
             df[col] = np.nan
@@ -109,40 +117,178 @@ def hip_visits(measurements: pd.DataFrame) -> pd.DataFrame:
         "head_collapse_depth_mm",
         "arco_2019",
         "arco_rank",
+        "lesion_jic_type",
         "prosthesis_detected",
     ]
     return df[cols].reset_index(drop=True)
 
 
 def load_clinical(path: str | os.PathLike) -> pd.DataFrame:
-    """A clinical table of total hip replacements: ``patient_id, side, thr_date`` (ISO dates).
+    """A clinical table of the trial's hips: ``patient_id, side`` and their event dates (ISO ``YYYY-MM-DD``).
 
-    An optional ``last_followup_date`` column extends follow-up beyond the last imaging visit.
-    Rows with an empty ``thr_date`` mean "no THR".
+    Columns (:data:`CLINICAL_COLUMNS`): ``thr_date`` (total hip replacement), ``withdrawal_date`` and an
+    optional free-text ``withdrawal_reason`` (the hip leaves the trial that day: per protocol excludes it
+    from later visits, intention to treat counts it as a failure), ``last_followup_date`` (clinical
+    follow-up beyond the last imaging visit). At least one of ``thr_date`` and ``withdrawal_date`` must
+    be present; an empty cell means "none".
     """
     path = Path(path)
     try:
         df = pd.read_csv(path, dtype=str).fillna("")
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the clinical table: {exc}", path=path) from exc
-    missing = {"patient_id", "side", "thr_date"} - set(df.columns)
-    if missing:
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = {"patient_id", "side"} - set(df.columns)
+    if missing or not {"thr_date", "withdrawal_date"} & set(df.columns):
+        names = sorted(missing) or ["thr_date or withdrawal_date"]
         raise InputError(
-            f"the clinical table lacks column(s) {', '.join(sorted(missing))}",
+            f"the clinical table lacks column(s) {', '.join(names)}",
             path=path,
-            hint="columns: patient_id, side (left/right), thr_date (YYYY-MM-DD)",
+            hint="columns: patient_id, side (left/right), thr_date and/or withdrawal_date (YYYY-MM-DD), "
+            "optional withdrawal_reason, last_followup_date",
         )
     df["side"] = df["side"].str.strip().str.lower()
     bad = sorted(set(df["side"]) - {"left", "right"})
     if bad:
         raise InputError(f"side must be left or right, not {bad[0]!r}", path=path)
-    for col in ("thr_date", "last_followup_date"):
-        if col in df.columns:
-            parsed = pd.to_datetime(df[col].replace("", None), format="%Y-%m-%d", errors="coerce")
-            if (parsed.isna() & (df[col] != "")).any():
-                raise InputError(f"{col} must be YYYY-MM-DD", path=path)
-            df[col] = parsed
+    for col in _CLINICAL_DATES:
+        if col not in df.columns:
+            df[col] = ""
+        text = df[col].str.strip()
+        parsed = pd.to_datetime(text.replace("", None), format="%Y-%m-%d", errors="coerce")
+        if (parsed.isna() & (text != "")).any():
+            raise InputError(f"{col} must be YYYY-MM-DD", path=path)
+        df[col] = parsed
+    if "withdrawal_reason" not in df.columns:
+        df["withdrawal_reason"] = ""
     return df
+
+
+def cohort_warnings(measurements: pd.DataFrame) -> list[str]:
+    """What the analyst must know about the cohort's visit dates before trusting its trajectories.
+
+    A patient with several studies that all share one StudyDate (or have none) would silently become
+    "all baseline": no follow-up, no event. Each such patient gets a warning.
+
+    Parameters
+    ----------
+    measurements : DataFrame
+        A measurements table (``patient_id``, ``study_instance_uid``, ``study_date``).
+    """
+    out = []
+    df = measurements.dropna(subset=["patient_id"])
+    for patient, rows in df.groupby("patient_id", sort=True):
+        studies = rows["study_instance_uid"].nunique()
+        dates = rows["study_date"].dropna().astype(str).replace("", np.nan).dropna().unique()
+        if studies > 1 and len(dates) <= 1:
+            when = f"all dated {dates[0]}" if len(dates) else "none dated"
+            out.append(
+                f"patient {patient}: {studies} studies, {when}: every study is its baseline and the "
+                "patient has no follow-up; check the StudyDate of its studies"
+            )
+    return out
+
+
+def withdrawal_days(visits: pd.DataFrame, clinical: pd.DataFrame | None) -> pd.Series:
+    """Days from the patient's baseline to each hip's withdrawal (NaN when not withdrawn), by ``hip``."""
+    hips = visits.drop_duplicates("hip").set_index("hip")
+    out = pd.Series(np.nan, index=hips.index, dtype=float)
+    if clinical is None or clinical["withdrawal_date"].isna().all():
+        return out
+    start = pd.to_datetime(visits.groupby("patient_id")["study_date"].min(), format="%Y-%m-%d")
+    for _, c in clinical.dropna(subset=["withdrawal_date"]).iterrows():
+        hip = f"{c['patient_id']}:{c['side']}"
+        if hip in out.index:
+            days = float((c["withdrawal_date"] - start[hips.loc[hip, "patient_id"]]).days)
+            out[hip] = days if np.isnan(out[hip]) else min(out[hip], days)
+    return out
+
+
+def drop_after_withdrawal(visits: pd.DataFrame, clinical: pd.DataFrame | None) -> pd.DataFrame:
+    """The visits a trial may use: those on or before each hip's withdrawal date."""
+    withdrawn = visits["hip"].map(withdrawal_days(visits, clinical))
+    return visits[~(withdrawn.notna() & (visits["visit_days"] > withdrawn))].reset_index(drop=True)
+
+
+def add_baseline_changes(visits: pd.DataFrame) -> pd.DataFrame:
+    """Add each visit's change from the hip's baseline visit.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``lesion_pct_change`` (percentage points of the head), ``lesion_volume_change_pct``
+        (% of the baseline lesion volume) and ``collapse_depth_change_mm`` (mm).
+    """
+    out = visits.sort_values(["hip", "visit_days"], kind="stable").copy()
+    first = out.groupby("hip")
+    base_pct = first["lesion_head_involvement_pct"].transform("first")
+    base_vol = first["lesion_volume_ml"].transform("first")
+    base_depth = first["head_collapse_depth_mm"].transform("first")
+    out["lesion_pct_change"] = out["lesion_head_involvement_pct"] - base_pct
+    out["lesion_volume_change_pct"] = 100 * (out["lesion_volume_ml"] - base_vol) / base_vol.where(base_vol > 0)
+    out["collapse_depth_change_mm"] = out["head_collapse_depth_mm"] - base_depth
+    return out.sort_index()
+
+
+def _median_iqr(values: pd.Series) -> dict[str, float]:
+    x = values.astype(float).dropna()
+    if x.empty:
+        return {"n": 0, "median": np.nan, "q1": np.nan, "q3": np.nan}
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    return {"n": len(x), "median": float(med), "q1": float(q1), "q3": float(q3)}
+
+
+def visit_summary(visits: pd.DataFrame) -> pd.DataFrame:
+    """Per nominal visit: n, median and interquartile range of lesion %, its change, collapse depth; stages.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        :func:`hip_visits` (with :func:`add_baseline_changes` columns, added when missing).
+
+    Returns
+    -------
+    DataFrame
+        One row per visit label in time order: ``visit``, ``hips``, and for ``lesion_pct`` (% of the
+        head), ``lesion_pct_change`` (points from baseline) and ``collapse_mm``: ``<m>_n``, ``<m>_median``,
+        ``<m>_q1``, ``<m>_q3``; ``stage_median`` and ``stages`` (count of hips per ARCO 2019 stage).
+    """
+    if "lesion_pct_change" not in visits.columns:
+        visits = add_baseline_changes(visits)
+    measures = {
+        "lesion_pct": "lesion_head_involvement_pct",
+        "lesion_pct_change": "lesion_pct_change",
+        "collapse_mm": "head_collapse_depth_mm",
+    }
+    rows = []
+    order = visits.groupby("visit_label")["visit_months"].median().sort_values()
+    for label in order.index:
+        v = visits[visits["visit_label"] == label]
+        row: dict[str, object] = {"visit": label, "hips": int(v["hip"].nunique())}
+        for name, col in measures.items():
+            row.update({f"{name}_{k}": value for k, value in _median_iqr(v[col]).items()})
+        ranks = v["arco_rank"].dropna()
+        row["stage_median"] = ARCO_ORDER[int(np.floor(np.median(ranks)))] if len(ranks) else ""
+        counts = v["arco_2019"].dropna().value_counts()
+        row["stages"] = ", ".join(f"{s}: {int(counts[s])}" for s in ARCO_ORDER if s in counts.index)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stage_progressed(rank: pd.Series, baseline_rank: float) -> pd.Series:
+    """Per visit of one hip: is its ARCO 2019 stage above its baseline stage?
+
+    The one definition of stage progression the events use (collapse progression and
+    ``stage_progression``); per-visit verdicts combining MR and radiographs plug in here.
+
+    Parameters
+    ----------
+    rank : Series
+        The hip's stage at each visit, as an index in :data:`ARCO_ORDER` (NaN when unstaged).
+    baseline_rank : float
+        Its baseline stage index.
+    """
+    return rank > baseline_rank
 
 
 def _flag(value: object) -> bool:
@@ -186,6 +332,8 @@ def hip_events(
     """
     rows = []
     patient_baseline = visits.groupby("patient_id")["study_date"].min()
+    withdrawn = withdrawal_days(visits, clinical)
+    visits = drop_after_withdrawal(visits, clinical)
     for hip, v in visits.groupby("hip", sort=True):
         v = v.sort_values("visit_days")
         days = v["visit_days"]
@@ -202,8 +350,13 @@ def hip_events(
             "baseline_lesion_volume_ml": base["lesion_volume_ml"],
             "baseline_collapse_depth_mm": base["head_collapse_depth_mm"],
             "baseline_arco_2019": base["arco_2019"],
+            "baseline_lesion_pct": base["lesion_head_involvement_pct"],
+            "baseline_jic_type": base["lesion_jic_type"],
             "collapsed_at_baseline": bool(collapsed.iloc[0]),
+            "withdrawal_days": withdrawn[hip],
+            "withdrawal_reason": "",
         }
+        stop = withdrawn[hip] if np.isfinite(withdrawn[hip]) else np.inf
         later = days > base["visit_days"]
         times: dict[str, float] = {}
         at_risk: dict[str, bool] = {}
@@ -214,7 +367,7 @@ def hip_events(
             > (base["head_collapse_depth_mm"] if np.isfinite(base["head_collapse_depth_mm"]) else 0.0)
             + collapse_mm
         )
-        higher = rank > base["arco_rank"]
+        higher = stage_progressed(rank, base["arco_rank"])
         at_risk["collapse_progression"] = True
         times["collapse_progression"] = (
             times["collapse"] if at_risk["collapse"] else _first(days, (deeper | higher) & later)
@@ -233,13 +386,17 @@ def hip_events(
         if clinical is not None:
             c = clinical[(clinical["patient_id"] == base["patient_id"]) & (clinical["side"] == base["side"])]
             start = pd.Timestamp(patient_baseline[base["patient_id"]])
-            thr_dates = c["thr_date"].dropna()
-            if len(thr_dates):
-                thr_days = float((thr_dates.min() - start).days)
-                times["thr"] = thr_days if np.isnan(times["thr"]) else min(times["thr"], thr_days)
-                followup = max(followup, thr_days)
-            if "last_followup_date" in c.columns and c["last_followup_date"].notna().any():
+            thr_days = [float((d - start).days) for d in c["thr_date"].dropna()]
+            thr_days = [d for d in thr_days if d <= stop]  # after a withdrawal the trial knows nothing
+            if thr_days:
+                times["thr"] = min(thr_days) if np.isnan(times["thr"]) else min(times["thr"], *thr_days)
+                followup = max(followup, min(thr_days))
+            if c["last_followup_date"].notna().any():
                 followup = max(followup, float((c["last_followup_date"].max() - start).days))
+            if np.isfinite(stop):
+                followup = stop  # followed up to the withdrawal, no further
+                reasons = c.loc[c["withdrawal_date"].notna(), "withdrawal_reason"].astype(str)
+                row["withdrawal_reason"] = "; ".join(r for r in reasons if r.strip())
         row["followup_days"] = followup
         for event in EVENTS:
             observed = at_risk[event] and np.isfinite(times[event])
