@@ -16,6 +16,15 @@ from scipy import ndimage
 from onfh_imaging.geometry import Volume
 
 
+def fibonacci_directions(n: int) -> np.ndarray:
+    """``n`` nearly evenly spread unit vectors (Fibonacci lattice on the sphere), shape ``(n, 3)``."""
+    k = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * k / n
+    phi = np.pi * (1.0 + 5 ** 0.5) * k
+    rho = np.sqrt(1.0 - z * z)
+    return np.column_stack([rho * np.cos(phi), rho * np.sin(phi), z])
+
+
 def orthonormal_frame(axis: np.ndarray) -> np.ndarray:
     """A 3x3 rotation whose third column is ``axis`` (normalised); columns are LPS unit vectors."""
     w = np.asarray(axis, float)
@@ -113,7 +122,7 @@ def radial_profiles(volume: Volume, array: np.ndarray, center_lps: np.ndarray, d
     return values, inside
 
 
-def _supersample_offsets(spacing: tuple[float, float, float], step_mm: float) -> np.ndarray:
+def supersample_offsets(spacing: tuple[float, float, float], step_mm: float) -> np.ndarray:
     """Sub-voxel offsets (in index units, (i, j, k)) of a regular pattern filling a voxel."""
     axes = []
     for s in spacing:
@@ -180,7 +189,7 @@ def star_fraction(grid_volume: Volume, center_lps: np.ndarray, directions: Direc
     near |= rho < 2 * half_diag
     frac = ok.astype(np.float32)
     if near.any():
-        offs = _supersample_offsets(grid_volume.spacing, supersample_mm)
+        offs = supersample_offsets(grid_volume.spacing, supersample_mm)
         sub = ijk[near][:, None, :] + offs[None, :, :]
         sub_ok, _, _ = inside(grid_volume.index_to_lps(sub))
         frac[near] = sub_ok.mean(axis=1)

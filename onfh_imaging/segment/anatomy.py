@@ -1,0 +1,49 @@
+"""The anatomy the MRI segmentation rests on, as named limits with their units and where they come from.
+
+Every hip MRI shares these facts whatever the scanner, the patient or the phantom: the femoral head is a
+bone ball continuous with the neck and shaft; around it lie cartilage, the joint space (cartilage of both
+sides, fluid, labrum), then the acetabular cortex and pelvic bone. Widths vary between patients; the limits
+below are the adult ranges from the anatomical literature, or resolution limits from the image itself.
+Intensity limits are never absolute: they are fractions of the head's own tissue levels.
+"""
+
+from __future__ import annotations
+
+HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
+"""Physical size range (mm) of an adult femoral head's bone radius (diameters 36-64 mm cover the adult
+range of both sexes, e.g. the 40-56 mm of CT series, with margin)."""
+
+NECK_CONE_DEG = 65.0
+"""Directions closer than this (deg) to the neck axis, seen from the head centre, are neck, not articular
+surface (the head-neck junction lies 55-70 deg from the neck axis on a normal head)."""
+
+LESION_MIN_NECK_ANGLE_DEG = 60.0
+"""Lesions are only sought farther than this from the neck axis (deg): a necrotic segment lies under the
+articular surface, not in the neck."""
+
+MIN_LESION_VOLUME_ML = 0.1
+"""Smallest lesion reported (mL); smaller dark specks are noise or vessels, not a necrotic segment."""
+
+RAY_STEP_MM = 0.1
+"""Sampling step (mm) of radial profiles, well below any in-plane pixel of hip MRI (>= 0.3 mm)."""
+
+MIN_SHELL_SUPPORT = 0.05
+"""Least spherical-Hough support of a femoral head, in spherical shells (a head's concentric boundaries
+give several tenths; image noise a few thousandths)."""
+
+JOINT_SPACE_MAX_MM = 6.0
+"""Widest gap (mm) between the femoral head's bone surface and the acetabular cortex: two cartilage
+layers of 1-3 mm each plus fluid; an effusion widens it, so the search for the head's own edge reaches
+no further than this outside a first estimate."""
+
+ACETABULAR_GAP_MIN_MM = 1.0
+"""Narrowest joint space (mm) the head's edge is told from the acetabular edge by: two edges of the same
+kind closer than this are one blurred edge."""
+
+SEED_SEARCH_RADII = 1.0
+"""A head placed from a hand seed is searched within this many head radii of the seed (the seed is "near
+the head centre": a click on a slice through the head is inside it)."""
+
+FOVEA_MAX_ANGLE_FROM_MEDIAL_DEG = 35.0
+"""The fovea capitis lies medial and slightly inferior/posterior to the head centre, within about this
+angle (deg) of the medial direction; a depression there is the normal pit, not collapse."""

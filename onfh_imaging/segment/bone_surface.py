@@ -1,0 +1,432 @@
+"""The femoral head's bone surface on T1-weighted MRI, ray by ray from the head centre.
+
+Radial intensity profiles are sampled in physical space (trilinear, 0.1 mm steps) on a polar grid whose
+pole is the neck axis. Levels come from the head itself (marrow, cortex and cartilage of the median
+profile of well-resolved rays). The reference sphere is fitted (one-sided, robust) to the outer cortical
+edge of rays the slices do not blur. On every articular ray the bone surface is then located by fitting
+the outer anatomy, which is the same with or without a lesion beneath: bone of any signal, the dark
+subchondral plate, the brighter cartilage and anything beyond, each at a free level, blurred by the ray's
+own point-spread function (voxel extent along the ray per image axis, so thick slices blur rays near the
+slice normal most). Plate and cartilage thickness are learned from the sharpest rays over normal marrow.
+Rays too blurred to resolve plate and cartilage are left out, the rest are weighted by their resolution,
+and a normalised convolution over the sphere regularises the radii, pulling unsupported directions to the
+reference sphere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from onfh_imaging.errors import SegmentationError
+from onfh_imaging.fitting import MAD_TO_SIGMA, robust_sphere
+from onfh_imaging.geometry import Volume
+from onfh_imaging.segment.anatomy import NECK_CONE_DEG, RAY_STEP_MM
+from onfh_imaging.segment.heads import HeadCandidate
+from onfh_imaging.segment.rays import DirectionGrid, orthonormal_frame, radial_profiles
+
+__all__ = ["BoneSurface", "TissueLevels", "ray_blur_cdf", "trace_bone_surface"]
+
+#: The outer cortical edge is met too early where a band or a depressed segment lies (inside the
+#: sphere): the fit starts from the outer 80 % of residuals, then trims 2.5 robust standard deviations
+#: inward and 4 outward (stray edges beyond the cartilage), with a 0.1 mm floor (a tenth of a pixel).
+_OUTER_EDGE_FIT = dict(start_outer_quantile=0.8, inward_sigma=2.5, outward_sigma=4.0, min_spread_mm=0.1,
+                       max_iterations=10, min_points=10)
+
+
+def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Fractional index of the last upward crossing of ``level`` with ``lo <= index <= hi`` per ray."""
+    n = profiles.shape[-1]
+    idx = np.arange(1, n)
+    up = (profiles[..., :-1] < level) & (profiles[..., 1:] >= level)
+    up &= (idx >= lo[..., None]) & (idx <= hi[..., None])
+    has = up.any(axis=-1)
+    last = n - 2 - np.argmax(up[..., ::-1], axis=-1)
+    v0 = np.take_along_axis(profiles, last[..., None], -1)[..., 0]
+    v1 = np.take_along_axis(profiles, (last + 1)[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.clip((level - v0) / (v1 - v0), 0.0, 1.0)
+    return np.where(has, last + f, np.nan)
+
+
+@dataclass(frozen=True)
+class TissueLevels:
+    marrow: float
+    cortex: float
+    cartilage: float
+    cortex_mm: float  # inner cortical edge -> outer bone surface, measured on well-resolved rays
+    outer_offset_mm: float  # outer bone surface relative to the inner-edge sphere
+
+
+def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inner_radius: float,
+                   volume: Volume, articular: np.ndarray) -> TissueLevels:
+    """Marrow, cortex and cartilage levels from the head's own profiles (median over well-resolved rays)."""
+    inferior = (vectors[..., 2] < -0.3) & articular
+    if inferior.sum() < 20:
+        inferior = articular
+    marrow = float(np.median(prof[inferior][:, radii < 0.6 * inner_radius]))
+    # Rays nearly within the slice plane see the cortex at in-plane resolution.
+    normal = volume.axis_of_slices()
+    resolved = (np.abs(vectors @ normal) < 0.35) & articular
+    if resolved.sum() < 20:
+        resolved = articular
+    s = np.arange(-6.0, 8.0 + 1e-9, RAY_STEP_MM)
+    idx = (inner_radius + s - radii[0]) / RAY_STEP_MM
+    aligned = ndimage.map_coordinates(prof[resolved], np.stack(np.meshgrid(
+        np.arange(resolved.sum()), idx, indexing="ij")), order=1, mode="nearest")
+    med = np.median(aligned, axis=0)
+    win = (s > -1.5) & (s < 4.0)
+    i_min = int(np.flatnonzero(win)[np.argmin(med[win])])
+    cortex = float(med[i_min])
+    after = (s > s[i_min]) & (s < s[i_min] + 4.0)
+    i_max = int(np.flatnonzero(after)[np.argmax(med[after])]) if after.any() else i_min
+    cartilage = float(med[i_max])
+    lvl_in = 0.5 * (marrow + cortex)
+    lvl_out = 0.5 * (cortex + cartilage)
+    before = np.flatnonzero(med[:i_min] >= lvl_in)
+    s_in = s[before[-1]] if before.size else s[i_min] - 0.75
+    rising = np.flatnonzero(med[i_min:i_max + 1] >= lvl_out)
+    s_out = s[i_min + rising[0]] if rising.size else s[i_min] + 0.75
+    return TissueLevels(marrow, cortex, cartilage, float(s_out - s_in), float(s_out))
+
+
+def _grid_median(values: np.ndarray, size: int = 3) -> np.ndarray:
+    """Median filter on a (polar, azimuth) map: edges repeat in polar angle, azimuth wraps around."""
+    h = size // 2
+    padded = np.pad(values, ((h, h), (0, 0)), mode="edge")
+    padded = np.pad(padded, ((0, 0), (h, h)), mode="wrap")
+    return ndimage.median_filter(padded, size=size)[h:-h, h:-h]
+
+
+@dataclass(frozen=True)
+class BoneSurface:
+    center: np.ndarray
+    radius: float
+    grid: DirectionGrid
+    vectors: np.ndarray
+    radii: np.ndarray
+    profiles: np.ndarray
+    r_surface: np.ndarray
+    levels: TissueLevels
+    articular: np.ndarray
+    found_fraction: float
+    edge_rms_mm: float = float("nan")      # RMS residual of the outer-edge inliers about the sphere
+    edge_inlier_fraction: float = float("nan")  # share of traced outer edges on the sphere
+    fitted: np.ndarray | None = None       # (polar, azimuth) bool: the layer model resolved the surface
+
+
+def _outer_edges(prof: np.ndarray, radii: np.ndarray, level: float, radius: float) -> np.ndarray:
+    """Radius (mm) of the last cortex -> cartilage rising crossing near the sphere of ``radius``; NaN if none."""
+    shape = prof.shape[:-1]
+    lo = np.full(shape, (radius - 5.5 - radii[0]) / RAY_STEP_MM)
+    hi = np.full(shape, (radius + 1.2 - radii[0]) / RAY_STEP_MM)
+    return radii[0] + _last_crossing_above(prof, level, lo, hi) * RAY_STEP_MM
+
+
+def ray_blur_cdf(widths_mm: Sequence[float], smooth_sigma_mm: float,
+                  step_mm: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative point-spread function along a ray: ``(offsets mm, cdf)``.
+
+    Each image axis contributes its voxel average (a box of the voxel's extent along the ray) and the
+    trilinear interpolation of the samples (two more such boxes); the radial smoothing of the profiles
+    adds a Gaussian.
+    """
+    kernel = np.array([1.0])
+    for w in widths_mm:
+        n = max(1, int(round(w / step_mm)))
+        box = np.full(n, 1.0 / n)
+        for _ in range(3):
+            kernel = np.convolve(kernel, box)
+    half = int(np.ceil(3.0 * smooth_sigma_mm / step_mm))
+    x = np.arange(-half, half + 1) * step_mm
+    kernel = np.convolve(kernel, np.exp(-0.5 * (x / smooth_sigma_mm) ** 2))
+    offsets = (np.arange(len(kernel)) - 0.5 * (len(kernel) - 1)) * step_mm
+    cdf = np.cumsum(kernel)
+    return offsets, cdf / cdf[-1]
+
+
+def _layer_design(s: np.ndarray, plate_mm: float, cartilage_mm: float,
+                  cdf: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Blurred indicators of bone inside the plate, plate, cartilage and beyond at offsets ``s`` (mm).
+
+    ``s`` is measured from the bone surface outward; returns shape ``(len(s), 4)``.
+    """
+    x, c = cdf
+
+    def step(at: float) -> np.ndarray:
+        return np.interp(s - at, x, c, left=0.0, right=1.0)
+
+    inner, surface, outer = step(-plate_mm), step(0.0), step(cartilage_mm)
+    return np.column_stack([1.0 - inner, inner - surface, surface - outer, outer])
+
+
+@dataclass(frozen=True)
+class _LayerFit:
+    shift_mm: np.ndarray    # surface offset from the reference radius per ray (mm)
+    valid: np.ndarray       # the fit found a dark plate under brighter cartilage
+    cost: np.ndarray        # relative residual (0 perfect, 1 no better than a constant)
+
+
+def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[np.ndarray, np.ndarray],
+                plate_mm: float, cartilage_mm: float, min_contrast: float, dark_limit: float,
+                bright_limit: float, *, search_mm: tuple[float, float] = (-6.0, 2.0), sub: int = 2,
+                window_mm: tuple[float, float] | None = None) -> _LayerFit:
+    """Locate the bone surface on rays sharing one point-spread function by fitting the layer model.
+
+    The model is the outer anatomy of the head, which is the same with or without a lesion beneath:
+    bone of any signal (marrow, band or fluid core), the dark subchondral plate, the brighter articular
+    cartilage, and anything beyond, each at its own free level, blurred by the ray's point-spread
+    function. For every candidate surface offset the levels are solved by least squares over a window
+    from ``1.5 mm`` inside the plate to ``1 mm`` past the cartilage; the offset of least relative
+    residual wins (parabolic sub-sample refinement). Only fits with a plate darker than ``dark_limit``,
+    and cartilage brighter than the plate by ``min_contrast`` but darker than ``bright_limit`` (not
+    marrow: a band over a strip of marrow under the plate mimics plate over cartilage) count. What lies
+    past the cartilage is the joint, so it must be darker than ``bright_limit`` too: otherwise a lesion's
+    band fits as the plate and the bright necrotic core above it as the joint.
+    """
+    step = radii[1] - radii[0]
+    lo, hi = window_mm if window_mm is not None else (-plate_mm - 1.5, cartilage_mm + 1.0)
+    s = np.arange(lo, hi + 1e-9, sub * step)
+    design = _layer_design(s, plate_mm, cartilage_mm, cdf)
+    pinv = np.linalg.pinv(design)
+    project = design @ pinv
+    offsets = np.arange(search_mm[0], search_mm[1] + 1e-9, step)
+    base = (radius - radii[0]) / step
+    n_rays = prof.shape[0]
+    cost = np.full((n_rays, len(offsets)), np.inf)
+    ok_all = np.zeros((n_rays, len(offsets)), bool)
+    s_idx = np.round(s / step).astype(int)
+    for n, d in enumerate(offsets):
+        idx = np.clip(int(round(base + d / step)) + s_idx, 0, prof.shape[-1] - 1)
+        y = prof[:, idx]
+        fit = y @ project.T
+        levels = y @ pinv.T
+        centred = y - y.mean(axis=1, keepdims=True)
+        total = np.einsum("ij,ij->i", centred, centred) + 1e-12
+        res = y - fit
+        cost[:, n] = np.einsum("ij,ij->i", res, res) / total
+        ok_all[:, n] = ((levels[:, 2] - levels[:, 1] > min_contrast) & (levels[:, 1] < dark_limit)
+                        & (levels[:, 2] < bright_limit) & (levels[:, 3] < bright_limit))
+    masked = np.where(ok_all, cost, np.inf)
+    best = np.argmin(masked, axis=1)
+    rows = np.arange(n_rays)
+    valid = np.isfinite(masked[rows, best])
+    b0 = np.clip(best, 1, len(offsets) - 2)
+    cm, c0, cp = cost[rows, b0 - 1], cost[rows, b0], cost[rows, b0 + 1]
+    den = cm - 2 * c0 + cp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(np.isfinite(den) & (den > 0), 0.5 * (cm - cp) / den, 0.0)
+    shift = offsets[best] + np.where(best == b0, np.clip(frac, -1, 1), 0.0) * step
+    return _LayerFit(shift, valid, np.where(valid, masked[rows, best], 1.0))
+
+
+def _learn_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[np.ndarray, np.ndarray],
+                  min_contrast: float, dark_limit: float, bright_limit: float) -> tuple[float, float]:
+    """Plate and cartilage thickness (mm) that explain the sharpest rays best.
+
+    Every candidate pair is scored by the median relative residual over the same window about the
+    surface, coarse (0.5 mm) then fine (0.25 mm).
+    """
+    def score(plate: float, cart: float) -> float:
+        fit = _fit_layers(prof, radii, radius, cdf, plate, cart, min_contrast, dark_limit, bright_limit,
+                          search_mm=(-2.0, 2.0), sub=2, window_mm=(-4.0, 3.5))
+        return float(np.median(fit.cost))
+
+    pairs = [(p, c) for p in np.arange(0.5, 3.01, 0.5) for c in np.arange(1.0, 3.51, 0.5)]
+    best = min(pairs, key=lambda pc: score(*pc))
+    fine = [(best[0] + dp, best[1] + dc) for dp in (-0.25, 0.0, 0.25) for dc in (-0.25, 0.0, 0.25)
+            if best[0] + dp > 0.2 and best[1] + dc > 0.5]
+    best = min(fine, key=lambda pc: score(*pc))
+    return float(best[0]), float(best[1])
+
+
+def _sphere_smooth(values: np.ndarray, grid: DirectionGrid, sigma_deg: float) -> np.ndarray:
+    """Gaussian smoothing of a (polar, azimuth) map by about ``sigma_deg`` of arc on the sphere."""
+    out = ndimage.gaussian_filter1d(values, sigma_deg / grid.polar_step_deg, axis=0, mode="nearest")
+    sin = np.sin(np.deg2rad(grid.polar_deg))
+    n_az = grid.shape[1]
+    for row in range(out.shape[0]):
+        sig = sigma_deg / grid.azimuth_step_deg / max(sin[row], 1e-3)
+        if sig >= n_az:
+            out[row] = out[row].mean()
+        else:
+            out[row] = ndimage.gaussian_filter1d(out[row], sig, mode="wrap")
+    return out
+
+
+def _regularise(shift: np.ndarray, weight: np.ndarray, grid: DirectionGrid, radius: float,
+                sigma_mm: float = 1.2, reach_mm: float = 5.0, target_se_mm: float = 0.05,
+                min_coverage: float = 0.25) -> np.ndarray:
+    """Smooth per-ray surface shifts (mm) over the sphere, weighted by each ray's precision.
+
+    ``weight`` is each ray's precision (inverse variance, mm^-2; 0 for no fit). Each direction gets a
+    normalised convolution of the fits around it, a weighted mean that does not depend on the scale of the weights, so no prior pulls a supported depression toward the
+    reference sphere. The kernel widens along a ladder from ``sigma_mm`` to ``reach_mm`` until its
+    standard error (from the rays' variances) is within ``target_se_mm``, but only while it agrees
+    with the narrower kernels within their noise (Lepski's rule): sharp rays keep a depression's shape,
+    rays blurred by the slice thickness are averaged over as many as their noise needs, and a
+    depression's floor is not shaved by a kernel wider than it. Directions where fewer than
+    ``min_coverage`` of the rays around have a fit even at ``reach_mm`` keep the reference sphere
+    (shift 0); once a direction has an estimate, wider kernels refine it even where their coverage
+    falls below ``min_coverage`` (the edge of the fitted region). Rays far from their neighbourhood's
+    consensus are dropped first.
+    """
+    sig = np.degrees(sigma_mm / radius)
+    w = weight.copy()
+    for _ in range(2):
+        num = _sphere_smooth(w * shift, grid, sig)
+        den = _sphere_smooth(w, grid, sig)
+        local = num / np.maximum(den, 1e-12)
+        resid = np.abs(shift - local)
+        spread = MAD_TO_SIGMA * np.median(resid[w > 0]) if np.any(w > 0) else 0.0
+        w = np.where(resid > max(3.0 * spread, 0.5), 0.0, w)
+    fitted = w > 0
+    if not fitted.any():
+        return np.zeros_like(shift)
+    # Area (mm^2) each grid direction stands for on the sphere: how many rays a kernel averages.
+    cell_mm2 = grid.solid_angle_weights() * radius ** 2
+    out = np.zeros(shift.shape)
+    done = np.zeros(shift.shape, bool)
+    has = np.zeros(shift.shape, bool)
+    lower: list[tuple[np.ndarray, np.ndarray]] = []  # (value, standard error) at the narrower kernels
+    for scale_mm in np.geomspace(sigma_mm, reach_mm, 5):
+        s_deg = np.degrees(scale_mm / radius)
+        num = _sphere_smooth(w * shift, grid, s_deg)
+        den = _sphere_smooth(w, grid, s_deg)
+        # Variance of a normalised convolution, sum(g^2 w) / (sum g w)^2, with the squared
+        # kernel a Gaussian of sigma / sqrt 2 over 4 pi sigma^2 of area.
+        den_sq = _sphere_smooth(w, grid, s_deg / np.sqrt(2.0)) * cell_mm2 / (4 * np.pi * scale_mm ** 2)
+        covered = (den > 0) & (_sphere_smooth(fitted.astype(float), grid, s_deg) >= min_coverage)
+        # A direction already estimated keeps widening past the coverage limit: at the edge of the
+        # fitted region the narrow kernels see the fits on one side only, and a wider kernel averages
+        # more of those same fits rather than carrying a noisy narrow estimate outward.
+        supported = covered | (has & (den > 0))
+        se = np.where(supported, np.sqrt(den_sq) / np.maximum(den, 1e-12), np.inf)
+        value = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
+        # Lepski's rule: a wider kernel is kept only while it agrees with every narrower one within
+        # their noise; disagreement is the wider kernel's bias on real shape (a depression's floor).
+        agrees = np.ones(shift.shape, bool)
+        for v_j, se_j in lower:
+            agrees &= ~np.isfinite(se_j) | (np.abs(value - v_j) <= 3.0 * (se_j + se))
+        done |= has & supported & ~agrees
+        take = ~done & supported
+        out[take] = value[take]
+        has |= take
+        done |= take & (se <= target_se_mm)
+        lower.append((value, se))
+    return out
+
+
+def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> BoneSurface:
+    grid = DirectionGrid(orthonormal_frame(cand.neck_axis_lps))
+    vectors = grid.vectors()
+    polar = np.broadcast_to(grid.polar_deg[:, None], grid.shape)
+    articular = polar > NECK_CONE_DEG + 10.0
+    # Extent of a voxel along each ray, per image axis (mm): the ray's point-spread function.
+    extent = np.abs(vectors @ volume.direction) * np.asarray(volume.spacing)
+    in_plane = float(min(volume.spacing[0], volume.spacing[1]))
+    smooth_mm = 3.0 * RAY_STEP_MM
+    blur_mm = extent.max(axis=-1)
+    resolved = articular & (blur_mm < 1.5 * in_plane + 0.5)
+    if resolved.sum() < 50:
+        resolved = articular & (blur_mm <= np.quantile(blur_mm[articular], 0.2))
+    center = np.asarray(cand.center_lps, float)
+    inner = cand.radius_mm
+
+    radii = np.arange(0.2 * inner, inner + 10.0, RAY_STEP_MM)
+    prof = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, vectors, radii), 3.0, axis=-1)
+    levels = _tissue_levels(prof, radii, vectors, inner, volume, articular)
+    min_contrast = 0.3 * (levels.cartilage - levels.cortex)
+    dark_limit = 0.5 * (levels.marrow + levels.cortex)
+    bright_limit = 0.5 * (levels.marrow + levels.cartilage)
+    radius = inner + levels.outer_offset_mm
+    sharp_cdf = ray_blur_cdf(np.median(extent[resolved], axis=0), smooth_mm)
+    # Layer thicknesses are learned where normal marrow lies under the plate: a fluid core or a band
+    # there merges with the plate and mimics a thicker one.
+    under = (radii > radius - 8.0) & (radii < radius - 4.0)
+    healthy = resolved & (np.median(prof[..., under], axis=-1) > bright_limit)
+    learn_from = healthy if healthy.sum() >= 50 else resolved
+    pick = np.flatnonzero(learn_from.reshape(-1))[:: max(1, int(learn_from.sum()) // 200)]
+    plate_mm, cartilage_mm = _learn_layers(prof.reshape(-1, prof.shape[-1])[pick], radii, radius, sharp_cdf,
+                                           min_contrast, dark_limit, bright_limit)
+    weights = grid.solid_angle_weights()
+    # Reference sphere from the outer cortical edge on rays the thick slices do not blur.
+    level = 0.5 * (levels.cortex + levels.cartilage)
+    prof_resolved = prof[resolved]
+    for iteration in range(2):
+        r_edge = _outer_edges(prof_resolved, radii, level, radius)
+        ok = np.isfinite(r_edge)
+        if ok.sum() < 0.3 * resolved.sum():
+            raise SegmentationError("the bone surface of the femoral head could not be traced",
+                                    hint="check that the series is a T1-weighted hip MRI")
+        pts = center + vectors[resolved][ok] * r_edge[ok][:, None]
+        sphere = robust_sphere(pts, weights[resolved][ok], **_OUTER_EDGE_FIT)
+        center, radius = np.asarray(sphere.center_lps, float), float(sphere.radius_mm)
+        radii = np.arange(max(0.2 * radius, radius - 12.0), radius + 8.0, RAY_STEP_MM)
+        # Only the last pass needs every ray; the refit before it needs the resolved ones.
+        rays = vectors if iteration == 1 else vectors[resolved]
+        sampled = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, rays, radii), 3.0, axis=-1)
+        if iteration == 1:
+            prof = sampled
+        else:
+            prof_resolved = sampled
+    found_fraction = float(ok.mean())
+    edge_rms_mm, edge_inliers = float(sphere.rms_mm), float(sphere.inlier_fraction)
+
+    # Every articular ray, grouped by its point-spread function (the slice thickness it sees).
+    shift = np.zeros(grid.shape)
+    fitted = np.zeros(grid.shape, bool)
+    class_of = np.full(grid.shape, -1)
+    class_sigma, class_var = [], []
+    sigma_limit = 0.5 * (plate_mm + cartilage_mm)
+    key = np.round(blur_mm / 0.25).astype(int)
+    # Within a blur's reach of the head-neck junction the cartilage ends and the layer model does not
+    # hold: the surface there is carried over from the articular rays around.
+    surface_rays = articular
+    for k in np.unique(key[surface_rays]):
+        members = surface_rays & (key == k)
+        widths = np.median(extent[members], axis=0)
+        sigma = float(np.sqrt(np.sum(widths ** 2) / 4.0 + smooth_mm ** 2))
+        if sigma > sigma_limit:
+            continue
+        fit = _fit_layers(prof[members], radii, radius, ray_blur_cdf(widths, smooth_mm), plate_mm,
+                          cartilage_mm, min_contrast, dark_limit, bright_limit)
+        # The intact majority of each class lies on the reference sphere: its median offset is the
+        # model's bias at this blur, not anatomy, and its scatter about it the class's noise.
+        intact = fit.valid & articular[members]
+        bias = float(np.median(fit.shift_mm[intact])) if intact.sum() >= 20 else 0.0
+        shift[members] = fit.shift_mm - bias
+        fitted[members] = fit.valid
+        class_of[members] = len(class_sigma)
+        class_sigma.append(sigma)
+        mad = float(np.median(np.abs(fit.shift_mm[intact] - bias))) if intact.sum() >= 20 else np.nan
+        class_var.append((MAD_TO_SIGMA * mad) ** 2 if np.isfinite(mad) else np.nan)
+    # Rays are weighted by the inverse variance of their class's fits; classes too small to tell
+    # take it from the classes of nearest blur. Resolution sets the floor: a fit is not more precise
+    # than a tenth of the profiles' sampling step.
+    conf = np.zeros(grid.shape)
+    if class_sigma:
+        sig_arr, var_arr = np.asarray(class_sigma), np.asarray(class_var)
+        known = np.isfinite(var_arr)
+        if known.any():
+            order = np.argsort(sig_arr[known])
+            var_arr = np.interp(sig_arr, sig_arr[known][order], var_arr[known][order])
+        else:
+            var_arr = np.ones_like(sig_arr)
+        var_arr = np.maximum(var_arr, (0.1 * RAY_STEP_MM) ** 2)
+        conf = np.where(fitted & (class_of >= 0), 1.0 / var_arr[np.maximum(class_of, 0)], 0.0)
+    smooth = _regularise(np.where(conf > 0, shift, 0.0), conf, grid, radius)
+    r_surface = radius + np.minimum(smooth, 1.0)
+
+    r_direct = _outer_edges(prof, radii, level, radius)
+    neck = polar < NECK_CONE_DEG
+    # Around the neck the femur inside the reference sphere is bounded by the neck's own surface.
+    r_neck = np.where(np.isfinite(r_direct), np.minimum(r_direct, radius), radius)
+    r = np.where(neck, r_neck, r_surface)
+    r = np.where(polar < NECK_CONE_DEG + 10.0, np.minimum(r, radius), r)
+    return BoneSurface(center, float(radius), grid, vectors, radii, prof, r, levels, articular, found_fraction,
+                       edge_rms_mm, edge_inliers, conf > 0)
+

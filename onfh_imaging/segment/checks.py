@@ -1,0 +1,138 @@
+"""Quality checks of one femoral head's segmentation: how far the image supported it.
+
+Each check is a :class:`~onfh_imaging.quality.QualityCheck` with the measured value, its limit and unit.
+The limits are anatomy (mm) or resolution (the image's own pixel size), named here once:
+
+* the articular surface must be resolved by the image (plate and cartilage seen) on at least half its
+  solid angle, the rest being carried over from neighbouring directions;
+* the outer cortical edges must lie on one sphere, within the in-plane pixel (or 0.5 mm), for most rays;
+* the inner (marrow) and outer (bone surface) spheres are independent estimates of one ball: concentric
+  within :data:`CENTRE_AGREEMENT_MM` and a plausible cortex + subchondral plate apart;
+* the field of view must not cut the head;
+* the head must be a plausible adult head (radius range) continuous with a neck running lateral and
+  inferior (the femur, not another round structure);
+* a head placed by hand is recorded as such.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onfh_imaging.geometry import Volume
+from onfh_imaging.quality import QualityCheck
+from onfh_imaging.segment.anatomy import HEAD_RADIUS_RANGE_MM
+from onfh_imaging.segment.bone_surface import BoneSurface
+from onfh_imaging.segment.heads import HeadCandidate
+
+__all__ = ["segmentation_checks", "ramp"]
+
+RESOLVED_SURFACE_MIN = 0.5
+"""Least share (solid angle) of the articular surface whose edge the image itself resolved: below half,
+the head's outline is more interpolation than evidence."""
+
+EDGE_INLIER_MIN = 0.6
+"""Least share of traced outer cortical edges lying on the reference sphere (as ``LOW_INLIER_FRACTION``
+of the measurement): fewer means the edges traced are not one ball."""
+
+EDGE_RMS_MIN_LIMIT_MM = 0.5
+"""Floor (mm) of the allowed RMS of the outer edges about the sphere; the limit is one in-plane pixel
+when pixels are coarser (an edge is located to about a pixel on a ray the slices do not blur)."""
+
+CENTRE_AGREEMENT_MM = 1.5
+"""Largest distance (mm) between the centres of the inner (marrow) and outer (bone surface) spheres: the
+two cortical surfaces of a femoral head are concentric to about the variation of the cortex thickness."""
+
+CORTEX_RANGE_MM = (0.3, 4.0)
+"""Plausible distance (mm) from the marrow edge to the outer bone surface on MRI: subchondral plate and
+cortex are 1-3 mm, blurred by the pixel. Beyond 4 mm the outer edge was taken past the joint space."""
+
+FOV_CUT_MAX = 0.02
+"""Largest share of the head's sphere outside the field of view before the head counts as cut."""
+
+NECK_LATERAL_MIN = 0.3
+"""Least lateral component of the neck axis (unit vector): the femoral neck runs lateral from the head
+whatever the anteversion (up to ~50 deg) and neck-shaft angle (115-145 deg)."""
+
+NECK_INFERIOR_MAX = 0.2
+"""Largest superior component of the neck axis: from the head centre the neck runs lateral and down."""
+
+
+def ramp(value: float, zero_at: float, full_at: float) -> float:
+    """Support 0..1 rising linearly from ``zero_at`` to ``full_at`` (either order)."""
+    if not np.isfinite(value):
+        return 0.0
+    if full_at == zero_at:
+        return float(value >= full_at)
+    return float(np.clip((value - zero_at) / (full_at - zero_at), 0.0, 1.0))
+
+
+def _resolved_share(surface: BoneSurface) -> float:
+    if surface.fitted is None:
+        return float("nan")
+    w = surface.grid.solid_angle_weights() * surface.articular
+    return float(np.sum(w * surface.fitted) / max(np.sum(w), 1e-12))
+
+
+def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
+                        outside_fov: float) -> list[QualityCheck]:
+    """The segmentation's quality checks for one head (see the module docstring).
+
+    Parameters
+    ----------
+    t1 : Volume
+        The image segmented.
+    cand : HeadCandidate
+        The head as found (inner cortical sphere, neck axis, side).
+    surface : BoneSurface
+        The traced bone surface and reference sphere.
+    outside_fov : float
+        Share (0..1) of the reference sphere outside the field of view.
+    """
+    checks: list[QualityCheck] = []
+    share = _resolved_share(surface)
+    checks.append(QualityCheck(
+        "articular_surface_resolved", bool(share >= RESOLVED_SURFACE_MIN), ramp(share, 0.0, RESOLVED_SURFACE_MIN),
+        f"the image resolved the bone surface on {100 * share:.0f} % of the articular surface "
+        f"(at least {100 * RESOLVED_SURFACE_MIN:.0f} % needed); the outline is mostly interpolated",
+        value=share, limit=RESOLVED_SURFACE_MIN, unit="1", blocks_stage_iii=True))
+    pixel = float(min(t1.spacing[0], t1.spacing[1]))
+    rms_limit = max(EDGE_RMS_MIN_LIMIT_MM, pixel)
+    rms, inliers = surface.edge_rms_mm, surface.edge_inlier_fraction
+    fit_ok = bool(rms <= rms_limit and inliers >= EDGE_INLIER_MIN)
+    checks.append(QualityCheck(
+        "edge_fit_residual", fit_ok, ramp(rms, 2.0 * rms_limit, rms_limit) * ramp(inliers, 0.3, EDGE_INLIER_MIN),
+        f"the traced cortical edges do not lie on one sphere (RMS {rms:.2f} mm, limit {rms_limit:.2f} mm; "
+        f"{100 * inliers:.0f} % on it, {100 * EDGE_INLIER_MIN:.0f} % needed)",
+        value=rms, limit=rms_limit, unit="mm", blocks_stage_iii=True))
+    shift = float(np.linalg.norm(surface.center - cand.center_lps))
+    cortex = float(surface.radius - cand.radius_mm)
+    lo, hi = CORTEX_RANGE_MM
+    agree = bool(shift <= CENTRE_AGREEMENT_MM and lo <= cortex <= hi)
+    checks.append(QualityCheck(
+        "independent_estimates_agree", agree,
+        ramp(shift, 2.0 * CENTRE_AGREEMENT_MM, CENTRE_AGREEMENT_MM) * float(lo - 1.0 <= cortex <= hi + 1.0),
+        f"the marrow sphere and the bone-surface sphere disagree (centres {shift:.1f} mm apart, limit "
+        f"{CENTRE_AGREEMENT_MM:g} mm; {cortex:.1f} mm between them, {lo:g}-{hi:g} mm expected): the outer "
+        "edge may lie beyond the joint space",
+        value=shift, limit=CENTRE_AGREEMENT_MM, unit="mm", blocks_stage_iii=True))
+    checks.append(QualityCheck(
+        "field_of_view", bool(outside_fov <= FOV_CUT_MAX), ramp(outside_fov, 0.5, FOV_CUT_MAX),
+        f"{100 * outside_fov:.0f} % of the femoral head's surface lies outside the field of view; the head "
+        "is cut there and its shape and collapse are unreliable",
+        value=outside_fov, limit=FOV_CUT_MAX, unit="1"))
+    r_lo, r_hi = HEAD_RADIUS_RANGE_MM
+    checks.append(QualityCheck(
+        "radius_plausible", bool(r_lo <= surface.radius <= r_hi), float(r_lo <= surface.radius <= r_hi),
+        f"head radius {surface.radius:.1f} mm is outside the adult range {r_lo:.0f}-{r_hi:.0f} mm",
+        value=surface.radius, limit=r_hi if surface.radius > r_hi else r_lo, unit="mm", blocks_stage_iii=True))
+    axis = np.asarray(cand.neck_axis_lps, float)
+    lateral = float(axis[0] * (-1.0 if cand.side == "right" else 1.0))
+    neck_ok = bool(cand.neck_fraction > 0 and lateral >= NECK_LATERAL_MIN and axis[2] <= NECK_INFERIOR_MAX)
+    checks.append(QualityCheck(
+        "continuous_with_neck", neck_ok, 1.0 if neck_ok else 0.5,
+        "no femoral neck running lateral and inferior from the head was seen (the ball found may not be "
+        f"the femoral head; neck axis {np.round(axis, 2).tolist()})",
+        value=lateral, limit=NECK_LATERAL_MIN, unit="1", blocks_stage_iii=True))
+    if cand.placed_by_hand:
+        checks.append(QualityCheck("placed_by_hand", False, 1.0, "head placed by hand"))
+    return checks

@@ -1,0 +1,241 @@
+"""The necrotic lesion of a femoral head on T1-weighted MRI, band included.
+
+On a fine isotropic grid inside the cortex, marrow clearly darker than the head's own marrow (the
+demarcating band, a fluid core) splits the bone; normal marrow is what stays connected to the neck, and the
+rest, away from the neck, reaching the subchondral bone and larger than ``MIN_LESION_VOLUME_ML``, is the
+necrotic segment. A threshold puts its boundary where the blurred band reaches, up to half the slice
+thickness into normal marrow, so the boundary is moved to the band's outer edge found by fitting marrow |
+band | core, blurred by the image's point-spread function, to profiles across it. The segment is then
+carried radially out to the bone surface. With no band the lesion mask is empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import ndimage
+
+from onfh_imaging.fitting import robust_scale
+from onfh_imaging.geometry import Volume
+from onfh_imaging.segment.anatomy import LESION_MIN_NECK_ANGLE_DEG, MIN_LESION_VOLUME_ML
+from onfh_imaging.segment.bone_surface import BoneSurface, ray_blur_cdf
+from onfh_imaging.segment.rays import sample_volume, supersample_offsets
+
+if TYPE_CHECKING:
+    from onfh_imaging.segment.mri import HipSegmentation
+
+__all__ = ["lesion_fraction", "check_fluid_sensitive"]
+
+
+def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray, np.ndarray],
+                      min_contrast: float) -> float | None:
+    """Where normal marrow ends along a mean profile crossing a lesion's demarcating band (mm).
+
+    ``profile`` is sampled at offsets ``t`` (mm) from the current boundary, positive into the lesion
+    (NaN where nothing was sampled). The model is normal marrow, then the band, then the necrotic core,
+    each at a free level, blurred by the point-spread function ``cdf`` along the profile; the band's
+    outer edge ``e`` and width are searched on a grid, the levels solved by least squares. A band thinner
+    than the blur is never resolved by its half-depth, but this fit keeps its true edge. Returns ``e``,
+    or None when no fit shows a band darker than the marrow by ``min_contrast``.
+    """
+    ok = np.isfinite(profile)
+    if ok.sum() < 10:
+        return None
+    t, y = t[ok], profile[ok]
+    x, c = cdf
+    w, e = (g.reshape(-1) for g in np.meshgrid(np.arange(0.5, 5.01, 0.25), np.arange(-2.0, 4.01, 0.05)))
+    inner = np.interp(t[None, :] - e[:, None], x, c, left=0.0, right=1.0)
+    outer = np.interp(t[None, :] - (e + w)[:, None], x, c, left=0.0, right=1.0)
+    design = np.stack([1.0 - inner, inner - outer, outer], axis=-1)  # (candidate, sample, level)
+    gram = np.einsum("nsi,nsj->nij", design, design) + 1e-9 * np.eye(3)
+    levels = np.linalg.solve(gram, np.einsum("nsi,s->ni", design, y)[..., None])[..., 0]
+    cost = np.sum((np.einsum("nsi,ni->ns", design, levels) - y) ** 2, axis=1)
+    cost = np.where(levels[:, 0] - levels[:, 1] >= min_contrast, cost, np.inf)
+    best = int(np.argmin(cost))
+    return float(e[best]) if np.isfinite(cost[best]) else None
+
+
+def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, normal: np.ndarray,
+                       valid: np.ndarray, origin: np.ndarray, step_mm: float, min_contrast: float) -> np.ndarray:
+    """Continuous lesion indicator on the fine grid whose 0.5 level lies on the band's outer edge.
+
+    ``lesion`` and ``normal`` are the necrotic and the normal marrow found by thresholding on the fine
+    grid (origin ``origin`` LPS, isotropic ``step_mm``); ``valid`` marks where the image may be sampled
+    (inside the cortex). A threshold puts the boundary where the blurred band reaches it, which moves it
+    into normal marrow by up to half the blur, most on thick slices. Profiles across the boundary are
+    therefore sampled on the input image along the boundary's normal, averaged over boundary voxels
+    sharing a point-spread function, and fitted with :func:`_band_edge_offset`; every lesion voxel then
+    gets its signed distance from the corrected edge as a ramp one fine voxel wide.
+    """
+    field_ = lesion.astype(np.float32)
+    touching = lesion & ndimage.binary_dilation(normal)
+    if touching.sum() < 20:
+        return field_
+    smooth = ndimage.gaussian_filter(normal.astype(np.float32) - lesion.astype(np.float32), 1.0)
+    grad = np.stack(np.gradient(smooth), axis=-1)[..., ::-1]  # (x, y, z): toward normal marrow
+    idx = np.argwhere(touching)
+    n_vec = grad[touching]
+    n_vec /= np.maximum(np.linalg.norm(n_vec, axis=1, keepdims=True), 1e-9)
+    p0 = origin + idx[:, ::-1] * step_mm + 0.5 * step_mm * n_vec
+    widths = np.abs(n_vec @ volume.direction) * np.asarray(volume.spacing)
+    reach = 0.5 * float(np.max(volume.spacing)) + 4.0
+    t = np.arange(-reach, reach + 1e-9, 0.2)
+    pts = p0[:, None, :] - n_vec[:, None, :] * t[None, :, None]
+    prof = sample_volume(volume, array, pts)
+    fine_idx = np.rint((pts - origin) / step_mm).astype(int)[..., ::-1]
+    inside = np.all((fine_idx >= 0) & (fine_idx < np.array(valid.shape)), axis=-1)
+    fine_idx = np.clip(fine_idx, 0, np.array(valid.shape) - 1)
+    inside &= valid[fine_idx[..., 0], fine_idx[..., 1], fine_idx[..., 2]]
+    prof = np.where(inside, prof, np.nan)
+    # Boundary voxels sharing a point-spread function (blur along the normal) share one fit.
+    blur = np.linalg.norm(widths, axis=1)
+    order = np.argsort(blur)
+    offsets = np.zeros(len(idx))
+    for members in np.array_split(order, int(np.clip(len(idx) // 300, 1, 6))):
+        counts = inside[members].sum(axis=0)
+        mean = np.where(counts >= max(5, 0.2 * len(members)),
+                        np.nansum(prof[members], axis=0) / np.maximum(counts, 1), np.nan)
+        cdf = ray_blur_cdf(np.median(widths[members], axis=0), 0.05)
+        e = _band_edge_offset(t, mean, cdf, min_contrast)
+        offsets[members] = 0.0 if e is None else float(np.clip(e, -1.5, 3.0))
+    # Signed distance (mm) from the present boundary, positive into the lesion, and each voxel's
+    # correction from its nearest boundary voxel.
+    d_lesion = ndimage.distance_transform_edt(~normal) * step_mm - 0.5 * step_mm
+    d_normal = ndimage.distance_transform_edt(~lesion) * step_mm - 0.5 * step_mm
+    signed = np.where(lesion, d_lesion, -d_normal)
+    nearest = ndimage.distance_transform_edt(~touching, return_distances=False, return_indices=True)
+    offset_map = np.zeros(lesion.shape)
+    offset_map[touching] = offsets
+    offset_map = offset_map[tuple(nearest)]
+    ramp = np.clip(0.5 + (signed - offset_map) / step_mm, 0.0, 1.0)
+    near = (lesion | normal) & (np.abs(signed) < reach)
+    return np.where(near, ramp, field_).astype(np.float32)
+
+
+def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, grid: Volume,
+                     step_mm: float = 0.6) -> np.ndarray:
+    """Partial-volume fraction of the necrotic segment (band included) on ``grid`` (a sub-grid of
+    ``volume``, the image whose pixels are ``array``).
+
+    On a fine isotropic grid around the head, marrow darker than the marrow/cortex mid-level (the
+    demarcating band, a fluid core) splits the bone inside the cortex; normal marrow is what stays
+    connected to the neck side, and the lesion is the rest of the head away from the neck. Its boundary
+    with normal marrow is then moved to the band's outer edge (:func:`_lesion_edge_field`) and the
+    lesion extended radially through the subchondral plate to the bone surface.
+    """
+    lv = surface.levels
+    c = surface.center
+    reach = float(np.nanmax(surface.r_surface)) + 1.0
+    n = int(np.ceil(2 * reach / step_mm)) + 1
+    axis = np.arange(n) * step_mm - reach
+    zz, yy, xx = np.meshgrid(axis, axis, axis, indexing="ij")
+    offs = np.stack([xx, yy, zz], axis=-1)
+    rho = np.linalg.norm(offs, axis=-1)
+    u = offs / np.maximum(rho, 1e-9)[..., None]
+    r_s = surface.grid.interpolate(surface.r_surface, u)
+    head = rho < r_s
+    vals = np.zeros(head.shape, np.float32)
+    vals[head] = sample_volume(volume, array, c + offs[head])
+    vals = ndimage.gaussian_filter(np.where(head, vals, lv.marrow), 0.5 / step_mm * 1.0)
+    # Thick slices smear the dark plate inward along rays near the slice normal by up to half their
+    # extent along the ray; that smear is not marrow signal loss.
+    slice_normal = volume.axis_of_slices()
+    slice_mm = float(volume.spacing[2])
+    depth_in = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(u @ slice_normal)
+    inner = rho < r_s - depth_in
+    # Thick slices average a thin band with the marrow beside it, so anything clearly darker than the
+    # head's marrow (a quarter of the way to cortex) counts as band; closing seals the remaining gaps.
+    dark = vals < lv.marrow - 0.25 * (lv.marrow - lv.cortex)
+    dark = ndimage.binary_closing(dark, iterations=2) & inner
+    region = inner & ~dark
+    neck_axis = surface.grid.frame[:, 2]
+    cos_neck = u @ neck_axis
+    seeds = region & (cos_neck > np.cos(np.radians(35.0))) & (rho > 0.2 * surface.radius)
+    labels, _ = ndimage.label(region)
+    normal_labels = np.unique(labels[seeds])
+    normal = np.isin(labels, normal_labels[normal_labels > 0])
+    away = cos_neck < np.cos(np.radians(LESION_MIN_NECK_ANGLE_DEG))
+    lesion = inner & ~normal & away
+    lesion = ndimage.binary_opening(lesion, iterations=1)
+    lab, n_lab = ndimage.label(lesion)
+    if n_lab:
+        # A necrotic segment reaches the subchondral bone and is not a speck.
+        sub = rho >= r_s - depth_in - 1.5
+        sizes = ndimage.sum(np.ones_like(rho), lab, index=np.arange(1, n_lab + 1)) * step_mm ** 3 / 1000.0
+        touches = ndimage.maximum(sub, lab, index=np.arange(1, n_lab + 1))
+        keep = np.flatnonzero((sizes >= MIN_LESION_VOLUME_ML) & (touches > 0)) + 1
+        lesion = np.isin(lab, keep)
+    if not lesion.any():
+        return np.zeros(grid.shape, np.float32)
+    origin = c - reach
+    value = _lesion_edge_field(volume, array, lesion, normal & inner, inner, origin, step_mm,
+                               0.25 * (lv.marrow - lv.cortex))
+    value = np.where(inner & away, value, 0.0)
+    # Carry the lesion out through the subchondral plate along each ray.
+    vec = surface.vectors
+    depth_ray = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(vec @ slice_normal)
+    probe = c + vec * (surface.r_surface - depth_ray - 0.5 * step_mm)[..., None]
+    fine = Volume(value.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(origin))
+    flag = sample_volume(fine, np.asarray(fine.array), probe)
+    shell = head & ~inner & away
+    value[shell] = surface.grid.interpolate(flag, u[shell])
+    fine = fine.with_array(value.astype(np.float32))
+    return _resample_fraction(fine, grid)
+
+
+def _resample_fraction(fine: Volume, grid: Volume, supersample_mm: float = 0.35) -> np.ndarray:
+    """Box-average a fine (axis-aligned) indicator onto ``grid`` by sub-voxel sampling."""
+    out = np.zeros(grid.shape, np.float32)
+    arr = np.asarray(fine.array, np.float32)
+    corners = fine.index_to_lps(np.array([[a, b, d] for a in (0, fine.size[0] - 1)
+                                          for b in (0, fine.size[1] - 1) for d in (0, fine.size[2] - 1)], float))
+    idx = grid.lps_to_index(corners)
+    lo = np.maximum(np.floor(idx.min(axis=0)).astype(int), 0)
+    hi = np.minimum(np.ceil(idx.max(axis=0)).astype(int) + 1, np.array(grid.size))
+    if np.any(hi <= lo):
+        return out
+    k3, j3, i3 = np.meshgrid(*(np.arange(lo[n], hi[n]) for n in (2, 1, 0)), indexing="ij")
+    ijk = np.stack([i3, j3, k3], axis=-1).reshape(-1, 3).astype(float)
+    centers = sample_volume(fine, arr, grid.index_to_lps(ijk))
+    touched = centers > 0
+    # Supersample only voxels near the indicator (their centre sees some of it within a voxel).
+    near = ndimage.binary_dilation(touched.reshape(k3.shape), iterations=1).reshape(-1)
+    offs = supersample_offsets(grid.spacing, supersample_mm)
+    vals = np.zeros(len(ijk), np.float32)
+    if near.any():
+        pts = grid.index_to_lps(ijk[near][:, None, :] + offs[None])
+        vals[near] = (sample_volume(fine, arr, pts) >= 0.5).mean(axis=1)
+    out[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]] = vals.reshape(k3.shape)
+    return out
+
+
+def check_fluid_sensitive(seg: HipSegmentation, fluid: Volume) -> HipSegmentation:
+    """Compare the T1 lesion with the fluid-sensitive series (signal of lesion vs normal head marrow)."""
+    head = seg.femoral_head_fraction.array >= 0.5
+    lesion = seg.lesion_fraction.array >= 0.5
+    normal = head & ~ndimage.binary_dilation(lesion, iterations=2)
+    if normal.sum() < 20:
+        return seg
+    pts_normal = seg.femoral_head_fraction.index_to_lps(np.argwhere(normal)[:, ::-1].astype(float))
+    fl = np.asarray(fluid.array, np.float32)
+    base = sample_volume(fluid, fl, pts_normal)
+    spread = robust_scale(base) + 1e-6
+    extra = []
+    if lesion.sum() >= 20:
+        pts = seg.femoral_head_fraction.index_to_lps(np.argwhere(lesion)[:, ::-1].astype(float))
+        vals = sample_volume(fluid, fl, pts)
+        if np.percentile(vals, 90) < np.median(base) + 2 * spread:
+            extra.append("the T1 lesion shows no high signal on the fluid-sensitive series")
+    else:
+        vals = sample_volume(fluid, fl, seg.femoral_head_fraction.index_to_lps(
+            np.argwhere(head)[:, ::-1].astype(float)))
+        bright = vals > np.median(base) + 6 * spread
+        if bright.mean() > 0.05:
+            extra.append("high signal in the femoral head on the fluid-sensitive series without a T1 band "
+                         "(bone marrow oedema?)")
+    if not extra:
+        return seg
+    return replace(seg, warnings=seg.warnings + tuple(extra))
+
