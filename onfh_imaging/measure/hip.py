@@ -33,7 +33,13 @@ from onfh_imaging.measure.surface import (
     sphericity,
     touches_border,
 )
-from onfh_imaging.staging import arco_1992, arco_2019, collapse_detection_mm, steinberg_extent
+from onfh_imaging.staging import (
+    COLLAPSE_DETECTION_MM,
+    arco_1992,
+    arco_2019,
+    collapse_detection_mm,
+    steinberg_extent,
+)
 
 MIN_SURFACE_POINTS = 200
 """Fewer mesh vertices than this cannot support a reference-sphere fit."""
@@ -73,6 +79,9 @@ class HipMeasures:
         Which vertices are articular surface.
     neck_axis_lps : ndarray or None
         Neck axis used (given or estimated).
+    collapse_detection_mm : float
+        Smallest depth (mm) read as collapse on this image's grid
+        (:func:`onfh_imaging.staging.collapse_detection_mm`).
     """
 
     side: str
@@ -93,6 +102,7 @@ class HipMeasures:
     deviation_mm: np.ndarray | None = None
     articular: np.ndarray | None = None
     neck_axis_lps: np.ndarray | None = None
+    collapse_detection_mm: float = COLLAPSE_DETECTION_MM
 
     def to_dict(self) -> dict[str, Any]:
         """The per-hip element of the measurement JSON contract (floats rounded to sensible precision)."""
@@ -105,6 +115,7 @@ class HipMeasures:
             "collapse_depth_mm": round(self.collapse.depth_mm, 2),
             "collapse_direction_lps": [round(float(v), 3) for v in self.collapse.direction_lps],
             "collapse_in_weight_bearing_dome": bool(self.collapse.in_weight_bearing_dome),
+            "collapse_detection_mm": round(float(self.collapse_detection_mm), 2),
         }
         lesion = None
         if self.lesion_volume_ml is not None:
@@ -229,8 +240,9 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
                             "and was ignored")
     lesion_present = None if lesion_mask is None else lesion_ml > 0
     in_plane_mm = sorted(head_mask.spacing)[1]  # the finer two axes carry the dome's outline
+    detection_mm = collapse_detection_mm(in_plane_mm)
     stage, basis = arco_2019(col.depth_mm, lesion_present, radiograph_findings=radiograph_findings,
-                             collapse_detection_mm=collapse_detection_mm(in_plane_mm))
+                             collapse_detection_mm=detection_mm)
     return HipMeasures(
         side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
         rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
@@ -238,4 +250,5 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
         arco_2019=stage, arco_basis=basis, steinberg_extent=steinberg_extent(involvement),
         arco_1992=arco_1992(stage, involvement), warnings=warnings, mesh=mesh,
         deviation_mm=deviation_map(mesh, sphere), articular=articular, neck_axis_lps=neck_axis_lps,
+        collapse_detection_mm=detection_mm,
     )

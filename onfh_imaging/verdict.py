@@ -1,0 +1,615 @@
+"""One ARCO 2019 verdict per hip and visit, from every series measured at that visit.
+
+ARCO 2019 is defined across modalities (Yoon BH et al., J Arthroplasty 2020;35:933-940):
+
+* I    - necrotic lesion on MRI, radiograph normal;
+* II   - radiograph abnormal (sclerosis, osteolysis, focal osteoporosis), no subchondral fracture or collapse;
+* IIIA - subchondral fracture or collapse up to 2 mm on the radiograph (or CT); IIIB - collapse over 2 mm;
+* IV   - osteoarthritis: joint-space narrowing, acetabular changes.
+
+Each series is measured and staged alone (:mod:`onfh_imaging.staging`). A visit's verdict reads all of
+them for one hip, as a radiologist reads the MR and the AP and frog-leg views side by side:
+
+* **IV** when a radiograph shows the joint space narrowed (``onfh_imaging.measure.radiograph``);
+* **III** when trusted collapse evidence exists: a depression of the articular surface at or above its
+  series' detection limit, or a subchondral fracture line (double contour) on a radiograph. A series whose
+  hip needs review cannot decide stage III alone: another series must show collapse too. Evidence whose
+  quality check failed in a way that blocks stage III is not used at all.
+* **IIIA / IIIB** from the best-resolved depth: a 3-D surface (MRI) measures the depression itself, the
+  finest grid first; a radiograph sees only the head's silhouette, which a depression moves inward only
+  where the beam is tangent to it, so a silhouette depth is a lower bound of the true depth and is used
+  only when no 3-D depth is trusted (then the deepest view).
+* **I vs II** needs a radiographic finding (sclerosis, cysts) that the software does not detect: a
+  lesion without collapse is ``I-II`` and the verdict says why (radiograph finding not assessed, or no
+  radiograph at the visit). MRI alone also cannot see joint-space narrowing, so a visit without radiograph
+  says stage IV was not assessed.
+
+Disagreements between series are listed, with what explains them; ``needs_review`` is set when series
+conflict beyond their uncertainty (a silhouette deeper than the 3-D surface by more than both detection
+limits, joint-space views on either side of the narrowing limit by more than their uncertainty, collapse
+or fracture on a head without a necrotic lesion) or when a series of the hip needs review.
+
+The functions are pure: they take the measurement JSON contract of each series (``StudyResult.to_json()``
+or a batch record's ``result``) and return :class:`HipVerdict` objects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from onfh_imaging.staging import (
+    COLLAPSE_DETECTION_MM,
+    IIIB_MIN_COLLAPSE_MM,
+    arco_1992,
+    collapse_detection_mm,
+    steinberg_extent,
+)
+
+VERDICT_SCHEMA = "onfh-imaging/verdict/1"
+
+JOINT_SPACE_NARROWING_MM = 2.0
+"""Joint space width (mm) at or below which a radiograph shows narrowing (osteoarthritis, ARCO IV); the
+radiographic definition of hip osteoarthritis in epidemiology, the same limit the radiograph measurement
+uses (:data:`onfh_imaging.measure.radiograph.JOINT_SPACE_NARROWING_MM`)."""
+
+STAGE_ORDER = ("none", "I", "I-II", "II", "IIIA", "IIIB", "IV")
+"""Stages from least to most advanced (``I-II`` sits between: it is one of the two)."""
+
+_NO_RADIOGRAPH = "no radiograph at this visit"
+_FINDING_NOT_ASSESSED = "the radiograph finding of stage II (sclerosis, cysts) is not assessed by the software"
+
+
+@dataclass(frozen=True)
+class SeriesHip:
+    """One hip as one series saw it: what the verdict reads from that series' measurement.
+
+    Attributes
+    ----------
+    side : str
+        ``"left"`` or ``"right"``.
+    series_instance_uid, label : str
+        The series and its name for a reader (modality, description, view).
+    radiograph : bool
+        A projection radiograph (else a 3-D MR series).
+    stage : str or None
+        The series' own suggested ARCO 2019 stage.
+    depth_mm : float or None
+        Collapse depth (mm): the 3-D surface's on MRI, the silhouette's on a radiograph; None when not
+        measured in mm.
+    detection_mm : float
+        Smallest depth this series reads as collapse (mm); also its depth uncertainty.
+    fracture : bool
+        A double contour (subchondral fracture line) on a radiograph.
+    joint_space_mm : float or None
+        Narrowest joint space width at the weight-bearing zone (radiograph), mm.
+    lesion_present : bool or None
+        Necrotic lesion found (MRI); None when not assessed.
+    involvement_pct : float or None
+        Percentage of the head involved by the lesion (MRI).
+    needs_review : bool
+        The series' quality block asked for review of this hip.
+    collapse_trusted : bool
+        False when a failed quality check means this series' collapse evidence cannot support stage III.
+    reasons : tuple of str
+        The series' review reasons.
+    """
+
+    side: str
+    series_instance_uid: str
+    label: str
+    radiograph: bool
+    stage: str | None
+    depth_mm: float | None
+    detection_mm: float
+    fracture: bool = False
+    joint_space_mm: float | None = None
+    lesion_present: bool | None = None
+    involvement_pct: float | None = None
+    needs_review: bool = False
+    collapse_trusted: bool = True
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def collapsed(self) -> bool:
+        """The depth reaches this series' detection limit."""
+        return self.depth_mm is not None and self.depth_mm >= self.detection_mm
+
+    @property
+    def collapse_evidence(self) -> bool:
+        """Collapse or a fracture line, whatever its trust."""
+        return self.collapsed or self.fracture
+
+    @property
+    def narrowed(self) -> bool:
+        return self.joint_space_mm is not None and self.joint_space_mm <= JOINT_SPACE_NARROWING_MM
+
+    def depth_text(self) -> str:
+        return f"{self.depth_mm:.1f} mm (detection limit {self.detection_mm:.1f} mm)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"series_instance_uid": self.series_instance_uid, "series": self.label,
+                "radiograph": self.radiograph, "arco_2019": self.stage,
+                "collapse_depth_mm": _round(self.depth_mm), "detection_limit_mm": _round(self.detection_mm),
+                "double_contour": self.fracture, "joint_space_width_mm": _round(self.joint_space_mm),
+                "needs_review": self.needs_review}
+
+
+@dataclass(frozen=True)
+class DepthMeasurement:
+    """One collapse depth of the hip: its value, where it came from and how it measures."""
+
+    series_instance_uid: str
+    series: str
+    depth_mm: float
+    detection_limit_mm: float
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"series_instance_uid": self.series_instance_uid, "series": self.series,
+                "depth_mm": _round(self.depth_mm), "detection_limit_mm": _round(self.detection_limit_mm),
+                "method": self.method}
+
+
+@dataclass(frozen=True)
+class HipVerdict:
+    """The ARCO 2019 verdict of one hip at one visit.
+
+    Attributes
+    ----------
+    side : str
+        ``"left"`` or ``"right"``.
+    patient_id, study_date : str or None
+        The visit.
+    study_instance_uids : tuple of str
+        Studies of the visit that saw this hip.
+    stage : str or None
+        ``"none"``, ``"I-II"``, ``"IIIA"``, ``"IIIB"``, ``"IV"`` (``"I"``, ``"II"`` once a radiograph
+        finding is assessed); None when the series do not support a stage (``basis`` says why).
+    basis : str
+        What decided the stage, naming the series.
+    decided_by : tuple of str
+        Labels of the series whose findings decided the stage.
+    depth : DepthMeasurement or None
+        The depth used for IIIA/IIIB (or the best one measured when the hip is not collapsed).
+    other_depths : tuple of DepthMeasurement
+        The other depth measurements of the hip.
+    not_assessed : tuple of str
+        What this visit cannot tell (e.g. ``"I or II: ..."``, ``"IV: ..."``).
+    disagreements : tuple of str
+        Series whose findings differ from the verdict, with the explanation when one is known.
+    needs_review : bool
+        Series conflict beyond their uncertainty, or a series of this hip needs review.
+    reasons : tuple of str
+        Why review is needed.
+    steinberg_extent : str or None
+        Extent of the lesion on MRI (A < 15 %, B 15-30 %, C > 30 %).
+    series : tuple of SeriesHip
+        Every series of the visit that measured this hip.
+    """
+
+    side: str
+    patient_id: str | None
+    study_date: str | None
+    study_instance_uids: tuple[str, ...]
+    stage: str | None
+    basis: str
+    decided_by: tuple[str, ...] = ()
+    depth: DepthMeasurement | None = None
+    other_depths: tuple[DepthMeasurement, ...] = ()
+    not_assessed: tuple[str, ...] = ()
+    disagreements: tuple[str, ...] = ()
+    needs_review: bool = False
+    reasons: tuple[str, ...] = ()
+    steinberg_extent: str | None = None
+    series: tuple[SeriesHip, ...] = field(default=(), repr=False)
+
+    @property
+    def arco_1992(self) -> str | None:
+        return arco_1992(self.stage, _involvement(self.series))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as it appears in the measurement JSON's ``verdicts`` block."""
+        return {
+            "schema": VERDICT_SCHEMA,
+            "side": self.side,
+            "patient_id": self.patient_id,
+            "study_date": self.study_date,
+            "study_instance_uids": list(self.study_instance_uids),
+            "arco_2019": self.stage,
+            "basis": self.basis,
+            "decided_by": list(self.decided_by),
+            "depth": None if self.depth is None else self.depth.to_dict(),
+            "other_depths": [d.to_dict() for d in self.other_depths],
+            "not_assessed": list(self.not_assessed),
+            "disagreements": list(self.disagreements),
+            "needs_review": self.needs_review,
+            "reasons": list(self.reasons),
+            "steinberg_extent": self.steinberg_extent,
+            "arco_1992": self.arco_1992,
+            "series": [s.to_dict() for s in self.series],
+        }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def _involvement(series: Iterable[SeriesHip]) -> float | None:
+    return next((s.involvement_pct for s in series if s.involvement_pct is not None), None)
+
+
+def is_radiograph(report: Mapping[str, Any]) -> bool:
+    """Whether a measurement JSON object is a radiograph's (its input block carries a pixel-size source)."""
+    inp = report.get("input") or {}
+    return "pixel_size_source" in inp or inp.get("modality") not in (None, "MR")
+
+
+def series_label(report: Mapping[str, Any]) -> str:
+    """A reader's name for a measured series: modality, description and, for a radiograph, the view."""
+    inp = report.get("input") or {}
+    words = [inp.get("modality") or "?", inp.get("series_description") or ""]
+    if is_radiograph(report) and inp.get("view"):
+        view = str(inp["view"])
+        if view.lower() not in str(inp.get("series_description") or "").lower():
+            words.append(f"({view})")
+    return " ".join(w for w in words if w) or str(inp.get("series_instance_uid"))
+
+
+def _quality(hip: Mapping[str, Any]) -> tuple[bool, bool, tuple[str, ...]]:
+    """(needs_review, collapse_trusted, reasons) of a hip's quality block (absent: no review asked)."""
+    quality = hip.get("quality") or {}
+    checks = quality.get("checks") or []
+    trusted = not any(c.get("blocks_stage_iii") and not c.get("passed", True) for c in checks)
+    return bool(quality.get("needs_review")), trusted, tuple(quality.get("reasons") or ())
+
+
+def _radiograph_detection_mm(inp: Mapping[str, Any]) -> float | None:
+    size = inp.get("pixel_size_mm")
+    if not size:
+        return None
+    return collapse_detection_mm(math.sqrt(float(size[0]) * float(size[-1])))
+
+
+def series_hips(report: Mapping[str, Any]) -> list[SeriesHip]:
+    """The hips of one measured series as the verdict reads them.
+
+    Parameters
+    ----------
+    report : mapping
+        One series' measurement JSON contract.
+
+    Returns
+    -------
+    list of SeriesHip
+        One per measured hip (hips without a head measurement are left out).
+    """
+    inp = report.get("input") or {}
+    radiograph = is_radiograph(report)
+    label = series_label(report)
+    if inp.get("fluid_sensitive_series_description"):
+        label += f" + {inp['fluid_sensitive_series_description']}"
+    out = []
+    for hip in report.get("hips") or []:
+        head = hip.get("head")
+        if not head or hip.get("side") not in ("left", "right"):
+            continue
+        review, trusted, reasons = _quality(hip)
+        staging = hip.get("staging") or {}
+        lesion = hip.get("lesion")
+        if radiograph:
+            detection = _radiograph_detection_mm(inp)
+            depth = _number(head.get("collapse_depth_mm")) if detection is not None else None
+            out.append(SeriesHip(
+                side=hip["side"], series_instance_uid=str(inp.get("series_instance_uid")), label=label, radiograph=True,
+                stage=staging.get("arco_2019"), depth_mm=depth,
+                detection_mm=COLLAPSE_DETECTION_MM if detection is None else detection,
+                fracture=bool(head.get("double_contour")),
+                joint_space_mm=_number(head.get("joint_space_width_mm")),
+                needs_review=review, collapse_trusted=trusted, reasons=reasons))
+        else:
+            detection = _number(head.get("collapse_detection_mm")) or COLLAPSE_DETECTION_MM
+            out.append(SeriesHip(
+                side=hip["side"], series_instance_uid=str(inp.get("series_instance_uid")), label=label, radiograph=False,
+                stage=staging.get("arco_2019"), depth_mm=_number(head.get("collapse_depth_mm")),
+                detection_mm=max(detection, COLLAPSE_DETECTION_MM),
+                lesion_present=None if lesion is None else (_number(lesion.get("volume_ml")) or 0.0) > 0,
+                involvement_pct=None if lesion is None else _number(lesion.get("head_involvement_pct")),
+                needs_review=review, collapse_trusted=trusted, reasons=reasons))
+    return out
+
+
+def _depth_measurement(s: SeriesHip) -> DepthMeasurement:
+    method = ("head silhouette on the radiograph (a projection: a lower bound of the depth)" if s.radiograph
+              else "3-D articular surface below the reference sphere (MRI)")
+    return DepthMeasurement(s.series_instance_uid, s.label, float(s.depth_mm), s.detection_mm, method)
+
+
+def _best_depth(series: Sequence[SeriesHip]) -> SeriesHip | None:
+    """The best-resolved depth: a trusted 3-D surface (finest detection limit first), else the deepest
+    trusted silhouette; untrusted ones only when nothing else measured a depth."""
+    measured = [s for s in series if s.depth_mm is not None]
+    for pool in ([s for s in measured if s.collapse_trusted and not s.needs_review],
+                 [s for s in measured if s.collapse_trusted], measured):
+        direct = [s for s in pool if not s.radiograph]
+        if direct:
+            return min(direct, key=lambda s: (s.detection_mm, -s.depth_mm))
+        if pool:
+            return max(pool, key=lambda s: s.depth_mm)
+    return None
+
+
+def _collapse_decision(series: Sequence[SeriesHip], best: SeriesHip | None) -> tuple[list[SeriesHip], list[str]]:
+    """The series whose collapse evidence decides stage III (empty when it is not decided), and the
+    review reasons of evidence that could not decide it.
+
+    ``best`` is the best-resolved depth (:func:`_best_depth`): when it is a trusted 3-D surface below its
+    detection limit, a silhouette depression alone does not make the head collapsed (a fracture line
+    still does: a surface without depression cannot show it).
+    """
+    intact_3d = best is not None and not best.radiograph and not best.collapsed and best.collapse_trusted \
+        and not best.needs_review
+    evidence, reasons = [], []
+    for s in series:
+        if not s.collapse_evidence:
+            continue
+        if not s.collapse_trusted:
+            reasons.append(f"collapse evidence on {s.label} is not used: its quality checks failed")
+        elif intact_3d and s.radiograph and not s.fracture:
+            reasons.append(f"collapse {s.depth_text()} on {s.label} is not seen on the 3-D surface of "
+                           f"{best.label} ({best.depth_mm:.1f} mm, detection limit {best.detection_mm:.1f} mm)")
+        else:
+            evidence.append(s)
+    if any(not s.needs_review for s in evidence):
+        return evidence, reasons
+    if len({s.series_instance_uid for s in evidence}) >= 2:
+        return evidence, reasons  # series that each need review confirm one another
+    reasons += [f"collapse on {s.label} needs confirmation: that series needs review of this hip and no "
+                "other series shows collapse" for s in evidence]
+    return [], reasons
+
+
+def _finding(s: SeriesHip) -> str:
+    parts = []
+    if s.collapsed:
+        parts.append(f"collapse {s.depth_text()}")
+    if s.fracture:
+        parts.append("double contour (subchondral fracture line)")
+    return f"{' and '.join(parts)} on {s.label}"
+
+
+def _stage_iii(depth: SeriesHip | None, deciders: Sequence[SeriesHip]) -> tuple[str, str]:
+    if depth is not None and depth.collapsed:
+        stage = "IIIB" if depth.depth_mm > IIIB_MIN_COLLAPSE_MM else "IIIA"
+        limit = ">" if stage == "IIIB" else "<="
+        basis = f"collapse of {depth.depth_mm:.1f} mm ({limit} {IIIB_MIN_COLLAPSE_MM:g} mm) on {depth.label}"
+        if depth.radiograph:
+            basis += " (silhouette depth, a lower bound: no 3-D depth at this visit)"
+        others = [_finding(s) for s in deciders if s is not depth]
+        return stage, basis + ("; also " + "; ".join(others) if others else "")
+    return "IIIA", ("subchondral fracture without measurable collapse: " + "; ".join(_finding(s) for s in deciders))
+
+
+def _conflicts(series: Sequence[SeriesHip], depth: SeriesHip | None, best: SeriesHip | None,
+               stage: str | None) -> tuple[list[str], list[str]]:
+    """(disagreements, review reasons) between the series of one hip: ``depth`` decided the stage,
+    ``best`` is the best-resolved depth measurement."""
+    disagreements, reasons = [], []
+    direct = best if best is not None and not best.radiograph else None
+    reference = direct or depth
+    for s in series:
+        if s is reference or s.depth_mm is None:
+            continue
+        if s.radiograph and direct is not None:
+            excess = s.depth_mm - direct.depth_mm
+            if excess > s.detection_mm + direct.detection_mm:
+                text = (f"{s.label} silhouette depth {s.depth_mm:.1f} mm exceeds the 3-D depth "
+                        f"{direct.depth_mm:.1f} mm on {direct.label} by more than both detection limits "
+                        "(a projection cannot be deeper than the surface)")
+                disagreements.append(text)
+                reasons.append(text)
+            elif direct.collapsed and not s.collapsed:
+                disagreements.append(f"{s.label} silhouette depth {s.depth_text()}, less than {direct.label} "
+                                     f"({direct.depth_mm:.1f} mm): the silhouette moves inward only where "
+                                     "the beam is tangent to the depression")
+            elif direct.collapsed and _a_or_b(s.depth_mm) != _a_or_b(direct.depth_mm):
+                disagreements.append(f"{s.label} silhouette depth {s.depth_mm:.1f} mm reads "
+                                     f"{_a_or_b(s.depth_mm)}; the 3-D depth on {direct.label} decides")
+            elif not direct.collapsed and s.collapsed:
+                disagreements.append(f"{s.label} shows collapse {s.depth_text()} that {direct.label} "
+                                     f"does not ({direct.depth_mm:.1f} mm), within their uncertainty")
+        elif reference is not None and reference.collapsed and not s.collapsed:
+            disagreements.append(f"{s.label} shows no collapse (depth {s.depth_text()}); "
+                                 f"{reference.label} shows {reference.depth_mm:.1f} mm")
+    views = [s for s in series if s.joint_space_mm is not None]
+    narrowed = [s for s in views if s.narrowed]
+    for n in narrowed:
+        for s in views:
+            if s.narrowed:
+                continue
+            gap = s.joint_space_mm - JOINT_SPACE_NARROWING_MM
+            text = (f"joint space {n.joint_space_mm:.1f} mm on {n.label} but {s.joint_space_mm:.1f} mm on "
+                    f"{s.label} (narrowing: <= {JOINT_SPACE_NARROWING_MM:g} mm)")
+            disagreements.append(text)
+            if gap > s.detection_mm:
+                reasons.append(text)
+    lesion_absent = [s for s in series if s.lesion_present is False]
+    if lesion_absent and stage in ("IIIA", "IIIB"):
+        text = (f"no necrotic lesion on {lesion_absent[0].label} although the head is staged {stage}: "
+                "collapse or fracture without osteonecrosis (subchondral insufficiency fracture?) or a missed lesion")
+        disagreements.append(text)
+        reasons.append(text)
+    return disagreements, reasons
+
+
+def _a_or_b(depth_mm: float) -> str:
+    return "IIIB" if depth_mm > IIIB_MIN_COLLAPSE_MM else "IIIA"
+
+
+def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | None = None,
+                study_date: str | None = None, study_instance_uids: Sequence[str] = ()) -> HipVerdict:
+    """The ARCO 2019 verdict of one hip from what each series of the visit measured.
+
+    Parameters
+    ----------
+    series : sequence of SeriesHip
+        This hip on every measured series of the visit (MR and radiographs).
+    side : str
+        ``"left"`` or ``"right"``.
+    patient_id, study_date, study_instance_uids
+        The visit, carried into the verdict.
+
+    Returns
+    -------
+    HipVerdict
+    """
+    series = sorted(series, key=lambda s: (s.radiograph, s.label))
+    mr = [s for s in series if not s.radiograph]
+    radiographs = [s for s in series if s.radiograph]
+    reasons = [f"{s.label}: {r}" for s in series if s.needs_review for r in (s.reasons or ("needs review",))]
+    not_assessed: list[str] = []
+    if not radiographs:
+        not_assessed.append(f"IV (joint-space narrowing): {_NO_RADIOGRAPH}; MRI does not measure it")
+    if not mr:
+        not_assessed.append("necrotic lesion: no MR series at this visit (ARCO I shows on MRI only)")
+    lesion = next((s.lesion_present for s in mr if s.lesion_present is not None), None)
+    best = depth = _best_depth(series)
+    deciders, collapse_reasons = _collapse_decision(series, best)
+    reasons += collapse_reasons
+    narrowed = [s for s in radiographs if s.narrowed]
+    if narrowed and not all(s.needs_review for s in narrowed):
+        n = min((s for s in narrowed if not s.needs_review), key=lambda s: s.joint_space_mm)
+        stage = "IV"
+        basis = (f"joint space narrowed to {n.joint_space_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm) "
+                 f"on {n.label}: osteoarthritis")
+        decided = [n.label]
+        if deciders:
+            basis += "; " + _stage_iii(depth if depth in deciders else None, deciders)[1]
+    elif narrowed:
+        reasons.append("joint-space narrowing on " + ", ".join(s.label for s in narrowed)
+                       + " needs confirmation: those series need review of this hip")
+        stage, basis, decided = None, "", []
+    else:
+        stage, basis, decided = None, "", []
+    if stage is None and deciders:
+        chosen = depth if depth is not None and depth.collapsed and depth in deciders else None
+        if chosen is None:
+            chosen_pool = [s for s in deciders if s.collapsed]
+            chosen = _best_depth(chosen_pool) if chosen_pool else None
+        stage, basis = _stage_iii(chosen, deciders)
+        decided = ([chosen.label] if chosen is not None else []) + [s.label for s in deciders]
+        if chosen is not None:
+            depth = chosen
+    if stage is None:
+        if lesion is True:
+            stage = "I-II"
+            why = _FINDING_NOT_ASSESSED if radiographs else _NO_RADIOGRAPH
+            rx_text = (" and no collapse or joint-space narrowing on " + ", ".join(s.label for s in radiographs)
+                       if radiographs else "")
+            basis = f"necrotic lesion on {mr[0].label} without collapse{rx_text}"
+            not_assessed.insert(0, f"I or II: {why}")
+            decided = [mr[0].label] + [s.label for s in radiographs]
+        elif lesion is False:
+            stage = "none"
+            basis = f"no necrotic lesion on {mr[0].label} and no collapse"
+            decided = [mr[0].label]
+        elif mr:
+            basis = f"not staged: the lesion was not assessed on {mr[0].label} and no series shows collapse"
+        elif radiographs:
+            basis = ("not staged: no collapse, fracture line or joint-space narrowing on "
+                     + ", ".join(s.label for s in radiographs)
+                     + "; stages I and II need MRI or a radiograph finding the software does not assess")
+        else:
+            basis = "not staged: no series measured this hip"
+    disagreements, conflict_reasons = _conflicts(series, depth, best, stage)
+    reasons += conflict_reasons
+    if stage is not None and depth is not None and depth.collapsed and \
+            abs(depth.depth_mm - IIIB_MIN_COLLAPSE_MM) <= depth.detection_mm and stage in ("IIIA", "IIIB"):
+        disagreements.append(f"the depth {depth.depth_mm:.1f} mm is within its uncertainty "
+                             f"({depth.detection_mm:.1f} mm) of the IIIA/IIIB limit of {IIIB_MIN_COLLAPSE_MM:g} mm")
+    for s in series:
+        if s.stage != stage and s.stage is not None and stage is not None and \
+                not any(s.label in d for d in disagreements) and s.label not in decided:
+            disagreements.append(f"{s.label} alone suggests {s.stage}")
+    others = tuple(_depth_measurement(s) for s in series if s.depth_mm is not None and s is not depth)
+    return HipVerdict(
+        side=side, patient_id=patient_id, study_date=study_date,
+        study_instance_uids=tuple(dict.fromkeys(study_instance_uids)), stage=stage, basis=basis,
+        decided_by=tuple(dict.fromkeys(decided)),
+        depth=None if depth is None or depth.depth_mm is None else _depth_measurement(depth),
+        other_depths=others, not_assessed=tuple(not_assessed), disagreements=tuple(dict.fromkeys(disagreements)),
+        needs_review=bool(reasons), reasons=tuple(dict.fromkeys(reasons)),
+        steinberg_extent=steinberg_extent(_involvement(mr)), series=tuple(series))
+
+
+def visit_key(report: Mapping[str, Any]) -> tuple[str, str]:
+    """The visit a series belongs to: its patient and study date (MR and radiographs of one day are often
+    separate studies), or the study itself when the date is missing."""
+    inp = report.get("input") or {}
+    return (str(inp.get("patient_id")), str(inp.get("study_date") or inp.get("study_instance_uid")))
+
+
+def visit_verdicts(reports: Iterable[Mapping[str, Any]]) -> list[HipVerdict]:
+    """One verdict per hip of one visit, from the measurement JSON of each series of that visit.
+
+    Parameters
+    ----------
+    reports : iterable of mapping
+        The measurement JSON contract of every series of one visit (one patient, one date).
+
+    Returns
+    -------
+    list of HipVerdict
+        Right hip first, then left; only hips some series measured.
+    """
+    reports = list(reports)
+    by_side: dict[str, list[SeriesHip]] = {}
+    for report in reports:
+        for s in series_hips(report):
+            by_side.setdefault(s.side, []).append(s)
+    first = (reports[0].get("input") or {}) if reports else {}
+    uids = [str((r.get("input") or {}).get("study_instance_uid")) for r in reports]
+    return [hip_verdict(by_side[side], side=side, patient_id=first.get("patient_id"),
+                        study_date=first.get("study_date"), study_instance_uids=uids)
+            for side in ("right", "left") if side in by_side]
+
+
+def group_by_visit(reports: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """Series reports grouped by visit (:func:`visit_key`), in the order visits first appear."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for report in reports:
+        groups.setdefault(visit_key(report), []).append(report)
+    return list(groups.values())
+
+
+def with_verdicts(reports: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The series reports, each with its visit's ``verdicts`` block added (a list of
+    :meth:`HipVerdict.to_dict`, one per hip); no other field changes.
+
+    Every series of a visit carries the same block, so each JSON object stands alone.
+    """
+    reports = [dict(r) for r in reports]
+    verdicts = {key: [v.to_dict() for v in hips] for key, hips in verdicts_by_visit(reports).items()}
+    for report in reports:
+        report["verdicts"] = verdicts[visit_key(report)]
+    return reports
+
+
+def verdicts_by_visit(reports: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[HipVerdict]]:
+    """Every visit's verdicts, keyed by :func:`visit_key`."""
+    return {visit_key(group[0]): visit_verdicts(group) for group in group_by_visit(reports)}
+
+
+__all__ = ["DepthMeasurement", "HipVerdict", "JOINT_SPACE_NARROWING_MM", "STAGE_ORDER", "SeriesHip",
+           "VERDICT_SCHEMA", "group_by_visit", "hip_verdict", "is_radiograph", "series_hips", "series_label",
+           "verdicts_by_visit", "visit_key", "visit_verdicts", "with_verdicts"]

@@ -1,0 +1,127 @@
+"""One ARCO 2019 verdict per hip and visit from the measurement JSON of every series of the visit."""
+
+from __future__ import annotations
+
+import pytest
+
+from onfh_imaging.verdict import visit_verdicts, with_verdicts
+
+PIXEL = [0.127, 0.127]
+
+
+def _mr(depth: float, lesion_ml: float | None = 20.0, *, detection: float = 0.5, quality: dict | None = None,
+        side: str = "right", date: str = "2026-01-01") -> dict:
+    lesion = None if lesion_ml is None else {"volume_ml": lesion_ml, "head_involvement_pct": 35.0,
+                                             "kerboul_angle_deg": 240.0}
+    hip = {"side": side, "head": {"radius_mm": 24.0, "collapse_depth_mm": depth,
+                                  "collapse_detection_mm": detection},
+           "lesion": lesion, "staging": {"arco_2019": "x"}, "warnings": []}
+    if quality is not None:
+        hip["quality"] = quality
+    return {"input": {"patient_id": "P", "study_instance_uid": "S", "study_date": date, "modality": "MR",
+                      "series_instance_uid": "MR1", "series_description": "COR T1"}, "hips": [hip]}
+
+
+def _xr(view: str, depth: float, *, jsw: float = 4.1, double: bool = False, quality: dict | None = None,
+        side: str = "right", date: str = "2026-01-01", pixel=PIXEL) -> dict:
+    hip = {"side": side, "head": {"radius_mm": 24.0, "collapse_depth_mm": depth, "joint_space_width_mm": jsw,
+                                  "double_contour": double},
+           "lesion": None, "staging": {"arco_2019": None}, "warnings": []}
+    if quality is not None:
+        hip["quality"] = quality
+    return {"input": {"patient_id": "P", "study_instance_uid": "S", "study_date": date, "modality": "DX",
+                      "series_instance_uid": f"XR-{view}", "series_description": f"HIP {view}", "view": view,
+                      "pixel_size_mm": pixel, "pixel_size_source": "PixelSpacing"}, "hips": [hip]}
+
+
+def _one(*reports) -> dict:
+    (verdict,) = visit_verdicts(reports)
+    return verdict.to_dict()
+
+
+REVIEW_BLOCKING = {"needs_review": True, "reasons": ["collapse evidence failed"],
+                   "checks": [{"name": "collapse", "passed": False, "blocks_stage_iii": True}]}
+REVIEW = {"needs_review": True, "reasons": ["low contrast"], "checks": [{"name": "contrast", "passed": False}]}
+
+
+def test_mr_3d_depth_decides_iiib_and_the_silhouettes_are_listed_as_lower_bounds():
+    v = _one(_mr(3.1), _xr("AP", 0.24), _xr("lateral", 1.46, double=True))
+    assert v["arco_2019"] == "IIIB"
+    assert v["depth"]["series"] == "MR COR T1" and v["depth"]["depth_mm"] == 3.1
+    assert {d["series"] for d in v["other_depths"]} == {"DX HIP AP", "DX HIP lateral"}
+    assert v["decided_by"][0] == "MR COR T1"
+    assert not v["needs_review"]
+    assert any("tangent" in d for d in v["disagreements"])  # the AP shows less: explained, not hidden
+    assert any("reads IIIA" in d for d in v["disagreements"])
+
+
+def test_lesion_without_collapse_is_i_or_ii_and_says_why():
+    v = _one(_mr(0.2), _xr("AP", 0.1), _xr("lateral", 0.15))
+    assert v["arco_2019"] == "I-II"
+    assert any(n.startswith("I or II: the radiograph finding") for n in v["not_assessed"])
+    mr_only = _one(_mr(0.2))
+    assert mr_only["arco_2019"] == "I-II"
+    assert any("I or II: no radiograph" in n for n in mr_only["not_assessed"])
+    assert any(n.startswith("IV") for n in mr_only["not_assessed"])
+
+
+def test_no_lesion_and_no_collapse_is_no_osteonecrosis():
+    assert _one(_mr(0.1, lesion_ml=0.0), _xr("AP", 0.1))["arco_2019"] == "none"
+
+
+def test_joint_space_narrowing_on_a_radiograph_is_stage_iv():
+    v = _one(_mr(2.6), _xr("AP", 0.8, jsw=1.2), _xr("lateral", 1.0, jsw=1.5))
+    assert v["arco_2019"] == "IV"
+    assert "joint space narrowed to 1.2 mm" in v["basis"]
+
+
+def test_radiograph_only_visit_with_collapse_uses_the_deepest_silhouette():
+    v = _one(_xr("AP", 0.6), _xr("lateral", 1.4))
+    assert v["arco_2019"] == "IIIA"
+    assert v["depth"]["series"] == "DX HIP lateral" and "lower bound" in v["basis"]
+    assert any("necrotic lesion: no MR" in n for n in v["not_assessed"])
+    normal = _one(_xr("AP", 0.1), _xr("lateral", 0.2))
+    assert normal["arco_2019"] is None and normal["basis"].startswith("not staged")
+
+
+def test_a_series_needing_review_cannot_decide_stage_iii_alone():
+    v = _one(_mr(1.5, quality=REVIEW), _xr("AP", 0.1), _xr("lateral", 0.2))
+    assert v["arco_2019"] == "I-II" and v["needs_review"]
+    assert any("needs confirmation" in r for r in v["reasons"])
+    confirmed = _one(_mr(1.5, quality=REVIEW), _xr("lateral", 1.2, double=True))
+    assert confirmed["arco_2019"] == "IIIA" and confirmed["needs_review"]
+
+
+def test_failed_collapse_evidence_is_not_used():
+    v = _one(_mr(2.5, quality=REVIEW_BLOCKING), _xr("lateral", 0.2))
+    assert v["arco_2019"] == "I-II" and v["needs_review"]
+    assert any("not used" in r for r in v["reasons"])
+
+
+def test_a_silhouette_deeper_than_the_3d_surface_needs_review():
+    v = _one(_mr(0.2), _xr("lateral", 2.4))
+    assert v["needs_review"]
+    assert v["arco_2019"] == "I-II"  # the best-resolved depth says intact: no false stage III
+    assert any("cannot be deeper" in r for r in v["reasons"])
+
+
+def test_collapse_without_a_lesion_needs_review():
+    v = _one(_mr(1.2, lesion_ml=0.0), _xr("lateral", 1.0, double=True))
+    assert v["arco_2019"] == "IIIA" and v["needs_review"]
+
+
+def test_verdicts_group_series_by_visit_and_hip():
+    reports = [_mr(0.2, side="right"), _mr(0.2, side="left", lesion_ml=0.0), _xr("AP", 0.1),
+               _mr(1.2, date="2026-07-01"), _xr("lateral", 1.1, date="2026-07-01")]
+    out = with_verdicts(reports)
+    assert [len(r["verdicts"]) for r in out] == [2, 2, 2, 1, 1]
+    assert [v["side"] for v in out[0]["verdicts"]] == ["right", "left"]
+    assert out[3]["verdicts"][0]["arco_2019"] == "IIIA" and out[3]["verdicts"][0]["study_date"] == "2026-07-01"
+    assert "verdicts" not in reports[0]  # the inputs are not changed
+
+
+@pytest.mark.parametrize("depth,expected", [(1.9, "IIIA"), (2.1, "IIIB")])
+def test_depth_near_the_iiia_iiib_limit_is_flagged(depth, expected):
+    v = _one(_mr(depth), _xr("lateral", 1.0))
+    assert v["arco_2019"] == expected
+    assert any("IIIA/IIIB limit" in d for d in v["disagreements"])
