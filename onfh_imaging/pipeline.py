@@ -7,7 +7,7 @@ same numbers for the same input.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,8 @@ def _report(progress: Progress | None, fraction: float, message: str) -> None:
         progress(fraction, message)
 
 
-def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress | None = None) -> StudyResult:
+def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress | None = None,
+               head_seeds: Mapping[str, Sequence] | None = None) -> StudyResult:
     """Segment and measure every femoral head of an MR series.
 
     Parameters
@@ -83,6 +84,10 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
         A STIR / fat-saturated T2 series of the same study and frame of reference, used for the lesion.
     progress : callable, optional
         Called as ``progress(fraction, message)``.
+    head_seeds : mapping, optional
+        ``{"left" | "right": LPS point near the head centre, or >= 3 points on its outline}`` (mm): those
+        heads are placed from the seed instead of searched for (see
+        :func:`onfh_imaging.segment.mri.segment_hips`); their quality records "head placed by hand".
     """
     from onfh_imaging.measure.hip import measure_hip
     from onfh_imaging.segment.mri import segment_hips
@@ -94,6 +99,7 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
         series.volume,
         fluid_sensitive=None if fluid_sensitive is None else fluid_sensitive.volume,
         progress=seg_progress,
+        head_seeds=head_seeds,
     )
     result = StudyResult(info=series.info, series=series, warnings=list(series.warnings),
                          fluid_info=None if fluid_sensitive is None else fluid_sensitive.info)
@@ -103,7 +109,9 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
         head = seg.femoral_head_mask if seg.femoral_head_fraction is None else seg.femoral_head_fraction
         lesion = seg.lesion_mask if seg.lesion_fraction is None else seg.lesion_fraction
         try:
-            measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
+            measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps,
+                                   segmentation_quality=seg.quality,
+                                   surface_resolved_at=seg.surface_resolved_at)
         except MeasurementError as exc:  # one unmeasurable hip does not void the other
             result.warnings.append(f"{seg.side} hip not measured: {exc}")
             result.unmeasured.append((seg, str(exc)))
@@ -195,10 +203,12 @@ def plan_path(source: str | Path | Sequence[str | Path], series_instance_uid: st
 
 def measure_files(modality: str, files: Sequence[str | Path], series_instance_uid: str | None = None, *,
                   fluid_files: Sequence[str | Path] = (), fluid_series_instance_uid: str | None = None,
-                  progress: Progress | None = None) -> StudyResult:
+                  progress: Progress | None = None,
+                  head_seeds: Mapping[str, Sequence] | None = None) -> StudyResult:
     """Measure one chosen series given by its files (and, for MR, an optional fluid-sensitive companion).
 
-    This is the unit of work of :func:`measure_path` and of the batch layer.
+    This is the unit of work of :func:`measure_path` and of the batch layer. ``head_seeds`` (MR only) is
+    passed to :func:`measure_mr`.
     """
     from onfh_imaging.io import read_series
 
@@ -215,17 +225,19 @@ def measure_files(modality: str, files: Sequence[str | Path], series_instance_ui
             fluid = read_series(list(fluid_files), fluid_series_instance_uid)
         except InputError as exc:
             series.warnings.append(f"fluid-sensitive series not used: {exc}")
-    return measure_mr(series, fluid_sensitive=fluid, progress=progress)
+    return measure_mr(series, fluid_sensitive=fluid, progress=progress, head_seeds=head_seeds)
 
 
 def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None, *,
                  progress: Progress | None = None, stop_on_error: bool = False,
-                 on_error: Callable[[Any, Exception], None] | None = None) -> list[StudyResult]:
+                 on_error: Callable[[Any, Exception], None] | None = None,
+                 head_seeds: Mapping[str, Sequence] | None = None) -> list[StudyResult]:
     """Measure every study found under ``source`` (files, folders, zip archives).
 
     Each study contributes its best MR series (and every radiograph). Errors of one study are passed to
     ``on_error(series_info, exc)`` and do not stop the others, unless ``stop_on_error`` (or no
-    ``on_error`` is given).
+    ``on_error`` is given). ``head_seeds`` places heads by hand in every MR series measured (see
+    :func:`measure_mr`); it is meant for one study.
     """
     plans = plan_path(source, series_instance_uid)
     if series_instance_uid is not None and not plans:
@@ -240,7 +252,7 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
                 primary.modality, primary.files, primary.series_instance_uid,
                 fluid_files=() if fluid is None else fluid.files,
                 fluid_series_instance_uid=None if fluid is None else fluid.series_instance_uid,
-                progress=sub_progress))
+                progress=sub_progress, head_seeds=head_seeds))
         except Exception as exc:  # one failing study never stops the others
             if stop_on_error or on_error is None:
                 raise

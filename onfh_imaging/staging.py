@@ -62,7 +62,8 @@ def _findings(radiograph_findings: Iterable[str] | None) -> set[str] | None:
 def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
               radiograph_findings: Iterable[str] | None = None,
               oa_signs: bool = False,
-              collapse_detection_mm: float = COLLAPSE_DETECTION_MM) -> tuple[str | None, str]:
+              collapse_detection_mm: float = COLLAPSE_DETECTION_MM,
+              collapse_trusted: bool = True) -> tuple[str | None, str]:
     """Suggested ARCO 2019 stage and the basis for it.
 
     Parameters
@@ -80,6 +81,10 @@ def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
     collapse_detection_mm : float
         Smallest depth read as collapse for this measurement (mm); never below
         :data:`COLLAPSE_DETECTION_MM`. :func:`collapse_detection_mm` derives it from the image's pixel size.
+    collapse_trusted : bool
+        False when the collapse evidence failed its checks (``quality.collapse_trusted``): a measured
+        depth then never suggests stage III; the stage is what the rest of the evidence supports and
+        the basis says the collapse was not confirmed.
 
     Returns
     -------
@@ -94,6 +99,10 @@ def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
         return "IV", "osteoarthritis (joint-space narrowing or acetabular changes)"
     depth = None if collapse_depth_mm is None or math.isnan(collapse_depth_mm) else float(collapse_depth_mm)
     collapsed = depth is not None and depth >= max(collapse_detection_mm, COLLAPSE_DETECTION_MM)
+    if collapsed and not collapse_trusted:
+        stage, basis = arco_2019(None, lesion_present, radiograph_findings=radiograph_findings)
+        return stage, (f"a {depth:.1f} mm depression was read but its collapse evidence failed the checks "
+                       f"(needs review); {basis}")
     if collapsed:
         if depth > IIIB_MIN_COLLAPSE_MM:
             return "IIIB", f"collapse of {depth:.1f} mm (> {IIIB_MIN_COLLAPSE_MM:g} mm)"

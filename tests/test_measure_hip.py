@@ -40,10 +40,11 @@ def test_measure_hip_reports_the_json_contract(collapsed_hip):
     head, lesion = collapsed_hip
     out = measure_hip(head, lesion, side="right").to_dict()
     json.dumps(out)
-    assert set(out) == {"side", "head", "lesion", "staging", "warnings"}
+    assert set(out) == {"side", "head", "lesion", "staging", "quality", "warnings"}
+    assert set(out["quality"]) >= {"score", "needs_review", "reasons"}
     assert set(out["head"]) == {"center_lps_mm", "radius_mm", "volume_ml", "sphericity", "rms_deviation_mm",
                                 "collapse_depth_mm", "collapse_direction_lps",
-                                "collapse_in_weight_bearing_dome"}
+                                "collapse_in_weight_bearing_dome", "collapse_detection_mm"}
     assert set(out["lesion"]) == {"volume_ml", "head_involvement_pct", "kerboul_angle_deg"}
     assert set(out["staging"]) == {"arco_2019", "arco_basis", "steinberg_extent", "arco_1992"}
     assert out["side"] == "right"

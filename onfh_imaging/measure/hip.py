@@ -19,6 +19,7 @@ from onfh_imaging.measure.deviation import (
     normal_extent_mm,
     rms_deviation_mm,
 )
+from onfh_imaging.measure.evidence import collapse_evidence_checks, outside_fovea
 from onfh_imaging.measure.lesion import (
     head_involvement_pct,
     kerboul_angle_deg,
@@ -33,6 +34,7 @@ from onfh_imaging.measure.surface import (
     sphericity,
     touches_border,
 )
+from onfh_imaging.quality import Quality, combine
 from onfh_imaging.staging import (
     COLLAPSE_DETECTION_MM,
     arco_1992,
@@ -103,6 +105,7 @@ class HipMeasures:
     articular: np.ndarray | None = None
     neck_axis_lps: np.ndarray | None = None
     collapse_detection_mm: float = COLLAPSE_DETECTION_MM
+    quality: Quality = field(default_factory=lambda: combine(()))
 
     def to_dict(self) -> dict[str, Any]:
         """The per-hip element of the measurement JSON contract (floats rounded to sensible precision)."""
@@ -127,7 +130,7 @@ class HipMeasures:
         staging = {"arco_2019": self.arco_2019, "arco_basis": self.arco_basis,
                    "steinberg_extent": self.steinberg_extent, "arco_1992": self.arco_1992}
         return {"side": self.side, "head": head, "lesion": lesion, "staging": staging,
-                "warnings": list(self.warnings)}
+                "quality": self.quality.to_dict(), "warnings": list(self.warnings)}
 
 
 def _even_subsample(n: int, limit: int) -> np.ndarray:
@@ -157,6 +160,12 @@ def _binary_resolution_warning(head_mask: Volume, col: Collapse, voxel_edges_lps
     return [message]
 
 
+def _outside_fovea(mesh: SurfaceMesh, sphere: Sphere, side: str) -> np.ndarray:
+    """Vertices away from the fovea capitis (a normal pit, never collapse)."""
+    v = mesh.vertices_lps - sphere.center_lps
+    return outside_fovea(v / np.maximum(np.linalg.norm(v, axis=1), 1e-9)[:, None], side)
+
+
 def _inside_field_of_view(mesh, grid: Volume, margin_voxels: float = 0.5) -> np.ndarray:
     """Vertices at least ``margin_voxels`` inside the image grid: nearer the edge, the surface is where the
     field of view cut the head (or its partial-volume blur), not anatomy."""
@@ -168,7 +177,8 @@ def _inside_field_of_view(mesh, grid: Volume, margin_voxels: float = 0.5) -> np.
 def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: str,
                 neck_axis_lps=None, roof_direction_lps=None,
                 articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
-                radiograph_findings=None) -> HipMeasures:
+                radiograph_findings=None, segmentation_quality: Quality | None = None,
+                surface_resolved_at=None) -> HipMeasures:
     """Measure one hip from its femoral head mask and (optionally) its necrotic lesion mask.
 
     Parameters
@@ -189,6 +199,11 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
         Surface further than this (deg) from the neck axis is articular.
     radiograph_findings : iterable of str, optional
         Radiograph findings passed to :func:`onfh_imaging.staging.arco_2019`.
+    segmentation_quality : Quality, optional
+        The segmentation's checks, merged with the collapse evidence checks into ``quality``.
+    surface_resolved_at : callable, optional
+        ``f(directions (n, 3)) -> 0..1``: share of the bone surface the segmentation resolved from the
+        image around each direction (:meth:`HipSegmentation.surface_resolved_at`); collapse needs it.
 
     Raises
     ------
@@ -225,7 +240,7 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     voxel_edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
     col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
                    articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas,
-                   voxel_edges_lps=voxel_edges, observed=observed)
+                   voxel_edges_lps=voxel_edges, observed=observed & _outside_fovea(mesh, sphere, side))
     warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
     volume = mask_volume_ml(head_mask)
 
@@ -241,8 +256,14 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     lesion_present = None if lesion_mask is None else lesion_ml > 0
     in_plane_mm = sorted(head_mask.spacing)[1]  # the finer two axes carry the dome's outline
     detection_mm = collapse_detection_mm(in_plane_mm)
+    evidence = collapse_evidence_checks(
+        mesh, sphere, col, side=side, articular=articular, observed=observed, neck_axis_lps=neck_axis_lps,
+        articular_min_angle_deg=articular_min_angle_deg, detection_mm=detection_mm,
+        slice_normal_lps=head_mask.axis_of_slices(), slice_spacing_mm=float(head_mask.spacing[2]),
+        areas_mm2=areas, surface_resolved_at=surface_resolved_at)
+    quality = combine((segmentation_quality.checks if segmentation_quality is not None else ()) + tuple(evidence))
     stage, basis = arco_2019(col.depth_mm, lesion_present, radiograph_findings=radiograph_findings,
-                             collapse_detection_mm=detection_mm)
+                             collapse_detection_mm=detection_mm, collapse_trusted=quality.collapse_trusted)
     return HipMeasures(
         side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
         rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
@@ -250,5 +271,5 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
         arco_2019=stage, arco_basis=basis, steinberg_extent=steinberg_extent(involvement),
         arco_1992=arco_1992(stage, involvement), warnings=warnings, mesh=mesh,
         deviation_mm=deviation_map(mesh, sphere), articular=articular, neck_axis_lps=neck_axis_lps,
-        collapse_detection_mm=detection_mm,
+        collapse_detection_mm=detection_mm, quality=quality,
     )
