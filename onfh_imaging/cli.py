@@ -83,12 +83,16 @@ def _add_measure(sub: argparse._SubParsersAction) -> None:
                        description="Measure every study under PATH (folders, DICOM files, zip archives): "
                                    "femoral head sphericity, collapse depth, necrotic lesion volume, ARCO stage.")
     p.add_argument("path", help="a DICOM file, a folder of studies, or a zip archive")
-    p.add_argument("--json", action="store_true", help="print one JSON object per study (and nothing else)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per measured series, each with the ARCO verdicts of its visit "
+                        "(and nothing else on stdout)")
     p.add_argument("--series-uid", help="measure only the series with this SeriesInstanceUID")
     p.add_argument("--seg", metavar="OUT.dcm", help="also write the masks as a DICOM Segmentation")
     p.add_argument("--sr", metavar="OUT.dcm", help="also write the measures as a DICOM Structured Report")
     p.add_argument("--pseudonymize", metavar="KEY",
                    help="replace patient identifiers in every output with a keyed hash")
+    p.add_argument("--show-patient", action="store_true",
+                   help="print the PatientID in the text output (default: a pseudonym for that output only)")
     p.set_defaults(func=_cmd_measure)
 
 
@@ -105,6 +109,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
         pseudo = Pseudonymizer(args.pseudonymize)
         reports = [pseudo.pseudonymize_record(r) for r in reports]
+    from onfh_imaging.verdict import with_verdicts
+
+    reports = with_verdicts(reports)
     if args.seg or args.sr:
         from onfh_imaging.export import export_dicom
 
@@ -113,10 +120,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         for report in reports:
             print(json.dumps(report))
     else:
-        from onfh_imaging.textreport import print_study
+        from onfh_imaging.textreport import print_reports
 
-        for report in reports:
-            print_study(report)
+        print_reports(reports, show_patient=args.show_patient or bool(args.pseudonymize))
     if not results:
         print("onfh measure: no measurable series found", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -14,9 +14,8 @@ from typing import Any
 
 from onfh_imaging import __version__
 from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
-from onfh_imaging.errors import InputError, MeasurementError, UnsupportedInputError
-
-RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "PX"}
+from onfh_imaging.errors import InputError, MeasurementError, NotMeasuredError
+from onfh_imaging.vocab import MR_MODALITY, RADIOGRAPH_MODALITIES
 
 Progress = Callable[[float, str], None]
 
@@ -143,12 +142,26 @@ def measure_series(source: str | Path | Sequence[str | Path], series_instance_ui
     :func:`measure_path` does (coronal T1 preferred, a STIR/T2 fat-sat of the same frame of reference used
     for the lesion) unless ``series_instance_uid`` names one.
     """
+    refusals: list[Any] = []
     studies = measure_path(source, series_instance_uid=series_instance_uid, progress=progress,
-                           stop_on_error=True)
+                           stop_on_error=True, on_refusal=refusals.append)
     if not studies:
-        raise InputError("no measurable series found", path=str(source),
-                         hint="run `onfh scan` to see what the folder holds")
+        raise nothing_measured(source, refusals)
     return studies[0]
+
+
+def nothing_measured(source: Any, refusals: Sequence[Any]) -> InputError:
+    """The error for a path where nothing could be measured, giving the first refusals' reasons."""
+    from onfh_imaging.plan import LINES_PER_KIND, refusal_lines
+
+    where = source if isinstance(source, (str, Path)) else ", ".join(str(p) for p in source)
+    if not refusals:
+        return InputError("nothing to measure: no DICOM files found", path=str(where),
+                          hint="give a folder, zip archive or file holding a hip MR series or radiograph")
+    lines = list(refusal_lines(refusals, limit_per_kind=LINES_PER_KIND))
+    exc = InputError("no measurable series found: " + "; ".join(lines), path=str(where))
+    exc.refusals = list(refusals)
+    return exc
 
 
 def _paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
@@ -157,48 +170,25 @@ def _paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
     return [Path(p) for p in source]
 
 
-def _studies(source: str | Path | Sequence[str | Path]) -> list[list[Any]]:
-    """Series of each study under ``source``; a list of files is scanned as one set, so the slices of
-    one series given file by file come together again."""
-    from dataclasses import replace
+def plan_with_refusals(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None
+                       ) -> tuple[list[tuple], list[Any]]:
+    """What :func:`measure_path` would measure, and why everything else under ``source`` is not.
 
+    Returns ``(plans, refusals)``: ``(primary SeriesInfo, fluid-sensitive SeriesInfo | None)`` per series to
+    measure, in patient / study-date order, and a :class:`onfh_imaging.plan.Refusal` per file and series
+    that will not be (files only when no series is chosen). A list of files is scanned as one set, so the
+    slices of one series given file by file come together again.
+    """
     from onfh_imaging.io import scan
+    from onfh_imaging.plan import plan_scan
 
-    merged: dict[str, Any] = {}
-    order: dict[str, list[str]] = {}
-    for path in _paths(source):
-        for study in scan(path).studies:
-            for info in study.series:
-                key = info.key or info.series_instance_uid
-                if key in merged:
-                    merged[key] = replace(merged[key], files=merged[key].files + list(info.files),
-                                          n_slices=merged[key].n_slices + info.n_slices)
-                else:
-                    merged[key] = info
-                    order.setdefault(study.study_instance_uid, []).append(key)
-    return [[merged[k] for k in keys] for keys in order.values()]
+    return plan_scan((scan(path) for path in _paths(source)), series_instance_uid)
 
 
 def plan_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None) -> list[tuple]:
     """What :func:`measure_path` would measure: ``(primary SeriesInfo, fluid-sensitive SeriesInfo | None)``
     per study, in patient / study-date order."""
-    from onfh_imaging.io.series_choice import select_series
-
-    plans: list[tuple] = []
-    for study_series in _studies(source):
-        if series_instance_uid is not None:
-            plans.extend((s, None) for s in study_series
-                         if series_instance_uid in (s.series_instance_uid, s.key))
-            continue
-        plans.extend((s, None) for s in study_series if s.modality in RADIOGRAPH_MODALITIES)
-        mr = [s for s in study_series if s.modality == "MR"]
-        if mr:
-            try:
-                primary, fluid = select_series(mr)
-            except InputError:
-                continue
-            plans.append((primary, fluid))
-    return plans
+    return plan_with_refusals(source, series_instance_uid)[0]
 
 
 def measure_files(modality: str, files: Sequence[str | Path], series_instance_uid: str | None = None, *,
@@ -214,9 +204,9 @@ def measure_files(modality: str, files: Sequence[str | Path], series_instance_ui
 
     if modality in RADIOGRAPH_MODALITIES:
         return measure_radiograph_file(files[0], progress=progress)
-    if modality != "MR":
-        raise UnsupportedInputError(f"modality {modality} is not measured (MR and radiographs are)",
-                                    path=str(files[0]))
+    if modality != MR_MODALITY:
+        raise NotMeasuredError(f"modality {modality} is not measured (MR and radiographs are)",
+                               path=str(files[0]))
     _report(progress, 0.0, "reading the series")
     series = read_series(list(files), series_instance_uid)
     fluid = None
@@ -231,17 +221,28 @@ def measure_files(modality: str, files: Sequence[str | Path], series_instance_ui
 def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None, *,
                  progress: Progress | None = None, stop_on_error: bool = False,
                  on_error: Callable[[Any, Exception], None] | None = None,
-                 head_seeds: Mapping[str, Sequence] | None = None) -> list[StudyResult]:
+                 head_seeds: Mapping[str, Sequence] | None = None,
+                 on_refusal: Callable[[Any], None] | None = None,
+                 plans: tuple[list[tuple], list[Any]] | None = None) -> list[StudyResult]:
     """Measure every study found under ``source`` (files, folders, zip archives).
 
     Each study contributes its best MR series (and every radiograph). Errors of one study are passed to
     ``on_error(series_info, exc)`` and do not stop the others, unless ``stop_on_error`` (or no
-    ``on_error`` is given). ``head_seeds`` places heads by hand in every MR series measured (see
+    ``on_error`` is given). ``on_refusal`` receives a :class:`onfh_imaging.plan.Refusal` for every file and
+    series not measured: first those refused from their headers, then each series whose reading or
+    measuring failed. ``plans`` is what :func:`plan_with_refusals` returned for ``source``, when the caller
+    has it already. ``head_seeds`` places heads by hand in every MR series measured (see
     :func:`measure_mr`); it is meant for one study.
     """
-    plans = plan_path(source, series_instance_uid)
-    if series_instance_uid is not None and not plans:
-        raise InputError(f"no series with SeriesInstanceUID {series_instance_uid}", path=str(source))
+    from onfh_imaging.plan import explain_failure
+
+    plans, refusals = plans if plans is not None else plan_with_refusals(source, series_instance_uid)
+    if series_instance_uid is not None and not plans and not refusals:
+        raise InputError(f"no series with SeriesInstanceUID or key {series_instance_uid}", path=str(source),
+                         hint="`onfh scan --json PATH` lists the keys")
+    for refusal in refusals:
+        if on_refusal is not None:
+            on_refusal(refusal)
     results: list[StudyResult] = []
     for n, (primary, fluid) in enumerate(plans):
         def sub_progress(fraction: float, message: str, n: int = n) -> None:
@@ -254,7 +255,10 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
                 fluid_series_instance_uid=None if fluid is None else fluid.series_instance_uid,
                 progress=sub_progress, head_seeds=head_seeds))
         except Exception as exc:  # one failing study never stops the others
-            if stop_on_error or on_error is None:
+            if stop_on_error or (on_error is None and on_refusal is None):
                 raise
-            on_error(primary, exc)
+            if on_refusal is not None:
+                on_refusal(explain_failure(primary, exc))
+            if on_error is not None:
+                on_error(primary, exc)
     return results

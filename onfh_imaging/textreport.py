@@ -1,68 +1,301 @@
-"""Readable terminal summaries of measurement results (the CLI's default output)."""
+"""The text output of ``onfh measure``: what a radiologist reads, visit by visit and hip by hip.
+
+For each patient (pseudonymised unless the caller asks for the PatientID) and visit: the series
+measured, then one block per hip with the verdict first (ARCO 2019 stage, what decided it, the depth
+used and the others, what the visit cannot tell, disagreements, review), then what each series measured,
+with units. Each warning is printed once, naming every series that raised it. A stage is never left
+empty: a hip without one says "not staged" and why.
+
+The input is the measurement JSON of each series with its visit's ``verdicts`` block
+(:func:`onfh_imaging.verdict.with_verdicts`).
+"""
 
 from __future__ import annotations
 
+import secrets
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+
+from onfh_imaging.verdict import group_by_visit, is_radiograph, series_label, visit_verdicts
+
+DETECTION_NEAR_FACTOR = 2.0
+"""A depth below this multiple of its detection limit is printed with the limit beside it."""
+
+_STAGE_WORDS = {"none": "no osteonecrosis", "I-II": "I or II"}
 
 
-def _fmt(value: Any, digits: int = 2) -> str:
+def stage_text(stage: str | None, basis: str = "") -> str:
+    """A stage as a reader reads it: ``"IIIB"``, ``"I or II"``, ``"no osteonecrosis"``, ``"not staged"``."""
+    if not stage:
+        return "not staged"
+    return _STAGE_WORDS.get(stage, stage)
+
+
+def _mm(value: Any, digits: int = 2) -> str | None:
     if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+        return None
+    return f"{float(value):.{digits}f} mm"
 
 
-def study_table(report: dict) -> Table:
-    """A table of one study's hips from the measurement JSON contract."""
-    inp = report.get("input", {})
-    title = " ".join(str(v) for v in (inp.get("modality"), inp.get("study_date"),
-                                       inp.get("series_description")) if v)
-    table = Table(title=title, title_justify="left")
-    radiograph = "pixel_size_source" in inp
-    unit = "mm" if not radiograph or inp.get("pixel_size_mm") else "px"
-    columns = ["hip", f"radius\n{unit}"]
-    if radiograph:
-        columns += [f"Mose dev.\n{unit}", f"collapse\n{unit}", f"joint sp.\n{unit}"]
+def depth_text(depth_mm: float | None, detection_mm: float | None) -> str | None:
+    """A collapse depth with its detection limit when the depth is near or below it."""
+    if depth_mm is None:
+        return None
+    text = f"{depth_mm:.2f} mm"
+    if detection_mm is None:
+        return text
+    if depth_mm < detection_mm:
+        return f"{text} (below the detection limit of {detection_mm:.2f} mm: no collapse read)"
+    if depth_mm < DETECTION_NEAR_FACTOR * detection_mm:
+        return f"{text} (detection limit {detection_mm:.2f} mm)"
+    return text
+
+
+def _join(parts: Iterable[str | None]) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def _mr_measures(hip: Mapping[str, Any]) -> list[str]:
+    head = hip.get("head") or {}
+    lesion = hip.get("lesion")
+    lines = [_join([f"head radius {_mm(head.get('radius_mm'), 1)}" if head.get("radius_mm") is not None else None,
+                    f"volume {head['volume_ml']:.1f} mL" if head.get("volume_ml") is not None else None,
+                    f"sphericity {head['sphericity']:.3f}" if head.get("sphericity") is not None else None,
+                    f"RMS deviation {_mm(head.get('rms_deviation_mm'))}"
+                    if head.get("rms_deviation_mm") is not None else None])]
+    collapse = depth_text(head.get("collapse_depth_mm"), head.get("collapse_detection_mm"))
+    if collapse:
+        where = ""
+        if head.get("collapse_in_weight_bearing_dome") is not None and \
+                head.get("collapse_depth_mm", 0) >= (head.get("collapse_detection_mm") or 0):
+            where = ", in the weight-bearing dome" if head["collapse_in_weight_bearing_dome"] else \
+                ", outside the weight-bearing dome"
+        lines.append(f"collapse {collapse}{where}")
+    if lesion is None:
+        lines.append("lesion not assessed")
+    elif not lesion.get("volume_ml"):
+        lines.append("no necrotic lesion")
     else:
-        columns += ["volume\nmL", "spheri-\ncity", "collapse\nmm", "lesion\nmL", "involved\n%", "Kerboul\ndeg"]
-    columns.append("ARCO\n2019")
-    for n, name in enumerate(columns):
-        table.add_column(name, justify="left" if n in (0, len(columns) - 1) else "right")
-    for hip in report.get("hips", []):
-        head = hip.get("head") or {}
-        lesion = hip.get("lesion") or {}
-        staging = hip.get("staging") or {}
-        row = [hip.get("side", "?"), _fmt(head.get("radius_mm"), 1)]
-        if radiograph:
-            row += [_fmt(head.get("max_deviation_mm")), _fmt(head.get("collapse_depth_mm")),
-                    _fmt(head.get("joint_space_width_mm"))]
-        else:
-            row += [_fmt(head.get("volume_ml"), 1), _fmt(head.get("sphericity"), 3),
-                    _fmt(head.get("collapse_depth_mm")), _fmt(lesion.get("volume_ml")),
-                    _fmt(lesion.get("head_involvement_pct"), 1), _fmt(lesion.get("kerboul_angle_deg"), 0)]
-        row.append(str(staging.get("arco_2019", "-")))
-        table.add_row(*row)
-    return table
+        lines.append(_join([f"lesion {lesion['volume_ml']:.1f} mL",
+                            f"{lesion['head_involvement_pct']:.1f} % of the head"
+                            if lesion.get("head_involvement_pct") is not None else None,
+                            f"Kerboul angle {lesion['kerboul_angle_deg']:.0f} deg"
+                            if lesion.get("kerboul_angle_deg") is not None else None]))
+    return [line for line in lines if line]
 
 
-def print_study(report: dict, console: Console | None = None) -> None:
-    """Print one study's table, then each hip's staging basis and warnings."""
-    if console is None:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=110)  # piped output: no terminal width to fit
-    console.print(study_table(report))
-    for hip in report.get("hips", []):
-        basis = (hip.get("staging") or {}).get("arco_basis")
-        if basis:
-            console.print(f"  {hip.get('side')}: {basis}", style="dim")
-        for warning in hip.get("warnings", []):
-            console.print(f"  {hip.get('side')}: warning: {warning}", style="yellow")
-    for warning in report.get("warnings", []):
-        console.print(f"  warning: {warning}", style="yellow")
-    if not report.get("hips"):
-        console.print("  no femoral head measured", style="yellow")
+def _radiograph_measures(hip: Mapping[str, Any], unit: str, detection_mm: float | None) -> list[str]:
+    head = hip.get("head") or {}
+    suffix = "mm" if unit == "mm" else "px"
+
+    def length(name: str) -> str | None:
+        value = head.get(f"{name}_{suffix}")
+        return None if value is None else f"{float(value):.2f} {unit}"
+
+    collapse = depth_text(head.get("collapse_depth_mm"), detection_mm) if unit == "mm" else length("collapse_depth")
+    lines = [_join([f"head radius {length('radius')}" if length("radius") else None,
+                    f"collapse of the silhouette {collapse}" if collapse else None,
+                    f"joint space {length('joint_space_width')}" if length("joint_space_width") else
+                    "joint space not measured"])]
+    deviation, depth = head.get(f"max_deviation_{suffix}"), head.get(f"collapse_depth_{suffix}")
+    if deviation is not None and depth is not None and abs(float(deviation) - float(depth)) > 0.005:
+        lines.append(f"largest deviation from the reference circle (Mose) {float(deviation):.2f} {unit}, outward")
+    if head.get("double_contour"):
+        deep = head.get(f"double_contour_max_depth_{suffix}")
+        lines.append(_join([f"double contour over {head.get('double_contour_arc_deg', 0):.0f} deg",
+                            f"up to {float(deep):.2f} {unit} inside the outline" if deep is not None else None]))
+    return [line for line in lines if line]
+
+
+def _radiograph_unit(report: Mapping[str, Any]) -> str:
+    return "mm" if (report.get("input") or {}).get("pixel_size_mm") else "px"
+
+
+def _series_line(report: Mapping[str, Any]) -> str:
+    inp = report.get("input") or {}
+    if is_radiograph(report):
+        size = inp.get("pixel_size_mm")
+        if size:
+            return f"{series_label(report)}: pixel {float(size[0]):.3f} mm at the patient ({inp.get('pixel_size_source')})"
+        return f"{series_label(report)}: pixel size unknown, lengths in pixels"
+    fluid = inp.get("fluid_sensitive_series_description")
+    return f"{series_label(report)}: " + (f"lesion outlined on the fluid-sensitive {fluid}" if fluid else
+                                         "no fluid-sensitive series: lesion from the T1 alone")
+
+
+def _warnings_once(items: Iterable[tuple[str, str]]) -> list[str]:
+    """``(series label, warning)`` pairs as one line per distinct warning, naming every series."""
+    by_text: dict[str, list[str]] = {}
+    for label, text in items:
+        labels = by_text.setdefault(text, [])
+        if label not in labels:
+            labels.append(label)
+    return [f"{', '.join(labels)}: {text}" for text, labels in by_text.items()]
+
+
+class _Printer:
+    def __init__(self, console: Console):
+        self.console = console
+
+    def line(self, text: str = "", indent: int = 0, style: str | None = None) -> None:
+        """One line of text, wrapped at the console width with its continuation indented."""
+        width = max(int(self.console.width or 110), 40)
+        wrapped = textwrap.fill(text, width=width, initial_indent=" " * indent,
+                                subsequent_indent=" " * (indent + 4), break_on_hyphens=False) if text else ""
+        self.console.print(escape(wrapped), style=style, highlight=False, soft_wrap=True)
+
+    def items(self, title: str, items: Sequence[str], indent: int, style: str | None = None) -> None:
+        if not items:
+            return
+        if len(items) == 1:
+            self.line(f"{title}: {items[0]}", indent, style)
+            return
+        self.line(f"{title}:", indent, style)
+        for item in items:
+            self.line(f"- {item}", indent + 2, style)
+
+
+def _verdict_block(out: _Printer, verdict: Mapping[str, Any]) -> None:
+    stage = verdict.get("arco_2019")
+    extent = [f"Steinberg {verdict['steinberg_extent']}" if verdict.get("steinberg_extent") else None,
+              f"ARCO 1992 {verdict['arco_1992']}" if verdict.get("arco_1992") and stage not in (None, "none") else None]
+    head = f"{verdict['side'].upper()} HIP   ARCO 2019 {stage_text(stage)}"
+    if extent[0] or extent[1]:
+        head += f"   ({_join(extent)})"
+    out.line(head, 0, "bold")
+    basis = verdict.get("basis") or ""
+    out.line(f"Basis: {basis}" if stage else basis.replace("not staged: ", "Not staged: ", 1), 2)
+    depth = verdict.get("depth")
+    if depth is not None:
+        others = [f"{d['series']} {depth_text(d['depth_mm'], d['detection_limit_mm'])}"
+                  for d in verdict.get("other_depths") or []]
+        used = "used" if stage in ("IIIA", "IIIB", "IV") else "best resolved"
+        out.line(f"Depth {used}: {depth_text(depth['depth_mm'], depth['detection_limit_mm'])} on {depth['series']}, "
+                 f"{depth['method']}", 2)
+        out.items("Other depths", others, 2)
+    out.items("Cannot tell", verdict.get("not_assessed") or [], 2)
+    out.items("Series disagree", verdict.get("disagreements") or [], 2)
+    if verdict.get("needs_review"):
+        out.items("NEEDS REVIEW", verdict.get("reasons") or ["the measurement asked for it"], 2, "bold red")
+    else:
+        out.line("Review: not needed by the checks", 2)
+
+
+def _series_block(out: _Printer, report: Mapping[str, Any], hip: Mapping[str, Any], detection_mm: float | None) -> None:
+    staging = hip.get("staging") or {}
+    alone = staging.get("arco_2019")
+    alone_text = stage_text(alone) if alone else f"not staged ({staging.get('arco_basis') or 'no basis given'})"
+    out.line(f"{series_label(report)}  (this series alone: {alone_text})", 4)
+    if not hip.get("head"):
+        out.line(f"not measured: {staging.get('arco_basis') or 'no femoral head'}", 6)
+        return
+    lines = (_radiograph_measures(hip, _radiograph_unit(report), detection_mm) if is_radiograph(report)
+             else _mr_measures(hip))
+    quality = hip.get("quality")
+    if quality:
+        lines.append(f"quality score {float(quality.get('score', 0)):.2f}"
+                     + (" (needs review)" if quality.get("needs_review") else ""))
+    for text in lines:
+        out.line(text, 6)
+
+
+def print_visit(reports: Sequence[Mapping[str, Any]], console: Console | None = None, *,
+                patient_label: str | None = None, pseudonym: bool = False) -> None:
+    """Print one visit: its series, then one block per hip (verdict first, then each series' measures).
+
+    Parameters
+    ----------
+    reports : sequence of mapping
+        The measurement JSON of every series of the visit, with or without ``verdicts``.
+    console : rich.console.Console, optional
+        Where to print (a terminal console by default; 110 columns when piped).
+    patient_label : str, optional
+        How the patient is named; default the record's ``patient_id``.
+    pseudonym : bool
+        ``patient_label`` is a pseudonym made for this output (the text says so).
+    """
+    console = console or _console()
+    out = _Printer(console)
+    verdicts = reports[0].get("verdicts") if reports and "verdicts" in reports[0] else \
+        [v.to_dict() for v in visit_verdicts(reports)]
+    inp = reports[0].get("input") or {} if reports else {}
+    patient = patient_label if patient_label is not None else inp.get("patient_id") or "unknown patient"
+    out.line(f"Patient {patient}   visit {inp.get('study_date') or 'date unknown'}", 0, "bold")
+    if pseudonym:
+        out.line("(a pseudonym for this output only; --show-patient prints the PatientID)", 2)
+    out.items("Series", [_series_line(r) for r in _mr_first(reports)], 2)
+    out.items("Warnings", _warnings_once((series_label(r), w) for r in reports for w in r.get("warnings") or []),
+              2, "yellow")
+    out.line()
+    sides = [v["side"] for v in verdicts]
+    for verdict in verdicts:
+        _verdict_block(out, verdict)
+        detection = {s["series_instance_uid"]: s.get("detection_limit_mm") for s in verdict.get("series") or []}
+        out.line("Measured per series:", 2)
+        hip_warnings = []
+        for report in _mr_first(reports):
+            for hip in report.get("hips") or []:
+                if hip.get("side") != verdict["side"]:
+                    continue
+                uid = (report.get("input") or {}).get("series_instance_uid")
+                _series_block(out, report, hip, detection.get(str(uid)))
+                hip_warnings += [(series_label(report), w) for w in hip.get("warnings") or []]
+        reviewed = " ".join(verdict.get("reasons") or [])
+        out.items("Warnings", [w for w in _warnings_once(hip_warnings) if w not in reviewed], 2, "yellow")
+        out.line()
+    unmeasured = [(series_label(r), h) for r in reports for h in r.get("hips") or [] if h.get("side") not in sides]
+    for label, hip in unmeasured:
+        out.line(f"{str(hip.get('side', 'unknown')).upper()} HIP   not staged: not measured on {label}: "
+                 f"{(hip.get('staging') or {}).get('arco_basis') or 'no femoral head found'}", 0, "bold")
+    if not any(r.get("hips") for r in reports):
+        out.line("No femoral head measured in this visit.", 0, "yellow")
+        out.line()
+
+
+def _mr_first(reports: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(reports, key=lambda r: (is_radiograph(r), series_label(r)))
+
+
+def _console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=110)  # piped output: no terminal width to fit
+
+
+def print_reports(reports: Iterable[Mapping[str, Any]], console: Console | None = None, *,
+                  show_patient: bool = False) -> None:
+    """Print every visit of the measured series, grouped by patient and date.
+
+    Parameters
+    ----------
+    reports : iterable of mapping
+        Measurement JSON of each series (with ``verdicts`` when computed).
+    console : rich.console.Console, optional
+        Where to print.
+    show_patient : bool
+        Print the PatientID as recorded (also right for records pseudonymised beforehand: their ID is
+        already the keyed pseudonym). Otherwise each patient is named by a pseudonym valid for this
+        output only.
+    """
+    console = console or _console()
+    labels: dict[str, str] = {}
+    run = secrets.token_hex(8)  # a key for this output only: nothing links its pseudonyms to the IDs
+    for visit in group_by_visit(reports):
+        pid = str((visit[0].get("input") or {}).get("patient_id") or "")
+        if pid not in labels:
+            labels[pid] = pid if show_patient else _pseudonym(pid, run)
+        print_visit(visit, console, patient_label=labels[pid], pseudonym=not show_patient and bool(pid))
+
+
+def _pseudonym(patient_id: str, run_key: str) -> str:
+    from onfh_imaging.export.phi import Pseudonymizer
+
+    if not patient_id:
+        return "unknown patient"
+    return Pseudonymizer(run_key, prefix="PT", length=8).patient_id(patient_id)
+
+
+__all__ = ["depth_text", "print_reports", "print_visit", "stage_text"]

@@ -217,7 +217,7 @@ class HipVerdict:
             "side": self.side,
             "patient_id": self.patient_id,
             "study_date": self.study_date,
-            "study_instance_uids": list(self.study_instance_uids),
+            "studies": [{"study_instance_uid": uid} for uid in self.study_instance_uids],
             "arco_2019": self.stage,
             "basis": self.basis,
             "decided_by": list(self.decided_by),
@@ -256,13 +256,16 @@ def is_radiograph(report: Mapping[str, Any]) -> bool:
 
 
 def series_label(report: Mapping[str, Any]) -> str:
-    """A reader's name for a measured series: modality, description and, for a radiograph, the view."""
+    """A reader's name for a measured series: modality, description and, for a radiograph, the view; an MR
+    series names the fluid-sensitive series that outlined its lesion (``MR COR T1 + COR STIR``)."""
     inp = report.get("input") or {}
     words = [inp.get("modality") or "?", inp.get("series_description") or ""]
     if is_radiograph(report) and inp.get("view"):
         view = str(inp["view"])
         if view.lower() not in str(inp.get("series_description") or "").lower():
             words.append(f"({view})")
+    if inp.get("fluid_sensitive_series_description"):
+        words.append(f"+ {inp['fluid_sensitive_series_description']}")
     return " ".join(w for w in words if w) or str(inp.get("series_instance_uid"))
 
 
@@ -297,8 +300,6 @@ def series_hips(report: Mapping[str, Any]) -> list[SeriesHip]:
     inp = report.get("input") or {}
     radiograph = is_radiograph(report)
     label = series_label(report)
-    if inp.get("fluid_sensitive_series_description"):
-        label += f" + {inp['fluid_sensitive_series_description']}"
     out = []
     for hip in report.get("hips") or []:
         head = hip.get("head")

@@ -46,12 +46,22 @@ def test_measure_json_follows_the_contract(right_hip_study):
     assert max(abs(a - b) for a, b in zip(hip["head"]["center_lps_mm"], true_head["center_lps_mm"])) < 1.0
     assert hip["lesion"]["volume_ml"] > 0.5 * truth["hips"][0]["lesion"]["volume_ml"]
     assert hip["staging"]["arco_2019"].startswith("III")
+    (verdict,) = report["verdicts"]  # the visit's verdict rides on each series object
+    assert verdict["side"] == "right" and verdict["arco_2019"].startswith("III")
+    assert verdict["depth"]["series"] == "MR COR T1"
+    assert any(n.startswith("IV") for n in verdict["not_assessed"])  # no radiograph at this visit
 
 
 def test_measure_table_is_readable(right_hip_study):
     proc = _onfh("measure", str(right_hip_study))
     assert proc.returncode == 0, proc.stderr
-    assert "right" in proc.stdout and "collapse" in proc.stdout
+    lines = proc.stdout.splitlines()
+    hip = next(n for n, line in enumerate(lines) if line.startswith("RIGHT HIP"))
+    assert "ARCO 2019 III" in lines[hip]  # the verdict first
+    assert lines[hip + 1].strip().startswith("Basis: collapse of")
+    assert "MR COR T1" in proc.stdout and "None" not in proc.stdout
+    assert "PHANTOM" not in proc.stdout  # the patient is pseudonymised unless asked
+    assert "Patient PHANTOM" in _onfh("measure", str(right_hip_study), "--show-patient").stdout
 
 
 def test_measure_reports_user_errors_in_one_line(tmp_path):

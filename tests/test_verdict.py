@@ -125,3 +125,47 @@ def test_depth_near_the_iiia_iiib_limit_is_flagged(depth, expected):
     v = _one(_mr(depth), _xr("lateral", 1.0))
     assert v["arco_2019"] == expected
     assert any("IIIA/IIIB limit" in d for d in v["disagreements"])
+
+
+# --- the text a radiologist reads ------------------------------------------------------------------
+def _text(reports, **kwargs) -> str:
+    import io
+
+    from rich.console import Console
+
+    from onfh_imaging.textreport import print_reports
+
+    buffer = io.StringIO()
+    print_reports(with_verdicts(reports), Console(file=buffer, width=200, color_system=None), **kwargs)
+    return buffer.getvalue()
+
+
+def test_text_puts_the_verdict_first_and_names_every_series():
+    mr = _mr(3.1)
+    mr["input"]["fluid_sensitive_series_description"] = "COR STIR"
+    ap, frog = _xr("AP", 0.24), _xr("lateral", 1.46, double=True)
+    for report in (ap, frog):
+        report["warnings"] = ["pixel size from the estimated radiographic magnification factor"]
+    text = _text([ap, frog, mr])
+    lines = text.splitlines()
+    hip_at = next(n for n, line in enumerate(lines) if line.startswith("RIGHT HIP"))
+    assert "ARCO 2019 IIIB" in lines[hip_at] and lines[hip_at + 1].strip().startswith("Basis: collapse of 3.1 mm")
+    assert text.index("RIGHT HIP") < text.index("this series alone")  # verdict before the per-series measures
+    assert "MR COR T1 + COR STIR" in text and "DX HIP AP" in text and "DX HIP lateral" in text
+    assert text.count("radiographic magnification factor") == 1  # each warning once, naming both series
+    assert "below the detection limit of 0.50 mm" in text  # the AP depth near (below) its limit
+    assert "None" not in text and "Mose" not in text  # no empty value, no column repeating the collapse
+    assert "PHANTOM" not in text and "P " not in text.splitlines()[0][:9]
+
+
+def test_text_says_not_staged_and_why():
+    text = _text([_xr("AP", 0.1), _xr("lateral", 0.2)])
+    assert "ARCO 2019 not staged" in text and "Not staged: no collapse" in text
+    assert "None" not in text
+
+
+def test_text_shows_the_patient_only_when_asked():
+    report = _mr(0.2)
+    assert "Patient P " in _text([report], show_patient=True)
+    hidden = _text([report])
+    assert "Patient P " not in hidden and "pseudonym" in hidden
