@@ -207,6 +207,7 @@ class HipRead:
     error: str | None = None
     measures: Any = None
     measured_hashes: dict[str, str] = field(default_factory=dict)
+    automatic_hashes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.current is None and self.error is None:
@@ -216,6 +217,7 @@ class HipRead:
         if not self.labels:
             self.labels = {s: np.asarray(m.array, np.uint8).copy() for s, m in self.automatic_masks.items()}
         self.measured_hashes = self.label_hashes()
+        self.automatic_hashes = {s: mask_sha256(m) for s, m in self.automatic_masks.items()}
 
     def label_hashes(self) -> dict[str, str]:
         return {s: mask_sha256(a) for s, a in self.labels.items()}
@@ -223,7 +225,7 @@ class HipRead:
     @property
     def edited(self) -> bool:
         """True when any label differs from the automatic mask."""
-        return self.label_hashes() != {s: mask_sha256(m) for s, m in self.automatic_masks.items()}
+        return self.label_hashes() != self.automatic_hashes
 
     @property
     def stale(self) -> bool:
@@ -430,15 +432,17 @@ class ReadingSession:
         """
         out = []
         for hip in self.hips:
-            if (sides is not None and hip.side not in sides) or not hip.labels or not hip.stale:
+            if (sides is not None and hip.side not in sides) or not hip.labels:
                 continue
-            hashes = hip.label_hashes()
-            if not hip.edited:
+            labels = {s: np.array(a, copy=True) for s, a in hip.labels.items()}  # painting may go on
+            hashes = {s: mask_sha256(a) for s, a in labels.items()}
+            if hashes == hip.measured_hashes:
+                continue
+            if hashes == hip.automatic_hashes:
                 hip.current, hip.error, hip.measured_hashes = hip.automatic, hip.automatic_error, hashes
                 hip.measures = hip.automatic_measures
                 self._place(hip, hip.measures)
                 continue
-            labels = {s: np.array(a, copy=True) for s, a in hip.labels.items()}
             masks = measured_masks(labels, hip.automatic_masks, hip.fractions)
             out.append(MeasureJob(hip.side, masks, hip.neck_axis_lps, hashes))
         return out

@@ -17,10 +17,12 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 
 import SimpleITK as sitk  # noqa: E402
 from app_model.types import KeyBinding  # noqa: E402
+from qtpy.QtWidgets import QDialog  # noqa: E402
 
 from onfh_imaging.reads import HEAD, LESION, ReadStore, mask_name, mask_sha256  # noqa: E402
 from onfh_napari._reader import META_VOLUME, lps_to_world  # noqa: E402
-from onfh_napari._widget import ConfirmDialog, ReadingWidget, measure_value  # noqa: E402
+from onfh_imaging.reading import measure_value  # noqa: E402
+from onfh_napari._widget import ConfirmDialog, ReadingWidget  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -53,16 +55,24 @@ def cached_pipeline(monkeypatch):
 
     import onfh_napari._widget as widget_module
 
-    real = widget_module._segment_and_measure
+    real = widget_module._compute
 
-    def cached(volume, fluid_sensitive, info, progress):
-        key = hashlib.sha256(np.ascontiguousarray(volume.array).tobytes()).hexdigest()
+    def cached(session, seeds, progress):
+        key = hashlib.sha256(np.ascontiguousarray(session.image.array).tobytes()).hexdigest() + repr(seeds)
         if key not in _PIPELINE_CACHE:
-            _PIPELINE_CACHE[key] = real(volume, fluid_sensitive, info, progress)
+            _PIPELINE_CACHE[key] = real(session, seeds, progress)[1]
         progress(1.0, "done")
-        return _PIPELINE_CACHE[key]
+        return session, _fresh(_PIPELINE_CACHE[key])
 
-    monkeypatch.setattr(widget_module, "_segment_and_measure", cached)
+    monkeypatch.setattr(widget_module, "_compute", cached)
+
+
+def _fresh(segmented):
+    """A cached segmentation with its own label arrays, as a new Segment would give."""
+    from dataclasses import replace
+
+    return replace(segmented, hips=[replace(h, labels={}, current=None, error=None, measures=None)
+                                    for h in segmented.hips])
 
 
 @pytest.fixture
@@ -110,38 +120,71 @@ def test_reader_places_the_phantom_in_mm(make_napari_viewer, phantom_study):
     assert {layer.metadata["onfh_series"]["sequence"] for layer in layers} >= {"T1"}
 
 
-def test_segment_edit_remeasure_confirm_and_screenshot(make_napari_viewer, qtbot, phantom_study, reads_db):
+def _neck_extension(volume, hip) -> np.ndarray:
+    """Voxels of the femoral neck next to the head, reaching well beyond the automatic masks' box."""
+    rel = volume.voxel_centers_lps().reshape(-1, 3) - hip.center_lps
+    axis = hip.neck_axis_lps / np.linalg.norm(hip.neck_axis_lps)
+    along = rel @ axis
+    off_axis = np.linalg.norm(rel - along[:, None] * axis, axis=1)
+    return ((off_axis <= 8.0) & (along > 0.5 * hip.radius_mm) & (along < 1.6 * hip.radius_mm)).reshape(volume.shape)
+
+
+def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_viewer, qtbot, phantom_study,
+                                                                  reads_db, cached_pipeline):
+    from onfh_imaging.measure.hip import measure_hip
+
     study, truth = phantom_study
     viewer = make_napari_viewer(show=True)
     widget = _segmented_widget(viewer, qtbot, study)
     assert widget.store().path == reads_db
-    sides = sorted(s.side for s in widget.hips)
-    assert sides and set(sides) <= {h["side"] for h in truth["hips"]}
+    volume = widget.volume
+    assert [h.side for h in widget.hips] == ["right", "left"]
     names = {layer.name for layer in viewer.layers}
-    for side in sides:
+    for side in ("right", "left"):
         assert {f"{side} femoral head", f"{side} lesion", f"{side} reference sphere"} <= names
-    assert widget.table.columnCount() == 2 * len(sides)
-    assert widget.table.item(0, 0).text() not in ("", "-")
+    # one slider position per slice, whatever layers Segment added (the deviation surface included)
+    assert viewer.dims.nsteps[0] == volume.shape[0]
+    assert widget.progress.value() == 100
+    # a compact table for the selected hip, with MR rows only
+    assert widget.table.columnCount() == 2
+    rows = [widget.table.verticalHeaderItem(r).text() for r in range(widget.table.rowCount())]
+    assert "Max deviation, Mose (mm)" not in rows and "Lesion volume (mL)" in rows
+    assert widget.table.horizontalScrollBar().maximum() == 0
+    # clicking the left hip selects it and centres the slice on its head
+    widget.hips_list.setCurrentRow(1)
+    assert widget.selected_side == "left"
+    left = widget.session.hip("left")
+    k = volume.lps_to_index(left.center_lps)[2]
+    assert abs(viewer.dims.point[0] - widget.image_layer.data_to_world((k, 0, 0))[0]) <= volume.spacing[2] / 2 + 1e-6
 
-    # Paint a compact block of head voxels (outside the lesion) into the lesion labels.
-    hip = max(widget.hips, key=lambda s: measure_value(s.current, "lesion", "volume_ml") or 0)
-    lesion_layer, head_layer = hip.layers[LESION], hip.layers[HEAD]
-    volume = widget.image_layer.metadata[META_VOLUME]
+    # paint the neck beyond the automatic box into the head and the lesion layers
+    hip = widget.session.hip("right")
+    layers = widget.layers["right"]
+    neck = _neck_extension(volume, hip)
+    inside = np.zeros(volume.shape, bool)
+    i0, j0, k0 = hip.fractions[LESION].offset_in(volume)
+    nk, nj, ni = hip.fractions[LESION].shape
+    inside[k0:k0 + nk, j0:j0 + nj, i0:i0 + ni] = True
+    lesion_paint = neck & ~inside
+    assert lesion_paint.sum() > 20
     before = measure_value(hip.current, "lesion", "volume_ml")
-    free = np.argwhere((head_layer.data > 0) & (lesion_layer.data == 0))
-    centre = volume.index_to_lps(free.mean(axis=0)[::-1])
-    dist = np.linalg.norm(volume.index_to_lps(free[:, ::-1]) - centre, axis=1)
-    block = free[dist <= 6.0]
-    lesion_layer.data_setitem(tuple(block.T), 1)
-    added_ml = len(block) * volume.voxel_volume_ml
+    layers[HEAD].data_setitem(tuple(np.argwhere(neck).T), 1)
+    layers[LESION].data_setitem(tuple(np.argwhere(lesion_paint).T), 1)
     qtbot.waitUntil(lambda: measure_value(hip.current, "lesion", "volume_ml") != before, timeout=60_000)
-    after = measure_value(hip.current, "lesion", "volume_ml")
-    assert after - before == pytest.approx(added_ml, rel=0.25)
-    assert measure_value(hip.automatic, "lesion", "volume_ml") == before
-    qtbot.waitUntil(lambda: widget._measure_worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: widget._measure_worker is None and not hip.stale, timeout=60_000)
+    widget.hips_list.setCurrentRow(0)
+    shown = {widget.table.verticalHeaderItem(r).text(): widget.table.item(r, 1).text()
+             for r in range(widget.table.rowCount())}
+    direct = measure_hip(volume.with_array(layers[HEAD].data != 0), volume.with_array(layers[LESION].data != 0),
+                         side="right", neck_axis_lps=hip.neck_axis_lps).to_dict()
+    assert float(shown["Lesion volume (mL)"]) == pytest.approx(direct["lesion"]["volume_ml"], rel=0.1)
+    assert float(shown["Head radius (mm)"]) == pytest.approx(direct["head"]["radius_mm"], abs=0.5)
+    assert "edited" in widget.hips_list.item(0).text()
 
-    # Screenshot with the layers, kept as an artifact.
-    viewer.dims.set_point(0, viewer.layers[lesion_layer.name].data_to_world(block[0])[0])
+    # outline mode, and a screenshot with the layers kept as an artifact
+    widget.outline.setChecked(True)
+    assert layers[LESION].contour == 1 and layers[HEAD].contour == 1
+    viewer.dims.set_point(0, widget.image_layer.data_to_world(np.argwhere(lesion_paint)[0])[0])
     shot = viewer.screenshot(canvas_only=True, flash=False)
     ARTIFACTS.mkdir(exist_ok=True)
     from skimage.io import imsave
@@ -150,67 +193,92 @@ def test_segment_edit_remeasure_confirm_and_screenshot(make_napari_viewer, qtbot
     rgb = shot[..., :3].astype(int)
     assert rgb.std() > 10
     orange = (rgb[..., 0] > 150) & (rgb[..., 2] < 120) & (rgb[..., 0] - rgb[..., 2] > 80)
-    assert orange.sum() > 50, "lesion labels not visible in the screenshot"
+    assert orange.sum() > 20, "lesion outline not visible in the screenshot"
 
-    # Confirm and read the record back from SQLite.
-    record = widget.confirm("AB", "IIIB", "painted extra lesion")
+    # the deviation map shows in 3D, with its colour bar
+    viewer.dims.ndisplay = 3
+    assert layers["deviation"].visible and layers["deviation"].colorbar.visible
+    viewer.dims.ndisplay = 2
+
+    # two hips, two stages, read back from the store
+    record = widget.confirm("AB", {"right": "IIIB", "left": "II"}, "painted the neck")
     assert record is not None, widget.status.text()
     (stored,) = ReadStore(reads_db).history(record.series_instance_uid)
-    assert stored == record
-    assert stored.reader == "AB" and stored.arco_2019 == "IIIB" and stored.edited
-    assert stored.mask_sha256[mask_name(hip.side, LESION)] == mask_sha256(lesion_layer.data)
-    assert stored.mask_sha256[mask_name(hip.side, HEAD)] == mask_sha256(hip.automatic_masks[mask_name(hip.side, HEAD)])
+    assert stored == record and stored.hip_stage("right") == "IIIB" and stored.hip_stage("left") == "II"
+    by_side = {h["side"]: h for h in stored.hips}
+    assert by_side["right"]["edited"] and not by_side["left"]["edited"]
+    assert stored.mask_sha256[mask_name("right", LESION)] == mask_sha256(layers[LESION].data)
     confirmed = {m["side"]: m for m in stored.confirmed_measures}
-    automatic = {m["side"]: m for m in stored.automatic_measures}
-    assert confirmed[hip.side]["lesion"]["volume_ml"] == after
-    assert automatic[hip.side]["lesion"]["volume_ml"] == before
+    assert confirmed["right"]["lesion"]["volume_ml"] == measure_value(hip.current, "lesion", "volume_ml")
     assert Path(stored.files["seg"]).exists()
     assert json.loads(Path(stored.files["json"]).read_text())["read_uid"] == stored.read_uid
-    assert "AB" in widget.reads_view.toPlainText()
+    assert "right IIIB" in widget.reads_view.toPlainText()
+
+    # undo gives the automatic measures back
+    layers[LESION].undo()
+    layers[HEAD].undo()
+    qtbot.waitUntil(lambda: widget._measure_worker is None and hip.current == hip.automatic, timeout=60_000)
 
 
-def test_undo_restores_the_automatic_measures(make_napari_viewer, qtbot, phantom_study, reads_db,
-                                              cached_pipeline):
+def test_a_failed_hip_is_not_confirmed_silently_and_segment_asks_first(make_napari_viewer, qtbot, phantom_study,
+                                                                      reads_db, cached_pipeline, monkeypatch):
+    import onfh_napari._widget as widget_module
+
     study, _ = phantom_study
     viewer = make_napari_viewer()
     widget = _segmented_widget(viewer, qtbot, study)
-    hip = widget.hips[0]
-    lesion_layer = hip.layers[LESION]
-    automatic = measure_value(hip.automatic, "lesion", "volume_ml")
-    viewer.layers.selection.active = lesion_layer
-    lesion_layer.brush_size = 9
-    lesion_layer.selected_label = 1
-    free = np.argwhere((hip.layers[HEAD].data > 0) & (lesion_layer.data == 0))
-    target = free[np.argmin(np.linalg.norm(free - free.mean(axis=0), axis=1))]
-    lesion_layer.paint(tuple(float(v) for v in target), 1)  # the brush, in the displayed plane
-    assert lesion_layer.data[tuple(target)] == 1
-    qtbot.waitUntil(lambda: measure_value(hip.current, "lesion", "volume_ml") != automatic, timeout=60_000)
-    qtbot.waitUntil(lambda: widget._measure_worker is None, timeout=60_000)
-    lesion_layer.undo()
-    qtbot.waitUntil(lambda: measure_value(hip.current, "lesion", "volume_ml") == automatic, timeout=60_000)
-    assert mask_sha256(lesion_layer.data) == mask_sha256(hip.automatic_masks[mask_name(hip.side, LESION)])
+    left = widget.session.hip("left")
+    head = widget.layers["left"][HEAD]
+    head.data_setitem(tuple(np.argwhere(head.data > 0).T), 0)  # the whole head erased: nothing to measure
+    qtbot.waitUntil(lambda: widget._measure_worker is None and left.current is None and not left.stale,
+                    timeout=60_000)
+    widget.select_hip("left")
+    assert "not measured" in widget.notes.toPlainText()
+    assert "not measured" in widget.hips_list.item(1).text()
+    assert widget.confirm("AB", {"right": "IIIB", "left": "II"}) is None
+    assert "left hip cannot be staged" in widget.status.text()
+    assert len(ReadStore(reads_db)) == 0
 
-
-def test_blind_read_hides_previous_reads_until_confirmed(make_napari_viewer, qtbot, phantom_study, reads_db,
-                                                        cached_pipeline, monkeypatch):
-    study, _ = phantom_study
-    viewer = make_napari_viewer()
-    widget = _segmented_widget(viewer, qtbot, study)
-
+    # the dialog offers "not assessable" for the failed hip, and stores it so
     def fill_and_accept(dialog):
-        assert dialog.stage.currentText() == (widget.suggested_stage() or "0")
+        assert dialog.stages["left"].currentText() == "not assessable"
         dialog.reader.setText("First Reader")
-        dialog.stage.setCurrentText("IIIA")
-        dialog._accept_if_named()
+        dialog.stages["right"].setCurrentText("IIIB")
+        dialog.stages["left"].setCurrentText("I")
+        dialog._accept_if_valid()
+        assert dialog.result() != QDialog.DialogCode.Accepted and "cannot be staged" in dialog.message.text()
+        dialog.stages["left"].setCurrentText("not assessable")
+        dialog._accept_if_valid()
         return dialog.result()
 
     monkeypatch.setattr(ConfirmDialog, "exec", fill_and_accept)
-    first = widget.ask_and_confirm()
-    assert first is not None and not first.edited and first.arco_2019 == "IIIA"
+    record = widget.ask_and_confirm()
+    assert record is not None and record.hip_stage("left") is None and record.hip_stage("right") == "IIIB"
+
+    # Segment again asks before discarding the edits, and keeps them when told no
+    asked = []
+    monkeypatch.setattr(widget_module, "ask_discard_edits", lambda parent, sides: asked.append(sides) or False)
+    assert widget.segment() is None and asked == [["left"]]
+    assert left.current is None and widget.layers["left"][HEAD] is head
+    # Shortcuts toggle layers
+    viewer.keymap[KeyBinding.from_str("Shift-L")](viewer)
+    assert not any(x[LESION].visible for x in widget.layers.values())
+    viewer.keymap[KeyBinding.from_str("Shift-H")](viewer)
+    assert not any(x[HEAD].visible for x in widget.layers.values())
+    assert KeyBinding.from_str("Shift-C") in viewer.keymap and KeyBinding.from_str("Shift-S") in viewer.keymap
+
+
+def test_blind_read_hides_previous_reads_until_confirmed(make_napari_viewer, qtbot, phantom_study, reads_db,
+                                                        cached_pipeline):
+    study, _ = phantom_study
+    viewer = make_napari_viewer()
+    widget = _segmented_widget(viewer, qtbot, study)
+    first = widget.confirm("First Reader", {"right": "IIIA", "left": "I"})
+    assert first is not None and not first.edited
 
     # A second reader opens the same study in a new viewer and reads blind.
     viewer2 = make_napari_viewer()
-    _open(viewer2, _t1_folder(study))
+    _open(viewer2, study)  # T1 shown, STIR hidden
     second = ReadingWidget(viewer2)
     viewer2.window.add_dock_widget(second)
     assert "First Reader" in second.reads_view.toPlainText()
@@ -220,30 +288,16 @@ def test_blind_read_hides_previous_reads_until_confirmed(make_napari_viewer, qtb
     second.segment()
     qtbot.waitUntil(lambda: second._worker is None, timeout=180_000)
     assert "First Reader" not in second.reads_view.toPlainText()
-    record = second.confirm("SR", "IIIA", "blind")
+    record = second.confirm("SR", {"right": "IIIA", "left": "I"}, "blind")
     assert record is not None and record.blind
     text = second.reads_view.toPlainText()
     assert "First Reader" in text and "SR" in text
     assert [r.reader for r in ReadStore(reads_db).history(first.series_instance_uid)] == ["First Reader", "SR"]
-
-
-def test_shortcuts_toggle_layers_and_start_segmentation(make_napari_viewer, qtbot, phantom_study,
-                                                        cached_pipeline):
-    study, _ = phantom_study
-    viewer = make_napari_viewer()
-    widget = _segmented_widget(viewer, qtbot, study)
-    lesion_layers = [s.layers[LESION] for s in widget.hips]
-    head_layers = [s.layers[HEAD] for s in widget.hips]
-    viewer.keymap[KeyBinding.from_str("Shift-L")](viewer)
-    assert not any(layer.visible for layer in lesion_layers) and all(layer.visible for layer in head_layers)
-    viewer.keymap[KeyBinding.from_str("Shift-H")](viewer)
-    assert not any(layer.visible for layer in head_layers)
-    viewer.keymap[KeyBinding.from_str("Shift-L")](viewer)
-    assert all(layer.visible for layer in lesion_layers)
-    assert KeyBinding.from_str("Shift-C") in viewer.keymap
-    viewer.keymap[KeyBinding.from_str("Shift-S")](viewer)
-    assert widget._worker is not None
-    qtbot.waitUntil(lambda: widget._worker is None, timeout=180_000)
+    # switching to the STIR series starts afresh: no old masks, no stale status
+    stir = next(n for n, layer in enumerate(second._image_layers()) if layer is not second.image_layer)
+    second.series_combo.setCurrentIndex(stir)
+    assert second.layers == {} and second.hips == [] and "press Segment" in second.status.text()
+    assert not any(layer.name.endswith("femoral head") for layer in viewer2.layers)
 
 
 @pytest.mark.slow
@@ -259,7 +313,7 @@ def test_sample_data_opens_a_phantom(make_napari_viewer):
     assert all(s > 0.3 for s in volumes[0].scale)
 
 
-def test_radiograph_opens_calibrated_and_gets_its_reference_circles(make_napari_viewer, qtbot, tmp_path):
+def test_radiograph_opens_calibrated_and_gets_its_reference_circles(make_napari_viewer, qtbot, tmp_path, reads_db):
     from onfh_imaging.io.dicom_write import write_radiograph
     from onfh_imaging.phantom.model import PelvisModel
     from onfh_imaging.phantom.radiograph import render_radiograph
@@ -276,11 +330,21 @@ def test_radiograph_opens_calibrated_and_gets_its_reference_circles(make_napari_
     widget.segment()
     qtbot.waitUntil(lambda: widget._worker is None, timeout=120_000)
     assert [s.side for s in widget.hips] == ["right"], widget.status.text()
-    circle = widget.hips[0].layers["sphere"]
+    assert widget.progress.value() == 100
+    rows = [widget.table.verticalHeaderItem(r).text() for r in range(widget.table.rowCount())]
+    assert "Max deviation, Mose (mm)" in rows and "Lesion volume (mL)" not in rows
+    assert widget.notes.toPlainText() != ""
+    circle = widget.layers["right"]["sphere"]
     (ellipse,) = circle.data
     radius_mm = (ellipse[:, 1].max() - ellipse[:, 1].min()) / 2 * layer.scale[1]
     assert radius_mm == pytest.approx(widget.hips[0].current["head"]["radius_mm"], rel=1e-3)
     assert radius_mm == pytest.approx(24.0, abs=1.0)  # the model's head radius
+    # the whole head is in view after Segment
+    world = layer.data_to_world(widget.hips[0].current["head"]["center_px"])
+    assert np.allclose(viewer.camera.center[-2:], world, atol=5 * layer.scale[0]) or widget.selected_side == "right"
+    assert widget.confirm_button.isEnabled()
+    record = widget.confirm("XR", {"right": "II"})
+    assert record is not None and record.hip_stage("right") == "II", widget.status.text()
     ruler = widget.add_collapse_ruler()
     ruler.add_lines(np.array([[100.0, 100.0], [100.0, 160.0]]))
     assert widget.ruler_label.text().endswith(f"{60 * 0.2 / 1.2:.2f} mm")

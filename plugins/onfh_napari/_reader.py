@@ -148,11 +148,11 @@ def volume_layer(volume: Volume, name: str, series: Any = None, files: Sequence[
 
 
 def radiograph_layer(radiograph: Radiograph, name: str, series: Any = None,
-                     files: Sequence[Path] = ()) -> LayerData:
+                     files: Sequence[Path] = (), visible: bool = True) -> LayerData:
     """An image layer tuple for a radiograph at its calibrated pixel size."""
     meta = {META_RADIOGRAPH: radiograph, META_SERIES: _jsonable(series), META_SERIES_INFO: series,
             META_FILES: [str(f) for f in files]}
-    kwargs = {"name": name, "metadata": meta, "colormap": "gray",
+    kwargs = {"name": name, "metadata": meta, "colormap": "gray", "visible": visible,
               "contrast_limits": _contrast_limits(radiograph.pixels), **radiograph_transform(radiograph)}
     return (np.asarray(radiograph.pixels), kwargs, "image")
 
@@ -162,11 +162,11 @@ def _series_name(info: dict[str, Any], fallback: str) -> str:
     return " ".join(parts) or fallback
 
 
-def _read_radiograph(path: Path) -> LayerData:
+def _read_radiograph(path: Path, visible: bool = True) -> LayerData:
     from onfh_imaging.io import read_radiograph
 
     radiograph, info = read_radiograph(path)
-    return radiograph_layer(radiograph, _series_name(_jsonable(info), path.name), info, [path])
+    return radiograph_layer(radiograph, _series_name(_jsonable(info), path.name), info, [path], visible)
 
 
 def read_study(path: str | Sequence[str]) -> list[LayerData]:
@@ -219,7 +219,10 @@ def _read_folder(folder: Path) -> list[LayerData]:
     layers = []
     for info in infos:
         if info.modality in _RADIOGRAPH_MODALITIES:
-            layers.extend(_read_radiograph(Path(f)) for f in info.files)
+            # A radiograph is its own view, not a slice of the MR space: only the first one is shown, and
+            # none when an MR series is.
+            for f in info.files:
+                layers.append(_read_radiograph(Path(f), visible=shown is None and not layers))
         else:
             files = [Path(f) for f in info.files]
             layers.append(_read_dicom_series_files(files, info.key or info.series_instance_uid, info is shown))

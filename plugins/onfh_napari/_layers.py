@@ -1,0 +1,129 @@
+"""The napari layers of a read: mask labels, reference sphere or circle, deviation surface, head seeds.
+
+Every layer of a hip carries the transform of the image it belongs to (:func:`~._reader.volume_transform`
+or :func:`~._reader.radiograph_transform`), with its data in that image's array coordinates, so it lies
+exactly on the image in mm and the slice slider keeps the image's own step (one slice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from onfh_imaging.geometry import Radiograph, Volume
+from onfh_imaging.reading import HipRead
+
+HEAD_COLOR = (0.25, 0.55, 1.0, 1.0)
+LESION_COLOR = (1.0, 0.35, 0.05, 1.0)
+SPHERE_COLOR = "yellow"
+SEED_COLOR = "lime"
+MASK_OPACITY = 0.45
+OUTLINE_OPACITY = 0.9
+OUTLINE_PX = 1
+DEVIATION_COLORMAP = "coolwarm"
+DEVIATION_MIN_LIMIT_MM = 0.5
+"""Smallest half-range of the deviation colour bar (mm): the collapse detection limit, so an intact head
+does not fill the whole colour range with noise."""
+DEVIATION_LEGEND = ("Deviation from the reference sphere, mm: blue below the sphere (depression, collapse), "
+                    "red above it; the colour bar is shown in the 3D view.")
+
+
+def label_colormap(color: tuple[float, ...]) -> Any:
+    """A labels colormap with label 1 in ``color`` and everything else transparent."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    return DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: color})
+
+
+def line_lengths_mm(layer: Any) -> list[float]:
+    """Length in world units (mm) of every line of a Shapes layer, through the layer's full transform."""
+    lengths = []
+    for shape, kind in zip(layer.data, layer.shape_type):
+        if kind not in ("line", "path") or len(shape) < 2:
+            continue
+        world = np.array([layer.data_to_world(p) for p in shape])
+        lengths.append(float(np.linalg.norm(np.diff(world, axis=0), axis=1).sum()))
+    return lengths
+
+
+def reference_sphere_ellipses(volume: Volume, center_lps: Any, radius_mm: float) -> list[np.ndarray]:
+    """The reference sphere's cross-section on every slice of ``volume``, as Shapes ellipses.
+
+    Each ellipse is 4 corners of its bounding box in ``(k, j, i)`` data coordinates, to be shown
+    with the image's own transform (:func:`~onfh_napari._reader.volume_transform`).
+    """
+    ci, cj, ck = volume.lps_to_index(np.asarray(center_lps, dtype=float))
+    si, sj, sk = volume.spacing
+    ellipses = []
+    for k in range(volume.shape[0]):
+        d = (k - ck) * sk
+        if abs(d) >= radius_mm:
+            continue
+        r = float(np.sqrt(radius_mm**2 - d**2))
+        ri, rj = r / si, r / sj
+        ellipses.append(np.array([[k, cj - rj, ci - ri], [k, cj - rj, ci + ri],
+                                  [k, cj + rj, ci + ri], [k, cj + rj, ci - ri]]))
+    return ellipses
+
+
+def reference_circle(radiograph: Radiograph, head: dict[str, Any]) -> np.ndarray | None:
+    """A radiograph hip's reference circle as one Shapes ellipse in ``(row, column)`` pixels, or None."""
+    if head.get("center_px") is None or head.get("radius_px") is None:
+        return None
+    r, c = head["center_px"]
+    if radiograph.calibrated and head.get("radius_mm") is not None:
+        rr, rc = (float(head["radius_mm"]) / s for s in radiograph.pixel_size_mm)
+    else:
+        rr = rc = float(head["radius_px"])
+    return np.array([[r - rr, c - rc], [r - rr, c + rc], [r + rr, c + rc], [r + rr, c - rc]])
+
+
+def surface_data(volume: Volume, measures: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The head's surface mesh in the image's ``(k, j, i)`` array coordinates, with its deviation (mm)."""
+    mesh, deviation = getattr(measures, "mesh", None), getattr(measures, "deviation_mm", None)
+    if mesh is None or deviation is None:
+        return None
+    vertices = volume.lps_to_index(np.asarray(mesh.vertices_lps, float))[:, ::-1]
+    return vertices, np.asarray(mesh.faces), np.asarray(deviation, dtype=float)
+
+
+def deviation_limit_mm(deviation: np.ndarray) -> float:
+    """Half-range of the deviation colour bar, mm: symmetric about 0 so white means on the sphere."""
+    return float(max(np.nanmax(np.abs(deviation)), DEVIATION_MIN_LIMIT_MM))
+
+
+def set_outline(layers: list[Any], outline: bool) -> None:
+    """Draw labels as outlines (the low-signal band stays visible) or filled."""
+    for layer in layers:
+        layer.contour = OUTLINE_PX if outline else 0
+        layer.opacity = OUTLINE_OPACITY if outline else MASK_OPACITY
+
+
+def hip_world_center(image_layer: Any, hip: HipRead, volume: Volume | None) -> np.ndarray | None:
+    """World position (napari coordinates, mm) of a hip's head centre, or None when unknown."""
+    if volume is not None:
+        if hip.center_lps is None:
+            return None
+        data = volume.lps_to_index(hip.center_lps)[::-1]
+    else:
+        head = (hip.current or hip.automatic or {}).get("head") or {}
+        if head.get("center_px") is None:
+            return None
+        data = np.asarray(head["center_px"], float)
+    return np.asarray(image_layer.data_to_world(data), float)
+
+
+def seed_points(layer: Any, volume: Volume | None) -> dict[str, list[tuple[float, ...]]]:
+    """The head seeds of a Points layer per side: LPS mm on MR, ``(row, column)`` on a radiograph."""
+    sides = list(layer.features["side"]) if "side" in layer.features else []
+    seeds: dict[str, list[tuple[float, ...]]] = {}
+    for point, side in zip(np.asarray(layer.data, float), sides):
+        where = volume.index_to_lps(point[::-1]) if volume is not None else point
+        seeds.setdefault(str(side), []).append(tuple(float(v) for v in where))
+    return seeds
+
+
+__all__ = ["DEVIATION_LEGEND", "HEAD_COLOR", "LESION_COLOR", "SPHERE_COLOR", "deviation_limit_mm",
+           "hip_world_center", "label_colormap", "line_lengths_mm", "reference_circle",
+           "reference_sphere_ellipses", "seed_points", "set_outline", "surface_data"]
