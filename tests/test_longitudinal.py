@@ -194,7 +194,7 @@ def test_report_folder(tmp_path):
     assert len(list((out / "hips").glob("*.png"))) == 10
     assert (out / "cohort.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "index.html").read_text()
-    assert "data:image/png;base64," in page and 'href="hips/H3_right.png"' in page
+    assert "data:image/png;base64," in page and "src='hips/H3_right.png'" in page
     endpoints = pd.read_csv(out / "endpoints.csv").set_index(["endpoint", "population"])
     assert endpoints.loc[("success", "intention_to_treat"), "successes"] == 5
     km = pd.read_csv(out / "survival_thr.csv")

@@ -91,6 +91,7 @@ def hip_visits(measurements: pd.DataFrame) -> pd.DataFrame:
         "head_collapse_depth_mm",
         "prosthesis_detected",
         "lesion_jic_type",
+        "qc_picture",
     ):
         if col not in df.columns:
             df[col] = np.nan
@@ -119,6 +120,7 @@ def hip_visits(measurements: pd.DataFrame) -> pd.DataFrame:
         "arco_rank",
         "lesion_jic_type",
         "prosthesis_detected",
+        "qc_picture",
     ]
     return df[cols].reset_index(drop=True)
 
