@@ -19,7 +19,7 @@ from onfh_napari._reader import (  # noqa: E402
     volume_layer,
     volume_transform,
 )
-from onfh_napari._widget import line_lengths_mm, reference_sphere_ellipses  # noqa: E402
+from onfh_napari._layers import line_lengths_mm, reference_sphere_ellipses  # noqa: E402
 
 
 def _rotation(ax_deg: float, az_deg: float) -> np.ndarray:
@@ -105,34 +105,6 @@ def test_reader_claims_dicom_nifti_and_folders_only(tmp_path):
     assert napari_get_reader(str(dicom)) is not None
     assert napari_get_reader(str(tmp_path)) is not None
     assert napari_get_reader([]) is None
-
-
-def test_edited_masks_keep_the_automatic_sub_voxel_surface():
-    from onfh_napari._widget import measured_mask
-
-    fraction = Volume(np.array([[[0.2, 0.6, 1.0, 0.7]]], np.float32), spacing=(1, 1, 1))
-    automatic = fraction.with_array(fraction.array >= 0.5)
-    labels = np.array([[[1, 1, 0, 1]]], np.uint8)  # painted voxel 0, erased voxel 2
-    measured = measured_mask(labels, automatic, fraction)
-    assert measured.same_grid(fraction)
-    assert np.allclose(measured.array, [[[1.0, 0.6, 0.0, 0.7]]])
-    assert np.array_equal(measured_mask(labels, automatic, None).array, labels.astype(bool))
-
-
-def test_edits_against_a_fraction_kept_around_the_head_only():
-    from onfh_napari._widget import measured_mask
-
-    full = Volume(np.array([[[0.0, 0.2, 0.6, 1.0, 0.7, 0.0]]], np.float32), spacing=(1, 1, 1))
-    automatic = full.with_array(full.array >= 0.5)
-    fraction = full.crop((1, 0, 0), (5, 1, 1))  # what segmentation keeps
-    labels = np.array([[[0, 1, 1, 0, 1, 0]]], np.uint8)  # painted voxel 1, erased voxel 3
-    measured = measured_mask(labels, automatic, fraction)
-    assert measured.same_grid(fraction)
-    assert np.allclose(measured.array, [[[1.0, 0.6, 0.0, 0.7]]])
-    # painting beyond the kept box: the labels are measured as drawn, on the whole grid
-    labels[0, 0, 5] = 1
-    measured = measured_mask(labels, automatic, fraction)
-    assert measured.same_grid(automatic) and np.array_equal(measured.array, labels.astype(bool))
 
 
 def test_in_plane_axes_follow_the_radiological_display_convention():

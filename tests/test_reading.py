@@ -80,6 +80,18 @@ def test_fractions_kept_where_labels_agree_and_edits_beyond_the_box_share_one_gr
     assert FRACTION_MARGIN_VOXELS >= 1
 
 
+def test_a_painted_and_an_erased_voxel_against_the_fraction_kept_around_the_head():
+    full = Volume(np.array([[[0.0, 0.2, 0.6, 1.0, 0.7, 0.0]]], np.float32), spacing=(1, 1, 1))
+    automatic = full.with_array(full.array >= 0.5)
+    fraction = full.crop((1, 0, 0), (5, 1, 1))  # what segmentation keeps
+    labels = np.array([[[0, 1, 1, 0, 1, 0]]], np.uint8)  # painted voxel 1, erased voxel 3
+    (measured,) = measured_masks({HEAD: labels}, {HEAD: automatic}, {HEAD: fraction}).values()
+    assert measured.same_grid(full)  # the fraction's box and the labels' margin cover this small grid
+    assert np.allclose(measured.array, [[[0.0, 1.0, 0.6, 0.0, 0.7, 0.0]]])
+    (binary,) = measured_masks({HEAD: labels}, {HEAD: automatic}, {HEAD: None}).values()
+    assert np.array_equal(binary.array, labels.astype(np.float32))
+
+
 def test_paint_beyond_the_automatic_box_in_head_and_lesion_is_measured(sample_study, segmented):
     session = _session(sample_study, segmented)
     volume = session.image
