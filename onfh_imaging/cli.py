@@ -51,26 +51,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _measure_each_study(command_name: str, path: str, series_uid: str | None) -> tuple[list, list[str]]:
-    """Measure every study under ``path``; a study that fails is reported on stderr and the rest go on."""
+def _measure_each_study(command_name: str, path: str, series_uid: str | None,
+                        plans: tuple | None = None) -> tuple[list, object]:
+    """Measure every study under ``path``. Each refused file or series is reported on stderr as it is
+    found, one line (where, reason, what to do), and the rest go on; returns the results and the
+    :class:`~onfh_imaging.plan.RefusalReport`."""
     from onfh_imaging.pipeline import measure_path
+    from onfh_imaging.plan import RefusalReport
 
-    failures: list[str] = []
+    report = RefusalReport()
 
-    def on_error(info, exc: Exception) -> None:
-        failures.append(str(exc))
-        print(f"onfh {command_name}: {_describe_failure(info, exc)}", file=sys.stderr)
+    def on_refusal(refusal) -> None:
+        line = report.add(refusal)
+        if line is not None:
+            print(f"onfh {command_name}: refused {line}", file=sys.stderr)
 
-    return measure_path(path, series_uid, on_error=on_error), failures
+    results = measure_path(path, series_uid, on_refusal=on_refusal, plans=plans)
+    for line in report.rest():
+        print(f"onfh {command_name}: {line}", file=sys.stderr)
+    return results, report
 
 
-def _describe_failure(info, exc: Exception) -> str:
-    """One line for a study that could not be measured; unexpected errors say they are a bug."""
-    if isinstance(exc, OnfhError):
-        return str(exc)
-    where = getattr(info, "files", None) or ["?"]
-    return (f"{where[0]}: internal error {type(exc).__name__}: {exc} "
-            "(please report it with this line; the other studies were still measured)")
+def _exit_status(command_name: str, path: str, results: list, report) -> int:
+    """Print the summary line of a measuring command and return its exit status: 0 when everything
+    was measured, 1 when some was and some refused, 2 when nothing was measured."""
+    if not results:
+        what = f"{report.counts()}, listed above" if report.refusals else "no DICOM files found"
+        print(f"onfh {command_name}: no measurable series found in {path} ({what})", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if report.refusals:
+        print(f"onfh {command_name}: {len(results)} series measured; {report.counts()}, listed above",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _one_series_to_export(path: str, series_uid: str | None) -> tuple:
+    """The plan of ``path`` when it has exactly one series to measure (or none); else an error listing
+    the candidates' keys and descriptions, before anything is measured."""
+    from onfh_imaging.io.series import series_listing
+    from onfh_imaging.pipeline import plan_with_refusals
+
+    plans, refusals = plan_with_refusals(path, series_uid)
+    if len(plans) > 1:
+        listing = "; ".join(series_listing(primary) for primary, _ in plans)
+        raise OnfhError(f"--seg/--sr write one series, and {len(plans)} would be measured: {listing}",
+                        path=path, hint="choose one with --series-uid KEY")
+    return plans, refusals
 
 
 # --- subcommands ------------------------------------------------------------------------------
@@ -99,10 +126,8 @@ def _add_measure(sub: argparse._SubParsersAction) -> None:
 def _cmd_measure(args: argparse.Namespace) -> int:
     import json
 
-    results, failures = _measure_each_study("measure", args.path, args.series_uid)
-    if (args.seg or args.sr) and len(results) != 1:
-        raise OnfhError(f"--seg/--sr need exactly one measured series, found {len(results)}",
-                        path=args.path, hint="pick one with --series-uid")
+    plans = _one_series_to_export(args.path, args.series_uid) if (args.seg or args.sr) else None
+    results, refused = _measure_each_study("measure", args.path, args.series_uid, plans)
     reports = [r.to_json() for r in results]
     if args.pseudonymize:
         from onfh_imaging.export.phi import Pseudonymizer
@@ -112,7 +137,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     from onfh_imaging.verdict import with_verdicts
 
     reports = with_verdicts(reports)
-    if args.seg or args.sr:
+    if (args.seg or args.sr) and results:
         from onfh_imaging.export import export_dicom
 
         export_dicom(results[0], seg_path=args.seg, sr_path=args.sr, pseudonymize_key=args.pseudonymize)
@@ -123,10 +148,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         from onfh_imaging.textreport import print_reports
 
         print_reports(reports, show_patient=args.show_patient or bool(args.pseudonymize))
-    if not results:
-        print("onfh measure: no measurable series found", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 1 if failures else 0
+    return _exit_status("measure", args.path, results, refused)
 
 
 @command
@@ -134,6 +156,8 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scan", help="list the DICOM series under a folder or zip (headers only)")
     p.add_argument("path", help="folder, zip file or DICOM file")
     p.add_argument("--json", action="store_true", help="print a JSON list of series on stdout")
+    p.add_argument("--show-names", action="store_true",
+                   help="include patient names in the JSON (left out by default, like every log and message)")
     p.set_defaults(func=_cmd_scan)
 
 
@@ -147,7 +171,11 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
     result = scan(args.path)
     if args.json:
-        print(json.dumps([s.to_dict() for s in result.series], indent=1))
+        series = [s.to_dict() for s in result.series]
+        if not args.show_names:
+            for s in series:
+                del s["patient_name"]
+        print(json.dumps(series, indent=1))
         print(scan_summary(result), file=sys.stderr)
     else:
         Console(width=None if sys.stdout.isatty() else 200).print(scan_table(result))
@@ -200,16 +228,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     chosen = {"seg": args.seg, "sr": args.sr, "nifti": args.nifti}
     chosen = chosen if any(chosen.values()) else dict.fromkeys(chosen, True)
-    results, failures = _measure_each_study("export", args.study_path, args.series_uid)
+    results, refused = _measure_each_study("export", args.study_path, args.series_uid)
     for result in results:
         is_mr = result.series is not None
         files = export_study(result, args.out, pseudonymize_key=args.pseudonymize,
                              **{name: on and is_mr for name, on in chosen.items()})
         print("\n".join(str(p) for p in files.all()))
-    if not results:
-        print("onfh export: no measurable series found", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 1 if failures else 0
+    return _exit_status("export", args.study_path, results, refused)
 
 
 @command

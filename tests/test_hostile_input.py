@@ -372,7 +372,7 @@ def test_mixed_series_and_single_slice(tmp_path):
     assert len(scan(tmp_path).series) == 2
     single = tmp_path / "single"
     write_mr_series(_volume(nk=1), single, patient_name=PATIENT_NAME, patient_id=PATIENT_ID)
-    with pytest.raises(UnsupportedInputError, match="single image") as err:
+    with pytest.raises(UnsupportedInputError, match="lone slice") as err:
         read_series(single)
     _messages_without_identifiers(str(err.value))
 

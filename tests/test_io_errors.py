@@ -178,7 +178,7 @@ def test_memory_limit_is_configurable(series_dir):
 def test_single_slice_is_not_a_volume(tmp_path, textured_volume):
     vol = textured_volume(CORONAL, shape=(1, 8, 8))
     write_mr_series(vol, tmp_path)
-    with pytest.raises(UnsupportedInputError, match="single image"):
+    with pytest.raises(UnsupportedInputError, match="lone slice"):
         read_series(tmp_path)
 
 

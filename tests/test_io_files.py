@@ -291,11 +291,14 @@ def test_series_with_two_echoes_splits(tmp_path, textured_volume):
     write_mr_series(vol.with_array(vol.array * 2), tmp_path / "e2", series_instance_uid=uid,
                     study_instance_uid=study_uid, extra={"EchoNumbers": 2, "EchoTime": "80"})
     infos = scan(tmp_path).series
-    assert [i.key for i in infos] == [f"{uid}#1", f"{uid}#2"] and "echo 2" in infos[1].subseries
+    assert [i.key.split("#")[0] for i in infos] == [uid, uid] and "echo 2" in infos[1].subseries
     with pytest.raises(InputError, match="2 series found"):
         read_series(tmp_path, uid)
-    second = read_series(tmp_path, f"{uid}#2")
+    second = read_series(tmp_path, infos[1].key)
     assert np.array_equal(second.volume.array, vol.array * 2)
+    # the key names the images, not the folder scanned: the echo-2 folder alone still answers to it
+    assert scan(tmp_path / "e2").find(infos[1].key).sub_key == infos[1].key
+    assert np.array_equal(read_series(tmp_path / "e2", infos[1].key).volume.array, vol.array * 2)
 
 
 @pytest.mark.parametrize("normal, label", [((0, 0, 1), "axial"), ((0, 1, 0), "coronal"), ((1, 0, 0), "sagittal"),

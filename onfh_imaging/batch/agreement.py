@@ -16,8 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from onfh_imaging.vocab import ARCO_2019_STAGES
+
 #: ARCO 2019 stages in order (``I-II`` from MRI alone ranks with II, ``none`` with 0).
-ARCO_ORDER = ("0", "I", "II", "IIIA", "IIIB", "IV")
+ARCO_ORDER = ARCO_2019_STAGES
 #: Continuous measures compared between readers, by column of the reads table.
 CONTINUOUS_MEASURES = (
     "lesion_volume_ml",

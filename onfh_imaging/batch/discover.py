@@ -2,7 +2,7 @@
 
 Discovery reads headers only (:func:`onfh_imaging.io.scan`) and applies the same choice as the
 single-study pipeline: every radiograph of a study is measured, and of its MR series the one that
-:func:`onfh_imaging.segment.mri.select_series` picks (coronal T1 preferred), together with the
+:func:`onfh_imaging.io.series_choice.select_series` picks (coronal T1 preferred), together with the
 fluid-sensitive series that helps find the lesion. Every other series is listed as skipped, with
 the reason, so the tables account for everything the cohort folder holds.
 """
@@ -16,12 +16,7 @@ from typing import Any
 
 from onfh_imaging.batch.jobs import SeriesJob, content_hash
 from onfh_imaging.errors import InputError
-
-#: Modalities measured as radiographs (as in :mod:`onfh_imaging.pipeline`).
-RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "PX"})
-
-#: ``select(mr_series) -> (primary, fluid_sensitive_or_None)``; raises InputError when none fits.
-SelectSeries = Callable[[Sequence[Any]], tuple[Any, Any]]
+from onfh_imaging.plan import SelectSeries
 
 
 @dataclass
@@ -70,50 +65,26 @@ def job_from_series(info: Any, fluid: Any = None) -> SeriesJob:
     )
 
 
-def _default_select(mr_series: Sequence[Any]) -> tuple[Any, Any]:
-    from onfh_imaging.segment.mri import select_series
-
-    return select_series(list(mr_series))
-
-
 def plan_study(
     study_series: Sequence[Any], select: SelectSeries | None = None
 ) -> tuple[list[SeriesJob], list[tuple[SeriesJob, str]]]:
     """Split one study's series into jobs to measure and skipped series with reasons.
+
+    The choice is :func:`onfh_imaging.plan.plan_study`'s, the same as ``onfh measure`` makes.
 
     Parameters
     ----------
     study_series : sequence of SeriesInfo
         Every series of one study.
     select : callable, optional
-        MR series choice; defaults to :func:`onfh_imaging.segment.mri.select_series`.
+        MR series choice; defaults to :func:`onfh_imaging.io.series_choice.select_series`.
     """
-    select = select or _default_select
-    jobs: list[SeriesJob] = []
-    skipped: list[tuple[SeriesJob, str]] = []
-    used: set[int] = set()
-    for info in study_series:
-        if info.modality in RADIOGRAPH_MODALITIES:
-            jobs.append(job_from_series(info))
-            used.add(id(info))
-    mr = [s for s in study_series if s.modality == "MR"]
-    mr_reason = ""
-    if mr:
-        try:
-            primary, fluid = select(mr)
-        except InputError as exc:
-            mr_reason = f"no MR series fit for measuring: {exc}"
-        else:
-            jobs.append(job_from_series(primary, fluid))
-            used.update({id(primary), id(fluid)})
-    for info in study_series:
-        if id(info) in used:
-            continue
-        if info.modality == "MR":
-            reason = mr_reason or "not selected: another MR series of the study is measured"
-        else:
-            reason = f"modality {info.modality or 'unknown'} is not measured (MR and radiographs are)"
-        skipped.append((job_from_series(info), reason))
+    from onfh_imaging.plan import plan_study as plan_series
+
+    plan = plan_series(list(study_series), select=select)
+    jobs = [job_from_series(primary, fluid) for primary, fluid in plan.measure]
+    skipped = [(job_from_series(info), f"{refusal.kind}: {refusal.reason}") for info, refusal in plan.refused]
+    skipped += [(job_from_series(info), reason) for info, reason in plan.not_chosen]
     return jobs, skipped
 
 

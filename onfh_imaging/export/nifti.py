@@ -19,6 +19,7 @@ from onfh_imaging.errors import InputError
 from onfh_imaging.export._files import write_json
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io.dicom_write import write_nifti
+from onfh_imaging.vocab import SIDES
 
 HEAD_LABEL = 1
 LESION_LABEL = 2
@@ -101,7 +102,7 @@ def write_hip_label_map(path: str | os.PathLike, side: str, head_mask: Volume,
                         lesion_mask: Volume | None = None,
                         metadata: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """Write one hip's label map (1 femoral head, 2 necrotic lesion) and its sidecar."""
-    if side not in ("left", "right"):
+    if side not in SIDES:
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
     labels = {k: (v if k == 0 else f"{side} {v}") for k, v in HIP_LABELS.items()}
     return write_label_map(path, hip_label_map(head_mask, lesion_mask), labels,

@@ -33,6 +33,7 @@ from onfh_imaging import __version__
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.export._files import write_dicom
+from onfh_imaging.vocab import SIDES
 
 MANUFACTURER = "onfh-imaging"
 
@@ -82,7 +83,7 @@ class SegmentSpec:
     rgb: tuple[int, int, int] = (128, 174, 128)
 
     def __post_init__(self) -> None:
-        if self.side not in (None, "left", "right"):
+        if self.side is not None and self.side not in SIDES:
             raise ValueError(f"side must be 'left', 'right' or None, got {self.side!r}")
         if self.algorithm_type not in ALGORITHM_TYPES:
             raise ValueError(f"algorithm_type must be one of {ALGORITHM_TYPES}, got {self.algorithm_type!r}")

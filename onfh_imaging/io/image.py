@@ -8,8 +8,8 @@ from pathlib import Path
 from onfh_imaging.errors import UnreadableFileError, UnsupportedInputError
 from onfh_imaging.geometry import Radiograph, Volume
 from onfh_imaging.io._header import read_header
-from onfh_imaging.io.scan import RADIOGRAPH_MODALITIES
 from onfh_imaging.io.series import Series, read_series
+from onfh_imaging.vocab import RADIOGRAPH_MODALITIES
 
 
 def _is_nifti(path: Path) -> bool:

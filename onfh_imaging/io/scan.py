@@ -3,11 +3,13 @@
 :func:`scan` reads each file's header (never its pixels), describes every series with a
 :class:`SeriesInfo` (contrast, fat suppression, orientation, size, spacing, view...) and counts what it
 skipped. A series that mixes orientations or echoes is split into sub-series, each with its own
-``key`` (``"<SeriesInstanceUID>#<n>"``) that :func:`onfh_imaging.io.read_series` accepts.
+``key`` (``"<SeriesInstanceUID>#<8 hex digits>"``, the same whichever folder is scanned, see
+:func:`sub_series_key`) that :func:`onfh_imaging.io.read_series` accepts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -20,18 +22,20 @@ from typing import Any
 import numpy as np
 
 from onfh_imaging.errors import (
+    NoPixelDataError,
     NotDicomError,
     OnfhError,
     TooLargeError,
+    TruncatedFileError,
     UnreadableFileError,
     UnsupportedInputError,
 )
 from onfh_imaging.io._header import FIRST_READ, UNCOMPRESSED_LE, Header, HeaderReader, member_path
 from onfh_imaging.io._prefetch import prefetch
+from onfh_imaging.vocab import RADIOGRAPH_MODALITIES, VIEW_AP, VIEW_LATERAL, VIEW_UNKNOWN
 
 # Orientation names are given when the slice normal lies within this angle of a patient axis.
 OBLIQUE_LIMIT_DEG = 30.0
-RADIOGRAPH_MODALITIES = {"CR", "DX", "RG", "RF", "XA", "MG", "IO", "PX"}
 
 
 # --- one 2-D image: a classic file or a frame of a multi-frame file ------------------------------
@@ -223,7 +227,7 @@ def check_image_header(header: Header, max_bytes: int = DEFAULT_MAX_BYTES) -> No
     if header.transfer_syntax in UNCOMPRESSED_LE and header.pixel_length is None:
         raise _bad(header, "uncompressed pixel data of undefined length")
     if header.uncompressed and header.pixel_length < claimed:
-        raise UnreadableFileError(
+        raise TruncatedFileError(
             f"pixel data holds {header.pixel_length} bytes but Rows x Columns x frames needs {claimed}",
             path=header.path, hint="the file is truncated or its header is wrong")
     if header.file_size is not None and header.pixel_offset is not None and \
@@ -293,15 +297,15 @@ def radiograph_view(header: Header) -> str:
     """``"AP"`` (AP/PA), ``"lateral"`` (LL/RL/lateral/frog-leg) or ``"unknown"``."""
     view = header.text("ViewPosition").upper()
     if view in ("AP", "PA"):
-        return "AP"
+        return VIEW_AP
     if view in ("LL", "RL", "LLD", "RLD", "LATERAL", "LAT"):
-        return "lateral"
+        return VIEW_LATERAL
     text = " ".join(header.text(k) for k in ("SeriesDescription", "ProtocolName")).upper()
     if _has_word(text, r"FROG|LAT(ERAL)?(?![A-Z])|LAUENSTEIN|CROSS.?TABLE"):
-        return "lateral"
+        return VIEW_LATERAL
     if _has_word(text, r"(?<![A-Z])(AP|PA)(?![A-Z])|ANTEROPOSTERIOR|PELVIS"):
-        return "AP"
-    return "unknown"
+        return VIEW_AP
+    return VIEW_UNKNOWN
 
 
 def radiograph_laterality(header: Header) -> str:
@@ -325,6 +329,11 @@ class SeriesInfo:
     Spacings are in mm; ``pixel_spacing`` is ``(row spacing, column spacing)``; ``slice_spacing``
     is the median distance between neighbouring slice positions along the slice normal (None for a
     single image). ``files`` are sorted along the slice normal when positions are known.
+    ``body_part`` is BodyPartExamined as written; ``mosaic`` is true for Siemens mosaic images (several
+    slices tiled in one image, ImageType ``MOSAIC``); ``broken_files`` lists files of this series that
+    could not be read (truncated...) as ``(path, kind, reason)``, so a reader of the series can name them.
+    ``sub_key`` is the key these images have as a sub-series (``"<uid>#<8 hex>"``) even where the scanned
+    folder holds no other part of the series and ``key`` is the plain SeriesInstanceUID.
     """
 
     patient_id: str
@@ -356,6 +365,10 @@ class SeriesInfo:
     key: str = ""
     subseries: str = ""
     files: list[Path] = field(default_factory=list)
+    body_part: str = ""
+    mosaic: bool = False
+    broken_files: list[tuple[Path, str, str]] = field(default_factory=list)
+    sub_key: str = ""
 
     @property
     def is_radiograph(self) -> bool:
@@ -365,6 +378,7 @@ class SeriesInfo:
         """JSON-ready dictionary (paths as strings)."""
         out = asdict(self)
         out["files"] = [str(p) for p in self.files]
+        out["broken_files"] = [{"path": str(p), "kind": k, "error": e} for p, k, e in self.broken_files]
         return out
 
 
@@ -434,7 +448,13 @@ def describe_series(records: list[ImageRecord], key: str = "", subseries: str = 
         echo_time=ordered[0].echo_time, sop_class_uid=h.text("SOPClassUID"),
         multiframe=ordered[0].n_frames > 1 or h.dataset is not None and "PerFrameFunctionalGroupsSequence" in h.dataset,
         key=key or h.text("SeriesInstanceUID"), subseries=subseries, files=files,
+        body_part=h.text("BodyPartExamined"), mosaic=_is_mosaic(h),
     )
+
+
+def _is_mosaic(header: Header) -> bool:
+    """A Siemens mosaic: ImageType holds ``MOSAIC`` (slices tiled in one image)."""
+    return "MOSAIC" in header.text("ImageType").upper().split("\\")
 
 
 def group_series(headers: Iterable[Header]) -> list[tuple[SeriesInfo, list[ImageRecord]]]:
@@ -449,12 +469,29 @@ def group_series(headers: Iterable[Header]) -> list[tuple[SeriesInfo, list[Image
         for r in records:
             subs.setdefault(_sub_key(r), []).append(r)
         if len(subs) == 1:
-            out.append((describe_series(records, key=uid), records))
+            info = describe_series(records, key=uid)
+            info.sub_key = sub_series_key(uid, next(iter(subs)))
+            out.append((info, records))
             continue
         ordered_keys = sorted(subs, key=lambda k: (k[1] or 0, k[2] or 0.0, str(k[0]), k[3], k[4], k[5]))
-        for n, k in enumerate(ordered_keys, start=1):
-            out.append((describe_series(subs[k], key=f"{uid}#{n}", subseries=_describe_key(k)), subs[k]))
+        for k in ordered_keys:
+            info = describe_series(subs[k], key=sub_series_key(uid, k), subseries=_describe_key(k))
+            info.sub_key = info.key
+            out.append((info, subs[k]))
     return out
+
+
+def is_series(info: SeriesInfo, wanted: str) -> bool:
+    """True when ``wanted`` is this series' SeriesInstanceUID, key, or sub-series key (the key the
+    same images get when the scanned folder also holds other parts of their series)."""
+    return wanted in (info.key, info.series_instance_uid, info.sub_key)
+
+
+def sub_series_key(uid: str, key: tuple) -> str:
+    """``"<SeriesInstanceUID>#<8 hex digits>"``: a sub-series named by what sets it apart (orientation, echo,
+    TE, size, stack), so the same images get the same key whichever folder of the series is scanned."""
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:8]
+    return f"{uid}#{digest}"
 
 
 # --- walking folders and zips -------------------------------------------------------------------
@@ -541,12 +578,15 @@ class ScanResult:
         DICOM files without pixel data (reports, presentation states, DICOMDIR).
     unreadable : list of (Path, str)
         Files that look like DICOM but could not be read, with the reason.
+    reasons : dict of Path to OnfhError
+        Why each skipped, non-image or unreadable file was set aside (the error's ``kind`` and message).
     """
 
     patients: list[PatientEntry] = field(default_factory=list)
     skipped_non_dicom: list[Path] = field(default_factory=list)
     non_image: list[Path] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    reasons: dict[Path, OnfhError] = field(default_factory=dict)
 
     @property
     def series(self) -> list[SeriesInfo]:
@@ -559,7 +599,7 @@ class ScanResult:
 
     def find(self, key: str) -> SeriesInfo:
         """The series with this key or SeriesInstanceUID (KeyError if absent or ambiguous)."""
-        hits = [s for s in self.series if key in (s.key, s.series_instance_uid)]
+        hits = [s for s in self.series if is_series(s, key)]
         if len(hits) != 1:
             raise KeyError(key)
         return hits[0]
@@ -591,12 +631,16 @@ def organise(series: Iterable[SeriesInfo]) -> list[PatientEntry]:
     return [patients[k] for k in sorted(patients)]
 
 
-def read_headers(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
+def read_headers(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES,
+                 reasons: dict[Path, OnfhError] | None = None
                  ) -> tuple[list[Header], list[Path], list[Path], list[tuple[Path, OnfhError]]]:
     """Headers of image files, plus non-DICOM, non-image and unreadable files (with their error).
 
-    Image headers pass :func:`check_image_header` (with ``max_bytes``); those that fail are unreadable.
+    Image headers pass :func:`check_image_header` (with ``max_bytes``); those that fail are unreadable,
+    and their error keeps the header as ``exc.header`` (so the series that lost them can be named).
+    ``reasons``, when given, receives why each file that is not an image was set aside.
     """
+    reasons = {} if reasons is None else reasons
     images, non_dicom, non_image, unreadable = [], [], [], []
     paths = list(paths)
     prefetch([(p, 0, FIRST_READ) for p in paths])
@@ -604,19 +648,25 @@ def read_headers(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
     for path in paths:
         try:
             h = read_header(path)
-        except NotDicomError:
+        except NotDicomError as exc:
             non_dicom.append(path)
+            reasons[path] = exc
             continue
         except OnfhError as exc:
             unreadable.append((path, exc))
+            reasons[path] = exc
             continue
         if not h.has_pixels:
             non_image.append(path)
+            reasons[path] = NoPixelDataError(
+                f"DICOM file without pixel data ({_sop_class_name(h)}), not an image", path=path)
             continue
         try:
             check_image_header(h, max_bytes)
         except OnfhError as exc:
+            exc.header = h
             unreadable.append((path, exc))
+            reasons[path] = exc
             continue
         images.append(h)
     return images, non_dicom, non_image, unreadable
@@ -640,7 +690,31 @@ def scan(path: str | os.PathLike) -> ScanResult:
     root = Path(path)
     if not root.exists():
         raise UnreadableFileError("no such file or folder", path=root)
-    headers, non_dicom, non_image, unreadable = read_headers(iter_files(root))
+    reasons: dict[Path, OnfhError] = {}
+    headers, non_dicom, non_image, unreadable = read_headers(iter_files(root), reasons=reasons)
     series = [info for info, _ in group_series(headers)]
+    _attach_broken_files(series, unreadable)
     return ScanResult(patients=organise(series), skipped_non_dicom=non_dicom, non_image=non_image,
-                      unreadable=[(p, str(exc)) for p, exc in unreadable])
+                      unreadable=[(p, str(exc)) for p, exc in unreadable], reasons=reasons)
+
+
+def _attach_broken_files(series: list[SeriesInfo], unreadable: list[tuple[Path, OnfhError]]) -> None:
+    """Give each series the unreadable files whose (complete) header names it."""
+    by_uid: dict[str, list[SeriesInfo]] = {}
+    for info in series:
+        by_uid.setdefault(info.series_instance_uid, []).append(info)
+    for path, exc in unreadable:
+        header = getattr(exc, "header", None)
+        for info in by_uid.get(header.text("SeriesInstanceUID") if header is not None else "", ()):
+            info.broken_files.append((path, exc.kind, exc.reason))
+
+
+def _sop_class_name(header: Header) -> str:
+    """The SOP class of a header in words (``"Basic Text SR"``), or its UID when pydicom does not know it."""
+    uid = header.text("SOPClassUID")
+    if not uid:
+        return "no SOP class"
+    from pydicom.uid import UID
+
+    name = UID(uid).name
+    return name if name and name != uid else f"SOP class {uid}"

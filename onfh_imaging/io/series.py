@@ -20,8 +20,11 @@ import numpy as np
 from onfh_imaging.errors import (
     IncompleteSeriesError,
     InputError,
+    MixedAcquisitionsError,
     NoPixelDataError,
+    NotAVolumeError,
     TooLargeError,
+    TruncatedFileError,
     UnreadableFileError,
     UnsupportedInputError,
 )
@@ -34,6 +37,7 @@ from onfh_imaging.io.scan import (
     check_image_header,
     SeriesInfo,
     group_series,
+    is_series,
     iter_files,
     read_headers,
     spatial_order,
@@ -111,19 +115,20 @@ def _select(groups: list[tuple[SeriesInfo, list[ImageRecord]]], uid: str | None,
     if uid is not None:
         hits = [g for g in groups if uid == g[0].key]
         if not hits:
-            hits = [g for g in groups if uid == g[0].series_instance_uid]
+            hits = [g for g in groups if is_series(g[0], uid)]
         if not hits:
             raise InputError(f"no series {uid} here", path=str(source),
-                             hint="available: " + "; ".join(_listing(g[0]) for g in groups))
+                             hint="available: " + "; ".join(series_listing(g[0]) for g in groups))
     else:
         hits = groups
     if len(hits) > 1:
         raise InputError(f"{len(hits)} series found; choose one by series UID or key", path=str(source),
-                         hint="; ".join(_listing(g[0]) for g in hits))
+                         hint="; ".join(series_listing(g[0]) for g in hits))
     return hits[0]
 
 
-def _listing(info: SeriesInfo) -> str:
+def series_listing(info: SeriesInfo) -> str:
+    """``KEY (#N 'DESCRIPTION', M images [sub-series])``: a series as the user picks it by key."""
     extra = f" [{info.subseries}]" if info.subseries else ""
     return (f"{info.key} (#{info.series_number} {info.series_description!r}, {info.n_slices} images"
             f"{extra})")
@@ -246,7 +251,7 @@ def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
     frame_bytes = out.nbytes
     needed = frame_bytes * r.n_frames
     if h.pixel_length is not None and h.pixel_length < needed:
-        raise UnreadableFileError(
+        raise TruncatedFileError(
             f"pixel data holds {h.pixel_length} bytes but Rows x Columns x frames needs {needed}",
             path=h.path, hint="the file is truncated or its header is wrong")
     offset = h.pixel_offset + r.frame * frame_bytes
@@ -256,7 +261,7 @@ def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
         except READ_ERRORS as exc:
             raise UnreadableFileError(f"cannot read the pixel data: {exc}", path=h.path) from exc
     if got != frame_bytes:
-        raise UnreadableFileError(
+        raise TruncatedFileError(
             f"file truncated: pixel data ends after {got + r.frame * frame_bytes} of {needed} bytes",
             path=h.path)
 
@@ -426,9 +431,7 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
     normal = first.normal
     slices = _unique_positions(records, normal)
     if len(slices) < 2:
-        raise UnsupportedInputError(
-            f"a single image ({first.path.name}) is not a volume", path=name,
-            hint="single images are read as radiographs with read_radiograph")
+        raise _not_a_volume(info, records, name)
     slice_spacing = _check_spacing(slices, normal, name)
     _check_shear(slices, normal, min(first.pixel_spacing), name, warnings)
 
@@ -444,7 +447,7 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
         for dup in group[1:]:
             _fill(compare, dup, scratch, decoded)
             if not np.array_equal(compare, out[k]):
-                raise IncompleteSeriesError(
+                raise MixedAcquisitionsError(
                     f"two different images at the same position ({group[0].path.name} and {dup.path.name}, "
                     f"{float(dup.position @ normal):.2f} mm along the slice normal)", path=name,
                     hint="the series mixes acquisitions; split it by echo or acquisition before reading")
@@ -466,6 +469,36 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
     info.n_slices = len(slices)
     info.slice_spacing = slice_spacing
     return Series(volume=volume, info=info, warnings=warnings, files=files)
+
+
+MOSAIC_HINT = ("convert it with dcm2niix, which unpacks mosaics, or export the series from the scanner "
+               "without mosaic")
+LONE_SLICE_HINT = "copy the whole series; single images are measured only as radiographs (CR, DX)"
+
+
+def mosaic_reason(file_names: Sequence[str]) -> str:
+    """Why a Siemens mosaic (ImageType MOSAIC) is not read as a volume."""
+    return (f"a Siemens mosaic ({len(file_names)} file(s) such as {file_names[0]}, each a grid of slices tiled "
+            "into one image, ImageType MOSAIC), not a stack of slices")
+
+
+def lone_slice_reason(file_name: str) -> str:
+    """Why one image is not a volume."""
+    return f"a lone slice ({file_name}): a volume needs at least two slices"
+
+
+def _not_a_volume(info: SeriesInfo, records: list[ImageRecord], name: str) -> NotAVolumeError:
+    """Why images that all lie at one position do not form a volume: a mosaic, repeated acquisitions of
+    one slice, or a lone slice."""
+    files = sorted({r.path.name for r in records})
+    if info.mosaic:
+        return NotAVolumeError(mosaic_reason(files), path=name, hint=MOSAIC_HINT)
+    if len(records) > 1:
+        return NotAVolumeError(
+            f"{len(records)} images all at one position ({files[0]} ... {files[-1]}): repeated acquisitions "
+            "of one slice (a time series, echoes or b-values), not a stack of slices", path=name,
+            hint="export the series as a stack of slices at different positions")
+    return NotAVolumeError(lone_slice_reason(files[0]), path=name, hint=LONE_SLICE_HINT)
 
 
 # Row and column cosines may deviate this much from unit length and orthogonality (they are stored
@@ -493,4 +526,4 @@ def _orthonormalise(direction: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "Series", "read_series"]
+__all__ = ["DEFAULT_MAX_BYTES", "Series", "read_series", "series_listing"]

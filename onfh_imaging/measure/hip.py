@@ -42,6 +42,7 @@ from onfh_imaging.staging import (
     collapse_detection_mm,
     steinberg_extent,
 )
+from onfh_imaging.vocab import SIDES
 
 MIN_SURFACE_POINTS = 200
 """Fewer mesh vertices than this cannot support a reference-sphere fit."""
@@ -210,7 +211,7 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     MeasurementError
         Empty masks, too few surface points, masks on different grids, an unknown side.
     """
-    if side not in ("left", "right"):
+    if side not in SIDES:
         raise MeasurementError(f"side must be 'left' or 'right', got {side!r}")
     warnings: list[str] = []
     mesh = head_surface_mesh(head_mask)

@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 
+from onfh_imaging.vocab import SIDES
+
 Vec3 = tuple[float, float, float]
 Side = Literal["left", "right"]
 LesionCore = Literal["fatty", "fluid"]
@@ -38,7 +40,7 @@ def _tuple(v) -> Vec3:
 
 def lateral_lps(side: Side) -> np.ndarray:
     """LPS unit vector pointing lateral for a hip of ``side`` (right hip: -x, left hip: +x)."""
-    if side not in ("left", "right"):
+    if side not in SIDES:
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
     return np.array([-1.0 if side == "right" else 1.0, 0.0, 0.0])
 

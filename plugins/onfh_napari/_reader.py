@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from onfh_imaging.geometry import Radiograph, Volume
+from onfh_imaging.vocab import RADIOGRAPH_MODALITIES
 
 LayerData = tuple[Any, dict[str, Any], str]
 
@@ -29,7 +30,6 @@ META_SERIES_INFO = "onfh_series_info"
 META_FILES = "onfh_files"
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
-_RADIOGRAPH_MODALITIES = {"CR", "DX"}
 _REVERSE = np.eye(4)[[2, 1, 0, 3]]
 
 
@@ -200,7 +200,7 @@ def _read_dicom_file(path: Path) -> LayerData:
         header = pydicom.dcmread(path, stop_before_pixels=True)
     except (pydicom.errors.InvalidDicomError, OSError) as exc:
         raise NotDicomError(f"cannot read as DICOM: {exc}", path=path) from exc
-    if str(header.get("Modality", "")) in _RADIOGRAPH_MODALITIES:
+    if str(header.get("Modality", "")) in RADIOGRAPH_MODALITIES:
         return _read_radiograph(path)
     if int(header.get("NumberOfFrames", 1) or 1) > 1:
         return _read_dicom_series_files([path], str(header.SeriesInstanceUID), True)
@@ -215,10 +215,10 @@ def _read_folder(folder: Path) -> list[LayerData]:
     infos = list(scan(folder).series)
     if not infos:
         raise InputError("no DICOM image series found", path=folder)
-    shown = _preferred_series([i for i in infos if i.modality not in _RADIOGRAPH_MODALITIES])
+    shown = _preferred_series([i for i in infos if i.modality not in RADIOGRAPH_MODALITIES])
     layers = []
     for info in infos:
-        if info.modality in _RADIOGRAPH_MODALITIES:
+        if info.modality in RADIOGRAPH_MODALITIES:
             # A radiograph is its own view, not a slice of the MR space: only the first one is shown, and
             # none when an MR series is.
             for f in info.files:

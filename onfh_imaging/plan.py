@@ -1,0 +1,308 @@
+"""What is measured under a path, and why each other file and series is not.
+
+:func:`plan_scan` turns a headers-only scan (:func:`onfh_imaging.io.scan`) into the series to measure
+(every radiograph, and each study's chosen T1-weighted MR series with its fluid-sensitive companion) and
+a :class:`Refusal` for every file and series that will not be measured, with the reason and what to do.
+The command line, the batch layer and the napari reader all report these same refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onfh_imaging.errors import IncompleteSeriesError, InputError, NotAVolumeError, NotMeasuredError, OnfhError
+from onfh_imaging.io.scan import is_series
+from onfh_imaging.io.series import LONE_SLICE_HINT, MOSAIC_HINT, lone_slice_reason, mosaic_reason
+from onfh_imaging.vocab import MEASURED_MODALITIES, MR_MODALITY, RADIOGRAPH_MODALITIES, may_show_a_hip
+
+#: ``select(mr_series) -> (primary, fluid_sensitive_or_None)``; raises InputError when none fits.
+SelectSeries = Callable[[Sequence[Any]], tuple[Any, Any]]
+
+#: Refusals of one kind printed one by one before the rest are counted in a single line (a folder of
+#: 3000 JPEGs is one reason, not 3000 lines).
+LINES_PER_KIND = 5
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why one file or series is not measured.
+
+    Attributes
+    ----------
+    where : str
+        The file's path, or the series as ``FOLDER: series N 'DESCRIPTION' (KEY)``.
+    kind : str
+        The reason in a few words (``"truncated"``, ``"not DICOM"``, ``"not a volume"``...), the
+        ``kind`` of the :mod:`onfh_imaging.errors` class it comes from.
+    reason : str
+        What is wrong, naming the file inside a series when one file is at fault.
+    hint : str
+        What to do about it ("" when nothing can be done).
+    is_series : bool
+        True for a series, False for a single file.
+    """
+
+    where: str
+    kind: str
+    reason: str
+    hint: str = ""
+    is_series: bool = False
+
+    def __str__(self) -> str:
+        said = self.kind.lower() in self.reason.lower()
+        text = f"{self.where}: {self.reason}" if said else f"{self.where}: {self.kind}: {self.reason}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+def series_label(info: Any) -> str:
+    """``FOLDER: series N 'DESCRIPTION' (KEY)``: where a series lies and how to choose it."""
+    files = list(getattr(info, "files", None) or ())
+    folder = f"{Path(files[0]).parent}: " if files else ""
+    number = "?" if info.series_number is None else info.series_number
+    return f"{folder}series {number} {info.series_description!r} ({info.key or info.series_instance_uid})"
+
+
+def refusal_from_error(where: str, exc: Exception, is_series: bool = True) -> Refusal:
+    """A :class:`Refusal` for ``where`` from the error that refused it.
+
+    The error's own path is kept in the reason when it names a file other than ``where`` (the slice of
+    a series that is at fault). Errors that are not the toolkit's are reported as internal errors.
+    """
+    if not isinstance(exc, OnfhError):
+        return Refusal(where, "internal error", f"{type(exc).__name__}: {exc}",
+                       "please report it with this line; the other series were still measured", is_series)
+    reason = exc.reason
+    if exc.path and not where.endswith(exc.path):
+        path = Path(exc.path)
+        reason = f"{path.name if where.startswith(f'{path.parent}: ') else exc.path}: {reason}"
+    return Refusal(where, exc.kind, reason, exc.hint or "", is_series=is_series)
+
+
+def explain_failure(info: Any, exc: Exception) -> Refusal:
+    """The refusal of a planned series whose reading or measuring failed with ``exc``.
+
+    A series that lost a file to damage (a truncated copy) has a gap where that slice was: the broken
+    file, not a missing one, is given as the reason.
+    """
+    where = series_label(info)
+    broken = list(getattr(info, "broken_files", ()) or ())
+    if broken and isinstance(exc, IncompleteSeriesError):
+        names = ", ".join(f"{Path(p).name} ({reason})" for p, _, reason in broken)
+        return Refusal(where, broken[0][1], f"{len(broken)} file(s) of the series are broken: {names}; "
+                                            f"without them {exc.reason}", "copy the files again from their source", True)
+    return refusal_from_error(where, exc)
+
+
+def file_refusals(scan_result: Any) -> list[Refusal]:
+    """One refusal per file of a scan that is not part of an image series.
+
+    Files whose (complete) header names a series are left to that series' refusal or warning, which
+    says they are broken.
+    """
+    in_series = {Path(b[0]) for s in scan_result.series for b in getattr(s, "broken_files", ())}
+    reasons = getattr(scan_result, "reasons", {}) or {}
+    out = []
+    for path, exc in reasons.items():
+        if Path(path) not in in_series:
+            out.append(Refusal(str(path), exc.kind, exc.reason, exc.hint or ""))
+    return out
+
+
+@dataclass
+class StudyPlan:
+    """The series of one study to measure, and every other series with why it is not measured.
+
+    Attributes
+    ----------
+    measure : list of (SeriesInfo, SeriesInfo or None)
+        Each series to measure with its fluid-sensitive companion (MR) or None.
+    refused : list of (SeriesInfo, Refusal)
+        Series that cannot be measured.
+    not_chosen : list of (SeriesInfo, str)
+        Usable MR series left aside because another series of the study is measured.
+    """
+
+    measure: list[tuple[Any, Any]] = field(default_factory=list)
+    refused: list[tuple[Any, Refusal]] = field(default_factory=list)
+    not_chosen: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def _default_select(mr_series: Sequence[Any]) -> tuple[Any, Any]:
+    from onfh_imaging.io.series_choice import select_series
+
+    return select_series(list(mr_series))
+
+
+def _modality_refusal(info: Any) -> Refusal:
+    modality = info.modality or "unknown"
+    return Refusal(series_label(info), NotMeasuredError.kind,
+                   f"modality {modality} is not measured (MR and radiographs {', '.join(sorted(RADIOGRAPH_MODALITIES))}"
+                   " are)", "", True)
+
+
+def _body_part_refusal(info: Any) -> Refusal:
+    return Refusal(series_label(info), NotMeasuredError.kind,
+                   f"body part {info.body_part} is not measured (hips are: BodyPartExamined HIP, PELVIS...)",
+                   f"if it does show a hip, choose it with --series-uid {info.key or info.series_instance_uid}", True)
+
+
+def unfit_mr_reason(info: Any) -> Refusal:
+    """Why an MR series cannot be the measured one, from its headers: not a volume, or not T1-weighted."""
+    where = series_label(info)
+    names = sorted(Path(f).name for f in info.files) or ["?"]
+    if getattr(info, "mosaic", False):
+        return Refusal(where, NotAVolumeError.kind, mosaic_reason(names), MOSAIC_HINT, True)
+    if (info.n_slices or 0) < 2:
+        return Refusal(where, NotAVolumeError.kind, lone_slice_reason(names[0]), LONE_SLICE_HINT, True)
+    sequence = str(info.sequence or "unknown")
+    if sequence.upper() == "T1" and info.fat_saturated:
+        what = "a fat-saturated T1-weighted series"
+    elif sequence == "unknown":
+        what = "a series whose contrast the headers do not tell (no T1 in its description, TR or TE)"
+    else:
+        what = f"a {sequence}{' fat-saturated' if info.fat_saturated else ''} series"
+    return Refusal(where, NotMeasuredError.kind,
+                   f"no T1-weighted series in the study, and this one is {what} (femoral heads are measured on "
+                   "a T1-weighted series without fat saturation)",
+                   "add the study's T1-weighted series (coronal preferred), or choose a series with --series-uid",
+                   True)
+
+
+def plan_study(study_series: Sequence[Any], series_uid: str | None = None,
+               select: SelectSeries | None = None) -> StudyPlan:
+    """Which series of one study are measured, and why each other one is not.
+
+    Parameters
+    ----------
+    study_series : sequence of SeriesInfo
+        Every series of one study.
+    series_uid : str, optional
+        A SeriesInstanceUID or sub-series key chosen by the user: only that series is planned, whatever
+        its body part says (its modality must still be measured).
+    select : callable, optional
+        MR series choice; defaults to :func:`onfh_imaging.io.series_choice.select_series`.
+    """
+    select = select or _default_select
+    plan = StudyPlan()
+    if series_uid is not None:
+        for info in study_series:
+            if is_series(info, series_uid):
+                if info.modality in MEASURED_MODALITIES:
+                    plan.measure.append((info, None))
+                else:
+                    plan.refused.append((info, _modality_refusal(info)))
+        return plan
+    mr = []
+    for info in study_series:
+        if info.modality not in MEASURED_MODALITIES:
+            plan.refused.append((info, _modality_refusal(info)))
+        elif not may_show_a_hip(getattr(info, "body_part", "")):
+            plan.refused.append((info, _body_part_refusal(info)))
+        elif info.modality in RADIOGRAPH_MODALITIES:
+            plan.measure.append((info, None))
+        elif getattr(info, "mosaic", False):
+            plan.refused.append((info, unfit_mr_reason(info)))
+        else:
+            mr.append(info)
+    if not mr:
+        return plan
+    try:
+        primary, fluid = select(mr)
+    except InputError:
+        plan.refused.extend((info, unfit_mr_reason(info)) for info in mr)
+        return plan
+    plan.measure.append((primary, fluid))
+    measured = series_label(primary)
+    for info in mr:
+        if info is not primary and info is not fluid:
+            plan.not_chosen.append((info, f"not selected: {measured} is measured for this study"))
+    return plan
+
+
+def plan_scan(scan_results: Iterable[Any], series_uid: str | None = None,
+              select: SelectSeries | None = None) -> tuple[list[tuple[Any, Any]], list[Refusal]]:
+    """Series to measure and refusals (files first, then series) over one or more scans.
+
+    Series of the same key found in several scans (the files of one series given one by one) are
+    merged first, so they are planned once.
+    """
+    from dataclasses import replace
+
+    merged: dict[str, Any] = {}
+    studies: dict[str, list[str]] = {}
+    refusals: list[Refusal] = []
+    for result in scan_results:
+        if series_uid is None:
+            refusals.extend(file_refusals(result))
+        for study in result.studies:
+            for info in study.series:
+                key = info.key or info.series_instance_uid
+                if key in merged:
+                    old = merged[key]
+                    merged[key] = replace(old, files=old.files + list(info.files), n_slices=old.n_slices + info.n_slices,
+                                          broken_files=old.broken_files + list(info.broken_files))
+                else:
+                    merged[key] = info
+                    studies.setdefault(study.study_instance_uid, []).append(key)
+    plans: list[tuple[Any, Any]] = []
+    for keys in studies.values():
+        plan = plan_study([merged[k] for k in keys], series_uid, select)
+        plans.extend(plan.measure)
+        refusals.extend(r for _, r in plan.refused)
+    return plans, refusals
+
+
+class RefusalReport:
+    """Refusals as they arrive, each given one line, at most ``limit_per_kind`` lines per kind.
+
+    ``add`` returns the line to show (None once the kind's lines are used up); ``rest`` gives one line
+    per kind counting the refusals not shown; ``files`` and ``series`` count everything added.
+    """
+
+    def __init__(self, limit_per_kind: int = LINES_PER_KIND):
+        self.limit_per_kind = limit_per_kind
+        self.refusals: list[Refusal] = []
+        self._shown: dict[str, int] = {}
+
+    def add(self, refusal: Refusal) -> str | None:
+        self.refusals.append(refusal)
+        if self._shown.get(refusal.kind, 0) >= self.limit_per_kind:
+            return None
+        self._shown[refusal.kind] = self._shown.get(refusal.kind, 0) + 1
+        return str(refusal)
+
+    def rest(self) -> list[str]:
+        lines = []
+        for kind, shown in self._shown.items():
+            hidden = sum(r.kind == kind for r in self.refusals) - shown
+            if hidden:
+                lines.append(f"... and {hidden} more refused as {kind} (`onfh scan --json PATH` lists every file)")
+        return lines
+
+    @property
+    def files(self) -> int:
+        return sum(not r.is_series for r in self.refusals)
+
+    @property
+    def series(self) -> int:
+        return sum(r.is_series for r in self.refusals)
+
+    def counts(self) -> str:
+        """``"2 files and 1 series refused"``."""
+        parts = [f"{n} {noun}{'s' if n != 1 and noun == 'file' else ''}"
+                 for n, noun in ((self.files, "file"), (self.series, "series")) if n]
+        return " and ".join(parts) + " refused" if parts else "nothing refused"
+
+
+def refusal_lines(refusals: Sequence[Refusal], limit_per_kind: int = LINES_PER_KIND) -> list[str]:
+    """One line per refusal, at most ``limit_per_kind`` of each kind, then a count of the rest."""
+    report = RefusalReport(limit_per_kind)
+    lines = [line for line in map(report.add, refusals) if line is not None]
+    return lines + report.rest()
+
+
+__all__ = ["LINES_PER_KIND", "Refusal", "RefusalReport", "StudyPlan", "explain_failure", "file_refusals", "plan_scan", "plan_study",
+           "refusal_from_error", "refusal_lines", "series_label", "unfit_mr_reason"]
