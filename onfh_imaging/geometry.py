@@ -251,6 +251,10 @@ class Radiograph:
         ``"AP"``, ``"lateral"`` or ``"unknown"``.
     laterality : str
         ``"left"``, ``"right"``, ``"both"`` or ``"unknown"`` (the patient side imaged).
+    patient_orientation : tuple of 2 str or None
+        DICOM PatientOrientation (0020,0020): the patient direction of the rows (toward increasing
+        column) and of the columns (toward increasing row), e.g. ``("L", "F")`` for an AP view shown
+        with the patient's right on the image's left; None when not given.
     """
 
     pixels: np.ndarray
@@ -258,6 +262,7 @@ class Radiograph:
     pixel_size_source: str = "none"
     view: str = "unknown"
     laterality: str = "unknown"
+    patient_orientation: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         px = np.asarray(self.pixels)

@@ -121,15 +121,20 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
     return result
 
 
-def measure_radiograph_file(path: str | Path, *, progress: Progress | None = None) -> StudyResult:
-    """Find and measure the femoral heads of one radiograph (CR / DX)."""
+def measure_radiograph_file(path: str | Path, *, progress: Progress | None = None,
+                            head_seeds: Mapping[str, Sequence[float]] | None = None) -> StudyResult:
+    """Find and measure the femoral heads of one radiograph (CR / DX).
+
+    ``head_seeds`` maps a side to a hand-placed head: a (row, col) point near its centre or >= 3
+    (row, col) points on its outline; seeded heads are delineated from the seed, not searched for.
+    """
     from onfh_imaging.io import read_radiograph
     from onfh_imaging.measure.radiograph import measure_radiograph
 
     _report(progress, 0.1, "reading the radiograph")
     rx, info = read_radiograph(path)
     _report(progress, 0.3, "finding the femoral heads")
-    report = measure_radiograph(rx, info)
+    report = measure_radiograph(rx, info, seeds=head_seeds)
     _report(progress, 1.0, "done")
     return StudyResult(info=info, radiograph=rx, radiograph_report=report)
 

@@ -41,6 +41,18 @@ def pixel_size_at_patient(header: Header) -> tuple[tuple[float, float] | None, s
     return None, "none"
 
 
+def patient_orientation(header: Header) -> tuple[str, str] | None:
+    """PatientOrientation (0020,0020) as (row direction, column direction), e.g. ``("L", "F")``.
+
+    Each value is made of the letters A, P, R, L, H, F (anterior, posterior, right, left, head, foot);
+    None when the element is absent or not two such values.
+    """
+    parts = [p.strip().upper() for p in header.text("PatientOrientation").split("\\")]
+    if len(parts) != 2 or not all(p and set(p) <= set("APRLHF") for p in parts):
+        return None
+    return parts[0], parts[1]
+
+
 def _stored_range(header: Header, slope: float, intercept: float) -> tuple[float, float]:
     """Modality values of the smallest and largest storable pixel."""
     bits = header.int("BitsStored", header.int("BitsAllocated", 16)) or 16
@@ -97,5 +109,6 @@ def read_radiograph(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYT
         pixels = np.float32(lo + hi) - pixels
     size, source = pixel_size_at_patient(header)
     radiograph = Radiograph(pixels=pixels, pixel_size_mm=size, pixel_size_source=source,
-                            view=info.view or "unknown", laterality=info.laterality or "unknown")
+                            view=info.view or "unknown", laterality=info.laterality or "unknown",
+                            patient_orientation=patient_orientation(header))
     return radiograph, info

@@ -28,6 +28,7 @@ Lengths are in mm at the patient when the pixel size is known, and in pixels (``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +39,8 @@ from onfh_imaging import __version__
 from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
 from onfh_imaging.errors import MeasurementError, SegmentationError
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.measure.radiograph_quality import outline_quality
+from onfh_imaging.quality import Quality, combine
 from onfh_imaging.segment.xray import (
     CalibrationBall,
     HeadContour2D,
@@ -170,6 +173,7 @@ class RadiographHeadMeasures:
     double_contour_max_depth_px: float | None = None
     double_contour_max_depth_mm: float | None = None
     warnings: list[str] = field(default_factory=list)
+    quality: Quality = field(default_factory=lambda: combine(()))
 
     def head_dict(self) -> dict[str, Any]:
         """The contract's ``head`` object for a radiograph."""
@@ -196,6 +200,7 @@ class RadiographHeadMeasures:
             "double_contour_arc_deg": rnd(self.double_contour_arc_deg, 1),
             "double_contour_max_depth_mm": rnd(self.double_contour_max_depth_mm),
             "double_contour_max_depth_px": rnd(self.double_contour_max_depth_px, 2),
+            "outline_checks_passed": bool(self.quality.collapse_trusted),
         }
 
 
@@ -359,8 +364,13 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     radius_px = circle.radius / mean_px
     to_mm = (lambda v: v) if pixel_size_mm is not None else (lambda v: None)
     to_px = (lambda v: v / mean_px) if pixel_size_mm is not None else (lambda v: v)
-    if circle.inliers.mean() < 0.6:
-        warnings.append(f"only {100 * circle.inliers.mean():.0f} % of the articular contour fits one circle")
+    in_image = contour.in_image()
+    quality = outline_quality(
+        articular_traced=float(use.sum() / max((articular & in_image).sum(), 1)), fit_rms_px=circle.rms / mean_px,
+        radius_px=float(radius_px), inlier_fraction=float(circle.inliers.mean()),
+        search_radius_px=contour.radius_px, search_center_px=contour.center_px, fit_center_px=centre_px,
+        edge_snr=float(np.median(contour.strength[use])), arc_in_image=contour.arc_in_image,
+        placed_by_hand=contour.placed_by_hand, pixel_only=pixel_size_mm is None)
     return RadiographHeadMeasures(
         side=contour.side, side_basis=contour.side_basis, center_px=centre_px, radius_px=float(radius_px),
         radius_mm=to_mm(circle.radius), max_deviation_px=float(to_px(max_dev)), max_deviation_mm=to_mm(max_dev),
@@ -370,6 +380,7 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
         inlier_fraction=float(circle.inliers.mean()), rms_mm=to_mm(circle.rms), double_contour=has_double,
         double_contour_arc_deg=arc, double_contour_max_depth_px=None if dc_depth is None else float(to_px(dc_depth)),
         double_contour_max_depth_mm=None if dc_depth is None else to_mm(dc_depth), warnings=warnings,
+        quality=quality,
     )
 
 
@@ -418,11 +429,18 @@ def _input_block(info: Any, rx: Radiograph, ball: CalibrationBall | None) -> dic
 
 
 def _staging(m: RadiographHeadMeasures) -> dict[str, Any]:
+    """Suggested stage from the measures; the outline's collapse, double contour and joint space count
+    only when the outline passed its checks (``quality.collapse_trusted``)."""
     from onfh_imaging.staging import arco_2019
 
-    narrowed = m.joint_space_width_mm is not None and m.joint_space_width_mm <= JOINT_SPACE_NARROWING_MM
-    findings = {"subchondral fracture"} if m.double_contour else set()
-    stage, basis = arco_2019(m.collapse_depth_mm, None, radiograph_findings=findings, oa_signs=narrowed)
+    trusted = m.quality.collapse_trusted
+    narrowed = (trusted and m.joint_space_width_mm is not None
+                and m.joint_space_width_mm <= JOINT_SPACE_NARROWING_MM)
+    findings = {"subchondral fracture"} if m.double_contour and trusted else set()
+    stage, basis = arco_2019(m.collapse_depth_mm, None, radiograph_findings=findings, oa_signs=narrowed,
+                             collapse_trusted=trusted)
+    if not trusted:
+        basis = f"the head's outline failed its checks ({'; '.join(m.quality.reasons)}): no stage III; {basis}"
     if m.double_contour and stage == "IIIA" and basis.startswith("subchondral fracture"):
         basis = f"double contour over {m.double_contour_arc_deg:.0f} deg read as a subchondral fracture; {basis}"
     if narrowed:
@@ -430,8 +448,8 @@ def _staging(m: RadiographHeadMeasures) -> dict[str, Any]:
     return {"arco_2019": stage, "arco_basis": basis, "steinberg_extent": None}
 
 
-def measure_radiograph(rx: Radiograph, info: Any = None, *,
-                       calibration_ball_mm: float = CALIBRATION_BALL_MM) -> dict[str, Any]:
+def measure_radiograph(rx: Radiograph, info: Any = None, *, calibration_ball_mm: float = CALIBRATION_BALL_MM,
+                       seeds: Mapping[str, Sequence[float]] | None = None) -> dict[str, Any]:
     """Find and measure the femoral heads of one radiograph: the JSON contract for a radiograph.
 
     Parameters
@@ -442,6 +460,9 @@ def measure_radiograph(rx: Radiograph, info: Any = None, *,
         Header summary (patient, study, series, modality) for the ``input`` block.
     calibration_ball_mm : float
         Diameter of the calibration sphere to look for.
+    seeds : mapping of side to points, optional
+        Hand-placed heads (see :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`): each seeded
+        head is delineated from its seed without the automatic search.
 
     Returns
     -------
@@ -461,7 +482,7 @@ def measure_radiograph(rx: Radiograph, info: Any = None, *,
         path = str(files[0])
     rx_cal, ball, warnings = calibrate(rx, calibration_ball_mm)
     try:
-        contours = find_femoral_heads_2d(rx_cal)
+        contours = find_femoral_heads_2d(rx_cal, seeds=seeds)
     except SegmentationError as exc:
         if path is None:
             raise
@@ -473,14 +494,18 @@ def measure_radiograph(rx: Radiograph, info: Any = None, *,
         except MeasurementError as exc:
             hips.append({"side": contour.side, "head": None, "lesion": None,
                          "staging": {"arco_2019": None, "arco_basis": str(exc), "steinberg_extent": None},
+                         "quality": combine(()).with_reason(str(exc), blocks_stage_iii=True,
+                                                            name="outline_measured").to_dict(),
                          "warnings": [str(exc)]})
             continue
         hip_warnings = list(m.warnings)
         hip_warnings.append(f"side from {m.side_basis}")
         if not rx_cal.calibrated:
             hip_warnings.append("measured in pixels: the pixel size is unknown")
+        if contour.placed_by_hand:
+            hip_warnings.append("head placed by hand")
         hips.append({"side": m.side, "head": m.head_dict(), "lesion": None, "staging": _staging(m),
-                     "warnings": hip_warnings})
+                     "quality": m.quality.to_dict(), "warnings": hip_warnings})
     return {"schema": MEASUREMENT_SCHEMA, "software_version": __version__, "input": _input_block(info, rx_cal, ball),
             "hips": hips, "warnings": warnings}
 

@@ -23,6 +23,7 @@ degrees. On an AP (or frog-leg) radiograph the patient's right is on the image's
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,8 @@ from scipy import ndimage
 
 from onfh_imaging.errors import SegmentationError
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.segment.xray_search import MIN_ARC_IN_IMAGE, _reduce, best_radius_at, head_candidates
+from onfh_imaging.segment.xray_sides import assign_sides
 
 HEAD_RADIUS_RANGE_MM = (18.0, 30.0)
 WORKING_PIXEL_MM = 0.8
@@ -37,8 +40,29 @@ WORKING_PIXEL_MM = 0.8
 # sqrt(R - r); after Gaussian smoothing of width sigma its steepest point lies 0.76 sigma inside the true
 # rim (a property of that profile). The contour is corrected by this amount for the smoothing applied.
 SPHERE_EDGE_SHIFT = 0.76
-# Without a pixel size, the field of view of a hip or pelvis radiograph is assumed to lie in this range.
-ASSUMED_FIELD_OF_VIEW_MM = (80.0, 450.0)
+# Without a pixel size, the field of view of a hip or pelvis radiograph is assumed to lie in this range:
+# from a crop just around one hip joint (a 60 mm head and its joint) to a whole pelvis on a 43 cm detector.
+ASSUMED_FIELD_OF_VIEW_MM = (70.0, 450.0)
+TYPICAL_HEAD_RADIUS_MM = 24.0
+"""Radius of an adult femoral head at the patient (mean of the 18-30 mm range): without a pixel size the
+rim search's mm windows are scaled as if the head found had this radius."""
+GRADIENT_MM = 0.4
+"""Scale (mm) of the gradient the head circle is refined on: the cortex's edge, below trabecular size."""
+SEARCH_CANDIDATES = 4
+"""Circles of each octave of the search that are traced before a head is declared absent."""
+MIN_RIM_TRACED = 0.5
+"""A head's rim is traced over at least half of its outline inside the image: the neck takes a
+quarter of the circle and overlapping bone may hide some more."""
+PAIR_RADIUS_RATIO = 0.15
+"""A second head is the other hip: its radius within 15 % of the first (left and right heads differ by a
+few percent, plus the beam's different magnification at the two hips)."""
+PAIR_HEIGHT_RADII = 0.6
+"""... at about the same height: centres within 0.6 radius in rows (pelvic tilt and obliquity)."""
+PAIR_MIN_SEPARATION_RADII = 4.0
+"""... and across the pelvis: centres at least 4 radii apart in columns (about 100 mm; adult heads are
+150-200 mm apart)."""
+MAX_GAP_DEG = 200.0
+"""The widest untraced arc of a head: the neck (about 90 deg) and overlap or a cut by the image edge."""
 # The silhouette leaves the soft-tissue level by this many noise standard deviations (of the profile
 # smoothed over SILHOUETTE_SMOOTH_MM) and stays above it over SILHOUETTE_HOLD_MM inward.
 SILHOUETTE_NOISE_SDS = 4.0
@@ -88,6 +112,15 @@ class HeadContour2D:
     inner_radii_px : ndarray or None
         Distance (pixels) to a second bright-to-dark edge inside the silhouette (a double contour) at
         each angle; NaN where none.
+    arc_in_image : float
+        Fraction of the head's circle inside the image (1 unless the image edge cuts the head).
+    placed_by_hand : bool
+        The head was delineated from a hand-placed seed, not found by the search.
+    image_shape : (int, int) or None
+        (rows, columns) of the image, to tell which angles of the outline lie inside it.
+    noise : float
+        Noise (robust SD) of the radial derivative the head edge was judged against, normalised
+        intensity per pixel; ``strength`` is in multiples of it.
     """
 
     side: str
@@ -102,6 +135,19 @@ class HeadContour2D:
     score: float
     inner_radii_px: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
+    arc_in_image: float = 1.0
+    placed_by_hand: bool = False
+    noise: float = float("nan")
+    image_shape: tuple[int, int] | None = None
+
+    def in_image(self, radius_px: float | None = None) -> np.ndarray:
+        """True at angles whose point at ``radius_px`` (default the head's radius) lies inside the image."""
+        if self.image_shape is None:
+            return np.ones(len(self.angles_deg), dtype=bool)
+        r = self.radius_px if radius_px is None else radius_px
+        a = np.radians(self.angles_deg)
+        rows, cols = self.center_px[0] - r * np.cos(a), self.center_px[1] + r * np.sin(a)
+        return (rows >= 0) & (rows <= self.image_shape[0] - 1) & (cols >= 0) & (cols <= self.image_shape[1] - 1)
 
     @property
     def valid(self) -> np.ndarray:
@@ -150,13 +196,6 @@ def _nominal_pixel_mm(rx: Radiograph) -> tuple[float, float]:
         return p, p
     width = max(rx.shape)
     return ASSUMED_FIELD_OF_VIEW_MM[0] / width, ASSUMED_FIELD_OF_VIEW_MM[1] / width
-
-
-def _reduce(img: np.ndarray, factor: int) -> np.ndarray:
-    if factor <= 1:
-        return img
-    h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
-    return img[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
 
 
 def _directed_hough(img: np.ndarray, radii: np.ndarray, sigma: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
@@ -461,16 +500,105 @@ def _head_contour(img: np.ndarray, grad, center, radius_px: float, px_mm: float,
     return center, dict(e, radius_px=np.float64(radius_px)), ok
 
 
-def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2) -> list[HeadContour2D]:
+def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: float, angles: np.ndarray
+                 ) -> dict:
+    """Locate the head's rim from a circle (a search candidate or a seed) and say how much of it was traced.
+
+    Returns the refined centre and radius, the edges along the rays, ``ok`` (a head edge at that
+    angle, inside the image), the fraction of the in-image outline traced, the fraction of the
+    outline inside the image and the neck (the widest gap).
+    """
+    sigma = max(1.0, GRADIENT_MM / px_mm)
+    if sigma not in grads:
+        grads[sigma] = (ndimage.gaussian_filter(img, sigma, order=(1, 0)),
+                        ndimage.gaussian_filter(img, sigma, order=(0, 1)))
+    center, e, ok = _head_contour(img, grads[sigma], center, radius_px, px_mm, angles)
+    rad_px = float(e["radius_px"])
+    a = np.radians(angles)
+    h, w = img.shape
+    rows, cols = center[0] - rad_px * np.cos(a), center[1] + rad_px * np.sin(a)
+    in_image = (rows >= 0) & (rows <= h - 1) & (cols >= 0) & (cols <= w - 1)
+    ok = ok & in_image
+    gap_mid, gap = _largest_gap(ok, angles)
+    return {"centre": center, "e": dict(e, radius_px=rad_px, gap_mid=gap_mid), "ok": ok, "px_mm": px_mm,
+            "radius_px": rad_px, "fraction": float(ok.sum() / max(in_image.sum(), 1)),
+            "arc_in_image": float(in_image.mean()), "gap_deg": gap}
+
+
+def _head_px_mm(rx: Radiograph, radius_px: float) -> float:
+    """mm per pixel used for the windows of the rim search: the header's, else the one that makes the
+    circle a typical adult head (``TYPICAL_HEAD_RADIUS_MM``)."""
+    return float(np.mean(rx.pixel_size_mm)) if rx.calibrated else TYPICAL_HEAD_RADIUS_MM / radius_px
+
+
+def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_heads: int) -> list[dict]:
+    """Heads found by the circle search, each verified by tracing its rim; best traced first."""
+    lo_mm, hi_mm = _nominal_pixel_mm(rx)
+    r_range = (HEAD_RADIUS_RANGE_MM[0] / hi_mm, HEAD_RADIUS_RANGE_MM[1] / lo_mm)
+    grads: dict = {}
+    found: list[dict] = []
+    for cand in head_candidates(img, r_range, count=SEARCH_CANDIDATES):
+        if any(np.hypot(cand.center_px[0] - f["centre"][0], cand.center_px[1] - f["centre"][1]) < f["radius_px"]
+               for f in found):
+            continue
+        hd = _traced_head(img, grads, cand.center_px, cand.radius_px, _head_px_mm(rx, cand.radius_px), angles)
+        radius_mm = hd["radius_px"] * _head_px_mm(rx, cand.radius_px) if rx.calibrated else None
+        plausible = radius_mm is None or HEAD_RADIUS_RANGE_MM[0] - 1.0 <= radius_mm <= HEAD_RADIUS_RANGE_MM[1] + 2.0
+        if (hd["fraction"] < MIN_RIM_TRACED or hd["arc_in_image"] < MIN_ARC_IN_IMAGE or hd["gap_deg"] > MAX_GAP_DEG
+                or not plausible):
+            continue
+        if hd["gap_deg"] < 25.0 and hd["fraction"] > 0.92 and hd["arc_in_image"] > 0.99:
+            continue  # a complete ring: a calibration ball or other round object, not a head
+        if any(np.hypot(hd["centre"][0] - f["centre"][0], hd["centre"][1] - f["centre"][1]) < f["radius_px"]
+               for f in found):
+            continue
+        hd["search_score"] = cand.score
+        found.append(hd)
+    found.sort(key=lambda f: -f["fraction"] * f["search_score"])
+    if not found:
+        return []
+    first = found[0]
+    pair = [f for f in found[1:] if abs(f["radius_px"] / first["radius_px"] - 1.0) <= PAIR_RADIUS_RATIO
+            and abs(f["centre"][0] - first["centre"][0]) <= PAIR_HEIGHT_RADII * first["radius_px"]
+            and abs(f["centre"][1] - first["centre"][1]) >= PAIR_MIN_SEPARATION_RADII * first["radius_px"]]
+    return ([first] + pair)[:max_heads]
+
+
+def _seeded_head(img: np.ndarray, rx: Radiograph, side: str, seed: Sequence[float], angles: np.ndarray) -> dict:
+    """The head delineated from a hand-placed seed: a point near its centre, or >= 3 points on its outline."""
+    pts = np.asarray(seed, dtype=float).reshape(-1, 2)
+    h, w = img.shape
+    if not np.all(np.isfinite(pts)) or len(pts) == 2:
+        raise ValueError(f"the {side} head's seed must be one (row, col) point or at least 3 outline points, "
+                         f"got {np.asarray(seed).tolist()}")
+    if len(pts) >= 3:
+        centre, radius = _fit_circle(pts)
+    else:
+        centre = pts[0]
+        if not (0 <= centre[0] <= h - 1 and 0 <= centre[1] <= w - 1):
+            raise ValueError(f"the {side} head's seed {pts[0].tolist()} lies outside the {h} x {w} image")
+        lo_mm, hi_mm = _nominal_pixel_mm(rx)
+        radius = best_radius_at(img, (float(centre[0]), float(centre[1])),
+                                (HEAD_RADIUS_RANGE_MM[0] / hi_mm, HEAD_RADIUS_RANGE_MM[1] / lo_mm))
+    hd = _traced_head(img, {}, (float(centre[0]), float(centre[1])), float(radius), _head_px_mm(rx, radius), angles)
+    return dict(hd, side=side)
+
+
+def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2,
+                          seeds: Mapping[str, Sequence[float]] | None = None) -> list[HeadContour2D]:
     """Find the femoral heads on a hip or pelvis radiograph and read their contours.
 
     Parameters
     ----------
     rx : Radiograph
         The image (bone bright) with its pixel size at the patient; without one, head sizes are searched
-        over a field of view of 80-450 mm.
+        over the radii an adult head takes for fields of view of ``ASSUMED_FIELD_OF_VIEW_MM``.
     max_heads : int
         At most this many heads are returned (2 on a pelvis).
+    seeds : mapping of side to points, optional
+        ``{"left": (row, col), ...}``: a point near the head's centre, or a flat or (N, 2) sequence of
+        N >= 3 (row, col) points on its outline (the circle through them). Seeded heads are delineated
+        from the seed without the automatic search and marked ``placed_by_hand``.
 
     Returns
     -------
@@ -480,91 +608,44 @@ def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2) -> list[HeadCon
     Raises
     ------
     SegmentationError
-        When no femoral head is found (the image is too small to hold one, or no circular bright disc
-        with a head's radius and rim is present).
+        When no femoral head is found (the image is too small to hold one, or no circular outline
+        with a head's size is traced).
+    ValueError
+        A seed that is not a point inside the image or at least 3 outline points, or a side that is
+        not ``"left"`` or ``"right"``.
     """
-    lo_mm, hi_mm = _nominal_pixel_mm(rx)
+    _, hi_mm = _nominal_pixel_mm(rx)
     h, w = rx.shape
-    r_min_px = HEAD_RADIUS_RANGE_MM[0] / hi_mm
-    r_max_px = HEAD_RADIUS_RANGE_MM[1] / lo_mm
-    if 2.0 * r_min_px + 4 > min(h, w):
+    if 2.0 * HEAD_RADIUS_RANGE_MM[0] / hi_mm * MIN_ARC_IN_IMAGE + 4 > min(h, w):
         size = f"{h * hi_mm:.0f} x {w * hi_mm:.0f} mm" if rx.calibrated else f"{h} x {w} pixels"
         raise SegmentationError(f"no femoral head found: the image ({size}) is smaller than a femoral head")
     img = _normalised(rx.pixels)
-    if rx.calibrated:
-        factor = max(1, int(np.floor(WORKING_PIXEL_MM / hi_mm)))
-    else:  # reduce to about 250 pixels across: a pelvis at under 2 mm, a single hip at under 0.5 mm
-        factor = max(1, round(max(h, w) / 250.0))
-    small = _reduce(img, factor)
-    radii = np.arange(np.floor(r_min_px / factor), np.ceil(r_max_px / factor) + 1.0)
-    radii = radii[radii >= 4]
-    if radii.size == 0:
-        raise SegmentationError("no femoral head found: the image's resolution is too coarse for a head")
-    acc, _ = _directed_hough(small, radii)
-    candidates = _peaks(acc, radii, min_distance=1.5 * radii[0], count=6, floor=0.15)
     angles = np.arange(-180.0, 180.0, 1.0)
-    sigma = max(1.0, 0.4 / hi_mm)
-    grad = (ndimage.gaussian_filter(img, sigma, order=(1, 0)), ndimage.gaussian_filter(img, sigma, order=(0, 1)))
-    found: list[tuple[float, tuple[float, float], dict, np.ndarray]] = []
-    for r, c, rad, _score in candidates:
-        centre = ((r + 0.5) * factor - 0.5, (c + 0.5) * factor - 0.5)
-        px_mm = float(np.mean(rx.pixel_size_mm)) if rx.calibrated else 24.0 / (rad * factor)  # a typical head
-        centre, e, ok = _head_contour(img, grad, centre, rad * factor, px_mm, angles)
-        rad_px = float(e.get("radius_px", rad * factor))
-        fraction = float(ok.mean())
-        inside_image = (centre[0] - rad_px > -0.1 * rad_px and centre[0] + rad_px < h + 0.1 * rad_px
-                        and centre[1] - rad_px > -0.1 * rad_px and centre[1] + rad_px < w + 0.1 * rad_px)
-        gap_mid, gap = _largest_gap(ok, angles)
-        radius_mm = rad_px * (float(np.mean(rx.pixel_size_mm)) if rx.calibrated else 24.0 / (rad * factor))
-        plausible = HEAD_RADIUS_RANGE_MM[0] - 1.0 <= radius_mm <= HEAD_RADIUS_RANGE_MM[1] + 2.0
-        # a head shows its rim over most of the circle, interrupted by the neck only
-        if fraction < 0.5 or not inside_image or gap > 200.0 or not plausible:
-            continue
-        if gap < 25.0 and fraction > 0.92:
-            continue  # a complete ring: a calibration ball or other round object, not a head
-        if any(np.hypot(centre[0] - f[1][0], centre[1] - f[1][1]) < rad_px for f in found):
-            continue
-        found.append((fraction, centre, dict(e, radius_px=rad_px, gap_mid=gap_mid, px_mm=px_mm), ok))
-    if not found:
-        raise SegmentationError("no femoral head found: no bright disc with a femoral head's size and rim",
-                                hint="is this a hip or pelvis radiograph?")
-    found.sort(key=lambda f: -f[0])
-    found = found[:max_heads]
-    heads = [{"centre": centre, "e": e, "ok": ok, "fraction": fraction, "px_mm": e["px_mm"]}
-             for fraction, centre, e, ok in found]
-    sides = _assign_sides(rx, heads, w)
+    if seeds:
+        bad = [s for s in seeds if s not in ("left", "right")]
+        if bad:
+            raise ValueError(f"seed sides must be 'left' or 'right', got {bad}")
+        heads = [_seeded_head(img, rx, side, pts, angles) for side, pts in seeds.items()]
+        sides = [(hd["side"], "given with the hand-placed seed") for hd in heads]
+    else:
+        heads = _searched_heads(img, rx, angles, max_heads)
+        if not heads:
+            raise SegmentationError("no femoral head found: no circular outline with a femoral head's size and "
+                                    "a traced rim", hint="is this a hip or pelvis radiograph?")
+        sides = assign_sides(rx, [hd["centre"] for hd in heads], [hd["e"]["gap_mid"] for hd in heads], w)
     out = []
     for hd, (side, basis) in zip(heads, sides):
         e, ok = hd["e"], hd["ok"]
         roof_ok = ok & (e["roof_strength"] > 4.0)
-        px_mm = float(np.mean(rx.pixel_size_mm)) if rx.calibrated else hd["px_mm"]
-        rim, inner = _silhouette(img, hd["centre"], angles, float(e["radius_px"]), px_mm)
+        rim, inner = _silhouette(img, hd["centre"], angles, float(e["radius_px"]), hd["px_mm"])
         out.append(HeadContour2D(
             side=side, side_basis=basis, center_px=hd["centre"], radius_px=float(e["radius_px"]),
             angles_deg=angles.copy(), radii_px=np.where(ok, rim, np.nan),
             strength=e["head_strength"], roof_radii_px=np.where(roof_ok, e["roof_r"], np.nan),
-            neck_angle_deg=e["gap_mid"], score=hd["fraction"], inner_radii_px=np.where(ok, inner, np.nan)))
+            neck_angle_deg=e["gap_mid"], score=hd["fraction"], inner_radii_px=np.where(ok, inner, np.nan),
+            arc_in_image=hd["arc_in_image"], placed_by_hand=bool(seeds),
+            noise=float(e["noise"][0]), image_shape=(h, w)))
     return sorted(out, key=lambda c: c.side != "right")
-
-
-def _assign_sides(rx: Radiograph, heads: list[dict], width: int) -> list[tuple[str, str]]:
-    """The patient side of each head: the image laterality, else the position (two heads; the patient's
-    right on the image's left), else the direction of the neck (it points laterally)."""
-    lat = (rx.laterality or "").lower()
-    if len(heads) == 1 and lat in ("left", "right"):
-        return [(lat, "image laterality")]
-    if len(heads) == 2:
-        order = np.argsort([hd["centre"][1] for hd in heads])
-        sides = [("", "")] * 2
-        sides[order[0]] = ("right", "position in the image (patient's right on the image's left)")
-        sides[order[1]] = ("left", "position in the image (patient's right on the image's left)")
-        return sides
-    neck = heads[0]["e"]["gap_mid"]
-    if neck is not None and abs(np.sin(np.radians(neck))) > 0.2:
-        side = "right" if np.sin(np.radians(neck)) < 0 else "left"
-        return [(side, "neck direction (the neck points laterally; the patient's right is on the image's left)")]
-    side = "right" if heads[0]["centre"][1] < width / 2.0 else "left"
-    return [(side, "position in the image (patient's right on the image's left)")]
 
 
 def find_calibration_ball(rx: Radiograph, diameter_mm: float = 25.0,

@@ -1,0 +1,203 @@
+"""Where a femoral head may be on a radiograph: an exhaustive search for circles with a bright inside.
+
+On a real hip radiograph the femoral head is not an isolated bright disc: it overlaps the acetabulum,
+the teardrop and the ischium, trabecular texture crosses it, and its outline is a faint arc of cortex
+next to far stronger edges (the ilioischial line, the pelvic brim, the acetabular roof). A vote-counting
+Hough transform over the strongest gradients is ruled by those strong edges and by texture. Here
+every circle of a grid of centres and radii is scored instead, by how consistently the image falls
+*outward* across it:
+
+* the gradient is divided by its local root-mean-square (over ``ENERGY_SCALE`` times the gradient's
+  own scale), so a faint cortical arc counts as much as a strong line, and texture, whose gradients
+  point every way, averages out;
+* each angle contributes ``tanh`` of that normalised outward fall (at most 1, so one strong line
+  crossing the circle cannot carry it);
+* the score is the mean over the angles whose point lies inside the image, counted over at least
+  ``MIN_ARC_COUNTED`` of the circle (a head cut by the crop edge keeps its score; a small circle
+  hugging a corner is not rewarded for the little of it that is seen), and only circles with at
+  least ``MIN_ARC_IN_IMAGE`` of their outline in the image are scored.
+
+Radii from a few to several hundred pixels are searched over octaves: each octave is reduced so its
+radii span ``OCTAVE_RADII_PX`` pixels (enough angular sampling for the outline, few enough centres
+to score every one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+SEARCH_ANGLES = 64
+"""Angles per circle: one every 5.6 deg, a sample every 1-5 pixels of outline at 12-48 pixels of radius."""
+OCTAVE_RADII_PX = (12.0, 48.0)
+"""Radii (reduced pixels) scored in one octave: below 12 pixels a circle's outline is too coarsely
+sampled; a 4:1 span keeps the number of octaves at one or two for any image."""
+GRADIENT_SCALE_PX = 1.0
+"""Gaussian scale (reduced pixels) of the gradient: about 2 % of a head's radius at the octave's
+smallest radius, wide enough to average trabecular texture, narrow next to the joint space."""
+ENERGY_SCALE = 4.0
+"""The gradient is normalised by its root-mean-square over this many gradient scales."""
+MIN_ARC_IN_IMAGE = 0.45
+"""Fraction of a circle's outline that must lie in the image for it to be scored: a head cut by the
+edge of a crop or detector shows at least its articular half above the neck."""
+MIN_ARC_COUNTED = 0.75
+"""The mean is taken over at least this fraction of the outline: angles outside the image beyond a
+quarter of the circle count as no evidence."""
+
+
+@dataclass(frozen=True)
+class CircleCandidate:
+    """A circle with a bright inside, in pixels of the image as stored.
+
+    Attributes
+    ----------
+    center_px : (float, float)
+        Centre (row, column).
+    radius_px : float
+        Radius, pixels.
+    score : float
+        Mean normalised outward fall over the outline (-1..1).
+    arc_in_image : float
+        Fraction of the outline inside the image.
+    """
+
+    center_px: tuple[float, float]
+    radius_px: float
+    score: float
+    arc_in_image: float
+
+
+def _reduce(img: np.ndarray, factor: int) -> np.ndarray:
+    """Block mean by ``factor`` (the image cropped to a multiple of it)."""
+    if factor <= 1:
+        return img
+    h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
+    return img[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+
+
+def normalised_gradient(img: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient (d/drow, d/dcol) at scale ``sigma`` divided by its local RMS over ``ENERGY_SCALE sigma``."""
+    gr = ndimage.gaussian_filter(img, sigma, order=(1, 0))
+    gc = ndimage.gaussian_filter(img, sigma, order=(0, 1))
+    energy = np.sqrt(ndimage.gaussian_filter(gr**2 + gc**2, ENERGY_SCALE * sigma))
+    energy += 1e-6 * (float(energy.max()) + 1e-12)
+    return gr / energy, gc / energy
+
+
+def circle_scores(img: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score of every circle centred on a pixel of ``img``, shape (len(radii), H, W).
+
+    Returns
+    -------
+    score : ndarray
+        Mean ``tanh`` of the normalised outward fall over the in-image outline (see the module notes);
+        -1 where less than ``MIN_ARC_IN_IMAGE`` of the outline is inside.
+    arc : ndarray
+        Fraction of each outline inside the image.
+    """
+    gr, gc = normalised_gradient(img, GRADIENT_SCALE_PX)
+    h, w = img.shape
+    theta = np.radians(np.arange(SEARCH_ANGLES) * 360.0 / SEARCH_ANGLES)
+    ur, uc = -np.cos(theta), np.sin(theta)  # image angle from image-up, toward increasing column
+    total = np.zeros((len(radii), h, w))
+    count = np.zeros((len(radii), h, w))
+    for a in range(SEARCH_ANGLES):
+        fall = np.tanh(-(gr * ur[a] + gc * uc[a]))
+        for k, r in enumerate(radii):
+            dr, dc = round(r * ur[a]), round(r * uc[a])
+            i0, i1 = max(0, -dr), min(h, h - dr)
+            j0, j1 = max(0, -dc), min(w, w - dc)
+            if i1 <= i0 or j1 <= j0:
+                continue
+            total[k, i0:i1, j0:j1] += fall[i0 + dr:i1 + dr, j0 + dc:j1 + dc]
+            count[k, i0:i1, j0:j1] += 1.0
+    arc = count / SEARCH_ANGLES
+    score = total / np.maximum(count, MIN_ARC_COUNTED * SEARCH_ANGLES)
+    return np.where(arc >= MIN_ARC_IN_IMAGE, score, -1.0), arc
+
+
+def _local_maxima(score: np.ndarray, arc: np.ndarray, radii: np.ndarray, factor: int, count: int
+                  ) -> list[CircleCandidate]:
+    """Up to ``count`` best circles, each centre at least half the smallest radius from the others."""
+    best = score.max(axis=0)
+    which = score.argmax(axis=0)
+    rr, cc = np.mgrid[0:best.shape[0], 0:best.shape[1]]
+    work = best.copy()
+    out: list[CircleCandidate] = []
+    while len(out) < count:
+        i = int(np.argmax(work))
+        r, c = np.unravel_index(i, work.shape)
+        if work[r, c] <= 0.0:
+            break
+        k = int(which[r, c])
+        out.append(CircleCandidate(((r + 0.5) * factor - 0.5, (c + 0.5) * factor - 0.5), float(radii[k]) * factor,
+                                   float(work[r, c]), float(arc[k, r, c])))
+        work[(rr - r) ** 2 + (cc - c) ** 2 < (0.5 * radii[0]) ** 2] = -np.inf
+    return out
+
+
+def head_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count: int = 6
+                    ) -> list[CircleCandidate]:
+    """The best-scoring circles with radii in ``radius_range_px`` (pixels of ``img``), best first.
+
+    Parameters
+    ----------
+    img : ndarray, shape (H, W)
+        The image, bone bright, normalised to about 0..1.
+    radius_range_px : (float, float)
+        Smallest and largest radius searched, pixels.
+    count : int
+        Candidates kept per octave.
+
+    Returns
+    -------
+    list of CircleCandidate
+    """
+    lo, hi = float(radius_range_px[0]), float(radius_range_px[1])
+    found: list[CircleCandidate] = []
+    r0 = lo
+    while r0 <= hi:
+        factor = max(1, int(np.floor(r0 / OCTAVE_RADII_PX[0])))
+        r1 = min(hi, r0 * OCTAVE_RADII_PX[1] / OCTAVE_RADII_PX[0])
+        small = _reduce(img, factor)
+        radii = np.arange(np.floor(r0 / factor), np.ceil(r1 / factor) + 1.0)
+        radii = radii[radii >= 3]
+        if radii.size and 2 * radii[0] < max(small.shape):
+            score, arc = circle_scores(small, radii)
+            found += _local_maxima(score, arc, radii, factor, count)
+        if r1 >= hi:
+            break
+        r0 = r1
+    return sorted(found, key=lambda c: -c.score)
+
+
+
+
+
+def best_radius_at(img: np.ndarray, center: tuple[float, float], radius_range_px: tuple[float, float]) -> float:
+    """Radius (pixels) of the best-scoring circle around a fixed centre (a hand-placed seed).
+
+    Scored as :func:`circle_scores` does, on the full-resolution image with the gradient at the scale
+    the octave of ``radius_range_px[0]`` would use.
+    """
+    lo, hi = float(radius_range_px[0]), float(radius_range_px[1])
+    sigma = GRADIENT_SCALE_PX * max(1.0, lo / OCTAVE_RADII_PX[0])
+    gr, gc = normalised_gradient(img, sigma)
+    radii = np.arange(lo, hi + 1e-9, max(0.5, sigma / 2.0))
+    theta = np.radians(np.arange(4 * SEARCH_ANGLES) * 90.0 / SEARCH_ANGLES)
+    ur, uc = -np.cos(theta), np.sin(theta)
+    rows = center[0] + radii[:, None] * ur[None, :]
+    cols = center[1] + radii[:, None] * uc[None, :]
+    h, w = img.shape
+    inside = (rows >= 0) & (rows <= h - 1) & (cols >= 0) & (cols <= w - 1)
+    g_r = ndimage.map_coordinates(gr, [rows, cols], order=1, mode="nearest")
+    g_c = ndimage.map_coordinates(gc, [rows, cols], order=1, mode="nearest")
+    fall = np.where(inside, np.tanh(-(g_r * ur + g_c * uc)), 0.0)
+    count = inside.sum(axis=1)
+    score = np.where(count >= MIN_ARC_IN_IMAGE * len(theta),
+                     fall.sum(axis=1) / np.maximum(count, MIN_ARC_COUNTED * len(theta)), -1.0)
+    return float(radii[int(np.argmax(score))])
+
+__all__ = ["CircleCandidate", "best_radius_at", "circle_scores", "head_candidates", "normalised_gradient"]
