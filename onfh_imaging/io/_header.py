@@ -28,7 +28,7 @@ import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
 
-from onfh_imaging.errors import NotDicomError, TooLargeError, UnreadableFileError
+from onfh_imaging.errors import NotDicomError, TooLargeError, TruncatedFileError, UnreadableFileError
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -550,6 +550,33 @@ def _pixel_element_after(fp: io.BufferedIOBase, ds: pydicom.Dataset) -> tuple[in
     return start, (None if length == _UNDEFINED else length)
 
 
+# Leading bytes of the files most often found next to DICOM series, to say what a skipped file is.
+_MAGIC = ((b"\x1f\x8b", "a gzip-compressed file"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+          (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"%PDF", "a PDF document"),
+          (b"PK\x03\x04", "a zip archive"), (b"BM", "a BMP image"))
+_NIFTI_HEADER_BYTES = 348  # sizeof_hdr of a NIfTI-1 header, stored in its first 4 bytes
+_OTHER_FORMAT_HINTS = {
+    "a gzip-compressed file": "decompress it first (gunzip -k FILE); zip archives are read as they are",
+    "a NIfTI image": "NIfTI has no modality or sequence: measure the DICOM series it was made from",
+    "a JPEG image": "export the study from the PACS as DICOM",
+}
+
+
+def _other_format(buf: bytes, path: Path) -> str:
+    """What a file that is not DICOM is, from its first bytes (``"a JPEG image"``, ``"a text file"``...),
+    or "" when they do not tell."""
+    if buf[:4] in (_NIFTI_HEADER_BYTES.to_bytes(4, "little"), _NIFTI_HEADER_BYTES.to_bytes(4, "big")) or \
+            buf[344:348] in (b"n+1\x00", b"ni1\x00") or path.name.lower().endswith((".nii", ".nii.gz")):
+        return "a NIfTI image"
+    for magic, name in _MAGIC:
+        if buf.startswith(magic):
+            return name
+    sample = buf[:4096]
+    if all(32 <= c < 127 or c in (9, 10, 13) for c in sample):
+        return "a text file"
+    return ""
+
+
 def _looks_like_raw_dicom(head: bytes) -> bool:
     """A Part 10 file without preamble starts with a group 0x0002 or 0x0008 element."""
     return len(head) >= 8 and head[0:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] != b"\x00\x00" or (
@@ -570,9 +597,11 @@ def _check_pixel_extent(header: Header) -> None:
         return
     end = header.pixel_offset + header.pixel_length
     if end > header.file_size:
-        raise UnreadableFileError(
+        exc = TruncatedFileError(
             f"file truncated: pixel data ends after {max(0, header.file_size - header.pixel_offset)} of "
             f"{header.pixel_length} bytes", path=header.path, hint="copy the file again from its source")
+        exc.header = header  # complete up to the pixels: the scan can tell which series lost this file
+        raise exc
 
 
 def read_header(path: str | os.PathLike) -> Header:
@@ -603,7 +632,9 @@ def _read_header(path: Path, layouts: HeaderReader | None) -> Header:
         if not has_preamble and not _looks_like_raw_dicom(buf):
             if buf.startswith(b"PK\x03\x04") and path.suffix.lower() == ".zip":
                 raise UnreadableFileError("a zip archive that cannot be opened (damaged)", path=path)
-            raise NotDicomError("not a DICOM file (no 'DICM' marker)", path=path)
+            what = _other_format(buf, path)
+            raise NotDicomError(f"{what}, not DICOM" if what else "not DICOM: no 'DICM' marker at byte 128 and "
+                                "no DICOM elements", path=path, hint=_OTHER_FORMAT_HINTS.get(what))
         oversized = False
         if has_preamble:
             header = layouts.match(buf, path, file_size) if layouts is not None else None
@@ -655,7 +686,7 @@ def _walk_file(fp: io.BufferedIOBase, buf: bytes, path: Path) -> Header | str:
             return _walk(buf, path, complete)
         except _NeedMore:
             if complete:
-                raise UnreadableFileError("file truncated inside the DICOM header", path=path,
+                raise TruncatedFileError("file truncated inside the DICOM header", path=path,
                                           hint="an element runs past the end of the file") from None
             if len(buf) >= MAX_WALK_BYTES:
                 return "oversized"
