@@ -176,3 +176,35 @@ def test_select_series_prefers_coronal_t1_and_pairs_stir_of_same_frame():
     assert primary is axial_t1 and fluid is None
     with pytest.raises(UnsupportedInputError, match="T1"):
         select_series([stir, t2fs])
+
+
+def test_head_placed_from_a_seed_point_or_outline_points(large_fatty):
+    (model, t1, _, _), _ = large_fatty
+    hip = model.hips[0]
+    r = hip.head_radius_mm
+    # a point clicked 5 mm off the centre, and four points clicked on the outline of one coronal slice
+    point = {"right": list(hip.center + np.array([3.0, -2.0, 4.0]))}
+    outline = {"right": [list(hip.center + r * np.array([np.cos(a), 0.0, np.sin(a)])) for a in (0.3, 1.5, 2.8, 4.0)]}
+    for seeds in (point, outline):
+        (seg,) = segment_hips(t1, head_seeds=seeds)
+        assert seg.placed_by_hand and seg.side == "right"
+        assert np.linalg.norm(seg.head_center_lps - hip.center) < 0.7
+        assert abs(seg.head_radius_mm - r) < 0.3
+        assert "head placed by hand" in seg.quality.reasons
+
+
+def test_seed_far_from_any_head_is_refused(large_fatty):
+    (_, t1, _, _), _ = large_fatty
+    corner = t1.index_to_lps(np.array([2.0, 2.0, 1.0]))
+    with pytest.raises(SegmentationError, match="right"):
+        segment_hips(t1, head_seeds={"right": list(corner)}, source="series X")
+
+
+def test_automatic_heads_pass_their_quality_checks(large_fatty, intact_left):
+    for (_, t1, _, _), _ in (large_fatty, intact_left):
+        (seg,) = segment_hips(t1)
+        assert not seg.placed_by_hand
+        assert not seg.quality.needs_review, seg.quality.reasons
+        names = {c.name for c in seg.quality.checks}
+        assert {"articular_surface_resolved", "edge_fit_residual", "independent_estimates_agree",
+                "field_of_view", "radius_plausible", "continuous_with_neck"} <= names

@@ -116,6 +116,7 @@ class BoneSurface:
     edge_rms_mm: float = float("nan")      # RMS residual of the outer-edge inliers about the sphere
     edge_inlier_fraction: float = float("nan")  # share of traced outer edges on the sphere
     fitted: np.ndarray | None = None       # (polar, azimuth) bool: the layer model resolved the surface
+    resolvable: np.ndarray | None = None   # (polar, azimuth) bool: the ray's blur lets plate and cartilage show
 
 
 def _outer_edges(prof: np.ndarray, radii: np.ndarray, level: float, radius: float) -> np.ndarray:
@@ -379,6 +380,7 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     # Every articular ray, grouped by its point-spread function (the slice thickness it sees).
     shift = np.zeros(grid.shape)
     fitted = np.zeros(grid.shape, bool)
+    resolvable = np.zeros(grid.shape, bool)
     class_of = np.full(grid.shape, -1)
     class_sigma, class_var = [], []
     sigma_limit = 0.5 * (plate_mm + cartilage_mm)
@@ -392,6 +394,7 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
         sigma = float(np.sqrt(np.sum(widths ** 2) / 4.0 + smooth_mm ** 2))
         if sigma > sigma_limit:
             continue
+        resolvable |= members
         fit = _fit_layers(prof[members], radii, radius, ray_blur_cdf(widths, smooth_mm), plate_mm,
                           cartilage_mm, min_contrast, dark_limit, bright_limit)
         # The intact majority of each class lies on the reference sphere: its median offset is the
@@ -428,5 +431,5 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     r = np.where(neck, r_neck, r_surface)
     r = np.where(polar < NECK_CONE_DEG + 10.0, np.minimum(r, radius), r)
     return BoneSurface(center, float(radius), grid, vectors, radii, prof, r, levels, articular, found_fraction,
-                       edge_rms_mm, edge_inliers, conf > 0)
+                       edge_rms_mm, edge_inliers, conf > 0, resolvable)
 

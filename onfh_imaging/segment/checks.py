@@ -3,8 +3,8 @@
 Each check is a :class:`~onfh_imaging.quality.QualityCheck` with the measured value, its limit and unit.
 The limits are anatomy (mm) or resolution (the image's own pixel size), named here once:
 
-* the articular surface must be resolved by the image (plate and cartilage seen) on at least half its
-  solid angle, the rest being carried over from neighbouring directions;
+* the articular surface must be resolved by the image (plate and cartilage seen) on most of the rays
+  whose blur allows it, and such rays must cover enough of it for the rest to be carried over from them;
 * the outer cortical edges must lie on one sphere, within the in-plane pixel (or 0.5 mm), for most rays;
 * the inner (marrow) and outer (bone surface) spheres are independent estimates of one ball: concentric
   within :data:`CENTRE_AGREEMENT_MM` and a plausible cortex + subchondral plate apart;
@@ -26,9 +26,14 @@ from onfh_imaging.segment.heads import HeadCandidate
 
 __all__ = ["segmentation_checks", "ramp"]
 
-RESOLVED_SURFACE_MIN = 0.5
-"""Least share (solid angle) of the articular surface whose edge the image itself resolved: below half,
-the head's outline is more interpolation than evidence."""
+RESOLVED_SURFACE_MIN = 0.7
+"""Least share (solid angle) of the resolvable articular surface (rays whose point-spread function is
+narrower than plate and cartilage) where the image showed plate and cartilage: a head's articular surface
+is covered by cartilage everywhere, so a shortfall means the edge found is not the head's."""
+
+RESOLVABLE_SURFACE_MIN = 0.25
+"""Least share of the articular surface seen by resolvable rays: the surface regularisation carries the
+surface over from fitted rays only where at least a quarter of the rays around have a fit."""
 
 EDGE_INLIER_MIN = 0.6
 """Least share of traced outer cortical edges lying on the reference sphere (as ``LOW_INLIER_FRACTION``
@@ -66,11 +71,14 @@ def ramp(value: float, zero_at: float, full_at: float) -> float:
     return float(np.clip((value - zero_at) / (full_at - zero_at), 0.0, 1.0))
 
 
-def _resolved_share(surface: BoneSurface) -> float:
-    if surface.fitted is None:
-        return float("nan")
+def _resolved_shares(surface: BoneSurface) -> tuple[float, float]:
+    """(share of resolvable articular surface fitted, share of articular surface resolvable)."""
+    if surface.fitted is None or surface.resolvable is None:
+        return float("nan"), float("nan")
     w = surface.grid.solid_angle_weights() * surface.articular
-    return float(np.sum(w * surface.fitted) / max(np.sum(w), 1e-12))
+    resolvable = float(np.sum(w * surface.resolvable))
+    fitted = float(np.sum(w * (surface.fitted & surface.resolvable)))
+    return fitted / max(resolvable, 1e-12), resolvable / max(float(np.sum(w)), 1e-12)
 
 
 def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
@@ -89,11 +97,14 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         Share (0..1) of the reference sphere outside the field of view.
     """
     checks: list[QualityCheck] = []
-    share = _resolved_share(surface)
+    share, covered = _resolved_shares(surface)
+    ok = bool(share >= RESOLVED_SURFACE_MIN and covered >= RESOLVABLE_SURFACE_MIN)
     checks.append(QualityCheck(
-        "articular_surface_resolved", bool(share >= RESOLVED_SURFACE_MIN), ramp(share, 0.0, RESOLVED_SURFACE_MIN),
-        f"the image resolved the bone surface on {100 * share:.0f} % of the articular surface "
-        f"(at least {100 * RESOLVED_SURFACE_MIN:.0f} % needed); the outline is mostly interpolated",
+        "articular_surface_resolved", ok,
+        ramp(share, 0.3, RESOLVED_SURFACE_MIN) * ramp(covered, 0.0, RESOLVABLE_SURFACE_MIN),
+        f"the image resolved plate and cartilage on {100 * share:.0f} % of the articular surface its slices "
+        f"can resolve ({100 * RESOLVED_SURFACE_MIN:.0f} % needed), which is {100 * covered:.0f} % of the "
+        f"articular surface ({100 * RESOLVABLE_SURFACE_MIN:.0f} % needed)",
         value=share, limit=RESOLVED_SURFACE_MIN, unit="1", blocks_stage_iii=True))
     pixel = float(min(t1.spacing[0], t1.spacing[1]))
     rms_limit = max(EDGE_RMS_MIN_LIMIT_MM, pixel)

@@ -197,6 +197,19 @@ def _side_from_pelvis(iso: Volume, center: np.ndarray, radius: float) -> str:
     return "left" if center[0] > midline_x else "right"
 
 
+#: Grid step (mm) of the spherical Hough transform: a tenth of the smallest head radius, so a centre is
+#: proposed within a voxel or two of the truth, and the transform stays well under a second.
+_HOUGH_STEP_MM = 2.0
+
+
+def _hough(t1: Volume) -> tuple[Volume, np.ndarray]:
+    """Coarse isotropic image and its spherical Hough accumulator (see :func:`_sphere_votes`)."""
+    iso = _resample_isotropic(t1, _HOUGH_STEP_MM)
+    lo, hi = HEAD_RADIUS_RANGE_MM
+    # The cartilage and the acetabular cup extend the head's concentric edges a few mm outward.
+    return iso, _sphere_votes(iso, (lo - 4.0, hi + 4.0))
+
+
 def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
     """Find the femoral heads in a T1-weighted volume and tell their sides.
 
@@ -221,11 +234,9 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
     from skimage.feature import peak_local_max
 
     array = np.asarray(t1.array, np.float32)
-    step = 2.0
-    iso = _resample_isotropic(t1, step)
+    step = _HOUGH_STEP_MM
     lo, hi = HEAD_RADIUS_RANGE_MM
-    # The cartilage and the acetabular cup extend the head's concentric edges a few mm outward.
-    votes = _sphere_votes(iso, (lo - 4.0, hi + 4.0))
+    iso, votes = _hough(t1)
     if not np.any(votes > 0):
         return []
     peaks = peak_local_max(votes, min_distance=max(1, round(lo / 2.0 / step)), num_peaks=12,
@@ -360,8 +371,19 @@ def seeded_head(t1: Volume, side: str, seed_lps, *, array: np.ndarray | None = N
         raise SegmentationError(f"the {side} head seed needs one point or at least three", path=source)
     a = np.asarray(t1.array, np.float32) if array is None else array
     directions = fibonacci_directions(400)
-    fit = _fit_marrow_sphere(t1, a, np.asarray(start, float), lo, directions,
-                             max_shift_mm=SEED_SEARCH_RADII * radius_hint)
+    # The concentric shells' vote peak nearest the seed, within the search reach, starts the fit as in
+    # the automatic search; the seed itself when no shell supports a head there.
+    iso, votes = _hough(t1)
+    near = np.linalg.norm(iso.voxel_centers_lps() - np.asarray(start, float), axis=-1) \
+        <= SEED_SEARCH_RADII * radius_hint
+    fit = None
+    if np.any(near & (votes >= MIN_SHELL_SUPPORT)):
+        peak = np.unravel_index(int(np.argmax(np.where(near, votes, -np.inf))), votes.shape)
+        peak_lps = iso.index_to_lps(np.asarray(peak[::-1], float))
+        fit = _fit_marrow_sphere(t1, a, peak_lps, lo, directions, max_shift_mm=3.0 * _HOUGH_STEP_MM)
+    if fit is None:
+        fit = _fit_marrow_sphere(t1, a, np.asarray(start, float), lo, directions,
+                                 max_shift_mm=0.5 * radius_hint)
     if fit is None:
         raise SegmentationError(f"no femoral head fits near the {side} seed {np.round(pts[0], 1).tolist()} mm",
                                 path=source, hint="place the seed inside the femoral head, near its centre")
