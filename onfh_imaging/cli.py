@@ -64,23 +64,25 @@ def _measure_each_study(command_name: str, path: str, series_uid: str | None,
     def on_refusal(refusal) -> None:
         line = report.add(refusal)
         if line is not None:
-            print(f"onfh {command_name}: refused {line}", file=sys.stderr)
+            print(f"onfh {command_name}: {line}", file=sys.stderr)
 
     results = measure_path(path, series_uid, on_refusal=on_refusal, plans=plans)
-    for line in report.rest():
+    for line in report.finish(measured=bool(results)):
         print(f"onfh {command_name}: {line}", file=sys.stderr)
     return results, report
 
 
 def _exit_status(command_name: str, path: str, results: list, report) -> int:
     """Print the summary line of a measuring command and return its exit status: 0 when everything
-    was measured, 1 when some was and some refused, 2 when nothing was measured."""
+    was measured (files beside it that are not DICOM images do not count), 1 when some was and some
+    refused, 2 when nothing was measured."""
+    failures = report.failures(measured=bool(results))
     if not results:
-        what = f"{report.counts()}, listed above" if report.refusals else "no DICOM files found"
+        what = f"{report.counts(failures)}, listed above" if failures else "no DICOM files found"
         print(f"onfh {command_name}: no measurable series found in {path} ({what})", file=sys.stderr)
         return EXIT_USER_ERROR
-    if report.refusals:
-        print(f"onfh {command_name}: {len(results)} series measured; {report.counts()}, listed above",
+    if failures:
+        print(f"onfh {command_name}: {len(results)} series measured; {report.counts(failures)}, listed above",
               file=sys.stderr)
         return 1
     return 0

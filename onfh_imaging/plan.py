@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onfh_imaging.errors import IncompleteSeriesError, InputError, NotAVolumeError, NotMeasuredError, OnfhError
+from onfh_imaging.errors import (
+    IncompleteSeriesError,
+    InputError,
+    NoPixelDataError,
+    NotAVolumeError,
+    NotDicomError,
+    NotMeasuredError,
+    OnfhError,
+)
 from onfh_imaging.io.scan import is_series
 from onfh_imaging.io.series import LONE_SLICE_HINT, MOSAIC_HINT, lone_slice_reason, mosaic_reason
 from onfh_imaging.vocab import MEASURED_MODALITIES, MR_MODALITY, RADIOGRAPH_MODALITIES, may_show_a_hip
@@ -255,45 +263,63 @@ def plan_scan(scan_results: Iterable[Any], series_uid: str | None = None,
     return plans, refusals
 
 
+#: Kinds of file refusal that are only side files when something else is measured: a truth.json, a
+#: README or a structured report next to a series is not a failure of that series.
+SIDE_FILE_KINDS = frozenset({NotDicomError.kind, NoPixelDataError.kind})
+
+
 class RefusalReport:
     """Refusals as they arrive, each given one line, at most ``limit_per_kind`` lines per kind.
 
-    ``add`` returns the line to show (None once the kind's lines are used up); ``rest`` gives one line
-    per kind counting the refusals not shown; ``files`` and ``series`` count everything added.
+    ``add`` returns the line to show now (None once the kind's lines are used up, and for files that
+    are not DICOM images, which wait for :meth:`finish`); ``finish`` gives the remaining lines: the files
+    that are not DICOM images (listed when nothing was measured, else counted in one line) and a count
+    of each kind whose lines were used up.
     """
 
     def __init__(self, limit_per_kind: int = LINES_PER_KIND):
         self.limit_per_kind = limit_per_kind
         self.refusals: list[Refusal] = []
         self._shown: dict[str, int] = {}
+        self._hidden: dict[str, int] = {}
+
+    @staticmethod
+    def is_side_file(refusal: Refusal) -> bool:
+        return not refusal.is_series and refusal.kind in SIDE_FILE_KINDS
 
     def add(self, refusal: Refusal) -> str | None:
         self.refusals.append(refusal)
+        return None if self.is_side_file(refusal) else self._line(refusal)
+
+    def _line(self, refusal: Refusal) -> str | None:
         if self._shown.get(refusal.kind, 0) >= self.limit_per_kind:
+            self._hidden[refusal.kind] = self._hidden.get(refusal.kind, 0) + 1
             return None
         self._shown[refusal.kind] = self._shown.get(refusal.kind, 0) + 1
-        return str(refusal)
+        return f"refused {refusal}"
 
-    def rest(self) -> list[str]:
+    def finish(self, measured: bool) -> list[str]:
+        """Lines still to show once measuring is over (``measured``: whether anything was)."""
+        side = [r for r in self.refusals if self.is_side_file(r)]
         lines = []
-        for kind, shown in self._shown.items():
-            hidden = sum(r.kind == kind for r in self.refusals) - shown
-            if hidden:
-                lines.append(f"... and {hidden} more refused as {kind} (`onfh scan --json PATH` lists every file)")
+        if measured and side:
+            lines.append(f"skipped {len(side)} file(s) that are not DICOM images, such as {side[0]}")
+        else:
+            lines.extend(line for line in map(self._line, side) if line is not None)
+        lines.extend(f"... and {n} more refused as {kind} (`onfh scan --json PATH` lists every file)"
+                     for kind, n in self._hidden.items())
         return lines
 
-    @property
-    def files(self) -> int:
-        return sum(not r.is_series for r in self.refusals)
+    def failures(self, measured: bool) -> list[Refusal]:
+        """The refusals that make a run partial: all of them, but side files when something was measured."""
+        return [r for r in self.refusals if not (measured and self.is_side_file(r))]
 
-    @property
-    def series(self) -> int:
-        return sum(r.is_series for r in self.refusals)
-
-    def counts(self) -> str:
+    @staticmethod
+    def counts(refusals: Sequence[Refusal]) -> str:
         """``"2 files and 1 series refused"``."""
+        files, series = sum(not r.is_series for r in refusals), sum(r.is_series for r in refusals)
         parts = [f"{n} {noun}{'s' if n != 1 and noun == 'file' else ''}"
-                 for n, noun in ((self.files, "file"), (self.series, "series")) if n]
+                 for n, noun in ((files, "file"), (series, "series")) if n]
         return " and ".join(parts) + " refused" if parts else "nothing refused"
 
 
@@ -301,8 +327,8 @@ def refusal_lines(refusals: Sequence[Refusal], limit_per_kind: int = LINES_PER_K
     """One line per refusal, at most ``limit_per_kind`` of each kind, then a count of the rest."""
     report = RefusalReport(limit_per_kind)
     lines = [line for line in map(report.add, refusals) if line is not None]
-    return lines + report.rest()
+    return lines + report.finish(measured=False)
 
 
-__all__ = ["LINES_PER_KIND", "Refusal", "RefusalReport", "StudyPlan", "explain_failure", "file_refusals", "plan_scan", "plan_study",
+__all__ = ["LINES_PER_KIND", "SIDE_FILE_KINDS", "Refusal", "RefusalReport", "StudyPlan", "explain_failure", "file_refusals", "plan_scan", "plan_study",
            "refusal_from_error", "refusal_lines", "series_label", "unfit_mr_reason"]
