@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from onfh_imaging.staging import arco_2019
 from onfh_imaging.verdict import visit_verdicts, with_verdicts
 
 PIXEL = [0.127, 0.127]
@@ -15,7 +16,9 @@ def _mr(depth: float, lesion_ml: float | None = 20.0, *, detection: float = 0.5,
                                              "kerboul_angle_deg": 240.0}
     hip = {"side": side, "head": {"radius_mm": 24.0, "collapse_depth_mm": depth,
                                   "collapse_detection_mm": detection},
-           "lesion": lesion, "staging": {"arco_2019": "x"}, "warnings": []}
+           "lesion": lesion, "staging": {"arco_2019": arco_2019(depth, None if lesion_ml is None else lesion_ml > 0,
+                                                                collapse_detection_mm=detection)[0]},
+           "warnings": []}
     if quality is not None:
         hip["quality"] = quality
     return {"input": {"patient_id": "P", "study_instance_uid": "S", "study_date": date, "modality": "MR",
@@ -169,3 +172,49 @@ def test_text_shows_the_patient_only_when_asked():
     assert "Patient P " in _text([report], show_patient=True)
     hidden = _text([report])
     assert "Patient P " not in hidden and "pseudonym" in hidden
+
+
+# --- batch tables and the longitudinal stage ------------------------------------------------------
+def _record(result: dict) -> dict:
+    from onfh_imaging.batch.store import RECORD_SCHEMA
+
+    inp = result["input"]
+    key = f"{inp['series_instance_uid']}_{inp['study_date']}"
+    job = {"patient_id": inp["patient_id"], "study_instance_uid": inp["study_instance_uid"],
+           "study_date": inp["study_date"], "series_instance_uid": key, "modality": inp["modality"],
+           "series_description": inp["series_description"], "content_hash": "h"}
+    result["input"] = {**inp, "series_instance_uid": key}
+    return {"record_schema": RECORD_SCHEMA, "status": "ok", "key": key, "software_version": "x",
+            "finished_at": "2026-01-01T00:00:00", "job": job, "result": result}
+
+
+def test_batch_verdicts_table_and_a_stage_change_only_the_radiographs_show(tmp_path):
+    """II -> IIIA: at 6 months the MR is unchanged (no collapse) and the frog-leg view shows a subchondral
+    fracture line; the per-series MR stage stays I-II, the visit's verdict moves to IIIA."""
+    from onfh_imaging.batch.longitudinal import hip_events, hip_visits, load_measurements, load_verdicts
+    from onfh_imaging.batch.store import ResultStore
+
+    store = ResultStore(tmp_path)
+    visits = [("2026-01-01", _xr("lateral", 0.2)), ("2026-07-01", _xr("lateral", 0.3, double=True))]
+    for n, (date, frog) in enumerate(visits):
+        mr = _mr(0.2, date=date)
+        frog["input"]["study_date"] = date
+        for result in (mr, frog):
+            result["input"]["study_instance_uid"] = f"S{n}"
+            store.write(_record(result))
+    written = store.rebuild_tables()
+    assert {"verdicts.csv", "verdicts.parquet"} <= set(written)
+    table = load_verdicts(tmp_path)
+    assert list(table["arco_2019"]) == ["I-II", "IIIA"]  # one row per hip and visit
+    assert list(table["n_series"]) == [2, 2] and list(table["visit_label"])[0] == "baseline"
+    assert "double contour" in table["basis"][1] and "DX HIP lateral" in table["decided_by"][1]
+
+    measurements = load_measurements(tmp_path)
+    by_series = hip_visits(measurements)
+    assert list(by_series["arco_2019"]) == ["II", "II"]  # each MR alone: no change
+    by_verdict = hip_visits(measurements, table)
+    assert list(by_verdict["arco_2019"]) == ["II", "IIIA"] and set(by_verdict["stage_source"]) == {"verdict"}
+    (events,) = hip_events(by_verdict).to_dict("records")
+    assert events["stage_progression_observed"] and events["stage_progression_days"] == 181
+    (unchanged,) = hip_events(by_series).to_dict("records")
+    assert not unchanged["stage_progression_observed"]

@@ -70,18 +70,57 @@ def load_measurements(results: str | os.PathLike) -> pd.DataFrame:
     )
 
 
-def hip_visits(measurements: pd.DataFrame) -> pd.DataFrame:
+def load_verdicts(results: str | os.PathLike) -> pd.DataFrame | None:
+    """The verdicts table of a batch output folder (one row per hip and visit), or None when the folder
+    predates it and has no records to rebuild it from."""
+    results = Path(results)
+    if not (results / "verdicts.parquet").is_file() and (results / "records").is_dir():
+        from onfh_imaging.batch.run import rebuild_tables
+
+        rebuild_tables(results)
+    if (results / "verdicts.parquet").is_file():
+        return pd.read_parquet(results / "verdicts.parquet")
+    if (results / "verdicts.csv").is_file():
+        return pd.read_csv(results / "verdicts.csv", dtype={"patient_id": str, "study_date": str})
+    return None
+
+
+def visit_stages(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The ARCO 2019 stage of each hip at each visit, from the verdicts table.
+
+    A verdict reads every series of the visit (MR and radiographs), so a change only the radiographs
+    show (a subchondral fracture line, joint-space narrowing) moves the stage.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_id``, ``side``, ``study_date``, ``arco_2019`` (one of :data:`ARCO_ORDER`; ``I-II``
+        counts as II), ``arco_rank`` and ``stage_needs_review``.
+    """
+    v = verdicts[verdicts["side"].notna()].copy()
+    v["patient_id"] = v["patient_id"].astype(str)
+    v["arco_2019"] = v["arco_2019"].map(normalise_stage)
+    v["arco_rank"] = v["arco_2019"].map(_RANK).astype(float)
+    v["stage_needs_review"] = v["needs_review"].astype(bool)
+    cols = ["patient_id", "side", "study_date", "arco_2019", "arco_rank", "stage_needs_review"]
+    return v[cols].drop_duplicates(["patient_id", "side", "study_date"])
+
+
+def hip_visits(measurements: pd.DataFrame, verdicts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per hip and study, from the measured (``ok``) rows.
 
     When a study has several measured series of a hip, the MR series with a lesion measurement is
-    kept (then the lowest SeriesInstanceUID, for a reproducible choice).
+    kept (then the lowest SeriesInstanceUID, for a reproducible choice). With ``verdicts`` (the batch's
+    verdicts table), the stage of each visit is its verdict's (:func:`visit_stages`), read from all
+    series of the visit; ``stage_source`` says ``"verdict"`` or ``"series"`` (no verdict for that visit).
 
     Returns
     -------
     DataFrame
         ``hip``, ``patient_id``, ``side``, ``study_date``, ``visit_days``, ``visit_months``,
         ``visit_label``, ``series_instance_uid``, ``modality``, the trajectory measures, ``arco_2019``
-        and ``arco_rank`` (index in :data:`ARCO_ORDER`), ``prosthesis_detected``.
+        and ``arco_rank`` (index in :data:`ARCO_ORDER`), ``stage_source``, ``stage_needs_review``,
+        ``prosthesis_detected``.
     """
     df = measurements[(measurements["status"] == "ok") & measurements["side"].notna()].copy()
     for col in (
@@ -102,6 +141,16 @@ def hip_visits(measurements: pd.DataFrame) -> pd.DataFrame:
         ["patient_id", "side", "visit_days", "_pref", "series_instance_uid"], kind="stable"
     ).drop_duplicates(["patient_id", "side", "study_instance_uid"])
     df["hip"] = df["patient_id"].astype(str) + ":" + df["side"].astype(str)
+    df["stage_source"], df["stage_needs_review"] = "series", False
+    if verdicts is not None and len(verdicts):
+        stages = visit_stages(verdicts).rename(columns=lambda c: f"_v_{c}" if c.startswith(("arco", "stage")) else c)
+        df = df.assign(_pid=df["patient_id"].astype(str)).merge(
+            stages.rename(columns={"patient_id": "_pid"}), on=["_pid", "side", "study_date"], how="left")
+        judged = df["_v_arco_2019"].notna()
+        df.loc[judged, "arco_2019"] = df.loc[judged, "_v_arco_2019"]
+        df.loc[judged, "arco_rank"] = df.loc[judged, "_v_arco_rank"]
+        df.loc[judged, "stage_needs_review"] = df.loc[judged, "_v_stage_needs_review"].astype(bool)
+        df.loc[judged, "stage_source"] = "verdict"
     cols = [
         "hip",
         "patient_id",
@@ -118,6 +167,8 @@ def hip_visits(measurements: pd.DataFrame) -> pd.DataFrame:
         "head_collapse_depth_mm",
         "arco_2019",
         "arco_rank",
+        "stage_source",
+        "stage_needs_review",
         "lesion_jic_type",
         "prosthesis_detected",
         "qc_picture",

@@ -56,6 +56,7 @@ from onfh_imaging.batch.longitudinal import (
     hip_visits,
     load_clinical,
     load_measurements,
+    load_verdicts,
     visit_summary,
 )
 from onfh_imaging.batch.store import atomic_output
@@ -471,7 +472,7 @@ def longitudinal_report(
     results, out = Path(results), Path(out)
     measurements = load_measurements(results)
     clinical_table = load_clinical(clinical) if clinical is not None else None
-    visits = hip_visits(measurements)
+    visits = hip_visits(measurements, load_verdicts(results))
     if visits.empty:
         raise InputError(
             "no measured hips in these results", path=results, hint="see errors.csv for why the series failed"

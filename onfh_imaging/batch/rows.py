@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["flatten"]
+__all__ = ["VERDICT_COLUMNS", "flatten", "verdict_row"]
 
 
 def _is_number(v: Any) -> bool:
@@ -37,3 +37,70 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+#: Columns of the verdicts table (one row per hip and visit), in this order.
+VERDICT_COLUMNS = (
+    "patient_id",
+    "study_date",
+    "visit_days",
+    "visit_months",
+    "visit_label",
+    "side",
+    "arco_2019",
+    "basis",
+    "decided_by",
+    "depth_mm",
+    "depth_series",
+    "depth_series_instance_uid",
+    "depth_method",
+    "depth_detection_limit_mm",
+    "other_depths",
+    "not_assessed",
+    "disagreements",
+    "needs_review",
+    "reasons",
+    "steinberg_extent",
+    "arco_1992",
+    "n_series",
+    "series",
+    "series_instance_uids",
+    "study_instance_uids",
+    "verdict_schema",
+)
+
+
+def verdict_row(verdict: Mapping[str, Any]) -> dict[str, Any]:
+    """One table row of a hip's verdict (:meth:`onfh_imaging.verdict.HipVerdict.to_dict`): lists of text
+    joined with ``"; "``, the depth used in ``depth_*`` columns, the other depths as ``series depth mm``."""
+    depth = verdict.get("depth") or {}
+    series = verdict.get("series") or []
+
+    def joined(values: Any) -> str:
+        return "; ".join(str(v) for v in values or [])
+
+    return {
+        "patient_id": verdict.get("patient_id"),
+        "study_date": verdict.get("study_date"),
+        "side": verdict.get("side"),
+        "arco_2019": verdict.get("arco_2019"),
+        "basis": verdict.get("basis"),
+        "decided_by": joined(verdict.get("decided_by")),
+        "depth_mm": depth.get("depth_mm"),
+        "depth_series": depth.get("series"),
+        "depth_series_instance_uid": depth.get("series_instance_uid"),
+        "depth_method": depth.get("method"),
+        "depth_detection_limit_mm": depth.get("detection_limit_mm"),
+        "other_depths": joined(f"{d.get('series')} {d.get('depth_mm')} mm" for d in verdict.get("other_depths") or []),
+        "not_assessed": joined(verdict.get("not_assessed")),
+        "disagreements": joined(verdict.get("disagreements")),
+        "needs_review": bool(verdict.get("needs_review")),
+        "reasons": joined(verdict.get("reasons")),
+        "steinberg_extent": verdict.get("steinberg_extent"),
+        "arco_1992": verdict.get("arco_1992"),
+        "n_series": len(series),
+        "series": joined(s.get("series") for s in series),
+        "series_instance_uids": joined(s.get("series_instance_uid") for s in series),
+        "study_instance_uids": joined(s.get("study_instance_uid") for s in verdict.get("studies") or []),
+        "verdict_schema": verdict.get("schema"),
+    }

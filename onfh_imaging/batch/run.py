@@ -367,6 +367,11 @@ def rebuild_tables(out: str | os.PathLike, *, reads_db: str | os.PathLike | None
 
 def _load_reads(store: ResultStore, reads_db: str | os.PathLike | None):
     from onfh_imaging.batch.readers import default_reads_db, load_reads, reads_available
+        if self.failed or self.failed_earlier:
+            out.append(f"why each series failed: {self.out / 'errors.csv'} (one row per series: its files, the "
+                       "error type and the reason)")
+        if self.unreadable_files:
+            out.append(f"why each file could not be read: {self.out / 'unreadable_files.csv'} (path and reason)")
 
     db = Path(reads_db) if reads_db is not None else default_reads_db()
     if db is None or not reads_available():

@@ -5,6 +5,8 @@ Layout of an output folder::
     OUT/
       records/<series uid>_<content hash>_<software version>.json   one per finished series
       measurements.csv, measurements.parquet                        one row per series and hip
+      verdicts.csv, verdicts.parquet                                one row per hip and visit: the ARCO
+                                                                    verdict from all series of the visit
       errors.csv                                                    failed series: file and reason
       reads.csv                                                     reader confirmations (when any)
 
@@ -30,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from onfh_imaging.batch.jobs import SeriesJob
-from onfh_imaging.batch.rows import flatten
+from onfh_imaging.batch.rows import VERDICT_COLUMNS, flatten, verdict_row
 from onfh_imaging.batch.visits import add_visit_columns
 from onfh_imaging.errors import InputError
 from onfh_imaging.io._atomic import TMP_MARK, owner_pid
@@ -292,8 +294,21 @@ class ResultStore:
         ).reset_index(drop=True)
         return df
 
+    def verdicts(self) -> pd.DataFrame:
+        """The verdicts table: one row per hip and visit (:func:`onfh_imaging.verdict.verdicts_by_visit`
+        over the measured series of each patient and date), with the visit columns."""
+        from onfh_imaging.verdict import verdicts_by_visit
+
+        results = [rec["result"] for rec in self.records() if rec.get("status") == "ok" and rec.get("result")]
+        rows = [verdict_row(v.to_dict()) for hips in verdicts_by_visit(results).values() for v in hips]
+        df = pd.DataFrame(rows, columns=[c for c in VERDICT_COLUMNS if not c.startswith("visit_")])
+        df = add_visit_columns(df) if len(df) else df.assign(visit_days=None, visit_months=None, visit_label=None)
+        return df[list(VERDICT_COLUMNS)].sort_values(["patient_id", "study_date", "side"], kind="stable") \
+            .reset_index(drop=True)
+
     def rebuild_tables(self, reads: pd.DataFrame | None = None) -> dict[str, Path]:
-        """Rewrite ``measurements.csv``, ``measurements.parquet``, ``errors.csv`` (and ``reads.csv``).
+        """Rewrite ``measurements.csv``, ``measurements.parquet``, ``verdicts.csv``, ``verdicts.parquet``,
+        ``errors.csv`` (and ``reads.csv``).
 
         Each table is written to a temporary file and renamed, so a reader of the folder sees the old
         table or the new one, never a partial one.
@@ -313,6 +328,15 @@ class ResultStore:
         with atomic_output(path) as tmp:
             _clean_for_parquet(df).to_parquet(tmp, index=False)
         written["measurements.parquet"] = path
+        verdicts = self.verdicts()
+        path = self.out / "verdicts.csv"
+        with atomic_output(path) as tmp:
+            verdicts.to_csv(tmp, index=False)
+        written["verdicts.csv"] = path
+        path = self.out / "verdicts.parquet"
+        with atomic_output(path) as tmp:
+            _clean_for_parquet(verdicts).to_parquet(tmp, index=False)
+        written["verdicts.parquet"] = path
         errors = df.loc[df["status"] == "failed", list(ERROR_COLUMNS)].drop_duplicates("record_key")
         path = self.out / "errors.csv"
         with atomic_output(path) as tmp:
