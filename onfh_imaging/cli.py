@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from onfh_imaging import __version__
-from onfh_imaging.errors import OnfhError
+from onfh_imaging.errors import InputError, OnfhError
 
 EXIT_USER_ERROR = 2
 
@@ -245,14 +245,20 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                        description="Render a coronal MR study of one or both hips with known truth: "
                                    "OUT_DIR/T1_COR, OUT_DIR/STIR_COR (--stir) and OUT_DIR/truth.json.")
     p.add_argument("out_dir", help="new or empty output folder")
+    p.add_argument("--family", choices=["sdf", "labelmap"], default="sdf",
+                   help="phantom family: sdf (the signed-distance model, default) or labelmap (the second, "
+                        "independent family: label-map anatomy with fovea, labrum, red marrow, oedema, a "
+                        "Gaussian slice profile and a coil-array bias; always writes STIR too)")
     p.add_argument("--hips", choices=["both", "left", "right"], default="both")
     p.add_argument("--radius", type=float, default=24.0, metavar="MM", help="femoral head radius (24)")
     p.add_argument("--collapse", type=float, default=0.0, metavar="MM", help="collapse depth (0)")
     p.add_argument("--collapse-direction", type=float, nargs=3, metavar=("X", "Y", "Z"),
                    help="LPS direction of the collapse for the right hip, mirrored for the left "
                         "(default: the antero-superior dome)")
-    p.add_argument("--lesion", choices=["none", "small", "large"], default="none")
-    p.add_argument("--lesion-core", choices=["fatty", "fluid"], default="fatty")
+    p.add_argument("--lesion", choices=["none", "small", "large", "irregular"], default="none",
+                   help="lesion preset (irregular: labelmap only)")
+    p.add_argument("--lesion-core", choices=["fatty", "fluid", "mixed"], default="fatty",
+                   help="signal of the necrotic core (mixed: labelmap only)")
     p.add_argument("--slice", type=float, default=4.0, metavar="MM", help="slice thickness (4)")
     p.add_argument("--pixel", type=float, metavar="MM", help="pixel size (0.7 one hip, 1.4 both)")
     p.add_argument("--matrix", type=int, default=256, metavar="N", help="in-plane matrix N x N (256)")
@@ -272,6 +278,10 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from onfh_imaging.phantom import HipSpec, PhantomSpec, truth_summary, write_phantom_study
 
+    if args.family == "labelmap":
+        return _cmd_phantom_labelmap(args)
+    if args.lesion == "irregular" or args.lesion_core == "mixed":
+        raise InputError("--lesion irregular and --lesion-core mixed need --family labelmap")
     d = args.collapse_direction
     disease = {"lesion": args.lesion, "lesion_core": args.lesion_core}
     right = HipSpec(args.collapse, None if d is None else tuple(d), **disease)
@@ -292,6 +302,24 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
                                     study_instance_uid=truth["study_instance_uid"],
                                     calibration_ball_mm=25.0 if args.ball else None)
         print(f"{args.out_dir}/XR: {len(xr['files'])} radiographs, truth in XR/radiograph_truth.json")
+    print("\n".join(truth_summary(truth)))
+    return 0
+
+
+def _cmd_phantom_labelmap(args: argparse.Namespace) -> int:
+    from onfh_imaging.phantom import truth_summary
+    from onfh_imaging.phantom.labelmap import HipDisease, LabelmapSpec, write_labelmap_study
+
+    if args.collapse_direction is not None or args.radiographs or args.ball:
+        raise InputError("--collapse-direction, --radiographs and --ball are not options of --family labelmap")
+    disease = HipDisease(args.collapse, lesion=args.lesion, core=args.lesion_core)
+    pixel = args.pixel or (1.4 if args.hips == "both" else 0.7)
+    spec = LabelmapSpec(hips=args.hips, right=disease, left=disease, head_radius_mm=args.radius,
+                        in_plane_mm=pixel, slice_mm=args.slice, matrix=(args.matrix, args.matrix),
+                        n_slices=args.slices, oblique_deg=(args.oblique, 0.0), snr=1.0 / max(args.noise, 1e-3),
+                        bias_strength=args.bias, seed=args.seed)
+    truth = write_labelmap_study(args.out_dir, spec)
+    print(f"{args.out_dir}: " + ", ".join(f"{s['folder']} {s['shape'][0]} slices" for s in truth["series"]))
     print("\n".join(truth_summary(truth)))
     return 0
 

@@ -1,0 +1,691 @@
+"""Label-map hip anatomy: a pelvis and two femora built by constructive geometry, as integer tissue labels.
+
+This is the toolkit's second phantom family, written independently of :mod:`onfh_imaging.phantom.model`
+and built from other primitives. Each femoral head is star-shaped about its centre ``c``: along a unit
+direction ``u`` its articular surface lies at the *radial extent* ``r(u)``, the smallest of
+
+* the reference sphere's radius ``R``;
+* the depressed segment (:class:`DepressedSegment`): inside a cone of half-angle ``extent`` about its
+  direction, the sphere's cap is replaced by another spherical cap through the same rim whose apex
+  lies ``depth`` below the sphere (flattened when shallow, concave "pushed in" when deep);
+* the fovea capitis (:class:`Fovea`): the head minus a ball that cuts a pit of given rim width and depth
+  on the medial-inferior head.
+
+Around it: femoral cartilage following ``r(u)``; joint fluid; acetabular cartilage and a spherical
+acetabular wall of given coverage and inclination (with the acetabular fossa and its pulvinar fat), a
+triangular labrum at the rim, the ligamentum teres; ilium, ischium and pubis; an elliptic, tapering
+femoral neck joined to the head by a smooth blend (the blend, and an optional cam-like bump, add bone
+only *outside* the reference sphere, so the head is exactly the carved ball); shaft, greater and
+lesser trochanter; cortex and subchondral plate of their own thicknesses; yellow marrow with red-marrow
+islands; the necrotic lesion (:class:`Lesion`: a wedge from near the head centre to the dome with an
+irregular, azimuth-dependent opening, a dark demarcating band and a fatty, fluid or mixed core) and
+bone-marrow oedema; muscle, subcutaneous fat and air.
+
+Everything is in patient LPS millimetres; every function takes ``(N, 3)`` arrays of points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Side = Literal["left", "right"]
+LesionCore = Literal["fatty", "fluid", "mixed"]
+
+#: Tissue labels of the label map (uint8).
+TISSUES: dict[str, int] = {
+    "air": 0, "fat": 1, "muscle": 2, "femoral_cortex": 3, "yellow_marrow": 4, "red_marrow": 5,
+    "oedema": 6, "femoral_cartilage": 7, "joint_fluid": 8, "acetabular_cartilage": 9, "labrum": 10,
+    "pelvic_cortex": 11, "pelvic_marrow": 12, "lesion_fatty": 13, "lesion_fluid": 14, "lesion_band": 15,
+    "ligamentum_teres": 16, "pulvinar_fat": 17,
+}
+
+SUPERIOR = np.array([0.0, 0.0, 1.0])
+ANTERIOR = np.array([0.0, -1.0, 0.0])
+
+
+def unit(v) -> np.ndarray:
+    """``v`` scaled to length 1 (a 3-vector)."""
+    a = np.asarray(v, dtype=float).reshape(3)
+    n = float(np.linalg.norm(a))
+    if not np.isfinite(n) or n == 0:
+        raise ValueError(f"a direction must be a non-zero finite 3-vector, got {v!r}")
+    return a / n
+
+
+def lateral(side: Side) -> np.ndarray:
+    """LPS unit vector pointing away from the midline for a hip of ``side``."""
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    return np.array([1.0 if side == "left" else -1.0, 0.0, 0.0])
+
+
+def orthonormal_frame(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors completing ``axis`` to a right-handed orthonormal frame."""
+    helper = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(helper, axis)
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(axis, e1)
+
+
+def _norm(q: np.ndarray) -> np.ndarray:
+    return np.sqrt(q[:, 0] * q[:, 0] + q[:, 1] * q[:, 1] + q[:, 2] * q[:, 2])
+
+
+def dot(q: np.ndarray, v) -> np.ndarray:
+    """Row-wise dot product of points ``q`` (N, 3) with one vector ``v`` (3,) (a skinny matmul is slow in
+    some BLAS builds)."""
+    return q[:, 0] * v[0] + q[:, 1] * v[1] + q[:, 2] * v[2]
+
+
+def _angle_from(u: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    return np.arccos(np.clip(dot(u, axis), -1.0, 1.0))
+
+
+#: signed distance (mm) reported for points outside a primitive's bounding sphere (never the minimum)
+FAR_MM = 1.0e3
+
+
+def _within(p: np.ndarray, centre: np.ndarray, radius: float, fn) -> np.ndarray:
+    """``fn(p)`` for the points within ``radius`` (mm) of ``centre``, :data:`FAR_MM` elsewhere."""
+    sel = ((p[:, 0] - centre[0]) ** 2 + (p[:, 1] - centre[1]) ** 2
+           + (p[:, 2] - centre[2]) ** 2) < radius * radius
+    out = np.full(len(p), FAR_MM)
+    if sel.any():
+        out[sel] = fn(p[sel])
+    return out
+
+
+def smooth_min(a: np.ndarray, b: np.ndarray, k_mm: float) -> np.ndarray:
+    """Polynomial smooth minimum of two signed distances (mm): a fillet of about ``k_mm``."""
+    if k_mm <= 0:
+        return np.minimum(a, b)
+    h = np.clip(0.5 + 0.5 * (b - a) / k_mm, 0.0, 1.0)
+    return b * (1 - h) + a * h - k_mm * h * (1 - h)
+
+
+def ellipsoid_sdf(q: np.ndarray, axes: np.ndarray | None, semi: np.ndarray) -> np.ndarray:
+    """Approximate signed distance (mm) to an ellipsoid at the origin of ``q`` with orthonormal
+    ``axes`` (3x3, columns; None: the LPS axes) and semi-axes ``semi`` (mm); exact on the surface."""
+    local = q if axes is None else np.einsum("ij,jk->ik", q, axes)
+    k0 = _norm(local / semi)
+    k1 = _norm(local / semi**2)
+    return np.where(k1 > 0, k0 * (k0 - 1.0) / np.where(k1 > 0, k1, 1.0), -float(np.min(semi)))
+
+
+def capsule_sdf(p: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> np.ndarray:
+    """Signed distance (mm) to the capsule of ``radius`` around the segment ``a``-``b``."""
+    ab = b - a
+    t = np.clip(dot(p - a, ab) / float(ab @ ab), 0.0, 1.0)
+    return _norm(p - a - t[:, None] * ab) - radius
+
+
+def cap_volume(rim_mm: float, sagitta_mm: float) -> float:
+    """Signed volume (mm3) of a spherical cap of rim radius ``rim_mm`` and sagitta ``sagitta_mm``."""
+    return float(np.pi * sagitta_mm * (3 * rim_mm**2 + sagitta_mm**2) / 6.0)
+
+
+def _ray_sphere(u: np.ndarray, w: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distances ``t_near, t_far`` (mm) along rays ``c + t u`` to the sphere of radius ``rho`` centred
+    at ``c + w``, and where they meet it."""
+    b = dot(u, w)
+    disc = b * b - float(w @ w) + rho * rho
+    hit = disc >= 0
+    s = np.sqrt(np.where(hit, disc, 0.0))
+    return b - s, b + s, hit
+
+
+@dataclass(frozen=True)
+class DepressedSegment:
+    """A collapsed segment of the head: the sphere's cap inside the cone of half-angle ``extent_deg``
+    about ``direction`` replaced by a spherical cap through the same rim whose apex lies ``depth_mm``
+    below the reference sphere.
+
+    With ``s = (R - depth) - R cos(extent)`` the new cap's sagitta above the rim plane, the segment is
+    flattened (``s > 0``), planar (``s = 0``) or concave (``s < 0``). The deepest radial depression is
+    ``depth_mm``, on the axis.
+    """
+
+    direction: tuple[float, float, float]
+    depth_mm: float
+    extent_deg: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "direction", tuple(unit(self.direction)))
+        if not 0 < self.extent_deg < 60:
+            raise ValueError(f"depressed segment extent must be in (0, 60) degrees, got {self.extent_deg}")
+        if self.depth_mm <= 0:
+            raise ValueError(f"depressed segment depth must be > 0 mm, got {self.depth_mm}")
+
+    def geometry(self, R: float) -> dict[str, float]:
+        """Rim height ``z_rim``, rim radius ``rim``, sagittas ``s0`` (sphere) and ``s`` (new cap), the new
+        cap's sphere radius ``rho`` and its centre's height ``z_centre`` along the axis (mm)."""
+        alpha = np.radians(self.extent_deg)
+        z_rim, rim = R * np.cos(alpha), R * np.sin(alpha)
+        if self.depth_mm >= R * (1 - np.cos(alpha)) + 0.5 * rim:
+            raise ValueError(f"a {self.depth_mm} mm deep segment of {self.extent_deg} deg is deeper than the "
+                             "head allows")
+        s = (R - self.depth_mm) - z_rim
+        out = {"z_rim": z_rim, "rim": rim, "s0": R - z_rim, "s": s, "rho": np.inf, "z_centre": np.nan}
+        if abs(s) > 1e-9:
+            rho = (rim**2 + s**2) / (2 * abs(s))
+            out["rho"] = rho
+            out["z_centre"] = (R - self.depth_mm) - rho if s > 0 else (R - self.depth_mm) + rho
+        return out
+
+    def removed_volume_mm3(self, R: float) -> float:
+        """Volume of bone the segment removes from the ball (mm3), exact."""
+        g = self.geometry(R)
+        return cap_volume(g["rim"], g["s0"]) - cap_volume(g["rim"], g["s"])
+
+    def surface_change_mm2(self, R: float) -> float:
+        """Change of the head's surface area (mm2): new cap minus the sphere's cap, exact."""
+        g = self.geometry(R)
+        return float(np.pi * (g["rim"] ** 2 + g["s"] ** 2) - np.pi * (g["rim"] ** 2 + g["s0"] ** 2))
+
+    def extent_along(self, u: np.ndarray, R: float) -> np.ndarray:
+        """Radial extent (mm) of the ball with this segment removed, along unit rays ``u`` (N, 3)."""
+        g = self.geometry(R)
+        d = np.asarray(self.direction)
+        ud = dot(u, d)
+        r = np.full(len(u), R)
+        if not np.isfinite(g["rho"]):
+            t = np.where(ud > 0, g["z_rim"] / np.where(ud > 0, ud, 1.0), np.inf)
+            return np.minimum(r, t)
+        w = g["z_centre"] * d
+        near, far, hit = _ray_sphere(u, w, g["rho"])
+        if g["s"] > 0:  # the head centre lies inside the flatter sphere: rays leave it at ``far``
+            inside_cone = hit & (far * ud > g["z_rim"]) & (far < R)
+            return np.where(inside_cone, far, r)
+        entering = hit & (near > 0) & (near < R)
+        return np.where(entering, near, r)
+
+
+@dataclass(frozen=True)
+class Fovea:
+    """The fovea capitis: the head minus a ball cutting a pit of rim diameter ``width_mm`` and depth
+    ``depth_mm`` (below the reference sphere) centred on ``direction``."""
+
+    direction: tuple[float, float, float]
+    width_mm: float = 12.0
+    depth_mm: float = 3.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "direction", tuple(unit(self.direction)))
+
+    def geometry(self, R: float) -> dict[str, float]:
+        """Rim plane height ``z_rim``, cutting ball radius ``rho`` and centre distance ``dist`` (mm)."""
+        half = 0.5 * self.width_mm
+        if not 0 < half < R:
+            raise ValueError(f"fovea width {self.width_mm} mm does not fit a head of radius {R} mm")
+        z_rim = float(np.sqrt(R * R - half * half))
+        if self.depth_mm <= R - z_rim:
+            raise ValueError(f"fovea depth {self.depth_mm} mm must exceed the sphere's own sagitta "
+                             f"{R - z_rim:.2f} mm over its width")
+        dist = (R * R - (R - self.depth_mm) ** 2) / (2 * (z_rim - R + self.depth_mm))
+        return {"z_rim": z_rim, "rho": dist - R + self.depth_mm, "dist": dist}
+
+    def angular_radius(self, R: float) -> float:
+        """Half-angle (radians) of the pit's rim seen from the head centre."""
+        return float(np.arcsin(0.5 * self.width_mm / R))
+
+    def removed_volume_mm3(self, R: float) -> float:
+        """Volume of the lens the pit removes from the ball (mm3), exact."""
+        g = self.geometry(R)
+        h_ball = R - g["z_rim"]
+        h_pit = g["rho"] - (g["dist"] - g["z_rim"])
+        return float(np.pi * h_ball**2 * (3 * R - h_ball) / 3 + np.pi * h_pit**2 * (3 * g["rho"] - h_pit) / 3)
+
+    def surface_change_mm2(self, R: float) -> float:
+        """Change of the head's surface area (mm2): the pit's wall minus the sphere's cap, exact."""
+        g = self.geometry(R)
+        return float(2 * np.pi * g["rho"] * (g["rho"] - (g["dist"] - g["z_rim"])) - 2 * np.pi * R * (R - g["z_rim"]))
+
+    def extent_along(self, u: np.ndarray, R: float) -> np.ndarray:
+        """Radial extent (mm) of the ball with the pit removed, along unit rays ``u`` (N, 3)."""
+        g = self.geometry(R)
+        near, _, hit = _ray_sphere(u, g["dist"] * np.asarray(self.direction), g["rho"])
+        return np.where(hit & (near > 0) & (near < R), near, R)
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """The necrotic segment: a wedge of the head from ``inner_fraction * R`` out to the articular surface,
+    inside an irregular cone about ``direction`` whose half-angle at azimuth ``phi`` is
+    ``half_angle_deg * (1 + a1 cos(phi - p1) + a2 cos(2 (phi - p2)))`` (``lobes = (a1, p1, a2, p2)``).
+
+    ``band_mm`` is the demarcating band's width inside the wedge's walls (not at the articular surface).
+    ``core`` is the necrotic core's signal type.
+    """
+
+    direction: tuple[float, float, float]
+    half_angle_deg: float
+    inner_fraction: float = 0.3
+    band_mm: float = 2.0
+    core: LesionCore = "fatty"
+    lobes: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "direction", tuple(unit(self.direction)))
+        if not 5 < self.half_angle_deg < 85:
+            raise ValueError(f"lesion half-angle must be in (5, 85) degrees, got {self.half_angle_deg}")
+        if abs(self.lobes[0]) + abs(self.lobes[2]) >= 0.5:
+            raise ValueError("lesion lobe amplitudes must sum below 0.5")
+
+    def half_angle(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Angle of each unit ray from the axis and the cone's half-angle at its azimuth (radians)."""
+        axis = np.asarray(self.direction)
+        e1, e2 = orthonormal_frame(axis)
+        phi = np.arctan2(dot(u, e2), dot(u, e1))
+        a1, p1, a2, p2 = self.lobes
+        beta = np.radians(self.half_angle_deg) * (1 + a1 * np.cos(phi - p1) + a2 * np.cos(2 * (phi - p2)))
+        return _angle_from(u, axis), beta
+
+    def in_cone(self, u: np.ndarray) -> np.ndarray:
+        theta, beta = self.half_angle(u)
+        return theta < beta
+
+
+@dataclass(frozen=True)
+class HipAnatomy:
+    """One hip joint. Lengths in mm, angles in degrees, directions LPS unit vectors.
+
+    The acetabulum is concentric with the head: its bony surface lies at ``R + joint_space_mm`` and
+    covers the directions within ``coverage_angle`` of its pole, where coverage (% of a hemisphere's
+    solid angle) is ``100 (1 - cos(coverage_angle))``; the pole is tilted medially from the superior by
+    ``inclination_deg``.
+    """
+
+    side: Side
+    center: tuple[float, float, float]
+    radius_mm: float
+    neck_axis: tuple[float, float, float]
+    shaft_axis: tuple[float, float, float]
+    fovea: Fovea
+    neck_length_mm: float = 50.0
+    neck_semi_axes_mm: tuple[float, float] = (16.0, 13.0)   # superior-inferior, antero-posterior
+    neck_taper: float = 0.25
+    junction_blend_mm: float = 5.0
+    cam_bump_mm: float = 0.0
+    shaft_radius_mm: float = 14.0
+    cortex_mm: dict[str, float] = field(default_factory=lambda: {
+        "subchondral": 1.2, "neck": 2.0, "shaft": 5.0, "pelvis": 1.5})
+    femoral_cartilage_mm: float = 1.5
+    acetabular_cartilage_mm: float = 1.5
+    joint_space_mm: float = 3.5
+    coverage_pct: float = 80.0
+    inclination_deg: float = 45.0
+    anteversion_deg: float = 15.0
+    acetabular_wall_mm: float = 7.0
+    labrum_mm: float = 5.0
+    effusion_mm: float = 0.0
+    depression: DepressedSegment | None = None
+    lesion: Lesion | None = None
+    oedema_radius_mm: float = 0.0
+    red_marrow: tuple[tuple[tuple[float, float, float], tuple[float, float, float]], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("neck_axis", "shaft_axis"):
+            object.__setattr__(self, name, tuple(unit(getattr(self, name))))
+        if not 1.0 <= self.joint_space_mm <= 6.0:
+            raise ValueError(f"joint space must be 1-6 mm, got {self.joint_space_mm}")
+        if self.femoral_cartilage_mm + self.acetabular_cartilage_mm >= self.joint_space_mm:
+            raise ValueError("the two cartilage layers must leave room for joint fluid")
+        if not 30.0 <= self.coverage_pct <= 100.0:
+            raise ValueError(f"acetabular coverage must be 30-100 %, got {self.coverage_pct}")
+        if self.depression is not None:
+            self.depression.geometry(self.radius_mm)
+            gap = np.degrees(_angle_from(np.asarray([self.depression.direction]),
+                                         np.asarray(self.fovea.direction))[0])
+            if gap < self.depression.extent_deg + np.degrees(self.fovea.angular_radius(self.radius_mm)) + 5:
+                raise ValueError("the depressed segment would reach the fovea capitis")
+        self.fovea.geometry(self.radius_mm)
+
+    # --- frames and derived geometry ---------------------------------------------------------
+    @property
+    def c(self) -> np.ndarray:
+        return np.asarray(self.center, dtype=float)
+
+    @property
+    def lateral(self) -> np.ndarray:
+        return lateral(self.side)
+
+    @property
+    def acetabular_pole(self) -> np.ndarray:
+        """Unit vector from the head centre to the acetabular pole (medial, superior, a little posterior)."""
+        i, av = np.radians(self.inclination_deg), np.radians(self.anteversion_deg)
+        return unit(-self.lateral * np.sin(i) * np.cos(av) + np.array([0.0, np.sin(i) * np.sin(av), 0.0])
+                    + SUPERIOR * np.cos(i))
+
+    @property
+    def coverage_angle(self) -> float:
+        """Angular radius (radians) of the acetabular cup about its pole."""
+        return float(np.arccos(1.0 - self.coverage_pct / 100.0))
+
+    @property
+    def acetabular_radius_mm(self) -> float:
+        """Radius (mm) of the acetabulum's bony (subchondral) surface."""
+        return self.radius_mm + self.joint_space_mm
+
+    def neck_frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Neck axis, its superior-inferior and its antero-posterior cross-section axes."""
+        n = np.asarray(self.neck_axis)
+        e_si = unit(SUPERIOR - (SUPERIOR @ n) * n)
+        return n, e_si, np.cross(n, e_si)
+
+    @property
+    def neck_base(self) -> np.ndarray:
+        return self.c + self.neck_length_mm * np.asarray(self.neck_axis)
+
+    @property
+    def neck_exit_angle(self) -> float:
+        """Angle (radians) from the neck axis within which the neck and its blend leave the head."""
+        reach = max(self.neck_semi_axes_mm) + self.junction_blend_mm + self.cam_bump_mm
+        return float(np.arcsin(min(reach / self.radius_mm, 0.99)))
+
+    def lateral_acetabular_edge(self) -> np.ndarray:
+        """LPS point (mm) of the acetabular rim's lateral edge on the mid-coronal plane (through the head
+        centre, normal antero-posterior): where the bony rim meets that plane on the lateral side."""
+        pole, gamma = self.acetabular_pole, self.coverage_angle
+        t = np.radians(np.arange(-179.0, 180.0, 0.001))  # 0: superior, > 0: lateral
+        u = np.cos(t)[:, None] * SUPERIOR + np.sin(t)[:, None] * self.lateral
+        covered = np.nonzero(_angle_from(u, pole) <= gamma)[0]
+        return self.c + self.acetabular_radius_mm * u[covered[np.argmax(t[covered])]]
+
+    # --- the femoral head -----------------------------------------------------------------
+    def radial_extent(self, u: np.ndarray) -> np.ndarray:
+        """Distance (mm) from the head centre to the head's surface along unit rays ``u`` (N, 3):
+        reference sphere, depressed segment and fovea."""
+        R = self.radius_mm
+        r = self.fovea.extent_along(u, R)
+        if self.depression is not None:
+            r = np.minimum(r, self.depression.extent_along(u, R))
+        return r
+
+    def articular(self, u: np.ndarray) -> np.ndarray:
+        """Directions of the articular surface: not the fovea and not where the neck leaves the head."""
+        fovea = _angle_from(u, np.asarray(self.fovea.direction)) < self.fovea.angular_radius(self.radius_mm)
+        return ~fovea & (_angle_from(u, np.asarray(self.neck_axis)) > self.neck_exit_angle)
+
+    def head_mask(self, p: np.ndarray) -> np.ndarray:
+        """Points of the femoral head (the femur inside the reference sphere)."""
+        q = p - self.c
+        r = _norm(q)
+        inside = r < self.radius_mm
+        out = np.zeros(len(p), dtype=bool)
+        if inside.any():
+            u = q[inside] / np.maximum(r[inside], 1e-12)[:, None]
+            out[inside] = r[inside] < self.radial_extent(u)
+        return out
+
+    def lesion_mask(self, p: np.ndarray) -> np.ndarray:
+        """Points of the necrotic lesion (its demarcating band included)."""
+        out = np.zeros(len(p), dtype=bool)
+        if self.lesion is None:
+            return out
+        q = p - self.c
+        r = _norm(q)
+        cand = (r < self.radius_mm) & (r > self.lesion.inner_fraction * self.radius_mm)
+        if cand.any():
+            u = q[cand] / r[cand][:, None]
+            out[cand] = (r[cand] < self.radial_extent(u)) & self.lesion.in_cone(u)
+        return out
+
+    # --- the femur outside the head -------------------------------------------------------
+    def _neck_sdf(self, p: np.ndarray) -> np.ndarray:
+        """Signed distance (mm, approximate) to the elliptic, tapering neck (from the head centre on)."""
+        q = p - self.c
+        n, e_si, e_ap = self.neck_frame()
+        t = dot(q, n)
+        scale = 1.0 + self.neck_taper * np.clip(t / self.neck_length_mm, 0.0, 1.0)
+        a, b = self.neck_semi_axes_mm
+        x, y = dot(q, e_si) / scale, dot(q, e_ap) / scale
+        k0 = np.hypot(x / a, y / b)
+        k1 = np.hypot(x / a**2, y / b**2)
+        ell = np.where(k1 > 0, k0 * (k0 - 1) / np.where(k1 > 0, k1, 1.0), -min(a, b)) * scale
+        return np.maximum(ell, np.maximum(-t, t - self.neck_length_mm - 10.0))
+
+    def _cam_centre(self) -> np.ndarray:
+        """Centre of the cam-like bump: on the antero-superior head-neck junction, 50 deg from the neck axis."""
+        n, e_si, _ = self.neck_frame()
+        towards = unit(e_si + 0.6 * ANTERIOR - 0.6 * dot(ANTERIOR[None, :], n)[0] * n)
+        direction = unit(np.cos(np.radians(50)) * n + np.sin(np.radians(50)) * towards)
+        return self.c + (self.radius_mm - 4.0 + self.cam_bump_mm) * direction
+
+    def _trochanters(self) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Greater and lesser trochanter: centre, semi-axes (mm) and blend width (mm)."""
+        base, lat, shaft = self.neck_base, self.lateral, np.asarray(self.shaft_axis)
+        return [(base + 10.0 * lat + 18.0 * SUPERIOR - 4.0 * ANTERIOR, np.array([15.0, 18.0, 24.0]), 6.0),
+                (base + 45.0 * shaft - 14.0 * lat - 8.0 * ANTERIOR, np.array([9.0, 8.0, 12.0]), 5.0)]
+
+    def _outer_femur_sdf(self, p: np.ndarray) -> np.ndarray:
+        """Signed distance (mm, approximate) to the femur's outer surface, with the head as the plain ball.
+        Each part is evaluated only within its bounding sphere."""
+        c, R = self.c, self.radius_mm
+        ball = _norm(p - c) - R
+        neck_reach = self.neck_length_mm + 10.0 + max(self.neck_semi_axes_mm) * (1 + self.neck_taper)
+        femur = smooth_min(ball, _within(p, c, neck_reach + 5.0, self._neck_sdf), self.junction_blend_mm)
+        if self.cam_bump_mm > 0:
+            centre = self._cam_centre()
+            femur = smooth_min(femur, _within(p, centre, 12.0, lambda x: _norm(x - centre) - 5.0), 2.0)
+        base, shaft_axis = self.neck_base, np.asarray(self.shaft_axis)
+        top, bottom = base - 15.0 * shaft_axis, base + 200.0 * shaft_axis
+        shaft = _within(p, 0.5 * (top + bottom), 108.0 + self.shaft_radius_mm + 12.0,
+                        lambda x: capsule_sdf(x, top, bottom, self.shaft_radius_mm))
+        femur = smooth_min(femur, shaft, 10.0)
+        for centre, semi, k in self._trochanters():
+            femur = smooth_min(femur, _within(p, centre, float(semi.max()) + k + 2.0,
+                                              lambda x, c0=centre, s0=semi: ellipsoid_sdf(x - c0, None, s0)), k)
+        return femur
+
+    def femur_depth(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Femur membership and depth (mm) below the femur's surface of every point (depth < 0 outside)."""
+        q = p - self.c
+        r = _norm(q)
+        outer = self._outer_femur_sdf(p)
+        depth = -outer
+        in_ball = r < self.radius_mm
+        inside = np.where(in_ball, False, outer < 0)
+        if in_ball.any():
+            u = q[in_ball] / np.maximum(r[in_ball], 1e-12)[:, None]
+            extent = self.radial_extent(u)
+            head_depth = extent - r[in_ball]
+            near_neck = _angle_from(u, np.asarray(self.neck_axis)) < self.neck_exit_angle
+            depth[in_ball] = np.where(near_neck, np.maximum(head_depth, -outer[in_ball]), head_depth)
+            inside[in_ball] = head_depth > 0
+        return inside, depth
+
+    def cortex_thickness(self, p: np.ndarray) -> np.ndarray:
+        """Cortical thickness (mm) of the femur by region: subchondral plate, neck, shaft."""
+        q = p - self.c
+        along = dot(q, np.asarray(self.neck_axis))
+        t = np.where(along < 0.6 * self.neck_length_mm, self.cortex_mm["neck"], self.cortex_mm["shaft"])
+        below = dot(p - self.neck_base, np.asarray(self.shaft_axis))
+        t = np.where(below > 25.0, self.cortex_mm["shaft"], np.minimum(t, self.cortex_mm["neck"] * 1.5))
+        return np.where(_norm(q) < self.radius_mm, self.cortex_mm["subchondral"], t)
+
+    # --- the pelvis ---------------------------------------------------------------------------
+    def _pelvis_parts(self) -> dict[str, tuple]:
+        c, lat, Rb = self.c, self.lateral, self.acetabular_radius_mm
+        return {
+            # the supra-acetabular ilium: a thick mass over the cup whose wing flares laterally upwards
+            "ilium": (c + (Rb + 28.0) * SUPERIOR - 6.0 * lat,
+                      np.column_stack([unit(lat - 0.35 * SUPERIOR), -ANTERIOR, unit(SUPERIOR + 0.35 * lat)]),
+                      np.array([24.0, 40.0, 44.0])),
+            "ischium": (c + 0.8 * Rb * unit(-SUPERIOR - ANTERIOR * 0.6 - lat * 0.4),
+                        c + np.array([0.0, 20.0, -60.0]) - 12.0 * lat, 11.0),
+            "pubis": (c + 0.8 * Rb * unit(-SUPERIOR * 0.4 + ANTERIOR - lat * 0.5),
+                      np.array([0.0, c[1] - 30.0, c[2] - 22.0]), 9.0),
+        }
+
+    def pelvis_sdf(self, p: np.ndarray) -> np.ndarray:
+        """Signed distance (mm, approximate) to this hemipelvis: acetabular wall, ilium, ischium, pubis,
+        with the joint cavity and the acetabular fossa hollowed out."""
+        c = self.c
+        q = p - c
+        r = _norm(q)
+        Rb = self.acetabular_radius_mm
+        u = q / np.maximum(r, 1e-12)[:, None]
+        theta = _angle_from(u, self.acetabular_pole)
+        wall_mid = Rb + 0.5 * self.acetabular_wall_mm
+        wall = np.maximum(np.abs(r - wall_mid) - 0.5 * self.acetabular_wall_mm,
+                          r * (theta - self.coverage_angle))
+        parts = self._pelvis_parts()
+        centre, axes, semi = parts["ilium"]
+        ilium = _within(p, centre, 55.0, lambda x: ellipsoid_sdf(x - centre, axes, semi))
+        bone = smooth_min(wall, ilium, 8.0)
+        for name in ("ischium", "pubis"):
+            a, b, rad = parts[name]
+            mid, half = 0.5 * (a + b), 0.5 * float(np.linalg.norm(b - a)) + rad + 8.0
+            bone = smooth_min(bone, _within(p, mid, half, lambda x, a=a, b=b, rad=rad: capsule_sdf(x, a, b, rad)), 8.0)
+        bone = np.maximum(bone, Rb - r)
+        fossa = (r < Rb + 3.0) & self._fossa(u)
+        return np.where(fossa, np.maximum(bone, 0.01), bone)
+
+    def _fossa(self, u: np.ndarray) -> np.ndarray:
+        """Directions of the acetabular fossa (no cartilage, a recessed floor with pulvinar fat): the cup
+        facing the fovea, within the cup."""
+        facing = _angle_from(u, np.asarray(self.fovea.direction)) < self.fovea.angular_radius(self.radius_mm) + 0.15
+        return facing & (_angle_from(u, self.acetabular_pole) < self.coverage_angle - 0.1)
+
+    @property
+    def joint_reach_mm(self) -> float:
+        """Distance (mm) from the head centre beyond which no joint structure lies (labrum, wall, effusion)."""
+        return self.acetabular_radius_mm + self.acetabular_wall_mm + self.effusion_mm + 4.0
+
+    # --- labels ------------------------------------------------------------------------------
+    def _label_joint(self, p: np.ndarray, label: np.ndarray) -> None:
+        """Joint fluid, acetabular cartilage, fossa fat, labrum and ligamentum teres (near the head)."""
+        q = p - self.c
+        r = _norm(q)
+        u = q / np.maximum(r, 1e-12)[:, None]
+        R, Rb = self.radius_mm, self.acetabular_radius_mm
+        pole_angle = _angle_from(u, self.acetabular_pole)
+        cup = pole_angle <= self.coverage_angle
+        fossa = self._fossa(u)
+        cavity = r < Rb
+        if self.effusion_mm > 0:
+            cavity |= (r < Rb + self.effusion_mm) & ~cup
+        label[cavity] = TISSUES["joint_fluid"]
+        label[fossa & (r >= R + self.femoral_cartilage_mm + 0.3) & (r < Rb + 3.0)] = TISSUES["pulvinar_fat"]
+        label[cup & ~fossa & (r >= Rb - self.acetabular_cartilage_mm) & (r < Rb)] = TISSUES["acetabular_cartilage"]
+        beyond = (pole_angle - self.coverage_angle) / (self.labrum_mm / Rb)
+        top = Rb + 0.5 * self.acetabular_wall_mm * (1.0 - beyond)
+        label[(beyond >= 0) & (beyond < 1) & (r > R + self.femoral_cartilage_mm + 0.2) & (r < top)] = TISSUES["labrum"]
+        fdir = np.asarray(self.fovea.direction)
+        along = dot(q, fdir)
+        lig = (_norm(q - along[:, None] * fdir) < 2.5) & (along > R - self.fovea.depth_mm) & (r < Rb + 2.0)
+        label[lig] = TISSUES["ligamentum_teres"]
+
+    def _label_lesion(self, q: np.ndarray, r: np.ndarray, u: np.ndarray, femur: np.ndarray,
+                      label: np.ndarray) -> None:
+        les, R = self.lesion, self.radius_mm
+        cand = np.nonzero(femur & (r < R) & (r > les.inner_fraction * R))[0]
+        theta, beta = les.half_angle(u[cand])
+        keep = theta < beta
+        idx = cand[keep]
+        wall = np.minimum(r[idx] * (beta[keep] - theta[keep]), r[idx] - les.inner_fraction * R)
+        label[idx] = TISSUES["lesion_fluid"] if les.core == "fluid" else TISSUES["lesion_fatty"]
+        if les.core == "mixed":
+            e1, e2 = orthonormal_frame(np.asarray(les.direction))
+            wave = np.cos(dot(q[idx], e1) / 4.0) + np.cos(dot(q[idx], e2) / 5.0 + 1.0)
+            label[idx[wave > 0.3]] = TISSUES["lesion_fluid"]
+        label[idx[wall < les.band_mm]] = TISSUES["lesion_band"]
+
+    def label_into(self, p: np.ndarray, label: np.ndarray) -> None:
+        """Overwrite ``label`` (N,) with this hip's tissues wherever it lies (joint, pelvis, femur)."""
+        q = p - self.c
+        r = _norm(q)
+        joint = np.nonzero(r < self.joint_reach_mm)[0]
+        if joint.size:
+            sub = label[joint]
+            self._label_joint(p[joint], sub)
+            label[joint] = sub
+        if self.effusion_mm > 0:
+            along = dot(q, np.asarray(self.neck_axis))
+            sel = np.nonzero((along > 0) & (along < 0.7 * self.neck_length_mm) & (r < self.neck_length_mm + 30))[0]
+            label[sel[self._neck_sdf(p[sel]) < self.effusion_mm]] = TISSUES["joint_fluid"]
+
+        pel = self.pelvis_sdf(p)
+        bone = pel < 0
+        label[bone] = TISSUES["pelvic_marrow"]
+        label[bone & (pel > -self.cortex_mm["pelvis"])] = TISSUES["pelvic_cortex"]
+
+        femur, depth = self.femur_depth(p)
+        fidx = np.nonzero(femur)[0]
+        label[fidx] = TISSUES["yellow_marrow"]
+        for centre, semi in self.red_marrow:
+            c0, s0 = np.asarray(centre), np.asarray(semi)
+            inside = _within(p[fidx], c0, float(s0.max()),
+                             lambda x, c0=c0, s0=s0: ellipsoid_sdf(x - c0, None, s0)) < 0
+            label[fidx[inside]] = TISSUES["red_marrow"]
+        if self.lesion is not None and self.oedema_radius_mm > 0:
+            centre = self.c + 0.2 * self.radius_mm * np.asarray(self.lesion.direction)
+            label[fidx[_norm(p[fidx] - centre) < self.oedema_radius_mm]] = TISSUES["oedema"]
+        u = q / np.maximum(r, 1e-12)[:, None]
+        if self.lesion is not None:
+            self._label_lesion(q, r, u, femur, label)
+        label[fidx[depth[fidx] < self.cortex_thickness(p[fidx])]] = TISSUES["femoral_cortex"]
+
+        near = np.nonzero((r < self.radius_mm + self.femoral_cartilage_mm) & ~femur)[0]
+        if near.size:
+            un = u[near]
+            extent = self.radial_extent(un)
+            cart = (r[near] >= extent) & (r[near] < extent + self.femoral_cartilage_mm) & self.articular(un)
+            label[near[cart]] = TISSUES["femoral_cartilage"]
+
+
+@dataclass(frozen=True)
+class BodyAnatomy:
+    """The body around the hips: an elliptic cylinder of muscle under a layer of subcutaneous fat."""
+
+    center_xy: tuple[float, float] = (0.0, 10.0)
+    semi_axes_mm: tuple[float, float] = (175.0, 115.0)
+    fat_mm: float = 18.0
+
+    def label(self, p: np.ndarray) -> np.ndarray:
+        x = (p[:, 0] - self.center_xy[0]) / self.semi_axes_mm[0]
+        y = (p[:, 1] - self.center_xy[1]) / self.semi_axes_mm[1]
+        rho = np.hypot(x, y)
+        label = np.full(len(p), TISSUES["air"], dtype=np.uint8)
+        label[rho < 1.0] = TISSUES["fat"]
+        inner = np.hypot(x * self.semi_axes_mm[0] / (self.semi_axes_mm[0] - self.fat_mm),
+                         y * self.semi_axes_mm[1] / (self.semi_axes_mm[1] - self.fat_mm))
+        label[inner < 1.0] = TISSUES["muscle"]
+        return label
+
+
+#: beyond this distance (mm) from its head centre a hip's structures cannot reach a point
+HIP_REACH_MM = 140.0
+
+
+@dataclass(frozen=True)
+class PelvisAnatomy:
+    """Both hips and the body: the whole label map."""
+
+    hips: tuple[HipAnatomy, ...]
+    body: BodyAnatomy = field(default_factory=BodyAnatomy)
+
+    def hip(self, side: Side) -> HipAnatomy:
+        for h in self.hips:
+            if h.side == side:
+                return h
+        raise KeyError(side)
+
+    def labels(self, p: np.ndarray) -> np.ndarray:
+        """Tissue label (uint8, see :data:`TISSUES`) of every point ``p`` (N, 3), LPS mm."""
+        p = np.asarray(p, dtype=float)
+        label = self.body.label(p)
+        for hip in self.hips:
+            near = _norm(p - hip.c) < HIP_REACH_MM
+            if near.any():
+                sub = label[near]
+                hip.label_into(p[near], sub)
+                label[near] = sub
+        return label
+
+
+__all__ = ["TISSUES", "BodyAnatomy", "DepressedSegment", "Fovea", "HipAnatomy", "Lesion", "PelvisAnatomy",
+           "cap_volume", "lateral", "orthonormal_frame", "smooth_min", "unit"]
