@@ -33,6 +33,13 @@ __all__ = ["BoneSurface", "TissueLevels", "ray_blur_cdf", "trace_bone_surface"]
 #: The outer cortical edge is met too early where a band or a depressed segment lies (inside the
 #: sphere): the fit starts from the outer 80 % of residuals, then trims 2.5 robust standard deviations
 #: inward and 4 outward (stray edges beyond the cartilage), with a 0.1 mm floor (a tenth of a pixel).
+#: How far (in the ray's blur sigmas) a blurred edge's half-level crossing can lie from the edge itself.
+_BLUR_REACH_SIGMAS = 2.0
+
+#: Share of the required plate -> cartilage contrast that the fitted profile must show (a blurred layer
+#: keeps at least half its contrast when its point-spread function is narrower than the layer pair).
+_SEEN_CONTRAST = 0.5
+
 _OUTER_EDGE_FIT = dict(start_outer_quantile=0.8, inward_sigma=2.5, outward_sigma=4.0, min_spread_mm=0.1,
                        max_iterations=10, min_points=10)
 
@@ -174,7 +181,8 @@ class _LayerFit:
 def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[np.ndarray, np.ndarray],
                 plate_mm: float, cartilage_mm: float, min_contrast: float, dark_limit: float,
                 bright_limit: float, *, search_mm: tuple[float, float] = (-6.0, 2.0), sub: int = 2,
-                window_mm: tuple[float, float] | None = None) -> _LayerFit:
+                window_mm: tuple[float, float] | None = None,
+                min_shift_mm: np.ndarray | None = None) -> _LayerFit:
     """Locate the bone surface on rays sharing one point-spread function by fitting the layer model.
 
     The model is the outer anatomy of the head, which is the same with or without a lesion beneath:
@@ -200,6 +208,8 @@ def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[n
     cost = np.full((n_rays, len(offsets)), np.inf)
     ok_all = np.zeros((n_rays, len(offsets)), bool)
     s_idx = np.round(s / step).astype(int)
+    in_plate = (s >= -plate_mm) & (s <= 0.0)
+    in_cartilage = (s >= 0.0) & (s <= cartilage_mm)
     for n, d in enumerate(offsets):
         idx = np.clip(int(round(base + d / step)) + s_idx, 0, prof.shape[-1] - 1)
         y = prof[:, idx]
@@ -209,8 +219,14 @@ def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[n
         total = np.einsum("ij,ij->i", centred, centred) + 1e-12
         res = y - fit
         cost[:, n] = np.einsum("ij,ij->i", res, res) / total
+        # The cartilage must be seen rising above the plate in the profile itself (its least-squares
+        # fit, which averages the noise), not only in levels a blurred design may overshoot to.
+        seen = fit[:, in_cartilage].max(axis=1) - fit[:, in_plate].min(axis=1)
         ok_all[:, n] = ((levels[:, 2] - levels[:, 1] > min_contrast) & (levels[:, 1] < dark_limit)
-                        & (levels[:, 2] < bright_limit) & (levels[:, 3] < bright_limit))
+                        & (levels[:, 2] < bright_limit) & (levels[:, 3] < bright_limit)
+                        & (seen > _SEEN_CONTRAST * min_contrast))
+    if min_shift_mm is not None:
+        ok_all &= ~(offsets[None, :] < np.asarray(min_shift_mm, float)[:, None])  # NaN bound: no limit
     masked = np.where(ok_all, cost, np.inf)
     best = np.argmin(masked, axis=1)
     rows = np.arange(n_rays)
@@ -388,6 +404,11 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     # Within a blur's reach of the head-neck junction the cartilage ends and the layer model does not
     # hold: the surface there is carried over from the articular rays around.
     surface_rays = articular
+    # The bone surface is the femur side of the joint space: the outermost rise from the dark plate to
+    # the cartilage. A demarcating band under a strip of necrotic bone repeats the plate | cartilage
+    # pattern deeper in, where thick slices blur it into a convincing copy; the layer model may not
+    # place the surface deeper than that outermost rise by more than the ray's blur.
+    outermost = _outer_edges(prof, radii, level, radius) - radius
     for k in np.unique(key[surface_rays]):
         members = surface_rays & (key == k)
         widths = np.median(extent[members], axis=0)
@@ -396,7 +417,8 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
             continue
         resolvable |= members
         fit = _fit_layers(prof[members], radii, radius, ray_blur_cdf(widths, smooth_mm), plate_mm,
-                          cartilage_mm, min_contrast, dark_limit, bright_limit)
+                          cartilage_mm, min_contrast, dark_limit, bright_limit,
+                          min_shift_mm=outermost[members] - _BLUR_REACH_SIGMAS * sigma - RAY_STEP_MM)
         # The intact majority of each class lies on the reference sphere: its median offset is the
         # model's bias at this blur, not anatomy, and its scatter about it the class's noise.
         intact = fit.valid & articular[members]

@@ -69,7 +69,9 @@ def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) 
 
     Row keys: ``case, side, truth_side, center_error_mm, radius_error_mm, collapse_mm, true_collapse_mm,
     collapse_error_mm, head_dice, lesion_dice, lesion_ml, true_lesion_ml, lesion_volume_error_pct,
-    invented_lesion, stage, true_stage, head_outside_fov_pct, seconds``. A hip of the phantom that was
+    invented_lesion, stage, true_stage, kerboul_deg, true_kerboul_deg, needs_review, quality_score,
+    quality_reasons, head_outside_fov_pct, seconds``. Hips are measured as the pipeline measures them
+    (segmentation quality and collapse evidence merged). A hip of the phantom that was
     not found gets a row ``{case, side: "missed", truth_side, missed: True}``.
     """
     import time
@@ -96,7 +98,8 @@ def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) 
         truth = hip_truth(truth_hip, 300, 720)
         head_mask = seg.femoral_head_fraction if use_fractions else seg.femoral_head_mask
         lesion_mask = seg.lesion_fraction if use_fractions else seg.lesion_mask
-        m = measure_hip(head_mask, lesion_mask, side=seg.side, neck_axis_lps=seg.neck_axis_lps)
+        m = measure_hip(head_mask, lesion_mask, side=seg.side, neck_axis_lps=seg.neck_axis_lps,
+                        segmentation_quality=seg.quality, surface_resolved_at=seg.surface_resolved_at)
         near = np.linalg.norm(centers - np.asarray(truth.center_lps_mm), axis=-1) < truth.radius_mm + 10
         head_dice = _dice(seg.femoral_head_mask.array, (head_truth.array >= 0.5) & near)
         true_lesion = (lesion_truth.array >= 0.5) & near
@@ -118,6 +121,10 @@ def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) 
             "lesion_volume_error_pct": 100.0 * (lesion_ml - true_ml) / true_ml if true_ml > 0 else float("nan"),
             "invented_lesion": bool(true_ml == 0 and seg.lesion_mask.array.any()),
             "stage": d["staging"]["arco_2019"], "true_stage": truth.arco_2019,
+            "kerboul_deg": float((d["lesion"] or {}).get("kerboul_angle_deg") or 0.0),
+            "true_kerboul_deg": float(truth.kerboul_angle_deg or 0.0),
+            "needs_review": bool(m.quality.needs_review), "quality_score": float(m.quality.score),
+            "quality_reasons": "; ".join(m.quality.reasons),
             "head_outside_fov_pct": 100.0 * _outside_fov(t1, np.asarray(truth.center_lps_mm), truth.radius_mm),
             "seconds": seconds,
         })
