@@ -201,6 +201,8 @@ def _series_block(out: _Printer, report: Mapping[str, Any], hip: Mapping[str, An
                      + (" (needs review)" if quality.get("needs_review") else ""))
     for text in lines:
         out.line(text, 6)
+    for reason in (quality or {}).get("reasons") or []:
+        out.line(f"review: {reason}", 6, "yellow")
 
 
 def print_visit(reports: Sequence[Mapping[str, Any]], console: Console | None = None, *,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["VERDICT_COLUMNS", "flatten", "verdict_row"]
+__all__ = ["VERDICT_COLUMNS", "flatten", "quality_columns", "verdict_row"]
 
 
 def _is_number(v: Any) -> bool:
@@ -37,6 +37,14 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def quality_columns(hip: Mapping[str, Any]) -> dict[str, Any]:
+    """The hip's quality block as the batch tables' ``quality_score``, ``needs_review`` and
+    ``quality_reasons`` (reasons joined with ``"; "``); None / False / "" when the hip has no block."""
+    q = hip.get("quality") or {}
+    return {"quality_score": q.get("score"), "needs_review": bool(q.get("needs_review")),
+            "quality_reasons": "; ".join(str(r) for r in q.get("reasons") or [])}
 
 
 #: Columns of the verdicts table (one row per hip and visit), in this order.

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from onfh_imaging.batch.jobs import SeriesJob
-from onfh_imaging.batch.rows import VERDICT_COLUMNS, flatten, verdict_row
+from onfh_imaging.batch.rows import VERDICT_COLUMNS, flatten, quality_columns, verdict_row
 from onfh_imaging.batch.visits import add_visit_columns
 from onfh_imaging.errors import InputError
 from onfh_imaging.io._atomic import TMP_MARK, owner_pid
@@ -146,7 +146,7 @@ def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     hips = result.get("hips") or []
     if not hips:
         return [base]
-    return [{**base, **flatten(hip)} for hip in hips]
+    return [{**base, **flatten(hip), **quality_columns(hip)} for hip in hips]
 
 
 def _clean_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
