@@ -209,23 +209,38 @@ def _read_dicom_file(path: Path) -> LayerData:
 
 
 def _read_folder(folder: Path) -> list[LayerData]:
-    from onfh_imaging.errors import InputError
-    from onfh_imaging.io import scan
+    """Every series of a folder as layers. A series that cannot be read is left out with a warning
+    naming it and why; when none can, the error gives each file's and series' reason, as
+    ``onfh measure`` does."""
+    import warnings
 
-    infos = list(scan(folder).series)
-    if not infos:
-        raise InputError("no DICOM image series found", path=folder)
+    from onfh_imaging.errors import OnfhError
+    from onfh_imaging.io import scan
+    from onfh_imaging.pipeline import nothing_measured
+    from onfh_imaging.plan import RefusalReport, explain_failure, file_refusals
+
+    result = scan(folder)
+    infos = list(result.series)
+    refusals = file_refusals(result)
     shown = _preferred_series([i for i in infos if i.modality not in RADIOGRAPH_MODALITIES])
     layers = []
     for info in infos:
-        if info.modality in RADIOGRAPH_MODALITIES:
-            # A radiograph is its own view, not a slice of the MR space: only the first one is shown, and
-            # none when an MR series is.
-            for f in info.files:
-                layers.append(_read_radiograph(Path(f), visible=shown is None and not layers))
-        else:
-            files = [Path(f) for f in info.files]
-            layers.append(_read_dicom_series_files(files, info.key or info.series_instance_uid, info is shown))
+        try:
+            if info.modality in RADIOGRAPH_MODALITIES:
+                # A radiograph is its own view, not a slice of the MR space: only the first one is shown, and
+                # none when an MR series is.
+                for f in info.files:
+                    layers.append(_read_radiograph(Path(f), visible=shown is None and not layers))
+            else:
+                files = [Path(f) for f in info.files]
+                layers.append(_read_dicom_series_files(files, info.key or info.series_instance_uid, info is shown))
+        except OnfhError as exc:
+            refusals.append(explain_failure(info, exc))
+    if not layers:
+        raise nothing_measured(folder, refusals, headline="no image to show")
+    for refusal in refusals:
+        if not RefusalReport.is_side_file(refusal):
+            warnings.warn(f"not shown: {refusal}", stacklevel=2)
     return layers
 
 
