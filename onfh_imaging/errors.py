@@ -97,7 +97,7 @@ class NotMeasuredError(UnsupportedInputError):
 class SegmentationError(OnfhError):
     """Automatic segmentation found no usable anatomy (no femoral head in the field of view...)."""
 
-    kind = "no femoral head"
+    kind = "segmentation failed"
 
 
 class MeasurementError(OnfhError):

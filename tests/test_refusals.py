@@ -197,6 +197,11 @@ def _gzipped_dicom(tmp):
     return tmp / "in", ["IM_0001.dcm.gz"], ["gzip-compressed", "gunzip"]
 
 
+def _no_femoral_head(tmp):
+    _write_series(tmp / "in", series_description="COR T1", extra={"BodyPartExamined": ""})
+    return tmp / "in", ["series 1 'COR T1'"], ["segmentation failed", "no femoral head found in the field of view"]
+
+
 def _only_t2(tmp):
     _write_series(tmp / "in", sequence="T2", series_description="COR T2")
     return tmp / "in", ["series 1 'COR T2'"], ["no T1-weighted series", "T2"]
@@ -211,6 +216,7 @@ CASES: dict[str, Callable] = {
     "nifti-file": _nifti_file, "knee-mri": _knee_mri, "brain-mri": _brain_mri,
     "truncated-slice-in-series": _truncated_slice_in_series, "siemens-mosaic": _siemens_mosaic,
     "repeated-acquisitions": _repeated_acquisitions, "gzipped-dicom": _gzipped_dicom, "only-t2": _only_t2,
+    "no-femoral-head": _no_femoral_head,
 }
 
 
