@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _measure_each_study(command_name: str, path: str, series_uid: str | None,
-                        plans: tuple | None = None) -> tuple[list, object]:
+                        plans: tuple | None = None, head_seeds: dict | None = None) -> tuple[list, object]:
     """Measure every study under ``path``. Each refused file or series is reported on stderr as it is
     found, one line (where, reason, what to do), and the rest go on; returns the results and the
     :class:`~onfh_imaging.plan.RefusalReport`."""
@@ -66,7 +66,7 @@ def _measure_each_study(command_name: str, path: str, series_uid: str | None,
         if line is not None:
             print(f"onfh {command_name}: {line}", file=sys.stderr)
 
-    results = measure_path(path, series_uid, on_refusal=on_refusal, plans=plans)
+    results = measure_path(path, series_uid, on_refusal=on_refusal, plans=plans, head_seeds=head_seeds)
     for line in report.finish(measured=bool(results)):
         print(f"onfh {command_name}: {line}", file=sys.stderr)
     return results, report
@@ -122,14 +122,39 @@ def _add_measure(sub: argparse._SubParsersAction) -> None:
                    help="replace patient identifiers in every output with a keyed hash")
     p.add_argument("--show-patient", action="store_true",
                    help="print the PatientID in the text output (default: a pseudonym for that output only)")
+    p.add_argument("--head-seed", nargs="+", action="append", metavar="SIDE X Y Z",
+                   help="place a femoral head by hand when the automatic search misses it: SIDE (left/right) "
+                        "and its centre, X Y Z in LPS mm on MR or ROW COL (pixels) on a radiograph; repeat "
+                        "for one side three or more times to give points on its outline instead")
     p.set_defaults(func=_cmd_measure)
+
+
+def _head_seeds(values: Sequence[Sequence[str]] | None) -> dict[str, list[tuple[float, ...]]] | None:
+    """``--head-seed`` values as the pipeline takes them: per side a point, or >= 3 outline points."""
+    points: dict[str, list[tuple[float, ...]]] = {}
+    for value in values or ():
+        side, coords = value[0].lower(), value[1:]
+        try:
+            point = tuple(float(v) for v in coords)
+        except ValueError:
+            point = ()
+        if side not in ("left", "right") or len(point) not in (2, 3):
+            raise InputError(f"--head-seed {' '.join(value)}: expected SIDE X Y Z (LPS mm) or SIDE ROW COL",
+                             hint="e.g. --head-seed right -92.5 12.0 -80.0")
+        points.setdefault(side, []).append(point)
+    for side, pts in points.items():
+        if len(pts) == 2 or len({len(p) for p in pts}) > 1:
+            raise InputError(f"--head-seed {side}: give one centre point or at least 3 outline points "
+                             "of the same kind")
+    return {side: pts[0] if len(pts) == 1 else pts for side, pts in points.items()} or None
 
 
 def _cmd_measure(args: argparse.Namespace) -> int:
     import json
 
     plans = _one_series_to_export(args.path, args.series_uid) if (args.seg or args.sr) else None
-    results, refused = _measure_each_study("measure", args.path, args.series_uid, plans)
+    results, refused = _measure_each_study("measure", args.path, args.series_uid, plans,
+                                           head_seeds=_head_seeds(args.head_seed))
     reports = [r.to_json() for r in results]
     if args.pseudonymize:
         from onfh_imaging.export.phi import Pseudonymizer

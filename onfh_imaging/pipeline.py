@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from onfh_imaging import __version__
 from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
 from onfh_imaging.errors import InputError, MeasurementError, NotMeasuredError
@@ -155,18 +157,16 @@ def measure_series(source: str | Path | Sequence[str | Path], series_instance_ui
     return studies[0]
 
 
-def nothing_measured(source: Any, refusals: Sequence[Any], headline: str = "no measurable series found"
-                     ) -> InputError:
-    """The error for a path where nothing could be measured (or shown: ``headline``), giving the
-    refusals' reasons (as ``exc.refusals`` too)."""
+def nothing_measured(source: Any, refusals: Sequence[Any]) -> InputError:
+    """The error for a path where nothing could be measured, giving the first refusals' reasons."""
     from onfh_imaging.plan import LINES_PER_KIND, refusal_lines
 
     where = source if isinstance(source, (str, Path)) else ", ".join(str(p) for p in source)
     if not refusals:
-        return InputError(f"{headline}: no DICOM files found", path=str(where),
+        return InputError("nothing to measure: no DICOM files found", path=str(where),
                           hint="give a folder, zip archive or file holding a hip MR series or radiograph")
     lines = list(refusal_lines(refusals, limit_per_kind=LINES_PER_KIND))
-    exc = InputError(f"{headline}: " + "; ".join(lines), path=str(where))
+    exc = InputError("no measurable series found: " + "; ".join(lines), path=str(where))
     exc.refusals = list(refusals)
     return exc
 
@@ -204,13 +204,14 @@ def measure_files(modality: str, files: Sequence[str | Path], series_instance_ui
                   head_seeds: Mapping[str, Sequence] | None = None) -> StudyResult:
     """Measure one chosen series given by its files (and, for MR, an optional fluid-sensitive companion).
 
-    This is the unit of work of :func:`measure_path` and of the batch layer. ``head_seeds`` (MR only) is
-    passed to :func:`measure_mr`.
+    This is the unit of work of :func:`measure_path` and of the batch layer. ``head_seeds`` is passed to
+    :func:`measure_mr` (seeds of three coordinates, LPS mm) or :func:`measure_radiograph_file` (seeds of
+    two, row and column).
     """
     from onfh_imaging.io import read_series
 
     if modality in RADIOGRAPH_MODALITIES:
-        return measure_radiograph_file(files[0], progress=progress)
+        return measure_radiograph_file(files[0], progress=progress, head_seeds=_seeds_of_dimension(head_seeds, 2))
     if modality != MR_MODALITY:
         raise NotMeasuredError(f"modality {modality} is not measured (MR and radiographs are)",
                                path=str(files[0]))
@@ -222,7 +223,15 @@ def measure_files(modality: str, files: Sequence[str | Path], series_instance_ui
             fluid = read_series(list(fluid_files), fluid_series_instance_uid)
         except InputError as exc:
             series.warnings.append(f"fluid-sensitive series not used: {exc}")
-    return measure_mr(series, fluid_sensitive=fluid, progress=progress, head_seeds=head_seeds)
+    return measure_mr(series, fluid_sensitive=fluid, progress=progress, head_seeds=_seeds_of_dimension(head_seeds, 3))
+
+
+def _seeds_of_dimension(head_seeds: Mapping[str, Sequence] | None, n: int) -> dict[str, Sequence] | None:
+    """The seeds whose points have ``n`` coordinates (3: LPS mm for MR; 2: row, column on a radiograph)."""
+    if not head_seeds:
+        return None
+    out = {side: pts for side, pts in head_seeds.items() if np.shape(pts)[-1] == n}
+    return out or None
 
 
 def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None, *,

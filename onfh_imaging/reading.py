@@ -241,12 +241,12 @@ class HipRead:
         out = []
         if self.error:
             out.append(f"not measured: {self.error}")
-        if self.head_seed:
+        reasons = list(self.quality.get("reasons") or ())
+        if self.head_seed and "head placed by hand" not in reasons:
             out.append("head placed by hand")
-        quality = self.quality
-        out += [f"review: {r}" for r in quality.get("reasons") or ()]
+        out += [f"review: {r}" for r in reasons]
         shown = (self.current or self.automatic or {}).get("warnings") or []
-        out += [str(w) for w in list(shown) + list(self.segmentation_warnings)]
+        out += [str(w) for w in list(shown) + list(self.segmentation_warnings) if str(w) not in reasons]
         return list(dict.fromkeys(out))
 
 
@@ -280,10 +280,11 @@ def measure_job(job: MeasureJob) -> tuple[str, dict[str, str], dict[str, Any] | 
     return job.side, job.hashes, measures.to_dict(), measures
 
 
-def _seed_kwargs(head_seeds: Mapping[str, Any] | None) -> dict[str, Any]:
+def _seeds(head_seeds: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Seeds as the segmentation takes them: per side one point, or a list of outline points."""
     seeds = {side: [tuple(float(v) for v in p) for p in np.atleast_2d(np.asarray(pts, float))]
              for side, pts in (head_seeds or {}).items() if len(np.atleast_1d(pts))}
-    return {"head_seeds": {s: (p[0] if len(p) == 1 else p) for s, p in seeds.items()}} if seeds else {}
+    return {s: (p[0] if len(p) == 1 else p) for s, p in seeds.items()} or None
 
 
 class ReadingSession:
@@ -360,7 +361,7 @@ class ReadingSession:
 
         fluid = None if self.fluid_sensitive is None else Series(volume=self.fluid_sensitive, info=self.info)
         result = measure_mr(Series(volume=self.image, info=self.info), fluid_sensitive=fluid, progress=progress,
-                            **_seed_kwargs(head_seeds))
+                            head_seeds=_seeds(head_seeds))
         seeds = dict(head_seeds or {})
         hips = [self._mr_hip(h.segmentation, h.measures.to_dict(), h.measures, None, seeds) for h in result.hips]
         hips += [self._mr_hip(seg, None, None, reason, seeds) for seg, reason in result.unmeasured]
@@ -395,7 +396,7 @@ class ReadingSession:
 
         if progress is not None:
             progress(0.1, "finding the femoral heads")
-        report = measure_radiograph(self.image, self.info, **_seed_kwargs(head_seeds))
+        report = measure_radiograph(self.image, self.info, seeds=_seeds(head_seeds))
         if progress is not None:
             progress(1.0, "done")
         hips = []

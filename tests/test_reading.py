@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -195,3 +197,52 @@ def test_each_modality_has_its_own_rows_and_warnings_reach_the_reader(tmp_path):
     assert any("pixel" in n for n in notes), notes  # uncalibrated: measured in pixels, and said so
     record = session.confirm(ReadStore(tmp_path / "r.sqlite"), reader="CD", decisions={"right": HipDecision("0")})
     assert record.hip_stage("right") == "0" and record.mask_sha256 == {}
+
+
+@pytest.fixture
+def search_misses_the_right_head(monkeypatch):
+    """The automatic head search finds no right head, as it will on some real scans."""
+    import onfh_imaging.segment.mri as mri
+
+    real = mri.find_femoral_heads
+    monkeypatch.setattr(mri, "find_femoral_heads", lambda t1, *a, **k: [c for c in real(t1, *a, **k)
+                                                                          if c.side != "right"])
+
+
+def test_a_head_the_search_misses_is_measured_from_a_seed_here_and_from_the_command_line(
+        sample_study, search_misses_the_right_head, capsys):
+    import json
+
+    from onfh_imaging.cli import main
+
+    series, truth = sample_study
+    right_truth = next(h for h in truth["hips"] if h["side"] == "right")
+    centre, radius = np.asarray(right_truth["head"]["center_lps_mm"], float), right_truth["head"]["radius_mm"]
+    session = ReadingSession(series.volume, series.info)
+    session.segment()
+    assert [h.side for h in session.hips] == ["left"]
+    click = centre + np.array([2.0, -1.5, 3.0])  # a click a few mm off the centre
+    session.segment(head_seeds={"right": click})
+    right = session.hip("right")
+    assert right.current is not None, right.error
+    assert np.linalg.norm(right.center_lps - centre) < 1.0
+    assert right.radius_mm == pytest.approx(radius, abs=1.0)
+    assert right.head_seed == [tuple(click)] and any("by hand" in n for n in right.notes())
+    assert [h.side for h in session.hips] == ["right", "left"]  # the unseeded side is still searched
+
+    folder = Path(series.files[0]).parent
+    assert main(["measure", str(folder), "--json", "--head-seed", "right", *(f"{v:.2f}" for v in click)]) == 0
+    (report,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    hip = next(h for h in report["hips"] if h["side"] == "right")
+    assert np.linalg.norm(np.asarray(hip["head"]["center_lps_mm"]) - centre) < 1.0
+    assert "head placed by hand" in hip["quality"]["reasons"]
+
+
+def test_head_seed_option_is_checked():
+    from onfh_imaging.cli import _head_seeds
+
+    assert _head_seeds([["right", "1", "2", "3"]]) == {"right": (1.0, 2.0, 3.0)}
+    assert _head_seeds([["left", "10", "20"]] * 3) == {"left": [(10.0, 20.0)] * 3}
+    for bad in ([["middle", "1", "2", "3"]], [["left", "1"]], [["left", "1", "2", "3"]] * 2):
+        with pytest.raises(InputError, match="head-seed"):
+            _head_seeds(bad)
