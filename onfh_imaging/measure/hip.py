@@ -249,7 +249,9 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     if lesion_mask is not None:
         lesion_ml = lesion_volume_ml(lesion_mask, head_mask)
         involvement = head_involvement_pct(lesion_mask, head_mask)
-        kerboul = kerboul_angle_deg(lesion_mask, sphere, head_mask=head_mask) if lesion_ml > 0 else 0.0
+        kerboul = (kerboul_angle_deg(lesion_mask, sphere, head_mask=head_mask, neck_axis_lps=neck_axis_lps,
+                                     articular_min_angle_deg=articular_min_angle_deg)
+                   if lesion_ml > 0 else 0.0)
         outside = mask_volume_ml(lesion_mask) - lesion_ml
         if outside > 0.1 * max(lesion_ml, 1e-9) and outside > 0.05:
             warnings.append(f"{outside:.2f} mL of the lesion mask lies outside the femoral head "

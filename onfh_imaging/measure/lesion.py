@@ -63,7 +63,8 @@ def _plane_basis(normal_lps) -> tuple[np.ndarray, np.ndarray]:
 
 def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
                      head_mask: Volume | None = None,
-                     step_deg: float = 0.5, depths_mm: tuple[float, float] = (0.5, 1.5)) -> float:
+                     step_deg: float = 0.5, depths_mm: tuple[float, float] = (0.5, 1.5),
+                     neck_axis_lps=None, articular_min_angle_deg: float = 65.0) -> float:
     """Arc (deg, about the head centre) that the lesion covers at the articular surface on one plane.
 
     Rays from the head centre in the plane through it with normal ``plane_normal_lps`` find the
@@ -86,10 +87,18 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
         Angular sampling step (deg).
     depths_mm : tuple of 2 float
         Depths below the surface (mm) at which the arc is read.
+    neck_axis_lps : array_like, optional
+        Unit vector toward the femoral neck: rays within ``articular_min_angle_deg`` of it meet the
+        head-neck junction, not the articular surface, and are not counted (a lesion reaching under the
+        junction is not articular surface).
     """
     e1, e2 = _plane_basis(plane_normal_lps)
     phi = np.radians(np.arange(0.0, 360.0, step_deg))
     rays = np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2
+    articular = np.ones(len(phi), bool)
+    if neck_axis_lps is not None:
+        neck = np.asarray(neck_axis_lps, float) / np.linalg.norm(neck_axis_lps)
+        articular = rays @ neck < np.cos(np.radians(articular_min_angle_deg))
     c, r = sphere.center_lps, sphere.radius_mm
     if head_mask is None:
         surface = np.full(len(phi), r)
@@ -110,7 +119,7 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
         lesion = _sample(lesion_mask, pts)
         if head_mask is not None:
             lesion = lesion / np.maximum(_sample(head_mask, pts), 1e-6)
-        necrotic = np.isfinite(surface) & (lesion >= 0.5)
+        necrotic = np.isfinite(surface) & (lesion >= 0.5) & articular
         arcs.append(np.count_nonzero(necrotic) * step_deg)
     (a1, a2), (d1, d2) = arcs, depths_mm
     if a1 == 0:
@@ -120,7 +129,7 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
 
 def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0.0, 1.0, 0.0),
                       sagittal_normal_lps=(1.0, 0.0, 0.0), *, head_mask: Volume | None = None,
-                      step_deg: float = 0.5) -> float:
+                      step_deg: float = 0.5, neck_axis_lps=None, articular_min_angle_deg: float = 65.0) -> float:
     """Modified Kerboul combined necrotic angle (deg).
 
     The sum of the lesion's arcs at the articular surface on the mid-coronal and mid-sagittal planes
@@ -139,9 +148,13 @@ def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0
         Femoral head mask on the same grid, to find the (possibly collapsed) articular surface.
     step_deg : float
         Angular sampling step (deg).
+    neck_axis_lps : array_like, optional
+        Unit vector toward the neck; the arcs then cover the articular surface only (farther than
+        ``articular_min_angle_deg`` from it), as the angle is defined.
     """
     if head_mask is not None:
         _check_same_grid(lesion_mask, head_mask)
-    return (necrotic_arc_deg(lesion_mask, sphere, coronal_normal_lps, head_mask=head_mask, step_deg=step_deg)
-            + necrotic_arc_deg(lesion_mask, sphere, sagittal_normal_lps, head_mask=head_mask,
-                               step_deg=step_deg))
+    kw = dict(head_mask=head_mask, step_deg=step_deg, neck_axis_lps=neck_axis_lps,
+              articular_min_angle_deg=articular_min_angle_deg)
+    return (necrotic_arc_deg(lesion_mask, sphere, coronal_normal_lps, **kw)
+            + necrotic_arc_deg(lesion_mask, sphere, sagittal_normal_lps, **kw))

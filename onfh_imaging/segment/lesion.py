@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["lesion_fraction", "check_fluid_sensitive"]
 
+#: Length (mm) of the band's course beneath the plate from which its continuation to the surface is
+#: extrapolated: long enough to average the fine grid's steps, short against the band's curvature.
+_BAND_COURSE_MM = 2.0
+
 
 def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray, np.ndarray],
                       min_contrast: float) -> float | None:
@@ -58,8 +62,10 @@ def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray,
 
 
 def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, normal: np.ndarray,
-                       valid: np.ndarray, origin: np.ndarray, step_mm: float, min_contrast: float) -> np.ndarray:
-    """Continuous lesion indicator on the fine grid whose 0.5 level lies on the band's outer edge.
+                       valid: np.ndarray, origin: np.ndarray, step_mm: float,
+                       min_contrast: float) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous lesion indicator on the fine grid whose 0.5 level lies on the band's outer edge, and
+    the signed distance (mm, positive inside) from that edge.
 
     ``lesion`` and ``normal`` are the necrotic and the normal marrow found by thresholding on the fine
     grid (origin ``origin`` LPS, isotropic ``step_mm``); ``valid`` marks where the image may be sampled
@@ -71,8 +77,11 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     """
     field_ = lesion.astype(np.float32)
     touching = lesion & ndimage.binary_dilation(normal)
+    d_lesion = ndimage.distance_transform_edt(~normal) * step_mm - 0.5 * step_mm
+    d_normal = ndimage.distance_transform_edt(~lesion) * step_mm - 0.5 * step_mm
+    signed = np.where(lesion, d_lesion, -d_normal)
     if touching.sum() < 20:
-        return field_
+        return field_, signed
     smooth = ndimage.gaussian_filter(normal.astype(np.float32) - lesion.astype(np.float32), 1.0)
     grad = np.stack(np.gradient(smooth), axis=-1)[..., ::-1]  # (x, y, z): toward normal marrow
     idx = np.argwhere(touching)
@@ -102,16 +111,13 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
         offsets[members] = 0.0 if e is None else float(np.clip(e, -1.5, 3.0))
     # Signed distance (mm) from the present boundary, positive into the lesion, and each voxel's
     # correction from its nearest boundary voxel.
-    d_lesion = ndimage.distance_transform_edt(~normal) * step_mm - 0.5 * step_mm
-    d_normal = ndimage.distance_transform_edt(~lesion) * step_mm - 0.5 * step_mm
-    signed = np.where(lesion, d_lesion, -d_normal)
     nearest = ndimage.distance_transform_edt(~touching, return_distances=False, return_indices=True)
     offset_map = np.zeros(lesion.shape)
     offset_map[touching] = offsets
     offset_map = offset_map[tuple(nearest)]
     ramp = np.clip(0.5 + (signed - offset_map) / step_mm, 0.0, 1.0)
     near = (lesion | normal) & (np.abs(signed) < reach)
-    return np.where(near, ramp, field_).astype(np.float32)
+    return np.where(near, ramp, field_).astype(np.float32), signed - offset_map
 
 
 def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, grid: Volume,
@@ -170,19 +176,25 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
     if not lesion.any():
         return np.zeros(grid.shape, np.float32)
     origin = c - reach
-    value = _lesion_edge_field(volume, array, lesion, normal & inner, inner, origin, step_mm,
-                               0.25 * (lv.marrow - lv.cortex))
+    value, signed = _lesion_edge_field(volume, array, lesion, normal & inner, inner, origin, step_mm,
+                                       0.25 * (lv.marrow - lv.cortex))
     value = np.where(inner & away, value, 0.0)
-    # Carry the lesion out through the subchondral plate along each ray.
+    # Under the subchondral plate the band cannot be seen (plate and band are both dark): the lesion's
+    # boundary is continued out to the bone surface along its own course, extrapolating its signed
+    # distance linearly from two depths beneath the plate on each ray (a band is locally planar; a
+    # boundary through the head centre stays radial).
     vec = surface.vectors
     depth_ray = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(vec @ slice_normal)
-    probe = c + vec * (surface.r_surface - depth_ray - 0.5 * step_mm)[..., None]
-    fine = Volume(value.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(origin))
-    flag = sample_volume(fine, np.asarray(fine.array), probe)
+    r1 = surface.r_surface - depth_ray - 0.5 * step_mm
+    sd_fine = Volume(signed.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(origin))
+    sd1 = sample_volume(sd_fine, np.asarray(sd_fine.array), c + vec * r1[..., None])
+    sd2 = sample_volume(sd_fine, np.asarray(sd_fine.array), c + vec * (r1 - _BAND_COURSE_MM)[..., None])
+    slope = np.clip((sd1 - sd2) / _BAND_COURSE_MM, -1.0, 1.0)  # a distance changes at most 1 mm per mm
     shell = head & ~inner & away
-    value[shell] = surface.grid.interpolate(flag, u[shell])
-    fine = fine.with_array(value.astype(np.float32))
-    return _resample_fraction(fine, grid)
+    grid_of = surface.grid.interpolate
+    sd_shell = grid_of(sd1, u[shell]) + grid_of(slope, u[shell]) * (rho[shell] - grid_of(r1, u[shell]))
+    value[shell] = np.clip(0.5 + sd_shell / step_mm, 0.0, 1.0)
+    return _resample_fraction(sd_fine.with_array(value.astype(np.float32)), grid)
 
 
 def _resample_fraction(fine: Volume, grid: Volume, supersample_mm: float = 0.35) -> np.ndarray:
