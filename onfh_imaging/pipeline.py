@@ -157,16 +157,18 @@ def measure_series(source: str | Path | Sequence[str | Path], series_instance_ui
     return studies[0]
 
 
-def nothing_measured(source: Any, refusals: Sequence[Any]) -> InputError:
-    """The error for a path where nothing could be measured, giving the first refusals' reasons."""
+def nothing_measured(source: Any, refusals: Sequence[Any], headline: str = "no measurable series found"
+                     ) -> InputError:
+    """The error for a path where nothing could be measured (or shown: ``headline``), giving the
+    refusals' reasons (as ``exc.refusals`` too)."""
     from onfh_imaging.plan import LINES_PER_KIND, refusal_lines
 
     where = source if isinstance(source, (str, Path)) else ", ".join(str(p) for p in source)
     if not refusals:
-        return InputError("nothing to measure: no DICOM files found", path=str(where),
+        return InputError(f"{headline}: no DICOM files found", path=str(where),
                           hint="give a folder, zip archive or file holding a hip MR series or radiograph")
     lines = list(refusal_lines(refusals, limit_per_kind=LINES_PER_KIND))
-    exc = InputError("no measurable series found: " + "; ".join(lines), path=str(where))
+    exc = InputError(f"{headline}: " + "; ".join(lines), path=str(where))
     exc.refusals = list(refusals)
     return exc
 
