@@ -314,6 +314,14 @@ def test_sub_series_key_works_on_a_sub_folder(tmp_path, capsys):
     key = next(s.key for s in scan(tmp_path).series if "echo 2" in s.subseries)
     assert cli_main(["convert", "--series-uid", key, str(tmp_path / "e2"), str(tmp_path / "e2.nii.gz")]) == 0
     capsys.readouterr()
+    from rich.console import Console
+
+    from onfh_imaging.io.report import scan_table
+
+    console = Console(width=400, record=True, file=open(os.devnull, "w"))
+    console.print(scan_table(scan(tmp_path)))  # the table shows each key and the sub-series in words
+    table = console.export_text()
+    assert key in table and "[coronal, echo 2, TE 80 ms" in table
 
 
 def test_scan_json_leaves_out_patient_names_unless_asked(tmp_path, capsys):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from onfh_imaging.io.scan import ScanResult, SeriesInfo
 
 COLUMNS = ("patient", "study date", "modality", "series", "description", "sequence", "fat-sat",
-           "orientation", "size", "spacing (mm)", "slices", "view / side")
+           "orientation", "size", "spacing (mm)", "slices", "view / side", "key (--series-uid)")
 
 
 def _spacing(info: SeriesInfo) -> str:
@@ -36,6 +37,7 @@ def series_row(info: SeriesInfo) -> tuple[str, ...]:
         _spacing(info),
         str(info.n_slices),
         f"{info.view} / {info.laterality}" if radiograph else "-",
+        info.key or info.series_instance_uid,
     )
 
 
@@ -44,8 +46,8 @@ def scan_table(result: ScanResult) -> Table:
     table = Table(title=f"{len(result.series)} series")
     for name in COLUMNS:
         table.add_column(name, overflow="fold")
-    for info in result.series:
-        table.add_row(*series_row(info))
+    for info in result.series:  # as plain text: "[echo 2]" or a description in brackets is not rich markup
+        table.add_row(*(Text(cell) for cell in series_row(info)))
     return table
 
 
