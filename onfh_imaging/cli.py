@@ -297,7 +297,29 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                    help="also write AP and frog-leg lateral radiographs of the same model (OUT_DIR/XR)")
     p.add_argument("--ball", action="store_true", help="put a 25 mm calibration ball in the radiographs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--patient-id", metavar="ID", help="PatientID of the study (default PHANTOM / LABELMAP)")
+    p.add_argument("--study-date", metavar="DATE", help="StudyDate, YYYY-MM-DD or YYYYMMDD (default 2026-01-01): "
+                   "phantoms of one patient on several dates make a trial cohort")
     p.set_defaults(func=_cmd_phantom)
+
+
+def _study_identity(args: argparse.Namespace) -> dict[str, str]:
+    """``patient_id`` / ``study_date`` (DICOM YYYYMMDD) given on the command line, for a phantom spec."""
+    import datetime as dt
+
+    out = {}
+    if args.patient_id is not None:
+        if not args.patient_id.strip() or len(args.patient_id) > 64:
+            raise InputError("--patient-id must be 1 to 64 characters (DICOM LO)")
+        out["patient_id"] = args.patient_id
+    if args.study_date is not None:
+        text = args.study_date.replace("-", "")
+        try:
+            out["study_date"] = dt.datetime.strptime(text, "%Y%m%d").strftime("%Y%m%d")
+        except ValueError:
+            raise InputError(f"--study-date {args.study_date!r} is not a date",
+                             hint="give YYYY-MM-DD, e.g. --study-date 2024-03-01") from None
+    return out
 
 
 def _cmd_phantom(args: argparse.Namespace) -> int:
@@ -315,7 +337,7 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
                        in_plane_mm=args.pixel, slice_mm=args.slice, matrix=(args.matrix, args.matrix),
                        n_slices=args.slices,
                        oblique_deg=(args.oblique, 0.0), noise_sigma=args.noise, bias_strength=args.bias,
-                       stir=args.stir, seed=args.seed)
+                       stir=args.stir, seed=args.seed, **_study_identity(args))
     truth = write_phantom_study(args.out_dir, spec)
     print(f"{args.out_dir}: " + ", ".join(f"{s['folder']} {s['shape'][0]} slices" for s in truth["series"]))
     if args.radiographs:
@@ -342,7 +364,7 @@ def _cmd_phantom_labelmap(args: argparse.Namespace) -> int:
     spec = LabelmapSpec(hips=args.hips, right=disease, left=disease, head_radius_mm=args.radius,
                         in_plane_mm=pixel, slice_mm=args.slice, matrix=(args.matrix, args.matrix),
                         n_slices=args.slices, oblique_deg=(args.oblique, 0.0), snr=1.0 / max(args.noise, 1e-3),
-                        bias_strength=args.bias, seed=args.seed)
+                        bias_strength=args.bias, seed=args.seed, **_study_identity(args))
     truth = write_labelmap_study(args.out_dir, spec)
     print(f"{args.out_dir}: " + ", ".join(f"{s['folder']} {s['shape'][0]} slices" for s in truth["series"]))
     print("\n".join(truth_summary(truth)))
@@ -393,17 +415,35 @@ def _add_longitudinal(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--visit", type=float, default=12, metavar="MONTHS", help="endpoint visit (12)")
     p.add_argument("--window", type=float, metavar="MONTHS", help="visit window half-width (visit/4, >= 1)")
-    p.add_argument("--clinical", metavar="CSV", help="THR table: patient_id, side, thr_date")
+    p.add_argument("--clinical", metavar="CSV",
+                   help="clinical table: patient_id, side, thr_date and/or withdrawal_date (YYYY-MM-DD), "
+                        "optional withdrawal_reason, last_followup_date")
     p.add_argument("--regeneration-threshold", type=float, default=0.25, metavar="F",
                    help="lesion volume decrease from baseline that counts as regeneration (0.25)")
+    p.add_argument("--endpoint", action="append", default=[], metavar="NAME=EXPR",
+                   help="a composite endpoint, e.g. 'free = no_thr & no_stage_progression' (&, |, ~, "
+                        "parentheses over sphericity_maintained, no_stage_progression, no_thr, success, "
+                        "regeneration); repeat for more. The primary endpoint (sphericity_maintained & "
+                        "regeneration) is always reported")
+    p.add_argument("--endpoints", metavar="FILE", help="composite endpoints, one NAME = EXPR a line (# comments)")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="processes drawing the per-hip figures (default: as many as pay for the cohort)")
     p.set_defaults(func=_cmd_longitudinal)
 
 
 def _cmd_longitudinal(args: argparse.Namespace) -> int:
+    from onfh_imaging.batch.endpoints import load_endpoint_file, parse_endpoint
     from onfh_imaging.batch.report import longitudinal_report
 
+    composites = (load_endpoint_file(args.endpoints) if args.endpoints else []) + [
+        parse_endpoint(text) for text in args.endpoint
+    ]
     report = longitudinal_report(args.results, args.out, visit_months=args.visit, window_months=args.window,
-                                 clinical=args.clinical, regeneration_threshold=args.regeneration_threshold)
+                                 clinical=args.clinical, regeneration_threshold=args.regeneration_threshold,
+                                 endpoints=composites, processes=args.processes)
+    if report.warnings:  # they name patients: the page has them, the console only their count
+        print(f"onfh longitudinal: {len(report.warnings)} warning(s) about the cohort's study dates, listed in "
+              f"{report.out / 'index.html'}", file=sys.stderr)
     print(f"{report.n_patients} patients, {report.n_hips} hips, {report.n_visits} hip visits")
     print(report.endpoints.to_string(index=False, float_format="{:.3f}".format))
     print(report.out / "index.html")

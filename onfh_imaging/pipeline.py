@@ -29,9 +29,18 @@ class HipResult:
     side: str
     segmentation: Any  # onfh_imaging.segment.mri.HipSegmentation
     measures: Any  # onfh_imaging.measure.hip.HipMeasures
+    jic: Any = None  # onfh_imaging.measure.jic.JicResult
 
     def to_dict(self) -> dict:
-        return self.measures.to_dict()
+        out = self.measures.to_dict()
+        if self.jic is not None:
+            if out.get("lesion") is not None:
+                out["lesion"]["jic_type"] = self.jic.jic_type
+                out["lesion"]["jic_basis"] = self.jic.basis
+            out["acetabulum"] = self.jic.edge.to_dict()
+            if self.jic.jic_type is None and out.get("lesion") is not None:
+                out.setdefault("warnings", []).append(f"no JIC type: {self.jic.basis}")
+        return out
 
 
 @dataclass
@@ -118,9 +127,17 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
             result.unmeasured.append((seg, str(exc)))
             continue
         measures.warnings.extend(w for w in seg.warnings if w not in measures.warnings)
-        result.hips.append(HipResult(side=seg.side, segmentation=seg, measures=measures))
+        result.hips.append(HipResult(side=seg.side, segmentation=seg, measures=measures,
+                                     jic=_jic(series.volume, seg, lesion)))
     _report(progress, 1.0, "done")
     return result
+
+
+def _jic(image: Any, seg: Any, lesion: Any) -> Any:
+    """JIC type of a segmented hip (lateral acetabular edge found on the image, lesion on the mid-coronal plane)."""
+    from onfh_imaging.measure.jic import classify_jic
+
+    return classify_jic(image, lesion, seg.head_center_lps, seg.head_radius_mm, seg.side)
 
 
 def measure_radiograph_file(path: str | Path, *, progress: Progress | None = None,

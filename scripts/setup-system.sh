@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the toolkit's tests need: an X server with Mesa software OpenGL for napari (Xvfb),
-# the Qt 6 xcb platform libraries, and dicom3tools (dciodvfy) to validate the DICOM objects we write.
-# Skipped when everything is present or when there is no apt-get (then GUI/dciodvfy tests skip).
+# the Qt 6 xcb platform libraries, dicom3tools (dciodvfy) to validate the DICOM objects we write, and
+# chromium to open the longitudinal HTML report headless.
+# Skipped when everything is present or when there is no apt-get (then GUI/dciodvfy/browser tests skip).
 set -euo pipefail
 PKGS=(xvfb xauth libgl1 libegl1 libgl1-mesa-dri libglib2.0-0 libfontconfig1 libdbus-1-3
       libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
-      libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 dicom3tools)
+      libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 dicom3tools chromium)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -401,8 +401,8 @@ def _qc_cells(v: pd.DataFrame, qc_links: dict[tuple[str, float], str]) -> str:
         label = f"{row['visit_label']} ({row['study_date']})"
         if href:
             cells.append(
-                f"<figure class='qc'><img loading='lazy' alt='QC {html.escape(row['hip'])} {html.escape(label)}' "
-                f"src='{html.escape(href)}'><figcaption>{html.escape(label)}</figcaption></figure>"
+                f"<figure class='qc'><img loading='lazy' {_CHECKED} alt='QC {html.escape(row['hip'])} "
+                f"{html.escape(label)}' src='{html.escape(href)}'><figcaption>{html.escape(label)}</figcaption></figure>"
             )
         else:
             cells.append(
@@ -417,7 +417,15 @@ _CSS = (
     "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}img{max-width:100%}"
     ".empty{color:#a40;font-style:italic}.warn{color:#a40}figure.qc{display:inline-block;margin:2px 4px;"
     "text-align:center;font-size:11px;vertical-align:top}figure.qc img{width:180px}figure.missing{width:180px;"
-    "color:#a40}section.hip{border-top:1px solid #ccc;margin-top:1em}"
+    "color:#a40}section.hip{border-top:1px solid #ccc;margin-top:1em}img.missing{outline:2px solid #c00}"
+)
+
+
+#: Pictures linked from the page mark themselves once the browser shows them, and say so when their
+#: file is missing (a report folder copied without its hips/ or qc/ folders).
+_CHECKED = (
+    "onload=\"this.classList.add('shown')\" "
+    "onerror=\"this.classList.add('missing');this.insertAdjacentText('afterend','picture missing: '+this.alt)\""
 )
 
 
@@ -605,7 +613,7 @@ def longitudinal_report(
     for hip, v in groups:
         parts.append(f"<section class='hip' id='hip-{html.escape(_safe(hip))}'><h3>{html.escape(hip)}</h3>")
         if hip in figure_links:
-            parts.append(f"<img loading='lazy' alt='trajectories of {html.escape(hip)}' "
+            parts.append(f"<img loading='lazy' {_CHECKED} alt='trajectories of {html.escape(hip)}' "
                          f"src='{html.escape(figure_links[hip])}'>")
         parts.append(f"<div>{_qc_cells(v, qc_links)}</div></section>")
     parts.append(

@@ -28,7 +28,7 @@ from typing import Any
 from onfh_imaging import __version__
 from onfh_imaging.batch.discover import discover_cohort
 from onfh_imaging.batch.jobs import SeriesJob
-from onfh_imaging.batch.store import RECORD_SCHEMA, ResultStore, record_key
+from onfh_imaging.batch.store import QC_PICTURE_KEY, RECORD_SCHEMA, ResultStore, record_key
 from onfh_imaging.errors import InputError, OnfhError
 
 #: ``measure(job) -> dict``: the JSON measurement contract of one series.
@@ -45,8 +45,30 @@ def measure_with_pipeline(job: SeriesJob) -> dict:
     """
     from onfh_imaging.pipeline import measure_files
 
-    return measure_files(job.modality, job.files, job.series_instance_uid, fluid_files=job.fluid_files or (),
-                         fluid_series_instance_uid=job.fluid_series_instance_uid).to_json()
+    result = measure_files(job.modality, job.files, job.series_instance_uid, fluid_files=job.fluid_files or (),
+                           fluid_series_instance_uid=job.fluid_series_instance_uid)
+    return with_qc_pictures(result.to_json(), result)
+
+
+def with_qc_pictures(report: dict, result: Any) -> dict:
+    """The measurement ``report`` with each hip's QC picture (PNG, base64) under :data:`QC_PICTURE_KEY`.
+
+    The store moves the pictures into ``OUT/qc/`` (see :meth:`ResultStore.write`); a picture that
+    cannot be drawn is left out with a warning, never failing the series.
+    """
+    import base64
+
+    from onfh_imaging.export.qc import study_qc_pictures
+
+    try:
+        pictures = study_qc_pictures(result)
+    except Exception as exc:  # noqa: BLE001 - a picture is a convenience; the measures stand without it
+        report.setdefault("warnings", []).append(f"no QC picture: {type(exc).__name__}: {exc}")
+        return report
+    for hip in report.get("hips", []):
+        if hip.get("side") in pictures:
+            hip[QC_PICTURE_KEY] = base64.b64encode(pictures[hip["side"]]).decode("ascii")
+    return report
 
 
 def _utc_now() -> str:
@@ -345,6 +367,11 @@ class BatchSummary:
             f"{self.seconds:.1f} s, {rate:.1f} series/min",
         ]
         out += [f"  failed: {n} x {reason}" for reason, n in sorted(self.failures_by_reason.items())]
+        if self.failed or self.failed_earlier:
+            out.append(f"why each series failed: {self.out / 'errors.csv'} (one row per series: its files, the "
+                       "error type and the reason)")
+        if self.unreadable_files:
+            out.append(f"why each file could not be read: {self.out / 'unreadable_files.csv'} (path and reason)")
         out += [f"tables: {', '.join(str(p) for p in self.tables.values())}"]
         return out
 
@@ -367,11 +394,6 @@ def rebuild_tables(out: str | os.PathLike, *, reads_db: str | os.PathLike | None
 
 def _load_reads(store: ResultStore, reads_db: str | os.PathLike | None):
     from onfh_imaging.batch.readers import default_reads_db, load_reads, reads_available
-        if self.failed or self.failed_earlier:
-            out.append(f"why each series failed: {self.out / 'errors.csv'} (one row per series: its files, the "
-                       "error type and the reason)")
-        if self.unreadable_files:
-            out.append(f"why each file could not be read: {self.out / 'unreadable_files.csv'} (path and reason)")
 
     db = Path(reads_db) if reads_db is not None else default_reads_db()
     if db is None or not reads_available():

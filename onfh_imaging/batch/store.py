@@ -9,6 +9,7 @@ Layout of an output folder::
                                                                     verdict from all series of the visit
       errors.csv                                                    failed series: file and reason
       reads.csv                                                     reader confirmations (when any)
+      qc/<record key>_<side>.png                                    a QC picture per measured hip
 
 Every finished series is one small JSON record written with tmp + fsync + ``os.replace``, so a
 record is either absent or complete whatever kills the process. A record's key holds the
@@ -39,6 +40,9 @@ from onfh_imaging.io._atomic import TMP_MARK, owner_pid
 from onfh_imaging.io._atomic import atomic_path as atomic_output
 
 RECORD_SCHEMA = "onfh-imaging/batch-record/1"
+#: Key of a hip's QC picture (PNG, base64) in a worker's result; the store writes it to ``qc/`` and
+#: leaves its relative path under ``qc_picture`` instead.
+QC_PICTURE_KEY = "qc_picture_png_base64"
 STATUSES = ("ok", "failed", "skipped")
 
 #: Columns every measurements table has, in this order; other flattened fields follow, sorted.
@@ -200,9 +204,29 @@ class ResultStore:
         if record.get("status") not in STATUSES:
             raise ValueError(f"record status must be one of {STATUSES}, not {record.get('status')!r}")
         path = self.record_path(record["key"])
+        record = self._store_qc_pictures(record)
         with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(record, indent=1, default=_json_default) + "\n", encoding="utf-8")
         return path
+
+    def _store_qc_pictures(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Move each hip's QC picture out of the record into ``qc/`` (atomically), leaving its path."""
+        import base64
+        import copy
+
+        hips = ((record.get("result") or {}).get("hips")) or []
+        if not any(QC_PICTURE_KEY in hip for hip in hips):
+            return record
+        record = copy.deepcopy(dict(record))
+        for hip in record["result"]["hips"]:
+            data = hip.pop(QC_PICTURE_KEY, None)
+            if data is None:
+                continue
+            name = f"qc/{record['key']}_{hip.get('side', 'hip')}.png"
+            with atomic_output(self.out / name) as tmp:
+                tmp.write_bytes(base64.b64decode(data))
+            hip["qc_picture"] = name
+        return record
 
     def records(self) -> list[dict[str, Any]]:
         """Every record, and per series only the most recently finished one.

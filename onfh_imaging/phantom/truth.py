@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from onfh_imaging.geometry import Volume
-from onfh_imaging.phantom.model import Collapse, HipModel, PelvisModel, Side, default_dome_direction
+from onfh_imaging.phantom.model import Collapse, HipModel, PelvisModel, Side, default_dome_direction, lateral_lps
 from onfh_imaging.phantom.mr import coronal_grid
 
 #: depth below the articular surface (mm) at which the Kerboul arc probes the lesion
@@ -159,13 +159,16 @@ class HipTruth:
     arco_basis: str
     steinberg_extent: str | None
     numerical_error_ml: float
+    jic_type: str | None = None
+    lateral_edge_lps_mm: tuple[float, float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The hip's entry of ``truth.json``."""
         lesion = None
         if self.lesion_volume_ml is not None:
             lesion = {"volume_ml": self.lesion_volume_ml, "head_involvement_pct": self.head_involvement_pct,
-                      "kerboul_angle_deg": self.kerboul_angle_deg, "core": self.lesion_core}
+                      "kerboul_angle_deg": self.kerboul_angle_deg, "core": self.lesion_core,
+                      "jic_type": self.jic_type}
         return {
             "side": self.side,
             "head": {"center_lps_mm": list(self.center_lps_mm), "radius_mm": self.radius_mm,
@@ -177,11 +180,72 @@ class HipTruth:
             "lesion": lesion,
             "staging": {"arco_2019": self.arco_2019, "arco_basis": self.arco_basis,
                         "steinberg_extent": self.steinberg_extent},
+            "acetabulum": {"lateral_edge_lps_mm": None if self.lateral_edge_lps_mm is None
+                           else list(self.lateral_edge_lps_mm)},
             "numerical_error_ml": self.numerical_error_ml,
         }
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: Depth (mm) inside the socket's bone surface at which the acetabulum's coverage is probed.
+_COVERAGE_PROBE_MM = 1.0
+#: Sampling step (mm) of the mid-coronal plane for the lesion's lateral boundary.
+_PLANE_STEP_MM = 0.1
+
+
+def _coronal_direction(hip: HipModel, angle_rad: float) -> np.ndarray:
+    return np.cos(angle_rad) * np.array([0.0, 0.0, 1.0]) + np.sin(angle_rad) * lateral_lps(hip.side)
+
+
+def lateral_acetabular_edge(hip: HipModel) -> np.ndarray:
+    """The lateral edge of the acetabular bone (cup and iliac pillar) on the coronal plane through the head
+    centre, on the socket's bone surface (LPS mm): the end of the bone's run from the superior pole,
+    located by bisection on the model's signed distance."""
+    probe = hip.socket_radius_mm + _COVERAGE_PROBE_MM
+
+    def covered(angle: float) -> bool:
+        point = hip.center + probe * _coronal_direction(hip, angle)
+        return bool(hip.acetabulum_sdf(point[None, :])[0] <= 0)
+
+    if not covered(0.0):
+        raise ValueError("the modelled acetabulum does not cover the head's superior pole")
+    step = np.radians(0.5)
+    angle = 0.0
+    while covered(angle + step):
+        angle += step
+        if angle > np.pi:
+            raise ValueError("the modelled acetabulum has no lateral edge on the coronal plane")
+    lo, hi = angle, angle + step
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if covered(mid) else (lo, mid)
+    return hip.center + hip.socket_radius_mm * _coronal_direction(hip, 0.5 * (lo + hi))
+
+
+def jic_truth(hip: HipModel) -> str | None:
+    """True JIC type of the model's lesion (None without one, or when it misses the weight-bearing half).
+
+    The lesion's lateral boundary is its most lateral point above the head centre on the coronal plane
+    through it; the weight-bearing portion runs from the vertical through the centre to the lateral
+    acetabular edge (:func:`lateral_acetabular_edge`), in thirds: A within the medial third, B the medial
+    two thirds, C1 up to the edge, C2 beyond it (written here independently of the measuring code).
+    """
+    if hip.lesion is None:
+        return None
+    R = hip.head_radius_mm
+    t = np.arange(-R, R + 1e-9, _PLANE_STEP_MM)
+    lat, sup = np.meshgrid(t, t[t > 0])
+    points = hip.center + lat[..., None] * lateral_lps(hip.side) + sup[..., None] * np.array([0.0, 0.0, 1.0])
+    points = points.reshape(-1, 3)
+    inside = hip.lesion_mask(points) & hip.head_mask(points)
+    if not inside.any():
+        return None
+    boundary = float(lat.reshape(-1)[inside].max())
+    edge = float((lateral_acetabular_edge(hip) - hip.center) @ lateral_lps(hip.side))
+    share = boundary / edge
+    return "A" if share <= 1 / 3 else "B" if share <= 2 / 3 else "C1" if share <= 1 else "C2"
 
 
 def hip_truth(hip: HipModel, n_mu: int = 600, n_phi: int = 1440) -> HipTruth:
@@ -219,6 +283,8 @@ def hip_truth(hip: HipModel, n_mu: int = 600, n_phi: int = 1440) -> HipTruth:
         collapse_direction_lps=direction, lesion_volume_ml=lesion_ml, head_involvement_pct=involvement,
         kerboul_angle_deg=kerboul, lesion_core=core, arco_2019=stage, arco_basis=basis,
         steinberg_extent=steinberg_extent(involvement), numerical_error_ml=err / 1000.0,
+        jic_type=jic_truth(hip),
+        lateral_edge_lps_mm=tuple(float(v) for v in lateral_acetabular_edge(hip)),
     )
 
 
@@ -349,5 +415,6 @@ def voxelised_femoral_head(collapse_depth_mm: float = 0.0, *, in_plane_mm: float
     return hip, head
 
 
-__all__ = ["HipTruth", "arco_2019", "hip_truth", "kerboul_angle_deg", "steinberg_extent", "truth_masks",
+__all__ = ["HipTruth", "arco_2019", "hip_truth", "jic_truth", "kerboul_angle_deg", "lateral_acetabular_edge",
+           "steinberg_extent", "truth_masks",
            "voxelised_femoral_head"]
