@@ -59,6 +59,8 @@ class QualityCheck:
             out["limit"] = round(float(self.limit), 3)
         if self.unit:
             out["unit"] = self.unit
+        if self.blocks_stage_iii:
+            out["blocks_stage_iii"] = True
         return out
 
 
@@ -95,7 +97,8 @@ class Quality:
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": round(float(self.score), 3), "needs_review": bool(self.needs_review),
-                "reasons": list(self.reasons), "checks": [c.to_dict() for c in self.checks]}
+                "collapse_trusted": bool(self.collapse_trusted), "reasons": list(self.reasons),
+                "checks": [c.to_dict() for c in self.checks]}
 
 
 def combine(checks: Iterable[QualityCheck]) -> Quality:

@@ -180,9 +180,23 @@ def _verdict_block(out: _Printer, verdict: Mapping[str, Any]) -> None:
     out.items("Cannot tell", verdict.get("not_assessed") or [], 2)
     out.items("Series disagree", verdict.get("disagreements") or [], 2)
     if verdict.get("needs_review"):
-        out.items("NEEDS REVIEW", verdict.get("reasons") or ["the measurement asked for it"], 2, "bold red")
+        out.items("NEEDS REVIEW", _review_items(verdict), 2, "bold red")
     else:
         out.line("Review: not needed by the checks", 2)
+
+
+def _review_items(verdict: Mapping[str, Any]) -> list[str]:
+    """The verdict's review reasons, a series' own failed checks named once (they are listed under it)."""
+    flagged = [s["series"] for s in verdict.get("series") or [] if s.get("needs_review")]
+    reasons = list(verdict.get("reasons") or [])
+    items = []
+    for label in flagged:
+        unused = f"collapse evidence on {label} is not used: its quality checks failed"
+        items.append(f"{label}: its own checks failed" + (", so its collapse evidence is not used" if unused in reasons
+                                                          else "") + " (listed under it below)")
+        reasons = [r for r in reasons if r != unused and not r.startswith(f"{label}: ")]
+    items += reasons
+    return items or ["the measurement asked for it"]
 
 
 def _series_block(out: _Printer, report: Mapping[str, Any], hip: Mapping[str, Any], detection_mm: float | None) -> None:

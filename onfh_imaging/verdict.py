@@ -14,7 +14,8 @@ them for one hip, as a radiologist reads the MR and the AP and frog-leg views si
 * **III** when trusted collapse evidence exists: a depression of the articular surface at or above its
   series' detection limit, or a subchondral fracture line (double contour) on a radiograph. A series whose
   hip needs review cannot decide stage III alone: another series must show collapse too. Evidence whose
-  quality check failed in a way that blocks stage III is not used at all.
+  quality check failed in a way that blocks stage III is not used at all. When a trusted 3-D surface shows
+  no collapse, radiograph evidence alone does not make stage III: it asks for review.
 * **IIIA / IIIB** from the best-resolved depth: a 3-D surface (MRI) measures the depression itself, the
   finest grid first; a radiograph sees only the head's silhouette, which a depression moves inward only
   where the beam is tangent to it, so a silhouette depth is a lower bound of the true depth and is used
@@ -273,8 +274,10 @@ def _quality(hip: Mapping[str, Any]) -> tuple[bool, bool, tuple[str, ...]]:
     """(needs_review, collapse_trusted, reasons) of a hip's quality block (absent: no review asked)."""
     quality = hip.get("quality") or {}
     checks = quality.get("checks") or []
-    trusted = not any(c.get("blocks_stage_iii") and not c.get("passed", True) for c in checks)
-    return bool(quality.get("needs_review")), trusted, tuple(quality.get("reasons") or ())
+    trusted = quality.get("collapse_trusted")
+    if trusted is None:
+        trusted = not any(c.get("blocks_stage_iii") and not c.get("passed", True) for c in checks)
+    return bool(quality.get("needs_review")), bool(trusted), tuple(quality.get("reasons") or ())
 
 
 def _radiograph_detection_mm(inp: Mapping[str, Any]) -> float | None:
@@ -355,8 +358,10 @@ def _collapse_decision(series: Sequence[SeriesHip], best: SeriesHip | None) -> t
     review reasons of evidence that could not decide it.
 
     ``best`` is the best-resolved depth (:func:`_best_depth`): when it is a trusted 3-D surface below its
-    detection limit, a silhouette depression alone does not make the head collapsed (a fracture line
-    still does: a surface without depression cannot show it).
+    detection limit, radiograph evidence alone does not make the head collapsed and asks for review: a
+    silhouette depression deeper than the surface is impossible, and a double contour without any
+    depression may be a fracture line (IIIA) or the dense margin of a lesion or noise, which the
+    software cannot tell apart (a false stage III on an intact head is the worst output).
     """
     intact_3d = best is not None and not best.radiograph and not best.collapsed and best.collapse_trusted \
         and not best.needs_review
@@ -366,9 +371,11 @@ def _collapse_decision(series: Sequence[SeriesHip], best: SeriesHip | None) -> t
             continue
         if not s.collapse_trusted:
             reasons.append(f"collapse evidence on {s.label} is not used: its quality checks failed")
-        elif intact_3d and s.radiograph and not s.fracture:
-            reasons.append(f"collapse {s.depth_text()} on {s.label} is not seen on the 3-D surface of "
-                           f"{best.label} ({best.depth_mm:.1f} mm, detection limit {best.detection_mm:.1f} mm)")
+        elif intact_3d and s.radiograph:
+            reasons.append(f"{_finding(s)} is not confirmed: the 3-D surface of {best.label} shows no collapse "
+                           f"({best.depth_mm:.1f} mm, detection limit {best.detection_mm:.1f} mm)"
+                           + ("; a fracture line without depression (IIIA) and the dense margin of a lesion or "
+                              "noise (not III) look alike to the software" if s.fracture else ""))
         else:
             evidence.append(s)
     if any(not s.needs_review for s in evidence):
@@ -394,8 +401,10 @@ def _stage_iii(depth: SeriesHip | None, deciders: Sequence[SeriesHip]) -> tuple[
         stage = "IIIB" if depth.depth_mm > IIIB_MIN_COLLAPSE_MM else "IIIA"
         limit = ">" if stage == "IIIB" else "<="
         basis = f"collapse of {depth.depth_mm:.1f} mm ({limit} {IIIB_MIN_COLLAPSE_MM:g} mm) on {depth.label}"
+        if depth.fracture:
+            basis += " with a double contour (subchondral fracture line)"
         if depth.radiograph:
-            basis += " (silhouette depth, a lower bound: no 3-D depth at this visit)"
+            basis += " (silhouette depth, a lower bound: no trusted 3-D depth at this visit)"
         others = [_finding(s) for s in deciders if s is not depth]
         return stage, basis + ("; also " + "; ".join(others) if others else "")
     return "IIIA", ("subchondral fracture without measurable collapse: " + "; ".join(_finding(s) for s in deciders))
@@ -409,8 +418,8 @@ def _conflicts(series: Sequence[SeriesHip], depth: SeriesHip | None, best: Serie
     direct = best if best is not None and not best.radiograph else None
     reference = direct or depth
     for s in series:
-        if s is reference or s.depth_mm is None:
-            continue
+        if s is reference or s.depth_mm is None or not s.collapse_trusted:
+            continue  # a depth whose checks failed is in the review reasons already
         if s.radiograph and direct is not None:
             excess = s.depth_mm - direct.depth_mm
             if excess > s.detection_mm + direct.detection_mm:
@@ -515,9 +524,14 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
         if lesion is True:
             stage = "I-II"
             why = _FINDING_NOT_ASSESSED if radiographs else _NO_RADIOGRAPH
-            rx_text = (" and no collapse or joint-space narrowing on " + ", ".join(s.label for s in radiographs)
-                       if radiographs else "")
-            basis = f"necrotic lesion on {mr[0].label} without collapse{rx_text}"
+            unconfirmed = [s.label for s in series if s.collapse_evidence]
+            if unconfirmed:
+                basis = (f"necrotic lesion on {mr[0].label}; the collapse read on {', '.join(unconfirmed)} is not "
+                         "confirmed (see review), so no stage III")
+            else:
+                rx_text = (" and no collapse or joint-space narrowing on " + ", ".join(s.label for s in radiographs)
+                           if radiographs else "")
+                basis = f"necrotic lesion on {mr[0].label} without collapse{rx_text}"
             not_assessed.insert(0, f"I or II: {why}")
             decided = [mr[0].label] + [s.label for s in radiographs]
         elif lesion is False:

@@ -13,6 +13,9 @@ def test_failed_check_sets_review_and_reason():
     assert not q.collapse_trusted
     d = q.to_dict()
     assert d["needs_review"] is True and d["checks"][1]["unit"] == "mm"
+    # a reader of the JSON (the visit's verdict) sees which failed check withholds stage III
+    assert d["collapse_trusted"] is False and d["checks"][1]["blocks_stage_iii"] is True
+    assert "blocks_stage_iii" not in d["checks"][0]
 
 
 def test_all_passed_is_trusted_and_reason_added_later():

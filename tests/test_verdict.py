@@ -189,15 +189,16 @@ def _record(result: dict) -> dict:
 
 
 def test_batch_verdicts_table_and_a_stage_change_only_the_radiographs_show(tmp_path):
-    """II -> IIIA: at 6 months the MR is unchanged (no collapse) and the frog-leg view shows a subchondral
-    fracture line; the per-series MR stage stays I-II, the visit's verdict moves to IIIA."""
+    """II -> IIIA: at 6 months the MR reads no collapse but its surface needs review (mostly interpolated),
+    and the frog-leg view shows a 1.2 mm depression with a fracture line; the per-series MR stage stays
+    I-II, the visit's verdict moves to IIIA."""
     from onfh_imaging.batch.longitudinal import hip_events, hip_visits, load_measurements, load_verdicts
     from onfh_imaging.batch.store import ResultStore
 
     store = ResultStore(tmp_path)
-    visits = [("2026-01-01", _xr("lateral", 0.2)), ("2026-07-01", _xr("lateral", 0.3, double=True))]
-    for n, (date, frog) in enumerate(visits):
-        mr = _mr(0.2, date=date)
+    visits = [("2026-01-01", _xr("lateral", 0.2), None), ("2026-07-01", _xr("lateral", 1.2, double=True), REVIEW)]
+    for n, (date, frog, quality) in enumerate(visits):
+        mr = _mr(0.2, date=date, quality=quality)
         frog["input"]["study_date"] = date
         for result in (mr, frog):
             result["input"]["study_instance_uid"] = f"S{n}"
@@ -218,3 +219,13 @@ def test_batch_verdicts_table_and_a_stage_change_only_the_radiographs_show(tmp_p
     assert events["stage_progression_observed"] and events["stage_progression_days"] == 181
     (unchanged,) = hip_events(by_series).to_dict("records")
     assert not unchanged["stage_progression_observed"]
+
+
+def test_a_fracture_line_alone_against_an_intact_3d_surface_needs_review():
+    """A double contour without any depression, where the MR surface is intact: a crescent sign and the
+    dense margin of a lesion (or noise) look alike; no stage III, review."""
+    v = _one(_mr(0.2), _xr("AP", 0.05, double=True), _xr("lateral", 0.1))
+    assert v["arco_2019"] == "I-II" and v["needs_review"]
+    assert any("not confirmed" in r for r in v["reasons"])
+    alone = _one(_xr("AP", 0.05, double=True))  # no MR at this visit: the radiograph's fracture line stands
+    assert alone["arco_2019"] == "IIIA"

@@ -21,12 +21,14 @@ import numpy as np
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io._atomic import atomic_path
-from onfh_imaging.phantom.model import Collapse, Lesion, PelvisModel, default_dome_direction
+from onfh_imaging.phantom.model import Collapse, HipModel, Lesion, PelvisModel, default_dome_direction
 from onfh_imaging.phantom.mr import default_center, render_mr
 from onfh_imaging.phantom.truth import hip_truth
 
 TRUTH_SCHEMA = "onfh-imaging/phantom-truth/1"
 SERIES_FOLDERS = {"T1": "T1_COR", "STIR": "STIR_COR"}
+JOINT_LAYERS = ("cartilage_mm", "acetabular_cartilage_mm", "joint_space_mm")
+"""The layers between the femoral head and the acetabular bone, in :class:`HipModel`."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class HipSpec:
         Necrotic lesion preset (about 10 % or 40 % of the head), centred on the collapse direction.
     lesion_core : {"fatty", "fluid"}
         Signal of the necrotic core.
+    joint_space_mm : float or None
+        Radiographic joint space (femoral head surface to acetabular bone), mm; None for the model's
+        normal 4.1 mm (2 mm femoral and 1.5 mm acetabular cartilage, 0.6 mm fluid). A smaller width
+        thins the three layers in proportion: cartilage loss of osteoarthritis (ARCO IV).
     """
 
     collapse_mm: float = 0.0
@@ -52,6 +58,7 @@ class HipSpec:
     collapse_angular_radius_deg: float = 25.0
     lesion: Literal["none", "small", "large"] = "none"
     lesion_core: Literal["fatty", "fluid"] = "fatty"
+    joint_space_mm: float | None = None
 
     def hip_fields(self, side: str, head_radius_mm: float) -> dict[str, Any]:
         """Keyword arguments of :class:`HipModel` for this disease on ``side``."""
@@ -61,7 +68,20 @@ class HipSpec:
             out["collapse"] = Collapse(self.collapse_mm, direction, self.collapse_angular_radius_deg)
         if self.lesion != "none":
             out["lesion"] = Lesion.preset(self.lesion, head_radius_mm, direction, core=self.lesion_core)
+        if self.joint_space_mm is not None:
+            out.update(_joint_layers(self.joint_space_mm))
         return out
+
+
+def _joint_layers(width_mm: float) -> dict[str, float]:
+    """Femoral cartilage, acetabular cartilage and fluid film (mm) that add up to ``width_mm``, in the
+    proportions of the model's normal joint."""
+    if width_mm <= 0:
+        raise InputError(f"invalid phantom: the joint space must be positive, got {width_mm} mm",
+                         hint="give a width in mm, e.g. 1.2 for a narrowed joint")
+    layers = {f.name: f.default for f in fields(HipModel) if f.name in JOINT_LAYERS}
+    scale = width_mm / sum(layers.values())
+    return {name: value * scale for name, value in layers.items()}
 
 
 @dataclass(frozen=True)
