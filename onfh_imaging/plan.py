@@ -23,11 +23,23 @@ from onfh_imaging.errors import (
     OnfhError,
 )
 from onfh_imaging.io.scan import is_series
-from onfh_imaging.io.series import LONE_SLICE_HINT, MOSAIC_HINT, lone_slice_reason, mosaic_reason
+from onfh_imaging.io.series import (
+    LONE_SLICE_HINT,
+    MOSAIC_HINT,
+    REPEATED_HINT,
+    lone_slice_reason,
+    mosaic_reason,
+    repeated_acquisitions_reason,
+)
 from onfh_imaging.vocab import MEASURED_MODALITIES, MR_MODALITY, RADIOGRAPH_MODALITIES, may_show_a_hip
 
 #: ``select(mr_series) -> (primary, fluid_sensitive_or_None)``; raises InputError when none fits.
 SelectSeries = Callable[[Sequence[Any]], tuple[Any, Any]]
+
+#: Fewest slices of an MR series that is segmented. An adult femoral head (36 mm across or more) spans at
+#: least six slices of the thickest hip protocols (6 mm); a stack of three slices or fewer cannot hold
+#: its surface, and the segmentation's 3-D smoothing needs four samples along every axis.
+MIN_MR_SLICES = 4
 
 #: Refusals of one kind printed one by one before the rest are counted in a single line (a folder of
 #: 3000 JPEGs is one reason, not 3000 lines).
@@ -95,13 +107,17 @@ def explain_failure(info: Any, exc: Exception) -> Refusal:
     A series that lost a file to damage (a truncated copy) has a gap where that slice was: the broken
     file, not a missing one, is given as the reason.
     """
-    where = series_label(info)
-    broken = list(getattr(info, "broken_files", ()) or ())
-    if broken and isinstance(exc, IncompleteSeriesError):
-        names = ", ".join(f"{Path(p).name} ({reason})" for p, _, reason in broken)
-        return Refusal(where, broken[0][1], f"{len(broken)} file(s) of the series are broken: {names}; "
-                                            f"without them {exc.reason}", "copy the files again from their source", True)
-    return refusal_from_error(where, exc)
+    if getattr(info, "broken_files", None) and isinstance(exc, IncompleteSeriesError):
+        return _broken_files_refusal(info, exc.reason)
+    return refusal_from_error(series_label(info), exc)
+
+
+def _broken_files_refusal(info: Any, without_them: str) -> Refusal:
+    """A series that lost files to damage, naming them first: ``without_them`` says what is left."""
+    broken = list(info.broken_files)
+    names = ", ".join(f"{Path(p).name} ({reason})" for p, _, reason in broken)
+    return Refusal(series_label(info), broken[0][1], f"{len(broken)} file(s) of the series are broken: {names}; "
+                   f"without them {without_them}", "copy the files again from their source", True)
 
 
 def file_refusals(scan_result: Any) -> list[Refusal]:
@@ -165,6 +181,14 @@ def unfit_mr_reason(info: Any) -> Refusal:
         return Refusal(where, NotAVolumeError.kind, mosaic_reason(names), MOSAIC_HINT, True)
     if (info.n_slices or 0) < 2:
         return Refusal(where, NotAVolumeError.kind, lone_slice_reason(names[0]), LONE_SLICE_HINT, True)
+    if info.slice_spacing is None and info.orientation != "unknown":
+        return Refusal(where, NotAVolumeError.kind, repeated_acquisitions_reason(names), REPEATED_HINT, True)
+    if info.n_slices < MIN_MR_SLICES:
+        few = f"only {info.n_slices} slices: a femoral head needs at least {MIN_MR_SLICES}"
+        if getattr(info, "broken_files", None):
+            return _broken_files_refusal(info, f"there are {few}")
+        return Refusal(where, NotAVolumeError.kind, few,
+                       "copy the whole series; files of it that could not be read are listed above", True)
     sequence = str(info.sequence or "unknown")
     if sequence.upper() == "T1" and info.fat_saturated:
         what = "a fat-saturated T1-weighted series"
@@ -198,10 +222,12 @@ def plan_study(study_series: Sequence[Any], series_uid: str | None = None,
     if series_uid is not None:
         for info in study_series:
             if is_series(info, series_uid):
-                if info.modality in MEASURED_MODALITIES:
-                    plan.measure.append((info, None))
-                else:
+                if info.modality not in MEASURED_MODALITIES:
                     plan.refused.append((info, _modality_refusal(info)))
+                elif info.modality == MR_MODALITY and (info.n_slices or 0) < MIN_MR_SLICES:
+                    plan.refused.append((info, unfit_mr_reason(info)))
+                else:
+                    plan.measure.append((info, None))
         return plan
     mr = []
     for info in study_series:
@@ -211,7 +237,7 @@ def plan_study(study_series: Sequence[Any], series_uid: str | None = None,
             plan.refused.append((info, _body_part_refusal(info)))
         elif info.modality in RADIOGRAPH_MODALITIES:
             plan.measure.append((info, None))
-        elif getattr(info, "mosaic", False):
+        elif getattr(info, "mosaic", False) or (info.n_slices or 0) < MIN_MR_SLICES:
             plan.refused.append((info, unfit_mr_reason(info)))
         else:
             mr.append(info)

@@ -158,7 +158,7 @@ def _brain_mri(tmp):
 
 
 def _truncated_slice_in_series(tmp):
-    files = _write_series(tmp / "in")
+    files = write_mr_series(_volume(nk=6), tmp / "in", shuffle_seed=None)
     raw = files[1].read_bytes()
     files[1].write_bytes(raw[:len(raw) - 50])
     return tmp / "in", ["series 1 'COR T1'", files[1].name], ["broken", "file truncated"]
@@ -189,12 +189,20 @@ def _repeated_acquisitions(tmp):
     return folder, ["series 1 'COR T1'", "IM0.dcm"], ["not a volume", "repeated acquisitions"]
 
 
-def _gzipped_dicom(tmp):
-    files = _write_series(tmp / "good")
-    (tmp / "in").mkdir()
-    for f in files:
-        (tmp / "in" / (f.name + ".gz")).write_bytes(gzip.compress(f.read_bytes()))
-    return tmp / "in", ["IM_0001.dcm.gz"], ["gzip-compressed", "gunzip"]
+def _gzipped(files: list[Path], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True)
+    out = [folder / (f.name + ".gz") for f in files]
+    for f, gz in zip(files, out):
+        gz.write_bytes(gzip.compress(f.read_bytes()))
+    return out
+
+
+def _damaged_gzip(tmp):
+    """A .dcm.gz series whose first file was cut short: named as truncated, and the rest too few slices."""
+    gz = _gzipped(_write_series(tmp / "good"), tmp / "in")
+    data = gz[0].read_bytes()
+    gz[0].write_bytes(data[:len(data) // 2])
+    return tmp / "in", [gz[0].name, "series 1 'COR T1'"], ["compressed file truncated", "only 3 slices"]
 
 
 def _no_femoral_head(tmp):
@@ -215,7 +223,7 @@ CASES: dict[str, Callable] = {
     "jpeg-folder": _jpeg_folder, "empty-folder": _empty_folder, "ct-series": _ct_series,
     "nifti-file": _nifti_file, "knee-mri": _knee_mri, "brain-mri": _brain_mri,
     "truncated-slice-in-series": _truncated_slice_in_series, "siemens-mosaic": _siemens_mosaic,
-    "repeated-acquisitions": _repeated_acquisitions, "gzipped-dicom": _gzipped_dicom, "only-t2": _only_t2,
+    "repeated-acquisitions": _repeated_acquisitions, "damaged-gzip": _damaged_gzip, "only-t2": _only_t2,
     "no-femoral-head": _no_femoral_head,
 }
 
@@ -243,11 +251,32 @@ def test_each_bad_input_is_refused_naming_it_and_why(case, json_mode, tmp_path, 
         assert ident not in err
 
 
+def test_too_few_slices_left_name_the_broken_file(tmp_path, capsys):
+    files = _write_series(tmp_path / "in")  # 4 slices; one truncated leaves 3
+    raw = files[1].read_bytes()
+    files[1].write_bytes(raw[:len(raw) - 50])
+    code, _, err = _measure(capsys, str(tmp_path / "in"))
+    assert code == 2 and f"{files[1].name} (file truncated" in err and "there are only 3 slices" in err, err
+
+
+def test_gzipped_series_reads_as_the_original(tmp_path, capsys):
+    from onfh_imaging.io import read_series
+
+    files = _write_series(tmp_path / "plain")
+    _gzipped(files, tmp_path / "gz")
+    plain, packed = read_series(tmp_path / "plain"), read_series(tmp_path / "gz")
+    assert packed.volume.same_grid(plain.volume) and np.array_equal(packed.volume.array, plain.volume.array)
+    assert [f.name for f in packed.files] == [f.name + ".gz" for f in plain.files]
+    assert cli_main(["convert", str(tmp_path / "gz"), str(tmp_path / "v.nii.gz")]) == 0
+    capsys.readouterr()
+
+
 def test_truncated_slice_is_named_broken_not_missing(tmp_path, capsys):
     path, _, _ = _truncated_slice_in_series(tmp_path)
     _, _, err = _measure(capsys, str(path))
     line = next(line for line in err.splitlines() if "refused" in line)
     assert line.index("IM_0002.dcm (file truncated") < line.index("gap of"), line
+    assert "1 slice(s) missing" in line
     assert "refused " + str(path / "IM_0002.dcm") not in err, "the broken file is reported once, with its series"
 
 

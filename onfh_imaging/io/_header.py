@@ -11,6 +11,7 @@ Files may live inside a zip archive: ``archive.zip/folder/IM1`` names member ``f
 
 from __future__ import annotations
 
+import gzip
 import io
 import math
 import os
@@ -197,11 +198,30 @@ def _open_member(path: Path, archive: Path, name: str) -> io.BufferedIOBase:
     return z.open(info)
 
 
+class _GzipStream(io.BufferedReader):
+    """A gzip-compressed file read as its decompressed bytes. It has no file number, so nothing takes
+    the compressed file's size for the DICOM object's (like a zip member, its size is not known)."""
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("a gzip-compressed stream has no file number")
+
+
+def _maybe_gunzip(fp: io.BufferedReader, path: Path) -> io.BufferedIOBase:
+    """``fp`` itself, or its decompressed stream when ``path`` ends in ``.gz`` and holds gzip data."""
+    if not path.name.lower().endswith(".gz") or fp.peek(2)[:2] != b"\x1f\x8b":
+        return fp
+    return _GzipStream(gzip.GzipFile(fileobj=fp, mode="rb"))
+
+
 def open_binary(path: Path) -> io.BufferedIOBase:
-    """Open a file or zip member for binary reading, wrapping OS errors in toolkit errors."""
+    """Open a file or zip member for binary reading, wrapping OS errors in toolkit errors.
+
+    A regular file whose name ends in ``.gz`` and that holds gzip data (a ``.dcm.gz``) is read
+    decompressed, as a stream.
+    """
     try:
         try:
-            return _open_regular(path)
+            return _maybe_gunzip(_open_regular(path), path)
         except (FileNotFoundError, NotADirectoryError):
             member = split_zip_member(path)
             if member is None:
@@ -240,7 +260,16 @@ def _open_regular(path: Path) -> io.BufferedReader:
 
 
 # Errors a read from an open file or zip member can raise (I/O, corrupt compressed data, bad CRC).
-READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, ValueError)
+READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, gzip.BadGzipFile, RuntimeError, ValueError)
+
+
+def read_error(exc: BaseException, path: Path, what: str) -> UnreadableFileError:
+    """The toolkit error for a failed read of ``what`` ("the file", "the pixel data"): a compressed
+    stream (gzip, zip member) that ends early is truncated; anything else is unreadable."""
+    if isinstance(exc, EOFError):
+        return TruncatedFileError(f"compressed file truncated: {_short(exc)}", path=path,
+                                  hint="copy the file again from its source")
+    return UnreadableFileError(f"cannot read {what}: {_short(exc)}", path=path)
 
 
 # --- the fast walker ----------------------------------------------------------------------------
@@ -625,7 +654,7 @@ def _read_header(path: Path, layouts: HeaderReader | None) -> Header:
             buf = fp.read(FIRST_READ)
             file_size = _file_size(fp)
         except READ_ERRORS as exc:
-            raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
+            raise read_error(exc, path, "the file") from exc
         if not buf:
             raise NotDicomError("empty file (0 bytes), not DICOM", path=path)
         has_preamble = len(buf) >= 132 and buf[128:132] == b"DICM"
@@ -694,7 +723,7 @@ def _walk_file(fp: io.BufferedIOBase, buf: bytes, path: Path) -> Header | str:
             try:
                 more = fp.read(want)
             except READ_ERRORS as exc:
-                raise UnreadableFileError(f"cannot read the file: {exc}", path=path) from exc
+                raise read_error(exc, path, "the file") from exc
             complete = len(more) < want
             buf += more
         except (_Fallback, struct.error, UnicodeDecodeError):

@@ -29,7 +29,7 @@ from onfh_imaging.errors import (
     UnsupportedInputError,
 )
 from onfh_imaging.geometry import Volume
-from onfh_imaging.io._header import READ_ERRORS, Header, HeaderReader, open_binary, read_dataset
+from onfh_imaging.io._header import READ_ERRORS, Header, HeaderReader, open_binary, read_dataset, read_error
 from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io.scan import (
     DEFAULT_MAX_BYTES,
@@ -259,7 +259,7 @@ def _read_raw_frame(r: ImageRecord, out: np.ndarray) -> None:
         try:
             got = _read_at(fp, offset, memoryview(out).cast("B"))
         except READ_ERRORS as exc:
-            raise UnreadableFileError(f"cannot read the pixel data: {exc}", path=h.path) from exc
+            raise read_error(exc, h.path, "the pixel data") from exc
     if got != frame_bytes:
         raise TruncatedFileError(
             f"file truncated: pixel data ends after {got + r.frame * frame_bytes} of {needed} bytes",
@@ -482,6 +482,15 @@ def mosaic_reason(file_names: Sequence[str]) -> str:
             "into one image, ImageType MOSAIC), not a stack of slices")
 
 
+REPEATED_HINT = "export the series as a stack of slices at different positions"
+
+
+def repeated_acquisitions_reason(file_names: Sequence[str]) -> str:
+    """Why several images at one position are not a volume."""
+    return (f"{len(file_names)} images all at one position ({file_names[0]} ... {file_names[-1]}): repeated "
+            "acquisitions of one slice (a time series, echoes or b-values), not a stack of slices")
+
+
 def lone_slice_reason(file_name: str) -> str:
     """Why one image is not a volume."""
     return f"a lone slice ({file_name}): a volume needs at least two slices"
@@ -494,10 +503,7 @@ def _not_a_volume(info: SeriesInfo, records: list[ImageRecord], name: str) -> No
     if info.mosaic:
         return NotAVolumeError(mosaic_reason(files), path=name, hint=MOSAIC_HINT)
     if len(records) > 1:
-        return NotAVolumeError(
-            f"{len(records)} images all at one position ({files[0]} ... {files[-1]}): repeated acquisitions "
-            "of one slice (a time series, echoes or b-values), not a stack of slices", path=name,
-            hint="export the series as a stack of slices at different positions")
+        return NotAVolumeError(repeated_acquisitions_reason(files), path=name, hint=REPEATED_HINT)
     return NotAVolumeError(lone_slice_reason(files[0]), path=name, hint=LONE_SLICE_HINT)
 
 
