@@ -180,7 +180,11 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 @command
 def _add_scan(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="list the DICOM series under a folder or zip (headers only)")
+    p = sub.add_parser("scan", help="list the DICOM series under a folder or zip (headers only)",
+                       description="Read the headers only (no pixels) of every DICOM file under PATH and list "
+                                   "its patients, studies and series: modality, description, orientation, "
+                                   "slices, and the key that --series-uid takes. Files that are not images "
+                                   "are counted, with the reason.")
     p.add_argument("path", help="folder, zip file or DICOM file")
     p.add_argument("--json", action="store_true", help="print a JSON list of series on stdout")
     p.add_argument("--show-names", action="store_true",
@@ -212,7 +216,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 @command
 def _add_convert(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="convert a DICOM series to NIfTI")
+    p = sub.add_parser("convert", help="convert a DICOM series to NIfTI",
+                       description="Read one DICOM series (slices in any order, oblique or not) and write it as "
+                                   "NIfTI with its geometry (the RAS affine of the LPS origin, spacing and "
+                                   "direction). A folder with several series needs --series-uid.")
     p.add_argument("series_path", help="folder, zip or files of the series")
     p.add_argument("output", help="output .nii or .nii.gz")
     p.add_argument("--series-uid", default=None, help="SeriesInstanceUID (or sub-series key) to convert")
@@ -235,9 +242,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="measure a study and write DICOM SEG/SR, NIfTI masks and JSON",
                        description="Measure every study under STUDY_PATH and write its standard outputs into "
-                                   "OUT/<patient>/<study date>_<series>/ (all of them unless some are "
-                                   "chosen). "
-                                   "Radiographs get the JSON only.")
+                                   "OUT/<patient>/<study date>_<modality>_<series description>/ (all of "
+                                   "them unless some are chosen). Radiographs get the JSON only.")
     p.add_argument("study_path", help="a DICOM file, a folder of studies, or a zip archive")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--series-uid", help="export only the series with this SeriesInstanceUID")
@@ -268,13 +274,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("phantom", help="write a digital hip phantom study (DICOM MR + truth.json)",
                        description="Render a coronal MR study of one or both hips with known truth: "
-                                   "OUT_DIR/T1_COR, OUT_DIR/STIR_COR (--stir) and OUT_DIR/truth.json.")
+                                   "OUT_DIR/T1_COR, OUT_DIR/STIR_COR (--stir), OUT_DIR/truth.json, and AP and "
+                                   "frog-leg radiographs of the same hips in OUT_DIR/XR (--radiographs).")
     p.add_argument("out_dir", help="new or empty output folder")
     p.add_argument("--family", choices=["sdf", "labelmap"], default="sdf",
                    help="phantom family: sdf (the signed-distance model, default) or labelmap (the second, "
                         "independent family: label-map anatomy with fovea, labrum, red marrow, oedema, a "
                         "Gaussian slice profile and a coil-array bias; always writes STIR too)")
-    p.add_argument("--hips", choices=["both", "left", "right"], default="both")
+    p.add_argument("--hips", choices=["both", "left", "right"], default="both",
+                   help="which hips the study images: both (a pelvis field of view) or one (both)")
     p.add_argument("--radius", type=float, default=24.0, metavar="MM", help="femoral head radius (24)")
     p.add_argument("--collapse", type=float, default=0.0, metavar="MM", help="collapse depth (0)")
     p.add_argument("--collapse-direction", type=float, nargs=3, metavar=("X", "Y", "Z"),
@@ -284,6 +292,9 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                    help="lesion preset (irregular: labelmap only)")
     p.add_argument("--lesion-core", choices=["fatty", "fluid", "mixed"], default="fatty",
                    help="signal of the necrotic core (mixed: labelmap only)")
+    p.add_argument("--joint-space", type=float, metavar="MM",
+                   help="joint space width between head and acetabular bone (sdf 4.1, labelmap 3.0); "
+                        "2 mm or less is the narrowing of osteoarthritis (ARCO IV)")
     p.add_argument("--slice", type=float, default=4.0, metavar="MM", help="slice thickness (4)")
     p.add_argument("--pixel", type=float, metavar="MM", help="pixel size (0.7 one hip, 1.4 both)")
     p.add_argument("--matrix", type=int, default=256, metavar="N", help="in-plane matrix N x N (256)")
@@ -296,7 +307,8 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--radiographs", action="store_true",
                    help="also write AP and frog-leg lateral radiographs of the same model (OUT_DIR/XR)")
     p.add_argument("--ball", action="store_true", help="put a 25 mm calibration ball in the radiographs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the noise (and, for labelmap, of the drawn anatomy); same seed, same files (0)")
     p.add_argument("--patient-id", metavar="ID", help="PatientID of the study (default PHANTOM / LABELMAP)")
     p.add_argument("--study-date", metavar="DATE", help="StudyDate, YYYY-MM-DD or YYYYMMDD (default 2026-01-01): "
                    "phantoms of one patient on several dates make a trial cohort")
@@ -330,7 +342,7 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     if args.lesion == "irregular" or args.lesion_core == "mixed":
         raise InputError("--lesion irregular and --lesion-core mixed need --family labelmap")
     d = args.collapse_direction
-    disease = {"lesion": args.lesion, "lesion_core": args.lesion_core}
+    disease = {"lesion": args.lesion, "lesion_core": args.lesion_core, "joint_space_mm": args.joint_space}
     right = HipSpec(args.collapse, None if d is None else tuple(d), **disease)
     left = HipSpec(args.collapse, None if d is None else (-d[0], d[1], d[2]), **disease)
     spec = PhantomSpec(hips=args.hips, right=right, left=left, head_radius_mm=args.radius,
@@ -364,7 +376,8 @@ def _cmd_phantom_labelmap(args: argparse.Namespace) -> int:
     spec = LabelmapSpec(hips=args.hips, right=disease, left=disease, head_radius_mm=args.radius,
                         in_plane_mm=pixel, slice_mm=args.slice, matrix=(args.matrix, args.matrix),
                         n_slices=args.slices, oblique_deg=(args.oblique, 0.0), snr=1.0 / max(args.noise, 1e-3),
-                        bias_strength=args.bias, seed=args.seed, **_study_identity(args))
+                        bias_strength=args.bias, seed=args.seed, **_study_identity(args),
+                        **({} if args.joint_space is None else {"joint_space_mm": args.joint_space}))
     truth = write_labelmap_study(args.out_dir, spec)
     print(f"{args.out_dir}: " + ", ".join(f"{s['folder']} {s['shape'][0]} slices" for s in truth["series"]))
     print("\n".join(truth_summary(truth)))

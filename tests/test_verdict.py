@@ -229,3 +229,16 @@ def test_a_fracture_line_alone_against_an_intact_3d_surface_needs_review():
     assert any("not confirmed" in r for r in v["reasons"])
     alone = _one(_xr("AP", 0.05, double=True))  # no MR at this visit: the radiograph's fracture line stands
     assert alone["arco_2019"] == "IIIA"
+
+
+def test_every_command_and_option_has_help():
+    import argparse
+
+    from onfh_imaging.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {c.dest: c.help for c in sub._choices_actions}
+    for name, parser in sub.choices.items():
+        assert helps.get(name) and parser.description, name
+        for action in parser._actions:
+            assert action.help, f"onfh {name} {action.option_strings or action.dest}"
