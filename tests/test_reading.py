@@ -191,12 +191,13 @@ def test_each_modality_has_its_own_rows_and_warnings_reach_the_reader(tmp_path):
     assert session.rows == RADIOGRAPH_ROWS and "Max deviation, Mose (mm)" not in [r[0] for r in MR_ROWS]
     session.segment()
     assert [h.side for h in session.hips] == ["right"]
-    labels = [row[0] for row in session.table("right")]
+    side = "right"
+    labels = [row[0] for row in session.table(side)]
     assert labels == [r[0] for r in RADIOGRAPH_ROWS]
-    notes = session.hip("right").notes() + session.warnings
+    notes = session.hip(side).notes() + session.warnings
     assert any("pixel" in n for n in notes), notes  # uncalibrated: measured in pixels, and said so
-    record = session.confirm(ReadStore(tmp_path / "r.sqlite"), reader="CD", decisions={"right": HipDecision("0")})
-    assert record.hip_stage("right") == "0" and record.mask_sha256 == {}
+    record = session.confirm(ReadStore(tmp_path / "r.sqlite"), reader="CD", decisions={side: HipDecision("0")})
+    assert record.hip_stage(side) == "0" and record.mask_sha256 == {}
 
 
 @pytest.fixture

@@ -12,9 +12,13 @@ Shortcuts: Shift-S segment, Shift-C confirm, Shift-L toggle lesion layers, Shift
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -74,6 +78,8 @@ class ReadingWidget(QWidget):
         self._remeasure_pending = False
         self._dirty_sides: set[str] = set()
         self._confirmed_here = False
+        self._loading = False
+        self._steps: deque[Callable[[], None]] = deque()
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
         self._debounce = QTimer(self)
@@ -194,6 +200,9 @@ class ReadingWidget(QWidget):
         if layer is self._image_layer:
             return
         # Masks and measures belong to the series they were made on: another series starts afresh.
+        if self._steps:
+            self._steps.clear()
+            self._segment_done()
         self._clear_hip_layers()
         self._image_layer = layer
         self._confirmed_here = False
@@ -292,6 +301,10 @@ class ReadingWidget(QWidget):
             self._say(message)
 
     def _on_worker_finished(self) -> None:
+        if not self._steps:  # after a result, layers are shown step by step and the last step ends Segment
+            self._segment_done()
+
+    def _segment_done(self) -> None:
         self._worker = None
         self.segment_button.setEnabled(True)
         self.confirm_button.setEnabled(bool(self.hips))
@@ -305,54 +318,87 @@ class ReadingWidget(QWidget):
         session, segmented = result
         if session is not self.session:  # the reader moved to another series meanwhile
             return
-        self._clear_hip_layers()
         session.load(segmented)
+        sides = {h.side for h in session.hips}
+        steps: list[Callable[[], None]] = [partial(self._remove_hip_layers, side) for side in self.layers
+                                           if side not in sides]
         for hip in session.hips:
-            self._add_hip_layers(hip)
+            if self.volume is None:
+                steps.append(partial(self._set_circle, hip))
+            else:
+                steps += [partial(self._set_labels, hip, HEAD), partial(self._set_labels, hip, LESION),
+                          partial(self._set_sphere, hip), partial(self._set_deviation, hip)]
+        steps.append(self._segmented_shown)
+        self._steps = deque(steps)
+        self._next_step()
+
+    def _next_step(self) -> None:
+        """Run one step of showing a result: one layer per turn of the event loop, so the canvas repaints
+        and takes input in between (adding a layer costs a few tenths of a second)."""
+        if self._steps:
+            self._steps.popleft()()
+        if self._steps:
+            QTimer.singleShot(0, self._next_step)
+
+    def _segmented_shown(self) -> None:
         self.progress.setValue(100)
         self.viewer.layers.selection.active = self._image_layer
         self.selected_side = None
+        self.viewer.reset_view()
         self._show_session()
-        found = ", ".join(f"{h.side}{' (not measured)' if h.current is None else ''}" for h in session.hips)
+        self._segment_done()
+        found = ", ".join(f"{h.side}{' (not measured)' if h.current is None else ''}" for h in self.hips)
         self._say(f"Found: {found}. Edit the labels, then Confirm each hip." if found else "No femoral head found.")
 
-    def _add_hip_layers(self, hip: Any) -> None:
-        layers: dict[str, Any] = {}
-        volume = self.volume
-        if volume is None:
-            ellipse = L.reference_circle(self.radiograph, (hip.current or {}).get("head") or {})
-            if ellipse is not None:
-                layers["sphere"] = self.viewer.add_shapes(
-                    [ellipse], shape_type="ellipse", name=f"{hip.side} reference circle", edge_color=L.SPHERE_COLOR,
-                    face_color="transparent", edge_width=1.0, **radiograph_transform(self.radiograph))
-            self.layers[hip.side] = layers
-            return
-        transform = volume_transform(volume)
-        for structure, color in ((HEAD, L.HEAD_COLOR), (LESION, L.LESION_COLOR)):
+    def _set_labels(self, hip: Any, structure: str) -> None:
+        """Show a hip's labels: the same layer gets the new labels when it exists (no new visual)."""
+        layers = self.layers.setdefault(hip.side, {})
+        layer = layers.get(structure)
+        if layer is not None and layer.data.shape == hip.labels[structure].shape:
+            self._loading = True
+            try:
+                layer.data = hip.labels[structure]
+            finally:
+                self._loading = False
+        else:
             name = "femoral head" if structure == HEAD else "lesion"
+            color = L.HEAD_COLOR if structure == HEAD else L.LESION_COLOR
             layer = self.viewer.add_labels(hip.labels[structure], name=f"{hip.side} {name}",
-                                           colormap=L.label_colormap(color), opacity=L.MASK_OPACITY, **transform)
-            hip.labels[structure] = layer.data  # the reader paints into the session's labels
+                                           colormap=L.label_colormap(color), opacity=L.MASK_OPACITY,
+                                           **volume_transform(self.volume))
             # Brush, eraser and fill emit ``paint``; undo and redo refresh the layer (``set_data``).
             for event in (layer.events.paint, layer.events.data, layer.events.set_data):
                 event.connect(lambda *_, side=hip.side: self._on_mask_edited(side))
             layers[structure] = layer
-        self.layers[hip.side] = layers
-        self._update_geometry_layers(hip)
-        L.set_outline([layers[HEAD], layers[LESION]], self.outline.isChecked())
+        hip.labels[structure] = layer.data  # the reader paints into the session's labels
+        L.set_outline([layer], self.outline.isChecked())
 
-    def _update_geometry_layers(self, hip: Any) -> None:
-        """Reference sphere and deviation surface of a hip, as its current measures place them."""
-        volume, layers = self.volume, self.layers.get(hip.side, {})
-        transform = volume_transform(volume)
+    def _set_circle(self, hip: Any) -> None:
+        """A radiograph hip's reference circle."""
+        layers = self.layers.setdefault(hip.side, {})
+        ellipse = L.reference_circle(self.radiograph, (hip.current or {}).get("head") or {})
+        if "sphere" in layers:
+            layers["sphere"].data = [] if ellipse is None else [ellipse]
+        elif ellipse is not None:
+            layers["sphere"] = self.viewer.add_shapes(
+                [ellipse], shape_type="ellipse", name=f"{hip.side} reference circle", edge_color=L.SPHERE_COLOR,
+                face_color="transparent", edge_width=1.0, **radiograph_transform(self.radiograph))
+
+    def _set_sphere(self, hip: Any) -> None:
+        """The reference sphere's outline on every slice, as the hip's current measures place it."""
+        volume, layers = self.volume, self.layers.setdefault(hip.side, {})
         ellipses = [] if hip.center_lps is None else L.reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
         if "sphere" in layers:
             layers["sphere"].data = ellipses
         elif ellipses:
             layers["sphere"] = self.viewer.add_shapes(
                 ellipses, shape_type="ellipse", name=f"{hip.side} reference sphere", edge_color=L.SPHERE_COLOR,
-                face_color="transparent", edge_width=0.5, opacity=0.8, **transform)
-        surface = L.surface_data(volume, hip.measures)
+                face_color="transparent", edge_width=0.5, opacity=0.8, **volume_transform(volume))
+
+    def _set_deviation(self, hip: Any) -> None:
+        """The head surface coloured by its deviation from the reference sphere (mm), with a colour bar."""
+        layers = self.layers.setdefault(hip.side, {})
+        surface = L.surface_data(self.volume, hip.measures)
         if surface is None:
             return
         limits = (-L.deviation_limit_mm(surface[2]), L.deviation_limit_mm(surface[2]))
@@ -361,10 +407,15 @@ class ReadingWidget(QWidget):
             layers["deviation"].contrast_limits = limits
             return
         layer = self.viewer.add_surface(surface, name=f"{hip.side} deviation (mm)", colormap=L.DEVIATION_COLORMAP,
-                                        contrast_limits=limits, visible=False, **transform)
+                                        contrast_limits=limits, visible=False, **volume_transform(self.volume))
         layer.colorbar.visible = True
         layers["deviation"] = layer
         self._show_deviation()
+
+    def _remove_hip_layers(self, side: str) -> None:
+        for layer in self.layers.pop(side, {}).values():
+            if layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
 
     def _show_deviation(self, *_: Any) -> None:
         # A 3D surface drawn over a 2D slice would hide it: the map shows in the 3D view.
@@ -378,11 +429,8 @@ class ReadingWidget(QWidget):
                        if key in (HEAD, LESION)], self.outline.isChecked())
 
     def _clear_hip_layers(self) -> None:
-        for layers in self.layers.values():
-            for layer in layers.values():
-                if layer in self.viewer.layers:
-                    self.viewer.layers.remove(layer)
-        self.layers = {}
+        for side in list(self.layers):
+            self._remove_hip_layers(side)
 
     def toggle_layers(self, structure: str) -> None:
         """Show or hide every hip's head (``"femoral_head"``) or lesion (``"lesion"``) labels."""
@@ -443,6 +491,8 @@ class ReadingWidget(QWidget):
         self.viewer.camera.center = tuple(world[-self.viewer.dims.ndisplay:])
 
     def _on_mask_edited(self, side: str) -> None:
+        if self._loading or self.session is None:
+            return
         layers = self.layers.get(side, {})
         hip = self.session.hip(side)
         for structure in (HEAD, LESION):
@@ -479,8 +529,9 @@ class ReadingWidget(QWidget):
 
     def _after_measures(self, sides: set[str]) -> None:
         for hip in self.hips:
-            if hip.side in sides:
-                self._update_geometry_layers(hip)
+            if hip.side in sides and self.volume is not None:
+                self._set_sphere(hip)
+                self._set_deviation(hip)
         self._show_session()
 
     def _on_measure_finished(self) -> None:
@@ -501,7 +552,8 @@ class ReadingWidget(QWidget):
                      None)
         if layer is None:
             layer = self.viewer.add_points(ndim=self._image_layer.ndim, name=SEED_LAYER, size=4,
-                                           face_color=L.SEED_COLOR, features={"side": []}, **self._transform())
+                                           face_color=L.SEED_COLOR, features={"side": np.empty(0, dtype=object)},
+                                           **self._transform())
         layer.feature_defaults = {"side": self.seed_side.currentText()}
         layer.mode = "add"
         self.viewer.layers.selection.active = layer
