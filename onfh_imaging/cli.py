@@ -2,12 +2,14 @@
 
 Each subcommand is a pair: ``_add_<name>(subparsers)`` declares its arguments and
 ``_cmd_<name>(args)`` calls the library and prints. User errors (:class:`OnfhError`) print one
-line on stderr and exit with status 2; stdout carries only the requested output.
+line on stderr and exit with status 2; a bug prints one line too and exits with status 3 (the traceback
+only with ``ONFH_TRACEBACK=1``); stdout carries only the requested output.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -15,6 +17,8 @@ from onfh_imaging import __version__
 from onfh_imaging.errors import InputError, OnfhError
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+TRACEBACK_ENV = "ONFH_TRACEBACK"
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
@@ -49,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"onfh {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line a user can report, the traceback only when asked for
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        print(f"onfh {args.command}: internal error {type(exc).__name__}: {exc} (please report it with this "
+              f"line; {TRACEBACK_ENV}=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 def _measure_each_study(command_name: str, path: str, series_uid: str | None,

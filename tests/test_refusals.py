@@ -375,6 +375,23 @@ def test_napari_reader_raises_the_same_reasons(tmp_path):
             assert text in str(err.value), (build.__name__, text, str(err.value))
 
 
+def test_a_bug_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    import onfh_imaging.io
+
+    def broken_scan(path):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(onfh_imaging.io, "scan", broken_scan)
+    monkeypatch.delenv("ONFH_TRACEBACK", raising=False)
+    code, out, err = _measure(capsys, str(tmp_path))
+    assert code == 3 and out == "" and err.strip().splitlines() == [
+        "onfh measure: internal error TypeError: a bug (please report it with this line; ONFH_TRACEBACK=1 shows "
+        "the traceback)"]
+    monkeypatch.setenv("ONFH_TRACEBACK", "1")
+    with pytest.raises(TypeError):
+        cli_main(["measure", str(tmp_path)])
+
+
 def test_subprocess_over_a_folder_of_every_kind(tmp_path):
     """The installed command over one folder holding a case of each kind: status 2, no traceback."""
     folder = tmp_path / "all"
