@@ -85,11 +85,8 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     aligned = ndimage.map_coordinates(prof[resolved], np.stack(np.meshgrid(
         np.arange(resolved.sum()), idx, indexing="ij")), order=1, mode="nearest")
     med = np.median(aligned, axis=0)
-    win = (s > -1.5) & (s < 4.0)
-    i_min = int(np.flatnonzero(win)[np.argmin(med[win])])
+    i_min, i_max = _first_dip_and_rise(med, s, marrow)
     cortex = float(med[i_min])
-    after = (s > s[i_min]) & (s < s[i_min] + 4.0)
-    i_max = int(np.flatnonzero(after)[np.argmax(med[after])]) if after.any() else i_min
     cartilage = float(med[i_max])
     lvl_in = 0.5 * (marrow + cortex)
     lvl_out = 0.5 * (cortex + cartilage)
@@ -98,6 +95,51 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     rising = np.flatnonzero(med[i_min:i_max + 1] >= lvl_out)
     s_out = s[i_min + rising[0]] if rising.size else s[i_min] + 0.75
     return TissueLevels(marrow, cortex, cartilage, float(s_out - s_in), float(s_out))
+
+
+#: Thinnest subchondral plate (mm) the layer model may learn: the dark line of plate and cortex on hip MRI
+#: is 1-2 mm; thinner than half a millimetre it is below every hip series' pixel (0.3-0.9 mm) and the
+#: blurred design cannot tell its thickness from its darkness.
+_PLATE_MIN_MM = 0.5
+
+#: The cartilage must rise above the plate by this share of the marrow -> plate contrast to count as a
+#: layer (below it, a wiggle of the blurred joint is not a cartilage).
+_MIN_RISE_FRACTION = 0.1
+
+
+def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[int, int]:
+    """Indices of the subchondral plate (dip) and cartilage (rise) on the head's median profile.
+
+    ``med`` is sampled at offsets ``s`` (mm) from the inner cortical edge. Outward from the marrow the
+    femur's own layers come first: plate, then cartilage; the joint fluid, the acetabular cartilage and
+    cortex lie beyond, at widths that vary between patients. So the plate is the *first* dip below the
+    marrow / dark mid-level after the marrow edge and the cartilage the first rise after it, not the
+    darkest and brightest samples around (a wide, dark joint space would win those, and the acetabular
+    cartilage beyond it).
+    """
+    win = (s > -1.5) & (s < 4.0)
+    i_dark = int(np.flatnonzero(win)[np.argmin(med[win])])
+    dark = float(med[i_dark])
+    level = 0.5 * (marrow + dark)
+    k = max(1, int(round(0.3 / (s[1] - s[0]))))  # local extrema over +-0.3 mm (the profile's smoothing)
+    hi = int(np.flatnonzero(win)[-1])
+    below = np.flatnonzero(win & (med < level))
+    start = int(below[0]) if below.size else i_dark
+    i_min = i_dark
+    for i in range(start, hi + 1):
+        seg = med[max(i - k, 0):i + k + 1]
+        if med[i] < level and med[i] <= seg.min():
+            i_min = i
+            break
+    min_rise = _MIN_RISE_FRACTION * (marrow - float(med[i_min]))
+    after = np.flatnonzero((s > s[i_min]) & (s < s[i_min] + 4.0))
+    i_max = int(after[np.argmax(med[after])]) if after.size else i_min
+    for i in after:
+        seg = med[max(i - k, 0):i + k + 1]
+        if med[i] >= seg.max() and med[i] - med[i_min] >= min_rise:
+            i_max = int(i)
+            break
+    return i_min, i_max
 
 
 def _grid_median(values: np.ndarray, size: int = 3) -> np.ndarray:
@@ -255,7 +297,7 @@ def _learn_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple
     pairs = [(p, c) for p in np.arange(0.5, 3.01, 0.5) for c in np.arange(1.0, 3.51, 0.5)]
     best = min(pairs, key=lambda pc: score(*pc))
     fine = [(best[0] + dp, best[1] + dc) for dp in (-0.25, 0.0, 0.25) for dc in (-0.25, 0.0, 0.25)
-            if best[0] + dp > 0.2 and best[1] + dc > 0.5]
+            if best[0] + dp >= _PLATE_MIN_MM and best[1] + dc > 0.5]
     best = min(fine, key=lambda pc: score(*pc))
     return float(best[0]), float(best[1])
 
