@@ -14,7 +14,6 @@ The segmentation was never tuned on this family: the table shows how it does on 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from onfh_imaging.geometry import Volume
+from onfh_imaging.io._atomic import atomic_path
 from onfh_imaging.phantom.labelmap import LabelmapSpec, mr_grid, truth_masks, write_labelmap_study
 from onfh_imaging.pipeline import measure_path
 
@@ -79,15 +80,14 @@ def evaluate(name: str, spec: LabelmapSpec, folder: Path) -> list[dict]:
     seconds = time.perf_counter() - t0
     rows: list[dict] = []
     found = [hip for res in results for hip in res.hips]
-    series = results[0].series if results else None
-    grid = series.volume if series is not None else None
+    t1 = truth["series"][0]
+    grid = Volume(np.zeros(t1["shape"], np.uint8), t1["spacing"], t1["origin"], np.asarray(t1["direction"]))
     used = set()
     for true in truth["hips"]:
         centre = np.asarray(true["head"]["center_lps_mm"])
         row = {"case": name, "truth_side": true["side"], "true_stage": true["staging"]["arco_2019"],
                "true_collapse_mm": true["head"]["collapse_depth_mm"], "desc": describe(spec), "seconds": seconds}
-        if grid is not None:
-            row["head_outside_fov_pct"] = _outside_fov_pct(grid, centre, true["head"]["radius_mm"])
+        row["head_outside_fov_pct"] = _outside_fov_pct(grid, centre, true["head"]["radius_mm"])
         match = None
         for n, hip in enumerate(found):
             c = np.asarray(hip.to_dict()["head"]["center_lps_mm"])
@@ -215,25 +215,26 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 got = evaluate(name, spec, root / name)
             except Exception as exc:  # noqa: BLE001 - a failure is a result of the benchmark, not a crash of it
-                got = [{"case": name, "side": "error", "truth_side": "?", "missed": True,
-                        "reasons": f"{type(exc).__name__}: {exc}", "desc": describe(spec), "true_collapse_mm": 0}]
+                got = [{"case": name, "side": "not measured", "truth_side": side, "missed": True,
+                        "reasons": f"{type(exc).__name__}: {exc}", "desc": describe(spec),
+                        "true_collapse_mm": getattr(spec, side).collapse_mm} for side in spec.sides]
             rows.extend(got)
             print(f"{name}: {len(got)} hip(s), {time.perf_counter() - t:.1f} s", file=sys.stderr)
     summary = summarise(rows)
     bars = ("Bars: centre <= 0.7 mm, radius <= 0.3 mm, collapse <= 0.3 mm (heads inside the field of view), "
             "lesion volume <= 10 %, head Dice >= 0.95, lesion Dice >= 0.85, Kerboul <= 15 deg, zero stage III on "
             "intact heads.")
-    text = "\n".join([
-        "# MRI accuracy on the label-map phantom family (never tuned on)", "", bars, "", table(rows), "", "## Summary", "", "| measure | value |", "|---|---|",
-        *[f"| {k} | {_fmt(v, 3)} |" for k, v in summary.items()], ""])
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=out.parent, prefix=".accuracy_mri_labelmap.", suffix=".md")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp_path, out)
+    publish("\n".join(["# MRI accuracy on the label-map phantom family (never tuned on)", "", bars, "",
+                       table(rows), "", "## Summary", "", "| measure | value |", "|---|---|",
+                       *[f"| {k} | {_fmt(v, 3)} |" for k, v in summary.items()], ""]), args.out)
     return 0
+
+
+def publish(text: str, out: str | Path) -> None:
+    """Print a markdown report and write it to ``out`` atomically."""
+    print(text)
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

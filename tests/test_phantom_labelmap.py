@@ -217,3 +217,91 @@ def test_cli_writes_a_labelmap_study(tmp_path, capsys):
     assert truth["hips"][0]["staging"]["arco_2019"] == "IIIB"
     assert "IIIB" in capsys.readouterr().out
     assert main(["phantom", str(tmp_path / "a"), "--lesion-core", "mixed"]) != 0  # the first family has none
+
+
+# --- radiographs -------------------------------------------------------------------------------------
+
+from onfh_imaging.phantom.labelmap import radiograph as lm_xray
+
+
+def _xray_spec(**kw):
+    anatomy = LabelmapSpec(hips=kw.pop("side", "right"), right=kw.pop("disease", HipDisease()),
+                           left=HipDisease(), seed=5)
+    base = {"side": anatomy.hips, "detector_pixel_mm": 0.5, "shape": (150, 150), "volume_step_mm": 1.0}
+    base.update(kw)
+    return lm_xray.RadiographSpec(anatomy, **base)
+
+
+def test_projection_of_a_ball_is_magnified_by_the_beam(monkeypatch):
+    """A ball of known attenuation stands in for the hip: its projection's integral, centroid and radius
+    follow the divergent beam exactly."""
+    spec = _xray_spec(magnification=1.2, offset_mm=(5.0, -4.0))
+    anatomy = spec.anatomy.anatomy()
+    hip = anatomy.hip("right")
+    beam = lm_xray._beam(spec, hip)
+    rb, s = 10.0, 0.25
+    ax = np.arange(-12.0, 12.0 + s, s)
+    x, y, z = hip.c[0] + ax, hip.c[1] + ax, hip.c[2] + ax
+    Y, Z, X = np.meshgrid(y - hip.c[1], z - hip.c[2], x - hip.c[0], indexing="ij")
+    ball = ((X**2 + Y**2 + Z**2) < rb**2).astype(np.float32)
+    monkeypatch.setattr(lm_xray, "attenuation_volume", lambda *a, **k: (ball, x, y, z))
+    line = lm_xray.project(anatomy, hip, beam) - lm_xray._body_paths(anatomy, beam)
+    px = beam.detector_pixel_mm
+    # the detector integral of the line integrals is the volume magnified by (SDD / distance)^2
+    dist = (y - beam.source[1])[:, None, None]
+    expected = float(np.sum(ball * (beam.source_to_detector_mm / dist) ** 2) * s**3)
+    assert float(line.sum()) * px * px == pytest.approx(expected, rel=2e-3)
+    rows, cols = np.indices(line.shape)
+    w = line / line.sum()
+    centre = (float((w * rows).sum()), float((w * cols).sum()))
+    _, truth = lm_xray.render_radiograph(spec)
+    np.testing.assert_allclose(centre, truth["hips"][0]["center_px"], atol=0.05)
+    rho2 = (rows - centre[0]) ** 2 + (cols - centre[1]) ** 2
+    radius_mm = np.sqrt(2.5 * float((w * rho2).sum())) * px / spec.magnification  # ball: <rho^2> = 2/5 r^2
+    assert radius_mm == pytest.approx(rb, rel=5e-3)
+
+
+def test_silhouette_depth_of_a_dome_collapse_in_profile_and_of_an_intact_head():
+    lat = lateral("right")
+    profile = tuple(unit(lat * 0.4 + np.array([0.0, 0.0, 1.0])))  # in the coronal plane: in profile on AP
+    hip = _hip(depression=DepressedSegment(profile, 1.0, 25.0))  # flattened: the outline shows the depth
+    beam = lm_xray.Beam(hip.c, 1.15, 1150.0, 0.2, (400, 400))
+    depth, _ = lm_xray.silhouette_depth_mm(hip, beam, n_angles=360)
+    assert depth == pytest.approx(1.0, abs=0.02)
+    intact, angle = lm_xray.silhouette_depth_mm(_hip(), beam, n_angles=360)
+    assert intact == 0.0 and angle is None  # the fovea's notch is not on the dome
+
+
+def test_radiograph_files_read_back_with_their_calibration_orientation_and_polarity(tmp_path):
+    from onfh_imaging.io import read_radiograph
+
+    kinds = {"imager": {}, "pixel_only": {"calibration": "none"},
+             "mono1_flipped": {"photometric": "MONOCHROME1", "flipped": True, "calibration": "pixel_spacing"}}
+    images = {}
+    for name, kw in kinds.items():
+        spec = _xray_spec(**kw)
+        truth = lm_xray.write_labelmap_radiograph(tmp_path / f"{name}.dcm", spec)
+        rx, _ = read_radiograph(tmp_path / f"{name}.dcm")
+        images[name] = np.asarray(rx.pixels, float)
+        if name == "pixel_only":
+            assert not rx.calibrated and truth["pixel_size_mm"] is None
+        else:
+            np.testing.assert_allclose(rx.pixel_size_mm, (0.5 / spec.magnification,) * 2, rtol=1e-6)
+        import pydicom
+
+        ds = pydicom.dcmread(tmp_path / f"{name}.dcm")
+        assert list(ds.PatientOrientation) == (["R", "F"] if spec.flipped else ["L", "F"])
+    a = images["imager"]
+    b = images["mono1_flipped"][:, ::-1]  # same view: bone bright after reading, mirrored back
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+
+
+def test_prosthesis_is_far_brighter_than_bone():
+    spec = _xray_spec(shape=(60, 60), detector_pixel_mm=1.0)
+    anatomy = spec.anatomy.anatomy()
+    hip = anatomy.hip("right")
+    beam = lm_xray._beam(spec, hip)
+    native = lm_xray.project(anatomy, hip, beam, step_mm=1.0)
+    replaced = lm_xray.project(anatomy, hip, beam, prosthesis=True, step_mm=1.0)
+    r0, c0 = (int(v) for v in beam.centre_px)
+    assert replaced[r0, c0] > native[r0, c0] + 10.0  # tens of mm of cobalt-chrome on the ball's axis

@@ -613,6 +613,19 @@ class HipAnatomy:
         label[bone] = TISSUES["pelvic_marrow"]
         label[bone & (pel > -self.cortex_mm["pelvis"])] = TISSUES["pelvic_cortex"]
 
+        femur = self.label_femur_into(p, label)
+        near = np.nonzero((r < self.radius_mm + self.femoral_cartilage_mm) & ~femur)[0]
+        if near.size:
+            un = q[near] / np.maximum(r[near], 1e-12)[:, None]
+            extent = self.radial_extent(un)
+            cart = (r[near] >= extent) & (r[near] < extent + self.femoral_cartilage_mm) & self.articular(un)
+            label[near[cart]] = TISSUES["femoral_cartilage"]
+
+    def label_femur_into(self, p: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """Overwrite ``label`` with the femur's tissues (marrow, red marrow, oedema, lesion, cortex) where
+        the femur lies; return the femur's membership (N,)."""
+        q = p - self.c
+        r = _norm(q)
         femur, depth = self.femur_depth(p)
         fidx = np.nonzero(femur)[0]
         label[fidx] = TISSUES["yellow_marrow"]
@@ -624,17 +637,10 @@ class HipAnatomy:
         if self.lesion is not None and self.oedema_radius_mm > 0:
             centre = self.c + 0.2 * self.radius_mm * np.asarray(self.lesion.direction)
             label[fidx[_norm(p[fidx] - centre) < self.oedema_radius_mm]] = TISSUES["oedema"]
-        u = q / np.maximum(r, 1e-12)[:, None]
         if self.lesion is not None:
-            self._label_lesion(q, r, u, femur, label)
+            self._label_lesion(q, r, q / np.maximum(r, 1e-12)[:, None], femur, label)
         label[fidx[depth[fidx] < self.cortex_thickness(p[fidx])]] = TISSUES["femoral_cortex"]
-
-        near = np.nonzero((r < self.radius_mm + self.femoral_cartilage_mm) & ~femur)[0]
-        if near.size:
-            un = u[near]
-            extent = self.radial_extent(un)
-            cart = (r[near] >= extent) & (r[near] < extent + self.femoral_cartilage_mm) & self.articular(un)
-            label[near[cart]] = TISSUES["femoral_cartilage"]
+        return femur
 
 
 @dataclass(frozen=True)
