@@ -256,6 +256,13 @@ def plan_study(study_series: Sequence[Any], series_uid: str | None = None,
     return plan
 
 
+def why_not_measured(info: Any) -> Refusal | None:
+    """Why one series would not be measured on its own (modality, body part, not a volume, not T1), or
+    None when it would be: what a viewer shows for the series it displays."""
+    refused = plan_study([info]).refused
+    return refused[0][1] if refused else None
+
+
 def plan_scan(scan_results: Iterable[Any], series_uid: str | None = None,
               select: SelectSeries | None = None) -> tuple[list[tuple[Any, Any]], list[Refusal]]:
     """Series to measure and refusals (files first, then series) over one or more scans.
@@ -357,4 +364,4 @@ def refusal_lines(refusals: Sequence[Refusal], limit_per_kind: int = LINES_PER_K
 
 
 __all__ = ["LINES_PER_KIND", "SIDE_FILE_KINDS", "Refusal", "RefusalReport", "StudyPlan", "explain_failure", "file_refusals", "plan_scan", "plan_study",
-           "refusal_from_error", "refusal_lines", "series_label", "unfit_mr_reason"]
+           "refusal_from_error", "refusal_lines", "series_label", "unfit_mr_reason", "why_not_measured"]

@@ -362,6 +362,18 @@ def test_scan_json_leaves_out_patient_names_unless_asked(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)[0]["patient_name"] == "Qzxwvut^Crafted"
 
 
+def test_why_not_measured_one_series(tmp_path):
+    from onfh_imaging.plan import why_not_measured
+
+    for build, reason in ((_ct_series, "modality CT"), (_knee_mri, "body part KNEE"), (_only_t2, "T2"),
+                          (_siemens_mosaic, "Siemens mosaic")):
+        path, _, _ = build(tmp_path / build.__name__)
+        refusal = why_not_measured(scan(path).series[0])
+        assert refusal is not None and reason in refusal.reason and refusal.is_series, (build.__name__, refusal)
+    _write_series(tmp_path / "good")
+    assert why_not_measured(scan(tmp_path / "good").series[0]) is None
+
+
 def test_napari_reader_raises_the_same_reasons(tmp_path):
     from onfh_imaging.errors import InputError
     from onfh_napari._reader import read_study
