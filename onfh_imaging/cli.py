@@ -221,6 +221,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     else:
         Console(width=None if sys.stdout.isatty() else 200).print(scan_table(result))
         print(scan_summary(result))
+    from onfh_imaging.plan import file_refusals, refusal_lines
+
+    for line in refusal_lines(file_refusals(result)):  # why each skipped file is not an image series
+        print(f"onfh scan: {line}", file=sys.stderr)
     return 0
 
 

@@ -353,6 +353,13 @@ def test_sub_series_key_works_on_a_sub_folder(tmp_path, capsys):
     assert key in table and "[coronal, echo 2, TE 80 ms" in table
 
 
+def test_scan_says_why_files_were_skipped(tmp_path, capsys):
+    _truncated_in_folder(tmp_path)
+    assert cli_main(["scan", str(tmp_path / "in")]) == 0
+    err = capsys.readouterr().err
+    assert "onfh scan: refused " + str(tmp_path / "in" / "IM1.dcm") + ": file truncated" in err, err
+
+
 def test_scan_json_leaves_out_patient_names_unless_asked(tmp_path, capsys):
     _write_series(tmp_path / "s")
     assert cli_main(["scan", "--json", str(tmp_path)]) == 0
