@@ -169,6 +169,8 @@ def _image_records(header: Header) -> list[ImageRecord]:
 
 # --- sanity of the values that size and decode the pixels ----------------------------------------
 DEFAULT_MAX_BYTES = 4 * 1024**3
+TOO_LARGE_HINT = ("most likely a damaged header; a genuine image this large is read from Python with a "
+                  "larger max_bytes")
 # Frames in one file; far above any Enhanced MR/CT object, low enough that describing them is instant.
 MAX_FRAMES = 1 << 17
 _BITS = (8, 16, 32)
@@ -221,7 +223,7 @@ def check_image_header(header: Header, max_bytes: int = DEFAULT_MAX_BYTES) -> No
         raise TooLargeError(
             f"the header claims {claimed / 1024**3:.1f} GiB of pixels ({frames} frame(s) of {rows} x {cols}), "
             f"above the {max_bytes / 1024**3:.1f} GiB limit", path=header.path,
-            hint="raise max_bytes if this is a genuine image")
+            hint=TOO_LARGE_HINT)
     if frames > MAX_FRAMES:
         raise TooLargeError(f"NumberOfFrames {frames} is above the limit of {MAX_FRAMES}", path=header.path)
     if header.transfer_syntax in UNCOMPRESSED_LE and header.pixel_length is None:

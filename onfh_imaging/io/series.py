@@ -33,6 +33,7 @@ from onfh_imaging.io._header import READ_ERRORS, Header, HeaderReader, open_bina
 from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io.scan import (
     DEFAULT_MAX_BYTES,
+    TOO_LARGE_HINT,
     ImageRecord,
     check_image_header,
     SeriesInfo,
@@ -150,7 +151,7 @@ def _check_size(records: list[ImageRecord], float_out: bool, max_bytes: int, nam
     if total > max_bytes:
         raise TooLargeError(
             f"the headers claim {total / 1024**3:.1f} GiB of pixels, above the {max_bytes / 1024**3:.1f} GiB limit",
-            path=name, hint="raise max_bytes if this is a genuine image")
+            path=name, hint=TOO_LARGE_HINT)
 
 
 def _unique_positions(records: list[ImageRecord], normal: np.ndarray) -> list[list[ImageRecord]]:
