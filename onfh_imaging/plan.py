@@ -21,6 +21,7 @@ from onfh_imaging.errors import (
     NotDicomError,
     NotMeasuredError,
     OnfhError,
+    UnreadableFileError,
 )
 from onfh_imaging.io.scan import is_series
 from onfh_imaging.io.series import (
@@ -179,6 +180,10 @@ def unfit_mr_reason(info: Any) -> Refusal:
     names = sorted(Path(f).name for f in info.files) or ["?"]
     if getattr(info, "mosaic", False):
         return Refusal(where, NotAVolumeError.kind, mosaic_reason(names), MOSAIC_HINT, True)
+    if info.orientation == "unknown":
+        return Refusal(where, UnreadableFileError.kind,
+                       f"{names[0]}: ImageOrientationPatient is missing or degenerate (all zeros, or row and column "
+                       "parallel): the slices have no orientation", "the DICOM header is damaged", True)
     if (info.n_slices or 0) < 2:
         return Refusal(where, NotAVolumeError.kind, lone_slice_reason(names[0]), LONE_SLICE_HINT, True)
     if info.slice_spacing is None and info.orientation != "unknown":

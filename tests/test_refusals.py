@@ -108,6 +108,12 @@ def _orientation_zeros(tmp):
     return tmp / "in", ["series 1 'COR T1'", "IM_0001.dcm"], ["ImageOrientationPatient", "not two orthogonal"]
 
 
+def _lone_slice_without_orientation(tmp):
+    data = _write_series(tmp / "good")[0].read_bytes()
+    _one_file(tmp / "in", "IM1.dcm", _set(data, ORIENTATION, b"DS", _text("0\\0\\0\\0\\0\\0")))
+    return tmp / "in", ["series 1 'COR T1'", "IM1.dcm"], ["ImageOrientationPatient is missing or degenerate"]
+
+
 def _lone_slice(tmp):
     files = _write_series(tmp / "good")
     (tmp / "in").mkdir()
@@ -219,7 +225,8 @@ CASES: dict[str, Callable] = {
     "empty-file": _empty_file, "random-bytes": _random_bytes, "truncated-in-folder": _truncated_in_folder,
     "truncated-file-given": _truncated_file_given, "no-pixel-data": _no_pixel_data,
     "pixels-a-third-short": _pixels_a_third_short, "impossible-size": _impossible_size,
-    "orientation-zeros": _orientation_zeros, "lone-slice": _lone_slice, "text-file": _text_file,
+    "orientation-zeros": _orientation_zeros,
+    "lone-slice-orientation-zeros": _lone_slice_without_orientation, "lone-slice": _lone_slice, "text-file": _text_file,
     "jpeg-folder": _jpeg_folder, "empty-folder": _empty_folder, "ct-series": _ct_series,
     "nifti-file": _nifti_file, "knee-mri": _knee_mri, "brain-mri": _brain_mri,
     "truncated-slice-in-series": _truncated_slice_in_series, "siemens-mosaic": _siemens_mosaic,
