@@ -339,6 +339,21 @@ class ReadingSession:
         return [(label, format_value(measure_value(hip.automatic, s, k)), format_value(measure_value(hip.current, s, k)))
                 for label, s, k in self.rows]
 
+    def measurement(self) -> dict[str, Any]:
+        """This series' measurement JSON as it stands now: the ``input`` block (a radiograph's with its view
+        and pixel size) and each hip's current measures, as ``onfh measure`` writes them, for the visit's
+        verdict (:func:`onfh_imaging.verdict.visit_verdicts`)."""
+        from types import SimpleNamespace
+
+        from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
+
+        info = SimpleNamespace(**self.info) if isinstance(self.info, Mapping) else self.info
+        inp = dict((self.report or {}).get("input") or input_block(info))
+        if self.fluid_sensitive is not None and not self.is_radiograph:
+            inp.setdefault("fluid_sensitive_series_description", "fluid-sensitive series")
+        return {"schema": MEASUREMENT_SCHEMA, "input": inp, "hips": [h.current for h in self.hips if h.current],
+                "warnings": list(self.warnings)}
+
     def has_edits(self) -> bool:
         return any(h.edited for h in self.hips)
 

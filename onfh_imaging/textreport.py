@@ -185,15 +185,30 @@ def _verdict_block(out: _Printer, verdict: Mapping[str, Any]) -> None:
         out.line("Review: not needed by the checks", 2)
 
 
-def _review_items(verdict: Mapping[str, Any]) -> list[str]:
-    """The verdict's review reasons, a series' own failed checks named once (they are listed under it)."""
+def verdict_lines(verdict: Mapping[str, Any]) -> list[str]:
+    """A hip's verdict in a few lines (the napari widget's summary): stage, basis, depth, what the visit
+    cannot tell, disagreements and review."""
+    lines = [f"{verdict['side']} hip: ARCO 2019 {stage_text(verdict.get('arco_2019'))}",
+             verdict.get("basis") or ""]
+    depth = verdict.get("depth")
+    if depth is not None:
+        lines.append(f"depth {depth_text(depth['depth_mm'], depth['detection_limit_mm'])} on {depth['series']}")
+    lines += [f"cannot tell {n}" for n in verdict.get("not_assessed") or []]
+    lines += [f"disagree: {d}" for d in verdict.get("disagreements") or []]
+    review = _review_items(verdict, "see that series' review reasons") if verdict.get("needs_review") else []
+    lines += [f"REVIEW: {r}" for r in review]
+    return [line for line in lines if line]
+
+
+def _review_items(verdict: Mapping[str, Any], where: str = "listed under it below") -> list[str]:
+    """The verdict's review reasons, a series' own failed checks named once (``where`` they are listed)."""
     flagged = [s["series"] for s in verdict.get("series") or [] if s.get("needs_review")]
     reasons = list(verdict.get("reasons") or [])
     items = []
     for label in flagged:
         unused = f"collapse evidence on {label} is not used: its quality checks failed"
         items.append(f"{label}: its own checks failed" + (", so its collapse evidence is not used" if unused in reasons
-                                                          else "") + " (listed under it below)")
+                                                          else "") + f" ({where})")
         reasons = [r for r in reasons if r != unused and not r.startswith(f"{label}: ")]
     items += reasons
     return items or ["the measurement asked for it"]
@@ -314,4 +329,4 @@ def _pseudonym(patient_id: str, run_key: str) -> str:
     return Pseudonymizer(run_key, prefix="PT", length=8).patient_id(patient_id)
 
 
-__all__ = ["depth_text", "print_reports", "print_visit", "stage_text"]
+__all__ = ["depth_text", "print_reports", "print_visit", "stage_text", "verdict_lines"]

@@ -385,3 +385,27 @@ def test_radiograph_opens_calibrated_and_gets_its_reference_circles(make_napari_
     ruler = widget.add_collapse_ruler()
     ruler.add_lines(np.array([[100.0, 100.0], [100.0, 160.0]]))
     assert widget.ruler_label.text().endswith(f"{60 * 0.2 / 1.2:.2f} mm")
+
+
+def test_visit_verdict_combines_the_mr_and_the_radiograph(make_napari_viewer, qtbot, tmp_path, reads_db):
+    """Read the T1 and the AP radiograph of one visit: the widget shows one verdict per hip from both."""
+    from onfh_imaging.phantom import HipSpec, PhantomSpec, write_phantom_study
+    from onfh_imaging.phantom.radiograph import write_radiograph_study
+
+    spec = PhantomSpec(hips="right", right=HipSpec(collapse_mm=3.0, lesion="large"), in_plane_mm=0.9,
+                       matrix=(160, 160), n_slices=18, seed=3)
+    truth = write_phantom_study(tmp_path / "study", spec)
+    write_radiograph_study(tmp_path / "study" / "XR", spec, views=("AP",), seed=3,
+                           study_instance_uid=truth["study_instance_uid"])
+    viewer = make_napari_viewer()
+    _open(viewer, _t1_folder(tmp_path / "study"))
+    _open(viewer, tmp_path / "study" / "XR" / "XR_AP.dcm")
+    widget = ReadingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    for index in range(widget.series_combo.count()):
+        widget.series_combo.setCurrentIndex(index)
+        widget.segment()
+        qtbot.waitUntil(lambda: widget._worker is None, timeout=180_000)
+    text = widget.verdict_view.toPlainText()
+    assert "right hip: ARCO 2019 III" in text, text
+    assert "MR COR T1" in text and "DX PELVIS AP" in text, text  # both series of the visit were read

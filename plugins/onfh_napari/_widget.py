@@ -78,6 +78,7 @@ class ReadingWidget(QWidget):
         self._remeasure_pending = False
         self._dirty_sides: set[str] = set()
         self._confirmed_here = False
+        self._measured: dict[str, dict[str, Any]] = {}  # series uid -> its current measurement JSON
         self._loading = False
         self._steps: deque[Callable[[], None]] = deque()
         self._relay = _Relay()
@@ -112,6 +113,8 @@ class ReadingWidget(QWidget):
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.notes = QTextBrowser()
         self.notes.setMaximumHeight(90)
+        self.verdict_view = QTextBrowser()
+        self.verdict_view.setMaximumHeight(120)
         self.outline = QCheckBox("Outline masks (show the band under them)")
         self.outline.toggled.connect(self._apply_outline)
         self.deviation = QCheckBox("Deviation map with colour bar (3D view)")
@@ -151,6 +154,8 @@ class ReadingWidget(QWidget):
         layout.addWidget(self.table)
         layout.addWidget(QLabel("Warnings and review reasons"))
         layout.addWidget(self.notes)
+        layout.addWidget(QLabel("Visit verdict (every series of this visit read here)"))
+        layout.addWidget(self.verdict_view)
         for widget in (self.outline, self.deviation, self.legend):
             layout.addWidget(widget)
         seeds = QHBoxLayout()
@@ -456,7 +461,24 @@ class ReadingWidget(QWidget):
             self.hips_list.setCurrentRow(sides.index(self.selected_side))
         self.hips_list.blockSignals(False)
         self._fill_table()
+        self._show_verdict()
         self.confirm_button.setEnabled(bool(self.hips) and self._worker is None)
+
+    def _show_verdict(self) -> None:
+        """The ARCO verdict of each hip from every series of this visit measured in the widget (MR and
+        radiographs, each with its current masks)."""
+        from onfh_imaging.textreport import verdict_lines
+        from onfh_imaging.verdict import visit_key, visit_verdicts
+
+        if self.session is not None and self.session.segmented and self.session.series_instance_uid:
+            self._measured[self.session.series_instance_uid] = self.session.measurement()
+        current = None if self.session is None else self._measured.get(self.session.series_instance_uid or "")
+        if current is None:
+            self.verdict_view.setPlainText("Segment the series of this visit (MR and radiographs) to see the verdict.")
+            return
+        visit = [r for r in self._measured.values() if visit_key(r) == visit_key(current)]
+        lines = [line for v in visit_verdicts(visit) for line in verdict_lines(v.to_dict()) + [""]]
+        self.verdict_view.setPlainText("\n".join(lines).strip() or "No hip measured in this visit.")
 
     def _fill_table(self) -> None:
         rows = [] if self.session is None or self.selected_side is None else self.session.table(self.selected_side)
