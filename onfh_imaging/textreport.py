@@ -179,6 +179,7 @@ def _verdict_block(out: _Printer, verdict: Mapping[str, Any]) -> None:
         out.items("Other depths", others, 2)
     out.items("Cannot tell", verdict.get("not_assessed") or [], 2)
     out.items("Series disagree", verdict.get("disagreements") or [], 2)
+    out.items("Note", verdict.get("notes") or [], 2)
     if verdict.get("needs_review"):
         out.items("NEEDS REVIEW", _review_items(verdict), 2, "bold red")
     else:
@@ -195,6 +196,7 @@ def verdict_lines(verdict: Mapping[str, Any]) -> list[str]:
         lines.append(f"depth {depth_text(depth['depth_mm'], depth['detection_limit_mm'])} on {depth['series']}")
     lines += [f"cannot tell {n}" for n in verdict.get("not_assessed") or []]
     lines += [f"disagree: {d}" for d in verdict.get("disagreements") or []]
+    lines += [f"note: {n}" for n in verdict.get("notes") or []]
     review = _review_items(verdict, "see that series' review reasons") if verdict.get("needs_review") else []
     lines += [f"REVIEW: {r}" for r in review]
     return [line for line in lines if line]

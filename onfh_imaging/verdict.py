@@ -181,6 +181,8 @@ class HipVerdict:
         What this visit cannot tell (e.g. ``"I or II: ..."``, ``"IV: ..."``).
     disagreements : tuple of str
         Series whose findings differ from the verdict, with the explanation when one is known.
+    notes : tuple of str
+        Caveats of the stage itself (a depth within its uncertainty of the IIIA/IIIB limit).
     needs_review : bool
         Series conflict beyond their uncertainty, or a series of this hip needs review.
     reasons : tuple of str
@@ -202,6 +204,7 @@ class HipVerdict:
     other_depths: tuple[DepthMeasurement, ...] = ()
     not_assessed: tuple[str, ...] = ()
     disagreements: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     needs_review: bool = False
     reasons: tuple[str, ...] = ()
     steinberg_extent: str | None = None
@@ -226,6 +229,7 @@ class HipVerdict:
             "other_depths": [d.to_dict() for d in self.other_depths],
             "not_assessed": list(self.not_assessed),
             "disagreements": list(self.disagreements),
+            "notes": list(self.notes),
             "needs_review": self.needs_review,
             "reasons": list(self.reasons),
             "steinberg_extent": self.steinberg_extent,
@@ -548,9 +552,10 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
             basis = "not staged: no series measured this hip"
     disagreements, conflict_reasons = _conflicts(series, depth, best, stage)
     reasons += conflict_reasons
+    notes = []
     if stage is not None and depth is not None and depth.collapsed and \
             abs(depth.depth_mm - IIIB_MIN_COLLAPSE_MM) <= depth.detection_mm and stage in ("IIIA", "IIIB"):
-        disagreements.append(f"the depth {depth.depth_mm:.1f} mm is within its uncertainty "
+        notes.append(f"the depth {depth.depth_mm:.1f} mm is within its uncertainty "
                              f"({depth.detection_mm:.1f} mm) of the IIIA/IIIB limit of {IIIB_MIN_COLLAPSE_MM:g} mm")
     for s in series:
         if s.stage != stage and s.stage is not None and stage is not None and \
@@ -563,7 +568,7 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
         decided_by=tuple(dict.fromkeys(decided)),
         depth=None if depth is None or depth.depth_mm is None else _depth_measurement(depth),
         other_depths=others, not_assessed=tuple(not_assessed), disagreements=tuple(dict.fromkeys(disagreements)),
-        needs_review=bool(reasons), reasons=tuple(dict.fromkeys(reasons)),
+        notes=tuple(notes), needs_review=bool(reasons), reasons=tuple(dict.fromkeys(reasons)),
         steinberg_extent=steinberg_extent(_involvement(mr)), series=tuple(series))
 
 

@@ -127,7 +127,7 @@ def test_verdicts_group_series_by_visit_and_hip():
 def test_depth_near_the_iiia_iiib_limit_is_flagged(depth, expected):
     v = _one(_mr(depth), _xr("lateral", 1.0))
     assert v["arco_2019"] == expected
-    assert any("IIIA/IIIB limit" in d for d in v["disagreements"])
+    assert any("IIIA/IIIB limit" in n for n in v["notes"])
 
 
 # --- the text a radiologist reads ------------------------------------------------------------------
