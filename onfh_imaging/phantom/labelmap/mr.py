@@ -47,6 +47,8 @@ SCALE_RANGE = (400.0, 3000.0)
 PROFILE_SUPPORT = 1.1
 #: largest distance (mm) between fine samples near a hip: a third of a 1 mm cortex or plate
 FINE_STEP_MM = 0.35
+#: at most this many fine samples per pixel edge (coarse pixels, > 1.4 mm, are sampled every pixel / 4)
+FINE_SUB_MAX = 4
 #: largest distance (mm) between through-slice planes near a hip: an eighth of a 4 mm slice; the
 #: Gaussian profile weights neighbouring planes smoothly, so surfaces are not quantised to planes
 FINE_SLICE_STEP_MM = 0.5
@@ -248,7 +250,7 @@ def render_series(anatomy: PelvisAnatomy, grid: Volume, contrasts: list[Contrast
     images = [np.zeros(grid.shape) for _ in contrasts]
     boxes = _hip_boxes(anatomy, grid)
     _accumulate(anatomy, grid, luts, images, whole, 1, thickness_mm, COARSE_STEP_MM, skip=boxes)
-    sub = max(2, int(np.ceil(grid.spacing[0] / FINE_STEP_MM)))
+    sub = min(FINE_SUB_MAX, max(2, int(np.ceil(grid.spacing[0] / FINE_STEP_MM))))
     for box in boxes:
         fine = [np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start, box[2].stop - box[2].start))
                 for _ in contrasts]

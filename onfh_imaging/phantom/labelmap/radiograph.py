@@ -37,14 +37,20 @@ from onfh_imaging.phantom.labelmap.anatomy import (
 if TYPE_CHECKING:
     from onfh_imaging.phantom.labelmap.study import LabelmapSpec
 
-#: linear attenuation (1/mm) of each tissue near 60 keV effective energy (water 0.0206)
+#: linear attenuation (1/mm) of each tissue near 60 keV effective energy: water 0.0206, fat 0.018,
+#: cortical bone 0.060 (0.315 cm2/g x 1.92 g/cm3); cancellous bone is marrow with about a quarter of its
+#: volume mineralised trabeculae (0.029-0.031); a sclerotic band denser, a resorbed (fluid) core lucent
 MU_PER_MM: dict[str, float] = {
-    "air": 0.0, "fat": 0.0180, "muscle": 0.0210, "femoral_cortex": 0.0560, "yellow_marrow": 0.0240,
-    "red_marrow": 0.0270, "oedema": 0.0250, "femoral_cartilage": 0.0215, "joint_fluid": 0.0206,
-    "acetabular_cartilage": 0.0215, "labrum": 0.0215, "pelvic_cortex": 0.0540, "pelvic_marrow": 0.0280,
-    "lesion_fatty": 0.0235, "lesion_fluid": 0.0210, "lesion_band": 0.0380, "ligamentum_teres": 0.0212,
+    "air": 0.0, "fat": 0.0180, "muscle": 0.0210, "femoral_cortex": 0.0580, "yellow_marrow": 0.0300,
+    "red_marrow": 0.0310, "oedema": 0.0300, "femoral_cartilage": 0.0215, "joint_fluid": 0.0206,
+    "acetabular_cartilage": 0.0215, "labrum": 0.0215, "pelvic_cortex": 0.0560, "pelvic_marrow": 0.0300,
+    "lesion_fatty": 0.0290, "lesion_fluid": 0.0235, "lesion_band": 0.0400, "ligamentum_teres": 0.0212,
     "pulvinar_fat": 0.0185,
 }
+#: relative standard deviation of cancellous bone's attenuation (trabecular texture), and the texture's
+#: correlation length (mm): trabeculae and marrow spaces of about a millimetre
+TEXTURE_SD = 0.12
+TEXTURE_MM = 0.8
 #: cobalt-chrome ball and cup, titanium stem (1/mm): far above cortical bone
 MU_METAL_PER_MM = {"cocr": 0.90, "titanium": 0.30}
 #: voxel size (mm) of the attenuation volume (the projection sums planes this far apart)
@@ -135,7 +141,8 @@ def _prosthesis_mu(hip: HipAnatomy, p: np.ndarray, step: float) -> tuple[np.ndar
 
 
 def attenuation_volume(anatomy: PelvisAnatomy, hip: HipAnatomy, beam: Beam, *, frog: np.ndarray | None = None,
-                       prosthesis: bool = False, step_mm: float = VOLUME_STEP_MM) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                       prosthesis: bool = False, step_mm: float = VOLUME_STEP_MM,
+                       texture_seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The hip's attenuation in excess of the body tissue it replaces (1/mm) on a regular grid.
 
     Returns
@@ -158,6 +165,9 @@ def attenuation_volume(anatomy: PelvisAnatomy, hip: HipAnatomy, beam: Beam, *, f
         lut[TISSUES[name]] = v
     femur_ids = np.array([TISSUES[t] for t in FEMUR_TISSUES])
     mu = np.empty((len(y), len(z), len(x)), np.float32)
+    bone = np.zeros(mu.shape, bool)
+    cancellous = np.array([TISSUES[t] for t in ("yellow_marrow", "red_marrow", "oedema", "pelvic_marrow",
+                                                "lesion_fatty")])
     Z, X = np.meshgrid(z, x, indexing="ij")
     for k, yk in enumerate(y):
         p = np.column_stack([X.ravel(), np.full(X.size, yk), Z.ravel()])
@@ -172,6 +182,12 @@ def attenuation_volume(anatomy: PelvisAnatomy, hip: HipAnatomy, beam: Beam, *, f
             metal, resected = _prosthesis_mu(hip, p, s)
             label[resected & np.isin(label, femur_ids)] = TISSUES["muscle"]
         mu[k] = (lut[label] - lut[body] + metal).reshape(Z.shape)
+        bone[k] = np.isin(label, cancellous).reshape(Z.shape)
+    if texture_seed is not None:  # trabecular texture: a smooth random field over cancellous bone
+        field = gaussian_filter(np.random.default_rng(texture_seed).standard_normal(mu.shape).astype(np.float32),
+                                TEXTURE_MM / s)
+        field *= TEXTURE_SD / max(float(field.std()), 1e-12)
+        mu += np.where(bone, field * lut[TISSUES["yellow_marrow"]], 0.0).astype(np.float32)
     return mu, x, y, z
 
 
@@ -312,7 +328,8 @@ def render_radiograph(spec: RadiographSpec) -> tuple[np.ndarray, dict]:
     hip = anatomy.hip(spec.side)
     beam = _beam(spec, hip)
     rot = frog_rotation(hip, *spec.frog_deg) if spec.view == "frog" else None
-    line = project(anatomy, hip, beam, frog=rot, prosthesis=spec.prosthesis, step_mm=spec.volume_step_mm)
+    line = project(anatomy, hip, beam, frog=rot, prosthesis=spec.prosthesis, step_mm=spec.volume_step_mm,
+                   texture_seed=spec.seed)
     rng = np.random.default_rng([spec.seed, 3])
     primary = spec.photons * np.exp(-line)
     scatter = spec.scatter_to_primary * gaussian_filter(primary, 25.0 / spec.detector_pixel_mm, mode="nearest")

@@ -34,7 +34,7 @@ from onfh_imaging.phantom.labelmap.anatomy import (
     unit,
 )
 from onfh_imaging.phantom.labelmap.mr import coronal_grid, draw_contrast, render_series
-from onfh_imaging.phantom.labelmap.truth import hip_truth
+from onfh_imaging.phantom.labelmap.truth import hip_truth, outside_fov_fraction
 
 #: same schema as the first family's truth documents (``onfh_imaging.phantom.study.TRUTH_SCHEMA``)
 TRUTH_SCHEMA = "onfh-imaging/phantom-truth/1"
@@ -43,17 +43,24 @@ SERIES_FOLDERS = {"T1": "T1_COR", "STIR": "STIR_COR"}
 POSTERIOR = -ANTERIOR
 
 LesionKind = Literal["none", "small", "large", "irregular"]
+LesionPosition = Literal["dome", "central", "medial"]
+#: lateral tilt of the lesion's (and collapse's) axis from the vertical, as the lateral component of a
+#: direction with unit superior component: over the weight-bearing dome, central, or medial (JIC A/B)
+LESION_LATERAL_WEIGHT: dict[str, tuple[float, float]] = {
+    "dome": (0.15, 0.45), "central": (-0.1, 0.1), "medial": (-0.75, -0.4)}
 
 
 @dataclass(frozen=True)
 class HipDisease:
-    """Disease of one hip: collapse depth and extent (mm, degrees), lesion preset and core, oedema."""
+    """Disease of one hip: collapse depth and extent (mm, degrees), lesion preset, core and position
+    (the collapse lies on the lesion's axis), oedema."""
 
     collapse_mm: float = 0.0
     collapse_extent_deg: float = 25.0
     lesion: LesionKind = "none"
     core: LesionCore = "fatty"
     oedema: bool = False
+    position: LesionPosition = "dome"
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,8 @@ def _hip(spec: LabelmapSpec, side: str, disease: HipDisease, centre: np.ndarray,
     shaft = unit(-SUPERIOR * np.cos(np.radians(adduction)) - lat * np.sin(np.radians(adduction)))
     fovea = Fovea(tuple(_jitter(rng, -lat * 0.75 - SUPERIOR * 0.6 + POSTERIOR * 0.15, 5.0)),
                   float(rng.uniform(10, 14)), float(rng.uniform(2, 4)))
-    dome = _jitter(rng, lat * rng.uniform(0.15, 0.45) + ANTERIOR * rng.uniform(0.0, 0.4) + SUPERIOR, 3.0)
+    dome = _jitter(rng, lat * rng.uniform(*LESION_LATERAL_WEIGHT[disease.position])
+                   + ANTERIOR * rng.uniform(0.0, 0.4) + SUPERIOR, 3.0)
     depression = None
     if disease.collapse_mm > 0:
         depression = DepressedSegment(tuple(dome), disease.collapse_mm, disease.collapse_extent_deg)
@@ -291,11 +299,24 @@ def write_labelmap_study(out_dir: str | os.PathLike, spec: LabelmapSpec) -> dict
     truth = {
         "schema": TRUTH_SCHEMA, "family": FAMILY, "spec": spec.to_json(), "patient_id": spec.patient_id,
         "study_instance_uid": study_uid, "frame_of_reference_uid": for_uid, "series": series,
-        "hips": [hip_truth(anatomy.hip(s)) for s in spec.sides],
+        "hips": _imaged_hips(anatomy, volumes["T1"]),
         "anatomy": anatomy_summary(anatomy),
     }
     write_json_atomic(out / "truth.json", truth)
     return truth
+
+
+def _imaged_hips(anatomy: PelvisAnatomy, grid) -> list[dict[str, Any]]:
+    """Truth of every hip whose head the field of view reaches (an edge may cut the other side's head),
+    with the share of its reference sphere outside the field of view (``head.outside_fov_pct``)."""
+    out = []
+    for hip in anatomy.hips:
+        outside = outside_fov_fraction(grid, hip.c, hip.radius_mm)
+        if outside < 1.0:
+            entry = hip_truth(hip)
+            entry["head"]["outside_fov_pct"] = 100.0 * outside
+            out.append(entry)
+    return out
 
 
 def anatomy_summary(anatomy: PelvisAnatomy) -> dict[str, Any]:
@@ -349,7 +370,7 @@ def mr_grid() -> list[tuple[str, LabelmapSpec]]:
     D = HipDisease
     cases = [
         ("lm00", dict(right=D(), head_radius_mm=24.0, slice_mm=4.0, in_plane_mm=0.7)),
-        ("lm01", dict(right=D(0.0, lesion="small", core="fatty"), head_radius_mm=22.5, slice_mm=3.0,
+        ("lm01", dict(right=D(0.0, lesion="small", core="fatty", position="medial"), head_radius_mm=22.5, slice_mm=3.0,
                       in_plane_mm=0.6, snr=35.0)),
         ("lm02", dict(right=D(0.0, lesion="large", core="fluid", oedema=True), head_radius_mm=25.0,
                       slice_mm=4.5, in_plane_mm=0.7, coverage_pct=65.0, joint_space_mm=2.0)),
@@ -365,9 +386,11 @@ def mr_grid() -> list[tuple[str, LabelmapSpec]]:
                       in_plane_mm=0.9, matrix=(224, 224), n_slices=18, snr=14.0)),
         ("lm08", dict(hips="left", left=D(), head_radius_mm=21.0, slice_mm=3.0, in_plane_mm=0.45,
                       matrix=(384, 384), n_slices=30, cam_bump=True, coverage_pct=60.0)),
-        ("lm09", dict(hips="left", left=D(0.0, lesion="irregular", core="fluid"), head_radius_mm=23.5,
+        ("lm09", dict(hips="left", left=D(0.0, lesion="irregular", core="fluid", position="central"),
+                      head_radius_mm=23.5,
                       slice_mm=4.0, in_plane_mm=0.7, oblique_deg=(-10.0, 6.0), joint_space_mm=4.0)),
-        ("lm10", dict(hips="left", left=D(2.0, 26.0, "small", "fatty"), head_radius_mm=24.5, slice_mm=3.5,
+        ("lm10", dict(hips="left", left=D(2.0, 26.0, "small", "fatty", position="central"), head_radius_mm=24.5,
+                      slice_mm=3.5,
                       in_plane_mm=0.6, matrix=(288, 288), bias_strength=1.0)),
         ("lm11", dict(hips="left", left=D(3.5, 30.0, "large", "fluid", oedema=True), head_radius_mm=22.0,
                       slice_mm=5.0, in_plane_mm=1.0, matrix=(192, 192), n_slices=20, snr=12.0, effusion=True)),
@@ -377,7 +400,8 @@ def mr_grid() -> list[tuple[str, LabelmapSpec]]:
                       fov_offset_mm=(0.0, 0.0, 70.0), coverage_pct=100.0)),  # head cut by the inferior edge
         ("lm14", dict(hips="both", right=D(), left=D(1.2, 24.0, "large", "fatty"), head_radius_mm=24.0,
                       slice_mm=4.0, in_plane_mm=0.9, matrix=(256, 420), n_slices=24)),
-        ("lm15", dict(hips="both", right=D(3.0, 30.0, "large", "fluid", oedema=True), left=D(0.0, lesion="small"),
+        ("lm15", dict(hips="both", right=D(3.0, 30.0, "large", "fluid", oedema=True),
+                      left=D(0.0, lesion="small", position="medial"),
                       head_radius_mm=23.0, slice_mm=5.0, in_plane_mm=1.0, matrix=(224, 380), n_slices=20,
                       oblique_deg=(8.0, 0.0))),
         ("lm16", dict(right=D(0.0), head_radius_mm=26.5, slice_mm=5.5, gap_mm=0.5, in_plane_mm=0.8,

@@ -26,6 +26,8 @@ from onfh_imaging.phantom.labelmap.anatomy import HipAnatomy, PelvisAnatomy, ort
 
 #: angular step (degrees) of the plane samplings (Kerboul arcs, JIC boundary)
 ARC_STEP_DEG = 0.005
+#: the collapse depth is exact to rounding: kept to 1e-9 mm so a 2 mm construction stays 2 mm (IIIA)
+DEPTH_DECIMALS = 9
 #: largest distance (mm) between sub-samples of a voxel in :func:`truth_masks`
 MASK_STEP_MM = 0.35
 
@@ -107,7 +109,7 @@ def _surface_stats(hip: HipAnatomy, n_mu: int, n_phi: int) -> tuple[float, float
     depth = float(dev[art].max(initial=0.0))
     if hip.depression is not None:
         depth = max(depth, float(hip.radius_mm - hip.radial_extent(axis[None, :])[0]))
-    return rms, depth
+    return rms, round(depth, DEPTH_DECIMALS)
 
 
 def _plane_directions(normal: np.ndarray) -> np.ndarray:
@@ -190,6 +192,16 @@ def hip_truth(hip: HipAnatomy, n_mu: int = 400, n_phi: int = 720) -> dict[str, A
     }
 
 
+def outside_fov_fraction(grid: Volume, centre, radius_mm: float, n: int = 4000) -> float:
+    """Share (0..1) of a sphere's surface outside the field of view of ``grid`` (Fibonacci points)."""
+    k = np.arange(n) + 0.5
+    z = 1 - 2 * k / n
+    phi = np.pi * (1 + 5**0.5) * k
+    u = np.column_stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z])
+    ijk = grid.lps_to_index(np.asarray(centre, float) + radius_mm * u)
+    return float(1 - np.all((ijk >= -0.5) & (ijk <= np.asarray(grid.size) - 0.5), axis=1).mean())
+
+
 def truth_masks(anatomy: PelvisAnatomy | HipAnatomy, grid: Volume, step_mm: float = MASK_STEP_MM,
                 chunk: int = 500_000) -> tuple[Volume, Volume]:
     """Fractions of every voxel of ``grid`` inside the femoral head(s) and the lesion(s).
@@ -231,5 +243,5 @@ def truth_masks(anatomy: PelvisAnatomy | HipAnatomy, grid: Volume, step_mm: floa
     return grid.with_array(np.clip(head, 0, 1)), grid.with_array(np.clip(lesion, 0, 1))
 
 
-__all__ = ["ARC_STEP_DEG", "MASK_STEP_MM", "arco_2019", "head_area_mm2", "head_volume_mm3", "hip_truth",
+__all__ = ["ARC_STEP_DEG", "MASK_STEP_MM", "arco_2019", "outside_fov_fraction", "head_area_mm2", "head_volume_mm3", "hip_truth",
            "jic_type", "kerboul_angle_deg", "steinberg_extent", "truth_masks"]
