@@ -100,9 +100,19 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     prof = np.where(inside, prof, np.nan)
     # Boundary voxels sharing a point-spread function (blur along the normal) share one fit.
     blur = np.linalg.norm(widths, axis=1)
-    order = np.argsort(blur)
+    # Boundary voxels share a fit when they share the point-spread function along their normal and
+    # face the same way (the band's deep face and its sides are different courses of the band).
+    facing = np.argmax(np.abs(n_vec), axis=1) * 2 + (np.take_along_axis(
+        n_vec, np.argmax(np.abs(n_vec), axis=1)[:, None], 1)[:, 0] > 0)
     offsets = np.zeros(len(idx))
-    for members in np.array_split(order, int(np.clip(len(idx) // 300, 1, 6))):
+    groups = []
+    for f in np.unique(facing):
+        sel = np.flatnonzero(facing == f)
+        sel = sel[np.argsort(blur[sel])]
+        groups += np.array_split(sel, int(np.clip(len(sel) // 300, 1, 3)))
+    for members in groups:
+        if len(members) < 20:
+            continue
         counts = inside[members].sum(axis=0)
         mean = np.where(counts >= max(5, 0.2 * len(members)),
                         np.nansum(prof[members], axis=0) / np.maximum(counts, 1), np.nan)
