@@ -343,24 +343,7 @@ class ResultStore:
             The tables written, by name.
         """
         df = self.measurements(reads)
-        written = {}
-        path = self.out / "measurements.csv"
-        with atomic_output(path) as tmp:
-            df.to_csv(tmp, index=False)
-        written["measurements.csv"] = path
-        path = self.out / "measurements.parquet"
-        with atomic_output(path) as tmp:
-            _clean_for_parquet(df).to_parquet(tmp, index=False)
-        written["measurements.parquet"] = path
-        verdicts = self.verdicts()
-        path = self.out / "verdicts.csv"
-        with atomic_output(path) as tmp:
-            verdicts.to_csv(tmp, index=False)
-        written["verdicts.csv"] = path
-        path = self.out / "verdicts.parquet"
-        with atomic_output(path) as tmp:
-            _clean_for_parquet(verdicts).to_parquet(tmp, index=False)
-        written["verdicts.parquet"] = path
+        written = {**self._write_table("measurements", df), **self._write_table("verdicts", self.verdicts())}
         errors = df.loc[df["status"] == "failed", list(ERROR_COLUMNS)].drop_duplicates("record_key")
         path = self.out / "errors.csv"
         with atomic_output(path) as tmp:
@@ -372,6 +355,18 @@ class ResultStore:
             with atomic_output(path) as tmp:
                 reads[reads["series_instance_uid"].isin(uids)].to_csv(tmp, index=False)
             written["reads.csv"] = path
+        return written
+
+
+    def _write_table(self, name: str, df: pd.DataFrame) -> dict[str, Path]:
+        """Write ``<name>.csv`` and ``<name>.parquet`` atomically; return them by file name."""
+        written = {}
+        for suffix, write in (("csv", lambda t: df.to_csv(t, index=False)),
+                              ("parquet", lambda t: _clean_for_parquet(df).to_parquet(t, index=False))):
+            path = self.out / f"{name}.{suffix}"
+            with atomic_output(path) as tmp:
+                write(tmp)
+            written[path.name] = path
         return written
 
 
