@@ -518,6 +518,9 @@ class HipAnatomy:
                         c + np.array([0.0, 20.0, -60.0]) - 12.0 * lat, 11.0),
             "pubis": (c + 0.8 * Rb * unit(-SUPERIOR * 0.4 + ANTERIOR - lat * 0.5),
                       np.array([0.0, c[1] - 30.0, c[2] - 22.0]), 9.0),
+            # the quadrilateral plate behind the fossa, seen end-on on an AP radiograph as the teardrop
+            "teardrop": (c - (Rb + 0.4 * self.acetabular_wall_mm + 2.0) * lat - 0.5 * Rb * SUPERIOR, None,
+                         np.array([3.5, 14.0, 12.0])),
         }
 
     def pelvis_sdf(self, p: np.ndarray) -> np.ndarray:
@@ -536,6 +539,8 @@ class HipAnatomy:
         centre, axes, semi = parts["ilium"]
         ilium = _within(p, centre, 55.0, lambda x: ellipsoid_sdf(x - centre, axes, semi))
         bone = smooth_min(wall, ilium, 8.0)
+        centre, _, semi = parts["teardrop"]
+        bone = smooth_min(bone, _within(p, centre, 18.0, lambda x: ellipsoid_sdf(x - centre, None, semi)), 3.0)
         for name in ("ischium", "pubis"):
             a, b, rad = parts[name]
             mid, half = 0.5 * (a + b), 0.5 * float(np.linalg.norm(b - a)) + rad + 8.0

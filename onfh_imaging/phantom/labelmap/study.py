@@ -409,7 +409,10 @@ def mr_grid() -> list[tuple[str, LabelmapSpec]]:
         ("lm17", dict(hips="left", left=D(0.8, 20.0, "small", "fluid"), head_radius_mm=21.5, slice_mm=3.0,
                       in_plane_mm=0.4, matrix=(440, 440), n_slices=30, snr=40.0, psf_fwhm_px=1.2)),
     ]
-    return [(name, LabelmapSpec(seed=100 + n, patient_id=f"LM{n:02d}", **kw)) for n, (name, kw) in enumerate(cases)]
+    inclinations = (45.0, 40.0, 50.0, 38.0, 47.0, 43.0)  # acetabular inclination varies between patients
+    return [(name, LabelmapSpec(seed=100 + n, patient_id=f"LM{n:02d}",
+                                **{"inclination_deg": inclinations[n % len(inclinations)], **kw}))
+            for n, (name, kw) in enumerate(cases)]
 
 
 __all__ = ["FAMILY", "SERIES_FOLDERS", "TRUTH_SCHEMA", "HipDisease", "LabelmapSpec", "build_anatomy",
