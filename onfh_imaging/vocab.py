@@ -22,11 +22,13 @@ MEASURED_MODALITIES: frozenset[str] = RADIOGRAPH_MODALITIES | {MR_MODALITY}
 
 #: BodyPartExamined values (upper case, spaces and underscores removed) of images that can hold a
 #: femoral head: the hip itself and the regions that contain it (pelvis, thigh, whole lower limb, whole
-#: body). An empty BodyPartExamined is accepted; any other named body part (KNEE, BRAIN, LSPINE...) is
-#: refused unless the series is chosen explicitly (``--series-uid``).
+#: body), with the local words scanners in Europe write for hip and pelvis. An empty BodyPartExamined is
+#: accepted; any other named body part (KNEE, BRAIN, LSPINE...) is refused unless the series is chosen
+#: explicitly (``--series-uid``).
 HIP_BODY_PARTS: frozenset[str] = frozenset({
-    "HIP", "HIPS", "HIPJOINT", "PELVIS", "ABDOMENPELVIS", "CHESTABDOMENPELVIS", "FEMUR", "THIGH",
+    "HIP", "HIPS", "HIPJOINT", "FEMORALHEAD", "PELVIS", "ABDOMENPELVIS", "CHESTABDOMENPELVIS", "FEMUR", "THIGH",
     "LOWERLIMB", "LOWEREXTREMITY", "EXTREMITY", "WHOLEBODY", "SACROILIACJOINT",
+    "HANCHE", "BASSIN", "HUEFTE", "HÜFTE", "BECKEN", "ANCA", "BACINO", "CADERA", "HEUP", "BEKKEN",
 })
 
 #: Radiograph views (see :func:`onfh_imaging.io.scan.radiograph_view`).

@@ -376,6 +376,13 @@ def test_scan_json_leaves_out_patient_names_unless_asked(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)[0]["patient_name"] == "Qzxwvut^Crafted"
 
 
+def test_body_parts_that_hold_a_femoral_head():
+    from onfh_imaging.vocab import may_show_a_hip
+
+    assert all(map(may_show_a_hip, ["HIP", "Hip joint", "LOWER_LIMB", "PELVIS", "", "Hüfte", "WHOLEBODY"]))
+    assert not any(map(may_show_a_hip, ["KNEE", "BRAIN", "HEAD", "L-SPINE", "CHEST", "SHOULDER"]))
+
+
 def test_why_not_measured_one_series(tmp_path):
     from onfh_imaging.plan import why_not_measured
 
