@@ -32,15 +32,9 @@ class HipResult:
     jic: Any = None  # onfh_imaging.measure.jic.JicResult
 
     def to_dict(self) -> dict:
-        out = self.measures.to_dict()
-        if self.jic is not None:
-            if out.get("lesion") is not None:
-                out["lesion"]["jic_type"] = self.jic.jic_type
-                out["lesion"]["jic_basis"] = self.jic.basis
-            out["acetabulum"] = self.jic.edge.to_dict()
-            if self.jic.jic_type is None and out.get("lesion") is not None:
-                out.setdefault("warnings", []).append(f"no JIC type: {self.jic.basis}")
-        return out
+        from onfh_imaging.measure.jic import with_jic
+
+        return with_jic(self.measures.to_dict(), self.jic)
 
 
 @dataclass

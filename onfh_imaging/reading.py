@@ -53,6 +53,7 @@ MR_ROWS: tuple[tuple[str, str, str], ...] = (
     ("Lesion volume (mL)", "lesion", "volume_ml"),
     ("Head involvement (%)", "lesion", "head_involvement_pct"),
     ("Kerboul angle (deg)", "lesion", "kerboul_angle_deg"),
+    ("JIC type", "lesion", "jic_type"),
     ("Collapse depth (mm)", "head", "collapse_depth_mm"),
     ("Sphericity", "head", "sphericity"),
     ("Head radius (mm)", "head", "radius_mm"),
@@ -267,17 +268,24 @@ class MeasureJob:
     masks: dict[str, Volume]
     neck_axis_lps: Any
     hashes: dict[str, str]
+    image: Volume | None = None  # the T1 image: the JIC type is read on it again with the edited lesion
 
 
 def measure_job(job: MeasureJob) -> tuple[str, dict[str, str], dict[str, Any] | None, Any]:
     """Measure one :class:`MeasureJob`: ``(side, hashes, measures dict or None, HipMeasures or reason)``."""
     from onfh_imaging.measure.hip import measure_hip
 
+    from onfh_imaging.measure.jic import classify_jic, with_jic
+
     try:
         measures = measure_hip(job.masks[HEAD], job.masks[LESION], side=job.side, neck_axis_lps=job.neck_axis_lps)
     except OnfhError as exc:
         return job.side, job.hashes, None, str(exc)
-    return job.side, job.hashes, measures.to_dict(), measures
+    jic = None
+    if job.image is not None:
+        jic = classify_jic(job.image, job.masks[LESION], measures.sphere.center_lps, measures.sphere.radius_mm,
+                           job.side)
+    return job.side, job.hashes, with_jic(measures.to_dict(), jic), measures
 
 
 def _seeds(head_seeds: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -378,7 +386,7 @@ class ReadingSession:
         result = measure_mr(Series(volume=self.image, info=self.info), fluid_sensitive=fluid, progress=progress,
                             head_seeds=_seeds(head_seeds))
         seeds = dict(head_seeds or {})
-        hips = [self._mr_hip(h.segmentation, h.measures.to_dict(), h.measures, None, seeds) for h in result.hips]
+        hips = [self._mr_hip(h.segmentation, h.to_dict(), h.measures, None, seeds) for h in result.hips]
         hips += [self._mr_hip(seg, None, None, reason, seeds) for seg, reason in result.unmeasured]
         hips.sort(key=lambda h: h.side != "right")
         skipped = [w for w in result.warnings if not any(w.startswith(f"{h.side} hip not measured") for h in hips)]
@@ -460,7 +468,8 @@ class ReadingSession:
                 self._place(hip, hip.measures)
                 continue
             masks = measured_masks(labels, hip.automatic_masks, hip.fractions)
-            out.append(MeasureJob(hip.side, masks, hip.neck_axis_lps, hashes))
+            out.append(MeasureJob(hip.side, masks, hip.neck_axis_lps, hashes,
+                                  image=None if self.is_radiograph else self.image))
         return out
 
     def apply(self, results: Sequence[tuple[str, dict[str, str], dict[str, Any] | None, Any]]) -> None:

@@ -84,7 +84,8 @@ def _mr_measures(hip: Mapping[str, Any]) -> list[str]:
                             f"{lesion['head_involvement_pct']:.1f} % of the head"
                             if lesion.get("head_involvement_pct") is not None else None,
                             f"Kerboul angle {lesion['kerboul_angle_deg']:.0f} deg"
-                            if lesion.get("kerboul_angle_deg") is not None else None]))
+                            if lesion.get("kerboul_angle_deg") is not None else None,
+                            f"JIC type {lesion['jic_type']}" if lesion.get("jic_type") else None]))
     return [line for line in lines if line]
 
 

@@ -290,22 +290,18 @@ def visit_outcomes(
     """
     window = default_window_months(visit_months) if window_months is None else float(window_months)
     target, half = visit_months * DAYS_PER_MONTH, window * DAYS_PER_MONTH
+    days_by_hip = {hip: d.to_numpy(float) for hip, d in visits.groupby("hip")["visit_days"]}
     rows = []
-    for _, ev in events.iterrows():
-        v = visits[visits["hip"] == ev["hip"]]
+    for ev in events.to_dict("records"):
+        days = days_by_hip.get(ev["hip"], np.empty(0))
         left = ev.get("withdrawal_days", np.nan)
         if np.isfinite(left):  # nothing after a withdrawal is the trial's
-            v = v[v["visit_days"] <= left]
-        distance = (v["visit_days"] - target).abs()
-        in_window = v[(distance <= half) & (v["visit_days"] > ev["baseline_days"])]
+            days = days[days <= left]
+        in_window = days[(np.abs(days - target) <= half) & (days > ev["baseline_days"])]
         assessed = len(in_window) > 0
-        at = (
-            float(in_window.loc[(in_window["visit_days"] - target).abs().idxmin(), "visit_days"])
-            if assessed
-            else target
-        )
+        at = float(in_window[np.argmin(np.abs(in_window - target))]) if assessed else target
 
-        def by(event: str, ev: pd.Series = ev, at: float = at) -> bool:
+        def by(event: str, ev: dict = ev, at: float = at) -> bool:
             return bool(ev[f"{event}_observed"]) and ev[f"{event}_days"] <= at
 
         thr = by("thr") if assessed else (bool(ev["thr_observed"]) and ev["thr_days"] <= target + half)

@@ -351,9 +351,15 @@ def _flag(value: object) -> bool:
     return str(value).strip().lower() not in ("", "false", "0", "no")
 
 
-def _first(days: pd.Series, mask: pd.Series) -> float:
-    hit = days[mask.fillna(False).astype(bool)]
-    return float(hit.iloc[0]) if len(hit) else float("nan")
+def _number(value: object) -> float:
+    """A measure that may be missing (None, NaN) as a float (NaN when missing)."""
+    return float("nan") if value is None or pd.isna(value) else float(value)
+
+
+def _first(days: np.ndarray, mask: np.ndarray) -> float:
+    """The first of ``days`` (ascending) where ``mask`` holds (NaN comparisons are False), or NaN."""
+    hit = np.flatnonzero(np.asarray(mask, bool))
+    return float(days[hit[0]]) if len(hit) else float("nan")
 
 
 def hip_events(
@@ -386,13 +392,14 @@ def hip_events(
     rows = []
     patient_baseline = visits.groupby("patient_id")["study_date"].min()
     withdrawn = withdrawal_days(visits, clinical)
-    visits = drop_after_withdrawal(visits, clinical)
+    visits = drop_after_withdrawal(visits, clinical).sort_values(["hip", "visit_days"], kind="stable")
+    clinical_by_hip = {} if clinical is None else dict(tuple(clinical.groupby(["patient_id", "side"])))
+    no_rows = None if clinical is None else clinical.iloc[:0]
     for hip, v in visits.groupby("hip", sort=True):
-        v = v.sort_values("visit_days")
-        days = v["visit_days"]
-        base = v.iloc[0]
-        followup = float(days.iloc[-1])
-        depth, rank = v["head_collapse_depth_mm"], v["arco_rank"]
+        days = v["visit_days"].to_numpy(float)
+        base = v.iloc[0].to_dict()
+        followup = float(days[-1])
+        depth, rank = v["head_collapse_depth_mm"].to_numpy(float), v["arco_rank"].to_numpy(float)
         collapsed = (depth > collapse_mm) | (rank >= _RANK["IIIA"])
         row = {
             "hip": hip,
@@ -405,7 +412,7 @@ def hip_events(
             "baseline_arco_2019": base["arco_2019"],
             "baseline_lesion_pct": base["lesion_head_involvement_pct"],
             "baseline_jic_type": base["lesion_jic_type"],
-            "collapsed_at_baseline": bool(collapsed.iloc[0]),
+            "collapsed_at_baseline": bool(collapsed[0]),
             "withdrawal_days": withdrawn[hip],
             "withdrawal_reason": "",
         }
@@ -413,14 +420,11 @@ def hip_events(
         later = days > base["visit_days"]
         times: dict[str, float] = {}
         at_risk: dict[str, bool] = {}
-        at_risk["collapse"] = not collapsed.iloc[0]
+        at_risk["collapse"] = not collapsed[0]
         times["collapse"] = _first(days, collapsed & later)
-        deeper = (
-            depth
-            > (base["head_collapse_depth_mm"] if np.isfinite(base["head_collapse_depth_mm"]) else 0.0)
-            + collapse_mm
-        )
-        higher = stage_progressed(rank, base["arco_rank"])
+        base_depth = _number(base["head_collapse_depth_mm"])
+        deeper = depth > (base_depth if np.isfinite(base_depth) else 0.0) + collapse_mm
+        higher = np.asarray(stage_progressed(rank, _number(base["arco_rank"])), bool)
         at_risk["collapse_progression"] = True
         times["collapse_progression"] = (
             times["collapse"] if at_risk["collapse"] else _first(days, (deeper | higher) & later)
@@ -430,14 +434,14 @@ def hip_events(
         at_risk["stage_progression"] = bool(np.isfinite(base["arco_rank"]))
         times["stage_progression"] = _first(days, higher & later)
         at_risk["thr"] = True
-        times["thr"] = _first(days, v["prosthesis_detected"].map(_flag))
-        base_lesion = base["lesion_volume_ml"]
+        times["thr"] = _first(days, np.array([_flag(x) for x in v["prosthesis_detected"]], bool))
+        base_lesion = _number(base["lesion_volume_ml"])
         at_risk["regeneration"] = bool(np.isfinite(base_lesion) and base_lesion > 0)
         times["regeneration"] = _first(
-            days, (v["lesion_volume_ml"] <= (1 - regeneration_threshold) * base_lesion) & later
+            days, (v["lesion_volume_ml"].to_numpy(float) <= (1 - regeneration_threshold) * base_lesion) & later
         )
         if clinical is not None:
-            c = clinical[(clinical["patient_id"] == base["patient_id"]) & (clinical["side"] == base["side"])]
+            c = clinical_by_hip.get((base["patient_id"], base["side"]), no_rows)
             start = pd.Timestamp(patient_baseline[base["patient_id"]])
             thr_days = [float((d - start).days) for d in c["thr_date"].dropna()]
             thr_days = [d for d in thr_days if d <= stop]  # after a withdrawal the trial knows nothing

@@ -33,6 +33,7 @@ import pandas as pd
 
 from onfh_imaging import __version__
 from onfh_imaging.batch.agreement import ARCO_ORDER, reader_agreement
+from onfh_imaging.batch.endpoints import ENDPOINTS as _BASE_ENDPOINTS
 from onfh_imaging.batch.endpoints import (
     POPULATION_WORDS,
     Composite,
@@ -70,6 +71,13 @@ HIPS_PER_PROCESS = 40
 #: Lower bound of the sphericity axis: 1 is a sphere, and a flattened head with collapse beyond
 #: ARCO IIIB still measures above it, so sphericity noise stays a flat line rather than a trend.
 SPHERICITY_AXIS_MIN = 0.9
+#: Resolution of the per-hip figures (dots per inch): 920 x 184 pixels, readable at page width.
+HIP_FIGURE_DPI = 80
+
+#: Height (inches) of one hip's line in the swimmer plot, and at most this many hips named on its
+#: axis (every n-th beyond: each hip has its own section further down the page).
+SWIMMER_ROW_IN = 0.16
+SWIMMER_LABELS = 120
 
 _EVENT_NAMES = {"thr": "THR"}
 
@@ -90,12 +98,12 @@ class ReportSummary:
 
 
 # --- drawing -------------------------------------------------------------------------------------
-def _figure(width_in: float, height_in: float):
+def _figure(width_in: float, height_in: float, dpi: float = 100):
     """A matplotlib Figure on the Agg canvas (no pyplot state: safe in worker processes)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width_in, height_in))
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
 
@@ -157,7 +165,7 @@ class HipFigures:
     """
 
     def __init__(self, visits: pd.DataFrame, events: pd.DataFrame):
-        self.fig = fig = _figure(11.5, 2.3)
+        self.fig = fig = _figure(11.5, 2.3, dpi=HIP_FIGURE_DPI)
         self.axes = axes = fig.subplots(1, len(_PANELS))
         fig.subplots_adjust(left=0.05, right=0.99, bottom=0.2, top=0.8, wspace=0.32)
         longest = max(float(events["followup_days"].max()), float(visits["visit_days"].max()), 1.0)
@@ -203,7 +211,7 @@ class HipFigures:
         self.title.set_text(str(v["hip"].iloc[0]))
         self.fig.draw_artist(self.title)
         buf = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buf, format="png", compress_level=3)
+        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buf, format="png", compress_level=1)
         return buf.getvalue()
 
 
@@ -213,40 +221,52 @@ def hip_figure(v: pd.DataFrame, ev: pd.Series | None = None) -> bytes:
     return HipFigures(v, events).png(v, ev)
 
 
-def _hip_figures_job(args: tuple[pd.DataFrame, pd.DataFrame, list[str]]) -> list[bytes]:
-    visits, events, hips = args
+def _hip_figures_job(args: tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, Path]]]) -> list[Path]:
+    """Draw and write (atomically) the figures of ``(hip, path)`` pairs; returns the paths."""
+    visits, events, targets = args
     drawer = HipFigures(visits, events)
     by_hip = events.set_index("hip")
-    return [drawer.png(visits[visits["hip"] == hip], by_hip.loc[hip]) for hip in hips]
+    groups = dict(tuple(visits.groupby("hip", sort=False)))
+    return [_write_bytes(path, drawer.png(groups[hip], by_hip.loc[hip])) for hip, path in targets]
 
 
-def _draw_hip_figures(visits: pd.DataFrame, events: pd.DataFrame, hips: list[str], processes: int | None) -> list[bytes]:
-    """Each hip's figure, in the order of ``hips``; in ``processes`` worker processes (default: as many as pay)."""
+def _draw_hip_figures(
+    visits: pd.DataFrame, events: pd.DataFrame, targets: list[tuple[str, Path]], processes: int | None
+) -> list[Path]:
+    """Write each hip's figure to its path, in ``processes`` worker processes (default: as many as pay).
+
+    Each process draws and writes its share, so drawing, PNG encoding and the writes' fsyncs all
+    run in parallel.
+    """
     if processes is None:
-        processes = min(os.cpu_count() or 1, len(hips) // HIPS_PER_PROCESS)
+        processes = min(os.cpu_count() or 1, len(targets) // HIPS_PER_PROCESS)
     if processes <= 1:
-        return _hip_figures_job((visits, events, hips))
-    chunks = [list(c) for c in np.array_split(np.asarray(hips, dtype=object), processes)]
+        return _hip_figures_job((visits, events, targets))
     jobs = []
-    for chunk in chunks:
-        mine = set(chunk)
+    for part in np.array_split(np.arange(len(targets)), processes):
+        chunk = [targets[i] for i in part]
+        mine = {hip for hip, _ in chunk}
         jobs.append((visits[visits["hip"].isin(mine)], events, chunk))
     with cf.ProcessPoolExecutor(processes) as pool:
-        return [png for part in pool.map(_hip_figures_job, jobs) for png in part]
+        return [path for written in pool.map(_hip_figures_job, jobs) for path in written]
 
 
 def swimmer_figure(visits: pd.DataFrame, events: pd.DataFrame) -> bytes:
     """PNG swimmer plot: one line per hip over its follow-up, its visits, collapse, stage change, THR, withdrawal."""
     hips = events.sort_values(["followup_days", "hip"], ascending=[False, True]).reset_index(drop=True)
-    fig = _figure(9.0, 1.2 + 0.16 * len(hips))
-    ax = fig.add_axes((0.16, 0.9 / (1.2 + 0.16 * len(hips)), 0.62, 1 - 1.2 / (1.2 + 0.16 * len(hips))))
-    by_hip = dict(tuple(visits.groupby("hip")))
+    fig = _figure(9.0, 1.2 + SWIMMER_ROW_IN * len(hips))
+    height = 1.2 + SWIMMER_ROW_IN * len(hips)
+    ax = fig.add_axes((0.16, 0.9 / height, 0.62, 1 - 1.2 / height))
+    from matplotlib.collections import LineCollection
+
+    row_of = {hip: y for y, hip in enumerate(hips["hip"])}
+    ax.add_collection(LineCollection(
+        [[(0, y), (f / DAYS_PER_MONTH, y)] for y, f in enumerate(hips["followup_days"])],
+        colors="0.6", linewidths=2, capstyle="butt"))
     marks = {"visit": [], "collapse": [], "stage": [], "thr": [], "withdrawal": []}
-    for y, ev in hips.iterrows():
-        ax.plot([0, ev["followup_days"] / DAYS_PER_MONTH], [y, y], color="0.6", lw=2, solid_capstyle="butt")
-        v = by_hip.get(ev["hip"])
-        if v is not None:
-            marks["visit"] += [(m, y) for m in v["visit_days"] / DAYS_PER_MONTH]
+    rows = visits["hip"].map(row_of).to_numpy(float)
+    marks["visit"] = list(zip(visits["visit_days"].to_numpy(float) / DAYS_PER_MONTH, rows, strict=True))
+    for y, ev in enumerate(hips.to_dict("records")):
         if ev["collapse_progression_observed"]:
             marks["collapse"].append((ev["collapse_progression_days"] / DAYS_PER_MONTH, y))
         if ev["stage_progression_observed"]:
@@ -266,9 +286,10 @@ def swimmer_figure(visits: pd.DataFrame, events: pd.DataFrame) -> bytes:
         if points:
             xy = np.asarray(points, float)
             ax.scatter(xy[:, 0], xy[:, 1], zorder=3, **styles[name])
-    ax.set_yticks(range(len(hips)), hips["hip"], fontsize=6 if len(hips) > 60 else 7)
+    every = max(1, int(np.ceil(len(hips) / SWIMMER_LABELS)))
+    ax.set_yticks(range(0, len(hips), every), hips["hip"].iloc[::every], fontsize=6 if len(hips) > 60 else 7)
     ax.set_ylim(len(hips) - 0.5, -0.5)
-    ax.set_xlim(left=0)
+    ax.set_xlim(0, 1.03 * max(float(hips["followup_days"].max()), 1.0) / DAYS_PER_MONTH)
     ax.set_xlabel("months from baseline")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _png_bytes(fig)
@@ -281,10 +302,14 @@ def cohort_figure(
     fig = _figure(13, 3.4)
     axes = fig.subplots(1, 3)
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.9, wspace=0.25)
-    for _, v in visits.groupby("hip"):
-        months = v["visit_days"] / DAYS_PER_MONTH
-        axes[0].plot(months, v["lesion_head_involvement_pct"], "-", color="tab:blue", alpha=0.4, lw=1)
-        axes[1].plot(months, v["head_collapse_depth_mm"], "-", color="tab:orange", alpha=0.4, lw=1)
+    from matplotlib.collections import LineCollection
+
+    for ax, col, color in ((axes[0], "lesion_head_involvement_pct", "tab:blue"),
+                           (axes[1], "head_collapse_depth_mm", "tab:orange")):
+        lines = [np.column_stack([v["visit_days"].to_numpy(float) / DAYS_PER_MONTH, v[col].to_numpy(float)])
+                 for _, v in visits.groupby("hip")]
+        ax.add_collection(LineCollection(lines, colors=color, alpha=0.4, linewidths=1))
+        ax.set_xlim(0, 1.03 * max(float(visits["visit_days"].max()), 1.0) / DAYS_PER_MONTH)
     axes[0].set_title("lesion (% of head)")
     _floor_axis(axes[0], visits["lesion_head_involvement_pct"], 0.0, STEINBERG_C_MIN_PCT)
     axes[1].set_title("collapse depth (mm)")
@@ -328,7 +353,11 @@ def _fraction_text(row: pd.Series) -> str:
 def endpoints_in_words(endpoints: pd.DataFrame, words: dict[str, str]) -> pd.DataFrame:
     """One row per endpoint: its statement, per protocol and intention to treat as ``k/n = % (CI)``."""
     rows = []
-    for name, g in endpoints.groupby("endpoint", sort=False):
+    base = set(endpoints["endpoint"]) & set(_BASE_ENDPOINTS)
+    order = [n for n in dict.fromkeys(endpoints["endpoint"]) if n not in base] + [
+        n for n in dict.fromkeys(endpoints["endpoint"]) if n in base
+    ]  # the primary endpoint and the analyst's composites first
+    for name, g in sorted(endpoints.groupby("endpoint", sort=False), key=lambda item: order.index(item[0])):
         by = g.set_index("population")
         rows.append(
             {
@@ -414,7 +443,8 @@ def _qc_cells(v: pd.DataFrame, qc_links: dict[tuple[str, float], str]) -> str:
 
 _CSS = (
     "body{font-family:sans-serif;margin:2em;max-width:1250px}table{border-collapse:collapse;margin:0.5em 0 1.5em}"
-    "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}img{max-width:100%}"
+    "td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}td:first-child,th:first-child"
+    "{text-align:left;white-space:normal}img{max-width:100%}"
     ".empty{color:#a40;font-style:italic}.warn{color:#a40}figure.qc{display:inline-block;margin:2px 4px;"
     "text-align:center;font-size:11px;vertical-align:top}figure.qc img{width:180px}figure.missing{width:180px;"
     "color:#a40}section.hip{border-top:1px solid #ccc;margin-top:1em}img.missing{outline:2px solid #c00}"
@@ -542,11 +572,11 @@ def longitudinal_report(
     groups = list(visits.groupby("hip", sort=True))
     figure_links: dict[str, str] = {}
     if hip_figures:
-        pngs = _draw_hip_figures(visits, events, [hip for hip, _ in groups], processes)
-        for (hip, _), png in zip(groups, pngs, strict=True):
-            name = f"hips/{_safe(hip.replace(':', '_'))}.png"
-            files[name] = _write_bytes(out / name, png)
-            figure_links[hip] = name
+        figure_links = {hip: f"hips/{_safe(hip.replace(':', '_'))}.png" for hip, _ in groups}
+        targets = [(hip, out / name) for hip, name in figure_links.items()]
+        for name, path in zip(figure_links.values(), _draw_hip_figures(visits, events, targets, processes),
+                              strict=True):
+            files[name] = path
     qc_links = _copy_qc_pictures(visits, results, out, files)
     swimmer_png = swimmer_figure(visits, events)
     files["swimmer.png"] = _write_bytes(out / "swimmer.png", swimmer_png)

@@ -147,3 +147,17 @@ def classify_jic(
         f"(acetabular edge {edge.lateral_offset_mm:.1f} mm lateral), mid-coronal plane"
     )
     return JicResult(kind, basis, lateral, edge)
+
+
+def with_jic(hip: dict, jic: JicResult | None) -> dict:
+    """A per-hip contract entry with its JIC type (``lesion.jic_type``, ``lesion.jic_basis``) and the
+    ``acetabulum`` block; a lesion without a type gets a warning saying why."""
+    if jic is None:
+        return hip
+    if hip.get("lesion") is not None:
+        hip["lesion"]["jic_type"] = jic.jic_type
+        hip["lesion"]["jic_basis"] = jic.basis
+        if jic.jic_type is None:
+            hip.setdefault("warnings", []).append(f"no JIC type: {jic.basis}")
+    hip["acetabulum"] = jic.edge.to_dict()
+    return hip
