@@ -303,7 +303,9 @@ def test_blind_read_hides_previous_reads_until_confirmed(make_napari_viewer, qtb
 def test_a_missed_head_is_measured_from_a_clicked_seed(make_napari_viewer, qtbot, phantom_study, reads_db,
                                                       monkeypatch):
     import onfh_imaging.segment.mri as mri
+    import onfh_napari._widget as widget_module
 
+    monkeypatch.setattr(widget_module, "SEPARATE_PROCESS", False)  # the search below is patched in this process
     real = mri.find_femoral_heads  # the automatic search misses the right head, as on some real scans
     monkeypatch.setattr(mri, "find_femoral_heads", lambda t1, *a, **k: [c for c in real(t1, *a, **k)
                                                                           if c.side != "right"])

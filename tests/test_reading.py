@@ -247,3 +247,24 @@ def test_head_seed_option_is_checked():
     for bad in ([["middle", "1", "2", "3"]], [["left", "1"]], [["left", "1", "2", "3"]] * 2):
         with pytest.raises(InputError, match="head-seed"):
             _head_seeds(bad)
+
+
+def test_the_worker_process_measures_like_this_process(sample_study, segmented):
+    from onfh_imaging.reading import measure_job
+    from onfh_imaging.reading_worker import ProcessWorker
+
+    session = _session(sample_study, segmented)
+    hip = session.hips[0]
+    free = np.argwhere((hip.labels[HEAD] > 0) & (hip.labels[LESION] == 0))
+    hip.labels[LESION][tuple(free[: len(free) // 5].T)] = 1
+    (job,) = session.jobs()
+    worker = ProcessWorker()
+    try:
+        ((side, hashes, there, _),) = worker.measure([job])
+        assert (side, hashes) == (job.side, job.hashes)
+        assert there == measure_job(job)[2]
+        with pytest.raises(KeyError):
+            worker._run("no such task", (), None)
+        worker.measure([])  # the child keeps serving after an error
+    finally:
+        worker.shutdown()

@@ -42,6 +42,7 @@ from qtpy.QtWidgets import (
 from onfh_imaging.errors import OnfhError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.reading import HipDecision, ReadingSession, Segmented, format_value, measure_job
+from onfh_imaging.reading_worker import ProcessWorker
 from onfh_imaging.reads import HEAD, LESION, ReadRecord, ReadStore, default_db_path
 
 from . import _layers as L
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
 
 DEBOUNCE_MS = 300
 SEED_LAYER = "head seeds"
+SEPARATE_PROCESS = True
+"""Run segmentation and measuring in a child process (the GUI thread never waits for the GIL); False runs
+them in this process's worker threads."""
+WORKER = ProcessWorker()
 
 
 class _Relay(QObject):
@@ -214,6 +219,8 @@ class ReadingWidget(QWidget):
         self.session = None if layer is None else ReadingSession(
             self.radiograph or self.volume, layer.metadata.get(META_SERIES_INFO) or self.series_info)
         self.progress.setValue(0)
+        if layer is not None and SEPARATE_PROCESS:
+            WORKER.start()  # the child imports the toolkit while the reader looks at the images
         self._say("" if layer is None else f"{layer.name}: press Segment.")
         self._show_view()
         self._show_session()
@@ -537,7 +544,7 @@ class ReadingWidget(QWidget):
         if not jobs:
             self._after_measures(dirty)
             return None
-        self._measure_worker = create_worker(lambda: [measure_job(job) for job in jobs])
+        self._measure_worker = create_worker(_measure, jobs)
         self._measure_worker.returned.connect(lambda results: self._on_remeasured(results, dirty))
         self._measure_worker.errored.connect(self._on_error)
         self._measure_worker.finished.connect(self._on_measure_finished)
@@ -684,7 +691,16 @@ class ReadingWidget(QWidget):
 
 def _compute(session: ReadingSession, seeds: dict[str, Any], progress: Any) -> tuple[ReadingSession, Segmented]:
     """The session's pipeline run (worker thread); returns the session it ran for with its result."""
+    if SEPARATE_PROCESS:
+        return session, WORKER.compute(session, seeds or None, progress)
     return session, session.compute(head_seeds=seeds or None, progress=progress)
+
+
+def _measure(jobs: list[Any]) -> list[Any]:
+    """Measure edited hips (worker thread)."""
+    if SEPARATE_PROCESS:
+        return WORKER.measure(jobs)
+    return [measure_job(job) for job in jobs]
 
 
 __all__ = ["ConfirmDialog", "ReadingWidget"]
