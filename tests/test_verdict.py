@@ -242,3 +242,43 @@ def test_every_command_and_option_has_help():
         assert helps.get(name) and parser.description, name
         for action in parser._actions:
             assert action.help, f"onfh {name} {action.option_strings or action.dest}"
+
+
+# --- phantom studies of known stage: MR + radiographs measured end to end ---------------------------
+def _sdf_visit(folder):
+    from onfh_imaging.phantom.radiograph import write_radiograph_study
+    from onfh_imaging.phantom.study import HipSpec, PhantomSpec, write_phantom_study
+
+    spec = PhantomSpec(hips="right", right=HipSpec(3.0, lesion="large"), in_plane_mm=0.9, matrix=(160, 160),
+                       n_slices=18, stir=True, seed=2)
+    truth = write_phantom_study(folder, spec)
+    write_radiograph_study(folder / "XR", spec, seed=2, study_instance_uid=truth["study_instance_uid"])
+
+
+def _labelmap_visit(folder):
+    from onfh_imaging.phantom.labelmap import HipDisease, LabelmapSpec, write_labelmap_study
+    from onfh_imaging.phantom.labelmap.radiograph import RadiographSpec, write_labelmap_radiograph
+
+    spec = LabelmapSpec(hips="right", right=HipDisease(3.0, lesion="large"), in_plane_mm=0.9, matrix=(160, 160),
+                        n_slices=18, seed=2)
+    truth = write_labelmap_study(folder, spec)
+    (folder / "XR").mkdir()
+    for view in ("AP", "frog"):
+        write_labelmap_radiograph(folder / "XR" / f"{view}.dcm", RadiographSpec(spec, view=view, seed=2),
+                                  study_instance_uid=truth["study_instance_uid"])
+
+
+@pytest.mark.parametrize("write", [_sdf_visit, _labelmap_visit], ids=["sdf", "labelmap"])
+def test_phantom_visit_gets_one_verdict_per_hip_from_mr_and_radiographs(tmp_path, write):
+    """A hip with 3 mm of collapse (IIIB) seen on a coronal T1 + STIR and AP and frog-leg views: one verdict,
+    decided by the MR's 3-D depth, with every series listed (the stage grid is benchmarks/verdict_phantoms.py)."""
+    from onfh_imaging.pipeline import measure_path
+
+    write(tmp_path / "visit")
+    reports = with_verdicts(r.to_json() for r in measure_path(tmp_path / "visit", on_refusal=lambda r: None))
+    assert {r["input"]["modality"] for r in reports} == {"MR", "DX"}
+    (right,) = reports[0]["verdicts"]
+    assert right["side"] == "right" and right["arco_2019"] == "IIIB", right
+    assert right["depth"]["series"].startswith("MR") and right["depth"]["depth_mm"] > 2.0
+    assert len(right["series"]) == 3  # the MR and both radiographs of that hip were read
+    assert all(r["verdicts"] == reports[0]["verdicts"] for r in reports)  # one block for the visit
