@@ -168,6 +168,10 @@ def test_batch_with_the_real_pipeline_on_phantom_studies(tmp_path):
     assert failed["visit_label"] == "M3" and "P2_m3" in failed["error_file"]
     errors = pd.read_csv(out / "errors.csv")
     assert len(errors) == 1 and "P2_m3" in errors["error_file"].iloc[0] and " mm" in errors["error"].iloc[0]
+    verdicts = pd.read_parquet(out / "verdicts.parquet")  # one row per hip and visit, beside the series rows
+    assert list(verdicts["visit_label"]) == ["baseline", "M12", "baseline"]
+    assert set(verdicts["arco_2019"]) == {"I-II"}  # a lesion, no collapse, MR only: I or II, and it says so
+    assert verdicts["not_assessed"].str.contains("I or II: no radiograph").all()
 
     # the CLI: a rerun measures nothing; the tables can be rebuilt alone
     assert main(["batch", str(cohort), "--out", str(out), "--processes", "0", "--no-progress"]) == 1
