@@ -274,7 +274,6 @@ class MeasureJob:
 def measure_job(job: MeasureJob) -> tuple[str, dict[str, str], dict[str, Any] | None, Any]:
     """Measure one :class:`MeasureJob`: ``(side, hashes, measures dict or None, HipMeasures or reason)``."""
     from onfh_imaging.measure.hip import measure_hip
-
     from onfh_imaging.measure.jic import classify_jic, with_jic
 
     try:
@@ -532,5 +531,17 @@ class ReadingSession:
             comment=comment, blind=blind, source_datasets=source_datasets if masks else None, hips=hips)
 
 
-__all__ = ["FRACTION_MARGIN_VOXELS", "HipDecision", "HipRead", "MR_ROWS", "MeasureJob", "RADIOGRAPH_ROWS",
-           "ReadingSession", "Segmented", "format_value", "measure_job", "measure_value", "measured_masks"]
+__all__ = [
+    "FRACTION_MARGIN_VOXELS",
+    "MR_ROWS",
+    "RADIOGRAPH_ROWS",
+    "HipDecision",
+    "HipRead",
+    "MeasureJob",
+    "ReadingSession",
+    "Segmented",
+    "format_value",
+    "measure_job",
+    "measure_value",
+    "measured_masks",
+]

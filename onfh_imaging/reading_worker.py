@@ -81,7 +81,7 @@ def serve() -> None:
             return
         try:
             _send(answers, ("result", _TASKS[task](*args, progress)))
-        except Exception as exc:  # the parent raises it in the waiting thread
+        except Exception as exc:  # noqa: BLE001 - any failure is the parent's to raise, in the waiting thread
             _send(answers, ("error", exc))
 
 

@@ -13,6 +13,9 @@ import numpy as np
 
 from onfh_imaging.geometry import Radiograph, Volume
 from onfh_imaging.reading import HipRead
+from onfh_imaging.reads import HEAD
+
+from ._reader import radiograph_transform, volume_transform
 
 HEAD_COLOR = (0.25, 0.55, 1.0, 1.0)
 LESION_COLOR = (1.0, 0.35, 0.05, 1.0)
@@ -124,6 +127,105 @@ def seed_points(layer: Any, volume: Volume | None) -> dict[str, list[tuple[float
     return seeds
 
 
-__all__ = ["DEVIATION_LEGEND", "HEAD_COLOR", "LESION_COLOR", "SPHERE_COLOR", "deviation_limit_mm",
-           "hip_world_center", "label_colormap", "line_lengths_mm", "reference_circle",
-           "reference_sphere_ellipses", "seed_points", "set_outline", "surface_data"]
+class ReadLayers(dict):
+    """The layers of a read's hips in one viewer, side -> ``{"femoral_head", "lesion", "sphere", "deviation"}``.
+
+    Each method shows one layer of one hip: it updates the hip's layer in place when there is one (no new
+    visual to build, which is what costs time), and adds it otherwise.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    on_edit : callable
+        Called with the hip's side whenever the reader edits its labels (not while :attr:`loading`).
+    """
+
+    def __init__(self, viewer: Any, on_edit: Any):
+        super().__init__()
+        self.viewer = viewer
+        self.on_edit = on_edit
+        self.loading = False
+
+    def labels(self, hip: HipRead, structure: str, volume: Volume, outline: bool) -> None:
+        """A hip's head or lesion labels; the reader then paints into the session's own array."""
+        layers = self.setdefault(hip.side, {})
+        layer = layers.get(structure)
+        if layer is not None and layer.data.shape == hip.labels[structure].shape:
+            self.loading = True
+            try:
+                layer.data = hip.labels[structure]
+            finally:
+                self.loading = False
+        else:
+            name, color = ("femoral head", HEAD_COLOR) if structure == HEAD else ("lesion", LESION_COLOR)
+            layer = self.viewer.add_labels(hip.labels[structure], name=f"{hip.side} {name}",
+                                           colormap=label_colormap(color), opacity=MASK_OPACITY,
+                                           **volume_transform(volume))
+            # Brush, eraser and fill emit ``paint``; undo and redo refresh the layer (``set_data``).
+            for event in (layer.events.paint, layer.events.data, layer.events.set_data):
+                event.connect(lambda *_, side=hip.side: None if self.loading else self.on_edit(side))
+            layers[structure] = layer
+        hip.labels[structure] = layer.data
+        set_outline([layer], outline)
+
+    def circle(self, hip: HipRead, radiograph: Radiograph) -> None:
+        """A radiograph hip's reference circle."""
+        layers = self.setdefault(hip.side, {})
+        ellipse = reference_circle(radiograph, (hip.current or {}).get("head") or {})
+        if "sphere" in layers:
+            layers["sphere"].data = [] if ellipse is None else [ellipse]
+        elif ellipse is not None:
+            layers["sphere"] = self.viewer.add_shapes(
+                [ellipse], shape_type="ellipse", name=f"{hip.side} reference circle", edge_color=SPHERE_COLOR,
+                face_color="transparent", edge_width=1.0, **radiograph_transform(radiograph))
+
+    def sphere(self, hip: HipRead, volume: Volume) -> None:
+        """The reference sphere's outline on every slice, as the hip's current measures place it."""
+        layers = self.setdefault(hip.side, {})
+        ellipses = [] if hip.center_lps is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
+        if "sphere" in layers:
+            layers["sphere"].data = ellipses
+        elif ellipses:
+            layers["sphere"] = self.viewer.add_shapes(
+                ellipses, shape_type="ellipse", name=f"{hip.side} reference sphere", edge_color=SPHERE_COLOR,
+                face_color="transparent", edge_width=0.5, opacity=0.8, **volume_transform(volume))
+
+    def deviation(self, hip: HipRead, volume: Volume) -> None:
+        """The head surface coloured by its deviation from the reference sphere (mm), with a colour bar."""
+        layers = self.setdefault(hip.side, {})
+        surface = surface_data(volume, hip.measures)
+        if surface is None:
+            return
+        limits = (-deviation_limit_mm(surface[2]), deviation_limit_mm(surface[2]))
+        if "deviation" in layers:
+            layers["deviation"].data = surface
+            layers["deviation"].contrast_limits = limits
+            return
+        layer = self.viewer.add_surface(surface, name=f"{hip.side} deviation (mm)", colormap=DEVIATION_COLORMAP,
+                                        contrast_limits=limits, visible=False, **volume_transform(volume))
+        layer.colorbar.visible = True
+        layers["deviation"] = layer
+
+    def remove(self, side: str) -> None:
+        """Remove every layer of one hip from the viewer."""
+        for layer in self.pop(side, {}).values():
+            if layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+
+
+__all__ = [
+    "DEVIATION_LEGEND",
+    "HEAD_COLOR",
+    "LESION_COLOR",
+    "SPHERE_COLOR",
+    "ReadLayers",
+    "deviation_limit_mm",
+    "hip_world_center",
+    "label_colormap",
+    "line_lengths_mm",
+    "reference_circle",
+    "reference_sphere_ellipses",
+    "seed_points",
+    "set_outline",
+    "surface_data",
+]

@@ -47,8 +47,15 @@ from onfh_imaging.reads import HEAD, LESION, ReadRecord, ReadStore, default_db_p
 
 from . import _layers as L
 from ._dialogs import ConfirmDialog, ask_discard_edits
-from ._reader import META_FILES, META_RADIOGRAPH, META_SERIES, META_SERIES_INFO, META_VOLUME
-from ._reader import radiograph_transform, volume_transform
+from ._reader import (
+    META_FILES,
+    META_RADIOGRAPH,
+    META_SERIES,
+    META_SERIES_INFO,
+    META_VOLUME,
+    radiograph_transform,
+    volume_transform,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -70,11 +77,11 @@ class _Relay(QObject):
 class ReadingWidget(QWidget):
     """Segment, review, correct and confirm the femoral heads of the selected series."""
 
-    def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: QWidget | None = None):
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.session: ReadingSession | None = None
-        self.layers: dict[str, dict[str, Any]] = {}  # side -> {"femoral_head", "lesion", "sphere", "deviation"}
+        self.layers = L.ReadLayers(napari_viewer, self._on_mask_edited)  # side -> {"femoral_head", "lesion"...}
         self.selected_side: str | None = None
         self.last_record: ReadRecord | None = None
         self._image_layer: Any = None
@@ -84,7 +91,6 @@ class ReadingWidget(QWidget):
         self._dirty_sides: set[str] = set()
         self._confirmed_here = False
         self._measured: dict[str, dict[str, Any]] = {}  # series uid -> its current measurement JSON
-        self._loading = False
         self._steps: deque[Callable[[], None]] = deque()
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
@@ -308,7 +314,7 @@ class ReadingWidget(QWidget):
         return None
 
     def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(round(100 * max(0.0, min(1.0, fraction)))))
+        self.progress.setValue(round(100 * max(0.0, min(1.0, fraction))))
         if message:
             self._say(message)
 
@@ -332,14 +338,15 @@ class ReadingWidget(QWidget):
             return
         session.load(segmented)
         sides = {h.side for h in session.hips}
-        steps: list[Callable[[], None]] = [partial(self._remove_hip_layers, side) for side in self.layers
+        steps: list[Callable[[], None]] = [partial(self.layers.remove, side) for side in self.layers
                                            if side not in sides]
         for hip in session.hips:
             if self.volume is None:
-                steps.append(partial(self._set_circle, hip))
+                steps.append(partial(self.layers.circle, hip, self.radiograph))
             else:
-                steps += [partial(self._set_labels, hip, HEAD), partial(self._set_labels, hip, LESION),
-                          partial(self._set_sphere, hip), partial(self._set_deviation, hip)]
+                steps += [partial(self.layers.labels, hip, HEAD, self.volume, self.outline.isChecked()),
+                          partial(self.layers.labels, hip, LESION, self.volume, self.outline.isChecked()),
+                          partial(self.layers.sphere, hip, self.volume), partial(self._set_deviation, hip)]
         steps.append(self._segmented_shown)
         self._steps = deque(steps)
         self._next_step()
@@ -362,72 +369,9 @@ class ReadingWidget(QWidget):
         found = ", ".join(f"{h.side}{' (not measured)' if h.current is None else ''}" for h in self.hips)
         self._say(f"Found: {found}. Edit the labels, then Confirm each hip." if found else "No femoral head found.")
 
-    def _set_labels(self, hip: Any, structure: str) -> None:
-        """Show a hip's labels: the same layer gets the new labels when it exists (no new visual)."""
-        layers = self.layers.setdefault(hip.side, {})
-        layer = layers.get(structure)
-        if layer is not None and layer.data.shape == hip.labels[structure].shape:
-            self._loading = True
-            try:
-                layer.data = hip.labels[structure]
-            finally:
-                self._loading = False
-        else:
-            name = "femoral head" if structure == HEAD else "lesion"
-            color = L.HEAD_COLOR if structure == HEAD else L.LESION_COLOR
-            layer = self.viewer.add_labels(hip.labels[structure], name=f"{hip.side} {name}",
-                                           colormap=L.label_colormap(color), opacity=L.MASK_OPACITY,
-                                           **volume_transform(self.volume))
-            # Brush, eraser and fill emit ``paint``; undo and redo refresh the layer (``set_data``).
-            for event in (layer.events.paint, layer.events.data, layer.events.set_data):
-                event.connect(lambda *_, side=hip.side: self._on_mask_edited(side))
-            layers[structure] = layer
-        hip.labels[structure] = layer.data  # the reader paints into the session's labels
-        L.set_outline([layer], self.outline.isChecked())
-
-    def _set_circle(self, hip: Any) -> None:
-        """A radiograph hip's reference circle."""
-        layers = self.layers.setdefault(hip.side, {})
-        ellipse = L.reference_circle(self.radiograph, (hip.current or {}).get("head") or {})
-        if "sphere" in layers:
-            layers["sphere"].data = [] if ellipse is None else [ellipse]
-        elif ellipse is not None:
-            layers["sphere"] = self.viewer.add_shapes(
-                [ellipse], shape_type="ellipse", name=f"{hip.side} reference circle", edge_color=L.SPHERE_COLOR,
-                face_color="transparent", edge_width=1.0, **radiograph_transform(self.radiograph))
-
-    def _set_sphere(self, hip: Any) -> None:
-        """The reference sphere's outline on every slice, as the hip's current measures place it."""
-        volume, layers = self.volume, self.layers.setdefault(hip.side, {})
-        ellipses = [] if hip.center_lps is None else L.reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
-        if "sphere" in layers:
-            layers["sphere"].data = ellipses
-        elif ellipses:
-            layers["sphere"] = self.viewer.add_shapes(
-                ellipses, shape_type="ellipse", name=f"{hip.side} reference sphere", edge_color=L.SPHERE_COLOR,
-                face_color="transparent", edge_width=0.5, opacity=0.8, **volume_transform(volume))
-
     def _set_deviation(self, hip: Any) -> None:
-        """The head surface coloured by its deviation from the reference sphere (mm), with a colour bar."""
-        layers = self.layers.setdefault(hip.side, {})
-        surface = L.surface_data(self.volume, hip.measures)
-        if surface is None:
-            return
-        limits = (-L.deviation_limit_mm(surface[2]), L.deviation_limit_mm(surface[2]))
-        if "deviation" in layers:
-            layers["deviation"].data = surface
-            layers["deviation"].contrast_limits = limits
-            return
-        layer = self.viewer.add_surface(surface, name=f"{hip.side} deviation (mm)", colormap=L.DEVIATION_COLORMAP,
-                                        contrast_limits=limits, visible=False, **volume_transform(self.volume))
-        layer.colorbar.visible = True
-        layers["deviation"] = layer
+        self.layers.deviation(hip, self.volume)
         self._show_deviation()
-
-    def _remove_hip_layers(self, side: str) -> None:
-        for layer in self.layers.pop(side, {}).values():
-            if layer in self.viewer.layers:
-                self.viewer.layers.remove(layer)
 
     def _show_deviation(self, *_: Any) -> None:
         # A 3D surface drawn over a 2D slice would hide it: the map shows in the 3D view.
@@ -442,7 +386,7 @@ class ReadingWidget(QWidget):
 
     def _clear_hip_layers(self) -> None:
         for side in list(self.layers):
-            self._remove_hip_layers(side)
+            self.layers.remove(side)
 
     def toggle_layers(self, structure: str) -> None:
         """Show or hide every hip's head (``"femoral_head"``) or lesion (``"lesion"``) labels."""
@@ -499,6 +443,9 @@ class ReadingWidget(QWidget):
                 self.table.setItem(row, col, item)
         if not rows:
             self.table.clearContents()
+        # every row in view, no scroll bars: the table is as tall as its rows and as wide as the dock
+        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
+                                  + sum(self.table.rowHeight(r) for r in range(self.table.rowCount())))
         notes = [] if self.selected_side is None else self.session.hip(self.selected_side).notes()
         study = [] if self.session is None else [f"study: {w}" for w in self.session.warnings]
         self.notes.setPlainText("\n".join(f"- {n}" for n in notes + study) or "No warnings.")
@@ -520,7 +467,7 @@ class ReadingWidget(QWidget):
         self.viewer.camera.center = tuple(world[-self.viewer.dims.ndisplay:])
 
     def _on_mask_edited(self, side: str) -> None:
-        if self._loading or self.session is None:
+        if self.layers.loading or self.session is None:
             return
         layers = self.layers.get(side, {})
         hip = self.session.hip(side)
@@ -559,7 +506,7 @@ class ReadingWidget(QWidget):
     def _after_measures(self, sides: set[str]) -> None:
         for hip in self.hips:
             if hip.side in sides and self.volume is not None:
-                self._set_sphere(hip)
+                self.layers.sphere(hip, self.volume)
                 self._set_deviation(hip)
         self._show_session()
 
