@@ -44,12 +44,16 @@ SHARP_RAY_MAX_COS = 0.35
 """A surface direction within ~20 deg of the slice plane (|u . slice normal| below this) is located at
 in-plane resolution (as the segmentation's well-resolved rays)."""
 
-FOVEA_HALF_ANGLE_DEG = 30.0
+FOVEA_HALF_ANGLE_DEG = 35.0
 """Half-angle (deg) around the fovea direction never searched for collapse: the fovea capitis is a pit
-of 10-20 mm diameter (about 12-25 deg of arc on a 24 mm head), with margin for its position."""
+of 10-20 mm diameter (about 12-25 deg of arc on a 24 mm head) whose position varies between people by
+some 10-15 deg. The zone is the medial-inferior, non-weight-bearing surface, where ARCO collapse (of the
+weight-bearing necrotic segment) does not occur, so excluding it costs no collapse."""
 
-FOVEA_TILT_DEG = (15.0, 10.0)
-"""The fovea lies slightly below (first) and behind (second) the medial pole of the head (deg)."""
+FOVEA_TILT_DEG = (35.0, 10.0)
+"""The fovea lies below (first) and behind (second) the medial pole of the head (deg): the ligamentum
+teres runs from it inferomedially to the acetabular notch, and on coronal MRI the pit sits about a third
+of the way from the medial pole to the inferior pole, slightly posterior."""
 
 JUNCTION_MARGIN_DEG = 5.0
 """A depression must lie this far (deg) beyond the articular limit from the neck axis; nearer, it is the

@@ -44,12 +44,21 @@ _OUTER_EDGE_FIT = dict(start_outer_quantile=0.8, inward_sigma=2.5, outward_sigma
                        max_iterations=10, min_points=10)
 
 
-def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Fractional index of the last upward crossing of ``level`` with ``lo <= index <= hi`` per ray."""
+def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi: np.ndarray, *,
+                         ceiling: float | None = None, reach: int = 1) -> np.ndarray:
+    """Fractional index of the last upward crossing of ``level`` with ``lo <= index <= hi`` per ray.
+
+    With ``ceiling``, a crossing counts only when the ``reach`` samples after it stay below ``ceiling``
+    (it rises into cartilage, not into marrow).
+    """
     n = profiles.shape[-1]
     idx = np.arange(1, n)
     up = (profiles[..., :-1] < level) & (profiles[..., 1:] >= level)
     up &= (idx >= lo[..., None]) & (idx <= hi[..., None])
+    if ceiling is not None:
+        padded = np.concatenate([profiles, np.repeat(profiles[..., -1:], reach, axis=-1)], axis=-1)
+        ahead = np.lib.stride_tricks.sliding_window_view(padded[..., 1:], reach, axis=-1)[..., :n - 1, :]
+        up &= ahead.max(axis=-1) < ceiling
     has = up.any(axis=-1)
     last = n - 2 - np.argmax(up[..., ::-1], axis=-1)
     v0 = np.take_along_axis(profiles, last[..., None], -1)[..., 0]
@@ -96,6 +105,10 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     s_out = s[i_min + rising[0]] if rising.size else s[i_min] + 0.75
     return TissueLevels(marrow, cortex, cartilage, float(s_out - s_in), float(s_out))
 
+
+#: How far (mm) past the head's edge the profile must stay in cartilage (below the marrow level): femoral
+#: cartilage over the head is 1-3 mm thick, so 0.8 mm beyond its inner surface is still cartilage.
+_CARTILAGE_PROBE_MM = 0.8
 
 #: Thinnest subchondral plate (mm) the layer model may learn: the dark line of plate and cortex on hip MRI
 #: is 1-2 mm; thinner than half a millimetre it is below every hip series' pixel (0.3-0.9 mm) and the
@@ -168,12 +181,19 @@ class BoneSurface:
     resolvable: np.ndarray | None = None   # (polar, azimuth) bool: the ray's blur lets plate and cartilage show
 
 
-def _outer_edges(prof: np.ndarray, radii: np.ndarray, level: float, radius: float) -> np.ndarray:
-    """Radius (mm) of the last cortex -> cartilage rising crossing near the sphere of ``radius``; NaN if none."""
+def _outer_edges(prof: np.ndarray, radii: np.ndarray, level: float, radius: float,
+                 bright_limit: float) -> np.ndarray:
+    """Radius (mm) of the last cortex -> cartilage rising crossing near the sphere of ``radius``; NaN if none.
+
+    The femoral head's edge rises from the dark plate into cartilage, which is darker than marrow; a rise
+    into something as bright as marrow (above ``bright_limit``) within :data:`_CARTILAGE_PROBE_MM` is the
+    acetabular bone across a narrow joint space, or necrotic marrow above a lesion's band, not the edge.
+    """
     shape = prof.shape[:-1]
     lo = np.full(shape, (radius - 5.5 - radii[0]) / RAY_STEP_MM)
     hi = np.full(shape, (radius + 1.2 - radii[0]) / RAY_STEP_MM)
-    return radii[0] + _last_crossing_above(prof, level, lo, hi) * RAY_STEP_MM
+    reach = max(1, int(round(_CARTILAGE_PROBE_MM / RAY_STEP_MM)))
+    return radii[0] + _last_crossing_above(prof, level, lo, hi, ceiling=bright_limit, reach=reach) * RAY_STEP_MM
 
 
 def ray_blur_cdf(widths_mm: Sequence[float], smooth_sigma_mm: float,
@@ -416,7 +436,7 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     level = 0.5 * (levels.cortex + levels.cartilage)
     prof_resolved = prof[resolved]
     for iteration in range(2):
-        r_edge = _outer_edges(prof_resolved, radii, level, radius)
+        r_edge = _outer_edges(prof_resolved, radii, level, radius, bright_limit)
         ok = np.isfinite(r_edge)
         if ok.sum() < 0.3 * resolved.sum():
             raise SegmentationError("the bone surface of the femoral head could not be traced",
@@ -450,7 +470,7 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     # the cartilage. A demarcating band under a strip of necrotic bone repeats the plate | cartilage
     # pattern deeper in, where thick slices blur it into a convincing copy; the layer model may not
     # place the surface deeper than that outermost rise by more than the ray's blur.
-    outermost = _outer_edges(prof, radii, level, radius) - radius
+    outermost = _outer_edges(prof, radii, level, radius, bright_limit) - radius
     for k in np.unique(key[surface_rays]):
         members = surface_rays & (key == k)
         widths = np.median(extent[members], axis=0)
@@ -488,7 +508,7 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     smooth = _regularise(np.where(conf > 0, shift, 0.0), conf, grid, radius)
     r_surface = radius + np.minimum(smooth, 1.0)
 
-    r_direct = _outer_edges(prof, radii, level, radius)
+    r_direct = _outer_edges(prof, radii, level, radius, bright_limit)
     neck = polar < NECK_CONE_DEG
     # Around the neck the femur inside the reference sphere is bounded by the neck's own surface.
     r_neck = np.where(np.isfinite(r_direct), np.minimum(r_direct, radius), radius)
