@@ -236,6 +236,8 @@ class ResultStore:
         """
         latest: dict[str, dict[str, Any]] = {}
         for path in sorted(self.records_dir.glob("*.json")):
+            if path.name.startswith("."):  # a temporary of a writer still running (or killed)
+                continue
             try:
                 rec = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:

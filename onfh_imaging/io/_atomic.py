@@ -2,8 +2,9 @@
 
 The one writer every output of the toolkit goes through (DICOM, NIfTI, JSON, batch records and tables).
 The temporary file is fsynced before the rename and the folder after it, so after a crash the target is
-either the old file or the whole new one. Its name, ``.<target name>.<pid>-<random>.tmp<suffix>``, says
-which process owns it (:func:`owner_pid`), so stale leftovers of killed processes can be cleaned safely.
+either the old file or the whole new one. Its name, ``.<target name>.<pid>-<random>.tmp`` (plus the
+target's suffix for writers that pick a format by it), says which process owns it (:func:`owner_pid`), so
+stale leftovers of killed processes can be cleaned safely.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from pathlib import Path
 __all__ = ["TMP_MARK", "atomic_path", "is_temporary", "owner_pid"]
 
 TMP_MARK = ".tmp"
-"""Marks a temporary output file's name (followed by the target's own suffix)."""
+"""Marks a temporary output file's name."""
+
+
+#: Suffixes whose writers choose the format from the file name (nibabel, matplotlib, Pillow): a temporary
+#: file keeps them. Any other temporary ends in :data:`TMP_MARK`, so a half-written ``record.json`` is never
+#: taken for a record by a reader that lists ``*.json``.
+SNIFFED_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".svg", ".pdf")
 
 
 def _suffix(path: Path) -> str:
-    """Full suffix chain that format sniffers look at (``.nii.gz``, ``.dcm``)."""
-    name = path.name
-    if name.endswith(".nii.gz"):
-        return ".nii.gz"
-    return path.suffix
+    """The suffix a temporary file for ``path`` must keep for format-sniffing writers ('' for none)."""
+    name = path.name.lower()
+    return next((s for s in SNIFFED_SUFFIXES if name.endswith(s)), "")
 
 
 def _read_umask() -> int:
@@ -65,8 +70,8 @@ def owner_pid(path: str | os.PathLike) -> int | None:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
 
-    The temporary file keeps ``path``'s suffix so writers that choose a format by extension
-    (nibabel) still work. On any exception the temporary file is removed and ``path`` is untouched.
+    The temporary file keeps ``path``'s suffix where writers choose a format by it (nibabel,
+    matplotlib; :data:`SNIFFED_SUFFIXES`). On any exception the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
