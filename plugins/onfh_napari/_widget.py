@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -152,7 +153,16 @@ class ReadingWidget(QWidget):
         self.confirm_button.clicked.connect(self.ask_and_confirm)
         self.confirm_button.setEnabled(False)
 
-        layout = QVBoxLayout(self)
+        # the controls scroll inside the dock rather than squeeze one another when the dock is short
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
         layout.addWidget(QLabel("Series"))
         layout.addWidget(self.series_combo)
         row = QHBoxLayout()
