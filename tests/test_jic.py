@@ -74,6 +74,16 @@ def test_jic_family_a(tilts, types):
         true_edge = (np.array(truth.lateral_edge_lps_mm) - centre) @ lateral
         assert result.edge.found and abs(result.edge.lateral_offset_mm - true_edge) < EDGE_LATERAL_TOLERANCE_MM
         assert expected in result.basis or "weight-bearing portion" in result.basis
+    # the reading session (napari) reads the type again from edited masks: here the truth's
+    from onfh_imaging.reading import HEAD, LESION, MR_ROWS, MeasureJob, measure_job, measure_value
+
+    assert ("JIC type", "lesion", "jic_type") in MR_ROWS
+    hip = next(h for h in model.hips if h.side == "right")
+    head, own_lesion = truth_masks(hip, image)
+    job = MeasureJob("right", {HEAD: head, LESION: own_lesion}, hip.neck_axis, {}, image=image)
+    _, _, shown, _ = measure_job(job)
+    assert measure_value(shown, "lesion", "jic_type") == types[0]
+    assert shown["acetabulum"]["lateral_edge_found"]
 
 
 # --- family B: label-map anatomy ------------------------------------------------------------------

@@ -32,6 +32,7 @@ from onfh_imaging.batch.endpoints import (
 from onfh_imaging.batch.longitudinal import (
     add_baseline_changes,
     cohort_warnings,
+    early_lesion_table,
     hip_events,
     hip_visits,
     load_clinical,
@@ -167,6 +168,10 @@ def test_reborne_flow_and_lesion_per_visit(reborne):
     assert summary.loc["M12", "stages"] == "II: 16, IIIA: 1"
     assert summary.loc["M60", "collapse_mm_n"] == 17
     assert summary.loc["M12", "lesion_pct_change_median"] < -10
+    # the companion paper's predictor: the six hips under 10 % at 3 months all did well
+    early = early_lesion_table(visits, events).set_index("lesion at M3")
+    assert early.loc["< 10 %", ["hips", "progressed or replaced"]].tolist() == [6, 0]
+    assert early.loc[">= 10 %", ["hips", "progressed or replaced"]].tolist() == [16, 5]
 
 
 # --- withdrawals ----------------------------------------------------------------------------------

@@ -328,6 +328,59 @@ def visit_summary(visits: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: Early lesion size that predicted the outcome after cell therapy (REBORNE companion report): a lesion
+#: under 10 % of the head at the 3-month visit was followed by no progression.
+EARLY_LESION_PCT = 10.0
+EARLY_VISIT_MONTHS = 3
+
+
+def early_lesion_table(
+    visits: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    visit_months: float = EARLY_VISIT_MONTHS,
+    limit_pct: float = EARLY_LESION_PCT,
+) -> pd.DataFrame:
+    """Hips by their lesion % at an early visit (below / at or above ``limit_pct``) and what followed.
+
+    Parameters
+    ----------
+    visits, events : DataFrame
+        :func:`hip_visits` and :func:`hip_events`.
+    visit_months : float
+        The early visit (nominal months, e.g. 3): each hip's visit labelled with it.
+    limit_pct : float
+        Lesion size, % of the head.
+
+    Returns
+    -------
+    DataFrame
+        Two rows (``lesion at M3``: ``< 10 %`` / ``>= 10 %``) with ``hips``, ``progressed`` (collapse
+        progression, stage progression or THR seen at any time) and ``followup_months`` (median).
+        Empty when no hip was measured at that visit.
+    """
+    label = f"M{int(visit_months)}"
+    early = visits[(visits["visit_label"] == label) & visits["lesion_head_involvement_pct"].notna()]
+    early = early.drop_duplicates("hip").set_index("hip")["lesion_head_involvement_pct"]
+    if early.empty:
+        return pd.DataFrame()
+    ev = events.set_index("hip").loc[early.index]
+    failed = ev["collapse_progression_observed"] | ev["stage_progression_observed"] | ev["thr_observed"]
+    rows = []
+    for name, group in ((f"< {limit_pct:g} %", early < limit_pct), (f">= {limit_pct:g} %", early >= limit_pct)):
+        hips = group[group].index
+        rows.append(
+            {
+                f"lesion at {label}": name,
+                "hips": len(hips),
+                "progressed or replaced": int(failed.loc[hips].sum()),
+                "median follow-up (months)": float(np.median(ev.loc[hips, "followup_days"]) / DAYS_PER_MONTH)
+                if len(hips) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def stage_progressed(rank: pd.Series, baseline_rank: float) -> pd.Series:
     """Per visit of one hip: is its ARCO 2019 stage above its baseline stage?
 

@@ -6,7 +6,8 @@
   ``outcomes.csv`` (per hip outcome at the chosen visit, composites included), ``endpoints.csv``
   (fractions with Wilson CIs), ``flow.csv`` (enrolled, assessed, replaced, withdrawn, missing per
   visit), ``visit_summary.csv`` (n, median, IQR of lesion %, its change, collapse depth; stages),
-  ``jic.csv`` (outcomes by baseline JIC type), ``survival_thr.csv`` and ``survival_collapse.csv``
+  ``jic.csv`` (outcomes by baseline JIC type), ``early_lesion.csv`` (lesion % at 3 months and what
+  followed), ``survival_thr.csv`` and ``survival_collapse.csv``
   (Kaplan-Meier), ``agreement.csv`` (when several readers confirmed);
 - ``hips/<patient>_<side>.png`` trajectories, ``swimmer.png``, ``cohort.png``, and ``qc/`` the
   quality-control pictures of every measured hip and visit (copied from the batch output);
@@ -49,10 +50,13 @@ from onfh_imaging.batch.endpoints import (
 )
 from onfh_imaging.batch.longitudinal import (
     COLLAPSE_MM,
+    EARLY_LESION_PCT,
+    EARLY_VISIT_MONTHS,
     REGENERATION_THRESHOLD,
     add_baseline_changes,
     cohort_warnings,
     drop_after_withdrawal,
+    early_lesion_table,
     hip_events,
     hip_visits,
     load_clinical,
@@ -525,6 +529,7 @@ def longitudinal_report(
     flow = flow_table(visits, events, window_months=window_months)
     per_visit = visit_summary(visits)
     jic = jic_table(events, outcomes)
+    early = early_lesion_table(visits, events)
     km = {name: kaplan_meier(events, name) for name in ("thr", "collapse")}
     km_rows = pd.DataFrame(
         [
@@ -561,6 +566,7 @@ def longitudinal_report(
         ("flow.csv", flow),
         ("visit_summary.csv", per_visit),
         ("jic.csv", jic),
+        ("early_lesion.csv", early),
     ):
         files[name] = _write_csv(out / name, df)
     for name, (t, _) in km.items():
@@ -623,6 +629,10 @@ def longitudinal_report(
         "<h2 id='jic'>By baseline JIC type</h2>",
         _table_html(jic, empty="No JIC type measured at baseline (the measurements predate it, or no "
                     "lesion reached the mid-coronal plane)."),
+        f"<h2 id='early'>Lesion at {EARLY_VISIT_MONTHS} months and what followed</h2>",
+        f"<p>A lesion under {EARLY_LESION_PCT:g} % of the head at {EARLY_VISIT_MONTHS} months was followed by no "
+        "progression in the REBORNE companion report.</p>",
+        _table_html(early, floats="{:.1f}", empty=f"No hip measured at the {EARLY_VISIT_MONTHS}-month visit."),
         "<h2 id='swimmer'>Swimmer plot</h2>",
         _img(swimmer_png, "swimmer plot: one line per hip"),
         "<h2>Cohort trajectories and survival</h2>",
@@ -632,8 +642,9 @@ def longitudinal_report(
         "".join(f"<p class='empty'>{html.escape(_km_empty_reason(n, events))}</p>" for n, (t, _) in km.items()
                 if t.empty),
     ]
-    if not agreement.empty:
-        parts += ["<h2>Reader agreement</h2>", _table_html(agreement)]
+    parts.append("<h2>Reader agreement</h2>")
+    parts.append(_table_html(agreement, empty="No hip was confirmed by two or more readers (reads.csv in the "
+                                              "batch output): no agreement to report."))
     parts.append("<h2 id='hips'>Per hip: trajectories and quality-control pictures</h2>")
     parts.append(
         "<p>Each QC picture is the mid-coronal plane through the head centre: head outline (yellow), "
