@@ -361,14 +361,17 @@ def _collapse_decision(series: Sequence[SeriesHip], best: SeriesHip | None) -> t
     """The series whose collapse evidence decides stage III (empty when it is not decided), and the
     review reasons of evidence that could not decide it.
 
-    ``best`` is the best-resolved depth (:func:`_best_depth`): when it is a trusted 3-D surface below its
+    ``best`` is the best-resolved depth (:func:`_best_depth`). When the 3-D surfaces whose collapse evidence
+    passed its checks (a review asked for another reason does not void the surface) all lie within their
     detection limit, radiograph evidence alone does not make the head collapsed and asks for review: a
     silhouette depression deeper than the surface is impossible, and a double contour without any
     depression may be a fracture line (IIIA) or the dense margin of a lesion or noise, which the
     software cannot tell apart (a false stage III on an intact head is the worst output).
     """
-    intact_3d = best is not None and not best.radiograph and not best.collapsed and best.collapse_trusted \
-        and not best.needs_review
+    surfaces = [s for s in series if not s.radiograph and s.collapse_trusted and s.depth_mm is not None]
+    intact_3d = bool(surfaces) and not any(s.collapsed for s in surfaces)
+    if intact_3d and (best is None or best.radiograph or best.collapsed):
+        best = min(surfaces, key=lambda s: s.detection_mm)
     evidence, reasons = [], []
     for s in series:
         if not s.collapse_evidence:

@@ -189,14 +189,14 @@ def _record(result: dict) -> dict:
 
 
 def test_batch_verdicts_table_and_a_stage_change_only_the_radiographs_show(tmp_path):
-    """II -> IIIA: at 6 months the MR reads no collapse but its surface needs review (mostly interpolated),
+    """II -> IIIA: at 6 months the MR's collapse evidence fails its checks (its surface mostly interpolated),
     and the frog-leg view shows a 1.2 mm depression with a fracture line; the per-series MR stage stays
     I-II, the visit's verdict moves to IIIA."""
     from onfh_imaging.batch.longitudinal import hip_events, hip_visits, load_measurements, load_verdicts
     from onfh_imaging.batch.store import ResultStore
 
     store = ResultStore(tmp_path)
-    visits = [("2026-01-01", _xr("lateral", 0.2), None), ("2026-07-01", _xr("lateral", 1.2, double=True), REVIEW)]
+    visits = [("2026-01-01", _xr("lateral", 0.2), None), ("2026-07-01", _xr("lateral", 1.2, double=True), REVIEW_BLOCKING)]
     for n, (date, frog, quality) in enumerate(visits):
         mr = _mr(0.2, date=date, quality=quality)
         frog["input"]["study_date"] = date
@@ -219,6 +219,11 @@ def test_batch_verdicts_table_and_a_stage_change_only_the_radiographs_show(tmp_p
     assert events["stage_progression_observed"] and events["stage_progression_days"] == 181
     (unchanged,) = hip_events(by_series).to_dict("records")
     assert not unchanged["stage_progression_observed"]
+
+
+def test_an_intact_3d_surface_needing_review_for_another_reason_still_vetoes_radiograph_collapse():
+    v = _one(_mr(0.2, lesion_ml=0.0, quality=REVIEW), _xr("AP", 0.9), _xr("lateral", 1.1, double=True))
+    assert not str(v["arco_2019"]).startswith("III") and v["needs_review"]
 
 
 def test_a_fracture_line_alone_against_an_intact_3d_surface_needs_review():
