@@ -24,6 +24,7 @@ from onfh_imaging.phantom.labelmap import (
     truth_masks,
     write_labelmap_study,
 )
+from onfh_imaging.phantom.labelmap import radiograph as lm_xray
 from onfh_imaging.phantom.labelmap.anatomy import lateral, unit
 
 R = 24.0
@@ -220,8 +221,6 @@ def test_cli_writes_a_labelmap_study(tmp_path, capsys):
 
 
 # --- radiographs -------------------------------------------------------------------------------------
-
-from onfh_imaging.phantom.labelmap import radiograph as lm_xray
 
 
 def _xray_spec(**kw):
