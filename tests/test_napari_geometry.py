@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -119,3 +121,24 @@ def test_in_plane_axes_follow_the_radiological_display_convention():
     assert bottom[1] < top[1]  # row 9 is more superior, so it sits higher on the screen
     lps = vol.index_to_lps([0, 9, 0])
     assert np.allclose(layer.data_to_world((0, 9, 0)), lps_to_world(vol, lps))
+
+
+def test_radiographs_beside_an_mr_series_start_hidden(tmp_path):
+    from onfh_imaging.io.dicom_write import write_radiograph
+    from onfh_imaging.phantom import PhantomSpec, write_phantom_study
+    from onfh_napari._reader import META_RADIOGRAPH, read_study
+
+    write_phantom_study(tmp_path / "study", PhantomSpec(hips="right", matrix=(64, 64), n_slices=6))
+    for name in ("ap.dcm", "frog.dcm"):
+        write_radiograph(np.random.default_rng(0).random((120, 100)), tmp_path / "study" / name,
+                         imager_pixel_spacing=0.2, magnification=1.2)
+    layers = read_study(tmp_path / "study")
+    shown = {kw.get("visible", True) for _, kw, _ in layers if kw["metadata"].get(META_RADIOGRAPH) is not None}
+    assert shown == {False}  # a radiograph is its own view, not drawn over the MR
+    assert any(kw.get("visible", True) for _, kw, _ in layers if kw["metadata"].get(META_VOLUME) is not None)
+    # radiographs alone: the first is shown, the other waits its turn
+    for f in (tmp_path / "study").iterdir():
+        if f.is_dir():
+            shutil.rmtree(f)
+    flags = [kw.get("visible", True) for _, kw, _ in read_study(tmp_path / "study")]
+    assert flags == [True, False]
