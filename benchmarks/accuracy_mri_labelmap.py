@@ -5,7 +5,9 @@ of :func:`onfh_imaging.phantom.labelmap.mr_grid` as DICOM (coronal T1 + STIR, sl
 measures it with :func:`onfh_imaging.pipeline.measure_path` exactly as a user would, and compares every
 hip with the truth computed from the construction: centre, radius, collapse, lesion volume, head and
 lesion Dice (against :func:`onfh_imaging.phantom.labelmap.truth_masks` on the series grid), Kerboul
-angle, ARCO stage, stage III on intact heads, and the quality block (``needs_review`` and its reasons).
+angle, ARCO stage, stage III on intact heads, where a reported collapse points (its angle from the true
+collapse and from the fovea capitis: a false collapse at about 0-30 deg from the fovea is the fovea
+read as collapse), and the quality block (``needs_review`` and its reasons).
 Prints markdown tables and writes them to ``benchmarks/results/accuracy_mri_labelmap.md``.
 
 The segmentation was never tuned on this family: the table shows how it does on hips it never saw.
@@ -60,6 +62,14 @@ def describe(spec: LabelmapSpec) -> str:
     if spec.effusion:
         extra.append("effusion")
     return "; ".join(hips) + " | " + " ".join(extra)
+
+
+def _angle_deg(a, b) -> float:
+    """Angle (degrees) between two directions; NaN when either is missing."""
+    if a is None or b is None:
+        return float("nan")
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.degrees(np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))))
 
 
 def evaluate(name: str, spec: LabelmapSpec, folder: Path) -> list[dict]:
@@ -120,6 +130,9 @@ def evaluate(name: str, spec: LabelmapSpec, folder: Path) -> list[dict]:
             kerboul_error_deg=(float(lesion["kerboul_angle_deg"]) - true["lesion"]["kerboul_angle_deg"]
                                if lesion and true["lesion"] and lesion.get("kerboul_angle_deg") is not None
                                else float("nan")),
+            collapse_to_fovea_deg=_angle_deg(head.get("collapse_direction_lps"), true["head"]["fovea_direction_lps"]),
+            collapse_direction_error_deg=_angle_deg(head.get("collapse_direction_lps"),
+                                                    true["head"]["collapse_direction_lps"]),
             stage=staging["arco_2019"],
             stage_iii_on_intact=bool(true["head"]["collapse_depth_mm"] == 0 and str(staging["arco_2019"]).startswith("III")),
             needs_review=bool(quality.get("needs_review", False)),
@@ -186,7 +199,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 COLUMNS = ["case", "truth_side", "side", "center_error_mm", "radius_error_mm", "true_collapse_mm", "collapse_mm",
-           "collapse_error_mm", "true_lesion_ml", "lesion_ml", "lesion_volume_error_pct", "head_dice",
+           "collapse_error_mm", "collapse_direction_error_deg", "collapse_to_fovea_deg", "true_lesion_ml", "lesion_ml", "lesion_volume_error_pct", "head_dice",
            "lesion_dice", "true_kerboul_deg", "kerboul_error_deg", "true_stage", "stage", "stage_iii_on_intact",
            "head_outside_fov_pct", "needs_review", "reasons"]
 
