@@ -383,8 +383,8 @@ def _cmd_phantom_labelmap(args: argparse.Namespace) -> int:
     from onfh_imaging.phantom import truth_summary
     from onfh_imaging.phantom.labelmap import HipDisease, LabelmapSpec, write_labelmap_study
 
-    if args.collapse_direction is not None or args.radiographs or args.ball:
-        raise InputError("--collapse-direction, --radiographs and --ball are not options of --family labelmap")
+    if args.collapse_direction is not None or args.ball:
+        raise InputError("--collapse-direction and --ball are not options of --family labelmap")
     disease = HipDisease(args.collapse, lesion=args.lesion, core=args.lesion_core)
     pixel = args.pixel or (1.4 if args.hips == "both" else 0.7)
     spec = LabelmapSpec(hips=args.hips, right=disease, left=disease, head_radius_mm=args.radius,
@@ -394,6 +394,14 @@ def _cmd_phantom_labelmap(args: argparse.Namespace) -> int:
                         **({} if args.joint_space is None else {"joint_space_mm": args.joint_space}))
     truth = write_labelmap_study(args.out_dir, spec)
     print(f"{args.out_dir}: " + ", ".join(f"{s['folder']} {s['shape'][0]} slices" for s in truth["series"]))
+    if args.radiographs:
+        from pathlib import Path
+
+        from onfh_imaging.phantom.labelmap.radiograph import write_labelmap_radiograph_study
+
+        xr = write_labelmap_radiograph_study(Path(args.out_dir) / "XR", spec,
+                                             study_instance_uid=truth["study_instance_uid"])
+        print(f"{args.out_dir}/XR: {len(xr['files'])} radiographs, truth in XR/radiograph_truth.json")
     print("\n".join(truth_summary(truth)))
     return 0
 

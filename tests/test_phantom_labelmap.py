@@ -304,3 +304,15 @@ def test_prosthesis_is_far_brighter_than_bone():
     replaced = lm_xray.project(anatomy, hip, beam, prosthesis=True, step_mm=1.0)
     r0, c0 = (int(v) for v in beam.centre_px)
     assert replaced[r0, c0] > native[r0, c0] + 10.0  # tens of mm of cobalt-chrome on the ball's axis
+
+
+def test_radiograph_study_has_ap_and_frog_views_of_every_imaged_hip(tmp_path):
+    spec = LabelmapSpec(hips="left", left=HipDisease(2.0, 25.0, "large"), seed=9)
+    truth = lm_xray.write_labelmap_radiograph_study(tmp_path, spec, shape=(50, 50), detector_pixel_mm=1.2,
+                                                    volume_step_mm=1.5)
+    assert truth["files"] == ["AP_LEFT.dcm", "FROG_LEFT.dcm"]
+    assert json.loads((tmp_path / "radiograph_truth.json").read_text())["family"] == "labelmap"
+    for view in truth["views"]:
+        hip = view["hips"][0]
+        assert hip["side"] == "left" and hip["radius_px"] == pytest.approx(
+            hip["radius_projected_mm"] * view["magnification"] / 1.2)

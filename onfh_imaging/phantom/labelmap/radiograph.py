@@ -282,8 +282,6 @@ def silhouette_depth_mm(hip: HipAnatomy, beam: Beam, rotation: np.ndarray | None
     return float(depth[k]), float(np.degrees(phis[k]))
 
 
-__all__ = ["FEMUR_TISSUES", "MU_METAL_PER_MM", "MU_PER_MM", "Beam", "attenuation_volume", "frog_rotation",
-           "project", "silhouette_depth_mm"]
 
 
 # --- radiograph studies ------------------------------------------------------------------------------
@@ -397,6 +395,48 @@ def write_labelmap_radiograph(path, spec: RadiographSpec, *, study_instance_uid:
     return truth
 
 
+RADIOGRAPH_TRUTH_SCHEMA = "onfh-imaging/phantom-radiograph-truth/1"
+
+
+def write_labelmap_radiograph_study(out_dir, spec: LabelmapSpec, *, study_instance_uid: str | None = None,
+                                    **view_kw) -> dict:
+    """AP and frog-leg radiographs of every imaged hip of ``spec``: ``OUT_DIR/{AP,FROG}_{SIDE}.dcm`` and
+    ``OUT_DIR/radiograph_truth.json`` (written last).
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder to create or fill.
+    spec : LabelmapSpec
+        The study whose anatomy is radiographed (its seed also seeds the noise).
+    study_instance_uid : str, optional
+        Put the radiographs in this study (e.g. the MR study's).
+    **view_kw
+        Fields of :class:`RadiographSpec` for every view (magnification, detector_pixel_mm, shape...).
+
+    Returns
+    -------
+    dict
+        The truth document: ``{"schema", "family", "files", "views": [...]}``.
+    """
+    from pathlib import Path
+
+    from onfh_imaging.phantom.labelmap.study import FAMILY, write_json_atomic
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    views = []
+    for side in spec.sides:
+        for view in ("AP", "frog"):
+            view_spec = RadiographSpec(spec, side, view, seed=spec.seed, **view_kw)
+            views.append(write_labelmap_radiograph(out / f"{view.upper()}_{side.upper()}.dcm", view_spec,
+                                                   study_instance_uid=study_instance_uid))
+    truth = {"schema": RADIOGRAPH_TRUTH_SCHEMA, "family": FAMILY, "files": [v["file"] for v in views],
+             "views": views}
+    write_json_atomic(out / "radiograph_truth.json", truth)
+    return truth
+
+
 def xray_grid() -> list[tuple[str, RadiographSpec]]:
     """The radiograph benchmark: 10 views over sides, AP and frog-leg, collapse 0-4 mm, magnification
     1.1-1.25, pixels 0.1-0.2 mm, MONOCHROME1 and 2, flipped images, pixel-only files and prostheses."""
@@ -425,3 +465,8 @@ def xray_grid() -> list[tuple[str, RadiographSpec]]:
                                cam_bump=n % 4 == 0, seed=200 + n, patient_id=f"LMXR{n:02d}")
         out.append((name, RadiographSpec(anatomy, side, view, seed=n, **kw)))
     return out
+
+
+__all__ = ["DOME_SECTOR_DEG", "FEMUR_TISSUES", "MU_METAL_PER_MM", "MU_PER_MM", "RADIOGRAPH_TRUTH_SCHEMA", "Beam",
+           "RadiographSpec", "attenuation_volume", "frog_rotation", "project", "render_radiograph",
+           "silhouette_depth_mm", "write_labelmap_radiograph", "write_labelmap_radiograph_study", "xray_grid"]
