@@ -20,14 +20,14 @@ Kaplan-Meier method (lifelines), with its exponential Greenwood (log-log) 95 % i
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from scipy.stats import norm
-
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
 
 from onfh_imaging.batch.visits import DAYS_PER_MONTH, NOMINAL_VISITS_MONTHS
 from onfh_imaging.errors import InputError

@@ -280,11 +280,11 @@ def swimmer_figure(visits: pd.DataFrame, events: pd.DataFrame) -> bytes:
         if np.isfinite(ev.get("withdrawal_days", np.nan)):
             marks["withdrawal"].append((ev["withdrawal_days"] / DAYS_PER_MONTH, y))
     styles = {
-        "visit": dict(marker="o", color="tab:blue", s=12, label="imaging visit"),
-        "collapse": dict(marker="v", color="tab:orange", s=40, label="collapse progression"),
-        "stage": dict(marker="^", color="tab:purple", s=30, label="stage progression"),
-        "thr": dict(marker="X", color="tab:red", s=50, label="THR"),
-        "withdrawal": dict(marker="|", color="black", s=120, label="withdrawal"),
+        "visit": {"marker": "o", "color": "tab:blue", "s": 12, "label": "imaging visit"},
+        "collapse": {"marker": "v", "color": "tab:orange", "s": 40, "label": "collapse progression"},
+        "stage": {"marker": "^", "color": "tab:purple", "s": 30, "label": "stage progression"},
+        "thr": {"marker": "X", "color": "tab:red", "s": 50, "label": "THR"},
+        "withdrawal": {"marker": "|", "color": "black", "s": 120, "label": "withdrawal"},
     }
     for name, points in marks.items():
         if points:
@@ -574,7 +574,6 @@ def longitudinal_report(
     if not agreement.empty:
         files["agreement.csv"] = _write_csv(out / "agreement.csv", agreement)
 
-    by_hip = events.set_index("hip")
     groups = list(visits.groupby("hip", sort=True))
     figure_links: dict[str, str] = {}
     if hip_figures:
@@ -611,17 +610,17 @@ def longitudinal_report(
     parts += [
         "<h2>Populations</h2>",
         "".join(f"<p>{html.escape(POPULATION_WORDS[p])}</p>" for p in ("per_protocol", "intention_to_treat")),
-        "<p>A withdrawn hip (withdrawal_date in the clinical table) contributes nothing after its "
-        "withdrawal: no visit, no THR; survival censors it there.</p>",
+        ("<p>A withdrawn hip (withdrawal_date in the clinical table) contributes nothing after its "
+         "withdrawal: no visit, no THR; survival censors it there.</p>"),
         "<h2 id='flow'>Flow of hips per visit</h2>",
         _table_html(flow.rename(columns=lambda c: c.replace("_", " ")), floats="{:g}",
                     empty="No follow-up visit: every hip has its baseline only."),
         _withdrawal_html(events),
         f"<h2 id='endpoints'>Endpoints at {visit_months:g} months (window +/- {window:g} months)</h2>",
-        "<p>Wilson 95 % intervals. Regeneration and composites that include it count hips with a "
-        "baseline lesion only.</p>",
+        ("<p>Wilson 95 % intervals. Regeneration and composites that include it count hips with a "
+         "baseline lesion only.</p>"),
         _table_html(endpoints_in_words(table, words),
-                    empty=f"No hip enrolled."),
+                    empty="No hip enrolled."),
         _assessed_note(outcomes, visit_months),
         "<h2 id='per-visit'>Per visit: lesion, collapse and stage</h2>",
         "<p>median [interquartile range] (number of hips measured).</p>",
@@ -630,8 +629,8 @@ def longitudinal_report(
         _table_html(jic, empty="No JIC type measured at baseline (the measurements predate it, or no "
                     "lesion reached the mid-coronal plane)."),
         f"<h2 id='early'>Lesion at {EARLY_VISIT_MONTHS} months and what followed</h2>",
-        f"<p>A lesion under {EARLY_LESION_PCT:g} % of the head at {EARLY_VISIT_MONTHS} months was followed by no "
-        "progression in the REBORNE companion report.</p>",
+        (f"<p>A lesion under {EARLY_LESION_PCT:g} % of the head at {EARLY_VISIT_MONTHS} months was followed "
+         "by no progression in the REBORNE companion report.</p>"),
         _table_html(early, floats="{:.1f}", empty=f"No hip measured at the {EARLY_VISIT_MONTHS}-month visit."),
         "<h2 id='swimmer'>Swimmer plot</h2>",
         _img(swimmer_png, "swimmer plot: one line per hip"),

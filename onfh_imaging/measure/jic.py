@@ -98,7 +98,7 @@ def lesion_lateral_extent(
     float
         NaN when the lesion does not reach that half-plane.
     """
-    points, offsets = coronal_plane_points(center_lps, side, radius_mm, PLANE_STEP_MM)
+    points, _ = coronal_plane_points(center_lps, side, radius_mm, PLANE_STEP_MM)
     frac = sample_plane(lesion, np.asarray(lesion.array, dtype=np.float32), points)
     rel = points - np.asarray(center_lps, float)
     upper = (rel @ SUPERIOR_LPS) > 0

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from onfh_imaging.geometry import Volume
-from onfh_imaging.phantom.model import Collapse, HipModel, PelvisModel, Side, default_dome_direction, lateral_lps
+from onfh_imaging.phantom.model import (
+    Collapse,
+    HipModel,
+    PelvisModel,
+    Side,
+    default_dome_direction,
+    lateral_lps,
+)
 from onfh_imaging.phantom.mr import coronal_grid
 
 #: depth below the articular surface (mm) at which the Kerboul arc probes the lesion

@@ -207,7 +207,7 @@ def _roof_run(covered: np.ndarray, inside: np.ndarray, angles: np.ndarray) -> in
         if not inside[angles <= ROOF_TOP_DEG].all():
             return "the field of view ends before the acetabular roof above the head"
         return "no acetabular roof found above the head on the mid-coronal plane"
-    gap = int(round(GAP_DEG / STEP_DEG))
+    gap = round(GAP_DEG / STEP_DEG)
     last, n = int(top[0]), int(top[0])
     while n + 1 < len(angles):
         n += 1
