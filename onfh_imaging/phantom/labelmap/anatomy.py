@@ -325,6 +325,9 @@ class HipAnatomy:
     lesion: Lesion | None = None
     oedema_radius_mm: float = 0.0
     red_marrow: tuple[tuple[tuple[float, float, float], tuple[float, float, float]], ...] = ()
+    fat_septa: tuple[tuple[tuple[float, float, float], tuple[float, float, float], float], ...] = ()
+    """Intermuscular fat planes: ellipsoidal sheets (centre, semi-axes, thickness in mm) between the
+    muscles around the joint (gluteal, iliopsoas, short rotators)."""
 
     def __post_init__(self) -> None:
         for name in ("neck_axis", "shaft_axis"):
@@ -603,6 +606,12 @@ class HipAnatomy:
         """Overwrite ``label`` (N,) with this hip's tissues wherever it lies (joint, pelvis, femur)."""
         q = p - self.c
         r = _norm(q)
+        muscle = np.nonzero(label == TISSUES["muscle"])[0]
+        for centre, semi, thickness in self.fat_septa:
+            c0, s0 = np.asarray(centre), np.asarray(semi)
+            sheet = _within(p[muscle], c0, float(s0.max()) + thickness,
+                            lambda x, c0=c0, s0=s0: ellipsoid_sdf(x - c0, None, s0))
+            label[muscle[np.abs(sheet) < 0.5 * thickness]] = TISSUES["fat"]
         joint = np.nonzero(r < self.joint_reach_mm)[0]
         if joint.size:
             sub = label[joint]

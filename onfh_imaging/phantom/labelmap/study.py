@@ -188,6 +188,12 @@ def _hip(spec: LabelmapSpec, side: str, disease: HipDisease, centre: np.ndarray,
         islands.append((tuple(centre + t * neck + rng.normal(0, 4.0, 3)), tuple(rng.uniform(3.0, 7.0, 3))))
     if disease.lesion == "none" and rng.uniform() < 0.5:  # a red-marrow island in an intact head
         islands.append((tuple(centre + 0.45 * radius * unit(-SUPERIOR + 0.3 * lat)), tuple(rng.uniform(3.0, 5.0, 3))))
+    septa = tuple(
+        (tuple(centre + offset + rng.normal(0, 4.0, 3)), tuple(semi * rng.uniform(0.85, 1.15, 3)),
+         float(rng.uniform(1.5, 3.0)))
+        for offset, semi in ((45.0 * lat + 30.0 * SUPERIOR, np.array([25.0, 40.0, 45.0])),        # gluteal
+                             (35.0 * ANTERIOR - 10.0 * lat, np.array([20.0, 15.0, 50.0])),         # iliopsoas
+                             (40.0 * POSTERIOR - 10.0 * SUPERIOR, np.array([45.0, 15.0, 30.0]))))  # rotators
     return HipAnatomy(
         side=side, center=tuple(centre), radius_mm=radius, neck_axis=tuple(neck), shaft_axis=tuple(shaft),
         fovea=fovea, neck_length_mm=float(rng.uniform(1.8, 2.2) * radius),
@@ -203,7 +209,7 @@ def _hip(spec: LabelmapSpec, side: str, disease: HipDisease, centre: np.ndarray,
         labrum_mm=float(rng.uniform(4, 7)), effusion_mm=float(rng.uniform(3, 6)) if spec.effusion else 0.0,
         depression=depression, lesion=lesion,
         oedema_radius_mm=float(rng.uniform(1.0, 1.4) * radius) if disease.oedema else 0.0,
-        red_marrow=tuple(islands))
+        red_marrow=tuple(islands), fat_septa=septa)
 
 
 def build_anatomy(spec: LabelmapSpec) -> PelvisAnatomy:
