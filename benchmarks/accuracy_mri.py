@@ -44,11 +44,13 @@ def main(argv=None) -> int:
         print(f"{case.name}: {len(got)} hip(s), {time.perf_counter() - t:.1f} s", file=sys.stderr)
     cols = ["case", "side", "center_error_mm", "radius_error_mm", "true_collapse_mm", "collapse_mm",
             "collapse_error_mm", "head_dice", "true_lesion_ml", "lesion_ml", "lesion_volume_error_pct",
-            "lesion_dice", "invented_lesion", "true_stage", "stage", "head_outside_fov_pct", "seconds"]
+            "lesion_dice", "invented_lesion", "true_kerboul_deg", "kerboul_deg", "true_stage", "stage",
+            "needs_review", "quality_reasons", "head_outside_fov_pct", "seconds"]
     spec = {c.name: c for c in cases}
     lines = ["# MRI segmentation accuracy on the phantom grid", "",
              "Bars: centre <= 0.7 mm, radius <= 0.3 mm, collapse <= 0.3 mm, lesion volume <= 10 %, "
-             "head Dice >= 0.95, lesion Dice >= 0.85, no invented lesion. Collapse is summarised over heads "
+             "head Dice >= 0.95, lesion Dice >= 0.85, Kerboul <= 15 deg, no invented lesion, no stage III on an "
+             "intact head, a wrong stage only with needs_review. Collapse is summarised over heads "
              "inside the field of view (`head_outside_fov_pct` < 2).", "",
              "| " + " | ".join(cols + ["phantom"]) + " |", "|" + "---|" * (len(cols) + 1)]
     for r in rows:

@@ -75,6 +75,7 @@ class TissueLevels:
     cartilage: float
     cortex_mm: float  # inner cortical edge -> outer bone surface, measured on well-resolved rays
     outer_offset_mm: float  # outer bone surface relative to the inner-edge sphere
+    cartilage_seen: bool = True  # the first rise past the plate is cartilage, not bone across the joint
 
 
 def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inner_radius: float,
@@ -94,7 +95,7 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     aligned = ndimage.map_coordinates(prof[resolved], np.stack(np.meshgrid(
         np.arange(resolved.sum()), idx, indexing="ij")), order=1, mode="nearest")
     med = np.median(aligned, axis=0)
-    i_min, i_max = _first_dip_and_rise(med, s, marrow)
+    i_min, i_max, cartilage_seen = _first_dip_and_rise(med, s, marrow)
     cortex = float(med[i_min])
     cartilage = float(med[i_max])
     lvl_in = 0.5 * (marrow + cortex)
@@ -103,12 +104,16 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     s_in = s[before[-1]] if before.size else s[i_min] - 0.75
     rising = np.flatnonzero(med[i_min:i_max + 1] >= lvl_out)
     s_out = s[i_min + rising[0]] if rising.size else s[i_min] + 0.75
-    return TissueLevels(marrow, cortex, cartilage, float(s_out - s_in), float(s_out))
+    return TissueLevels(marrow, cortex, cartilage, float(s_out - s_in), float(s_out), cartilage_seen)
 
 
 #: How far (mm) past the head's edge the profile must stay in cartilage (below the marrow level): femoral
 #: cartilage over the head is 1-3 mm thick, so 0.8 mm beyond its inner surface is still cartilage.
 _CARTILAGE_PROBE_MM = 0.8
+
+#: Cartilage on T1 is intermediate: its level lies less than this share of the way from the plate to
+#: fatty marrow (hyaline cartilage has about half the signal of fat on T1-weighted spin echo).
+_CARTILAGE_MAX_FRACTION = 0.75
 
 #: Thinnest subchondral plate (mm) the layer model may learn: the dark line of plate and cortex on hip MRI
 #: is 1-2 mm; thinner than half a millimetre it is below every hip series' pixel (0.3-0.9 mm) and the
@@ -120,7 +125,7 @@ _PLATE_MIN_MM = 0.5
 _MIN_RISE_FRACTION = 0.1
 
 
-def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[int, int]:
+def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[int, int, bool]:
     """Indices of the subchondral plate (dip) and cartilage (rise) on the head's median profile.
 
     ``med`` is sampled at offsets ``s`` (mm) from the inner cortical edge. Outward from the marrow the
@@ -128,7 +133,9 @@ def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[
     cortex lie beyond, at widths that vary between patients. So the plate is the *first* dip below the
     marrow / dark mid-level after the marrow edge and the cartilage the first rise after it, not the
     darkest and brightest samples around (a wide, dark joint space would win those, and the acetabular
-    cartilage beyond it).
+    cartilage beyond it). The third value tells whether that rise is cartilage: cartilage is darker
+    than marrow (below :data:`_CARTILAGE_MAX_FRACTION` of the way from plate to marrow); a first rise as
+    bright as marrow is the acetabular bone across a joint space too narrow for the slices to resolve.
     """
     win = (s > -1.5) & (s < 4.0)
     i_dark = int(np.flatnonzero(win)[np.argmin(med[win])])
@@ -152,7 +159,8 @@ def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[
         if med[i] >= seg.max() and med[i] - med[i_min] >= min_rise:
             i_max = int(i)
             break
-    return i_min, i_max
+    seen = bool(med[i_max] < med[i_min] + _CARTILAGE_MAX_FRACTION * (marrow - med[i_min]))
+    return i_min, i_max, seen
 
 
 def _grid_median(values: np.ndarray, size: int = 3) -> np.ndarray:

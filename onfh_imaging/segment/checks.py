@@ -8,6 +8,8 @@ The limits are anatomy (mm) or resolution (the image's own pixel size), named he
 * the outer cortical edges must lie on one sphere, within the in-plane pixel (or 0.5 mm), for most rays;
 * the inner (marrow) and outer (bone surface) spheres are independent estimates of one ball: concentric
   within :data:`CENTRE_AGREEMENT_MM` and a plausible cortex + subchondral plate apart;
+* cartilage (darker than marrow) must be seen beyond the plate: otherwise the joint space is not
+  resolved and the head's surface cannot be told from the acetabulum's;
 * the field of view must not cut the head;
 * the head must be a plausible adult head (radius range) continuous with a neck running lateral and
   inferior (the femur, not another round structure);
@@ -47,9 +49,10 @@ CENTRE_AGREEMENT_MM = 1.5
 """Largest distance (mm) between the centres of the inner (marrow) and outer (bone surface) spheres: the
 two cortical surfaces of a femoral head are concentric to about the variation of the cortex thickness."""
 
-CORTEX_RANGE_MM = (0.3, 4.0)
+CORTEX_RANGE_MM = (0.3, 3.0)
 """Plausible distance (mm) from the marrow edge to the outer bone surface on MRI: subchondral plate and
-cortex are 1-3 mm, blurred by the pixel. Beyond 4 mm the outer edge was taken past the joint space."""
+cortex are 1-2.5 mm, plus half a pixel of blur. Beyond 3 mm the outer edge was taken past the joint
+space."""
 
 FOV_CUT_MAX = 0.02
 """Largest share of the head's sphere outside the field of view before the head counts as cut."""
@@ -144,6 +147,10 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         "no femoral neck running lateral and inferior from the head was seen (the ball found may not be "
         f"the femoral head; neck axis {np.round(axis, 2).tolist()})",
         value=lateral, limit=NECK_LATERAL_MIN, unit="1", blocks_stage_iii=True))
+    checks.append(QualityCheck(
+        "joint_space_resolved", bool(surface.levels.cartilage_seen), float(surface.levels.cartilage_seen),
+        "no cartilage is seen between the head and the acetabulum (the joint space is too narrow for the "
+        "slices): the head's surface cannot be told from the acetabular bone", blocks_stage_iii=True))
     if cand.placed_by_hand:
         checks.append(QualityCheck("placed_by_hand", False, 1.0, "head placed by hand"))
     return checks

@@ -162,6 +162,11 @@ def grid_cases() -> list[PhantomCase]:
     return cases
 
 
+def _stage_class(stage: str | None) -> str:
+    """A stage as the measurement decides it: IIIA, IIIB, or no collapse (I, II, I-II, I/II, none)."""
+    return stage if stage in ("IIIA", "IIIB") else "no collapse"
+
+
 def summarize(rows: list[dict]) -> dict:
     """Max / mean absolute errors, Dice minima, invented lesions and IIIA/IIIB agreement.
 
@@ -188,6 +193,15 @@ def summarize(rows: list[dict]) -> dict:
         out[f"min_{key}"] = float(v.min()) if v.size else float("nan")
         out[f"mean_{key}"] = float(v.mean()) if v.size else float("nan")
     out["invented_lesions"] = sum(r["invented_lesion"] for r in ok)
+    kerboul = np.array([abs(r["kerboul_deg"] - r["true_kerboul_deg"]) for r in ok
+                        if r.get("true_kerboul_deg", 0) > 0], float)
+    out["max_abs_kerboul_error_deg"] = float(kerboul.max()) if kerboul.size else float("nan")
+    out["mean_abs_kerboul_error_deg"] = float(kerboul.mean()) if kerboul.size else float("nan")
+    out["needs_review"] = sum(bool(r.get("needs_review")) for r in ok)
+    out["stage_iii_on_intact_heads"] = sum(r["true_collapse_mm"] == 0 and r["stage"] in ("IIIA", "IIIB")
+                                           for r in ok)
+    out["wrong_stage_not_flagged"] = sum(_stage_class(r["stage"]) != _stage_class(r["true_stage"])
+                                         and not r.get("needs_review") for r in inside)
     decisive = [r for r in inside if r["true_collapse_mm"] > 0 and abs(r["true_collapse_mm"] - 2.0) > 0.5]
     out["staging_iiia_iiib_agreement"] = (f"{sum(r['stage'] == r['true_stage'] for r in decisive)}/"
                                           f"{len(decisive)}")
