@@ -504,17 +504,19 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
     deciders, collapse_reasons = _collapse_decision(series, best)
     reasons += collapse_reasons
     narrowed = [s for s in radiographs if s.narrowed]
-    if narrowed and not all(s.needs_review for s in narrowed):
-        n = min((s for s in narrowed if not s.needs_review), key=lambda s: s.joint_space_mm)
+    trusted_narrowing = [s for s in narrowed if not s.needs_review] or (narrowed if len(narrowed) >= 2 else [])
+    if trusted_narrowing:  # like collapse: a view needing review decides only when another view agrees
+        n = min(trusted_narrowing, key=lambda s: s.joint_space_mm)
         stage = "IV"
         basis = (f"joint space narrowed to {n.joint_space_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm) "
-                 f"on {n.label}: osteoarthritis")
-        decided = [n.label]
+                 f"on {n.label}" + "".join(f", {s.joint_space_mm:.1f} mm on {s.label}" for s in narrowed if s is not n)
+                 + ": osteoarthritis")
+        decided = [n.label] + [s.label for s in narrowed if s is not n]
         if deciders:
             basis += "; " + _stage_iii(depth if depth in deciders else None, deciders)[1]
     elif narrowed:
         reasons.append("joint-space narrowing on " + ", ".join(s.label for s in narrowed)
-                       + " needs confirmation: those series need review of this hip")
+                       + " needs confirmation: that series needs review of this hip and no other view shows it")
         stage, basis, decided = None, "", []
     else:
         stage, basis, decided = None, "", []

@@ -287,3 +287,10 @@ def test_phantom_visit_gets_one_verdict_per_hip_from_mr_and_radiographs(tmp_path
     assert right["depth"]["series"].startswith("MR") and right["depth"]["depth_mm"] > 2.0
     assert len(right["series"]) == 3  # the MR and both radiographs of that hip were read
     assert all(r["verdicts"] == reports[0]["verdicts"] for r in reports)  # one block for the visit
+
+
+def test_joint_space_narrowing_on_one_view_needing_review_needs_confirmation():
+    alone = _one(_mr(0.2), _xr("AP", 0.1, jsw=1.4, quality=REVIEW), _xr("lateral", 0.1))
+    assert alone["arco_2019"] != "IV" and alone["needs_review"]
+    both = _one(_mr(0.2), _xr("AP", 0.1, jsw=1.4, quality=REVIEW), _xr("lateral", 0.1, jsw=1.6, quality=REVIEW))
+    assert both["arco_2019"] == "IV" and both["needs_review"]
