@@ -473,6 +473,60 @@ def _a_or_b(depth_mm: float) -> str:
     return "IIIB" if depth_mm > IIIB_MIN_COLLAPSE_MM else "IIIA"
 
 
+def _stage_iv(radiographs: Sequence[SeriesHip]) -> tuple[str | None, str, list[str], list[str]]:
+    """(stage IV or None, basis, deciding series, review reasons) from the joint space on the radiographs.
+
+    Like collapse, a view whose hip needs review decides only when another view shows the narrowing too.
+    """
+    narrowed = [s for s in radiographs if s.narrowed]
+    trusted = [s for s in narrowed if not s.needs_review] or (narrowed if len(narrowed) >= 2 else [])
+    if not trusted:
+        reasons = ["joint-space narrowing on " + ", ".join(s.label for s in narrowed) + " needs confirmation: "
+                   "that series needs review of this hip and no other view shows it"] if narrowed else []
+        return None, "", [], reasons
+    n = min(trusted, key=lambda s: s.joint_space_mm)
+    others = [s for s in narrowed if s is not n]
+    basis = (f"joint space narrowed to {n.joint_space_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm) on {n.label}"
+             + "".join(f", {s.joint_space_mm:.1f} mm on {s.label}" for s in others) + ": osteoarthritis")
+    return "IV", basis, [n.label] + [s.label for s in others], []
+
+
+def _stage_without_collapse(series: Sequence[SeriesHip]) -> tuple[str | None, str, list[str], list[str]]:
+    """(stage, basis, deciding series, what cannot be told) of a hip without stage III or IV evidence."""
+    mr = [s for s in series if not s.radiograph]
+    radiographs = [s for s in series if s.radiograph]
+    lesion = next((s.lesion_present for s in mr if s.lesion_present is not None), None)
+    if lesion is True:
+        unconfirmed = [s.label for s in series if s.collapse_evidence]
+        if unconfirmed:
+            basis = (f"necrotic lesion on {mr[0].label}; the collapse read on {', '.join(unconfirmed)} is not "
+                     "confirmed (see review), so no stage III")
+        else:
+            rx_text = (" and no collapse or joint-space narrowing on " + ", ".join(s.label for s in radiographs)
+                       if radiographs else "")
+            basis = f"necrotic lesion on {mr[0].label} without collapse{rx_text}"
+        why = _FINDING_NOT_ASSESSED if radiographs else _NO_RADIOGRAPH
+        return "I-II", basis, [mr[0].label] + [s.label for s in radiographs], [f"I or II: {why}"]
+    if lesion is False:
+        return "none", f"no necrotic lesion on {mr[0].label} and no collapse", [mr[0].label], []
+    if mr:
+        return None, f"not staged: the lesion was not assessed on {mr[0].label} and no series shows collapse", [], []
+    if radiographs:
+        return None, ("not staged: no collapse, fracture line or joint-space narrowing on "
+                      + ", ".join(s.label for s in radiographs)
+                      + "; stages I and II need MRI or a radiograph finding the software does not assess"), [], []
+    return None, "not staged: no series measured this hip", [], []
+
+
+def _notes(stage: str | None, depth: SeriesHip | None) -> list[str]:
+    """Caveats of the stage itself: a depth within its uncertainty of the IIIA/IIIB limit."""
+    if stage not in ("IIIA", "IIIB") or depth is None or not depth.collapsed or \
+            abs(depth.depth_mm - IIIB_MIN_COLLAPSE_MM) > depth.detection_mm:
+        return []
+    return [f"the depth {depth.depth_mm:.1f} mm is within its uncertainty ({depth.detection_mm:.1f} mm) of the "
+            f"IIIA/IIIB limit of {IIIB_MIN_COLLAPSE_MM:g} mm"]
+
+
 def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | None = None,
                 study_date: str | None = None, study_instance_uids: Sequence[str] = ()) -> HipVerdict:
     """The ARCO 2019 verdict of one hip from what each series of the visit measured.
@@ -499,69 +553,26 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
         not_assessed.append(f"IV (joint-space narrowing): {_NO_RADIOGRAPH}; MRI does not measure it")
     if not mr:
         not_assessed.append("necrotic lesion: no MR series at this visit (ARCO I shows on MRI only)")
-    lesion = next((s.lesion_present for s in mr if s.lesion_present is not None), None)
     best = depth = _best_depth(series)
     deciders, collapse_reasons = _collapse_decision(series, best)
-    reasons += collapse_reasons
-    narrowed = [s for s in radiographs if s.narrowed]
-    trusted_narrowing = [s for s in narrowed if not s.needs_review] or (narrowed if len(narrowed) >= 2 else [])
-    if trusted_narrowing:  # like collapse: a view needing review decides only when another view agrees
-        n = min(trusted_narrowing, key=lambda s: s.joint_space_mm)
-        stage = "IV"
-        basis = (f"joint space narrowed to {n.joint_space_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm) "
-                 f"on {n.label}" + "".join(f", {s.joint_space_mm:.1f} mm on {s.label}" for s in narrowed if s is not n)
-                 + ": osteoarthritis")
-        decided = [n.label] + [s.label for s in narrowed if s is not n]
-        if deciders:
-            basis += "; " + _stage_iii(depth if depth in deciders else None, deciders)[1]
-    elif narrowed:
-        reasons.append("joint-space narrowing on " + ", ".join(s.label for s in narrowed)
-                       + " needs confirmation: that series needs review of this hip and no other view shows it")
-        stage, basis, decided = None, "", []
-    else:
-        stage, basis, decided = None, "", []
-    if stage is None and deciders:
+    stage, basis, decided, iv_reasons = _stage_iv(radiographs)
+    reasons += collapse_reasons + iv_reasons
+    if deciders:
         chosen = depth if depth is not None and depth.collapsed and depth in deciders else None
-        if chosen is None:
-            chosen_pool = [s for s in deciders if s.collapsed]
-            chosen = _best_depth(chosen_pool) if chosen_pool else None
-        stage, basis = _stage_iii(chosen, deciders)
-        decided = ([chosen.label] if chosen is not None else []) + [s.label for s in deciders]
-        if chosen is not None:
-            depth = chosen
-    if stage is None:
-        if lesion is True:
-            stage = "I-II"
-            why = _FINDING_NOT_ASSESSED if radiographs else _NO_RADIOGRAPH
-            unconfirmed = [s.label for s in series if s.collapse_evidence]
-            if unconfirmed:
-                basis = (f"necrotic lesion on {mr[0].label}; the collapse read on {', '.join(unconfirmed)} is not "
-                         "confirmed (see review), so no stage III")
-            else:
-                rx_text = (" and no collapse or joint-space narrowing on " + ", ".join(s.label for s in radiographs)
-                           if radiographs else "")
-                basis = f"necrotic lesion on {mr[0].label} without collapse{rx_text}"
-            not_assessed.insert(0, f"I or II: {why}")
-            decided = [mr[0].label] + [s.label for s in radiographs]
-        elif lesion is False:
-            stage = "none"
-            basis = f"no necrotic lesion on {mr[0].label} and no collapse"
-            decided = [mr[0].label]
-        elif mr:
-            basis = f"not staged: the lesion was not assessed on {mr[0].label} and no series shows collapse"
-        elif radiographs:
-            basis = ("not staged: no collapse, fracture line or joint-space narrowing on "
-                     + ", ".join(s.label for s in radiographs)
-                     + "; stages I and II need MRI or a radiograph finding the software does not assess")
+        if chosen is None and any(s.collapsed for s in deciders):
+            chosen = _best_depth([s for s in deciders if s.collapsed])
+        stage_iii, basis_iii = _stage_iii(chosen, deciders)
+        if stage is None:
+            stage, basis = stage_iii, basis_iii
+            decided = ([chosen.label] if chosen is not None else []) + [s.label for s in deciders]
         else:
-            basis = "not staged: no series measured this hip"
+            basis += "; " + basis_iii
+        depth = chosen or depth
+    if stage is None:
+        stage, basis, decided, cannot = _stage_without_collapse(series)
+        not_assessed = cannot + not_assessed
     disagreements, conflict_reasons = _conflicts(series, depth, best, stage)
     reasons += conflict_reasons
-    notes = []
-    if stage is not None and depth is not None and depth.collapsed and \
-            abs(depth.depth_mm - IIIB_MIN_COLLAPSE_MM) <= depth.detection_mm and stage in ("IIIA", "IIIB"):
-        notes.append(f"the depth {depth.depth_mm:.1f} mm is within its uncertainty "
-                             f"({depth.detection_mm:.1f} mm) of the IIIA/IIIB limit of {IIIB_MIN_COLLAPSE_MM:g} mm")
     for s in series:
         if s.stage != stage and s.stage is not None and stage is not None and \
                 not any(s.label in d for d in disagreements) and s.label not in decided:
@@ -573,7 +584,7 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
         decided_by=tuple(dict.fromkeys(decided)),
         depth=None if depth is None or depth.depth_mm is None else _depth_measurement(depth),
         other_depths=others, not_assessed=tuple(not_assessed), disagreements=tuple(dict.fromkeys(disagreements)),
-        notes=tuple(notes), needs_review=bool(reasons), reasons=tuple(dict.fromkeys(reasons)),
+        notes=tuple(_notes(stage, depth)), needs_review=bool(reasons), reasons=tuple(dict.fromkeys(reasons)),
         steinberg_extent=steinberg_extent(_involvement(mr)), series=tuple(series))
 
 
