@@ -387,6 +387,18 @@ def test_radiograph_opens_calibrated_and_gets_its_reference_circles(make_napari_
     ruler = widget.add_collapse_ruler()
     ruler.add_lines(np.array([[100.0, 100.0], [100.0, 160.0]]))
     assert widget.ruler_label.text().endswith(f"{60 * 0.2 / 1.2:.2f} mm")
+    # a head clicked on the radiograph (row, column) is delineated from that seed and says so
+    widget.seed_side.setCurrentText("right")
+    seeds = widget.seed_layer()
+    r0, c0 = rtruth["hips"][0]["center_px"]
+    seeds.add(np.array([r0 + 12.0, c0 - 8.0]))
+    assert widget.head_seeds() == {"right": [(r0 + 12.0, c0 - 8.0)]}
+    widget.segment(from_seeds=True, ask=False)
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=120_000)
+    hip = widget.session.hip("right")
+    assert hip.head_seed == [(r0 + 12.0, c0 - 8.0)] and hip.current is not None, widget.status.text()
+    assert hip.current["head"]["radius_mm"] == pytest.approx(24.0, abs=1.0)
+    assert "by hand" in widget.notes.toPlainText()
 
 
 def test_visit_verdict_combines_the_mr_and_the_radiograph(make_napari_viewer, qtbot, tmp_path, reads_db):
