@@ -243,5 +243,16 @@ def truth_masks(anatomy: PelvisAnatomy | HipAnatomy, grid: Volume, step_mm: floa
     return grid.with_array(np.clip(head, 0, 1)), grid.with_array(np.clip(lesion, 0, 1))
 
 
-__all__ = ["ARC_STEP_DEG", "MASK_STEP_MM", "arco_2019", "outside_fov_fraction", "head_area_mm2", "head_volume_mm3", "hip_truth",
-           "jic_type", "kerboul_angle_deg", "steinberg_extent", "truth_masks"]
+__all__ = [
+    "ARC_STEP_DEG",
+    "MASK_STEP_MM",
+    "arco_2019",
+    "head_area_mm2",
+    "head_volume_mm3",
+    "hip_truth",
+    "jic_type",
+    "kerboul_angle_deg",
+    "outside_fov_fraction",
+    "steinberg_extent",
+    "truth_masks",
+]
