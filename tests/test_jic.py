@@ -150,6 +150,9 @@ def test_no_roof_and_endless_roof_say_why():
     # a hemispherical roof ends at 90 deg: a clean edge, lateral offset of the socket radius
     assert endless.found and endless.angle_from_pole_deg == pytest.approx(90.0, abs=2.0)
     assert endless.to_dict()["center_edge_angle_deg"] == pytest.approx(0.0, abs=2.0)
+    # a reference sphere 3 mm too large leaves no room for the joint's cartilage: no edge, and why
+    too_large = find_lateral_acetabular_edge(_uniform_head_image(roof=True), centre, 27.0, "right")
+    assert not too_large.found and "no room for the cartilage" in too_large.reason
     result = classify_jic(_uniform_head_image(False), _uniform_head_image(False).with_array(
         np.zeros((120, 120, 120), np.float32)), centre, 24.0, "left")
     assert result.jic_type is None and "no lesion" in result.basis

@@ -12,8 +12,9 @@ superior pole towards the lateral side. A ray is *covered* when, starting within
 signal (above the midpoint of the head's own marrow and its subchondral plate: the image's own
 levels). The roof is the run of covered rays from the pole; its lateral edge lies half a step beyond
 its last covered ray, on the surface where the roof's bone begins. When there is no roof above the
-head, when the bone continues to the end of the search, or when the field of view ends first, the
-edge is *not found* and the reason says which.
+head, when the bone continues to the end of the search, when the field of view ends first, or when the
+roof begins too close to the reference sphere for the joint's cartilage to fit (:data:`MIN_ROOF_GAP_MM`),
+the edge is *not found* and the reason says which.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ JOINT_MAX_MM = 8.0
 #: pixels of a 0.7 mm grid of marrow-bright signal is still bone, while the labrum, capsule and
 #: abductor muscles beyond the edge have no marrow at all.
 MIN_BONE_RUN_MM = 1.5
+#: The femoral and acetabular cartilage (about 1 mm or more each in a hip before collapse) and the
+#: roof's subchondral plate lie between the head's bone surface and the roof's marrow: a roof whose
+#: marrow begins closer than this (mm) to the reference sphere on most of its rays means the sphere is
+#: too large or the joint is gone, and the edge is not located.
+MIN_ROOF_GAP_MM = 2.0
 #: Depth (mm) beyond the head surface searched for the roof's bone (joint + plate + marrow space).
 ROOF_SEARCH_MM = 20.0
 #: Angles (deg from the superior pole towards lateral) searched; the adult lateral centre-edge angle
@@ -174,6 +180,12 @@ def find_lateral_acetabular_edge(
     last = run
     edge_angle = angles[last] + 0.5 * STEP_DEG
     depth = float(np.median(start[: last + 1][covered[: last + 1]]))
+    if depth < MIN_ROOF_GAP_MM:
+        return AcetabularEdge(
+            False,
+            f"the acetabular roof's marrow begins {depth:.1f} mm beyond the reference sphere (under "
+            f"{MIN_ROOF_GAP_MM:g} mm: no room for the cartilage; the sphere may be too large or the joint gone)",
+        )
     direction = coronal_directions(side, [edge_angle])[0]
     edge = center + (radius_mm + depth) * direction
     offset = float((edge - center) @ lateral_lps(side))
