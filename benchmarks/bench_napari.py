@@ -8,8 +8,9 @@ Measured in one run, on the same study:
   debounce), against :func:`onfh_imaging.measure.hip.measure_hip` on the same edited masks;
 - **longest canvas block**: the longest gap between ticks of a 10 ms timer on the GUI thread while
   Segment runs and while a re-measure runs (the time the canvas could not repaint or take input);
-- **one redraw**: the same gap while the reader only moves the slice slider, the floor any update of the
-  canvas costs on this machine (software OpenGL here).
+- **floors**: the same gap while the reader only moves the slice slider (what any update of the canvas
+  costs on this machine, software OpenGL here), and while nothing happens at all for as long as Segment
+  took (what the machine's other work costs the GUI thread).
 
 Run under a display (``xvfb-run -a python benchmarks/bench_napari.py``); prints a Markdown table.
 Optional ``--out docs/img/napari_widget.png`` saves a screenshot of the viewer and widget after Segment.
@@ -130,6 +131,12 @@ def main() -> None:
         while time.perf_counter() < end:
             app.processEvents()
     redraw_block = meter.stop()
+    meter.start()
+    end = time.perf_counter() + float(np.median(segment_s[1:]))
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
+    idle_block = meter.stop()
 
     # re-measure: paint a block of head voxels into the lesion labels
     hip = max(widget.hips, key=lambda h: measure_value(h.current, "lesion", "volume_ml") or 0)
@@ -163,6 +170,7 @@ def main() -> None:
     print(f"| re-measure after an edit | {remeasure_s:.2f} | {direct_s:.2f} | {remeasure_s / direct_s:.2f} | "
           f"{remeasure_block:.3f} |")
     print(f"| moving the slice slider only (redraws) | | | | {redraw_block:.3f} |")
+    print(f"| nothing happening, as long as Segment again | | | | {idle_block:.3f} |")
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     viewer.close()
 
