@@ -203,7 +203,7 @@ def test_each_modality_has_its_own_rows_and_warnings_reach_the_reader(tmp_path):
 @pytest.fixture
 def search_misses_the_right_head(monkeypatch):
     """The automatic head search finds no right head, as it will on some real scans."""
-    import onfh_imaging.segment.mri as mri
+    from onfh_imaging.segment import mri
 
     real = mri.find_femoral_heads
     monkeypatch.setattr(mri, "find_femoral_heads", lambda t1, *a, **k: [c for c in real(t1, *a, **k)
@@ -268,3 +268,22 @@ def test_the_worker_process_measures_like_this_process(sample_study, segmented):
         worker.measure([])  # the child keeps serving after an error
     finally:
         worker.shutdown()
+
+
+def test_head_seed_on_a_radiograph_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from onfh_imaging.cli import main
+    from onfh_imaging.io.dicom_write import write_radiograph
+    from onfh_imaging.phantom.model import PelvisModel
+    from onfh_imaging.phantom.radiograph import render_radiograph
+
+    pixels, truth = render_radiograph(PelvisModel.standard("right"), magnification=1.2, detector_pixel_mm=0.2, seed=1)
+    path = tmp_path / "pelvis_ap.dcm"
+    write_radiograph(pixels, path, imager_pixel_spacing=0.2, magnification=1.2)
+    r0, c0 = truth["hips"][0]["center_px"]
+    assert main(["measure", str(path), "--json", "--head-seed", "right", str(r0 + 10), str(c0 - 6)]) == 0
+    (report,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    (hip,) = report["hips"]
+    assert hip["side"] == "right" and "head placed by hand" in hip["warnings"]
+    assert hip["head"]["radius_mm"] == pytest.approx(truth["hips"][0]["radius_mm"], abs=1.0)
