@@ -36,7 +36,7 @@ def measured(request):
 
 
 def test_bars_hold_or_the_hip_is_flagged(measured):
-    hip, truth, seg, m, lesion_ml = measured
+    _, truth, seg, m, lesion_ml = measured
     assert seg.side == "right"
     errors = {
         "centre": (np.linalg.norm(m.sphere.center_lps - truth["center_lps"]), 0.7),
@@ -49,7 +49,7 @@ def test_bars_hold_or_the_hip_is_flagged(measured):
 
 
 def test_stage_follows_the_collapse_or_abstains(measured):
-    hip, truth, seg, m, _ = measured
+    _, truth, _, m, _ = measured
     if truth["collapse_mm"] == 0:
         assert m.arco_2019 not in ("IIIA", "IIIB")
     elif not m.quality.needs_review:

@@ -34,7 +34,7 @@ from onfh_imaging.fitting import Sphere, robust_scale
 from onfh_imaging.measure.surface import SurfaceMesh
 from onfh_imaging.quality import QualityCheck
 
-__all__ = ["collapse_evidence_checks", "fovea_direction", "outside_fovea", "FOVEA_HALF_ANGLE_DEG"]
+__all__ = ["FOVEA_HALF_ANGLE_DEG", "collapse_evidence_checks", "fovea_direction", "outside_fovea"]
 
 MIN_COLLAPSE_AREA_MM2 = np.pi * 2.5 ** 2
 """Least area (mm^2) of a collapse: the 2.5 mm radius patch over which the depth is estimated

@@ -154,7 +154,7 @@ def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0
     """
     if head_mask is not None:
         _check_same_grid(lesion_mask, head_mask)
-    kw = dict(head_mask=head_mask, step_deg=step_deg, neck_axis_lps=neck_axis_lps,
-              articular_min_angle_deg=articular_min_angle_deg)
+    kw = {"head_mask": head_mask, "step_deg": step_deg, "neck_axis_lps": neck_axis_lps,
+          "articular_min_angle_deg": articular_min_angle_deg}
     return (necrotic_arc_deg(lesion_mask, sphere, coronal_normal_lps, **kw)
             + necrotic_arc_deg(lesion_mask, sphere, sagittal_normal_lps, **kw))

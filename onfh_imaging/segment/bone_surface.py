@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from onfh_imaging.errors import SegmentationError
 from onfh_imaging.fitting import MAD_TO_SIGMA, robust_sphere
 from onfh_imaging.geometry import Volume
 from onfh_imaging.segment.anatomy import NECK_CONE_DEG, RAY_STEP_MM
@@ -33,6 +32,10 @@ __all__ = ["BoneSurface", "TissueLevels", "ray_blur_cdf", "trace_bone_surface"]
 #: The outer cortical edge is met too early where a band or a depressed segment lies (inside the
 #: sphere): the fit starts from the outer 80 % of residuals, then trims 2.5 robust standard deviations
 #: inward and 4 outward (stray edges beyond the cartilage), with a 0.1 mm floor (a tenth of a pixel).
+#: Least share of the well-resolved rays on which the outer cortical edge must be traced to refit the
+#: reference sphere to it (below, the edges are too few to outvote stray ones).
+_MIN_TRACED_SHARE = 0.3
+
 #: How far (in the ray's blur sigmas) a blurred edge's half-level crossing can lie from the edge itself.
 _BLUR_REACH_SIGMAS = 2.0
 
@@ -40,8 +43,8 @@ _BLUR_REACH_SIGMAS = 2.0
 #: keeps at least half its contrast when its point-spread function is narrower than the layer pair).
 _SEEN_CONTRAST = 0.5
 
-_OUTER_EDGE_FIT = dict(start_outer_quantile=0.8, inward_sigma=2.5, outward_sigma=4.0, min_spread_mm=0.1,
-                       max_iterations=10, min_points=10)
+_OUTER_EDGE_FIT = {"start_outer_quantile": 0.8, "inward_sigma": 2.5, "outward_sigma": 4.0,
+                   "min_spread_mm": 0.1, "max_iterations": 10, "min_points": 10}
 
 
 def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi: np.ndarray, *,
@@ -56,9 +59,9 @@ def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi:
     up = (profiles[..., :-1] < level) & (profiles[..., 1:] >= level)
     up &= (idx >= lo[..., None]) & (idx <= hi[..., None])
     if ceiling is not None:
-        padded = np.concatenate([profiles, np.repeat(profiles[..., -1:], reach, axis=-1)], axis=-1)
-        ahead = np.lib.stride_tricks.sliding_window_view(padded[..., 1:], reach, axis=-1)[..., :n - 1, :]
-        up &= ahead.max(axis=-1) < ceiling
+        # max over the ``reach`` samples after each crossing (window [j, j + reach - 1] at sample j)
+        ahead = ndimage.maximum_filter1d(profiles, reach, axis=-1, origin=-(reach // 2), mode="nearest")
+        up &= ahead[..., 1:] < ceiling
     has = up.any(axis=-1)
     last = n - 2 - np.argmax(up[..., ::-1], axis=-1)
     v0 = np.take_along_axis(profiles, last[..., None], -1)[..., 0]
@@ -443,25 +446,27 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     # Reference sphere from the outer cortical edge on rays the thick slices do not blur.
     level = 0.5 * (levels.cortex + levels.cartilage)
     prof_resolved = prof[resolved]
+    edge_rms_mm, edge_inliers = float("nan"), 0.0
     for iteration in range(2):
         r_edge = _outer_edges(prof_resolved, radii, level, radius, bright_limit)
         ok = np.isfinite(r_edge)
-        if ok.sum() < 0.3 * resolved.sum():
-            raise SegmentationError("the bone surface of the femoral head could not be traced",
-                                    hint="check that the series is a T1-weighted hip MRI")
-        pts = center + vectors[resolved][ok] * r_edge[ok][:, None]
-        sphere = robust_sphere(pts, weights[resolved][ok], **_OUTER_EDGE_FIT)
-        center, radius = np.asarray(sphere.center_lps, float), float(sphere.radius_mm)
+        traced = ok.sum() >= _MIN_TRACED_SHARE * resolved.sum()
+        if traced:
+            pts = center + vectors[resolved][ok] * r_edge[ok][:, None]
+            sphere = robust_sphere(pts, weights[resolved][ok], **_OUTER_EDGE_FIT)
+            center, radius = np.asarray(sphere.center_lps, float), float(sphere.radius_mm)
+            edge_rms_mm, edge_inliers = float(sphere.rms_mm), float(sphere.inlier_fraction)
+        # Too few edges to fit: the head keeps the marrow sphere plus the cortex, and its quality says so.
         radii = np.arange(max(0.2 * radius, radius - 12.0), radius + 8.0, RAY_STEP_MM)
         # Only the last pass needs every ray; the refit before it needs the resolved ones.
-        rays = vectors if iteration == 1 else vectors[resolved]
+        last = iteration == 1 or not traced
+        rays = vectors if last else vectors[resolved]
         sampled = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, rays, radii), 3.0, axis=-1)
-        if iteration == 1:
+        if last:
             prof = sampled
-        else:
-            prof_resolved = sampled
+            break
+        prof_resolved = sampled
     found_fraction = float(ok.mean())
-    edge_rms_mm, edge_inliers = float(sphere.rms_mm), float(sphere.inlier_fraction)
 
     # Every articular ray, grouped by its point-spread function (the slice thickness it sees).
     shift = np.zeros(grid.shape)

@@ -26,7 +26,11 @@ from onfh_imaging.segment.anatomy import HEAD_RADIUS_RANGE_MM
 from onfh_imaging.segment.bone_surface import BoneSurface
 from onfh_imaging.segment.heads import HeadCandidate
 
-__all__ = ["segmentation_checks", "ramp"]
+__all__ = ["ramp", "segmentation_checks"]
+
+TRACED_MIN = 0.7
+"""Least share of well-resolved rays on which the outer cortical edge was traced (the former warning's
+limit): fewer, and the head's outline is partly guessed."""
 
 RESOLVED_SURFACE_MIN = 0.7
 """Least share (solid angle) of the resolvable articular surface (rays whose point-spread function is
@@ -100,6 +104,12 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         Share (0..1) of the reference sphere outside the field of view.
     """
     checks: list[QualityCheck] = []
+    traced = surface.found_fraction
+    checks.append(QualityCheck(
+        "bone_surface_traced", bool(traced >= TRACED_MIN), ramp(traced, 0.0, TRACED_MIN),
+        f"the bone surface of the femoral head was traced on only {100 * traced:.0f} % of the well-resolved "
+        f"directions ({100 * TRACED_MIN:.0f} % needed); its sphere is the marrow sphere's, not a fit",
+        value=traced, limit=TRACED_MIN, unit="1", blocks_stage_iii=True))
     share, covered = _resolved_shares(surface)
     ok = bool(share >= RESOLVED_SURFACE_MIN and covered >= RESOLVABLE_SURFACE_MIN)
     checks.append(QualityCheck(

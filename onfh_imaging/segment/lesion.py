@@ -26,7 +26,7 @@ from onfh_imaging.segment.rays import sample_volume, supersample_offsets
 if TYPE_CHECKING:
     from onfh_imaging.segment.mri import HipSegmentation
 
-__all__ = ["lesion_fraction", "check_fluid_sensitive"]
+__all__ = ["check_fluid_sensitive", "lesion_fraction"]
 
 #: Length (mm) of the band's course beneath the plate from which its continuation to the surface is
 #: extrapolated: long enough to average the fine grid's steps, short against the band's curvature.
