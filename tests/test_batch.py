@@ -403,3 +403,23 @@ def test_reader_confirmations_are_joined_and_exported(tmp_path):
     assert df.loc[df["series_instance_uid"] != uid, "reader_count"].eq(0).all()
     long = pd.read_csv(out / "reads.csv")
     assert sorted(long["reader"]) == ["AB", "CD"] and set(long["arco_2019"]) == {"II", "IIIA"}
+
+
+def test_each_hip_joins_its_own_confirmed_stage(tmp_path):
+    reads = pytest.importorskip("onfh_imaging.reads")
+    from onfh_imaging.batch.run import rebuild_tables
+
+    jobs = make_jobs(tmp_path / "cohort", n_patients=1)
+    out = tmp_path / "out"
+    run_jobs(jobs, out, measure=fake_measure, processes=0, progress=False)
+    store = reads.ReadStore(tmp_path / "reads.sqlite")
+    uid = jobs[0].series_instance_uid
+    store.add(reads.ReadRecord(
+        reader="AB", series_instance_uid=uid, arco_2019="IIIB", confirmed_at="2026-01-01T10:00:00+00:00",
+        confirmed_measures=[fake_hip("right", 1), fake_hip("left", 1)],
+        hips=[{"side": "right", "arco_2019": "IIIB"}, {"side": "left", "arco_2019": "II"}]))
+    rebuild_tables(out, reads_db=tmp_path / "reads.sqlite")
+    df = pd.read_parquet(out / "measurements.parquet")
+    rows = df[df["series_instance_uid"] == uid].set_index("side")
+    # the read's single stage is the most severe one; each hip row shows that hip's own decision
+    assert rows.loc["right", "reader_arco_2019"] == "IIIB" and rows.loc["left", "reader_arco_2019"] == "II"

@@ -73,10 +73,11 @@ def load_reads(db: str | os.PathLike, series_uids: Iterable[str]) -> pd.DataFram
                 "read_uid": rec.read_uid,
                 "edited": bool(rec.edited),
                 "blind": bool(rec.blind),
-                "arco_2019": rec.arco_2019,
             }
             hips = list(rec.confirmed_measures) or [{"side": None}]
-            rows.extend({**ident, **flatten(dict(hip))} for hip in hips)
+            # each hip carries its own final stage (a read confirms the hips one by one)
+            rows.extend({**ident, "arco_2019": rec.hip_stage(hip["side"]) if hip.get("side") else rec.arco_2019,
+                         **flatten(dict(hip))} for hip in hips)
     df = pd.DataFrame(rows)
     for col in READ_COLUMNS:
         if col not in df.columns:
