@@ -1,0 +1,119 @@
+"""One verdict per hip and visit on phantom studies of known ARCO 2019 stage, both phantom families.
+
+Run ``.venv/bin/python benchmarks/verdict_phantoms.py [--family sdf|labelmap] [--keep DIR]``: writes each
+study (coronal T1 + STIR, AP and frog-leg radiographs of the same hip in the same study), measures it with
+:func:`onfh_imaging.pipeline.measure_path` as ``onfh measure`` does, and compares the visit's verdict
+(:func:`onfh_imaging.verdict.with_verdicts`) with the stage the phantom was built to have. Prints a
+markdown table and writes it to ``benchmarks/results/verdict_phantoms.md``.
+
+What each phantom can show: both families render the necrotic lesion's dense margin on the radiograph (the
+sclerosis of ARCO II) and neither renders a stage-I lesion invisible on the radiograph; the software does
+not assess that finding, so the honest verdict of a lesion without collapse is ``I-II``, counted right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from onfh_imaging.pipeline import measure_path
+from onfh_imaging.verdict import with_verdicts
+
+#: (case, built stage, collapse mm, lesion, joint space mm or None for the family's normal joint)
+CASES = (
+    ("intact", "none", 0.0, "none", None),
+    ("lesion", "II", 0.0, "large", None),
+    ("early collapse", "IIIA", 1.2, "large", None),
+    ("late collapse", "IIIB", 3.0, "large", None),
+    ("osteoarthritis", "IV", 3.0, "large", 1.6),
+)
+#: verdicts that are right for each built stage (a lesion without collapse: I or II, which one not assessed)
+RIGHT = {"none": {"none"}, "II": {"I-II", "II"}, "IIIA": {"IIIA"}, "IIIB": {"IIIB"}, "IV": {"IV"}}
+
+
+def write_sdf(folder: Path, collapse: float, lesion: str, joint_space: float | None, seed: int) -> None:
+    from onfh_imaging.phantom.radiograph import write_radiograph_study
+    from onfh_imaging.phantom.study import HipSpec, PhantomSpec, write_phantom_study
+
+    spec = PhantomSpec(hips="right", right=HipSpec(collapse, lesion=lesion, joint_space_mm=joint_space),
+                       stir=True, seed=seed)
+    truth = write_phantom_study(folder, spec)
+    write_radiograph_study(folder / "XR", spec, seed=seed, study_instance_uid=truth["study_instance_uid"])
+
+
+def write_labelmap(folder: Path, collapse: float, lesion: str, joint_space: float | None, seed: int) -> None:
+    from onfh_imaging.phantom.labelmap import HipDisease, LabelmapSpec, write_labelmap_study
+    from onfh_imaging.phantom.labelmap.radiograph import RadiographSpec, write_labelmap_radiograph
+
+    kw = {} if joint_space is None else {"joint_space_mm": joint_space}
+    spec = LabelmapSpec(hips="right", right=HipDisease(collapse, lesion=lesion), seed=seed, **kw)
+    truth = write_labelmap_study(folder, spec)
+    (folder / "XR").mkdir()
+    for view in ("AP", "frog"):
+        write_labelmap_radiograph(folder / "XR" / f"{view}.dcm", RadiographSpec(spec, view=view, seed=seed),
+                                  study_instance_uid=truth["study_instance_uid"])
+
+
+WRITERS = {"sdf": write_sdf, "labelmap": write_labelmap}
+
+
+def run_case(family: str, case: tuple, root: Path, seed: int) -> dict:
+    name, built, collapse, lesion, joint_space = case
+    folder = root / f"{family}_{name.replace(' ', '_')}"
+    WRITERS[family](folder, collapse, lesion, joint_space, seed)
+    t0 = time.perf_counter()
+    reports = with_verdicts(r.to_json() for r in measure_path(folder, on_refusal=lambda refusal: None))
+    seconds = time.perf_counter() - t0
+    verdicts = [v for v in (reports[0]["verdicts"] if reports else []) if v["side"] == "right"]
+    verdict = verdicts[0] if verdicts else {}
+    depth = verdict.get("depth") or {}
+    alone = "; ".join(f"{s['series']}: {s['arco_2019'] or 'not staged'}" for s in verdict.get("series") or [])
+    stage = verdict.get("arco_2019")
+    return {"family": family, "case": name, "built": built, "verdict": stage or "not staged",
+            "right": stage in RIGHT[built], "false_iii": built in ("none", "II") and str(stage).startswith("III"),
+            "review": bool(verdict.get("needs_review")),
+            "depth": f"{depth['depth_mm']:.2f} mm on {depth['series']}" if depth else "-",
+            "true_depth_mm": collapse, "alone": alone, "seconds": seconds,
+            "reasons": "; ".join(verdict.get("reasons") or [])}
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| family | case | built | verdict | right | needs review | depth used | true depth | each series alone |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    body = "".join(f"| {r['family']} | {r['case']} | {r['built']} | {r['verdict']} | {'yes' if r['right'] else 'NO'} | "
+                   f"{'yes' if r['review'] else 'no'} | {r['depth']} | {r['true_depth_mm']:.1f} mm | {r['alone']} |\n"
+                   for r in rows)
+    right = sum(r["right"] for r in rows)
+    false_iii = sum(r["false_iii"] for r in rows)
+    return head + body + f"\n{right}/{len(rows)} verdicts right; {false_iii} false stage III on a hip without collapse.\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=sorted(WRITERS), action="append", help="phantom family (both by default)")
+    parser.add_argument("--seed", type=int, default=0, help="phantom seed (0)")
+    parser.add_argument("--keep", metavar="DIR", help="write the studies here instead of a temporary folder")
+    args = parser.parse_args(argv)
+    families = args.family or sorted(WRITERS, reverse=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.keep or tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for family in families:
+            for case in CASES:
+                rows.append(run_case(family, case, root, args.seed))
+                print(f"{family} {case[0]}: {rows[-1]['verdict']} ({rows[-1]['seconds']:.0f} s) {rows[-1]['reasons']}",
+                      file=sys.stderr)
+    text = table(rows)
+    print(text)
+    out = Path(__file__).parent / "results" / "verdict_phantoms.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("# Verdicts on phantom studies of known stage\n\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
