@@ -114,6 +114,8 @@ def summarise(rows: list[dict]) -> dict:
         "prosthesis_reported_on_native_hips": sum(r.get("prosthesis_detected") is True for r in rows if not r["prosthesis"]),
         "stage_iii_on_intact_heads": sum(str(r.get("stage") or "").startswith("III") for r in found
                                          if r["true_collapse_mm"] == 0 and not r["prosthesis"]),
+        "staged_replacements (a stage on a hip replacement)": sum(bool(r.get("stage")) for r in found
+                                                                   if r["prosthesis"]),
         "needs_review": sum(bool(r.get("needs_review")) for r in found),
     }
 
