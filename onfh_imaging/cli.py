@@ -276,9 +276,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     chosen = {"seg": args.seg, "sr": args.sr, "nifti": args.nifti}
     chosen = chosen if any(chosen.values()) else dict.fromkeys(chosen, True)
     results, refused = _measure_each_study("export", args.study_path, args.series_uid)
-    for result in results:
+    from onfh_imaging.verdict import with_verdicts
+
+    reports = with_verdicts(r.to_json() for r in results)
+    for result, report in zip(results, reports):
         is_mr = result.series is not None
-        files = export_study(result, args.out, pseudonymize_key=args.pseudonymize,
+        files = export_study(result, args.out, pseudonymize_key=args.pseudonymize, verdicts=report["verdicts"],
                              **{name: on and is_mr for name, on in chosen.items()})
         print("\n".join(str(p) for p in files.all()))
     return _exit_status("export", args.study_path, results, refused)

@@ -407,6 +407,10 @@ def test_cli_export_writes_pseudonymised_outputs(coronal_study, monkeypatch, cap
     assert all(p.exists() and p.resolve().is_relative_to(out.resolve()) for p in printed)
     assert pydicom.dcmread(next(p for p in printed if p.name == "seg.dcm")).PatientID == \
         Pseudonymizer("k").patient_id(PATIENT_ID)
+    record = json.loads(next(p for p in printed if p.name == "measurements.json").read_text())
+    assert [v["side"] for v in record["verdicts"]] == ["right", "left"]  # the visit's verdicts, as measure --json
+    text = json.dumps(record["verdicts"])
+    assert PATIENT_ID not in text and study.headers[0].StudyInstanceUID not in text  # pseudonymised too
 
 
 def test_export_folder_names_say_modality_description_and_date(tmp_path):

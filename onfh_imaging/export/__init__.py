@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,7 +211,7 @@ def _holds_other_series(folder: Path, series_uid: Any) -> bool:
 
 def export_study(result: Any, out_dir: str | os.PathLike, *, seg: bool = True, sr: bool = True,
                  nifti: bool = True, pseudonymize_key: str | None = None, reader_name: str | None = None,
-                 masks_edited: bool = False) -> ExportedFiles:
+                 masks_edited: bool = False, verdicts: Sequence[Mapping[str, Any]] | None = None) -> ExportedFiles:
     """Write the standard outputs of one measured study into its own folder under ``out_dir``.
 
     Parameters
@@ -229,6 +229,9 @@ def export_study(result: Any, out_dir: str | os.PathLike, *, seg: bool = True, s
         Reader who confirmed the measures.
     masks_edited : bool
         The reader edited the masks.
+    verdicts : sequence of mapping, optional
+        The ARCO verdicts of the study's visit (:func:`onfh_imaging.verdict.with_verdicts`), written into
+        ``measurements.json`` as ``onfh measure --json`` does (pseudonymised with the rest).
 
     Returns
     -------
@@ -238,6 +241,8 @@ def export_study(result: Any, out_dir: str | os.PathLike, *, seg: bool = True, s
 
     pseudo = Pseudonymizer(pseudonymize_key) if pseudonymize_key else None
     record = result.to_json()
+    if verdicts is not None:
+        record = {**record, "verdicts": [dict(v) for v in verdicts]}
     if pseudo is not None:
         record = pseudo.pseudonymize_record(record)
     folder = study_folder(out_dir, record)
