@@ -31,7 +31,7 @@ HIP_BODY_PARTS: frozenset[str] = frozenset({
     "HANCHE", "BASSIN", "HUEFTE", "HÜFTE", "BECKEN", "ANCA", "BACINO", "CADERA", "HEUP", "BEKKEN",
 })
 
-#: Radiograph views (see :func:`onfh_imaging.io.scan.radiograph_view`).
+#: Radiograph views (see :func:`onfh_imaging.io._classify.radiograph_view`).
 VIEW_AP = "AP"
 VIEW_LATERAL = "lateral"
 VIEW_UNKNOWN = "unknown"

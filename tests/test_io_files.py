@@ -27,7 +27,7 @@ from onfh_imaging.io import (
     write_mr_series,
     write_radiograph,
 )
-from onfh_imaging.io.scan import orientation_label
+from onfh_imaging.io._classify import orientation_label
 
 from conftest import CORONAL, assert_geometry_matches, oblique_coronal, simpleitk_series
 

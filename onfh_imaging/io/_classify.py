@@ -1,0 +1,92 @@
+"""What an image is, from its header: slice orientation, MR contrast and fat suppression, radiograph
+view and laterality."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from onfh_imaging.io._header import Header
+from onfh_imaging.vocab import VIEW_AP, VIEW_LATERAL, VIEW_UNKNOWN
+
+__all__ = ["OBLIQUE_LIMIT_DEG", "orientation_label", "radiograph_laterality", "radiograph_view", "sequence_hint"]
+
+# Orientation names are given when the slice normal lies within this angle of a patient axis.
+OBLIQUE_LIMIT_DEG = 30.0
+
+
+def orientation_label(normal: np.ndarray | None) -> str:
+    """``"axial"``, ``"coronal"``, ``"sagittal"`` or ``"oblique"`` from the slice normal (LPS).
+
+    A plane is named when its normal lies within :data:`OBLIQUE_LIMIT_DEG` of the patient axis
+    (an oblique-coronal hip series tilted by 12 degrees is still coronal).
+    """
+    if normal is None:
+        return "unknown"
+    n = np.abs(np.asarray(normal, dtype=float))
+    axis = int(np.argmax(n))
+    if np.degrees(np.arccos(min(1.0, n[axis]))) > OBLIQUE_LIMIT_DEG:
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[axis]
+
+
+def _has_word(text: str, pattern: str) -> bool:
+    return re.search(pattern, text) is not None
+
+
+def sequence_hint(header: Header) -> tuple[str, bool]:
+    """Contrast (``"T1"``, ``"T2"``, ``"STIR"``, ``"PD"``, ``"unknown"``) and fat suppression of an MR image.
+
+    Uses, in order: an inversion-recovery with a short inversion time (STIR), keywords of the series
+    description, protocol and sequence name, then repetition/echo times (T1: TR < 1000 ms and
+    TE < 30 ms; T2: TR >= 1500 ms and TE >= 60 ms; PD: TR >= 1500 ms and TE < 50 ms).
+    """
+    text = " ".join(header.text(k) for k in ("SeriesDescription", "ProtocolName", "SequenceName")).upper()
+    scanning = header.text("ScanningSequence").upper()
+    options = header.text("ScanOptions").upper()
+    tr, te, ti = header.float("RepetitionTime"), header.float("EchoTime"), header.float("InversionTime")
+
+    fat_sat = bool(
+        re.search(r"(^|\\)(FS|FAT_SAT|FSS|SFS|SP_FS)($|\\)", options)
+        or _has_word(text, r"(?<![A-Z])(FS|FATSAT|FAT SAT|FAT-SAT|SPAIR|SPIR|SPECIAL|CHESS)(?![A-Z])")
+        or _has_word(text, r"T[12]W?FS|PDW?FS")
+    )
+    if ("IR" in scanning.split("\\") and ti is not None and 80 <= ti <= 250) or _has_word(
+            text, r"(?<![A-Z])(STIR|TIRM)(?![A-Z])"):
+        return "STIR", True
+    if _has_word(text, r"(?<![A-Z0-9])T1(?!\d)"):
+        return "T1", fat_sat
+    if _has_word(text, r"(?<![A-Z0-9])T2(?!\d)") or _has_word(text, r"(?<![A-Z])FLAIR"):
+        return "T2", fat_sat
+    if _has_word(text, r"(?<![A-Z])(PD|PROTON)(?=W|FS|[^A-Z]|$)"):
+        return "PD", fat_sat
+    if tr is not None and te is not None and "GR" not in scanning.split("\\"):
+        if tr < 1000 and te < 30:
+            return "T1", fat_sat
+        if tr >= 1500 and te >= 60:
+            return "T2", fat_sat
+        if tr >= 1500 and te < 50:
+            return "PD", fat_sat
+    return "unknown", fat_sat
+
+
+def radiograph_view(header: Header) -> str:
+    """``"AP"`` (AP/PA), ``"lateral"`` (LL/RL/lateral/frog-leg) or ``"unknown"``."""
+    view = header.text("ViewPosition").upper()
+    if view in ("AP", "PA"):
+        return VIEW_AP
+    if view in ("LL", "RL", "LLD", "RLD", "LATERAL", "LAT"):
+        return VIEW_LATERAL
+    text = " ".join(header.text(k) for k in ("SeriesDescription", "ProtocolName")).upper()
+    if _has_word(text, r"FROG|LAT(ERAL)?(?![A-Z])|LAUENSTEIN|CROSS.?TABLE"):
+        return VIEW_LATERAL
+    if _has_word(text, r"(?<![A-Z])(AP|PA)(?![A-Z])|ANTEROPOSTERIOR|PELVIS"):
+        return VIEW_AP
+    return VIEW_UNKNOWN
+
+
+def radiograph_laterality(header: Header) -> str:
+    """``"left"``, ``"right"``, ``"both"`` or ``"unknown"`` from ImageLaterality / Laterality."""
+    code = (header.text("ImageLaterality") or header.text("Laterality")).upper()
+    return {"L": "left", "R": "right", "B": "both"}.get(code, "unknown")
