@@ -39,7 +39,7 @@ from onfh_imaging.errors import (
 )
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io import read_image, read_radiograph, read_series, scan, write_mr_series
-from onfh_imaging.io import _header
+from onfh_imaging.io import _header, _open
 
 from conftest import CORONAL
 
@@ -380,14 +380,14 @@ def test_mixed_series_and_single_slice(tmp_path):
 def test_permission_denied_path_without_root(tmp_path, monkeypatch):
     """open() raising PermissionError (what a non-root user gets) is reported per file, scan goes on."""
     files = _write_series(tmp_path / "s")
-    real_open = _header._open_regular
+    real_open = _open._open_regular
 
     def guarded(path):
         if Path(path) == files[0]:
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path)
 
-    monkeypatch.setattr(_header, "_open_regular", guarded)
+    monkeypatch.setattr(_open, "_open_regular", guarded)
     with pytest.raises(UnreadableFileError, match=f"{files[0].name}.*permission denied"):
         read_series([files[0]])
     with pytest.raises(UnreadableFileError, match=files[0].name):
@@ -502,7 +502,7 @@ def test_highly_compressed_member_is_streamed_not_inflated(tmp_path, monkeypatch
         tracemalloc.stop()
     assert [p.name for p in result.skipped_non_dicom] == ["zeros.dcm"]
     assert peak < 8 * 1024**2
-    monkeypatch.setattr(_header, "MAX_ZIP_MEMBER_BYTES", 1024**2)
+    monkeypatch.setattr(_open, "MAX_ZIP_MEMBER_BYTES", 1024**2)
     assert "limit" in scan(archive).unreadable[0][1]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
+from conftest import CORONAL, assert_geometry_matches, oblique_coronal, simpleitk_series
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.pixels import apply_rescale
 from pydicom.sequence import Sequence
@@ -28,8 +29,6 @@ from onfh_imaging.io import (
     write_radiograph,
 )
 from onfh_imaging.io._classify import orientation_label
-
-from conftest import CORONAL, assert_geometry_matches, oblique_coronal, simpleitk_series
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
@@ -156,7 +155,8 @@ def test_rgb_radiograph_becomes_luminance(tmp_path, hip_radiograph):
 # --- Enhanced MR (multi-frame with functional groups) ---------------------------------------------
 def test_datasets_read_through_the_toolkit_name_their_file(tmp_path):
     """pydicom reopens a file by its name for values it left on disk; the name must be the path."""
-    from onfh_imaging.io._header import open_binary, read_dataset
+    from onfh_imaging.io._header import read_dataset
+    from onfh_imaging.io._open import open_binary
 
     files = write_mr_series(Volume(np.zeros((2, 4, 3), np.int16), spacing=(1.0, 1.0, 2.0), direction=CORONAL),
                             tmp_path / "s")

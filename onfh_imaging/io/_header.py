@@ -6,21 +6,17 @@ MR/CT/CR/DX file) are parsed by a small element walker that reads only the bytes
 anything else (implicit VR, big endian, deflate, Enhanced multi-frame) goes through pydicom. Both
 paths give the same :class:`Header`.
 
-Files may live inside a zip archive: ``archive.zip/folder/IM1`` names member ``folder/IM1``.
+Files may live inside a zip archive: ``archive.zip/folder/IM1`` names member ``folder/IM1``
+(:mod:`onfh_imaging.io._open`).
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
 import os
-import stat
 import struct
-import zipfile
-import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +25,8 @@ import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
 
-from onfh_imaging.errors import NotDicomError, TooLargeError, TruncatedFileError, UnreadableFileError
+from onfh_imaging.errors import NotDicomError, TruncatedFileError, UnreadableFileError
+from onfh_imaging.io._open import READ_ERRORS, open_binary, read_error, short_text
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -59,9 +56,6 @@ FIRST_READ = 16384  # bytes read first; enough for the header of nearly every fi
 # The fast walker holds the whole header in memory; past this size (huge private elements, or a length
 # field pointing far beyond the end of the file) pydicom reads it with large values left on disk.
 MAX_WALK_BYTES = 64 * 1024**2
-# Zip members declaring more uncompressed bytes than this are refused unread (a zip bomb, or a damaged
-# directory); members are streamed, never inflated whole into memory.
-MAX_ZIP_MEMBER_BYTES = 2 * 1024**3
 
 
 class _Fallback(Exception):
@@ -141,135 +135,6 @@ class Header:
     @property
     def uncompressed(self) -> bool:
         return self.transfer_syntax in UNCOMPRESSED_LE and self.pixel_length is not None
-
-
-# --- opening files, including zip members ------------------------------------------------------
-def unsafe_member_name(name: str) -> bool:
-    """True for zip member names that would point outside the archive (absolute, drive, ``..``)."""
-    parts = name.replace("\\", "/").split("/")
-    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
-
-
-def _escape_member(name: str) -> str:
-    """A relative path for a zip member name, with absolute roots and ``..`` parts made inert."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    return "/".join("%2E%2E" if p == ".." else p.replace(":", "%3A") for p in parts)
-
-
-def member_path(archive: Path, name: str) -> Path:
-    """The path that names zip member ``name`` of ``archive`` (``archive.zip/folder/IM1``)."""
-    return archive / (_escape_member(name) if unsafe_member_name(name) else name)
-
-
-def split_zip_member(path: Path) -> tuple[Path, str] | None:
-    """``(archive, member)`` when ``path`` points inside a zip archive, else None."""
-    if path.exists():
-        return None
-    for parent in path.parents:
-        if parent.is_file() and zipfile.is_zipfile(parent):
-            return parent, path.relative_to(parent).as_posix()
-        if parent.exists():
-            return None
-    return None
-
-
-@lru_cache(maxsize=8)
-def _zip(archive: Path, mtime: float) -> zipfile.ZipFile:
-    return zipfile.ZipFile(archive)
-
-
-def _open_member(path: Path, archive: Path, name: str) -> io.BufferedIOBase:
-    """A zip member as a stream, refusing unsafe names and sizes above :data:`MAX_ZIP_MEMBER_BYTES`."""
-    z = _zip(archive, archive.stat().st_mtime)
-    try:
-        info = z.getinfo(name)
-    except KeyError:
-        unsafe = [n for n in z.namelist() if unsafe_member_name(n) and _escape_member(n) == name]
-        if unsafe:
-            raise UnreadableFileError(
-                f"zip member name {unsafe[0]!r} points outside the archive; not read", path=path,
-                hint="re-create the archive with relative member names") from None
-        raise UnreadableFileError("no such member in the zip archive", path=path) from None
-    if info.file_size > MAX_ZIP_MEMBER_BYTES:
-        raise TooLargeError(
-            f"zip member claims {info.file_size / 1024**3:.1f} GiB uncompressed, above the "
-            f"{MAX_ZIP_MEMBER_BYTES / 1024**3:.1f} GiB limit", path=path,
-            hint="a damaged or malicious archive; extract it with a checked tool if it is genuine")
-    return z.open(info)
-
-
-class _GzipStream(io.BufferedReader):
-    """A gzip-compressed file read as its decompressed bytes. It has no file number, so nothing takes
-    the compressed file's size for the DICOM object's (like a zip member, its size is not known)."""
-
-    def fileno(self) -> int:
-        raise io.UnsupportedOperation("a gzip-compressed stream has no file number")
-
-
-def _maybe_gunzip(fp: io.BufferedReader, path: Path) -> io.BufferedIOBase:
-    """``fp`` itself, or its decompressed stream when ``path`` ends in ``.gz`` and holds gzip data."""
-    if not path.name.lower().endswith(".gz") or fp.peek(2)[:2] != b"\x1f\x8b":
-        return fp
-    return _GzipStream(gzip.GzipFile(fileobj=fp, mode="rb"))
-
-
-def open_binary(path: Path) -> io.BufferedIOBase:
-    """Open a file or zip member for binary reading, wrapping OS errors in toolkit errors.
-
-    A regular file whose name ends in ``.gz`` and that holds gzip data (a ``.dcm.gz``) is read
-    decompressed, as a stream.
-    """
-    try:
-        try:
-            return _maybe_gunzip(_open_regular(path), path)
-        except (FileNotFoundError, NotADirectoryError):
-            member = split_zip_member(path)
-            if member is None:
-                raise FileNotFoundError(path) from None
-            return _open_member(path, *member)
-    except PermissionError as exc:
-        raise UnreadableFileError("permission denied", path=path,
-                                  hint="check the file's read permissions") from exc
-    except FileNotFoundError as exc:
-        raise UnreadableFileError("no such file", path=path) from exc
-    except IsADirectoryError as exc:
-        raise UnreadableFileError("a folder, not a file", path=path) from exc
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:
-        raise UnreadableFileError(f"cannot read the file: {_short(exc)}", path=path) from exc
-
-
-# Opening never blocks: a named pipe among the files would otherwise hang the reader.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _open_regular(path: Path) -> io.BufferedReader:
-    """Open a regular file for reading; pipes, sockets and devices are refused, never waited on."""
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(path)
-        if not stat.S_ISREG(mode):
-            raise UnreadableFileError("not a regular file (a pipe, socket or device)", path=path)
-        fp = open(fd, "rb")
-        fp.raw.name = os.fspath(path)  # readers such as pydicom name (and reopen) the file by it
-        return fp
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-# Errors a read from an open file or zip member can raise (I/O, corrupt compressed data, bad CRC).
-READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, gzip.BadGzipFile, RuntimeError, ValueError)
-
-
-def read_error(exc: BaseException, path: Path, what: str) -> UnreadableFileError:
-    """The toolkit error for a failed read of ``what`` ("the file", "the pixel data"): a compressed
-    stream (gzip, zip member) that ends early is truncated; anything else is unreadable."""
-    if isinstance(exc, EOFError):
-        return TruncatedFileError(f"compressed file truncated: {_short(exc)}", path=path,
-                                  hint="copy the file again from its source")
-    return UnreadableFileError(f"cannot read {what}: {_short(exc)}", path=path)
 
 
 # --- the fast walker ----------------------------------------------------------------------------
@@ -643,7 +508,7 @@ def read_header(path: str | os.PathLike) -> Header:
     UnreadableFileError
         Permission denied, missing, or a header that cannot be parsed (truncated).
     TooLargeError
-        A zip member whose declared size is above :data:`MAX_ZIP_MEMBER_BYTES`.
+        A zip member whose declared size is above :data:`onfh_imaging.io._open.MAX_ZIP_MEMBER_BYTES`.
     """
     return _read_header(Path(path), None)
 
@@ -683,9 +548,9 @@ def _read_header(path: Path, layouts: HeaderReader | None) -> Header:
             pixel_offset, pixel_length = _pixel_element_after(fp, ds)
             header = header_from_dataset(ds, path, pixel_offset)
         except InvalidDicomError as exc:
-            raise NotDicomError(f"not a DICOM file ({_short(exc)})", path=path) from exc
+            raise NotDicomError(f"not a DICOM file ({short_text(exc)})", path=path) from exc
         except Exception as exc:  # pydicom raises many types on corrupt input
-            raise UnreadableFileError(f"cannot parse the DICOM header: {_short(exc)}", path=path) from exc
+            raise UnreadableFileError(f"cannot parse the DICOM header: {short_text(exc)}", path=path) from exc
     header.pixel_length = pixel_length
     header.file_size = file_size
     if not has_preamble and "SOPClassUID" not in header.values and "Modality" not in header.values:
@@ -695,12 +560,6 @@ def _read_header(path: Path, layouts: HeaderReader | None) -> Header:
 
 
 _DEFER = 1024**2  # values larger than this stay on disk when pydicom reads an oversized header
-
-
-def _short(exc: BaseException) -> str:
-    """An exception's text cut to one short line (parsers may quote whole element values)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _walk_file(fp: io.BufferedIOBase, buf: bytes, path: Path) -> Header | str:

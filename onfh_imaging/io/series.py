@@ -29,9 +29,10 @@ from onfh_imaging.errors import (
     UnsupportedInputError,
 )
 from onfh_imaging.geometry import Volume
-from onfh_imaging.io._header import READ_ERRORS, Header, HeaderReader, open_binary, read_dataset, read_error
-from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io._checks import DEFAULT_MAX_BYTES, TOO_LARGE_HINT, check_image_header
+from onfh_imaging.io._header import Header, HeaderReader, read_dataset
+from onfh_imaging.io._open import READ_ERRORS, open_binary, read_error
+from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io._records import ImageRecord
 from onfh_imaging.io.scan import (
     SeriesInfo,
