@@ -60,7 +60,7 @@ def read_source_headers(files: Sequence[str | os.PathLike]) -> list[pydicom.Data
         If a file cannot be read as DICOM.
     """
     from onfh_imaging.errors import UnreadableFileError
-    from onfh_imaging.io._header import open_binary
+    from onfh_imaging.io._open import open_binary
 
     headers = []
     for f in files:
