@@ -71,7 +71,8 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
     articular surface (the outermost point where the head mask is at least half inside; the
     reference sphere when no head mask is given). A ray counts as necrotic when, just beneath
     the surface, at least half of the head is lesion. Partial volume makes the lesion look thinner
-    right at the surface, so the arc is measured at two depths and extrapolated to the surface.
+    right at the surface, so the arc is measured at two depths and extrapolated to the surface; with a
+    head mask the depths start beyond half the voxel's extent along the plane's rays (thick slices).
 
     Parameters
     ----------
@@ -113,6 +114,14 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
         h0, h1 = head[rows, prev], head[rows, first]
         t = np.where(first > 0, (0.5 - h0) / np.maximum(h1 - h0, 1e-6), 0.0)
         surface = np.where(hit, radii[prev] + t * (radii[first] - radii[prev]), np.nan)
+    if head_mask is not None:
+        # Within half a voxel of the surface (along the ray) the masks' partial volume mixes head and
+        # outside, and the lesion's share of the head is inflated where its edge runs oblique to thick
+        # slices: the first arc is read at least that deep, and both extrapolated to the surface.
+        edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
+        reach = 0.5 * float(np.abs(rays @ edges).sum(axis=1).max())
+        shift = max(0.0, reach - depths_mm[0])
+        depths_mm = (depths_mm[0] + shift, depths_mm[1] + shift)
     arcs = []
     for depth in depths_mm:
         pts = c + (surface - depth)[:, None] * rays
