@@ -58,9 +58,8 @@ from onfh_imaging.phantom.model import (
     HipModel,
     Lesion,
     PelvisModel,
-    default_dome_direction,
-    default_neck_axis,
 )
+from onfh_imaging.phantom.axes import default_dome_direction, default_neck_axis
 from onfh_imaging.phantom.mr import TISSUE_SIGNAL, coronal_grid, render_mr
 from onfh_imaging.phantom.study import (
     HipSpec,

@@ -21,7 +21,8 @@ import numpy as np
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io._atomic import atomic_path
-from onfh_imaging.phantom.model import Collapse, HipModel, Lesion, PelvisModel, default_dome_direction
+from onfh_imaging.phantom.axes import default_dome_direction
+from onfh_imaging.phantom.model import Collapse, HipModel, Lesion, PelvisModel
 from onfh_imaging.phantom.mr import default_center, render_mr
 from onfh_imaging.phantom.truth import hip_truth
 

@@ -17,14 +17,8 @@ from typing import Any
 import numpy as np
 
 from onfh_imaging.geometry import Volume
-from onfh_imaging.phantom.model import (
-    Collapse,
-    HipModel,
-    PelvisModel,
-    Side,
-    default_dome_direction,
-    lateral_lps,
-)
+from onfh_imaging.phantom.axes import Side, default_dome_direction, lateral_lps
+from onfh_imaging.phantom.model import Collapse, HipModel, PelvisModel
 from onfh_imaging.phantom.mr import coronal_grid
 
 #: depth below the articular surface (mm) at which the Kerboul arc probes the lesion
@@ -375,7 +369,7 @@ def voxelised_femoral_head(collapse_depth_mm: float = 0.0, *, in_plane_mm: float
 
     The hip is the standard phantom hip of ``side`` (no lesion), intact or with a collapse of
     ``collapse_depth_mm`` in the antero-superior dome
-    (:func:`~onfh_imaging.phantom.model.default_dome_direction`).
+    (:func:`~onfh_imaging.phantom.axes.default_dome_direction`).
     The grid (:func:`~onfh_imaging.phantom.mr.coronal_grid`) covers the head with a 4 mm margin, its
     centre set (0.3, -0.2, 0.1) mm off the head centre. Sub-samples lie at most
     ``through_slice_step_mm`` apart through the slice: coarser sampling quantises a surface parallel
