@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _measure_each_study(command_name: str, path: str, series_uid: str | None,
-                        plans: tuple | None = None, head_seeds: dict | None = None) -> tuple[list, object]:
+                        plans: tuple | None = None, head_seeds: dict | None = None,
+                        pixel_mm: float | None = None) -> tuple[list, object]:
     """Measure every study under ``path``. Each refused file or series is reported on stderr as it is
     found, one line (where, reason, what to do), and the rest go on; returns the results and the
     :class:`~onfh_imaging.plan.RefusalReport`."""
@@ -76,7 +77,8 @@ def _measure_each_study(command_name: str, path: str, series_uid: str | None,
         if line is not None:
             print(f"onfh {command_name}: {line}", file=sys.stderr)
 
-    results = measure_path(path, series_uid, on_refusal=on_refusal, plans=plans, head_seeds=head_seeds)
+    results = measure_path(path, series_uid, on_refusal=on_refusal, plans=plans, head_seeds=head_seeds,
+                           pixel_mm=pixel_mm)
     for line in report.finish(measured=bool(results)):
         print(f"onfh {command_name}: {line}", file=sys.stderr)
     return results, report
@@ -136,6 +138,9 @@ def _add_measure(sub: argparse._SubParsersAction) -> None:
                    help="place a femoral head by hand when the automatic search misses it: SIDE (left/right) "
                         "and its centre, X Y Z in LPS mm on MR or ROW COL (pixels) on a radiograph; repeat "
                         "for one side three or more times to give points on its outline instead")
+    p.add_argument("--pixel-mm", type=float, metavar="MM",
+                   help="pixel size at the patient (mm) of a PNG or JPEG picture; without it a picture is "
+                        "measured in pixels")
     p.set_defaults(func=_cmd_measure)
 
 
@@ -164,7 +169,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
     plans = _one_series_to_export(args.path, args.series_uid) if (args.seg or args.sr) else None
     results, refused = _measure_each_study("measure", args.path, args.series_uid, plans,
-                                           head_seeds=_head_seeds(args.head_seed))
+                                           head_seeds=_head_seeds(args.head_seed), pixel_mm=args.pixel_mm)
     reports = [r.to_json() for r in results]
     if args.pseudonymize:
         from onfh_imaging.export.phi import Pseudonymizer

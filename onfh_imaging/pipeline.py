@@ -134,6 +134,26 @@ def _jic(image: Any, seg: Any, lesion: Any) -> Any:
     return classify_jic(image, lesion, seg.head_center_lps, seg.head_radius_mm, seg.side)
 
 
+def measure_picture_file(path: str | Path, *, pixel_mm: float | None = None, progress: Progress | None = None,
+                         head_seeds: Mapping[str, Sequence[float]] | None = None) -> StudyResult:
+    """Find and measure the femoral heads on a PNG or JPEG picture of a radiograph.
+
+    A picture has no header: with ``pixel_mm`` (mm per pixel at the patient, source ``"user"``) it is
+    measured in mm, without it the head is searched over plausible scales and measured in pixels.
+    """
+    from onfh_imaging.io.radiograph import read_picture
+    from onfh_imaging.measure.radiograph import measure_radiograph
+
+    _report(progress, 0.1, "reading the picture")
+    rx, info = read_picture(path, pixel_mm=pixel_mm)
+    _report(progress, 0.3, "finding the femoral heads")
+    report = measure_radiograph(rx, info, seeds=head_seeds)
+    if pixel_mm is None:
+        report["warnings"].append("a picture has no pixel size: measured in pixels (give --pixel-mm for mm)")
+    _report(progress, 1.0, "done")
+    return StudyResult(info=info, radiograph=rx, radiograph_report=report)
+
+
 def measure_radiograph_file(path: str | Path, *, progress: Progress | None = None,
                             head_seeds: Mapping[str, Sequence[float]] | None = None) -> StudyResult:
     """Find and measure the femoral heads of one radiograph (CR / DX).
@@ -252,8 +272,12 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
                  on_error: Callable[[Any, Exception], None] | None = None,
                  head_seeds: Mapping[str, Sequence] | None = None,
                  on_refusal: Callable[[Any], None] | None = None,
-                 plans: tuple[list[tuple], list[Any]] | None = None) -> list[StudyResult]:
+                 plans: tuple[list[tuple], list[Any]] | None = None,
+                 pixel_mm: float | None = None) -> list[StudyResult]:
     """Measure every study found under ``source`` (files, folders, zip archives).
+
+    A PNG or JPEG picture of a radiograph is measured on its own (:func:`measure_picture_file`), with
+    ``pixel_mm`` as its pixel size when given, else in pixels.
 
     Each study contributes its best MR series (and every radiograph). Errors of one study are passed to
     ``on_error(series_info, exc)`` and do not stop the others, unless ``stop_on_error`` (or no
@@ -263,8 +287,12 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
     has it already. ``head_seeds`` places heads by hand in every MR series measured (see
     :func:`measure_mr`); it is meant for one study.
     """
+    from onfh_imaging.io.radiograph import is_picture
     from onfh_imaging.plan import explain_failure
 
+    if isinstance(source, (str, Path)) and is_picture(source) and Path(source).is_file():
+        return [measure_picture_file(source, pixel_mm=pixel_mm, progress=progress,
+                                     head_seeds=_seeds_of_dimension(head_seeds, 2))]
     plans, refusals = plans if plans is not None else plan_with_refusals(source, series_instance_uid)
     if series_instance_uid is not None and not plans and not refusals:
         raise InputError(f"no series with SeriesInstanceUID or key {series_instance_uid}", path=str(source),

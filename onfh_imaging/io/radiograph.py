@@ -11,7 +11,13 @@ import numpy as np
 from onfh_imaging.errors import NoPixelDataError, UnsupportedInputError
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.io._header import Header, read_header
-from onfh_imaging.io.scan import DEFAULT_MAX_BYTES, SeriesInfo, check_image_header, describe_series, image_records
+from onfh_imaging.io.scan import (
+    DEFAULT_MAX_BYTES,
+    SeriesInfo,
+    check_image_header,
+    describe_series,
+    image_records,
+)
 from onfh_imaging.io.series import _check_size, _fill, _stored_dtype
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
@@ -112,3 +118,74 @@ def read_radiograph(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYT
                             view=info.view or "unknown", laterality=info.laterality or "unknown",
                             patient_orientation=patient_orientation(header))
     return radiograph, info
+
+
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
+"""Exported pictures of a radiograph (screenshots, PACS exports): pixels only, no header."""
+
+
+def is_picture(path: str | os.PathLike) -> bool:
+    """True for a PNG or JPEG file name (a picture, not DICOM)."""
+    return Path(path).suffix.lower() in PICTURE_SUFFIXES
+
+
+def read_picture(path: str | os.PathLike, *, pixel_mm: float | None = None,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Radiograph, SeriesInfo]:
+    """Read a PNG or JPEG picture of a radiograph (bone bright, as displayed).
+
+    A picture has no header: no pixel size (unless ``pixel_mm`` is given, source ``"user"``), no
+    side, no view. Colour is reduced to luminance (ITU-R BT.601), an alpha channel dropped.
+
+    Parameters
+    ----------
+    path : path
+        The picture file.
+    pixel_mm : float, optional
+        Size of a pixel at the patient, mm (the user's; square pixels).
+    max_bytes : int
+        Refuse pictures whose decoded pixels would take more memory than this.
+
+    Returns
+    -------
+    (Radiograph, SeriesInfo)
+
+    Raises
+    ------
+    UnreadableFileError
+        The file is not a picture PIL can decode.
+    TooLargeError
+        The picture's pixels exceed ``max_bytes``.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from onfh_imaging.errors import TooLargeError, UnreadableFileError
+
+    path = Path(path)
+    if pixel_mm is not None and not (math.isfinite(pixel_mm) and pixel_mm > 0):
+        raise UnsupportedInputError(f"pixel size {pixel_mm} mm is not a positive number", path=path,
+                                    hint="give --pixel-mm as the size of one pixel at the patient, e.g. 0.15")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if 4 * w * h > max_bytes:
+                raise TooLargeError(f"picture of {w} x {h} pixels is larger than the {max_bytes} byte limit",
+                                    path=path)
+            im.load()
+            mode = im.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I", "F", "L"):
+                pixels = np.asarray(im, dtype=np.float32)
+            else:
+                pixels = np.asarray(im.convert("RGB"), dtype=np.float32) @ _LUMA
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        if isinstance(exc, TooLargeError):
+            raise
+        raise UnreadableFileError(f"not a readable PNG or JPEG picture ({exc})", path=path,
+                                  hint="export the radiograph as DICOM, PNG or JPEG") from exc
+    size = None if pixel_mm is None else (float(pixel_mm), float(pixel_mm))
+    rx = Radiograph(pixels=pixels, pixel_size_mm=size, pixel_size_source="none" if size is None else "user")
+    info = SeriesInfo(patient_id="", patient_name="", study_instance_uid="", study_date="", study_description="",
+                      series_instance_uid="", series_number=None, modality="OT",
+                      series_description=path.name, sequence="", fat_saturated=False, orientation="", rows=h,
+                      columns=w, n_slices=1, pixel_spacing=size, slice_spacing=None, slice_thickness=None,
+                      frame_of_reference_uid="", view="unknown", laterality="unknown", files=[path])
+    return rx, info

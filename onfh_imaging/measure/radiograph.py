@@ -42,11 +42,13 @@ from onfh_imaging.geometry import Radiograph
 from onfh_imaging.measure.radiograph_quality import outline_quality
 from onfh_imaging.quality import Quality, combine
 from onfh_imaging.segment.xray import (
-    CalibrationBall,
+    PAIR_HEIGHT_RADII,
+    PAIR_MIN_SEPARATION_RADII,
     HeadContour2D,
-    find_calibration_ball,
     find_femoral_heads_2d,
 )
+from onfh_imaging.segment.xray_ball import CalibrationBall, find_calibration_ball
+from onfh_imaging.segment.xray_prosthesis import Prosthesis, find_prostheses
 
 MAD_TO_SIGMA = 1.4826
 NECK_EXCLUSION_DEG = 70.0
@@ -59,6 +61,9 @@ CALIBRATION_BALL_MM = 25.0
 CALIBRATION_DISAGREEMENT = 0.03
 DOUBLE_CONTOUR_MIN_ARC_DEG = 10.0
 DOUBLE_CONTOUR_GAP_DEG = 4.0
+DOUBLE_CONTOUR_CONTINUITY = 0.0125
+"""Largest radial step between the inner contour at neighbouring angles (1 deg apart), relative to the
+head's radius: 0.3 mm on a 24 mm head, where 1 deg is 0.4 mm of arc. A contour, not scattered texture."""
 DOUBLE_CONTOUR_ZONE_DEG = 90.0
 """The double contour is looked for within this angle of image-up: the weight-bearing half of the head."""
 
@@ -270,7 +275,15 @@ def double_contour(angles_deg: np.ndarray, outer_px: np.ndarray, inner_px: np.nd
     along = np.hypot(np.cos(a) * scale[0], np.sin(a) * scale[1])
     depth = (outer_px - inner_px) * along
     zone = articular & (_angle_diff(angles_deg, 0.0) <= DOUBLE_CONTOUR_ZONE_DEG)
-    seen = zone & np.isfinite(depth)
+    # a contour is continuous: each inner point lies close to a neighbour's (texture inside the head
+    # gives steps at scattered depths, a crescent or depressed plate a line)
+    inner_mm = inner_px * along
+    limit = DOUBLE_CONTOUR_CONTINUITY * float(np.nanmedian(outer_px * along)) if np.isfinite(outer_px).any() else 0.0
+    near = np.zeros(len(depth), dtype=bool)
+    for shift in (-1, 1):
+        with np.errstate(invalid="ignore"):
+            near |= np.abs(inner_mm - np.roll(inner_mm, shift)) <= limit
+    seen = zone & np.isfinite(depth) & near
     step = float(np.median(np.diff(angles_deg)))
     # short gaps (up to DOUBLE_CONTOUR_GAP_DEG) where the inner edge was missed do not split the arc
     gap = max(1, round(DOUBLE_CONTOUR_GAP_DEG / step))
@@ -448,6 +461,38 @@ def _staging(m: RadiographHeadMeasures) -> dict[str, Any]:
     return {"arco_2019": stage, "arco_basis": basis, "steinberg_extent": None}
 
 
+def hip_report(contour: HeadContour2D, rx: Radiograph) -> dict[str, Any]:
+    """One hip of the radiograph JSON contract from its head contour: measures, staging, quality, warnings.
+
+    Parameters
+    ----------
+    contour : HeadContour2D
+        From :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`.
+    rx : Radiograph
+        The (calibrated, if possible) radiograph the contour was found on.
+
+    Returns
+    -------
+    dict
+        ``{"side", "head", "lesion": None, "staging", "quality", "warnings"}``; ``head`` is None (and
+        the reason in ``quality`` and ``warnings``) when the contour cannot be measured.
+    """
+    try:
+        m = measure_head_contour(contour, rx.pixel_size_mm)
+    except MeasurementError as exc:
+        return {"side": contour.side, "head": None, "lesion": None,
+                "staging": {"arco_2019": None, "arco_basis": str(exc), "steinberg_extent": None},
+                "quality": combine(()).with_reason(str(exc), blocks_stage_iii=True, name="outline_measured").to_dict(),
+                "warnings": [str(exc)]}
+    hip_warnings = [*m.warnings, f"side from {m.side_basis}"]
+    if not rx.calibrated:
+        hip_warnings.append("measured in pixels: the pixel size is unknown")
+    if contour.placed_by_hand:
+        hip_warnings.append("head placed by hand")
+    return {"side": m.side, "head": m.head_dict(), "lesion": None, "staging": _staging(m),
+            "quality": m.quality.to_dict(), "warnings": hip_warnings}
+
+
 def measure_radiograph(rx: Radiograph, info: Any = None, *, calibration_ball_mm: float = CALIBRATION_BALL_MM,
                        seeds: Mapping[str, Sequence[float]] | None = None) -> dict[str, Any]:
     """Find and measure the femoral heads of one radiograph: the JSON contract for a radiograph.
@@ -481,34 +526,44 @@ def measure_radiograph(rx: Radiograph, info: Any = None, *, calibration_ball_mm:
     if files:
         path = str(files[0])
     rx_cal, ball, warnings = calibrate(rx, calibration_ball_mm)
+    prostheses = [] if seeds else find_prostheses(rx_cal)
     try:
         contours = find_femoral_heads_2d(rx_cal, seeds=seeds)
     except SegmentationError as exc:
-        if path is None:
-            raise
-        raise SegmentationError(str(exc), path=path) from exc
-    hips = []
-    for contour in contours:
-        try:
-            m = measure_head_contour(contour, rx_cal.pixel_size_mm)
-        except MeasurementError as exc:
-            hips.append({"side": contour.side, "head": None, "lesion": None,
-                         "staging": {"arco_2019": None, "arco_basis": str(exc), "steinberg_extent": None},
-                         "quality": combine(()).with_reason(str(exc), blocks_stage_iii=True,
-                                                            name="outline_measured").to_dict(),
-                         "warnings": [str(exc)]})
-            continue
-        hip_warnings = list(m.warnings)
-        hip_warnings.append(f"side from {m.side_basis}")
-        if not rx_cal.calibrated:
-            hip_warnings.append("measured in pixels: the pixel size is unknown")
-        if contour.placed_by_hand:
-            hip_warnings.append("head placed by hand")
-        hips.append({"side": m.side, "head": m.head_dict(), "lesion": None, "staging": _staging(m),
-                     "quality": m.quality.to_dict(), "warnings": hip_warnings})
+        if not prostheses:
+            if path is None:
+                raise
+            raise SegmentationError(str(exc), path=path) from exc
+        contours = []
+    # beside a replacement a native head is the other hip: on the other side, at about the ball's height and
+    # across the pelvis from it (the same rules as for a pair of heads)
+    contours = [c for c in contours if c.side not in {p.side for p in prostheses}
+                and all(abs(c.center_px[1] - p.ball_center_px[1]) >= PAIR_MIN_SEPARATION_RADII * c.radius_px
+                        and abs(c.center_px[0] - p.ball_center_px[0]) <= PAIR_HEIGHT_RADII * c.radius_px
+                        for p in prostheses)]
+    hips = [dict(hip_report(contour, rx_cal), prosthesis_detected=False) for contour in contours]
+    hips += [prosthesis_report(p) for p in prostheses]
+    hips.sort(key=lambda h: h["side"] != "right")
+    for p in prostheses:
+        warnings.append(f"hip replacement on the {p.side} side (metal with a stem and a ball or cup): its femoral "
+                        "head is not native and is not measured")
     return {"schema": MEASUREMENT_SCHEMA, "software_version": __version__, "input": _input_block(info, rx_cal, ball),
-            "hips": hips, "warnings": warnings}
+            "hips": hips, "prosthesis_detected": bool(prostheses), "warnings": warnings}
+
+
+def prosthesis_report(p: Prosthesis) -> dict[str, Any]:
+    """The hip of the JSON contract for a hip replacement: no native head, no stage, the implant's place."""
+    reason = "hip replacement: the femoral head is a metal implant, not a native head to measure or stage"
+    return {"side": p.side, "head": None, "lesion": None,
+            "staging": {"arco_2019": None, "arco_basis": reason, "steinberg_extent": None},
+            "quality": combine(()).with_reason(reason, blocks_stage_iii=True, name="native_head").to_dict(),
+            "prosthesis_detected": True,
+            "prosthesis": {"ball_center_px": [round(v, 2) for v in p.ball_center_px],
+                           "ball_radius_px": round(p.ball_radius_px, 2), "stem_length_px": round(p.stem_length_px, 1),
+                           "stem_width_px": round(p.stem_width_px, 1), "side_basis": p.side_basis},
+            "warnings": [reason, f"side from {p.side_basis}"]}
 
 
 __all__ = ["JOINT_SPACE_NARROWING_MM", "RadiographHeadMeasures", "ReferenceCircle", "calibrate", "double_contour",
-           "fit_reference_circle", "measure_head_contour", "measure_radiograph"]
+           "fit_reference_circle", "hip_report", "measure_head_contour", "measure_radiograph",
+           "prosthesis_report"]

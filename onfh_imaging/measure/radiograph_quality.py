@@ -19,7 +19,8 @@ Checks
 * ``edge_contrast``: median edge strength along the traced outline in multiples of the image's noise
   (of the radial derivative), at least ``MIN_EDGE_SNR``.
 * ``head_in_image``: share of the head's circle inside the image; a cut head is measured on what is
-  seen (does not block stage III unless the outline checks fail too).
+  seen, but its reference circle rests on a partial arc, so collapse and a double contour on it are
+  not taken as certain (no stage III).
 * ``head_placed_by_hand`` (recorded when a seed placed the head) and ``scale_assumed`` (pixel-only
   images: measured in pixels) are recorded as passed checks, for the record.
 """
@@ -112,7 +113,7 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
                      edge_snr, MIN_EDGE_SNR, "noise SD", blocks_stage_iii=True),
         QualityCheck("head_in_image", arc_in_image >= MIN_HEAD_IN_IMAGE, 1.0,
                      f"the image edge cuts the head: {100 * arc_in_image:.0f} % of its circle is in the image",
-                     100 * arc_in_image, 100 * MIN_HEAD_IN_IMAGE, "%"),
+                     100 * arc_in_image, 100 * MIN_HEAD_IN_IMAGE, "%", blocks_stage_iii=True),
     ]
     if placed_by_hand:
         checks.append(QualityCheck("head_placed_by_hand", True, 1.0, "head placed by hand"))

@@ -1,12 +1,25 @@
-"""Femoral heads and calibration balls on projection radiographs.
+"""Femoral heads on projection radiographs: where each head is and the outline of its articular surface.
 
-A femoral head on a hip or pelvis radiograph is a bright disc whose rim is an edge all round except
-where the neck leaves it; a calibration ball is a brighter disc with an edge all round. Both are found
-by a gradient-directed circular Hough transform on a copy of the image reduced to about 0.8 mm per
-pixel (each edge votes only toward its bright side), at the radii anatomy allows: 18-30 mm for a head.
-The head is then located at full resolution along radial profiles from the candidate centre: at each
-angle, the steepest bright-to-dark step near the expected radius (sub-pixel, parabolic), and beyond it
-the dark-to-bright step of the acetabular roof (the far side of the joint space).
+On a real hip radiograph the head overlaps the acetabulum, the teardrop and the pelvis, trabecular
+texture crosses it, its outline is a faint arc of cortex and the image may cut it at any side. A head
+is found in three steps:
+
+1. **Search** (:mod:`onfh_imaging.segment.xray_search`): every circle of a grid of centres and radii
+   (18-30 mm at the patient, or, without a pixel size, the radii such a head takes over fields of
+   view of ``ASSUMED_FIELD_OF_VIEW_MM``) is scored by how consistently the image falls outward across
+   it, on the gradient normalised by its local strength; circles cut by the image edge are scored on
+   the part inside.
+2. **Trace** (:mod:`onfh_imaging.segment.xray_outline`): from each candidate circle, the rim is the
+   closed, smooth path of strongest outward falls in an annulus around it (so that it follows the
+   cortex through texture and is not pulled onto the acetabular roof or the teardrop); the circle is
+   re-fitted to the traced rim and the rim traced again.
+3. **Verify**: a head's rim is traced over at least half of its outline inside the image, its widest
+   gap is the neck (plus overlap and the image edge), and one circle explains it; the best supported
+   candidate is the head (two on a pelvis: a pair of similar radius, at the same height, across the
+   pelvis). A hand-placed seed replaces steps 1 and 2's search: the head is traced from it.
+
+The side comes from :mod:`onfh_imaging.segment.xray_sides` (PatientOrientation, laterality, position
+or the neck's direction).
 
 The contour that is measured is the head's outer silhouette, the outline the Mose circles are drawn
 on. A depressed segment seen on a radiograph shows two contours: a faint outer one, where rays graze
@@ -15,10 +28,12 @@ side-on, or the depressed plate seen at a slant), the double contour. Per angle 
 where the profile, followed from outside inward, first leaves the soft-tissue level by a few noise
 standard deviations and stays above it; the edge is then placed sub-pixel by fitting the projected
 chord of a sphere's rim, ``b + k sqrt(R - r)`` blurred, and regularised over angle by a running
-median. A second bright-to-dark step inside the silhouette is kept as the inner contour.
+median. It is the contour wherever it is a rim of the traced outline (``SILHOUETTE_AGREEMENT_MM``);
+where bone lies beyond the rim (the head over the pelvis) the traced outline is. A second
+bright-to-dark step inside the silhouette is kept as the inner contour.
 
 Image angles are measured from image-up (toward row 0), positive toward increasing column, in
-degrees. On an AP (or frog-leg) radiograph the patient's right is on the image's left.
+degrees.
 """
 
 from __future__ import annotations
@@ -31,7 +46,8 @@ from scipy import ndimage
 
 from onfh_imaging.errors import SegmentationError
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.segment.xray_search import MIN_ARC_IN_IMAGE, _reduce, best_radius_at, head_candidates
+from onfh_imaging.segment.xray_outline import closed_path
+from onfh_imaging.segment.xray_search import MIN_ARC_IN_IMAGE, best_radius_at, head_candidates
 from onfh_imaging.segment.xray_sides import assign_sides
 
 HEAD_RADIUS_RANGE_MM = (18.0, 30.0)
@@ -43,16 +59,44 @@ SPHERE_EDGE_SHIFT = 0.76
 # Without a pixel size, the field of view of a hip or pelvis radiograph is assumed to lie in this range:
 # from a crop just around one hip joint (a 60 mm head and its joint) to a whole pelvis on a 43 cm detector.
 ASSUMED_FIELD_OF_VIEW_MM = (70.0, 450.0)
+OUTLINE_SCALE_MM = 0.5
+"""Scale (mm) at which the outline's path is traced: the width of the cortical edge's blur on a hip
+radiograph, above most of the trabecular texture's fine lines."""
+RIM_MIN_SNR = 4.0
+"""A measured head edge is at least this many noise SDs (of the radial derivative over the whole
+annulus) strong."""
+RIM_TRACE_SNR = 3.0
+"""An edge this strong counts toward the share of the rim traced when a circle is verified as a head
+(a faint arc of cortex through overlapping pelvis is still the head's), but is not measured."""
+VERIFY_RMS = 0.02
+VERIFY_SHIFT = 0.05
+"""A traced head's support (the fraction of its rim traced, times the fraction with an edge strong enough
+to measure) falls by 1/e when the circle fitted to the rim has a robust residual (1.48 median absolute)
+of 2 % of the radius, or moves by 5 % of the radius from the circle traced from: a head's rim is one
+circle, the edges around a texture blob or another bone are not."""
+RECENTRE_ROUNDS = 3
+"""Times the circle is re-fitted to the traced rim and the rim traced again."""
+RECENTRE_MAX_SHIFT = 0.15
+"""A re-fit may move the centre or change the radius by at most 15 % of the radius (3.6 mm on a 24 mm
+head): the search's circle is a head's, only roughly placed; a larger move is another structure."""
+SILHOUETTE_AGREEMENT_MM = 0.5
+"""The outer silhouette (the sub-pixel rim where the head's projection leaves the background) is the
+contour where it lies no more than this inside the traced outline (the faint outer rim of a depressed
+segment lies outside the strong edge of its floor) and is not pinned at its search's outer limit
+(bone beyond the rim, as where the head overlaps the pelvis); elsewhere the traced outline is."""
 TYPICAL_HEAD_RADIUS_MM = 24.0
 """Radius of an adult femoral head at the patient (mean of the 18-30 mm range): without a pixel size the
 rim search's mm windows are scaled as if the head found had this radius."""
 GRADIENT_MM = 0.4
 """Scale (mm) of the gradient the head circle is refined on: the cortex's edge, below trabecular size."""
-SEARCH_CANDIDATES = 4
-"""Circles of each octave of the search that are traced before a head is declared absent."""
+SEARCH_CANDIDATES = 12
+"""Circles of each octave of the search that are traced; the best supported is the head. A pelvis view
+holds two heads among as many rounded bright structures (pubis, ischium, sacrum, trochanters)."""
 MIN_RIM_TRACED = 0.5
 """A head's rim is traced over at least half of its outline inside the image: the neck takes a
 quarter of the circle and overlapping bone may hide some more."""
+DUPLICATE_RADII = 0.2
+"""Search candidates whose centres lie within a fifth of a radius of one already traced are that circle."""
 PAIR_RADIUS_RATIO = 0.15
 """A second head is the other hip: its radius within 15 % of the first (left and right heads differ by a
 few percent, plus the beam's different magnification at the two hips)."""
@@ -161,25 +205,6 @@ class HeadContour2D:
         return np.column_stack([self.center_px[0] - r * np.cos(a), self.center_px[1] + r * np.sin(a)])
 
 
-@dataclass(frozen=True)
-class CalibrationBall:
-    """A calibration sphere found on the image.
-
-    Attributes
-    ----------
-    center_px : (float, float)
-        Centre (row, column).
-    diameter_px : float
-        Fitted diameter, pixels (pixels are taken as square).
-    edge_fraction : float
-        Fraction of angles with a sharp rim.
-    """
-
-    center_px: tuple[float, float]
-    diameter_px: float
-    edge_fraction: float
-
-
 # --- image helpers ----------------------------------------------------------------------------------
 def _normalised(pixels: np.ndarray) -> np.ndarray:
     img = np.asarray(pixels, dtype=float)
@@ -196,54 +221,6 @@ def _nominal_pixel_mm(rx: Radiograph) -> tuple[float, float]:
         return p, p
     width = max(rx.shape)
     return ASSUMED_FIELD_OF_VIEW_MM[0] / width, ASSUMED_FIELD_OF_VIEW_MM[1] / width
-
-
-def _directed_hough(img: np.ndarray, radii: np.ndarray, sigma: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
-    """Circle accumulator (fraction of the perimeter voting) for bright discs, shape (len(radii), H, W).
-
-    Each strong-gradient pixel votes for the centre one radius away along its gradient (toward the
-    bright side). Returns the accumulator and the gradient magnitude threshold used.
-    """
-    gr = ndimage.gaussian_filter(img, sigma, order=(1, 0))
-    gc = ndimage.gaussian_filter(img, sigma, order=(0, 1))
-    mag = np.hypot(gr, gc)
-    # Edge pixels: the strongest gradients, thinned to local maxima along the gradient
-    thresh = np.percentile(mag, 85.0)
-    rr, cc = np.nonzero(mag > thresh)
-    m = mag[rr, cc]
-    ur, uc = gr[rr, cc] / m, gc[rr, cc] / m
-    ahead = ndimage.map_coordinates(mag, [rr + ur, cc + uc], order=1, mode="nearest")
-    behind = ndimage.map_coordinates(mag, [rr - ur, cc - uc], order=1, mode="nearest")
-    keep = (m >= ahead) & (m >= behind)
-    rr, cc, ur, uc, m = rr[keep], cc[keep], ur[keep], uc[keep], m[keep]
-    h, w = img.shape
-    acc = np.zeros((len(radii), h, w))
-    for k, r in enumerate(radii):
-        vr = np.round(rr + r * ur).astype(int)
-        vc = np.round(cc + r * uc).astype(int)
-        ok = (vr >= 0) & (vr < h) & (vc >= 0) & (vc < w)
-        np.add.at(acc[k], (vr[ok], vc[ok]), 1.0)
-        acc[k] = ndimage.gaussian_filter(acc[k], 1.0) * (2.0 * np.pi * 1.0**2) / (2.0 * np.pi * r)
-    return acc, thresh
-
-
-def _peaks(acc: np.ndarray, radii: np.ndarray, min_distance: float, count: int, floor: float
-           ) -> list[tuple[float, float, float, float]]:
-    """Up to ``count`` (row, col, radius, score) accumulator maxima, at least ``min_distance`` apart."""
-    best = acc.max(axis=0)
-    which = acc.argmax(axis=0)
-    out: list[tuple[float, float, float, float]] = []
-    work = best.copy()
-    rr, cc = np.mgrid[0:best.shape[0], 0:best.shape[1]]
-    while len(out) < count:
-        i = int(np.argmax(work))
-        r, c = np.unravel_index(i, work.shape)
-        score = float(work[r, c])
-        if score < floor:
-            break
-        out.append((float(r), float(c), float(radii[which[r, c]]), score))
-        work[(rr - r) ** 2 + (cc - c) ** 2 < min_distance**2] = -1.0
-    return out
 
 
 def _radial_profiles(img: np.ndarray, center: tuple[float, float], angles_deg: np.ndarray, r_lo: float,
@@ -291,9 +268,19 @@ def _edges_along(img: np.ndarray, center, angles_deg, expected_px: float, inner_
     sigma_px = max(1.0, 0.2 / px_mm)
     deriv, noise = _radial_derivative(prof, step, sigma_px)
     win = (radii >= expected_px - inner_px) & (radii <= expected_px + outer_px)
-    d_win = np.where(win[None, :], deriv, np.inf)
-    k = np.argmin(d_win, axis=1)
-    head_strength = -deriv[np.arange(len(k)), k] / noise
+    # the outline: one closed path through the outward falls at the scale of the cortex's edge, then the
+    # steepest fine-scale fall within that scale of the path
+    coarse, coarse_noise = _radial_derivative(prof, step, max(sigma_px, OUTLINE_SCALE_MM / px_mm))
+    arc = max(expected_px, 1.0) * float(np.radians(np.median(np.diff(angles_deg))))
+    path = closed_path(np.where(win[None, :], -coarse / coarse_noise, -np.inf), arc, step)
+    near = np.abs(radii[None, :] - radii[path][:, None]) <= max(sigma_px, OUTLINE_SCALE_MM / px_mm)
+    k = np.argmin(np.where(near & win[None, :], deriv, np.inf), axis=1)
+    # an edge is present on the ray when the path or the floor of a depression inside it falls steeply (the
+    # faint outer rim over a depressed segment is weaker than the floor's edge)
+    reach = max(sigma_px, OUTLINE_SCALE_MM / px_mm)
+    below = ((radii[None, :] >= radii[path][:, None] - SILHOUETTE_INNER_MM / px_mm)
+             & (radii[None, :] <= radii[path][:, None] + reach))
+    head_strength = -np.where(below & win[None, :], deriv, np.inf).min(axis=1) / noise
     head_r = radii[0] + step * _subpixel_extremum(-deriv, k) + SPHERE_EDGE_SHIFT * sigma_px
     # roof: the strongest dark-to-bright step beyond the head edge, with a dark gap between
     beyond = (radii[None, :] > head_r[:, None] + 0.4 / px_mm) & (radii[None, :] < head_r[:, None] + roof_reach)
@@ -420,24 +407,32 @@ def _silhouette(img: np.ndarray, center, angles_deg: np.ndarray, radius_px: floa
     return rim, _inner_contour(radii, prof, rim, band, px_mm, step, arc_px)
 
 
+def _outline(silhouette: np.ndarray, traced: np.ndarray, radius_px: float, px_mm: float) -> np.ndarray:
+    """Per angle, the silhouette where it is a rim of the traced outline (see ``SILHOUETTE_AGREEMENT_MM``),
+    else the traced outline, pixels."""
+    pinned = silhouette >= radius_px + (SILHOUETTE_OUTER_MM - 0.3) / px_mm
+    usable = np.isfinite(silhouette) & ~pinned & (silhouette >= traced - SILHOUETTE_AGREEMENT_MM / px_mm)
+    return np.where(usable, silhouette, traced)
+
+
 def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: np.ndarray, px_mm: float,
                    step: float, arc_px: float) -> np.ndarray:
     """Radius of a second bright-to-dark step inside the silhouette ``rim`` per profile, NaN where none.
 
     The radial derivative is taken at the scale of the step (``INNER_SMOOTH_MM``) and averaged over
     ``INNER_ARC_MM`` of neighbouring profiles (``arc_px`` pixels of arc between profiles); its noise
-    is measured in the soft tissue beyond the rim (``band`` of radii). The step is the steepest
-    outward fall between ``SILHOUETTE_INNER_MM`` and ``INNER_MIN_DEPTH_MM`` inside the rim, at least
-    ``INNER_STRENGTH_SDS`` noise SDs strong, and separate from the rim's own fall: between the two the
+    is measured in the soft tissue beyond the rim (``band`` of radii). The step is the steepest outward fall between
+    ``SILHOUETTE_INNER_MM`` and ``INNER_MIN_DEPTH_MM`` inside the rim, at least ``INNER_STRENGTH_SDS``
+    noise SDs strong, and separate from the rim's own fall: between the two the
     fall slows to less than half.
     """
     deriv = ndimage.gaussian_filter1d(prof, INNER_SMOOTH_MM / px_mm / step, axis=1, order=1, mode="nearest") / step
     width = max(1, round(INNER_ARC_MM / px_mm / arc_px))
     deriv = ndimage.uniform_filter1d(deriv, width, axis=0, mode="wrap")
     outside = deriv[:, band] - np.median(deriv[:, band], axis=1, keepdims=True)
-    noise = 1.4826 * float(np.median(np.abs(outside))) + 1e-12
     r = radii[None, :]
     zone = (r >= rim[:, None] - SILHOUETTE_INNER_MM / px_mm) & (r <= rim[:, None] - INNER_MIN_DEPTH_MM / px_mm)
+    noise = 1.4826 * float(np.median(np.abs(outside))) + 1e-12
     k = np.argmin(np.where(zone, deriv, np.inf), axis=1)
     fall = deriv[np.arange(len(k)), k]
     between = (r > radii[k][:, None]) & (r < rim[:, None] - 0.2 / px_mm)
@@ -477,12 +472,12 @@ def _refine_circle(grad: tuple[np.ndarray, np.ndarray], center, radius_px: float
 
 def _head_contour(img: np.ndarray, grad, center, radius_px: float, px_mm: float, angles: np.ndarray
                   ) -> tuple[tuple[float, float], dict[str, np.ndarray], np.ndarray]:
-    """The head's rim along radial profiles from a refined circle, robustly re-centred once."""
+    """The head's rim along radial profiles from a refined circle, re-centred on the rim it traces."""
     center, radius_px, _ = _refine_circle(grad, center, radius_px, px_mm)
-    for final in (False, True):
+    for attempt in range(RECENTRE_ROUNDS + 1):
         e = _edges_along(img, center, angles, radius_px, 6.5 / px_mm, 2.5 / px_mm, px_mm)
-        ok = (e["head_strength"] > 4.0) & (e["head_r"] < radius_px + 1.5 / px_mm)
-        if final or ok.sum() < 30:
+        ok = (e["head_strength"] > RIM_MIN_SNR) & (e["head_r"] < radius_px + 1.5 / px_mm)
+        if attempt == RECENTRE_ROUNDS or ok.sum() < 30:
             break
         a = np.radians(angles[ok])
         pts = np.column_stack([center[0] - np.cos(a) * e["head_r"][ok], center[1] + np.sin(a) * e["head_r"][ok]])
@@ -495,8 +490,10 @@ def _head_contour(img: np.ndarray, grad, center, radius_px: float, px_mm: float,
             if new_core.sum() < 20 or np.array_equal(new_core, core):
                 break
             core = new_core
-        if abs(r_new - radius_px) < 2.0 / px_mm:
-            center, radius_px = (float(c_new[0]), float(c_new[1])), float(r_new)
+        moved = max(abs(r_new - radius_px), float(np.hypot(c_new[0] - center[0], c_new[1] - center[1])))
+        if moved > RECENTRE_MAX_SHIFT * radius_px or moved < 0.05 / px_mm:
+            break  # another structure, or settled: the edges found match the circle
+        center, radius_px = (float(c_new[0]), float(c_new[1])), float(r_new)
     return center, dict(e, radius_px=np.float64(radius_px)), ok
 
 
@@ -519,9 +516,27 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
     rows, cols = center[0] - rad_px * np.cos(a), center[1] + rad_px * np.sin(a)
     in_image = (rows >= 0) & (rows <= h - 1) & (cols >= 0) & (cols <= w - 1)
     ok = ok & in_image
-    gap_mid, gap = _largest_gap(ok, angles)
+    traced = (e["head_strength"] > RIM_TRACE_SNR) & (e["head_r"] < rad_px + 1.5 / px_mm) & in_image
+    gap_mid, _ = _largest_gap(traced, angles)
+    _, gap = _largest_gap(traced | ~in_image, angles)  # the untraced arc inside the image
+    fraction = float(traced.sum() / max(in_image.sum(), 1))
+    # how well one circle explains the traced rim: residual and agreement with the circle traced from
+    fit_rms, shift = np.inf, np.inf
+    if traced.sum() >= 8:
+        pts = np.column_stack([center[0] - e["head_r"][traced] * np.cos(a[traced]),
+                               center[1] + e["head_r"][traced] * np.sin(a[traced])])
+        c_fit, r_fit = _fit_circle(pts)
+        res = np.hypot(*(pts - c_fit).T) - r_fit
+        keep = np.abs(res) <= 2.5 * 1.4826 * np.median(np.abs(res)) + 1e-9  # a depressed arc is not the circle
+        if keep.sum() >= 8:
+            c_fit, r_fit = _fit_circle(pts[keep])
+            res = np.hypot(*(pts - c_fit).T) - r_fit
+        fit_rms = 1.4826 * float(np.median(np.abs(res))) / rad_px  # robust
+        shift = max(abs(r_fit - rad_px), float(np.hypot(*(c_fit - np.asarray(center))))) / rad_px
+    strong = float(ok.sum() / max(in_image.sum(), 1))  # share of the rim with a measurable edge
+    support = fraction * strong * float(np.exp(-fit_rms / VERIFY_RMS) * np.exp(-shift / VERIFY_SHIFT))
     return {"centre": center, "e": dict(e, radius_px=rad_px, gap_mid=gap_mid), "ok": ok, "px_mm": px_mm,
-            "radius_px": rad_px, "fraction": float(ok.sum() / max(in_image.sum(), 1)),
+            "radius_px": rad_px, "fraction": fraction, "support": support,
             "arc_in_image": float(in_image.mean()), "gap_deg": gap}
 
 
@@ -537,10 +552,11 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
     r_range = (HEAD_RADIUS_RANGE_MM[0] / hi_mm, HEAD_RADIUS_RANGE_MM[1] / lo_mm)
     grads: dict = {}
     found: list[dict] = []
+    traced: list[tuple[float, float, float]] = []
     for cand in head_candidates(img, r_range, count=SEARCH_CANDIDATES):
-        if any(np.hypot(cand.center_px[0] - f["centre"][0], cand.center_px[1] - f["centre"][1]) < f["radius_px"]
-               for f in found):
-            continue
+        if any(np.hypot(cand.center_px[0] - r, cand.center_px[1] - c) < DUPLICATE_RADII * rad for r, c, rad in traced):
+            continue  # the same circle as one traced already
+        traced.append((*cand.center_px, cand.radius_px))
         hd = _traced_head(img, grads, cand.center_px, cand.radius_px, _head_px_mm(rx, cand.radius_px), angles)
         radius_mm = hd["radius_px"] * _head_px_mm(rx, cand.radius_px) if rx.calibrated else None
         plausible = radius_mm is None or HEAD_RADIUS_RANGE_MM[0] - 1.0 <= radius_mm <= HEAD_RADIUS_RANGE_MM[1] + 2.0
@@ -549,12 +565,15 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
             continue
         if hd["gap_deg"] < 25.0 and hd["fraction"] > 0.92 and hd["arc_in_image"] > 0.99:
             continue  # a complete ring: a calibration ball or other round object, not a head
-        if any(np.hypot(hd["centre"][0] - f["centre"][0], hd["centre"][1] - f["centre"][1]) < f["radius_px"]
-               for f in found):
-            continue
-        hd["search_score"] = cand.score
+        hd["support"] *= cand.score  # and the search's evidence for the circle as a whole
         found.append(hd)
-    found.sort(key=lambda f: -f["fraction"] * f["search_score"])
+    # of overlapping heads (one bone), the best supported
+    kept: list[dict] = []
+    for f in sorted(found, key=lambda f: -f["support"]):
+        if not any(np.hypot(f["centre"][0] - g["centre"][0], f["centre"][1] - g["centre"][1]) < g["radius_px"]
+                   for g in kept):
+            kept.append(f)
+    found = kept
     if not found:
         return []
     first = found[0]
@@ -638,6 +657,7 @@ def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2,
         e, ok = hd["e"], hd["ok"]
         roof_ok = ok & (e["roof_strength"] > 4.0)
         rim, inner = _silhouette(img, hd["centre"], angles, float(e["radius_px"]), hd["px_mm"])
+        rim = _outline(rim, e["head_r"], float(e["radius_px"]), hd["px_mm"])
         out.append(HeadContour2D(
             side=side, side_basis=basis, center_px=hd["centre"], radius_px=float(e["radius_px"]),
             angles_deg=angles.copy(), radii_px=np.where(ok, rim, np.nan),
@@ -648,65 +668,4 @@ def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2,
     return sorted(out, key=lambda c: c.side != "right")
 
 
-def find_calibration_ball(rx: Radiograph, diameter_mm: float = 25.0,
-                          avoid_px: list[tuple[float, float, float]] | None = None) -> CalibrationBall | None:
-    """Find a calibration sphere: a bright disc with a sharp rim all round, brighter than bone.
-
-    Parameters
-    ----------
-    rx : Radiograph
-        The image; its nominal pixel size (if any) bounds the searched radii to 0.7-1.4 times the
-        ball's nominal size in pixels.
-    diameter_mm : float
-        The ball's true diameter.
-    avoid_px : list of (row, col, radius), optional
-        Discs (e.g. femoral heads) the ball may not overlap.
-
-    Returns
-    -------
-    CalibrationBall or None
-    """
-    lo_mm, hi_mm = _nominal_pixel_mm(rx)
-    r_min = 0.5 * diameter_mm / hi_mm * (0.7 if rx.calibrated else 1.0)
-    r_max = 0.5 * diameter_mm / lo_mm * (1.4 if rx.calibrated else 1.0)
-    h, w = rx.shape
-    if 2 * r_min + 4 > min(h, w):
-        return None
-    img = _normalised(rx.pixels)
-    factor = max(1, int(np.floor(r_min / 10.0)))
-    small = _reduce(img, factor)
-    radii = np.arange(np.floor(r_min / factor), np.ceil(r_max / factor) + 1.0)
-    acc, _ = _directed_hough(small, radii)
-    angles = np.arange(-180.0, 180.0, 2.0)
-    for r, c, rad, _ in _peaks(acc, radii, min_distance=2.0 * radii[0], count=4, floor=0.3):
-        centre = ((r + 0.5) * factor - 0.5, (c + 0.5) * factor - 0.5)
-        r_px = rad * factor
-        if any(np.hypot(centre[0] - a, centre[1] - b) < rr + r_px for a, b, rr in (avoid_px or [])):
-            continue
-        e = None
-        for _ in range(2):
-            radii_p, prof = _radial_profiles(img, centre, angles, 0.6 * r_px, 1.3 * r_px, 0.25)
-            deriv, noise = _radial_derivative(prof, 0.25, 1.0)
-            k = np.argmin(deriv, axis=1)
-            edge_r = radii_p[0] + 0.25 * _subpixel_extremum(-deriv, k) + SPHERE_EDGE_SHIFT * 1.0
-            strong = -deriv[np.arange(len(k)), k] / noise > 6.0
-            if strong.sum() < 10:
-                break
-            a = np.radians(angles[strong])
-            pts = np.column_stack([centre[0] - np.cos(a) * edge_r[strong], centre[1] + np.sin(a) * edge_r[strong]])
-            c_fit, r_fit = _fit_circle(pts)
-            centre, r_px = (float(c_fit[0]), float(c_fit[1])), r_fit
-            e = (strong, pts, edge_r)
-        if e is None:
-            continue
-        strong, pts, _ = e
-        res = np.hypot(*(pts - np.asarray(centre)).T) - r_px
-        fraction = float(strong.mean())
-        inside = ndimage.map_coordinates(img, [[centre[0]], [centre[1]]], order=1)[0]
-        if fraction < 0.85 or np.std(res) > 0.03 * r_px or inside < np.percentile(img, 99.0):
-            continue
-        return CalibrationBall(center_px=centre, diameter_px=2.0 * r_px, edge_fraction=fraction)
-    return None
-
-
-__all__ = ["CalibrationBall", "HeadContour2D", "find_calibration_ball", "find_femoral_heads_2d"]
+__all__ = ["HeadContour2D", "find_femoral_heads_2d"]

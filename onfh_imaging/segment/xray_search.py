@@ -30,10 +30,16 @@ import numpy as np
 from scipy import ndimage
 
 SEARCH_ANGLES = 64
-"""Angles per circle: one every 5.6 deg, a sample every 1-5 pixels of outline at 12-48 pixels of radius."""
-OCTAVE_RADII_PX = (12.0, 48.0)
-"""Radii (reduced pixels) scored in one octave: below 12 pixels a circle's outline is too coarsely
-sampled; a 4:1 span keeps the number of octaves at one or two for any image."""
+"""Angles per circle: one every 5.6 deg, a sample every 1-3 pixels of outline at 8-32 pixels of radius."""
+OCTAVE_RADII_PX = (8.0, 32.0)
+"""Radii (reduced pixels) scored in one octave: below 8 pixels a circle's outline is too coarsely
+sampled for 64 angles; a 4:1 span keeps the number of octaves at one or two for any image."""
+MIN_REDUCED_PX = 96
+"""The reduced image keeps at least this many pixels across its shorter side, so that a head filling
+the image is still placed to about 1 % of its size."""
+RADIUS_STEP = 0.04
+"""Relative step between the radii scored (4 %: about a pixel at the octave's smallest radius, well
+inside the refinement's reach)."""
 GRADIENT_SCALE_PX = 1.0
 """Gaussian scale (reduced pixels) of the gradient: about 2 % of a head's radius at the octave's
 smallest radius, wide enough to average trabecular texture, narrow next to the joint space."""
@@ -42,9 +48,9 @@ ENERGY_SCALE = 4.0
 MIN_ARC_IN_IMAGE = 0.45
 """Fraction of a circle's outline that must lie in the image for it to be scored: a head cut by the
 edge of a crop or detector shows at least its articular half above the neck."""
-MIN_ARC_COUNTED = 0.75
-"""The mean is taken over at least this fraction of the outline: angles outside the image beyond a
-quarter of the circle count as no evidence."""
+MIN_ARC_COUNTED = MIN_ARC_IN_IMAGE
+"""The mean is taken over at least this fraction of the outline (angles outside the image beyond it
+count as no evidence)."""
 
 
 @dataclass(frozen=True)
@@ -159,11 +165,11 @@ def head_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count
     found: list[CircleCandidate] = []
     r0 = lo
     while r0 <= hi:
-        factor = max(1, int(np.floor(r0 / OCTAVE_RADII_PX[0])))
+        factor = max(1, min(int(np.floor(r0 / OCTAVE_RADII_PX[0])), min(img.shape) // MIN_REDUCED_PX))
         r1 = min(hi, r0 * OCTAVE_RADII_PX[1] / OCTAVE_RADII_PX[0])
         small = _reduce(img, factor)
-        radii = np.arange(np.floor(r0 / factor), np.ceil(r1 / factor) + 1.0)
-        radii = radii[radii >= 3]
+        n = max(2, int(np.ceil(np.log(r1 / r0) / np.log1p(RADIUS_STEP))) + 1)
+        radii = np.geomspace(r0, r1, n) / factor
         if radii.size and 2 * radii[0] < max(small.shape):
             score, arc = circle_scores(small, radii)
             found += _local_maxima(score, arc, radii, factor, count)
