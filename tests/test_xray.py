@@ -13,7 +13,8 @@ from onfh_imaging.io import read_radiograph
 from onfh_imaging.measure.radiograph import double_contour, fit_reference_circle, measure_radiograph
 from onfh_imaging.phantom.axes import default_dome_direction, lateral_lps
 from onfh_imaging.phantom.model import Collapse, PelvisModel
-from onfh_imaging.phantom.radiograph import ProjectionGeometry, render_radiograph, write_radiograph_study
+from onfh_imaging.phantom.projection import ProjectionGeometry
+from onfh_imaging.phantom.radiograph import render_radiograph, write_radiograph_study
 
 TOL_MM = 0.3
 SHAPE = (640, 640)
