@@ -33,7 +33,6 @@ from onfh_imaging.batch.agreement import ARCO_ORDER, normalise_stage
 from onfh_imaging.batch.visits import DAYS_PER_MONTH
 from onfh_imaging.errors import InputError
 from onfh_imaging.staging import COLLAPSE_DETECTION_MM
-from onfh_imaging.vocab import SIDES
 
 COLLAPSE_MM = COLLAPSE_DETECTION_MM  # one definition of a detectable collapse
 REGENERATION_THRESHOLD = 0.25

@@ -15,15 +15,13 @@
   table, the swimmer plot, survival, and per hip its trajectory figure and one QC picture per visit.
 
 Per-hip figures are drawn once each, in worker processes when the cohort is large enough to pay
-for starting them (:data:`HIPS_PER_PROCESS`).
+for starting them (:data:`onfh_imaging.batch.report_figures.HIPS_PER_PROCESS`).
 """
 
 from __future__ import annotations
 
 import base64
-import concurrent.futures as cf
 import html
-import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -33,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from onfh_imaging import __version__
-from onfh_imaging.batch.agreement import ARCO_ORDER, reader_agreement
+from onfh_imaging.batch.agreement import reader_agreement
 from onfh_imaging.batch.endpoints import ENDPOINTS as _BASE_ENDPOINTS
 from onfh_imaging.batch.endpoints import (
     POPULATION_WORDS,
@@ -64,27 +62,16 @@ from onfh_imaging.batch.longitudinal import (
     load_verdicts,
     visit_summary,
 )
-from onfh_imaging.batch.store import atomic_output
+from onfh_imaging.batch.report_figures import (
+    EVENT_NAMES,
+    cohort_figure,
+    draw_hip_figures,
+    swimmer_figure,
+    write_bytes,
+)
 from onfh_imaging.batch.visits import DAYS_PER_MONTH
 from onfh_imaging.errors import InputError
-from onfh_imaging.staging import IIIB_MIN_COLLAPSE_MM, STEINBERG_C_MIN_PCT
-
-#: Hips one worker process must have to draw before starting it pays (a process start costs about
-#: as much as drawing 20 hip figures).
-HIPS_PER_PROCESS = 40
-#: Lower bound of the sphericity axis: 1 is a sphere, and a flattened head with collapse beyond
-#: ARCO IIIB still measures above it, so sphericity noise stays a flat line rather than a trend.
-SPHERICITY_AXIS_MIN = 0.9
-#: Resolution of the per-hip figures (dots per inch): 920 x 184 pixels, readable at page width.
-HIP_FIGURE_DPI = 80
-
-#: Height (inches) of one hip's line in the swimmer plot, and at most this many hips named on its
-#: axis (every n-th beyond: each hip has its own section further down the page).
-SWIMMER_ROW_IN = 0.16
-SWIMMER_LABELS = 120
-
-_EVENT_NAMES = {"thr": "THR"}
-
+from onfh_imaging.io._atomic import atomic_path
 
 @dataclass
 class ReportSummary:
@@ -101,241 +88,14 @@ class ReportSummary:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-# --- drawing -------------------------------------------------------------------------------------
-def _figure(width_in: float, height_in: float, dpi: float = 100):
-    """A matplotlib Figure on the Agg canvas (no pyplot state: safe in worker processes)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png_bytes(fig, dpi: int = 80) -> bytes:
-    """The figure drawn once, as PNG (fixed layout: no second 'tight' pass)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def _write_bytes(path: Path, data: bytes) -> Path:
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(data)
-    return path
-
-
 def _write_csv(path: Path, df: pd.DataFrame) -> Path:
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
     return path
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "hip"
-
-
-def _floor_axis(ax, values: pd.Series, low: float, span: float) -> None:
-    """y axis from ``low`` to at least ``low + span``: noise below the span stays a flat line."""
-    top = float(np.nanmax(values)) if values.notna().any() else low
-    ax.set_ylim(low, max(low + span, top * 1.1))
-
-
-#: The panels of a hip's figure: column, title.
-_PANELS = (
-    ("lesion_head_involvement_pct", "lesion (% of head)"),
-    ("head_collapse_depth_mm", "collapse depth (mm)"),
-    ("head_sphericity", "sphericity"),
-    ("arco_rank", "ARCO 2019 stage"),
-)
-
-
-class HipFigures:
-    """Draws every hip's trajectory figure on the same axes, the cohort's, with the limits that give them meaning.
-
-    The axes are shared by the whole cohort (months 0 to the longest follow-up; lesion % from 0 to at
-    least the Steinberg C limit, 30 % of the head; collapse depth from 0 to at least the ARCO IIIB
-    limit, 2 mm, with the detection limit shaded; sphericity from :data:`SPHERICITY_AXIS_MIN` to 1; the
-    ARCO stage on its own scale), so hips compare at a glance and sub-millimetre noise looks like
-    noise. Axes, ticks and labels are drawn once; each hip then draws only its own lines and marks (THR
-    red dashed, withdrawal black dotted) over a copy of that background.
-
-    Parameters
-    ----------
-    visits : DataFrame
-        Every hip's visits (:func:`~onfh_imaging.batch.longitudinal.hip_visits`).
-    events : DataFrame
-        :func:`~onfh_imaging.batch.longitudinal.hip_events` (for the follow-up range).
-    """
-
-    def __init__(self, visits: pd.DataFrame, events: pd.DataFrame):
-        self.fig = fig = _figure(11.5, 2.3, dpi=HIP_FIGURE_DPI)
-        self.axes = axes = fig.subplots(1, len(_PANELS))
-        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.2, top=0.8, wspace=0.32)
-        longest = max(float(events["followup_days"].max()), float(visits["visit_days"].max()), 1.0)
-        self.lines, self.thr, self.withdrawal = [], [], []
-        for ax, (col, title) in zip(axes, _PANELS, strict=True):
-            ax.set_title(title, fontsize=9)
-            ax.set_xlabel("months", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.set_xlim(-0.5, 1.05 * longest / DAYS_PER_MONTH)
-            self.lines.append(ax.plot([], [], "o-", color="tab:blue", ms=4, animated=True)[0])
-            self.thr.append(ax.axvline(0, color="tab:red", ls="--", lw=1, animated=True))
-            self.withdrawal.append(ax.axvline(0, color="black", ls=":", lw=1, animated=True))
-        _floor_axis(axes[0], visits["lesion_head_involvement_pct"], 0.0, STEINBERG_C_MIN_PCT)
-        _floor_axis(axes[1], visits["head_collapse_depth_mm"], 0.0, IIIB_MIN_COLLAPSE_MM)
-        axes[1].axhspan(0, COLLAPSE_MM, color="0.85", lw=0)
-        axes[1].text(0.02, COLLAPSE_MM, "detection limit", fontsize=6, va="bottom",
-                     transform=axes[1].get_yaxis_transform())
-        axes[2].set_ylim(SPHERICITY_AXIS_MIN, 1.0)
-        axes[3].set_yticks(range(len(ARCO_ORDER)), ARCO_ORDER)
-        axes[3].set_ylim(-0.5, len(ARCO_ORDER) - 0.5)
-        self.title = fig.text(0.5, 0.93, "", ha="center", fontsize=10, animated=True)
-        fig.canvas.draw()
-        self.background = fig.canvas.copy_from_bbox(fig.bbox)
-
-    def png(self, v: pd.DataFrame, ev: pd.Series | None = None) -> bytes:
-        """PNG of one hip's trajectories (its visits ``v``, its events ``ev``)."""
-        from PIL import Image
-
-        canvas = self.fig.canvas
-        canvas.restore_region(self.background)
-        months = (v["visit_days"] / DAYS_PER_MONTH).to_numpy(float)
-        marks = (
-            (self.thr, ev is not None and bool(ev["thr_observed"]), "thr_days"),
-            (self.withdrawal, ev is not None and np.isfinite(ev.get("withdrawal_days", np.nan)), "withdrawal_days"),
-        )
-        for n, (ax, (col, _)) in enumerate(zip(self.axes, _PANELS, strict=True)):
-            self.lines[n].set_data(months, v[col].to_numpy(float))
-            ax.draw_artist(self.lines[n])
-            for artists, shown, column in marks:
-                if shown:
-                    artists[n].set_xdata([ev[column] / DAYS_PER_MONTH] * 2)
-                    ax.draw_artist(artists[n])
-        self.title.set_text(str(v["hip"].iloc[0]))
-        self.fig.draw_artist(self.title)
-        buf = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buf, format="png", compress_level=1)
-        return buf.getvalue()
-
-
-def hip_figure(v: pd.DataFrame, ev: pd.Series | None = None) -> bytes:
-    """PNG of one hip's trajectories on its own axes (:class:`HipFigures` draws a cohort's)."""
-    events = pd.DataFrame({"followup_days": [float(v["visit_days"].max())]}) if ev is None else ev.to_frame().T
-    return HipFigures(v, events).png(v, ev)
-
-
-def _hip_figures_job(args: tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, Path]]]) -> list[Path]:
-    """Draw and write (atomically) the figures of ``(hip, path)`` pairs; returns the paths."""
-    visits, events, targets = args
-    drawer = HipFigures(visits, events)
-    by_hip = events.set_index("hip")
-    groups = dict(tuple(visits.groupby("hip", sort=False)))
-    return [_write_bytes(path, drawer.png(groups[hip], by_hip.loc[hip])) for hip, path in targets]
-
-
-def _draw_hip_figures(
-    visits: pd.DataFrame, events: pd.DataFrame, targets: list[tuple[str, Path]], processes: int | None
-) -> list[Path]:
-    """Write each hip's figure to its path, in ``processes`` worker processes (default: as many as pay).
-
-    Each process draws and writes its share, so drawing, PNG encoding and the writes' fsyncs all
-    run in parallel.
-    """
-    if processes is None:
-        processes = min(os.cpu_count() or 1, len(targets) // HIPS_PER_PROCESS)
-    if processes <= 1:
-        return _hip_figures_job((visits, events, targets))
-    jobs = []
-    for part in np.array_split(np.arange(len(targets)), processes):
-        chunk = [targets[i] for i in part]
-        mine = {hip for hip, _ in chunk}
-        jobs.append((visits[visits["hip"].isin(mine)], events, chunk))
-    with cf.ProcessPoolExecutor(processes) as pool:
-        return [path for written in pool.map(_hip_figures_job, jobs) for path in written]
-
-
-def swimmer_figure(visits: pd.DataFrame, events: pd.DataFrame) -> bytes:
-    """PNG swimmer plot: one line per hip over its follow-up, its visits, collapse, stage change, THR, withdrawal."""
-    hips = events.sort_values(["followup_days", "hip"], ascending=[False, True]).reset_index(drop=True)
-    fig = _figure(9.0, 1.2 + SWIMMER_ROW_IN * len(hips))
-    height = 1.2 + SWIMMER_ROW_IN * len(hips)
-    ax = fig.add_axes((0.16, 0.9 / height, 0.62, 1 - 1.2 / height))
-    from matplotlib.collections import LineCollection
-
-    row_of = {hip: y for y, hip in enumerate(hips["hip"])}
-    ax.add_collection(LineCollection(
-        [[(0, y), (f / DAYS_PER_MONTH, y)] for y, f in enumerate(hips["followup_days"])],
-        colors="0.6", linewidths=2, capstyle="butt"))
-    marks = {"visit": [], "collapse": [], "stage": [], "thr": [], "withdrawal": []}
-    rows = visits["hip"].map(row_of).to_numpy(float)
-    marks["visit"] = list(zip(visits["visit_days"].to_numpy(float) / DAYS_PER_MONTH, rows, strict=True))
-    for y, ev in enumerate(hips.to_dict("records")):
-        if ev["collapse_progression_observed"]:
-            marks["collapse"].append((ev["collapse_progression_days"] / DAYS_PER_MONTH, y))
-        if ev["stage_progression_observed"]:
-            marks["stage"].append((ev["stage_progression_days"] / DAYS_PER_MONTH, y))
-        if ev["thr_observed"]:
-            marks["thr"].append((ev["thr_days"] / DAYS_PER_MONTH, y))
-        if np.isfinite(ev.get("withdrawal_days", np.nan)):
-            marks["withdrawal"].append((ev["withdrawal_days"] / DAYS_PER_MONTH, y))
-    styles = {
-        "visit": {"marker": "o", "color": "tab:blue", "s": 12, "label": "imaging visit"},
-        "collapse": {"marker": "v", "color": "tab:orange", "s": 40, "label": "collapse progression"},
-        "stage": {"marker": "^", "color": "tab:purple", "s": 30, "label": "stage progression"},
-        "thr": {"marker": "X", "color": "tab:red", "s": 50, "label": "THR"},
-        "withdrawal": {"marker": "|", "color": "black", "s": 120, "label": "withdrawal"},
-    }
-    for name, points in marks.items():
-        if points:
-            xy = np.asarray(points, float)
-            ax.scatter(xy[:, 0], xy[:, 1], zorder=3, **styles[name])
-    every = max(1, int(np.ceil(len(hips) / SWIMMER_LABELS)))
-    ax.set_yticks(range(0, len(hips), every), hips["hip"].iloc[::every], fontsize=6 if len(hips) > 60 else 7)
-    ax.set_ylim(len(hips) - 0.5, -0.5)
-    ax.set_xlim(0, 1.03 * max(float(hips["followup_days"].max()), 1.0) / DAYS_PER_MONTH)
-    ax.set_xlabel("months from baseline")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return _png_bytes(fig)
-
-
-def cohort_figure(
-    visits: pd.DataFrame, km: dict[str, tuple[pd.DataFrame, object]], visit_months: float
-) -> bytes:
-    """PNG of the cohort: lesion % per hip, collapse depth per hip (detection limit shaded), KM curves."""
-    fig = _figure(13, 3.4)
-    axes = fig.subplots(1, 3)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.9, wspace=0.25)
-    from matplotlib.collections import LineCollection
-
-    for ax, col, color in ((axes[0], "lesion_head_involvement_pct", "tab:blue"),
-                           (axes[1], "head_collapse_depth_mm", "tab:orange")):
-        lines = [np.column_stack([v["visit_days"].to_numpy(float) / DAYS_PER_MONTH, v[col].to_numpy(float)])
-                 for _, v in visits.groupby("hip")]
-        ax.add_collection(LineCollection(lines, colors=color, alpha=0.4, linewidths=1))
-        ax.set_xlim(0, 1.03 * max(float(visits["visit_days"].max()), 1.0) / DAYS_PER_MONTH)
-    axes[0].set_title("lesion (% of head)")
-    _floor_axis(axes[0], visits["lesion_head_involvement_pct"], 0.0, STEINBERG_C_MIN_PCT)
-    axes[1].set_title("collapse depth (mm)")
-    _floor_axis(axes[1], visits["head_collapse_depth_mm"], 0.0, IIIB_MIN_COLLAPSE_MM)
-    axes[1].axhspan(0, COLLAPSE_MM, color="0.85", lw=0, label="below the detection limit")
-    axes[1].legend(fontsize=8, loc="upper left")
-    for (name, (table, _)), color in zip(km.items(), ("tab:red", "tab:purple"), strict=False):
-        if table.empty:
-            continue
-        label = f"free of {_EVENT_NAMES.get(name, name)}"
-        axes[2].step(table["months"], table["survival"], where="post", color=color, label=label)
-        axes[2].fill_between(
-            table["months"], table["ci_low"], table["ci_high"], step="post", color=color, alpha=0.15
-        )
-    axes[2].axvline(visit_months, color="grey", ls=":", lw=1)
-    axes[2].set_ylim(0, 1.02)
-    axes[2].set_title("Kaplan-Meier (95 % CI)")
-    if axes[2].get_legend_handles_labels()[0]:
-        axes[2].legend(fontsize=8, loc="lower left")
-    for ax in axes:
-        ax.set_xlabel("months from baseline")
-    return _png_bytes(fig, dpi=72)
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -424,7 +184,7 @@ def _summary_display(summary: pd.DataFrame) -> pd.DataFrame:
 def _km_empty_reason(name: str, events: pd.DataFrame) -> str:
     if name == "collapse" and len(events) and events["collapsed_at_baseline"].all():
         return "No hip at risk of collapse: all collapsed at baseline."
-    return f"No hip at risk of {_EVENT_NAMES.get(name, name)}."
+    return f"No hip at risk of {EVENT_NAMES.get(name, name)}."
 
 
 def _qc_cells(v: pd.DataFrame, qc_links: dict[tuple[str, float], str]) -> str:
@@ -503,7 +263,7 @@ def longitudinal_report(
         The analyst's composite endpoints, reported after the base endpoints and the primary one.
     processes : int, optional
         Worker processes drawing the per-hip figures (default: as many as pay, see
-        :data:`HIPS_PER_PROCESS`; 0 or 1 draws in this process).
+        :data:`~onfh_imaging.batch.report_figures.HIPS_PER_PROCESS`; 0 or 1 draws in this process).
 
     Returns
     -------
@@ -579,14 +339,14 @@ def longitudinal_report(
     if hip_figures:
         figure_links = {hip: f"hips/{_safe(hip.replace(':', '_'))}.png" for hip, _ in groups}
         targets = [(hip, out / name) for hip, name in figure_links.items()]
-        for name, path in zip(figure_links.values(), _draw_hip_figures(visits, events, targets, processes),
+        for name, path in zip(figure_links.values(), draw_hip_figures(visits, events, targets, processes),
                               strict=True):
             files[name] = path
     qc_links = _copy_qc_pictures(visits, results, out, files)
     swimmer_png = swimmer_figure(visits, events)
-    files["swimmer.png"] = _write_bytes(out / "swimmer.png", swimmer_png)
+    files["swimmer.png"] = write_bytes(out / "swimmer.png", swimmer_png)
     cohort_png = cohort_figure(visits, km, visit_months)
-    files["cohort.png"] = _write_bytes(out / "cohort.png", cohort_png)
+    files["cohort.png"] = write_bytes(out / "cohort.png", cohort_png)
     window = default_window_months(visit_months) if window_months is None else window_months
     settings = {
         "visit (months)": visit_months,
@@ -659,7 +419,7 @@ def longitudinal_report(
     parts.append(
         "<p>Tables: " + ", ".join(n for n in files if n.endswith(".csv")) + ".</p></body></html>"
     )
-    files["index.html"] = _write_bytes(out / "index.html", "\n".join(parts).encode("utf-8"))
+    files["index.html"] = write_bytes(out / "index.html", "\n".join(parts).encode("utf-8"))
     return summary
 
 
@@ -696,6 +456,6 @@ def _copy_qc_pictures(visits: pd.DataFrame, results: Path, out: Path, files: dic
         if not source.is_file():
             continue
         name = f"qc/{source.name}"
-        files[name] = _write_bytes(out / name, source.read_bytes())
+        files[name] = write_bytes(out / name, source.read_bytes())
         links[(row["hip"], row["visit_days"])] = name
     return links
