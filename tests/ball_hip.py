@@ -154,7 +154,6 @@ class BallHip:
         """The coronal T1 series as a Volume, head centre at LPS (-80, 10, 0) mm (a right hip)."""
         rng = np.random.default_rng(self.seed)
         center = np.array([-80.0, 10.0, 0.0])
-        extent = np.array([self.matrix * self.pixel_mm, self.matrix * self.pixel_mm, self.n_slices * self.slice_mm])
         # head centre 10 mm right of and 8 mm above the middle of the field of view
         mid = center + np.array([10.0, 0.0, -8.0])
         spacing = (self.pixel_mm, self.pixel_mm, self.slice_mm)
@@ -169,7 +168,6 @@ class BallHip:
             ijk = np.stack([ii.ravel(), jj.ravel(), np.full(ii.size, k)], -1).astype(float)
             pts = vol.index_to_lps((ijk[:, None, :] + offs[None]).reshape(-1, 3)) - center
             out[k] = self.labels(pts).reshape(ijk.shape[0], len(offs)).mean(axis=1).reshape(ii.shape)
-        del extent
         lps = vol.voxel_centers_lps() - center
         bias = 1.0 + self.bias * (lps[..., 0] + lps[..., 2]) / 80.0
         signal = out * bias
