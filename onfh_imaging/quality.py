@@ -52,7 +52,7 @@ class QualityCheck:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "passed": bool(self.passed),
-                               "support": round(float(self.support), 3)}
+                               "support": round(float(self.support), 3), "reason": self.reason}
         if self.value is not None:
             out["value"] = round(float(self.value), 3)
         if self.limit is not None:

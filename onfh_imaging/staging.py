@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from onfh_imaging.quality import QualityCheck
+
 COLLAPSE_DETECTION_MM = 0.5
 """Smallest collapse depth (mm) read as collapse (ARCO stage III) from the measured surface.
 
@@ -44,6 +46,33 @@ def collapse_detection_mm(in_plane_pixel_mm: float) -> float:
 
 IIIB_MIN_COLLAPSE_MM = 2.0
 """ARCO 2019: collapse of more than 2 mm is stage IIIB (late), up to 2 mm IIIA (early)."""
+
+
+
+SUBTYPE_CHECK = "stage_iii_subtype_resolved"
+"""Name of the :func:`subtype_check` quality check (the collapse is trusted; only IIIA vs IIIB is open)."""
+
+
+def subtype_check(stage: str | None, collapse_depth_mm: float, uncertainty_mm: float) -> QualityCheck | None:
+    """Whether a stage III's A/B subtype is resolved by the depth measurement.
+
+    A depth within ``uncertainty_mm`` (the measurement's detection limit, which is also the spread of
+    its depth errors) of :data:`IIIB_MIN_COLLAPSE_MM` cannot tell IIIA from IIIB: the stage is kept as the
+    best estimate and the hip is flagged for review. Returns None when ``stage`` is not IIIA or IIIB.
+    """
+    if stage not in ("IIIA", "IIIB"):
+        return None
+    margin = abs(float(collapse_depth_mm) - IIIB_MIN_COLLAPSE_MM)
+    passed = margin > uncertainty_mm
+    if passed:
+        reason = (f"collapse of {collapse_depth_mm:.1f} mm is {margin:.1f} mm from the {IIIB_MIN_COLLAPSE_MM:g} mm "
+                  f"IIIA/IIIB limit, beyond its uncertainty ({uncertainty_mm:.1f} mm)")
+    else:
+        reason = (f"collapse of {collapse_depth_mm:.1f} mm is within its uncertainty ({uncertainty_mm:.1f} mm) of "
+                  f"the {IIIB_MIN_COLLAPSE_MM:g} mm IIIA/IIIB limit: IIIA or IIIB")
+    return QualityCheck(SUBTYPE_CHECK, passed, min(1.0, margin / max(uncertainty_mm, 1e-9)),
+                        reason, value=margin, limit=uncertainty_mm, unit="mm")
+
 
 STEINBERG_B_MIN_PCT = 15.0
 STEINBERG_C_MIN_PCT = 30.0

@@ -44,6 +44,7 @@ from typing import Any
 from onfh_imaging.staging import (
     COLLAPSE_DETECTION_MM,
     IIIB_MIN_COLLAPSE_MM,
+    SUBTYPE_CHECK,
     arco_1992,
     collapse_detection_mm,
     steinberg_extent,
@@ -275,13 +276,20 @@ def series_label(report: Mapping[str, Any]) -> str:
 
 
 def _quality(hip: Mapping[str, Any]) -> tuple[bool, bool, tuple[str, ...]]:
-    """(needs_review, collapse_trusted, reasons) of a hip's quality block (absent: no review asked)."""
+    """(needs_review, collapse_trusted, reasons) of a hip's quality block (absent: no review asked).
+
+    The series' own IIIA/IIIB subtype check is left out: the verdict judges the subtype again from the
+    depth it chooses (:func:`_notes`), and an open subtype does not make that series' collapse doubtful.
+    """
     quality = hip.get("quality") or {}
     checks = quality.get("checks") or []
     trusted = quality.get("collapse_trusted")
     if trusted is None:
         trusted = not any(c.get("blocks_stage_iii") and not c.get("passed", True) for c in checks)
-    return bool(quality.get("needs_review")), bool(trusted), tuple(quality.get("reasons") or ())
+    subtype = {c.get("reason") for c in checks if c.get("name") == SUBTYPE_CHECK and not c.get("passed", True)}
+    reasons = tuple(r for r in quality.get("reasons") or () if r not in subtype)
+    review = bool(quality.get("needs_review")) and (bool(reasons) or not subtype)
+    return review, bool(trusted), reasons
 
 
 def _radiograph_detection_mm(inp: Mapping[str, Any]) -> float | None:
@@ -578,13 +586,15 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
                 not any(s.label in d for d in disagreements) and s.label not in decided:
             disagreements.append(f"{s.label} alone suggests {s.stage}")
     others = tuple(_depth_measurement(s) for s in series if s.depth_mm is not None and s is not depth)
+    notes = _notes(stage, depth)
+    reasons += [f"IIIA or IIIB: {n}" for n in notes]  # the stage's subtype is not resolved by the depth
     return HipVerdict(
         side=side, patient_id=patient_id, study_date=study_date,
         study_instance_uids=tuple(dict.fromkeys(study_instance_uids)), stage=stage, basis=basis,
         decided_by=tuple(dict.fromkeys(decided)),
         depth=None if depth is None or depth.depth_mm is None else _depth_measurement(depth),
         other_depths=others, not_assessed=tuple(not_assessed), disagreements=tuple(dict.fromkeys(disagreements)),
-        notes=tuple(_notes(stage, depth)), needs_review=bool(reasons), reasons=tuple(dict.fromkeys(reasons)),
+        notes=tuple(notes), needs_review=bool(reasons), reasons=tuple(dict.fromkeys(reasons)),
         steinberg_extent=steinberg_extent(_involvement(mr)), series=tuple(series))
 
 

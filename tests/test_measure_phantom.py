@@ -46,6 +46,11 @@ def test_phantom_collapse_depth_on_five_mm_oblique_slices(depth):
     assert _angle_deg(m.collapse.direction_lps, default_dome_direction("right")) < 10.0
     if abs(depth - 2.0) > 0.2:
         assert m.arco_2019 == ("IIIB" if depth > 2.0 else "IIIA")
+    # IIIA vs IIIB is asserted only where the depth is farther from 2 mm than its uncertainty
+    subtype = {c.name: c for c in m.quality.checks}["stage_iii_subtype_resolved"]
+    assert subtype.passed == (abs(m.collapse.depth_mm - 2.0) > m.collapse_detection_mm)
+    assert subtype.passed == (depth != 2.0)
+    assert m.quality.needs_review == (not subtype.passed)
 
 
 def test_the_head_neck_junction_is_kept_out_of_the_collapse_search():

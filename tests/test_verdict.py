@@ -294,3 +294,18 @@ def test_joint_space_narrowing_on_one_view_needing_review_needs_confirmation():
     assert alone["arco_2019"] != "IV" and alone["needs_review"]
     both = _one(_mr(0.2), _xr("AP", 0.1, jsw=1.4, quality=REVIEW), _xr("lateral", 0.1, jsw=1.6, quality=REVIEW))
     assert both["arco_2019"] == "IV" and both["needs_review"]
+
+
+def test_an_open_iiia_iiib_subtype_keeps_stage_iii_and_asks_for_review():
+    from onfh_imaging.staging import subtype_check
+
+    check = subtype_check("IIIB", 2.2, 0.5)
+    quality = {"needs_review": True, "reasons": [check.reason], "checks": [check.to_dict()]}
+    v = _one(_mr(2.2, quality=quality))
+    # the collapse itself passed its checks: stage III stands, only its subtype is open
+    assert v["arco_2019"] == "IIIB"
+    assert v["needs_review"] and any(r.startswith("IIIA or IIIB") for r in v["reasons"])
+    far = subtype_check("IIIB", 3.1, 0.5)
+    assert far.passed
+    assert not _one(_mr(3.1, quality={"needs_review": False, "reasons": [], "checks": [far.to_dict()]}))[
+        "needs_review"]

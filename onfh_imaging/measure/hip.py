@@ -41,6 +41,7 @@ from onfh_imaging.staging import (
     arco_2019,
     collapse_detection_mm,
     steinberg_extent,
+    subtype_check,
 )
 from onfh_imaging.vocab import SIDES
 
@@ -267,6 +268,9 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     quality = combine((segmentation_quality.checks if segmentation_quality is not None else ()) + tuple(evidence))
     stage, basis = arco_2019(col.depth_mm, lesion_present, radiograph_findings=radiograph_findings,
                              collapse_detection_mm=detection_mm, collapse_trusted=quality.collapse_trusted)
+    subtype = subtype_check(stage, col.depth_mm, detection_mm)
+    if subtype is not None:
+        quality = combine(quality.checks + (subtype,))
     return HipMeasures(
         side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
         rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
