@@ -1,7 +1,7 @@
 """Accuracy of the automatic MRI segmentation over the phantom grid.
 
 Run ``python benchmarks/accuracy_mri.py [--quick]``: renders each phantom of
-:func:`onfh_imaging.segment.evaluate.grid_cases`, segments it, measures the masks with ``measure_hip``
+:func:`onfh_imaging.evaluation.grid_cases`, segments it, measures the masks with ``measure_hip``
 and compares with the exact truth. Prints a markdown table (per case and summary) and writes it to
 ``benchmarks/results/accuracy_mri.md``.
 """
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from onfh_imaging.segment.evaluate import evaluate_case, grid_cases, summarize
+from onfh_imaging.evaluation import evaluate_case, grid_cases, summarize
 
 BARS = {"center_error_mm": 0.7, "radius_error_mm": 0.3, "collapse_error_mm": 0.3,
         "lesion_volume_error_pct": 10.0, "head_dice": 0.95, "lesion_dice": 0.85}

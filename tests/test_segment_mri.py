@@ -10,7 +10,7 @@ import pytest
 
 from onfh_imaging.errors import SegmentationError, UnsupportedInputError
 from onfh_imaging.geometry import Volume
-from onfh_imaging.segment.evaluate import PhantomCase, build_phantom, evaluate_case
+from onfh_imaging.evaluation import PhantomCase, build_phantom, evaluate_case
 from onfh_imaging.segment.mri import find_femoral_heads, segment_hips, select_series
 from onfh_imaging.segment.rays import DirectionGrid, orthonormal_frame, star_fraction
 

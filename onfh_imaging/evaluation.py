@@ -37,7 +37,8 @@ def build_phantom(case: PhantomCase):
 
     The measured hip (collapse and lesion) is the first side named by ``case.hips`` ("both": right).
     """
-    from onfh_imaging.phantom.model import Collapse, Lesion, PelvisModel, default_dome_direction
+    from onfh_imaging.phantom.axes import default_dome_direction
+    from onfh_imaging.phantom.model import Collapse, Lesion, PelvisModel
     from onfh_imaging.phantom.mr import render_mr
     from onfh_imaging.phantom.truth import truth_masks
 
