@@ -424,7 +424,8 @@ def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: n
     is measured in the soft tissue beyond the rim (``band`` of radii). The step is the steepest outward fall between
     ``SILHOUETTE_INNER_MM`` and ``INNER_MIN_DEPTH_MM`` inside the rim, at least ``INNER_STRENGTH_SDS``
     noise SDs strong, and separate from the rim's own fall: between the two the
-    fall slows to less than half.
+    fall slows to less than half. Along all the steps found, the median stands out from the head's own
+    texture inside the zone by ``INNER_STRENGTH_SDS`` as well, or there is no inner contour.
     """
     deriv = ndimage.gaussian_filter1d(prof, INNER_SMOOTH_MM / px_mm / step, axis=1, order=1, mode="nearest") / step
     width = max(1, round(INNER_ARC_MM / px_mm / arc_px))
@@ -438,6 +439,14 @@ def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: n
     between = (r > radii[k][:, None]) & (r < rim[:, None] - 0.2 / px_mm)
     pause = np.where(between, deriv, -np.inf).max(axis=1)
     present = np.isfinite(rim) & (-fall > INNER_STRENGTH_SDS * noise) & (pause > 0.5 * fall)
+    # a contour, not texture: along the steps found, the median step stands out from the head's own texture
+    # (the spread of the derivative inside the head about each profile's median) by as much
+    with np.errstate(all="ignore"):
+        inside = np.where(zone, deriv, np.nan)
+        centre = np.nanmedian(inside, axis=1)
+        texture = 1.4826 * float(np.nanmedian(np.abs(inside - centre[:, None]))) + 1e-12
+    if present.any() and np.median((centre - fall)[present]) < INNER_STRENGTH_SDS * texture:
+        present[:] = False
     return np.where(present, radii[0] + step * _subpixel_extremum(-deriv, k), np.nan)
 
 
