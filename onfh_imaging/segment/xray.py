@@ -38,6 +38,7 @@ degrees.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -441,7 +442,8 @@ def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: n
     present = np.isfinite(rim) & (-fall > INNER_STRENGTH_SDS * noise) & (pause > 0.5 * fall)
     # a contour, not texture: along the steps found, the median step stands out from the head's own texture
     # (the spread of the derivative inside the head about each profile's median) by as much
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # profiles without a zone (no rim): NaN
         inside = np.where(zone, deriv, np.nan)
         centre = np.nanmedian(inside, axis=1)
         texture = 1.4826 * float(np.nanmedian(np.abs(inside - centre[:, None]))) + 1e-12
