@@ -102,7 +102,7 @@ def _tile(path: Path, row: dict, contours: list):
         ok = "ok" if row["side_ok"] else "WRONG"
         lines = [f"{row['side'][0].upper()}/{row['side_truth'][0].upper()} {ok}  class {row['class']}",
                  f"r {row['radius_px']:.0f}px mose {row['mose_px']:.1f} col {row['collapse_px']:.1f}",
-                 f"{'review' if row['needs_review'] else 'checks ok'} q {row['quality']:.2f} {row['stage']}"]
+                 f"{'review' if row['needs_review'] else 'checks ok'} q {row['quality']:.2f} {row['stage'] or 'not staged'}"]
     else:
         lines = [f"NOT FOUND class {row['class']} {row['side_truth']}", row.get("error", "")[:40]]
     for i, text in enumerate(lines):
