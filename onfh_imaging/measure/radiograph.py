@@ -38,6 +38,7 @@ from scipy import ndimage
 from onfh_imaging import __version__
 from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
 from onfh_imaging.errors import MeasurementError, SegmentationError
+from onfh_imaging.fitting import MAD_TO_SIGMA
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.measure.radiograph_quality import outline_quality
 from onfh_imaging.quality import Quality, combine
@@ -50,7 +51,6 @@ from onfh_imaging.segment.xray import (
 from onfh_imaging.segment.xray_ball import CalibrationBall, find_calibration_ball
 from onfh_imaging.segment.xray_prosthesis import Prosthesis, find_prostheses
 
-MAD_TO_SIGMA = 1.4826
 NECK_EXCLUSION_DEG = 70.0
 WEIGHT_BEARING_HALF_WIDTH_DEG = 30.0
 JOINT_SPACE_NARROWING_MM = 2.0

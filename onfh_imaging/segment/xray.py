@@ -46,6 +46,7 @@ import numpy as np
 from scipy import ndimage
 
 from onfh_imaging.errors import SegmentationError
+from onfh_imaging.fitting import MAD_TO_SIGMA, robust_scale
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.segment.xray_outline import closed_path
 from onfh_imaging.segment.xray_search import MIN_ARC_IN_IMAGE, best_radius_at, head_candidates
@@ -243,7 +244,7 @@ def _radial_derivative(prof: np.ndarray, step: float, sigma_px: float) -> tuple[
     """Gaussian-smoothed d(profile)/d(radius) (per pixel) and its typical magnitude away from edges
     (the robust spread over all profiles: noise plus texture), against which edges are judged."""
     deriv = ndimage.gaussian_filter1d(prof, sigma_px / step, axis=1, order=1, mode="nearest") / step
-    spread = 1.4826 * float(np.median(np.abs(deriv - np.median(deriv))))
+    spread = robust_scale(deriv)
     return deriv, spread + 1e-12
 
 
@@ -399,7 +400,7 @@ def _silhouette(img: np.ndarray, center, angles_deg: np.ndarray, radius_px: floa
     smooth = ndimage.gaussian_filter1d(prof, max(1.0, SILHOUETTE_SMOOTH_MM / px_mm) / step, axis=1, mode="nearest")
     band = (radii > radius_px + SOFT_TISSUE_BAND_MM[0] / px_mm) & (radii < radius_px + SOFT_TISSUE_BAND_MM[1] / px_mm)
     outside = smooth[:, band] - np.median(smooth[:, band], axis=1, keepdims=True)
-    noise = 1.4826 * float(np.median(np.abs(outside))) + 1e-12
+    noise = robust_scale(outside, center=0.0) + 1e-12
     hold = max(2, round(SILHOUETTE_HOLD_MM / px_mm / step))
     start = _rim_crossings(radii, smooth, noise, radius_px + SILHOUETTE_OUTER_MM / px_mm, hold)
     rim = _fit_rim(radii, prof, start, px_mm, step)
@@ -434,7 +435,7 @@ def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: n
     outside = deriv[:, band] - np.median(deriv[:, band], axis=1, keepdims=True)
     r = radii[None, :]
     zone = (r >= rim[:, None] - SILHOUETTE_INNER_MM / px_mm) & (r <= rim[:, None] - INNER_MIN_DEPTH_MM / px_mm)
-    noise = 1.4826 * float(np.median(np.abs(outside))) + 1e-12
+    noise = robust_scale(outside, center=0.0) + 1e-12
     k = np.argmin(np.where(zone, deriv, np.inf), axis=1)
     fall = deriv[np.arange(len(k)), k]
     between = (r > radii[k][:, None]) & (r < rim[:, None] - 0.2 / px_mm)
@@ -446,7 +447,7 @@ def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: n
         warnings.simplefilter("ignore", RuntimeWarning)  # profiles without a zone (no rim): NaN
         inside = np.where(zone, deriv, np.nan)
         centre = np.nanmedian(inside, axis=1)
-        texture = 1.4826 * float(np.nanmedian(np.abs(inside - centre[:, None]))) + 1e-12
+        texture = MAD_TO_SIGMA * float(np.nanmedian(np.abs(inside - centre[:, None]))) + 1e-12
     if present.any() and np.median((centre - fall)[present]) < INNER_STRENGTH_SDS * texture:
         present[:] = False
     return np.where(present, radii[0] + step * _subpixel_extremum(-deriv, k), np.nan)
@@ -496,7 +497,7 @@ def _head_contour(img: np.ndarray, grad, center, radius_px: float, px_mm: float,
         for _ in range(5):
             c_new, r_new = _fit_circle(pts[core])
             res = np.hypot(*(pts - c_new).T) - r_new
-            spread = 1.4826 * np.median(np.abs(res[core] - np.median(res[core]))) + 0.05 / px_mm
+            spread = robust_scale(res[core]) + 0.05 / px_mm
             new_core = np.abs(res) < 2.5 * spread
             if new_core.sum() < 20 or np.array_equal(new_core, core):
                 break
@@ -538,11 +539,11 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
                                center[1] + e["head_r"][traced] * np.sin(a[traced])])
         c_fit, r_fit = _fit_circle(pts)
         res = np.hypot(*(pts - c_fit).T) - r_fit
-        keep = np.abs(res) <= 2.5 * 1.4826 * np.median(np.abs(res)) + 1e-9  # a depressed arc is not the circle
+        keep = np.abs(res) <= 2.5 * robust_scale(res, center=0.0) + 1e-9  # a depressed arc is not the circle
         if keep.sum() >= 8:
             c_fit, r_fit = _fit_circle(pts[keep])
             res = np.hypot(*(pts - c_fit).T) - r_fit
-        fit_rms = 1.4826 * float(np.median(np.abs(res))) / rad_px  # robust
+        fit_rms = robust_scale(res, center=0.0) / rad_px  # robust
         shift = max(abs(r_fit - rad_px), float(np.hypot(*(c_fit - np.asarray(center))))) / rad_px
     strong = float(ok.sum() / max(in_image.sum(), 1))  # share of the rim with a measurable edge
     support = fraction * strong * float(np.exp(-fit_rms / VERIFY_RMS) * np.exp(-shift / VERIFY_SHIFT))
