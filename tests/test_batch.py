@@ -370,15 +370,20 @@ def test_dask_local_cluster_gives_the_same_rows_as_running_locally(tmp_path):
 
 
 # --- reader confirmations -----------------------------------------------------------------------
+def _one_patient_batch(tmp_path):
+    """A measured one-patient batch and an empty reads store: ``(out, store, series uid)``."""
+    reads = pytest.importorskip("onfh_imaging.reads")
+    jobs = make_jobs(tmp_path / "cohort", n_patients=1)
+    out = tmp_path / "out"
+    run_jobs(jobs, out, measure=fake_measure, processes=0, progress=False)
+    return out, reads.ReadStore(tmp_path / "reads.sqlite"), jobs[0].series_instance_uid
+
+
 def test_reader_confirmations_are_joined_and_exported(tmp_path):
     reads = pytest.importorskip("onfh_imaging.reads")
     from onfh_imaging.batch.run import rebuild_tables
 
-    jobs = make_jobs(tmp_path / "cohort", n_patients=1)
-    out = tmp_path / "out"
-    run_jobs(jobs, out, measure=fake_measure, processes=0, progress=False)
-    store = reads.ReadStore(tmp_path / "reads.sqlite")
-    uid = jobs[0].series_instance_uid
+    out, store, uid = _one_patient_batch(tmp_path)
     for reader, stage, when, depth in (
         ("AB", "II", "2026-01-01T10:00:00+00:00", 0.4),
         ("CD", "IIIA", "2026-01-02T10:00:00+00:00", 0.9),
@@ -409,11 +414,7 @@ def test_each_hip_joins_its_own_confirmed_stage(tmp_path):
     reads = pytest.importorskip("onfh_imaging.reads")
     from onfh_imaging.batch.run import rebuild_tables
 
-    jobs = make_jobs(tmp_path / "cohort", n_patients=1)
-    out = tmp_path / "out"
-    run_jobs(jobs, out, measure=fake_measure, processes=0, progress=False)
-    store = reads.ReadStore(tmp_path / "reads.sqlite")
-    uid = jobs[0].series_instance_uid
+    out, store, uid = _one_patient_batch(tmp_path)
     store.add(reads.ReadRecord(
         reader="AB", series_instance_uid=uid, arco_2019="IIIB", confirmed_at="2026-01-01T10:00:00+00:00",
         confirmed_measures=[fake_hip("right", 1), fake_hip("left", 1)],
