@@ -70,8 +70,8 @@ def subtype_check(stage: str | None, collapse_depth_mm: float, uncertainty_mm: f
     else:
         reason = (f"collapse of {collapse_depth_mm:.1f} mm is within its uncertainty ({uncertainty_mm:.1f} mm) of "
                   f"the {IIIB_MIN_COLLAPSE_MM:g} mm IIIA/IIIB limit: IIIA or IIIB")
-    return QualityCheck(SUBTYPE_CHECK, passed, min(1.0, margin / max(uncertainty_mm, 1e-9)),
-                        reason, value=margin, limit=uncertainty_mm, unit="mm")
+    # support 1: the check is about the stage's subtype, not about how well the image supported the surface
+    return QualityCheck(SUBTYPE_CHECK, passed, 1.0, reason, value=margin, limit=uncertainty_mm, unit="mm")
 
 
 STEINBERG_B_MIN_PCT = 15.0

@@ -180,9 +180,11 @@ def _verdict_block(out: _Printer, verdict: Mapping[str, Any]) -> None:
         out.items("Other depths", others, 2)
     out.items("Cannot tell", verdict.get("not_assessed") or [], 2)
     out.items("Series disagree", verdict.get("disagreements") or [], 2)
-    out.items("Note", verdict.get("notes") or [], 2)
-    if verdict.get("needs_review"):
-        out.items("NEEDS REVIEW", _review_items(verdict), 2, "bold red")
+    review = _review_items(verdict) if verdict.get("needs_review") else []
+    # a caveat that is also a reason for review is said once, as the reason
+    out.items("Note", [n for n in verdict.get("notes") or [] if not any(n in r for r in review)], 2)
+    if review:
+        out.items("NEEDS REVIEW", review, 2, "bold red")
     else:
         out.line("Review: not needed by the checks", 2)
 
@@ -197,8 +199,8 @@ def verdict_lines(verdict: Mapping[str, Any]) -> list[str]:
         lines.append(f"depth {depth_text(depth['depth_mm'], depth['detection_limit_mm'])} on {depth['series']}")
     lines += [f"cannot tell {n}" for n in verdict.get("not_assessed") or []]
     lines += [f"disagree: {d}" for d in verdict.get("disagreements") or []]
-    lines += [f"note: {n}" for n in verdict.get("notes") or []]
     review = _review_items(verdict, "see that series' review reasons") if verdict.get("needs_review") else []
+    lines += [f"note: {n}" for n in verdict.get("notes") or [] if not any(n in r for r in review)]
     lines += [f"REVIEW: {r}" for r in review]
     return [line for line in lines if line]
 

@@ -128,6 +128,9 @@ def test_depth_near_the_iiia_iiib_limit_is_flagged(depth, expected):
     v = _one(_mr(depth), _xr("lateral", 1.0))
     assert v["arco_2019"] == expected
     assert any("IIIA/IIIB limit" in n for n in v["notes"])
+    assert v["needs_review"] and any(r.startswith("IIIA or IIIB") for r in v["reasons"])
+    # the text says it once, as the reason for review
+    assert _text([_mr(depth), _xr("lateral", 1.0)]).count("within its uncertainty (0.5 mm) of the IIIA/IIIB") == 1
 
 
 # --- the text a radiologist reads ------------------------------------------------------------------
