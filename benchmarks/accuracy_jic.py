@@ -15,7 +15,6 @@ then the share of hips typed right and the edge error's median and largest magni
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -57,20 +56,13 @@ def family_a(tilts: tuple[float, float], size: str, seed: int) -> list[tuple]:
 
 def family_b(tilts: tuple[float, float], size: str, seed: int) -> list[tuple]:
     from onfh_imaging.phantom import labelmap
-    from onfh_imaging.phantom.labelmap.anatomy import SUPERIOR, PelvisAnatomy, lateral, unit
 
     spec = labelmap.LabelmapSpec(hips="both", right=labelmap.HipDisease(0.0, lesion=size),
                                  left=labelmap.HipDisease(0.0, lesion=size), in_plane_mm=1.4, stir=False, seed=seed)
-    anatomy = spec.anatomy()
-    hips = []
-    for hip, tilt in zip((anatomy.hip("right"), anatomy.hip("left")), tilts, strict=True):
-        t = np.radians(tilt)
-        direction = unit(np.cos(t) * SUPERIOR + np.sin(t) * lateral(hip.side) + 0.2 * np.array([0.0, -1.0, 0.0]))
-        hips.append(dataclasses.replace(hip, lesion=dataclasses.replace(hip.lesion, direction=tuple(direction))))
-    anatomy = PelvisAnatomy(tuple(hips), anatomy.body)
+    anatomy = labelmap.with_lesion_tilts(spec.anatomy(), dict(zip(("right", "left"), tilts, strict=True)))
     measured = _measured(labelmap.render_labelmap_series(spec, anatomy)["T1"])
     rows = []
-    for hip in hips:
+    for hip in (anatomy.hip("right"), anatomy.hip("left")):
         truth = labelmap.hip_truth(hip, 100, 200)
         centre = np.array(truth["head"]["center_lps_mm"])
         edge = (np.array(truth["acetabulum"]["lateral_edge_lps_mm"]) - centre) @ lateral_lps(hip.side)

@@ -9,7 +9,6 @@ segmentation is tested elsewhere), the centre and radius the truth's reference s
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -96,7 +95,6 @@ FAMILY_B = {  # (right tilt, left tilt) -> (right type, left type)
 @pytest.mark.parametrize("tilts,types", list(FAMILY_B.items()))
 def test_jic_family_b(tilts, types):
     labelmap = pytest.importorskip("onfh_imaging.phantom.labelmap")
-    from onfh_imaging.phantom.labelmap.anatomy import SUPERIOR, PelvisAnatomy, lateral, unit
 
     spec = labelmap.LabelmapSpec(
         hips="both",
@@ -107,16 +105,10 @@ def test_jic_family_b(tilts, types):
         stir=False,
         seed=3,
     )
-    anatomy = spec.anatomy()
-    hips = []
-    for hip, tilt in zip((anatomy.hip("right"), anatomy.hip("left")), tilts, strict=True):
-        t = np.radians(tilt)
-        direction = unit(np.cos(t) * SUPERIOR + np.sin(t) * lateral(hip.side) + 0.2 * np.array([0.0, -1.0, 0.0]))
-        hips.append(dataclasses.replace(hip, lesion=dataclasses.replace(hip.lesion, direction=tuple(direction))))
-    anatomy = PelvisAnatomy(tuple(hips), anatomy.body)
+    anatomy = labelmap.with_lesion_tilts(spec.anatomy(), dict(zip(("right", "left"), tilts, strict=True)))
     image = labelmap.render_labelmap_series(spec, anatomy)["T1"]
     _, lesion = labelmap.truth_masks(anatomy, image)
-    for hip, expected in zip(hips, types, strict=True):
+    for hip, expected in zip((anatomy.hip("right"), anatomy.hip("left")), types, strict=True):
         truth = labelmap.hip_truth(hip, 100, 200)
         assert truth["lesion"]["jic_type"] == expected
         centre = np.array(truth["head"]["center_lps_mm"])

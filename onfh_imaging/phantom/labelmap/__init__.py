@@ -34,6 +34,7 @@ from onfh_imaging.phantom.labelmap.anatomy import (
     HipAnatomy,
     Lesion,
     PelvisAnatomy,
+    with_lesion_tilts,
 )
 from onfh_imaging.phantom.labelmap.study import (
     FAMILY,
@@ -56,5 +57,6 @@ from onfh_imaging.phantom.labelmap.truth import (
 __all__ = [
     "FAMILY", "TISSUES", "BodyAnatomy", "DepressedSegment", "Fovea", "HipAnatomy", "HipDisease", "LabelmapSpec",
     "Lesion", "PelvisAnatomy", "build_anatomy", "head_volume_mm3", "hip_truth", "jic_type", "kerboul_angle_deg",
-    "load_labelmap_truth", "mr_grid", "render_labelmap_series", "truth_masks", "write_labelmap_study",
+    "load_labelmap_truth", "mr_grid", "render_labelmap_series", "truth_masks", "with_lesion_tilts",
+    "write_labelmap_study",
 ]

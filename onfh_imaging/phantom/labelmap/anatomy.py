@@ -26,7 +26,7 @@ Everything is in patient LPS millimetres; every function takes ``(N, 3)`` arrays
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -629,5 +629,19 @@ class PelvisAnatomy:
         return label
 
 
+def with_lesion_tilts(anatomy: PelvisAnatomy, tilts_deg: dict[str, float]) -> PelvisAnatomy:
+    """The anatomy with each listed hip's lesion pointed ``tilts_deg[side]`` degrees from superior toward
+    lateral (negative: medial), slightly anterior, on the coronal plane: how far the necrotic segment reaches
+    under the acetabulum, i.e. its JIC type."""
+    hips = []
+    for hip in anatomy.hips:
+        if hip.side in tilts_deg and hip.lesion is not None:
+            t = np.radians(tilts_deg[hip.side])
+            direction = unit(np.cos(t) * SUPERIOR + np.sin(t) * lateral(hip.side) + 0.2 * ANTERIOR)
+            hip = replace(hip, lesion=replace(hip.lesion, direction=tuple(direction)))
+        hips.append(hip)
+    return PelvisAnatomy(tuple(hips), anatomy.body)
+
+
 __all__ = ["TISSUES", "BodyAnatomy", "DepressedSegment", "Fovea", "HipAnatomy", "Lesion", "PelvisAnatomy",
-           "cap_volume", "lateral", "orthonormal_frame", "smooth_min", "unit"]
+           "cap_volume", "lateral", "orthonormal_frame", "smooth_min", "unit", "with_lesion_tilts"]
