@@ -32,7 +32,7 @@ class QualityCheck:
     support : float
         0..1: how strongly the image supports this part of the result (1 full support).
     reason : str
-        Words for a reader, stated whether or not the check passed (used in ``reasons`` when it failed).
+        Words for a reader when the check fails (listed in ``reasons`` and, for a failed check, in the JSON).
     value, limit : float, optional
         The measured quantity and the limit it was held to.
     unit : str
@@ -52,7 +52,9 @@ class QualityCheck:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "passed": bool(self.passed),
-                               "support": round(float(self.support), 3), "reason": self.reason}
+                               "support": round(float(self.support), 3)}
+        if not self.passed:
+            out["reason"] = self.reason
         if self.value is not None:
             out["value"] = round(float(self.value), 3)
         if self.limit is not None:

@@ -13,6 +13,8 @@ def test_failed_check_sets_review_and_reason():
     assert not q.collapse_trusted
     d = q.to_dict()
     assert d["needs_review"] is True and d["checks"][1]["unit"] == "mm"
+    # a failed check says why in the JSON; a passed one is its name, value and limit
+    assert d["checks"][1]["reason"] == "fit residual 1.2 mm exceeds 0.6 mm" and "reason" not in d["checks"][0]
     # a reader of the JSON (the visit's verdict) sees which failed check withholds stage III
     assert d["collapse_trusted"] is False and d["checks"][1]["blocks_stage_iii"] is True
     assert "blocks_stage_iii" not in d["checks"][0]
