@@ -272,6 +272,79 @@ def longitudinal_report(
     if not 0 < regeneration_threshold < 1:
         raise InputError(f"the regeneration threshold is a fraction in (0, 1), not {regeneration_threshold}")
     results, out = Path(results), Path(out)
+    cohort = _analyse_cohort(results, visit_months=visit_months, window_months=window_months, clinical=clinical,
+                             regeneration_threshold=regeneration_threshold, endpoints=endpoints)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = ReportSummary(
+        out=out,
+        n_patients=cohort.visits["patient_id"].nunique(),
+        n_hips=len(cohort.events),
+        n_visits=len(cohort.visits),
+        endpoints=cohort.endpoints,
+        flow=cohort.flow,
+        visit_summary=cohort.per_visit,
+        warnings=cohort.warnings,
+    )
+    files = summary.files
+    _write_tables(cohort, out, files)
+    figure_links: dict[str, str] = {}
+    if hip_figures:
+        figure_links = {hip: f"hips/{_safe(hip.replace(':', '_'))}.png"
+                        for hip in sorted(cohort.visits["hip"].unique())}
+        targets = [(hip, out / name) for hip, name in figure_links.items()]
+        for name, path in zip(figure_links.values(),
+                              draw_hip_figures(cohort.visits, cohort.events, targets, processes), strict=True):
+            files[name] = path
+    qc_links = _copy_qc_pictures(cohort.visits, results, out, files)
+    swimmer_png = swimmer_figure(cohort.visits, cohort.events)
+    files["swimmer.png"] = write_bytes(out / "swimmer.png", swimmer_png)
+    cohort_png = cohort_figure(cohort.visits, cohort.km, visit_months)
+    files["cohort.png"] = write_bytes(out / "cohort.png", cohort_png)
+    window = default_window_months(visit_months) if window_months is None else window_months
+    settings = {
+        "visit (months)": visit_months,
+        "window (months)": window,
+        "regeneration threshold": regeneration_threshold,
+        "collapse detection limit (mm)": COLLAPSE_MM,
+        "clinical table": Path(clinical).name if clinical is not None else "none",
+    }
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>ONFH longitudinal report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>ONFH longitudinal report</h1>",
+        f"<p>{summary.n_patients} patients, {summary.n_hips} hips, {summary.n_visits} hip visits. "
+        + ", ".join(f"{html.escape(k)} = {html.escape(str(v))}" for k, v in settings.items())
+        + f". onfh-imaging {html.escape(__version__)}.</p>",
+        *_cohort_sections_html(cohort, visit_months, window, swimmer_png, cohort_png),
+        *_hip_sections_html(cohort.visits, figure_links, qc_links),
+        "<p>Tables: " + ", ".join(n for n in files if n.endswith(".csv")) + ".</p></body></html>",
+    ]
+    files["index.html"] = write_bytes(out / "index.html", "\n".join(parts).encode("utf-8"))
+    return summary
+
+
+@dataclass
+class _Cohort:
+    """Every table of one longitudinal analysis, before anything is written."""
+
+    visits: pd.DataFrame
+    events: pd.DataFrame
+    outcomes: pd.DataFrame
+    endpoints: pd.DataFrame
+    words: dict[str, str]
+    flow: pd.DataFrame
+    per_visit: pd.DataFrame
+    jic: pd.DataFrame
+    early: pd.DataFrame
+    km: dict
+    km_rows: pd.DataFrame
+    agreement: pd.DataFrame
+    warnings: list[str]
+
+
+def _analyse_cohort(results: Path, *, visit_months: float, window_months: float | None,
+                    clinical: str | os.PathLike | None, regeneration_threshold: float,
+                    endpoints: list[Composite] | tuple[Composite, ...]) -> _Cohort:
     measurements = load_measurements(results)
     clinical_table = load_clinical(clinical) if clinical is not None else None
     visits = hip_visits(measurements, load_verdicts(results))
@@ -285,11 +358,6 @@ def longitudinal_report(
     outcomes = add_composites(
         visit_outcomes(visits, events, visit_months=visit_months, window_months=window_months), composites
     )
-    table = endpoint_table(outcomes, composites=composites)
-    flow = flow_table(visits, events, window_months=window_months)
-    per_visit = visit_summary(visits)
-    jic = jic_table(events, outcomes)
-    early = early_lesion_table(visits, events)
     km = {name: kaplan_meier(events, name) for name in ("thr", "collapse")}
     km_rows = pd.DataFrame(
         [
@@ -303,124 +371,102 @@ def longitudinal_report(
         ]
     )
     reads_path = results / "reads.csv"
-    agreement = reader_agreement(pd.read_csv(reads_path)) if reads_path.is_file() else reader_agreement(None)
-    warnings = cohort_warnings(measurements)
-
-    out.mkdir(parents=True, exist_ok=True)
-    summary = ReportSummary(
-        out=out,
-        n_patients=visits["patient_id"].nunique(),
-        n_hips=len(events),
-        n_visits=len(visits),
-        endpoints=table,
-        flow=flow,
-        visit_summary=per_visit,
-        warnings=warnings,
+    return _Cohort(
+        visits=visits,
+        events=events,
+        outcomes=outcomes,
+        endpoints=endpoint_table(outcomes, composites=composites),
+        words=endpoint_words(composites),
+        flow=flow_table(visits, events, window_months=window_months),
+        per_visit=visit_summary(visits),
+        jic=jic_table(events, outcomes),
+        early=early_lesion_table(visits, events),
+        km=km,
+        km_rows=km_rows,
+        agreement=reader_agreement(pd.read_csv(reads_path)) if reads_path.is_file() else reader_agreement(None),
+        warnings=cohort_warnings(measurements),
     )
-    files = summary.files
+
+
+def _write_tables(cohort: _Cohort, out: Path, files: dict[str, Path]) -> None:
     for name, df in (
-        ("trajectories.csv", visits),
-        ("events.csv", events),
-        ("outcomes.csv", outcomes),
-        ("endpoints.csv", table),
-        ("flow.csv", flow),
-        ("visit_summary.csv", per_visit),
-        ("jic.csv", jic),
-        ("early_lesion.csv", early),
+        ("trajectories.csv", cohort.visits),
+        ("events.csv", cohort.events),
+        ("outcomes.csv", cohort.outcomes),
+        ("endpoints.csv", cohort.endpoints),
+        ("flow.csv", cohort.flow),
+        ("visit_summary.csv", cohort.per_visit),
+        ("jic.csv", cohort.jic),
+        ("early_lesion.csv", cohort.early),
     ):
         files[name] = _write_csv(out / name, df)
-    for name, (t, _) in km.items():
+    for name, (t, _) in cohort.km.items():
         files[f"survival_{name}.csv"] = _write_csv(out / f"survival_{name}.csv", t)
-    if not agreement.empty:
-        files["agreement.csv"] = _write_csv(out / "agreement.csv", agreement)
+    if not cohort.agreement.empty:
+        files["agreement.csv"] = _write_csv(out / "agreement.csv", cohort.agreement)
 
-    groups = list(visits.groupby("hip", sort=True))
-    figure_links: dict[str, str] = {}
-    if hip_figures:
-        figure_links = {hip: f"hips/{_safe(hip.replace(':', '_'))}.png" for hip, _ in groups}
-        targets = [(hip, out / name) for hip, name in figure_links.items()]
-        for name, path in zip(figure_links.values(), draw_hip_figures(visits, events, targets, processes),
-                              strict=True):
-            files[name] = path
-    qc_links = _copy_qc_pictures(visits, results, out, files)
-    swimmer_png = swimmer_figure(visits, events)
-    files["swimmer.png"] = write_bytes(out / "swimmer.png", swimmer_png)
-    cohort_png = cohort_figure(visits, km, visit_months)
-    files["cohort.png"] = write_bytes(out / "cohort.png", cohort_png)
-    window = default_window_months(visit_months) if window_months is None else window_months
-    settings = {
-        "visit (months)": visit_months,
-        "window (months)": window,
-        "regeneration threshold": regeneration_threshold,
-        "collapse detection limit (mm)": COLLAPSE_MM,
-        "clinical table": Path(clinical).name if clinical is not None else "none",
-    }
-    words = endpoint_words(composites)
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>ONFH longitudinal report</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>ONFH longitudinal report</h1>",
-        f"<p>{summary.n_patients} patients, {summary.n_hips} hips, {summary.n_visits} hip visits. "
-        + ", ".join(f"{html.escape(k)} = {html.escape(str(v))}" for k, v in settings.items())
-        + f". onfh-imaging {html.escape(__version__)}.</p>",
-    ]
-    if warnings:
+
+def _cohort_sections_html(cohort: _Cohort, visit_months: float, window: float, swimmer_png: bytes,
+                          cohort_png: bytes) -> list[str]:
+    parts = []
+    if cohort.warnings:
         parts.append("<h2>Warnings</h2><ul class='warn' id='warnings'>"
-                     + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>")
+                     + "".join(f"<li>{html.escape(w)}</li>" for w in cohort.warnings) + "</ul>")
     parts += [
         "<h2>Populations</h2>",
         "".join(f"<p>{html.escape(POPULATION_WORDS[p])}</p>" for p in ("per_protocol", "intention_to_treat")),
         ("<p>A withdrawn hip (withdrawal_date in the clinical table) contributes nothing after its "
          "withdrawal: no visit, no THR; survival censors it there.</p>"),
         "<h2 id='flow'>Flow of hips per visit</h2>",
-        _table_html(flow.rename(columns=lambda c: c.replace("_", " ")), floats="{:g}",
+        _table_html(cohort.flow.rename(columns=lambda c: c.replace("_", " ")), floats="{:g}",
                     empty="No follow-up visit: every hip has its baseline only."),
-        _withdrawal_html(events),
+        _withdrawal_html(cohort.events),
         f"<h2 id='endpoints'>Endpoints at {visit_months:g} months (window +/- {window:g} months)</h2>",
         ("<p>Wilson 95 % intervals. Regeneration and composites that include it count hips with a "
          "baseline lesion only.</p>"),
-        _table_html(endpoints_in_words(table, words),
-                    empty="No hip enrolled."),
-        _assessed_note(outcomes, visit_months),
+        _table_html(endpoints_in_words(cohort.endpoints, cohort.words), empty="No hip enrolled."),
+        _assessed_note(cohort.outcomes, visit_months),
         "<h2 id='per-visit'>Per visit: lesion, collapse and stage</h2>",
         "<p>median [interquartile range] (number of hips measured).</p>",
-        _table_html(_summary_display(per_visit)),
+        _table_html(_summary_display(cohort.per_visit)),
         "<h2 id='jic'>By baseline JIC type</h2>",
-        _table_html(jic, empty="No JIC type measured at baseline (the measurements predate it, or no "
+        _table_html(cohort.jic, empty="No JIC type measured at baseline (the measurements predate it, or no "
                     "lesion reached the mid-coronal plane)."),
         f"<h2 id='early'>Lesion at {EARLY_VISIT_MONTHS} months and what followed</h2>",
         (f"<p>A lesion under {EARLY_LESION_PCT:g} % of the head at {EARLY_VISIT_MONTHS} months was followed "
          "by no progression in the REBORNE companion report.</p>"),
-        _table_html(early, floats="{:.1f}", empty=f"No hip measured at the {EARLY_VISIT_MONTHS}-month visit."),
+        _table_html(cohort.early, floats="{:.1f}",
+                    empty=f"No hip measured at the {EARLY_VISIT_MONTHS}-month visit."),
         "<h2 id='swimmer'>Swimmer plot</h2>",
         _img(swimmer_png, "swimmer plot: one line per hip"),
         "<h2>Cohort trajectories and survival</h2>",
         _img(cohort_png, "cohort trajectories and survival"),
         f"<h3>Kaplan-Meier survival at {visit_months:g} months</h3>",
-        _table_html(km_rows),
-        "".join(f"<p class='empty'>{html.escape(_km_empty_reason(n, events))}</p>" for n, (t, _) in km.items()
-                if t.empty),
+        _table_html(cohort.km_rows),
+        "".join(f"<p class='empty'>{html.escape(_km_empty_reason(n, cohort.events))}</p>"
+                for n, (t, _) in cohort.km.items() if t.empty),
+        "<h2>Reader agreement</h2>",
+        _table_html(cohort.agreement, empty="No hip was confirmed by two or more readers (reads.csv in the "
+                                            "batch output): no agreement to report."),
     ]
-    parts.append("<h2>Reader agreement</h2>")
-    parts.append(_table_html(agreement, empty="No hip was confirmed by two or more readers (reads.csv in the "
-                                              "batch output): no agreement to report."))
-    parts.append("<h2 id='hips'>Per hip: trajectories and quality-control pictures</h2>")
-    parts.append(
-        "<p>Each QC picture is the mid-coronal plane through the head centre: head outline (yellow), "
-        "lesion outline (red), reference sphere (cyan dashed), lateral acetabular edge (green); on a "
-        "radiograph, the reference circle on the head.</p>"
-    )
-    for hip, v in groups:
+    return parts
+
+
+def _hip_sections_html(visits: pd.DataFrame, figure_links: dict[str, str],
+                       qc_links: dict[tuple[str, float], str]) -> list[str]:
+    parts = [
+        "<h2 id='hips'>Per hip: trajectories and quality-control pictures</h2>",
+        ("<p>Each QC picture is the mid-coronal plane through the head centre: head outline (yellow), "
+         "lesion outline (red), reference sphere (cyan dashed), lateral acetabular edge (green); on a "
+         "radiograph, the reference circle on the head.</p>"),
+    ]
+    for hip, v in visits.groupby("hip", sort=True):
         parts.append(f"<section class='hip' id='hip-{html.escape(_safe(hip))}'><h3>{html.escape(hip)}</h3>")
         if hip in figure_links:
             parts.append(f"<img loading='lazy' {_CHECKED} alt='trajectories of {html.escape(hip)}' "
                          f"src='{html.escape(figure_links[hip])}'>")
         parts.append(f"<div>{_qc_cells(v, qc_links)}</div></section>")
-    parts.append(
-        "<p>Tables: " + ", ".join(n for n in files if n.endswith(".csv")) + ".</p></body></html>"
-    )
-    files["index.html"] = write_bytes(out / "index.html", "\n".join(parts).encode("utf-8"))
-    return summary
+    return parts
 
 
 def _withdrawal_html(events: pd.DataFrame) -> str:
