@@ -105,6 +105,15 @@ def visit_stages(verdicts: pd.DataFrame) -> pd.DataFrame:
     return v[cols].drop_duplicates(["patient_id", "side", "study_date"])
 
 
+#: the columns of :func:`hip_visits`, in order
+VISIT_COLUMNS = (
+    "hip", "patient_id", "side", "study_date", "visit_days", "visit_months", "visit_label",
+    "series_instance_uid", "modality", "lesion_volume_ml", "lesion_head_involvement_pct", "head_sphericity",
+    "head_collapse_depth_mm", "arco_2019", "arco_rank", "stage_source", "stage_needs_review",
+    "lesion_jic_type", "prosthesis_detected", "qc_picture",
+)
+
+
 def hip_visits(measurements: pd.DataFrame, verdicts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per hip and study, from the measured (``ok``) rows.
 
@@ -142,37 +151,21 @@ def hip_visits(measurements: pd.DataFrame, verdicts: pd.DataFrame | None = None)
     df["hip"] = df["patient_id"].astype(str) + ":" + df["side"].astype(str)
     df["stage_source"], df["stage_needs_review"] = "series", False
     if verdicts is not None and len(verdicts):
-        stages = visit_stages(verdicts).rename(columns=lambda c: f"_v_{c}" if c.startswith(("arco", "stage")) else c)
-        df = df.assign(_pid=df["patient_id"].astype(str)).merge(
-            stages.rename(columns={"patient_id": "_pid"}), on=["_pid", "side", "study_date"], how="left")
-        judged = df["_v_arco_2019"].notna()
-        df.loc[judged, "arco_2019"] = df.loc[judged, "_v_arco_2019"]
-        df.loc[judged, "arco_rank"] = df.loc[judged, "_v_arco_rank"]
-        df.loc[judged, "stage_needs_review"] = df.loc[judged, "_v_stage_needs_review"].astype(bool)
-        df.loc[judged, "stage_source"] = "verdict"
-    cols = [
-        "hip",
-        "patient_id",
-        "side",
-        "study_date",
-        "visit_days",
-        "visit_months",
-        "visit_label",
-        "series_instance_uid",
-        "modality",
-        "lesion_volume_ml",
-        "lesion_head_involvement_pct",
-        "head_sphericity",
-        "head_collapse_depth_mm",
-        "arco_2019",
-        "arco_rank",
-        "stage_source",
-        "stage_needs_review",
-        "lesion_jic_type",
-        "prosthesis_detected",
-        "qc_picture",
-    ]
-    return df[cols].reset_index(drop=True)
+        df = _stages_from_verdicts(df, verdicts)
+    return df[list(VISIT_COLUMNS)].reset_index(drop=True)
+
+
+def _stages_from_verdicts(df: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Replace each visit's series stage by its verdict's, where the visit has one."""
+    stages = visit_stages(verdicts).rename(columns=lambda c: f"_v_{c}" if c.startswith(("arco", "stage")) else c)
+    df = df.assign(_pid=df["patient_id"].astype(str)).merge(
+        stages.rename(columns={"patient_id": "_pid"}), on=["_pid", "side", "study_date"], how="left")
+    judged = df["_v_arco_2019"].notna()
+    df.loc[judged, "arco_2019"] = df.loc[judged, "_v_arco_2019"]
+    df.loc[judged, "arco_rank"] = df.loc[judged, "_v_arco_rank"]
+    df.loc[judged, "stage_needs_review"] = df.loc[judged, "_v_stage_needs_review"].astype(bool)
+    df.loc[judged, "stage_source"] = "verdict"
+    return df
 
 
 def load_clinical(path: str | os.PathLike) -> pd.DataFrame:
@@ -453,59 +446,14 @@ def hip_events(
         followup = float(days[-1])
         depth, rank = v["head_collapse_depth_mm"].to_numpy(float), v["arco_rank"].to_numpy(float)
         collapsed = (depth > collapse_mm) | (rank >= _RANK["IIIA"])
-        row = {
-            "hip": hip,
-            "patient_id": base["patient_id"],
-            "side": base["side"],
-            "baseline_days": float(base["visit_days"]),
-            "n_visits": len(v),
-            "baseline_lesion_volume_ml": base["lesion_volume_ml"],
-            "baseline_collapse_depth_mm": base["head_collapse_depth_mm"],
-            "baseline_arco_2019": base["arco_2019"],
-            "baseline_lesion_pct": base["lesion_head_involvement_pct"],
-            "baseline_jic_type": base["lesion_jic_type"],
-            "collapsed_at_baseline": bool(collapsed[0]),
-            "withdrawal_days": withdrawn[hip],
-            "withdrawal_reason": "",
-        }
+        row = _baseline_row(hip, base, collapsed, withdrawn[hip])
         stop = withdrawn[hip] if np.isfinite(withdrawn[hip]) else np.inf
-        later = days > base["visit_days"]
-        times: dict[str, float] = {}
-        at_risk: dict[str, bool] = {}
-        at_risk["collapse"] = not collapsed[0]
-        times["collapse"] = _first(days, collapsed & later)
-        base_depth = _number(base["head_collapse_depth_mm"])
-        deeper = depth > (base_depth if np.isfinite(base_depth) else 0.0) + collapse_mm
-        higher = np.asarray(stage_progressed(rank, _number(base["arco_rank"])), bool)
-        at_risk["collapse_progression"] = True
-        times["collapse_progression"] = (
-            times["collapse"] if at_risk["collapse"] else _first(days, (deeper | higher) & later)
-        )
-        at_risk["iiib"] = not (base["arco_rank"] >= _RANK["IIIB"])
-        times["iiib"] = _first(days, (rank >= _RANK["IIIB"]) & later)
-        at_risk["stage_progression"] = bool(np.isfinite(base["arco_rank"]))
-        times["stage_progression"] = _first(days, higher & later)
-        at_risk["thr"] = True
-        times["thr"] = _first(days, np.array([_flag(x) for x in v["prosthesis_detected"]], bool))
-        base_lesion = _number(base["lesion_volume_ml"])
-        at_risk["regeneration"] = bool(np.isfinite(base_lesion) and base_lesion > 0)
-        times["regeneration"] = _first(
-            days, (v["lesion_volume_ml"].to_numpy(float) <= (1 - regeneration_threshold) * base_lesion) & later
-        )
+        times, at_risk = _event_times(v, collapsed, collapse_mm=collapse_mm,
+                                      regeneration_threshold=regeneration_threshold)
         if clinical is not None:
             c = clinical_by_hip.get((base["patient_id"], base["side"]), no_rows)
             start = pd.Timestamp(patient_baseline[base["patient_id"]])
-            thr_days = [float((d - start).days) for d in c["thr_date"].dropna()]
-            thr_days = [d for d in thr_days if d <= stop]  # after a withdrawal the trial knows nothing
-            if thr_days:
-                times["thr"] = min(thr_days) if np.isnan(times["thr"]) else min(times["thr"], *thr_days)
-                followup = max(followup, min(thr_days))
-            if c["last_followup_date"].notna().any():
-                followup = max(followup, float((c["last_followup_date"].max() - start).days))
-            if np.isfinite(stop):
-                followup = stop  # followed up to the withdrawal, no further
-                reasons = c.loc[c["withdrawal_date"].notna(), "withdrawal_reason"].astype(str)
-                row["withdrawal_reason"] = "; ".join(r for r in reasons if r.strip())
+            followup = _add_clinical(times, row, c, start, followup, stop)
         row["followup_days"] = followup
         for event in EVENTS:
             observed = at_risk[event] and np.isfinite(times[event])
@@ -515,6 +463,73 @@ def hip_events(
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _baseline_row(hip: str, base: dict, collapsed: np.ndarray, withdrawal_days: float) -> dict:
+    return {
+        "hip": hip,
+        "patient_id": base["patient_id"],
+        "side": base["side"],
+        "baseline_days": float(base["visit_days"]),
+        "n_visits": len(collapsed),
+        "baseline_lesion_volume_ml": base["lesion_volume_ml"],
+        "baseline_collapse_depth_mm": base["head_collapse_depth_mm"],
+        "baseline_arco_2019": base["arco_2019"],
+        "baseline_lesion_pct": base["lesion_head_involvement_pct"],
+        "baseline_jic_type": base["lesion_jic_type"],
+        "collapsed_at_baseline": bool(collapsed[0]),
+        "withdrawal_days": withdrawal_days,
+        "withdrawal_reason": "",
+    }
+
+
+def _event_times(v: pd.DataFrame, collapsed: np.ndarray, *, collapse_mm: float, regeneration_threshold: float
+                 ) -> tuple[dict[str, float], dict[str, bool]]:
+    """Days of each event's first observation in one hip's visits (NaN if never), and whether it was at risk."""
+    days = v["visit_days"].to_numpy(float)
+    base = v.iloc[0].to_dict()
+    depth, rank = v["head_collapse_depth_mm"].to_numpy(float), v["arco_rank"].to_numpy(float)
+    later = days > base["visit_days"]
+    times: dict[str, float] = {}
+    at_risk: dict[str, bool] = {}
+    at_risk["collapse"] = not collapsed[0]
+    times["collapse"] = _first(days, collapsed & later)
+    base_depth = _number(base["head_collapse_depth_mm"])
+    deeper = depth > (base_depth if np.isfinite(base_depth) else 0.0) + collapse_mm
+    higher = np.asarray(stage_progressed(rank, _number(base["arco_rank"])), bool)
+    at_risk["collapse_progression"] = True
+    times["collapse_progression"] = (
+        times["collapse"] if at_risk["collapse"] else _first(days, (deeper | higher) & later)
+    )
+    at_risk["iiib"] = not (base["arco_rank"] >= _RANK["IIIB"])
+    times["iiib"] = _first(days, (rank >= _RANK["IIIB"]) & later)
+    at_risk["stage_progression"] = bool(np.isfinite(base["arco_rank"]))
+    times["stage_progression"] = _first(days, higher & later)
+    at_risk["thr"] = True
+    times["thr"] = _first(days, np.array([_flag(x) for x in v["prosthesis_detected"]], bool))
+    base_lesion = _number(base["lesion_volume_ml"])
+    at_risk["regeneration"] = bool(np.isfinite(base_lesion) and base_lesion > 0)
+    times["regeneration"] = _first(
+        days, (v["lesion_volume_ml"].to_numpy(float) <= (1 - regeneration_threshold) * base_lesion) & later
+    )
+    return times, at_risk
+
+
+def _add_clinical(times: dict[str, float], row: dict, c: pd.DataFrame, start: pd.Timestamp, followup: float,
+                  stop: float) -> float:
+    """Add one hip's clinical THR date and withdrawal reason; return its follow-up (days)."""
+    thr_days = [float((d - start).days) for d in c["thr_date"].dropna()]
+    thr_days = [d for d in thr_days if d <= stop]  # after a withdrawal the trial knows nothing
+    if thr_days:
+        times["thr"] = min(thr_days) if np.isnan(times["thr"]) else min(times["thr"], *thr_days)
+        followup = max(followup, min(thr_days))
+    if c["last_followup_date"].notna().any():
+        followup = max(followup, float((c["last_followup_date"].max() - start).days))
+    if np.isfinite(stop):
+        followup = stop  # followed up to the withdrawal, no further
+        reasons = c.loc[c["withdrawal_date"].notna(), "withdrawal_reason"].astype(str)
+        row["withdrawal_reason"] = "; ".join(r for r in reasons if r.strip())
+    return followup
 
 
 def days_to_months(days: np.ndarray | pd.Series | float):
