@@ -11,6 +11,8 @@ from onfh_imaging.io._records import image_records
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_FRAMES", "TOO_LARGE_HINT", "check_image_header"]
 
 
+#: Largest pixel memory (bytes) a header may claim before anything is allocated: 4 GiB holds any real hip
+#: MR series (a 512 x 512 x 200 float32 volume is 0.2 GiB) and any radiograph with room to spare.
 DEFAULT_MAX_BYTES = 4 * 1024**3
 TOO_LARGE_HINT = ("most likely a damaged header; a genuine image this large is read from Python with a "
                   "larger max_bytes")
@@ -30,15 +32,30 @@ def check_image_header(header: Header, max_bytes: int = DEFAULT_MAX_BYTES) -> No
     NumberOfFrames, finite RescaleSlope/Intercept, the claimed pixel bytes against ``max_bytes`` and
     against what the file holds, and that Enhanced objects' functional groups parse.
 
+    Parameters
+    ----------
+    header : Header
+        The file's parsed header (no pixel read).
+    max_bytes : int
+        Largest pixel memory the header may claim, bytes.
+
     Raises
     ------
     UnreadableFileError
-        A value out of range or pixel data shorter than the claimed image.
+        A value out of range or pixel data shorter than the claimed image (``TruncatedFileError``).
     UnsupportedInputError
         An allocation (bits) the toolkit does not decode.
     TooLargeError
         Claimed pixel memory above ``max_bytes``, or more than :data:`MAX_FRAMES` frames.
     """
+    rows, cols, bits, samples, frames = _image_layout(header)
+    _check_claimed_bytes(header, rows * cols * samples * bits // 8 * frames, frames, max_bytes)
+    if header.dataset is not None and "PerFrameFunctionalGroupsSequence" in header.dataset:
+        image_records(header)
+
+
+def _image_layout(header: Header) -> tuple[int, int, int, int, int]:
+    """Rows, Columns, BitsAllocated, SamplesPerPixel and NumberOfFrames, each checked for range."""
     rows, cols = header.int("Rows"), header.int("Columns")
     for name, value in (("Rows", rows), ("Columns", cols)):
         if value is None or not 1 <= value <= 65535:
@@ -60,9 +77,13 @@ def check_image_header(header: Header, max_bytes: int = DEFAULT_MAX_BYTES) -> No
         value = header.float(name)
         if value is not None and not math.isfinite(value):
             raise _bad(header, f"{name} {header.text(name)!r} is not a finite number")
-    frame_bytes = rows * cols * samples * bits // 8
-    claimed = frame_bytes * frames
+    return rows, cols, bits, samples, frames
+
+
+def _check_claimed_bytes(header: Header, claimed: int, frames: int, max_bytes: int) -> None:
+    """The claimed pixel bytes fit the memory limit and the file that should hold them."""
     if claimed > max_bytes:
+        rows, cols = header.int("Rows"), header.int("Columns")
         raise TooLargeError(
             f"the header claims {claimed / 1024**3:.1f} GiB of pixels ({frames} frame(s) of {rows} x {cols}), "
             f"above the {max_bytes / 1024**3:.1f} GiB limit", path=header.path,
@@ -78,5 +99,3 @@ def check_image_header(header: Header, max_bytes: int = DEFAULT_MAX_BYTES) -> No
     if header.file_size is not None and header.pixel_offset is not None and \
             frames > header.file_size - header.pixel_offset:
         raise _bad(header, f"NumberOfFrames {frames} is more than the file's pixel data could hold")
-    if header.dataset is not None and "PerFrameFunctionalGroupsSequence" in header.dataset:
-        image_records(header)

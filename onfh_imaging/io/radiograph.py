@@ -10,15 +10,14 @@ import numpy as np
 
 from onfh_imaging.errors import NoPixelDataError, UnsupportedInputError
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.io._checks import DEFAULT_MAX_BYTES, check_image_header
 from onfh_imaging.io._header import Header, read_header
-from onfh_imaging.io.scan import (
-    DEFAULT_MAX_BYTES,
-    SeriesInfo,
-    check_image_header,
-    describe_series,
-    image_records,
-)
+from onfh_imaging.io._records import ImageRecord, image_records
+from onfh_imaging.io.scan import SeriesInfo, describe_series
 from onfh_imaging.io.series import _check_size, _fill, _stored_dtype
+
+__all__ = ["PICTURE_SUFFIXES", "is_picture", "patient_orientation", "pixel_size_at_patient", "read_picture",
+           "read_radiograph"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
 
@@ -34,6 +33,19 @@ def pixel_size_at_patient(header: Header) -> tuple[tuple[float, float] | None, s
     PixelSpacing is already calibrated; otherwise ImagerPixelSpacing (the detector pitch) divided by
     EstimatedRadiographicMagnificationFactor; otherwise ImagerPixelSpacing alone, which is the size
     at the detector, larger than at the patient by the (unknown) magnification.
+
+    Parameters
+    ----------
+    header : Header
+        The radiograph's DICOM header.
+
+    Returns
+    -------
+    size : (float, float) or None
+        Pixel size along rows and columns, mm; None when the header gives no usable size.
+    source : str
+        ``"PixelSpacing"``, ``"ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor"``,
+        ``"ImagerPixelSpacing"`` or ``"none"``.
     """
     ps = header.floats("PixelSpacing")
     if _positive_pair(ps):
@@ -50,8 +62,17 @@ def pixel_size_at_patient(header: Header) -> tuple[tuple[float, float] | None, s
 def patient_orientation(header: Header) -> tuple[str, str] | None:
     """PatientOrientation (0020,0020) as (row direction, column direction), e.g. ``("L", "F")``.
 
-    Each value is made of the letters A, P, R, L, H, F (anterior, posterior, right, left, head, foot);
-    None when the element is absent or not two such values.
+    Parameters
+    ----------
+    header : Header
+        The radiograph's DICOM header.
+
+    Returns
+    -------
+    (str, str) or None
+        Direction of increasing column index and of increasing row index, each made of the letters
+        A, P, R, L, H, F (anterior, posterior, right, left, head, foot); None when the element is
+        absent or not two such values.
     """
     parts = [p.strip().upper() for p in header.text("PatientOrientation").split("\\")]
     if len(parts) != 2 or not all(p and set(p) <= set("APRLHF") for p in parts):
@@ -86,8 +107,17 @@ def read_radiograph(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYT
     Returns
     -------
     (Radiograph, SeriesInfo)
-        Pixels as float32 with pixel size (mm), its source, view and laterality; and the header
-        description.
+        Pixels as float32, shape ``(rows, columns)``, with pixel size (mm), its source, view and
+        laterality; and the header description.
+
+    Raises
+    ------
+    NoPixelDataError
+        The file is DICOM without pixel data.
+    UnsupportedInputError
+        The file holds more than one frame, or a pixel layout this reader does not support.
+    UnreadableFileError, TooLargeError
+        The header's image description is damaged or claims more than ``max_bytes``.
     """
     path = Path(path)
     header = read_header(path)
@@ -98,21 +128,8 @@ def read_radiograph(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYT
     _check_size(records, True, max_bytes, str(path))
     if len(records) > 1:
         raise UnsupportedInputError(f"{len(records)} frames: a radiograph has one image", path=path)
-    r = records[0]
     info = describe_series(records)
-    rows, cols = header.int("Rows"), header.int("Columns")
-    samples = header.int("SamplesPerPixel", 1) or 1
-    if samples == 1:
-        pixels = np.empty((rows, cols), dtype=np.float32)
-        scratch = np.empty((rows, cols), dtype=_stored_dtype(header))
-        _fill(pixels, r, scratch, {})
-    else:
-        from onfh_imaging.io.series import _decode_colour
-
-        pixels = _decode_colour(path) @ _LUMA
-    if header.text("PhotometricInterpretation").upper() == "MONOCHROME1":
-        lo, hi = _stored_range(header, r.slope, r.intercept)
-        pixels = np.float32(lo + hi) - pixels
+    pixels = _bone_bright_pixels(path, header, records[0])
     size, source = pixel_size_at_patient(header)
     radiograph = Radiograph(pixels=pixels, pixel_size_mm=size, pixel_size_source=source,
                             view=info.view or "unknown", laterality=info.laterality or "unknown",
@@ -120,12 +137,41 @@ def read_radiograph(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYT
     return radiograph, info
 
 
+def _bone_bright_pixels(path: Path, header: Header, record: ImageRecord) -> np.ndarray:
+    """The one image's modality values as float32 ``(rows, columns)``, luminance for colour, bone bright."""
+    rows, cols = header.int("Rows"), header.int("Columns")
+    samples = header.int("SamplesPerPixel", 1) or 1
+    if samples == 1:
+        pixels = np.empty((rows, cols), dtype=np.float32)
+        scratch = np.empty((rows, cols), dtype=_stored_dtype(header))
+        _fill(pixels, record, scratch, {})
+    else:
+        from onfh_imaging.io.series import _decode_colour
+
+        pixels = _decode_colour(path) @ _LUMA
+    if header.text("PhotometricInterpretation").upper() == "MONOCHROME1":
+        lo, hi = _stored_range(header, record.slope, record.intercept)
+        pixels = np.float32(lo + hi) - pixels
+    return pixels
+
+
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 """Exported pictures of a radiograph (screenshots, PACS exports): pixels only, no header."""
 
 
 def is_picture(path: str | os.PathLike) -> bool:
-    """True for a PNG or JPEG file name (a picture, not DICOM)."""
+    """True for a PNG or JPEG file name (a picture, not DICOM).
+
+    Parameters
+    ----------
+    path : path
+        A file name; only its suffix is looked at (case-insensitive).
+
+    Returns
+    -------
+    bool
+        Whether the suffix is one of ``PICTURE_SUFFIXES``.
+    """
     return Path(path).suffix.lower() in PICTURE_SUFFIXES
 
 
@@ -148,22 +194,34 @@ def read_picture(path: str | os.PathLike, *, pixel_mm: float | None = None,
     Returns
     -------
     (Radiograph, SeriesInfo)
+        Pixels as float32, shape ``(rows, columns)``, with the pixel size (mm) or None; and a
+        description of the picture as a one-image series of modality ``"OT"``.
 
     Raises
     ------
+    UnsupportedInputError
+        ``pixel_mm`` is not a finite positive number.
     UnreadableFileError
         The file is not a picture PIL can decode.
     TooLargeError
         The picture's pixels exceed ``max_bytes``.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    from onfh_imaging.errors import TooLargeError, UnreadableFileError
-
     path = Path(path)
     if pixel_mm is not None and not (math.isfinite(pixel_mm) and pixel_mm > 0):
         raise UnsupportedInputError(f"pixel size {pixel_mm} mm is not a positive number", path=path,
                                     hint="give --pixel-mm as the size of one pixel at the patient, e.g. 0.15")
+    pixels = _decode_picture(path, max_bytes)
+    size = None if pixel_mm is None else (float(pixel_mm), float(pixel_mm))
+    rx = Radiograph(pixels=pixels, pixel_size_mm=size, pixel_size_source="none" if size is None else "user")
+    return rx, _picture_info(path, size, *pixels.shape)
+
+
+def _decode_picture(path: Path, max_bytes: int) -> np.ndarray:
+    """Luminance of a PNG or JPEG file as float32 ``(rows, columns)``, grey levels as stored."""
+    from PIL import Image, UnidentifiedImageError
+
+    from onfh_imaging.errors import TooLargeError, UnreadableFileError
+
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -171,21 +229,21 @@ def read_picture(path: str | os.PathLike, *, pixel_mm: float | None = None,
                 raise TooLargeError(f"picture of {w} x {h} pixels is larger than the {max_bytes} byte limit",
                                     path=path)
             im.load()
-            mode = im.mode
-            if mode in ("I;16", "I;16B", "I;16L", "I", "F", "L"):
-                pixels = np.asarray(im, dtype=np.float32)
-            else:
-                pixels = np.asarray(im.convert("RGB"), dtype=np.float32) @ _LUMA
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F", "L"):
+                return np.asarray(im, dtype=np.float32)
+            return np.asarray(im.convert("RGB"), dtype=np.float32) @ _LUMA
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, TooLargeError):
             raise
         raise UnreadableFileError(f"not a readable PNG or JPEG picture ({exc})", path=path,
                                   hint="export the radiograph as DICOM, PNG or JPEG") from exc
-    size = None if pixel_mm is None else (float(pixel_mm), float(pixel_mm))
-    rx = Radiograph(pixels=pixels, pixel_size_mm=size, pixel_size_source="none" if size is None else "user")
-    info = SeriesInfo(patient_id="", patient_name="", study_instance_uid="", study_date="", study_description="",
+
+
+def _picture_info(path: Path, size: tuple[float, float] | None, rows: int, columns: int) -> SeriesInfo:
+    """A header-less picture described as a one-image series (no patient, study, side or view)."""
+    return SeriesInfo(patient_id="", patient_name="", study_instance_uid="", study_date="", study_description="",
                       series_instance_uid="", series_number=None, modality="OT",
-                      series_description=path.name, sequence="", fat_saturated=False, orientation="", rows=h,
-                      columns=w, n_slices=1, pixel_spacing=size, slice_spacing=None, slice_thickness=None,
-                      frame_of_reference_uid="", view="unknown", laterality="unknown", files=[path])
-    return rx, info
+                      series_description=path.name, sequence="", fat_saturated=False, orientation="",
+                      rows=rows, columns=columns, n_slices=1, pixel_spacing=size, slice_spacing=None,
+                      slice_thickness=None, frame_of_reference_uid="", view="unknown", laterality="unknown",
+                      files=[path])
