@@ -482,83 +482,91 @@ def _schedule(
     ``max_idle_restarts`` times in a row without finishing any job mean a broken environment: the
     batch stops with an error instead of restarting forever.
     """
-    queue: deque[SeriesJob] = deque(todo)
-    suspects: deque[SeriesJob] = deque()
-    inflight: dict[Any, SeriesJob] = {}
-    alone: SeriesJob | None = None
-    idle_restarts = 0
+    _Scheduler(executor, todo, measure, finish, max_idle_restarts).run()
 
-    def submit(job: SeriesJob) -> None:
-        inflight[executor.submit(execute_job, measure, job, __version__)] = job
 
-    def done(record: dict) -> None:
-        nonlocal idle_restarts
-        idle_restarts = 0
-        finish(record)
+def _worker_died(job: SeriesJob, message: str) -> dict:
+    return make_record(
+        job, "failed", error={"type": WORKER_DIED, "message": message, "path": job.files[0], "file": job.files[0]}
+    )
 
-    while queue or suspects or inflight:
-        crashed = False
+
+class _Scheduler:
+    """The state of :func:`_schedule`: queued jobs, suspects of a crash, jobs in flight, the one run alone."""
+
+    def __init__(self, executor: _InlineExecutor, todo: Sequence[SeriesJob], measure: Measure,
+                 finish: Callable[[dict], None], max_idle_restarts: int) -> None:
+        self.executor, self.measure, self.finish = executor, measure, finish
+        self.max_idle_restarts = max_idle_restarts
+        self.queue: deque[SeriesJob] = deque(todo)
+        self.suspects: deque[SeriesJob] = deque()
+        self.inflight: dict[Any, SeriesJob] = {}
+        self.alone: SeriesJob | None = None
+        self.idle_restarts = 0
+
+    def run(self) -> None:
+        while self.queue or self.suspects or self.inflight:
+            crashed = not self._submit_ready() or not self._collect_first()
+            if crashed:
+                self._recover()
+            if not self.inflight:
+                self.alone = None
+
+    def _submit(self, job: SeriesJob) -> None:
+        self.inflight[self.executor.submit(execute_job, self.measure, job, __version__)] = job
+
+    def _done(self, record: dict) -> None:
+        self.idle_restarts = 0
+        self.finish(record)
+
+    def _submit_ready(self) -> bool:
+        """Submit a suspect alone, or fill the window from the queue; False if the pool broke."""
         try:  # submitting to a pool that broke since the last wait raises at once
-            if suspects and not inflight:
-                submit(suspects[0])
-                alone = suspects.popleft()
-            while alone is None and not suspects and queue and len(inflight) < executor.window:
-                submit(queue[0])
-                queue.popleft()
-        except executor.crash_errors:
-            crashed = True
-        for fut in executor.wait_first(inflight) if not crashed else ():
-            job = inflight.pop(fut)
+            if self.suspects and not self.inflight:
+                self._submit(self.suspects[0])
+                self.alone = self.suspects.popleft()
+            while (self.alone is None and not self.suspects and self.queue
+                   and len(self.inflight) < self.executor.window):
+                self._submit(self.queue[0])
+                self.queue.popleft()
+        except self.executor.crash_errors:
+            return False
+        return True
+
+    def _collect_first(self) -> bool:
+        """Record the jobs that finished first; False if a worker process died."""
+        crashed = False
+        for fut in self.executor.wait_first(self.inflight):
+            job = self.inflight.pop(fut)
             try:
-                done(fut.result())
-            except executor.crash_errors:
+                self._done(fut.result())
+            except self.executor.crash_errors:
                 crashed = True
-                suspects.append(job)
+                self.suspects.append(job)
             except Exception as exc:  # noqa: BLE001 - a dead Dask worker (KilledWorker) fails only its job
-                done(
-                    make_record(
-                        job,
-                        "failed",
-                        error={
-                            "type": WORKER_DIED,
-                            "message": f"the worker measuring this series died ({type(exc).__name__})",
-                            "path": job.files[0],
-                            "file": job.files[0],
-                        },
-                    )
-                )
-        if crashed:
-            executor.wait_all(inflight)
-            for fut, job in list(inflight.items()):
-                if fut.exception() is None:
-                    done(fut.result())
-                else:
-                    suspects.append(job)
-            inflight.clear()
-            if alone is not None and alone in suspects:
-                suspects.remove(alone)
-                done(
-                    make_record(
-                        alone,
-                        "failed",
-                        error={
-                            "type": WORKER_DIED,
-                            "path": alone.files[0],
-                            "file": alone.files[0],
-                            "message": f"{alone.files[0]}: the worker process died measuring this "
-                            "series, twice (a crash or the out-of-memory killer)",
-                        },
-                    )
-                )
-            idle_restarts += 1
-            if idle_restarts > max_idle_restarts:
-                raise OnfhError(
-                    "worker processes keep dying without finishing any series",
-                    hint="check that the toolkit imports in a fresh Python process",
-                )
-            executor.restart()
-        if not inflight:
-            alone = None
+                self._done(_worker_died(job, f"the worker measuring this series died ({type(exc).__name__})"))
+        return not crashed
+
+    def _recover(self) -> None:
+        """After a crash: keep what finished, suspect the rest, fail a suspect that crashed alone, restart."""
+        self.executor.wait_all(self.inflight)
+        for fut, job in list(self.inflight.items()):
+            if fut.exception() is None:
+                self._done(fut.result())
+            else:
+                self.suspects.append(job)
+        self.inflight.clear()
+        if self.alone is not None and self.alone in self.suspects:
+            self.suspects.remove(self.alone)
+            self._done(_worker_died(self.alone, f"{self.alone.files[0]}: the worker process died measuring this "
+                                    "series, twice (a crash or the out-of-memory killer)"))
+        self.idle_restarts += 1
+        if self.idle_restarts > self.max_idle_restarts:
+            raise OnfhError(
+                "worker processes keep dying without finishing any series",
+                hint="check that the toolkit imports in a fresh Python process",
+            )
+        self.executor.restart()
 
 
 def run_batch(
