@@ -103,6 +103,20 @@ def _encode_pixels(array: np.ndarray) -> _Encoded:
     return _Encoded(stored, slope, intercept)
 
 
+@dataclass(frozen=True)
+class _Identity:
+    """Patient, study and series attributes shared by every image of a written series."""
+
+    patient_id: str
+    patient_name: str
+    study_instance_uid: str
+    study_date: str
+    series_instance_uid: str
+    series_number: int
+    series_description: str
+    modality: str
+
+
 def _file_dataset(sop_class_uid: str, sop_instance_uid: str) -> FileDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class_uid
@@ -117,33 +131,34 @@ def _file_dataset(sop_class_uid: str, sop_instance_uid: str) -> FileDataset:
     return ds
 
 
-def _set_patient_study(ds: FileDataset, *, patient_id: str, patient_name: str, study_instance_uid: str,
-                       study_date: str, series_instance_uid: str, series_number: int,
-                       series_description: str, modality: str) -> None:
-    ds.PatientID = patient_id
-    ds.PatientName = patient_name
+def _image_dataset(sop_class_uid: str, who: _Identity) -> FileDataset:
+    """A new image (fresh SOPInstanceUID) of the given class with its patient, study and series set."""
+    ds = _file_dataset(sop_class_uid, generate_uid())
+    ds.PatientID = who.patient_id
+    ds.PatientName = who.patient_name
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
-    ds.StudyInstanceUID = study_instance_uid
-    ds.StudyDate = study_date
+    ds.StudyInstanceUID = who.study_instance_uid
+    ds.StudyDate = who.study_date
     ds.StudyTime = "120000"
     ds.StudyID = "1"
     ds.AccessionNumber = ""
     ds.ReferringPhysicianName = ""
     ds.StudyDescription = "HIP"
-    ds.SeriesInstanceUID = series_instance_uid
-    ds.SeriesNumber = int(series_number)
-    ds.SeriesDescription = series_description
-    ds.SeriesDate = study_date
+    ds.SeriesInstanceUID = who.series_instance_uid
+    ds.SeriesNumber = int(who.series_number)
+    ds.SeriesDescription = who.series_description
+    ds.SeriesDate = who.study_date
     ds.SeriesTime = "120000"
-    ds.Modality = modality
+    ds.Modality = who.modality
     ds.Manufacturer = MANUFACTURER
     ds.ManufacturerModelName = "digital phantom"
     ds.SoftwareVersions = __version__
-    ds.ContentDate = study_date
+    ds.ContentDate = who.study_date
     ds.ContentTime = "120000"
-    ds.AcquisitionDate = study_date
+    ds.AcquisitionDate = who.study_date
     ds.AcquisitionTime = "120000"
+    return ds
 
 
 def _set_pixels(ds: FileDataset, enc: _Encoded, photometric: str = "MONOCHROME2",
@@ -197,52 +212,37 @@ def _sequence_parameters(sequence: str) -> tuple[str, bool]:
     return base, fat_sat or base == "STIR"
 
 
-def write_mr_series(
-    volume: Volume,
-    folder: str | os.PathLike,
-    *,
-    patient_id: str = "ANON",
-    patient_name: str = "Anonymous",
-    study_instance_uid: str | None = None,
-    series_instance_uid: str | None = None,
-    frame_of_reference_uid: str | None = None,
-    study_date: str = "20260101",
-    series_description: str = "COR T1",
-    series_number: int = 1,
-    sequence: str = "T1",
-    modality: str = "MR",
-    shuffle_seed: int | None = 0,
-    extra: Mapping[str, Any] | None = None,
-) -> list[Path]:
+def write_mr_series(volume: Volume, folder: str | os.PathLike, *, patient_id: str = "ANON",
+                    patient_name: str = "Anonymous", study_instance_uid: str | None = None,
+                    series_instance_uid: str | None = None, frame_of_reference_uid: str | None = None,
+                    study_date: str = "20260101", series_description: str = "COR T1", series_number: int = 1,
+                    sequence: str = "T1", modality: str = "MR", shuffle_seed: int | None = 0,
+                    extra: Mapping[str, Any] | None = None) -> list[Path]:
     """Write a volume as a classic MR Image Storage series, one file per slice.
 
     Parameters
     ----------
     volume : Volume
-        Pixels and geometry (LPS mm). Integer-valued data within uint16/int16 is stored unchanged;
-        other data is stored as uint16 with RescaleSlope/RescaleIntercept (error <= half a step).
+        Pixels ``(k, j, i)`` and geometry (LPS mm). Integer-valued data within uint16/int16 is stored
+        unchanged; other data as uint16 with RescaleSlope/RescaleIntercept (error <= half a step).
     folder : path
         Output folder (created if needed). Existing files of the same names are replaced.
     patient_id, patient_name, study_date : str
         Patient and study attributes (date as ``YYYYMMDD``).
     study_instance_uid, series_instance_uid, frame_of_reference_uid : str, optional
         UIDs; new ones are generated when omitted.
-    series_description : str
-        SeriesDescription.
-    series_number : int
-        SeriesNumber.
+    series_description, series_number : str, int
+        SeriesDescription and SeriesNumber.
     sequence : str
         ``"T1"``, ``"T2"``, ``"PD"`` or ``"STIR"``, optionally suffixed ``"FS"`` for fat suppression
-        (``"T2FS"``). Sets ScanningSequence, SequenceVariant, ScanOptions, SequenceName, TR, TE, TI
-        with typical 1.5 T values.
+        (``"T2FS"``): sets ScanningSequence, SequenceVariant, ScanOptions, SequenceName, TR, TE, TI.
     modality : str
         Modality attribute (``"MR"``).
     shuffle_seed : int or None
         When not None, InstanceNumber and file names are permuted so that neither follows the spatial
         order (readers must sort by position). None numbers slices 1..n in spatial order.
     extra : mapping, optional
-        Attributes set on every slice after the defaults, by keyword; a value of None deletes the
-        attribute.
+        Attributes set on every slice after the defaults, by keyword; None deletes the attribute.
 
     Returns
     -------
@@ -250,74 +250,75 @@ def write_mr_series(
         The written files in spatial order: ``files[k]`` holds slice ``k`` of ``volume``.
     """
     base, fat_sat = _sequence_parameters(sequence)
-    scanning, variant, seq_name, tr_ms, te_ms, ti_ms, etl = _SEQUENCES[base]
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    study_uid = study_instance_uid or generate_uid()
-    series_uid = series_instance_uid or generate_uid()
+    who = _Identity(patient_id, patient_name, study_instance_uid or generate_uid(), study_date,
+                    series_instance_uid or generate_uid(), series_number, series_description, modality)
     for_uid = frame_of_reference_uid or generate_uid()
-
     enc = _encode_pixels(volume.array)
-    nk = volume.shape[0]
-    si, sj, sk = volume.spacing
-    direction = volume.direction
-    origin = np.asarray(volume.origin)
-    normal = np.cross(direction[:, 0], direction[:, 1])
-    orientation = [_ds(v) for v in (*direction[:, 0], *direction[:, 1])]
-
-    if shuffle_seed is None:
-        instance_numbers = np.arange(1, nk + 1)
-        name_keys = np.arange(1, nk + 1)
-    else:
-        rng = np.random.default_rng(shuffle_seed)
-        instance_numbers = _derangement(nk, rng) + 1
-        name_keys = _derangement(nk, rng) + 1
-    width = max(4, len(str(nk)))
-
-    scan_options = [opt for opt, on in (("FS", fat_sat and base != "STIR"), ("IR", base == "STIR")) if on]
-    paths: list[Path] = []
-    for k in range(nk):
-        position = origin + k * sk * direction[:, 2]
-        ds = _file_dataset(MRImageStorage, generate_uid())
-        _set_patient_study(ds, patient_id=patient_id, patient_name=patient_name,
-                           study_instance_uid=study_uid, study_date=study_date,
-                           series_instance_uid=series_uid, series_number=series_number,
-                           series_description=series_description, modality=modality)
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
-        ds.InstanceNumber = int(instance_numbers[k])
-        ds.AcquisitionNumber = 1
-        ds.FrameOfReferenceUID = for_uid
-        ds.PositionReferenceIndicator = ""
-        ds.PatientPosition = "FFS"
-        ds.BodyPartExamined = "HIP"
-        ds.ImagePositionPatient = [_ds(v) for v in position]
-        ds.ImageOrientationPatient = orientation
-        ds.PixelSpacing = [_ds(sj), _ds(si)]
-        ds.SliceThickness = _ds(sk)
-        ds.SpacingBetweenSlices = _ds(sk)
-        ds.SliceLocation = _ds(float(position @ normal))
-        ds.ScanningSequence = scanning if len(scanning) > 1 else scanning[0]
-        ds.SequenceVariant = variant if len(variant) > 1 else variant[0]
-        ds.ScanOptions = scan_options if len(scan_options) != 1 else scan_options[0]
-        ds.MRAcquisitionType = "2D"
-        ds.SequenceName = seq_name
-        ds.RepetitionTime = _ds(tr_ms)
-        ds.EchoTime = _ds(te_ms)
-        if ti_ms is not None:
-            ds.InversionTime = _ds(ti_ms)
-        ds.EchoNumbers = 1
-        ds.EchoTrainLength = etl
-        ds.NumberOfAverages = "1"
-        ds.ImagingFrequency = "63.87"
-        ds.ImagedNucleus = "1H"
-        ds.MagneticFieldStrength = "1.5"
-        ds.FlipAngle = "90" if base != "T1" else "70"
-        _set_pixels(ds, enc.__class__(enc.stored[k], enc.slope, enc.intercept))
+    instance_numbers, name_keys = _instance_order(volume.shape[0], shuffle_seed)
+    width = max(4, len(str(volume.shape[0])))
+    paths = [out / f"IM_{int(key):0{width}d}.dcm" for key in name_keys]
+    for k, path in enumerate(paths):
+        ds = _mr_slice(volume, k, who, for_uid, int(instance_numbers[k]))
+        _set_mr_sequence(ds, base, fat_sat)
+        _set_pixels(ds, _Encoded(enc.stored[k], enc.slope, enc.intercept))
         _apply_extra(ds, extra)
-        path = out / f"IM_{int(name_keys[k]):0{width}d}.dcm"
         _save(ds, path)
-        paths.append(path)
     return paths
+
+
+def _instance_order(n: int, shuffle_seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """InstanceNumber and file-name number (1-based) of each of ``n`` slices in spatial order."""
+    if shuffle_seed is None:
+        return np.arange(1, n + 1), np.arange(1, n + 1)
+    rng = np.random.default_rng(shuffle_seed)
+    instance_numbers = _derangement(n, rng) + 1
+    return instance_numbers, _derangement(n, rng) + 1
+
+
+def _mr_slice(volume: Volume, k: int, who: _Identity, for_uid: str, instance_number: int) -> FileDataset:
+    """Slice ``k`` of ``volume`` as an MR image without pixels: identity, position and orientation (LPS mm)."""
+    direction = volume.direction
+    si, sj, sk = volume.spacing
+    position = np.asarray(volume.origin) + k * sk * direction[:, 2]
+    ds = _image_dataset(MRImageStorage, who)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
+    ds.InstanceNumber = instance_number
+    ds.AcquisitionNumber = 1
+    ds.FrameOfReferenceUID = for_uid
+    ds.PositionReferenceIndicator = ""
+    ds.PatientPosition = "FFS"
+    ds.BodyPartExamined = "HIP"
+    ds.ImagePositionPatient = [_ds(v) for v in position]
+    ds.ImageOrientationPatient = [_ds(v) for v in (*direction[:, 0], *direction[:, 1])]
+    ds.PixelSpacing = [_ds(sj), _ds(si)]
+    ds.SliceThickness = _ds(sk)
+    ds.SpacingBetweenSlices = _ds(sk)
+    ds.SliceLocation = _ds(float(position @ np.cross(direction[:, 0], direction[:, 1])))
+    return ds
+
+
+def _set_mr_sequence(ds: FileDataset, base: str, fat_sat: bool) -> None:
+    """Acquisition attributes of a contrast (``_SEQUENCES`` key) at 1.5 T, with or without fat suppression."""
+    scanning, variant, seq_name, tr_ms, te_ms, ti_ms, etl = _SEQUENCES[base]
+    scan_options = [opt for opt, on in (("FS", fat_sat and base != "STIR"), ("IR", base == "STIR")) if on]
+    ds.ScanningSequence = scanning if len(scanning) > 1 else scanning[0]
+    ds.SequenceVariant = variant if len(variant) > 1 else variant[0]
+    ds.ScanOptions = scan_options if len(scan_options) != 1 else scan_options[0]
+    ds.MRAcquisitionType = "2D"
+    ds.SequenceName = seq_name
+    ds.RepetitionTime = _ds(tr_ms)
+    ds.EchoTime = _ds(te_ms)
+    if ti_ms is not None:
+        ds.InversionTime = _ds(ti_ms)
+    ds.EchoNumbers = 1
+    ds.EchoTrainLength = etl
+    ds.NumberOfAverages = "1"
+    ds.ImagingFrequency = "63.87"
+    ds.ImagedNucleus = "1H"
+    ds.MagneticFieldStrength = "1.5"
+    ds.FlipAngle = "90" if base != "T1" else "70"
 
 
 _RADIOGRAPH_SOP_CLASSES = {
@@ -330,28 +331,14 @@ _VIEW_POSITIONS = {"AP": "AP", "PA": "PA", "LATERAL": "LL", "LL": "LL", "RL": "R
 _LATERALITY_CODES = {"": "", "LEFT": "L", "L": "L", "RIGHT": "R", "R": "R", "BOTH": "B", "B": "B"}
 
 
-def write_radiograph(
-    pixels: np.ndarray,
-    path: str | os.PathLike,
-    *,
-    imager_pixel_spacing: tuple[float, float] | float,
-    magnification: float | None,
-    pixel_spacing: tuple[float, float] | float | None = None,
-    photometric: str = "MONOCHROME2",
-    modality: str = "DX",
-    purpose: str = "PRESENTATION",
-    view: str = "AP",
-    laterality: str = "",
-    patient_id: str = "ANON",
-    patient_name: str = "Anonymous",
-    study_instance_uid: str | None = None,
-    series_instance_uid: str | None = None,
-    study_date: str = "20260101",
-    series_description: str = "PELVIS AP",
-    series_number: int = 1,
-    source_to_detector_mm: float = 1150.0,
-    extra: Mapping[str, Any] | None = None,
-) -> Path:
+def write_radiograph(pixels: np.ndarray, path: str | os.PathLike, *,
+                     imager_pixel_spacing: tuple[float, float] | float, magnification: float | None,
+                     pixel_spacing: tuple[float, float] | float | None = None, photometric: str = "MONOCHROME2",
+                     modality: str = "DX", purpose: str = "PRESENTATION", view: str = "AP", laterality: str = "",
+                     patient_id: str = "ANON", patient_name: str = "Anonymous",
+                     study_instance_uid: str | None = None, series_instance_uid: str | None = None,
+                     study_date: str = "20260101", series_description: str = "PELVIS AP", series_number: int = 1,
+                     source_to_detector_mm: float = 1150.0, extra: Mapping[str, Any] | None = None) -> Path:
     """Write a projection radiograph as a DX (or CR) DICOM file.
 
     Parameters
@@ -359,8 +346,8 @@ def write_radiograph(
     pixels : ndarray, shape (rows, columns)
         Image with bone bright (as displayed). With ``photometric="MONOCHROME1"`` the stored values
         are inverted (``65535 - v`` on the uint16 scale) so that a conforming viewer, and
-        :func:`onfh_imaging.io.read_radiograph`, shows the same image. Real-valued data gets
-        RescaleSlope/RescaleIntercept (always written, 1 and 0 for integer data).
+        :func:`onfh_imaging.io.read_radiograph`, shows the same image. RescaleSlope/RescaleIntercept
+        are always written (1 and 0 for integer data).
     path : path
         Output file.
     imager_pixel_spacing : (float, float) or float
@@ -369,19 +356,18 @@ def write_radiograph(
         EstimatedRadiographicMagnificationFactor (source-to-detector / source-to-object distance);
         also sets DistanceSourceToPatient accordingly. None omits both.
     pixel_spacing : (float, float) or float, optional
-        Calibrated pixel size at the patient (PixelSpacing), omitted when None.
-    photometric : str
-        ``"MONOCHROME2"`` or ``"MONOCHROME1"``.
-    modality : str
-        ``"DX"`` or ``"CR"``.
-    purpose : str
-        ``"PRESENTATION"`` or ``"PROCESSING"`` (DX SOP class and PresentationIntentType).
+        Calibrated pixel size at the patient in mm (PixelSpacing), omitted when None.
+    photometric, modality, purpose : str
+        ``"MONOCHROME2"`` or ``"MONOCHROME1"``; ``"DX"`` or ``"CR"``; ``"PRESENTATION"`` or
+        ``"PROCESSING"`` (DX SOP class and PresentationIntentType).
     view : str
         ``"AP"``, ``"PA"``, ``"lateral"``/``"LL"``/``"RL"`` or ``"frog"``: ViewPosition.
     laterality : str
         ``""`` (not set), ``"left"``/``"L"``, ``"right"``/``"R"`` or ``"both"``/``"B"``: ImageLaterality.
+    patient_id, patient_name, study_instance_uid, series_instance_uid, study_date, series_description, series_number
+        Identity attributes as in :func:`write_mr_series` (UIDs generated when None).
     source_to_detector_mm : float
-        DistanceSourceToDetector.
+        DistanceSourceToDetector, mm.
     extra : mapping, optional
         Attributes set after the defaults by keyword; None deletes.
 
@@ -391,35 +377,12 @@ def write_radiograph(
         The written file.
     """
     pixels = np.asarray(pixels)
-    if pixels.ndim != 2:
-        raise ValueError(f"a radiograph needs a 2-D array, got shape {pixels.shape}")
-    modality = modality.upper()
-    purpose = purpose.upper()
-    photometric = photometric.upper()
-    if (modality, purpose) not in _RADIOGRAPH_SOP_CLASSES:
-        raise ValueError(f"unsupported radiograph modality/purpose {modality}/{purpose}")
-    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise ValueError(f"photometric must be MONOCHROME1 or MONOCHROME2, got {photometric!r}")
-    view_position = _VIEW_POSITIONS.get(view.upper(), view.upper())
-    lat_code = _LATERALITY_CODES.get(laterality.upper())
-    if lat_code is None:
-        raise ValueError(f"unknown laterality {laterality!r}")
-
-    enc = _encode_pixels(pixels)
-    if photometric == "MONOCHROME1":
-        if enc.signed:  # move to the unsigned scale so the inversion is exact
-            enc = _Encoded((enc.stored.astype(np.int32) + 32768).astype(np.uint16), enc.slope,
-                           enc.intercept - 32768.0 * enc.slope)
-        # MONOCHROME1 shows low stored values bright; a reader maps v -> (lo + hi) - v over the
-        # modality range [lo, hi] of the stored type, which recovers the original values exactly.
-        enc = _Encoded((65535 - enc.stored.astype(np.int32)).astype(np.uint16), enc.slope, enc.intercept)
-
-    ds = _file_dataset(_RADIOGRAPH_SOP_CLASSES[(modality, purpose)], generate_uid())
-    _set_patient_study(ds, patient_id=patient_id, patient_name=patient_name,
-                       study_instance_uid=study_instance_uid or generate_uid(), study_date=study_date,
-                       series_instance_uid=series_instance_uid or generate_uid(),
-                       series_number=series_number, series_description=series_description,
-                       modality=modality)
+    modality, purpose, photometric, view_position, lat_code = _radiograph_options(
+        pixels, modality, purpose, photometric, view, laterality)
+    enc = _radiograph_encoding(pixels, photometric)
+    who = _Identity(patient_id, patient_name, study_instance_uid or generate_uid(), study_date,
+                    series_instance_uid or generate_uid(), series_number, series_description, modality)
+    ds = _image_dataset(_RADIOGRAPH_SOP_CLASSES[(modality, purpose)], who)
     ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
     ds.InstanceNumber = 1
     ds.PatientOrientation = ["L", "F"] if view_position in ("AP", "") else ["P", "F"]
@@ -430,6 +393,49 @@ def write_radiograph(
     if modality == "DX":
         ds.PresentationIntentType = f"FOR {purpose}"
         ds.PresentationLUTShape = "IDENTITY" if photometric == "MONOCHROME2" else "INVERSE"
+    _set_projection_geometry(ds, imager_pixel_spacing, pixel_spacing, source_to_detector_mm, magnification)
+    ds.KVP = "75"
+    _set_pixels(ds, enc, photometric=photometric, always_rescale=True)
+    _apply_extra(ds, extra)
+    out = Path(path)
+    _save(ds, out)
+    return out
+
+
+def _radiograph_options(pixels: np.ndarray, modality: str, purpose: str, photometric: str, view: str,
+                        laterality: str) -> tuple[str, str, str, str, str]:
+    """Upper-cased modality, purpose and photometric, DICOM ViewPosition and ImageLaterality, each checked."""
+    if pixels.ndim != 2:
+        raise ValueError(f"a radiograph needs a 2-D array, got shape {pixels.shape}")
+    modality, purpose, photometric = modality.upper(), purpose.upper(), photometric.upper()
+    if (modality, purpose) not in _RADIOGRAPH_SOP_CLASSES:
+        raise ValueError(f"unsupported radiograph modality/purpose {modality}/{purpose}")
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ValueError(f"photometric must be MONOCHROME1 or MONOCHROME2, got {photometric!r}")
+    view_position = _VIEW_POSITIONS.get(view.upper(), view.upper())
+    lat_code = _LATERALITY_CODES.get(laterality.upper())
+    if lat_code is None:
+        raise ValueError(f"unknown laterality {laterality!r}")
+    return modality, purpose, photometric, view_position, lat_code
+
+
+def _radiograph_encoding(pixels: np.ndarray, photometric: str) -> _Encoded:
+    """Stored pixels for the photometric interpretation (inverted on the uint16 scale for MONOCHROME1)."""
+    enc = _encode_pixels(pixels)
+    if photometric == "MONOCHROME1":
+        if enc.signed:  # move to the unsigned scale so the inversion is exact
+            enc = _Encoded((enc.stored.astype(np.int32) + 32768).astype(np.uint16), enc.slope,
+                           enc.intercept - 32768.0 * enc.slope)
+        # MONOCHROME1 shows low stored values bright; a reader maps v -> (lo + hi) - v over the
+        # modality range [lo, hi] of the stored type, which recovers the original values exactly.
+        enc = _Encoded((65535 - enc.stored.astype(np.int32)).astype(np.uint16), enc.slope, enc.intercept)
+    return enc
+
+
+def _set_projection_geometry(ds: FileDataset, imager_pixel_spacing: tuple[float, float] | float,
+                             pixel_spacing: tuple[float, float] | float | None, source_to_detector_mm: float,
+                             magnification: float | None) -> None:
+    """Detector and patient pixel sizes (mm), source distances (mm) and magnification of a projection."""
     ds.ImagerPixelSpacing = [_ds(v) for v in np.broadcast_to(np.asarray(imager_pixel_spacing, float), (2,))]
     if pixel_spacing is not None:
         ds.PixelSpacing = [_ds(v) for v in np.broadcast_to(np.asarray(pixel_spacing, float), (2,))]
@@ -439,12 +445,6 @@ def write_radiograph(
             raise ValueError(f"magnification must be positive, got {magnification}")
         ds.EstimatedRadiographicMagnificationFactor = _ds(magnification)
         ds.DistanceSourceToPatient = _ds(source_to_detector_mm / magnification)
-    ds.KVP = "75"
-    _set_pixels(ds, enc, photometric=photometric, always_rescale=True)
-    _apply_extra(ds, extra)
-    out = Path(path)
-    _save(ds, out)
-    return out
 
 
 def write_nifti(volume: Volume, path: str | os.PathLike) -> Path:
