@@ -18,6 +18,15 @@ import pandas as pd
 
 from onfh_imaging.vocab import ARCO_2019_STAGES
 
+__all__ = [
+    "ARCO_ORDER",
+    "CONTINUOUS_MEASURES",
+    "icc_2_1",
+    "normalise_stage",
+    "reader_agreement",
+    "weighted_kappa",
+]
+
 #: ARCO 2019 stages in order (``I-II`` from MRI alone ranks with II, ``none`` with 0).
 ARCO_ORDER = ARCO_2019_STAGES
 #: Continuous measures compared between readers, by column of the reads table.
@@ -41,6 +50,11 @@ def icc_2_1(ratings: np.ndarray) -> float:
     -------
     float
         The intraclass correlation (1 is perfect agreement; NaN when undefined).
+
+    Raises
+    ------
+    ValueError
+        When ``ratings`` is not 2-D, has fewer than 2 targets or 2 readers, or holds NaN/inf.
     """
     x = np.asarray(ratings, dtype=float)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2 or not np.isfinite(x).all():
@@ -73,6 +87,13 @@ def weighted_kappa(
     -------
     float
         Kappa (1 perfect, 0 chance agreement; NaN when chance agreement is total).
+
+    Raises
+    ------
+    ValueError
+        When ``a`` and ``b`` differ in length or are empty, or ``weights`` is neither name.
+    KeyError
+        When a rating is not one of ``categories``.
     """
     if len(a) != len(b) or len(a) == 0:
         raise ValueError("weighted kappa needs two equally long, non-empty rating lists")
@@ -106,12 +127,18 @@ def reader_agreement(reads: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     reads : DataFrame
-        Long reads table (:func:`onfh_imaging.batch.readers.load_reads`).
+        Long reads table (:func:`onfh_imaging.batch.readers.load_reads`), one row per read and hip,
+        with columns ``series_instance_uid``, ``side``, ``reader``, ``confirmed_at`` (ISO time) and
+        ``arco_2019``, and any of :data:`CONTINUOUS_MEASURES` (mL, %, mm). None or empty gives an
+        empty table.
 
     Returns
     -------
     DataFrame
-        Columns ``measure``, ``statistic``, ``value``, ``n_hips``, ``readers``.
+        Columns ``measure``, ``statistic`` (``"ICC(2,1)"`` or ``"weighted kappa (quadratic)"``),
+        ``value``, ``n_hips`` and ``readers`` (``"; "``-joined names); one row per continuous measure
+        with at least 2 hips rated by at least 2 readers, then one row per pair of readers with at
+        least 2 hips staged by both.
     """
     rows: list[dict] = []
     if reads is None or reads.empty:
@@ -159,8 +186,18 @@ def reader_agreement(reads: pd.DataFrame) -> pd.DataFrame:
 def normalise_stage(text: object) -> str | None:
     """An ARCO 2019 stage as one of :data:`ARCO_ORDER`, or None when it is not one.
 
-    Accepts ``"IIIB"``, ``"ARCO IIIB"``, ``"3B"``, ``"none"`` (0), and ``"I-II"`` or ``"I/II"`` (a
-    stage MRI alone cannot split; the highest listed, II).
+    Parameters
+    ----------
+    text : object
+        A stage as written by a reader or the pipeline: ``"IIIB"``, ``"ARCO IIIB"``, ``"3B"``,
+        ``"none"`` (0), or ``"I-II"`` / ``"I/II"`` (a stage MRI alone cannot split). Case and spaces
+        do not matter; a bare ``"III"`` or ``"3"`` reads as IIIA. None and NaN are no stage.
+
+    Returns
+    -------
+    str or None
+        The stage in :data:`ARCO_ORDER`; for a listed range, the highest stage listed (``"I-II"``
+        gives ``"II"``). None when no part of the text is a stage.
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return None

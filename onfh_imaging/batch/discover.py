@@ -18,6 +18,8 @@ from onfh_imaging.batch.jobs import SeriesJob, content_hash
 from onfh_imaging.errors import InputError
 from onfh_imaging.plan import SelectSeries
 
+__all__ = ["Discovery", "discover_cohort", "job_from_series", "plan_study"]
+
 
 @dataclass
 class Discovery:
@@ -43,7 +45,23 @@ def _text(value: Any) -> str:
 
 
 def job_from_series(info: Any, fluid: Any = None) -> SeriesJob:
-    """A :class:`SeriesJob` from a scanned series (``SeriesInfo``) and its fluid-sensitive companion."""
+    """A :class:`SeriesJob` from a scanned series and its fluid-sensitive companion.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        A series from :func:`onfh_imaging.io.scan` (identifiers, ``files``, and optionally
+        ``sop_instance_uids``, ``sequence`` and ``key``).
+    fluid : SeriesInfo, optional
+        A fluid-sensitive series (STIR, fat-saturated T2) of the same study that helps find the
+        lesion; its files and SOPInstanceUIDs enter the job's content hash.
+
+    Returns
+    -------
+    SeriesJob
+        Files sorted by path; missing identifiers become empty strings, a missing study date None;
+        ``series_key`` is set only for a sub-series (a scan key other than the SeriesInstanceUID).
+    """
     files = tuple(sorted(str(f) for f in info.files))
     fluid_files = tuple(sorted(str(f) for f in fluid.files)) if fluid is not None else ()
     sops = list(getattr(info, "sop_instance_uids", None) or ())
@@ -78,6 +96,14 @@ def plan_study(
         Every series of one study.
     select : callable, optional
         MR series choice; defaults to :func:`onfh_imaging.io.series_choice.select_series`.
+
+    Returns
+    -------
+    jobs : list of SeriesJob
+        One job per series to measure (an MR job carries its fluid-sensitive companion).
+    skipped : list of (SeriesJob, str)
+        Every other series with the reason: ``"<kind>: <reason>"`` for a refused series, the
+        plan's reason for a series not chosen.
     """
     from onfh_imaging.plan import plan_study as plan_series
 
@@ -108,7 +134,14 @@ def discover_cohort(
     Returns
     -------
     Discovery
-        Jobs, skipped series, and files that looked like DICOM but could not be read.
+        Jobs, skipped series, and files that looked like DICOM but could not be read. Each series
+        is listed once (first root wins), jobs and skipped series sorted by patient, study date,
+        study and series.
+
+    Raises
+    ------
+    InputError
+        When a root does not exist.
     """
     if scan is None:
         from onfh_imaging.io import scan

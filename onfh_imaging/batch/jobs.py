@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+__all__ = ["SeriesJob", "content_hash"]
+
 
 @dataclass(frozen=True)
 class SeriesJob:
@@ -58,7 +60,15 @@ class SeriesJob:
         return self.series_key or self.series_instance_uid
 
     def describe(self) -> dict:
-        """The job's identity as a JSON-ready dict (file list summarised by count and first file)."""
+        """The job's identity as a JSON-ready dict (file list summarised by count and first file).
+
+        Returns
+        -------
+        dict
+            Every field but ``files`` and ``fluid_files``, with ``series_key`` set to
+            :attr:`series_id`, plus ``n_files``, ``first_file`` (None for no files) and
+            ``n_fluid_files``.
+        """
         d = asdict(self)
         d["n_files"] = len(self.files)
         d["first_file"] = self.files[0] if self.files else None

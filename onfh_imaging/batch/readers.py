@@ -15,6 +15,8 @@ import pandas as pd
 
 from onfh_imaging.batch.rows import flatten
 
+__all__ = ["READ_COLUMNS", "default_reads_db", "join_reads", "load_reads", "reads_available"]
+
 #: Identity columns of the long reads table; measure columns (flattened hip contract) follow.
 READ_COLUMNS = (
     "series_instance_uid",
@@ -30,12 +32,24 @@ READ_COLUMNS = (
 
 
 def reads_available() -> bool:
-    """True when the reader-confirmation module is part of this installation."""
+    """True when the reader-confirmation module is part of this installation.
+
+    Returns
+    -------
+    bool
+        Whether ``onfh_imaging.reads`` can be imported.
+    """
     return importlib.util.find_spec("onfh_imaging.reads") is not None
 
 
 def default_reads_db() -> Path | None:
-    """The reads database the napari plugin writes to, if the module and the file exist."""
+    """The reads database the napari plugin writes to, if the module and the file exist.
+
+    Returns
+    -------
+    Path or None
+        :func:`onfh_imaging.reads.default_db_path` when that file exists; None otherwise.
+    """
     if not reads_available():
         return None
     from onfh_imaging.reads import default_db_path
@@ -57,7 +71,9 @@ def load_reads(db: str | os.PathLike, series_uids: Iterable[str]) -> pd.DataFram
     Returns
     -------
     DataFrame
-        :data:`READ_COLUMNS` then the flattened confirmed hip measures (``head_collapse_depth_mm``...).
+        :data:`READ_COLUMNS` then the flattened confirmed hip measures (``head_collapse_depth_mm``
+        in mm...), sorted by name. One row per read and hip (a read with no hips gives one row with
+        ``side`` None); ``arco_2019`` is the reader's final stage of that hip.
     """
     from onfh_imaging.reads import ReadStore
 
@@ -88,9 +104,24 @@ def load_reads(db: str | os.PathLike, series_uids: Iterable[str]) -> pd.DataFram
 def join_reads(measurements: pd.DataFrame, reads: pd.DataFrame) -> pd.DataFrame:
     """Add ``reader_*`` columns: the latest confirmation of each series and hip, and how many there are.
 
-    ``reader_count`` counts confirmations, ``reader_names`` lists the distinct readers; the other
-    ``reader_<field>`` columns hold the most recent confirmation's values (``reader_arco_2019`` is
-    that reader's final stage, ``reader_head_collapse_depth_mm`` the collapse of the confirmed masks).
+    Parameters
+    ----------
+    measurements : DataFrame
+        Batch measurements, one row per study, hip and series, with ``series_instance_uid`` and
+        ``side``.
+    reads : DataFrame
+        Long reads table (:func:`load_reads`), with ``series_instance_uid``, ``side``,
+        ``confirmed_at``, ``read_uid``, ``reader`` and ``study_instance_uid``.
+
+    Returns
+    -------
+    DataFrame
+        ``measurements`` unchanged when ``reads`` is empty; otherwise the same rows (left join on
+        series and side) with ``reader_count`` (int, confirmations; 0 for an unread hip),
+        ``reader_names`` (distinct readers, ``"; "``-joined), ``reader_name`` (the latest reader)
+        and ``reader_<field>`` for every other reads column, from the most recent confirmation
+        (``reader_arco_2019`` is that reader's final stage, ``reader_head_collapse_depth_mm`` in mm
+        the collapse of the confirmed masks).
     """
     if reads.empty:
         return measurements

@@ -9,6 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "DAYS_PER_MONTH",
+    "NOMINAL_VISITS_MONTHS",
+    "add_visit_columns",
+    "nominal_visit_months",
+    "visit_label",
+]
+
 #: Mean length of a month in days (365.25 / 12).
 DAYS_PER_MONTH = 365.25 / 12.0
 #: Nominal visits of the protocol, in months from baseline.
@@ -35,7 +43,18 @@ def visit_label(months: float) -> str:
 
 
 def nominal_visit_months(months: float) -> int:
-    """The nominal visit (months) nearest to ``months``; ties go to the earlier visit."""
+    """The nominal visit nearest to ``months`` after baseline; ties go to the earlier visit.
+
+    Parameters
+    ----------
+    months : float
+        Time since the patient's baseline study, in months (finite).
+
+    Returns
+    -------
+    int
+        One of :data:`NOMINAL_VISITS_MONTHS`, in months.
+    """
     grid = np.asarray(NOMINAL_VISITS_MONTHS, dtype=float)
     return int(NOMINAL_VISITS_MONTHS[int(np.argmin(np.abs(grid - months)))])
 
