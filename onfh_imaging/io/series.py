@@ -128,7 +128,18 @@ def _select(groups: list[tuple[SeriesInfo, list[ImageRecord]]], uid: str | None,
 
 
 def series_listing(info: SeriesInfo) -> str:
-    """``KEY (#N 'DESCRIPTION', M images [sub-series])``: a series as the user picks it by key."""
+    """``KEY (#N 'DESCRIPTION', M images [sub-series])``: a series as the user picks it by key.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        The series' header description.
+
+    Returns
+    -------
+    str
+        One line naming the series' key, number, description, image count and sub-series.
+    """
     extra = f" [{info.subseries}]" if info.subseries else ""
     return (f"{info.key} (#{info.series_number} {info.series_description!r}, {info.n_slices} images"
             f"{extra})")
@@ -369,8 +380,8 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
     Parameters
     ----------
     files_or_folder : path or sequence of paths
-        A folder (searched recursively, zip archives included), a zip file, one file, or the files of a
-        series. In a folder, non-DICOM files are skipped with a warning.
+        A folder (searched recursively, zip archives included; non-DICOM files skipped with a warning),
+        a zip file, one file, or the files of a series.
     series_instance_uid : str, optional
         Which series to read when several are present: a SeriesInstanceUID or a sub-series key
         (``"<uid>#<n>"``, see :class:`~onfh_imaging.io.scan.SeriesInfo`).
@@ -399,15 +410,27 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
     """
     warnings: list[str] = []
     headers = _collect_headers(files_or_folder, warnings, max_bytes)
-    groups = group_series(headers)
-    info, records = _select(groups, series_instance_uid, files_or_folder if isinstance(
-        files_or_folder, (str, os.PathLike)) else headers[0].path.parent)
+    source = files_or_folder if isinstance(files_or_folder, (str, os.PathLike)) else headers[0].path.parent
+    info, records = _select(group_series(headers), series_instance_uid, source)
     name = f"series {info.series_number} {info.series_description!r} ({info.key})"
-    float_out = any(r.slope != 1.0 or r.intercept != 0.0 for r in records) or any(
-        r.header.dataset is not None and "ModalityLUTSequence" in r.header.dataset for r in records)
+    float_out = _needs_float(records)
     _check_size(records, float_out, max_bytes, name)
+    slices, slice_spacing = _stacked_slices(info, spatial_order(records), name, warnings)
+    volume = _stack_volume(_read_pixels(slices, float_out, name, warnings), slices, slice_spacing, name)
+    info.files = files = _slice_files(slices)
+    info.n_slices = len(slices)
+    info.slice_spacing = slice_spacing
+    return Series(volume=volume, info=info, warnings=warnings, files=files)
 
-    records = spatial_order(records)
+
+def _needs_float(records: list[ImageRecord]) -> bool:
+    """Whether modality values differ from the stored ones (rescale or a modality LUT): float32 output."""
+    return any(r.slope != 1.0 or r.intercept != 0.0 for r in records) or any(
+        r.header.dataset is not None and "ModalityLUTSequence" in r.header.dataset for r in records)
+
+
+def _check_slice_geometry(records: list[ImageRecord], name: str) -> None:
+    """Every image has a position, an orientation and the same valid pixel spacing (mm), one sample."""
     first = records[0]
     if any(r.position is None or r.orientation is None for r in records):
         raise UnsupportedInputError("images without ImagePositionPatient/ImageOrientationPatient are not a volume",
@@ -428,13 +451,26 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
             raise IncompleteSeriesError(
                 f"pixel spacing changes within the series ({first.pixel_spacing} in {first.path.name}, "
                 f"{r.pixel_spacing} in {r.path.name})", path=name)
+
+
+def _stacked_slices(info: SeriesInfo, records: list[ImageRecord], name: str,
+                    warnings: list[str]) -> tuple[list[list[ImageRecord]], float]:
+    """Records in spatial order grouped by slice position, and the uniform slice spacing (mm)."""
+    _check_slice_geometry(records, name)
+    first = records[0]
     normal = first.normal
     slices = _unique_positions(records, normal)
     if len(slices) < 2:
         raise _not_a_volume(info, records, name)
     slice_spacing = _check_spacing(slices, normal, name)
     _check_shear(slices, normal, min(first.pixel_spacing), name, warnings)
+    return slices, slice_spacing
 
+
+def _read_pixels(slices: list[list[ImageRecord]], float_out: bool, name: str, warnings: list[str]) -> np.ndarray:
+    """Modality values ``(slices, rows, columns)``; a duplicate at a position must equal its first image."""
+    first = slices[0][0]
+    normal = first.normal
     rows, cols = first.header.int("Rows"), first.header.int("Columns")
     dtype = np.dtype(np.float32) if float_out else _stored_dtype(first.header).newbyteorder("=")
     out = np.empty((len(slices), rows, cols), dtype=dtype)
@@ -452,23 +488,29 @@ def read_series(files_or_folder: str | os.PathLike | Sequence[str | os.PathLike]
                     f"{float(dup.position @ normal):.2f} mm along the slice normal)", path=name,
                     hint="the series mixes acquisitions; split it by echo or acquisition before reading")
             warnings.append(f"dropped {dup.path.name}: duplicate of {group[0].path.name} at the same position")
+    return out
 
+
+def _stack_volume(pixels: np.ndarray, slices: list[list[ImageRecord]], slice_spacing: float,
+                  name: str) -> Volume:
+    """The pixels with the first slice's origin, orthonormalised cosines and spacing (LPS mm)."""
+    first = slices[0][0]
     orientation = first.orientation
-    direction = np.column_stack([orientation[:3], orientation[3:], normal])
-    direction = _orthonormalise(direction)
+    direction = _orthonormalise(np.column_stack([orientation[:3], orientation[3:], first.normal]))
     try:
-        volume = Volume(out, spacing=(first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing),
-                        origin=tuple(slices[0][0].position), direction=direction)
+        return Volume(pixels, spacing=(first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing),
+                      origin=tuple(first.position), direction=direction)
     except ValueError as exc:  # positions so far apart that the spacing overflows
         raise UnreadableFileError(f"the slice geometry does not form a volume: {exc}", path=name) from exc
+
+
+def _slice_files(slices: list[list[ImageRecord]]) -> list[Path]:
+    """The file of each slice in spatial order, a multi-frame file once."""
     files: list[Path] = []
     for g in slices:
         if not files or (files[-1] is not g[0].path and files[-1] != g[0].path):
             files.append(g[0].path)
-    info.files = files
-    info.n_slices = len(slices)
-    info.slice_spacing = slice_spacing
-    return Series(volume=volume, info=info, warnings=warnings, files=files)
+    return files
 
 
 MOSAIC_HINT = ("convert it with dcm2niix, which unpacks mosaics, or export the series from the scanner "
@@ -477,7 +519,18 @@ LONE_SLICE_HINT = "copy the whole series; single images are measured only as rad
 
 
 def mosaic_reason(file_names: Sequence[str]) -> str:
-    """Why a Siemens mosaic (ImageType MOSAIC) is not read as a volume."""
+    """Why a Siemens mosaic (ImageType MOSAIC) is not read as a volume.
+
+    Parameters
+    ----------
+    file_names : sequence of str
+        Names of the mosaic's files (at least one).
+
+    Returns
+    -------
+    str
+        The reason in words, naming the first file.
+    """
     return (f"a Siemens mosaic ({len(file_names)} file(s) such as {file_names[0]}, each a grid of slices tiled "
             "into one image, ImageType MOSAIC), not a stack of slices")
 
@@ -486,13 +539,35 @@ REPEATED_HINT = "export the series as a stack of slices at different positions"
 
 
 def repeated_acquisitions_reason(file_names: Sequence[str]) -> str:
-    """Why several images at one position are not a volume."""
+    """Why several images at one position are not a volume.
+
+    Parameters
+    ----------
+    file_names : sequence of str
+        Names of the images at that position, sorted (at least one).
+
+    Returns
+    -------
+    str
+        The reason in words, naming the first and last file.
+    """
     return (f"{len(file_names)} images all at one position ({file_names[0]} ... {file_names[-1]}): repeated "
             "acquisitions of one slice (a time series, echoes or b-values), not a stack of slices")
 
 
 def lone_slice_reason(file_name: str) -> str:
-    """Why one image is not a volume."""
+    """Why one image is not a volume.
+
+    Parameters
+    ----------
+    file_name : str
+        Name of the image's file.
+
+    Returns
+    -------
+    str
+        The reason in words.
+    """
     return f"a lone slice ({file_name}): a volume needs at least two slices"
 
 
