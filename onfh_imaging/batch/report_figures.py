@@ -22,6 +22,21 @@ from onfh_imaging.batch.visits import DAYS_PER_MONTH
 from onfh_imaging.io._atomic import atomic_path
 from onfh_imaging.staging import IIIB_MIN_COLLAPSE_MM, STEINBERG_C_MIN_PCT
 
+__all__ = [
+    "EVENT_NAMES",
+    "HIPS_PER_PROCESS",
+    "HIP_FIGURE_DPI",
+    "SPHERICITY_AXIS_MIN",
+    "SWIMMER_LABELS",
+    "SWIMMER_ROW_IN",
+    "HipFigures",
+    "cohort_figure",
+    "draw_hip_figures",
+    "hip_figure",
+    "swimmer_figure",
+    "write_bytes",
+]
+
 #: Hips one worker process must have to draw before starting it pays (a process start costs about
 #: as much as drawing 20 hip figures).
 HIPS_PER_PROCESS = 40
@@ -59,7 +74,20 @@ def _png_bytes(fig, dpi: int = 80) -> bytes:
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; returns ``path``."""
+    """Write ``data`` to ``path`` atomically; returns ``path``.
+
+    Parameters
+    ----------
+    path : Path
+        File to write (replaced when it exists).
+    data : bytes
+        Its whole content.
+
+    Returns
+    -------
+    Path
+        ``path``, once the file is complete.
+    """
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path
@@ -96,6 +124,19 @@ class HipFigures:
         Every hip's visits (:func:`~onfh_imaging.batch.longitudinal.hip_visits`).
     events : DataFrame
         :func:`~onfh_imaging.batch.longitudinal.hip_events` (for the follow-up range).
+
+    Attributes
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure, 11.5 x 2.3 inches at :data:`HIP_FIGURE_DPI`, one panel per measure.
+    axes : array of Axes, shape (4,)
+        Lesion (% of head), collapse depth (mm), sphericity and ARCO 2019 stage, each over months.
+    lines, thr, withdrawal : list of Artist, one per panel
+        The hip's trajectory and its THR and withdrawal marks, drawn per hip over :attr:`background`.
+    title : Text
+        The hip's name above the panels.
+    background : BufferRegion
+        The drawn axes, ticks and labels, restored before each hip.
     """
 
     def __init__(self, visits: pd.DataFrame, events: pd.DataFrame):
@@ -125,7 +166,23 @@ class HipFigures:
         self.background = fig.canvas.copy_from_bbox(fig.bbox)
 
     def png(self, v: pd.DataFrame, ev: pd.Series | None = None) -> bytes:
-        """PNG of one hip's trajectories (its visits ``v``, its events ``ev``)."""
+        """PNG of one hip's trajectories (its visits ``v``, its events ``ev``).
+
+        Parameters
+        ----------
+        v : DataFrame
+            One hip's rows of the visits table: ``hip``, ``visit_days`` (days),
+            ``lesion_head_involvement_pct`` (%), ``head_collapse_depth_mm`` (mm), ``head_sphericity``
+            and ``arco_rank`` (index in :data:`~onfh_imaging.batch.agreement.ARCO_ORDER`).
+        ev : Series, optional
+            That hip's row of the events table; its ``thr_observed`` / ``thr_days`` and
+            ``withdrawal_days`` (days, NaN when none) draw the THR and withdrawal marks.
+
+        Returns
+        -------
+        bytes
+            The PNG, 920 x 184 pixels.
+        """
         from PIL import Image
 
         canvas = self.fig.canvas
@@ -150,7 +207,21 @@ class HipFigures:
 
 
 def hip_figure(v: pd.DataFrame, ev: pd.Series | None = None) -> bytes:
-    """PNG of one hip's trajectories on its own axes (:class:`HipFigures` draws a cohort's)."""
+    """PNG of one hip's trajectories on its own axes (:class:`HipFigures` draws a cohort's).
+
+    Parameters
+    ----------
+    v : DataFrame
+        One hip's visits (columns as :meth:`HipFigures.png`).
+    ev : Series, optional
+        That hip's events, with ``followup_days`` (days) for the time axis; without them the axis
+        ends at the last visit.
+
+    Returns
+    -------
+    bytes
+        The PNG.
+    """
     events = pd.DataFrame({"followup_days": [float(v["visit_days"].max())]}) if ev is None else ev.to_frame().T
     return HipFigures(v, events).png(v, ev)
 
@@ -171,6 +242,23 @@ def draw_hip_figures(
 
     Each process draws and writes its share, so drawing, PNG encoding and the writes' fsyncs all
     run in parallel.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        Every hip's visits (columns as :meth:`HipFigures.png`).
+    events : DataFrame
+        Every hip's events, one row per ``hip`` with ``followup_days`` (days).
+    targets : list of (str, Path)
+        Hip name and the PNG file to write for it.
+    processes : int or None
+        Worker processes; None gives one per :data:`HIPS_PER_PROCESS` hips, at most one per CPU.
+        One or fewer draws in this process.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``targets``.
     """
     if processes is None:
         processes = min(os.cpu_count() or 1, len(targets) // HIPS_PER_PROCESS)
@@ -186,7 +274,23 @@ def draw_hip_figures(
 
 
 def swimmer_figure(visits: pd.DataFrame, events: pd.DataFrame) -> bytes:
-    """PNG swimmer plot: one line per hip over its follow-up, its visits, collapse, stage change, THR, withdrawal."""
+    """PNG swimmer plot: one line per hip over its follow-up, its visits, collapse, stage change, THR, withdrawal.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        Every hip's visits, with ``hip`` and ``visit_days`` (days).
+    events : DataFrame
+        One row per hip: ``hip``, ``followup_days``, ``collapse_progression_observed`` / ``_days``,
+        ``stage_progression_observed`` / ``_days``, ``thr_observed`` / ``thr_days`` and optionally
+        ``withdrawal_days`` (days, NaN when none).
+
+    Returns
+    -------
+    bytes
+        The PNG, 9 inches wide and :data:`SWIMMER_ROW_IN` inches taller per hip; longest follow-up
+        on top, months on the x axis.
+    """
     hips = events.sort_values(["followup_days", "hip"], ascending=[False, True]).reset_index(drop=True)
     fig = _figure(9.0, 1.2 + SWIMMER_ROW_IN * len(hips))
     height = 1.2 + SWIMMER_ROW_IN * len(hips)
@@ -232,7 +336,24 @@ def swimmer_figure(visits: pd.DataFrame, events: pd.DataFrame) -> bytes:
 def cohort_figure(
     visits: pd.DataFrame, km: dict[str, tuple[pd.DataFrame, object]], visit_months: float
 ) -> bytes:
-    """PNG of the cohort: lesion % per hip, collapse depth per hip (detection limit shaded), KM curves."""
+    """PNG of the cohort: lesion % per hip, collapse depth per hip (detection limit shaded), KM curves.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        Every hip's visits: ``hip``, ``visit_days`` (days), ``lesion_head_involvement_pct`` (%) and
+        ``head_collapse_depth_mm`` (mm).
+    km : dict of str to (DataFrame, object)
+        Kaplan-Meier tables by event name (:func:`~onfh_imaging.batch.endpoints.kaplan_meier`: columns
+        ``months``, ``survival``, ``ci_low``, ``ci_high``); the first two are drawn, empty ones skipped.
+    visit_months : float
+        The endpoint visit, in months from baseline, marked on the survival panel.
+
+    Returns
+    -------
+    bytes
+        The PNG, 13 x 3.4 inches at 72 dpi.
+    """
     fig = _figure(13, 3.4)
     axes = fig.subplots(1, 3)
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.9, wspace=0.25)

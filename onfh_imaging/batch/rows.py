@@ -19,6 +19,19 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     Nested objects join their keys with ``_`` (``head.radius_mm`` -> ``head_radius_mm``); numeric
     3-vectors in LPS (names ending ``_lps`` or ``_lps_mm``) become ``_x``, ``_y``, ``_z`` columns, other
     numeric lists ``_0``, ``_1``...; lists of text join with ``"; "``; anything else is kept as JSON text.
+
+    Parameters
+    ----------
+    obj : mapping
+        A contract object (a hip, a study's ``input``...), nested to any depth.
+    prefix : str, optional
+        Name prepended to every column (``prefix_key``); empty for none.
+
+    Returns
+    -------
+    dict
+        Column name to scalar value (units as in the contract: mm, mL, %, degrees); an empty list
+        becomes an empty string.
     """
     out: dict[str, Any] = {}
     for key, value in obj.items():
@@ -40,8 +53,20 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def quality_columns(hip: Mapping[str, Any]) -> dict[str, Any]:
-    """The hip's quality block as the batch tables' ``quality_score``, ``needs_review`` and
-    ``quality_reasons`` (reasons joined with ``"; "``); None / False / "" when the hip has no block."""
+    """The hip's quality block as the batch tables' quality columns.
+
+    Parameters
+    ----------
+    hip : mapping
+        One hip of the measurement contract, with an optional ``quality`` block (``score``,
+        ``needs_review``, ``reasons``).
+
+    Returns
+    -------
+    dict
+        ``quality_score`` (0..1, None when absent), ``needs_review`` (bool, False when absent) and
+        ``quality_reasons`` (the reasons joined with ``"; "``, empty when none).
+    """
     q = hip.get("quality") or {}
     return {"quality_score": q.get("score"), "needs_review": bool(q.get("needs_review")),
             "quality_reasons": "; ".join(str(r) for r in q.get("reasons") or [])}
@@ -80,8 +105,21 @@ VERDICT_COLUMNS = (
 
 
 def verdict_row(verdict: Mapping[str, Any]) -> dict[str, Any]:
-    """One table row of a hip's verdict (:meth:`onfh_imaging.verdict.HipVerdict.to_dict`): lists of text
-    joined with ``"; "``, the depth used in ``depth_*`` columns, the other depths as ``series depth mm``."""
+    """One table row of a hip's verdict: the ARCO verdict of one hip at one visit, from all its series.
+
+    Parameters
+    ----------
+    verdict : mapping
+        :meth:`onfh_imaging.verdict.HipVerdict.to_dict` of one hip and visit.
+
+    Returns
+    -------
+    dict
+        The :data:`VERDICT_COLUMNS` except the ``visit_*`` ones: lists of text joined with
+        ``"; "``, the collapse depth used in ``depth_*`` columns (``depth_mm`` and
+        ``depth_detection_limit_mm`` in mm), the other series' depths as ``"<series> <depth> mm"``,
+        ``n_series`` the number of series that entered the verdict.
+    """
     depth = verdict.get("depth") or {}
     series = verdict.get("series") or []
 

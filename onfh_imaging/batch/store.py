@@ -39,6 +39,18 @@ from onfh_imaging.errors import InputError
 from onfh_imaging.io._atomic import TMP_MARK, owner_pid
 from onfh_imaging.io._atomic import atomic_path as atomic_output
 
+__all__ = [
+    "CORE_COLUMNS",
+    "ERROR_COLUMNS",
+    "QC_PICTURE_KEY",
+    "RECORD_SCHEMA",
+    "STATUSES",
+    "ResultStore",
+    "flatten",  # the contract's flattening (onfh_imaging.batch.rows), as the tables apply it
+    "record_key",
+    "record_rows",
+]
+
 RECORD_SCHEMA = "onfh-imaging/batch-record/1"
 #: Key of a hip's QC picture (PNG, base64) in a worker's result; the store writes it to ``qc/`` and
 #: leaves its relative path under ``qc_picture`` instead.
@@ -98,8 +110,24 @@ ERROR_COLUMNS = (
     "record_key",
 )
 _SAFE = re.compile(r"[^A-Za-z0-9.+-]+")
+
+
 def record_key(job: SeriesJob, software_version: str) -> str:
-    """File-name-safe key of a job's result: series UID, 16 hex digits of its hash, version."""
+    """File-name-safe key of a job's result: series UID, 16 hex digits of its hash, version.
+
+    Parameters
+    ----------
+    job : SeriesJob
+        The series measured (its :attr:`~SeriesJob.series_id` and ``content_hash``).
+    software_version : str
+        Version of the software that measures it.
+
+    Returns
+    -------
+    str
+        ``<series id>_<first 16 hex digits of the hash>_<version>``, each part with every run of
+        characters other than letters, digits, ``.``, ``+`` and ``-`` replaced by ``-``.
+    """
     return "_".join(_SAFE.sub("-", part) for part in (job.series_id, job.content_hash[:16], software_version))
 
 
@@ -114,7 +142,23 @@ def _pid_alive(pid: int) -> bool:
 
 
 def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Table rows of one record: one per hip of a measured series, else one for the series."""
+    """Table rows of one record: one per hip of a measured series, else one for the series.
+
+    Parameters
+    ----------
+    record : mapping
+        A batch record (:data:`RECORD_SCHEMA`): ``job`` (:meth:`SeriesJob.describe`), ``status``,
+        ``key``, ``software_version``, and ``error`` or ``result`` (the measurement contract).
+
+    Returns
+    -------
+    list of dict
+        Rows with the job's identity, ``status``, ``record_key``, ``software_version`` and the
+        ``error_*`` columns. A measured series (``status`` ``"ok"`` with hips) gives one row per
+        hip, adding the flattened input and study fields (study warnings as ``study_warnings``),
+        the flattened hip (``head_radius_mm`` in mm, ``lesion_volume_ml`` in mL...) and
+        ``quality_score``, ``needs_review``, ``quality_reasons``; any other record gives one row.
+    """
     job = record["job"]
     base = {
         "patient_id": job["patient_id"],
@@ -174,6 +218,18 @@ class ResultStore:
     ----------
     out : str or Path
         Output folder (created when missing).
+
+    Attributes
+    ----------
+    out : Path
+        The output folder; the tables, ``qc/`` pictures and the lock file live here.
+    records_dir : Path
+        ``out/records``, one JSON record per finished series.
+
+    Raises
+    ------
+    InputError
+        When the output folder cannot be created.
     """
 
     def __init__(self, out: str | os.PathLike):
@@ -186,21 +242,72 @@ class ResultStore:
 
     # --- records --------------------------------------------------------------------------------
     def record_path(self, key: str) -> Path:
+        """Path of the record with this key (``records/<key>.json``), whether or not it exists.
+
+        Parameters
+        ----------
+        key : str
+            A record key (:func:`record_key`).
+
+        Returns
+        -------
+        Path
+        """
         return self.records_dir / f"{key}.json"
 
     def has(self, key: str) -> bool:
-        """True when a finished record with this key exists."""
+        """True when a finished record with this key exists.
+
+        Parameters
+        ----------
+        key : str
+            A record key (:func:`record_key`).
+
+        Returns
+        -------
+        bool
+        """
         return self.record_path(key).is_file()
 
     def status(self, key: str) -> str | None:
-        """Status of the record with this key, or None when there is none."""
+        """Status of the record with this key, or None when there is none.
+
+        Parameters
+        ----------
+        key : str
+            A record key (:func:`record_key`).
+
+        Returns
+        -------
+        str or None
+            One of :data:`STATUSES`, or None when no record has this key.
+        """
         path = self.record_path(key)
         if not path.is_file():
             return None
         return json.loads(path.read_text(encoding="utf-8"))["status"]
 
     def write(self, record: Mapping[str, Any]) -> Path:
-        """Write one record atomically (tmp + fsync + rename); returns its path."""
+        """Write one record atomically (tmp + fsync + rename); returns its path.
+
+        Each hip's QC picture (:data:`QC_PICTURE_KEY`, base64 PNG) is written to
+        ``qc/<key>_<side>.png`` and replaced in the record by its relative path ``qc_picture``.
+
+        Parameters
+        ----------
+        record : mapping
+            A batch record with ``key`` and ``status`` (one of :data:`STATUSES`).
+
+        Returns
+        -------
+        Path
+            The record's file.
+
+        Raises
+        ------
+        ValueError
+            When the record's status is not one of :data:`STATUSES`.
+        """
         if record.get("status") not in STATUSES:
             raise ValueError(f"record status must be one of {STATUSES}, not {record.get('status')!r}")
         path = self.record_path(record["key"])
@@ -233,6 +340,18 @@ class ResultStore:
 
         A series re-measured after its files or the software changed leaves its older record on disk;
         the tables show the newer.
+
+        Returns
+        -------
+        list of dict
+            One record per series (keyed by sub-series key or SeriesInstanceUID, sorted by it): the
+            one with the latest ``finished_at`` (ties by key). Temporary files and records of another
+            schema are ignored.
+
+        Raises
+        ------
+        InputError
+            When a record file cannot be read or is not JSON.
         """
         latest: dict[str, dict[str, Any]] = {}
         for path in sorted(self.records_dir.glob("*.json")):
@@ -257,7 +376,14 @@ class ResultStore:
         return [latest[uid] for uid in sorted(latest)]
 
     def clean_stale_tmp(self) -> int:
-        """Remove temporary files left by processes that no longer run; returns how many."""
+        """Remove temporary files left by processes that no longer run; returns how many.
+
+        Returns
+        -------
+        int
+            Temporary files removed from the output folder and ``records/``; those of a live
+            process other than this one, or with no owner recorded in their name, are kept.
+        """
         removed = 0
         for folder in (self.out, self.records_dir):
             for tmp in folder.glob(f".*{TMP_MARK}*"):
@@ -270,7 +396,18 @@ class ResultStore:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold an exclusive lock on the output folder (released by the kernel if the process dies)."""
+        """Hold an exclusive lock on the output folder (released by the kernel if the process dies).
+
+        Yields
+        ------
+        None
+            While the lock on ``out/.lock`` is held.
+
+        Raises
+        ------
+        InputError
+            When another process holds the lock.
+        """
         fd = os.open(self.out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
@@ -286,7 +423,18 @@ class ResultStore:
             os.close(fd)
 
     def write_unreadable(self, files: Sequence[tuple[str, str]]) -> Path:
-        """Write ``unreadable_files.csv``: files of the cohort that could not be read, with the reason."""
+        """Write ``unreadable_files.csv``: files of the cohort that could not be read, with the reason.
+
+        Parameters
+        ----------
+        files : sequence of (str, str)
+            File path and reason, one pair per file.
+
+        Returns
+        -------
+        Path
+            The CSV written (atomically), columns ``path`` and ``error``.
+        """
         path = self.out / "unreadable_files.csv"
         with atomic_output(path) as tmp:
             pd.DataFrame(list(files), columns=["path", "error"]).to_csv(tmp, index=False)
@@ -301,6 +449,14 @@ class ResultStore:
         reads : DataFrame, optional
             Reader confirmations in long form (see :func:`onfh_imaging.batch.readers.load_reads`);
             joined as ``reader_*`` columns on series and side.
+
+        Returns
+        -------
+        DataFrame
+            :data:`CORE_COLUMNS` (visit columns in days and months from each patient's first study),
+            then the other flattened fields sorted by name, then the ``reader_*`` columns when reads
+            are given; one row per hip of a measured series and one per other series, sorted by
+            patient, study date, series and side.
         """
         rows = [row for rec in self.records() for row in record_rows(rec)]
         df = pd.DataFrame(rows)
@@ -321,8 +477,16 @@ class ResultStore:
         return df
 
     def verdicts(self) -> pd.DataFrame:
-        """The verdicts table: one row per hip and visit (:func:`onfh_imaging.verdict.verdicts_by_visit`
-        over the measured series of each patient and date), with the visit columns."""
+        """The verdicts table: one row per hip and visit, with the visit columns.
+
+        Returns
+        -------
+        DataFrame
+            :data:`~onfh_imaging.batch.rows.VERDICT_COLUMNS` (``depth_mm`` in mm, ``visit_days`` in
+            days, ``visit_months`` in months); one row per hip and visit from
+            :func:`onfh_imaging.verdict.verdicts_by_visit` over the measured series of each patient
+            and date, sorted by patient, study date and side.
+        """
         from onfh_imaging.verdict import verdicts_by_visit
 
         results = [rec["result"] for rec in self.records() if rec.get("status") == "ok" and rec.get("result")]
@@ -338,6 +502,12 @@ class ResultStore:
 
         Each table is written to a temporary file and renamed, so a reader of the folder sees the old
         table or the new one, never a partial one.
+
+        Parameters
+        ----------
+        reads : DataFrame, optional
+            Reader confirmations in long form; joined onto the measurements, and those of the
+            measured series written to ``reads.csv``.
 
         Returns
         -------
