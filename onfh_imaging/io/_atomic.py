@@ -51,13 +51,33 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def is_temporary(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a temporary file left by :func:`atomic_path`."""
+    """Whether ``path`` is a temporary file left by :func:`atomic_path`.
+
+    Parameters
+    ----------
+    path : path
+        Any file name; only the name is looked at.
+
+    Returns
+    -------
+    bool
+    """
     name = Path(path).name
     return name.startswith(".") and owner_pid(path) is not None
 
 
 def owner_pid(path: str | os.PathLike) -> int | None:
-    """Process id of the writer of a temporary output file, or None if ``path`` is not one."""
+    """Process id of the writer of a temporary output file, or None if ``path`` is not one.
+
+    Parameters
+    ----------
+    path : path
+        A file name of the form ``.<target name>.<pid>-<random>.tmp[suffix]``.
+
+    Returns
+    -------
+    int or None
+    """
     name = Path(path).name
     head, mark, _ = name.rpartition(TMP_MARK)
     if not mark:
@@ -71,7 +91,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
 
     The temporary file keeps ``path``'s suffix where writers choose a format by it (nibabel,
-    matplotlib; :data:`SNIFFED_SUFFIXES`). On any exception the temporary file is removed and ``path`` is untouched.
+    matplotlib; :data:`SNIFFED_SUFFIXES`). On any exception the temporary file is removed and
+    ``path`` is untouched. The parent folder is created if needed.
+
+    Parameters
+    ----------
+    path : path
+        The output file.
+
+    Yields
+    ------
+    Path
+        The temporary file to write; it is fsynced, given the umask's permissions and renamed over
+        ``path`` when the ``with`` block ends without an exception.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,16 @@ def orientation_label(normal: np.ndarray | None) -> str:
 
     A plane is named when its normal lies within :data:`OBLIQUE_LIMIT_DEG` of the patient axis
     (an oblique-coronal hip series tilted by 12 degrees is still coronal).
+
+    Parameters
+    ----------
+    normal : ndarray, shape (3,), or None
+        Slice normal in LPS (unit length); None for images without orientation.
+
+    Returns
+    -------
+    str
+        The plane's name, or ``"unknown"`` when ``normal`` is None.
     """
     if normal is None:
         return "unknown"
@@ -38,9 +48,22 @@ def _has_word(text: str, pattern: str) -> bool:
 def sequence_hint(header: Header) -> tuple[str, bool]:
     """Contrast (``"T1"``, ``"T2"``, ``"STIR"``, ``"PD"``, ``"unknown"``) and fat suppression of an MR image.
 
-    Uses, in order: an inversion-recovery with a short inversion time (STIR), keywords of the series
-    description, protocol and sequence name, then repetition/echo times (T1: TR < 1000 ms and
-    TE < 30 ms; T2: TR >= 1500 ms and TE >= 60 ms; PD: TR >= 1500 ms and TE < 50 ms).
+    Uses, in order: an inversion-recovery with a short inversion time (80-250 ms: STIR), keywords of
+    the series description, protocol and sequence name, then repetition/echo times outside gradient
+    echo (T1: TR < 1000 ms and TE < 30 ms; T2: TR >= 1500 ms and TE >= 60 ms; PD: TR >= 1500 ms and
+    TE < 50 ms).
+
+    Parameters
+    ----------
+    header : Header
+        The image's DICOM header.
+
+    Returns
+    -------
+    contrast : str
+        ``"T1"``, ``"T2"``, ``"STIR"``, ``"PD"`` or ``"unknown"``.
+    fat_saturated : bool
+        Fat suppression from ScanOptions or the description's keywords (always True for STIR).
     """
     text = " ".join(header.text(k) for k in ("SeriesDescription", "ProtocolName", "SequenceName")).upper()
     scanning = header.text("ScanningSequence").upper()
@@ -72,7 +95,20 @@ def sequence_hint(header: Header) -> tuple[str, bool]:
 
 
 def radiograph_view(header: Header) -> str:
-    """``"AP"`` (AP/PA), ``"lateral"`` (LL/RL/lateral/frog-leg) or ``"unknown"``."""
+    """``"AP"`` (AP/PA), ``"lateral"`` (LL/RL/lateral/frog-leg) or ``"unknown"``.
+
+    ViewPosition first; without one, keywords of the series description and protocol name.
+
+    Parameters
+    ----------
+    header : Header
+        The radiograph's DICOM header.
+
+    Returns
+    -------
+    str
+        One of :data:`onfh_imaging.vocab.VIEW_AP`, ``VIEW_LATERAL``, ``VIEW_UNKNOWN``.
+    """
     view = header.text("ViewPosition").upper()
     if view in ("AP", "PA"):
         return VIEW_AP
@@ -87,6 +123,16 @@ def radiograph_view(header: Header) -> str:
 
 
 def radiograph_laterality(header: Header) -> str:
-    """``"left"``, ``"right"``, ``"both"`` or ``"unknown"`` from ImageLaterality / Laterality."""
+    """``"left"``, ``"right"``, ``"both"`` or ``"unknown"`` from ImageLaterality / Laterality.
+
+    Parameters
+    ----------
+    header : Header
+        The radiograph's DICOM header.
+
+    Returns
+    -------
+    str
+    """
     code = (header.text("ImageLaterality") or header.text("Laterality")).upper()
     return {"L": "left", "R": "right", "B": "both"}.get(code, "unknown")

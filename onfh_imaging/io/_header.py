@@ -26,7 +26,11 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
 
 from onfh_imaging.errors import NotDicomError, TruncatedFileError, UnreadableFileError
+from onfh_imaging.io._formats import OTHER_FORMAT_HINTS, looks_like_raw_dicom, other_format
 from onfh_imaging.io._open import READ_ERRORS, open_binary, read_error, short_text
+
+__all__ = ["EXPLICIT_LE", "FIRST_READ", "IMPLICIT_LE", "KEYWORDS", "MAX_WALK_BYTES", "UNCOMPRESSED_LE", "Header",
+           "HeaderReader", "header_from_dataset", "read_dataset", "read_header"]
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -99,6 +103,20 @@ class Header:
     _numbers: dict[str, list[float] | None] = field(default_factory=dict, repr=False)
 
     def text(self, keyword: str, default: str = "") -> str:
+        """An attribute as DICOM text.
+
+        Parameters
+        ----------
+        keyword : str
+            DICOM keyword, one of :data:`KEYWORDS`.
+        default : str
+            Returned when the attribute is absent.
+
+        Returns
+        -------
+        str
+            The value, multi-values joined by backslashes, padding stripped.
+        """
         value = self.values.get(keyword)
         if value is None:
             return default
@@ -107,6 +125,18 @@ class Header:
         return value
 
     def floats(self, keyword: str) -> list[float] | None:
+        """All values of a numeric attribute (DS, IS or binary); None when absent, empty or not numbers.
+
+        Parameters
+        ----------
+        keyword : str
+            DICOM keyword, one of :data:`KEYWORDS`.
+
+        Returns
+        -------
+        list of float or None
+            In the attribute's own unit (mm for PixelSpacing, ms for EchoTime...).
+        """
         cache = self._numbers
         if keyword in cache:
             return cache[keyword]
@@ -119,10 +149,34 @@ class Header:
         return result
 
     def float(self, keyword: str) -> float | None:
+        """The first value of a numeric attribute; None when absent or not a number.
+
+        Parameters
+        ----------
+        keyword : str
+            DICOM keyword, one of :data:`KEYWORDS`.
+
+        Returns
+        -------
+        float or None
+        """
         vals = self._numbers[keyword] if keyword in self._numbers else self.floats(keyword)
         return vals[0] if vals else None
 
     def int(self, keyword: str, default: int | None = None) -> int | None:
+        """The first value of a numeric attribute, rounded to an integer.
+
+        Parameters
+        ----------
+        keyword : str
+            DICOM keyword, one of :data:`KEYWORDS`.
+        default : int, optional
+            Returned when the attribute is absent, not a number or not finite.
+
+        Returns
+        -------
+        int or None
+        """
         vals = self._numbers[keyword] if keyword in self._numbers else self.floats(keyword)
         if not vals or not math.isfinite(vals[0]):
             return default
@@ -130,10 +184,12 @@ class Header:
 
     @property
     def has_pixels(self) -> bool:
+        """Whether the file holds pixel data (an image)."""
         return self.pixel_offset is not None
 
     @property
     def uncompressed(self) -> bool:
+        """Whether the pixel data is native little endian of known length, readable in place."""
         return self.transfer_syntax in UNCOMPRESSED_LE and self.pixel_length is not None
 
 
@@ -249,26 +305,34 @@ def _walk(buf: bytes, path: Path, complete: bool) -> Header:
             if end > n:
                 raise _NeedMore
             values[keyword] = (vr, buf[start:end])
-        elif tag in special:
-            kind = special[tag]
-            if kind == "pixel":
-                header.pixel_offset = start
-                header.pixel_length = None if length == _UNDEFINED else length
-                return header
-            if kind == "groups":
-                raise _Fallback
-            if end > n:
-                raise _NeedMore
-            ts = buf[start:end].decode("ascii", "replace").strip(" \x00")
-            header.transfer_syntax = ts
-            if ts == IMPLICIT_LE or ts.startswith(("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")):
-                raise _Fallback
+        elif tag in special and _special_element(header, special[tag], buf, start, length):
+            return header
         if length == _UNDEFINED:
             if vr != b"SQ":
                 raise _Fallback
             pos = _skip_items(buf, start)
         else:
             pos = end
+
+
+def _special_element(header: Header, kind: str, buf: bytes, start: int, length: int) -> bool:
+    """Record the pixel data's place or the transfer syntax; True when the pixel data is reached.
+
+    Functional groups, and transfer syntaxes other than explicit little endian, are left to pydicom.
+    """
+    if kind == "pixel":
+        header.pixel_offset = start
+        header.pixel_length = None if length == _UNDEFINED else length
+        return True
+    if kind == "groups":
+        raise _Fallback
+    if start + length > len(buf):
+        raise _NeedMore
+    ts = buf[start:start + length].decode("ascii", "replace").strip(" \x00")
+    header.transfer_syntax = ts
+    if ts == IMPLICIT_LE or ts.startswith(("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")):
+        raise _Fallback
+    return False
 
 
 # --- headers laid out like one already walked ---------------------------------------------------
@@ -362,6 +426,21 @@ class HeaderReader:
         return _read_header(path if isinstance(path, Path) else Path(path), self)
 
     def match(self, buf: bytes, path: Path, file_size: int | None) -> Header | None:
+        """The header of a file laid out like one already read, by byte comparison; None when none fits.
+
+        Parameters
+        ----------
+        buf : bytes
+            The file's first bytes (at least up to its pixel data for a match).
+        path : Path
+            The file, recorded in the header.
+        file_size : int or None
+            The file's size in bytes; the layout whose pixel data ends there is tried first.
+
+        Returns
+        -------
+        Header or None
+        """
         layouts = self._layouts
         if file_size is not None:  # pixel data usually ends the file: try the layout that fits first
             layouts = sorted(layouts, key=lambda lay: lay.end + (lay.pixel_length or 0) != file_size)
@@ -374,6 +453,15 @@ class HeaderReader:
         return None
 
     def learn(self, buf: bytes, header: Header) -> None:
+        """Remember the layout of a walked header (most recent first, at most ``max_layouts``).
+
+        Parameters
+        ----------
+        buf : bytes
+            The first bytes of the file the header was walked from.
+        header : Header
+            Its header; headers read by pydicom or without pixel data in ``buf`` are not kept.
+        """
         if header.pixel_offset is None or header.pixel_offset > len(buf) or header.dataset is not None:
             return
         try:
@@ -410,7 +498,22 @@ def _transfer_syntax(ds: pydicom.Dataset) -> str:
 
 
 def header_from_dataset(ds: pydicom.Dataset, path: Path, pixel_offset: int | None) -> Header:
-    """A :class:`Header` from a pydicom dataset read with ``stop_before_pixels``."""
+    """A :class:`Header` from a pydicom dataset read with ``stop_before_pixels``.
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        The parsed header.
+    path : Path
+        The file it came from.
+    pixel_offset : int or None
+        Byte offset of the pixel data value in the file; None when there is none.
+
+    Returns
+    -------
+    Header
+        The :data:`KEYWORDS` values present in ``ds`` as text, with ``ds`` kept as ``dataset``.
+    """
     ts = _transfer_syntax(ds)
     values = {}
     for keyword in KEYWORDS:
@@ -444,39 +547,6 @@ def _pixel_element_after(fp: io.BufferedIOBase, ds: pydicom.Dataset) -> tuple[in
     return start, (None if length == _UNDEFINED else length)
 
 
-# Leading bytes of the files most often found next to DICOM series, to say what a skipped file is.
-_MAGIC = ((b"\x1f\x8b", "a gzip-compressed file"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-          (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"%PDF", "a PDF document"),
-          (b"PK\x03\x04", "a zip archive"), (b"BM", "a BMP image"))
-_NIFTI_HEADER_BYTES = 348  # sizeof_hdr of a NIfTI-1 header, stored in its first 4 bytes
-_OTHER_FORMAT_HINTS = {
-    "a gzip-compressed file": "decompress it first (gunzip -k FILE); zip archives are read as they are",
-    "a NIfTI image": "NIfTI has no modality or sequence: measure the DICOM series it was made from",
-    "a JPEG image": "export the study from the PACS as DICOM",
-}
-
-
-def _other_format(buf: bytes, path: Path) -> str:
-    """What a file that is not DICOM is, from its first bytes (``"a JPEG image"``, ``"a text file"``...),
-    or "" when they do not tell."""
-    if buf[:4] in (_NIFTI_HEADER_BYTES.to_bytes(4, "little"), _NIFTI_HEADER_BYTES.to_bytes(4, "big")) or \
-            buf[344:348] in (b"n+1\x00", b"ni1\x00") or path.name.lower().endswith((".nii", ".nii.gz")):
-        return "a NIfTI image"
-    for magic, name in _MAGIC:
-        if buf.startswith(magic):
-            return name
-    sample = buf[:4096]
-    if all(32 <= c < 127 or c in (9, 10, 13) for c in sample):
-        return "a text file"
-    return ""
-
-
-def _looks_like_raw_dicom(head: bytes) -> bool:
-    """A Part 10 file without preamble starts with a group 0x0002 or 0x0008 element."""
-    return len(head) >= 8 and head[0:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] != b"\x00\x00" or (
-        len(head) >= 8 and head[0:4] in (b"\x08\x00\x00\x00", b"\x02\x00\x00\x00"))
-
-
 def _file_size(fp: io.BufferedIOBase) -> int | None:
     """Size in bytes of an open file; None for a zip member (whose size only its archive knows)."""
     try:
@@ -501,6 +571,16 @@ def _check_pixel_extent(header: Header) -> None:
 def read_header(path: str | os.PathLike) -> Header:
     """Read the header of one DICOM file (no pixel data).
 
+    Parameters
+    ----------
+    path : path
+        The file, or ``archive.zip/member`` for a zip member.
+
+    Returns
+    -------
+    Header
+        The attributes of :data:`KEYWORDS` and where the pixel data lies.
+
     Raises
     ------
     NotDicomError
@@ -523,12 +603,12 @@ def _read_header(path: Path, layouts: HeaderReader | None) -> Header:
         if not buf:
             raise NotDicomError("empty file (0 bytes), not DICOM", path=path)
         has_preamble = len(buf) >= 132 and buf[128:132] == b"DICM"
-        if not has_preamble and not _looks_like_raw_dicom(buf):
+        if not has_preamble and not looks_like_raw_dicom(buf):
             if buf.startswith(b"PK\x03\x04") and path.suffix.lower() == ".zip":
                 raise UnreadableFileError("a zip archive that cannot be opened (damaged)", path=path)
-            what = _other_format(buf, path)
+            what = other_format(buf, path)
             raise NotDicomError(f"{what}, not DICOM" if what else "not DICOM: no 'DICM' marker at byte 128 and "
-                                "no DICOM elements", path=path, hint=_OTHER_FORMAT_HINTS.get(what))
+                                "no DICOM elements", path=path, hint=OTHER_FORMAT_HINTS.get(what))
         oversized = False
         if has_preamble:
             header = layouts.match(buf, path, file_size) if layouts is not None else None
@@ -590,7 +670,22 @@ def _walk_file(fp: io.BufferedIOBase, buf: bytes, path: Path) -> Header | str:
 
 
 def read_dataset(path: Path) -> pydicom.Dataset:
-    """The complete dataset, pixel data included, wrapping pydicom's errors."""
+    """The complete dataset, pixel data included, wrapping pydicom's errors.
+
+    Parameters
+    ----------
+    path : Path
+        The file, or ``archive.zip/member``.
+
+    Returns
+    -------
+    pydicom.Dataset
+
+    Raises
+    ------
+    UnreadableFileError
+        The file cannot be opened, read or parsed.
+    """
     try:
         with open_binary(path) as fp:
             return pydicom.dcmread(fp, force=True)

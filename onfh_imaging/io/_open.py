@@ -24,13 +24,34 @@ MAX_ZIP_MEMBER_BYTES = 2 * 1024**3
 
 
 def short_text(exc: BaseException) -> str:
-    """An exception's text cut to one short line (parsers may quote whole element values)."""
+    """An exception's text cut to one short line (parsers may quote whole element values).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    str
+        Its message on one line, whitespace collapsed, at most 160 characters (its class name when empty).
+    """
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
 
 
 def unsafe_member_name(name: str) -> bool:
-    """True for zip member names that would point outside the archive (absolute, drive, ``..``)."""
+    """True for zip member names that would point outside the archive (absolute, drive, ``..``).
+
+    Parameters
+    ----------
+    name : str
+        A member name as stored in the archive's directory.
+
+    Returns
+    -------
+    bool
+    """
     parts = name.replace("\\", "/").split("/")
     return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
 
@@ -42,12 +63,37 @@ def _escape_member(name: str) -> str:
 
 
 def member_path(archive: Path, name: str) -> Path:
-    """The path that names zip member ``name`` of ``archive`` (``archive.zip/folder/IM1``)."""
+    """The path that names zip member ``name`` of ``archive`` (``archive.zip/folder/IM1``).
+
+    Parameters
+    ----------
+    archive : Path
+        The zip file.
+    name : str
+        The member's name; an unsafe one (see :func:`unsafe_member_name`) is escaped so that it stays
+        inside the archive's path.
+
+    Returns
+    -------
+    Path
+    """
     return archive / (_escape_member(name) if unsafe_member_name(name) else name)
 
 
 def split_zip_member(path: Path) -> tuple[Path, str] | None:
-    """``(archive, member)`` when ``path`` points inside a zip archive, else None."""
+    """``(archive, member)`` when ``path`` points inside a zip archive, else None.
+
+    Parameters
+    ----------
+    path : Path
+        A path that may not exist on disk because part of it is inside a zip file.
+
+    Returns
+    -------
+    (Path, str) or None
+        The zip file and the member name (``/``-separated) below it; None for a path that exists or
+        has no zip file among its parents.
+    """
     if path.exists():
         return None
     for parent in path.parents:
@@ -103,6 +149,24 @@ def open_binary(path: Path) -> io.BufferedIOBase:
 
     A regular file whose name ends in ``.gz`` and that holds gzip data (a ``.dcm.gz``) is read
     decompressed, as a stream.
+
+    Parameters
+    ----------
+    path : Path
+        A regular file, or ``archive.zip/member``.
+
+    Returns
+    -------
+    io.BufferedIOBase
+        The open stream (to be closed by the caller, e.g. in a ``with`` block).
+
+    Raises
+    ------
+    UnreadableFileError
+        Missing, a folder, permission denied, not a regular file (pipe, socket, device), a damaged
+        archive or an unsafe member name.
+    TooLargeError
+        A zip member declaring more than :data:`MAX_ZIP_MEMBER_BYTES` uncompressed.
     """
     try:
         try:
@@ -149,8 +213,24 @@ READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, gzip.BadGzipFi
 
 
 def read_error(exc: BaseException, path: Path, what: str) -> UnreadableFileError:
-    """The toolkit error for a failed read of ``what`` ("the file", "the pixel data"): a compressed
-    stream (gzip, zip member) that ends early is truncated; anything else is unreadable."""
+    """The toolkit error for a failed read of an open file.
+
+    A compressed stream (gzip, zip member) that ends early is truncated; anything else is unreadable.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error the read raised (one of :data:`READ_ERRORS`).
+    path : Path
+        The file being read.
+    what : str
+        What was being read, in words: ``"the file"``, ``"the pixel data"``.
+
+    Returns
+    -------
+    UnreadableFileError
+        A ``TruncatedFileError`` for an ``EOFError``, else an ``UnreadableFileError``; to be raised.
+    """
     if isinstance(exc, EOFError):
         return TruncatedFileError(f"compressed file truncated: {short_text(exc)}", path=path,
                                   hint="copy the file again from its source")

@@ -21,7 +21,30 @@ __all__ = ["ImageRecord", "image_records"]
 class ImageRecord:
     """Geometry and decoding parameters of one 2-D image (a file, or one frame of a file).
 
-    Positions and orientations are in LPS mm as DICOM gives them.
+    Attributes
+    ----------
+    header : Header
+        The header of the file holding the image.
+    frame : int
+        Index of the image among the file's frames (0 for single-frame files).
+    n_frames : int
+        Number of frames in the file.
+    position : ndarray, shape (3,), or None
+        ImagePositionPatient: centre of the first pixel, LPS mm.
+    orientation : ndarray, shape (6,), or None
+        ImageOrientationPatient: row direction cosines then column direction cosines (LPS).
+    pixel_spacing : (float, float) or None
+        PixelSpacing (row spacing, column spacing), mm.
+    slice_thickness, spacing_between_slices : float or None
+        SliceThickness and SpacingBetweenSlices, mm.
+    echo_time : float or None
+        EchoTime, ms.
+    echo_number : int or None
+        EchoNumbers.
+    slope, intercept : float
+        RescaleSlope and RescaleIntercept: modality value = stored value * slope + intercept.
+    stack_id : str
+        StackID of an Enhanced object's frame ("" for classic images).
     """
 
     header: Header
@@ -40,10 +63,12 @@ class ImageRecord:
 
     @property
     def path(self) -> Path:
+        """The file holding the image (``archive.zip/member`` for zip members)."""
         return self.header.path
 
     @property
     def normal(self) -> np.ndarray | None:
+        """Unit slice normal, row cosines x column cosines (LPS); None without a valid orientation."""
         if self.orientation is None:
             return None
         n = np.cross(self.orientation[:3], self.orientation[3:])
@@ -86,6 +111,16 @@ def _float_or_none(value: Any) -> float | None:
 
 def image_records(header: Header) -> list[ImageRecord]:
     """The 2-D images in one file, with their geometry (functional groups for Enhanced objects).
+
+    Parameters
+    ----------
+    header : Header
+        The file's header; an Enhanced object's must carry its pydicom ``dataset``.
+
+    Returns
+    -------
+    list of ImageRecord
+        One record per frame, in frame order.
 
     Raises
     ------
