@@ -32,6 +32,27 @@ from scipy.stats import norm
 from onfh_imaging.batch.visits import DAYS_PER_MONTH, NOMINAL_VISITS_MONTHS
 from onfh_imaging.errors import InputError
 
+__all__ = [
+    "ENDPOINTS",
+    "ENDPOINT_WORDS",
+    "POPULATION_WORDS",
+    "PRIMARY",
+    "Composite",
+    "add_composites",
+    "default_window_months",
+    "endpoint_table",
+    "endpoint_words",
+    "flow_table",
+    "kaplan_meier",
+    "load_endpoint_file",
+    "parse_endpoint",
+    "survival_at",
+    "visit_outcomes",
+    "wilson_ci",
+    "with_primary",
+]
+
+#: The base endpoints, one boolean column each of :func:`visit_outcomes`.
 ENDPOINTS = ("sphericity_maintained", "no_stage_progression", "no_thr", "success", "regeneration")
 #: Each endpoint in words, as the report states it.
 ENDPOINT_WORDS = {
@@ -50,6 +71,7 @@ _SHORT_WORDS = {
     "success": "success",
     "regeneration": "bone regeneration",
 }
+#: Each analysis population in words, as the report defines it.
 POPULATION_WORDS = {
     "per_protocol": "Per protocol: hips assessed at the visit, and hips replaced (THR) before it, which "
     "count as failures; a hip withdrawn from the trial before the visit is excluded from the visit on, "
@@ -65,13 +87,38 @@ class Composite:
 
     ``&`` / ``and``, ``|`` / ``or``, ``~`` / ``not`` / ``!`` and parentheses; Kleene logic, so a hip
     failing one part of an ``&`` fails it even where another part does not apply to it.
+
+    Attributes
+    ----------
+    name : str
+        The endpoint's column name in the outcome and endpoint tables (a word: letters, digits, ``_``).
+    expression : str
+        The boolean expression over endpoint names, e.g. ``"sphericity_maintained & regeneration"``.
     """
 
     name: str
     expression: str
 
     def words(self, known: dict[str, str] | None = None) -> str:
-        """The expression in words, each part by its description."""
+        """The expression in words, each part by its description.
+
+        Parameters
+        ----------
+        known : dict of str to str, optional
+            Descriptions of further names (other composites) by name; the base endpoints are
+            described by their short words.
+
+        Returns
+        -------
+        str
+            E.g. ``"head sphericity maintained and bone regeneration"``; a name with no description
+            stays as written.
+
+        Raises
+        ------
+        InputError
+            When the expression cannot be read.
+        """
         known = {**ENDPOINT_WORDS, **(known or {}), **_SHORT_WORDS}
         out = []
         for token in _tokens(self.expression):
@@ -79,7 +126,25 @@ class Composite:
         return re.sub(r"\( | \)", lambda m: m.group(0).strip(), " ".join(out))
 
     def evaluate(self, columns: dict[str, pd.Series]) -> pd.Series:
-        """Per hip: True, False or NA (the endpoint does not apply), from the component columns."""
+        """Per hip: True, False or NA (the endpoint does not apply), from the component columns.
+
+        Parameters
+        ----------
+        columns : dict of str to Series
+            Each name the expression may use, to its per-hip column (True / False / NaN), all on the
+            same index.
+
+        Returns
+        -------
+        Series of boolean
+            Nullable booleans on the columns' index, combined with Kleene logic.
+
+        Raises
+        ------
+        InputError
+            When the expression names an endpoint not in ``columns``, or is malformed (an unclosed
+            parenthesis, an operator without an operand, a token left over).
+        """
         parser = _Parser(_tokens(self.expression), columns, self.expression)
         return parser.parse()
 
@@ -162,7 +227,24 @@ class _Parser:
 
 
 def parse_endpoint(text: str) -> Composite:
-    """``"name = expression"``, ``"name: expression"`` or a bare expression (named after itself)."""
+    """A composite endpoint from text: ``"name = expression"``, ``"name: expression"`` or a bare expression.
+
+    Parameters
+    ----------
+    text : str
+        The definition. A bare expression is named after itself, operators spelt out and other
+        characters replaced by ``_`` (``"no_thr & regeneration"`` -> ``no_thr_and_regeneration``).
+
+    Returns
+    -------
+    Composite
+
+    Raises
+    ------
+    InputError
+        When the name is not a word or the expression holds something other than names, operators
+        and parentheses. Names are checked only on evaluation (:meth:`Composite.evaluate`).
+    """
     parts = re.split(r"\s*[=:]\s*", text.strip(), maxsplit=1)
     if len(parts) == 2:
         name, expression = parts
@@ -181,6 +263,21 @@ def load_endpoint_file(path: str | os.PathLike) -> list[Composite]:
     """Composite endpoints of a text file: one ``name = expression`` (or ``name: expression``) a line.
 
     Blank lines and ``#`` comments are ignored.
+
+    Parameters
+    ----------
+    path : path
+        A UTF-8 text file.
+
+    Returns
+    -------
+    list of Composite
+        In the file's order.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or a line is not an endpoint (the message gives its number).
     """
     path = Path(path)
     try:
@@ -200,7 +297,19 @@ def load_endpoint_file(path: str | os.PathLike) -> list[Composite]:
 
 
 def endpoint_words(composites: tuple[Composite, ...] | list[Composite] = ()) -> dict[str, str]:
-    """Every endpoint's name -> its statement in words (the base endpoints, the primary, the composites)."""
+    """Every endpoint's name -> its statement in words (the base endpoints, the primary, the composites).
+
+    Parameters
+    ----------
+    composites : sequence of Composite, optional
+        Composites to describe, in order; each may use the names of those before it.
+
+    Returns
+    -------
+    dict of str to str
+        :data:`ENDPOINT_WORDS`, then each composite's words (:data:`PRIMARY` stated as the primary
+        endpoint).
+    """
     words = dict(ENDPOINT_WORDS)
     for c in composites:
         words[c.name] = _PRIMARY_WORDS if c == PRIMARY else c.words(words)
@@ -208,7 +317,23 @@ def endpoint_words(composites: tuple[Composite, ...] | list[Composite] = ()) -> 
 
 
 def with_primary(composites: tuple[Composite, ...] | list[Composite] = ()) -> list[Composite]:
-    """The primary composite followed by the analyst's composites (each name once)."""
+    """The primary composite followed by the analyst's composites (each name once).
+
+    Parameters
+    ----------
+    composites : sequence of Composite, optional
+        The analyst's composites; :data:`PRIMARY` among them is dropped (it is already first).
+
+    Returns
+    -------
+    list of Composite
+        :data:`PRIMARY`, then ``composites`` in order.
+
+    Raises
+    ------
+    InputError
+        When a composite takes the name of a base endpoint, of the primary, or of an earlier composite.
+    """
     out = [PRIMARY]
     for c in composites:
         if c.name in ENDPOINTS or any(c.name == o.name for o in out):
@@ -220,7 +345,26 @@ def with_primary(composites: tuple[Composite, ...] | list[Composite] = ()) -> li
 
 
 def add_composites(outcomes: pd.DataFrame, composites: tuple[Composite, ...] | list[Composite]) -> pd.DataFrame:
-    """Add one column per composite (True / False / NaN) to a :func:`visit_outcomes` table, in order."""
+    """Add one column per composite (True / False / NaN) to a :func:`visit_outcomes` table, in order.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        One row per hip with a column per name of :data:`ENDPOINTS`.
+    composites : sequence of Composite
+        Evaluated in order; each may use the base endpoints and composites already added.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``outcomes`` with one object column per composite: True, False or NaN (the
+        endpoint does not apply to the hip).
+
+    Raises
+    ------
+    InputError
+        When a composite names an unknown endpoint or is malformed.
+    """
     out = outcomes.copy()
     for c in composites:
         columns = {name: out[name] for name in ENDPOINTS}
@@ -255,7 +399,18 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, 
 
 
 def default_window_months(visit_months: float) -> float:
-    """Half-width of the visit window: a quarter of the visit time, at least one month (12 -> +/- 3)."""
+    """Half-width of the visit window: a quarter of the visit time, at least one month (12 -> +/- 3).
+
+    Parameters
+    ----------
+    visit_months : float
+        The visit, in months from baseline.
+
+    Returns
+    -------
+    float
+        The window's half-width, in months.
+    """
     return max(1.0, 0.25 * visit_months)
 
 
@@ -271,9 +426,12 @@ def visit_outcomes(
     Parameters
     ----------
     visits : DataFrame
-        :func:`onfh_imaging.batch.longitudinal.hip_visits`.
+        :func:`onfh_imaging.batch.longitudinal.hip_visits` (uses ``hip`` and ``visit_days``, days).
     events : DataFrame
-        :func:`onfh_imaging.batch.longitudinal.hip_events`.
+        :func:`onfh_imaging.batch.longitudinal.hip_events`: ``hip``, ``patient_id``, ``side``,
+        ``baseline_days``, optionally ``withdrawal_days``, and ``<event>_days`` (days) /
+        ``<event>_observed`` for ``thr``, ``collapse_progression``, ``stage_progression`` and
+        ``regeneration``.
     visit_months : float
         The visit, in months from baseline.
     window_months : float, optional
@@ -283,7 +441,9 @@ def visit_outcomes(
     Returns
     -------
     DataFrame
-        One row per hip: ``assessed`` (a visit in the window), ``assessed_days``, ``thr_by_visit``,
+        One row per hip of ``events``: ``hip``, ``patient_id``, ``side``, ``assessed`` (a visit
+        after baseline in the window, none after a withdrawal), ``assessed_days`` (days, NaN when not
+        assessed), ``thr_by_visit``,
         ``withdrawn`` (withdrawn before the visit and not assessed), ``per_protocol`` (assessed or
         replaced), and one boolean column per endpoint (NaN for ``regeneration`` when the hip had no
         baseline lesion; values apply to per-protocol hips).
@@ -423,7 +583,9 @@ def flow_table(
     return pd.DataFrame(rows)
 
 
-def kaplan_meier(events: pd.DataFrame, event: str, *, confidence: float = 0.95):
+def kaplan_meier(
+    events: pd.DataFrame, event: str, *, confidence: float = 0.95
+) -> tuple[pd.DataFrame, object | None]:
     """Kaplan-Meier survival (free of ``event``) of the hips at risk, in months.
 
     Parameters
@@ -431,7 +593,10 @@ def kaplan_meier(events: pd.DataFrame, event: str, *, confidence: float = 0.95):
     events : DataFrame
         :func:`onfh_imaging.batch.longitudinal.hip_events`.
     event : str
-        ``"thr"``, ``"collapse"``...: uses ``<event>_days`` and ``<event>_observed``.
+        ``"thr"``, ``"collapse"``...: uses ``<event>_days`` (days; NaN when the hip is not at risk)
+        and ``<event>_observed``.
+    confidence : float
+        Two-sided level of the exponential Greenwood intervals.
 
     Returns
     -------
@@ -440,6 +605,11 @@ def kaplan_meier(events: pd.DataFrame, event: str, *, confidence: float = 0.95):
         every distinct time (the first row is time 0).
     fitter : lifelines.KaplanMeierFitter
         The fitted estimator (for plots), or None when no hip is at risk.
+
+    Raises
+    ------
+    InputError
+        When lifelines is not installed.
     """
     try:
         from lifelines import KaplanMeierFitter
@@ -474,7 +644,20 @@ def kaplan_meier(events: pd.DataFrame, event: str, *, confidence: float = 0.95):
 
 
 def survival_at(table: pd.DataFrame, months: float) -> tuple[float, float, float]:
-    """(survival, ci_low, ci_high) of a :func:`kaplan_meier` table at ``months`` (step function)."""
+    """(survival, ci_low, ci_high) of a :func:`kaplan_meier` table at ``months`` (step function).
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`kaplan_meier` table (``months``, ``survival``, ``ci_low``, ``ci_high``).
+    months : float
+        Time from baseline, in months (at least 0, the table's first row).
+
+    Returns
+    -------
+    (float, float, float)
+        Survival and its interval at the last time at or before ``months``; NaN for an empty table.
+    """
     if table.empty:
         return (float("nan"),) * 3
     row = table[table["months"] <= months].iloc[-1]
