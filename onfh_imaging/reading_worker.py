@@ -62,7 +62,13 @@ def _measure(jobs: Sequence[Any], progress: Callable[[float, str], None]) -> lis
     return [measure_job(job) for job in jobs]
 
 
-_TASKS = {"compute": _compute, "measure": _measure}
+def _measure_shown(jobs: Sequence[Any], progress: Callable[[float, str], None]) -> list[tuple]:
+    from onfh_imaging.reading import measure_job_shown
+
+    return [measure_job_shown(job) for job in jobs]
+
+
+_TASKS = {"compute": _compute, "measure": _measure, "measure_shown": _measure_shown}
 
 
 def serve() -> None:
@@ -117,6 +123,11 @@ class ProcessWorker:
     def measure(self, jobs: Sequence[Any]) -> list[tuple]:
         """:func:`~onfh_imaging.reading.measure_job` of each job, in the child."""
         return self._run("measure", (list(jobs),), None)
+
+    def measure_shown(self, jobs: Sequence[Any]) -> list[tuple]:
+        """:func:`~onfh_imaging.reading.measure_job_shown` of each job (measures and the deviation map to
+        show), in the child."""
+        return self._run("measure_shown", (list(jobs),), None)
 
     def _run(self, task: str, args: tuple, progress: Callable[[float, str], None] | None) -> Any:
         with self._lock:

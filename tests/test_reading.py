@@ -287,3 +287,55 @@ def test_head_seed_on_a_radiograph_from_the_command_line(tmp_path, capsys):
     (hip,) = report["hips"]
     assert hip["side"] == "right" and "head placed by hand" in hip["warnings"]
     assert hip["head"]["radius_mm"] == pytest.approx(truth["hips"][0]["radius_mm"], abs=1.0)
+
+
+def test_the_deviation_map_shown_is_decimated_faithfully(sample_study, segmented):
+    from scipy.spatial import cKDTree
+
+    from onfh_imaging.reading import DISPLAY_CELL_VOXELS, decimate_surface
+
+    series, _ = sample_study
+    cell = DISPLAY_CELL_VOXELS * min(series.volume.spacing)
+    for hip in segmented.hips:
+        mesh, deviation = hip.automatic_measures.mesh, np.asarray(hip.automatic_measures.deviation_mm)
+        shown = hip.automatic_surface
+        assert shown is not None and hip.surface is shown
+        assert len(shown.vertices_lps) <= len(mesh.vertices_lps) / 2
+        assert shown.faces.max() < len(shown.vertices_lps) and len(shown.deviation_mm) == len(shown.vertices_lps)
+        # every shown vertex lies within one cell of the measuring mesh, and the deepest and highest points
+        # keep their deviation to a fraction of the 0.5 mm collapse detection limit
+        distance, _ = cKDTree(mesh.vertices_lps).query(shown.vertices_lps)
+        assert distance.max() <= cell * np.sqrt(3)
+        assert np.nanmin(shown.deviation_mm) == pytest.approx(np.nanmin(deviation), abs=0.25)
+        assert np.nanmax(shown.deviation_mm) == pytest.approx(np.nanmax(deviation), abs=0.25)
+        # a closed surface stays closed: Euler characteristic of a sphere
+        edges = np.unique(np.sort(shown.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
+        assert len(shown.vertices_lps) - len(edges) + len(shown.faces) == 2
+
+    # one cell holding a triangle merges it to a point: no triangle is left, and NaN values are skipped
+    flat = decimate_surface(np.array([[0, 0, 0], [0.1, 0, 0], [0, 0.1, 0]]), np.array([[0, 1, 2]]),
+                            np.array([1.0, np.nan, 3.0]), cell_mm=1.0)
+    assert len(flat.vertices_lps) == 1 and len(flat.faces) == 0 and flat.deviation_mm[0] == pytest.approx(2.0)
+
+
+def test_the_worker_measures_and_makes_the_map_to_show(sample_study, segmented):
+    from onfh_imaging.reading import measure_job_shown
+    from onfh_imaging.reading_worker import ProcessWorker
+
+    session = _session(sample_study, segmented)
+    hip = session.hips[0]
+    free = np.argwhere((hip.labels[HEAD] > 0) & (hip.labels[LESION] == 0))
+    hip.labels[LESION][tuple(free[: len(free) // 5].T)] = 1
+    (job,) = session.jobs()
+    worker = ProcessWorker()
+    try:
+        ((result, shown),) = worker.measure_shown([job])
+    finally:
+        worker.shutdown()
+    here, shown_here = measure_job_shown(job)
+    assert result[2] == here[2]
+    np.testing.assert_allclose(shown.vertices_lps, shown_here.vertices_lps)
+    session.apply([result], [shown])
+    assert hip.surface is shown and not hip.stale
+    session.apply([result])  # made here when the worker did not
+    np.testing.assert_allclose(hip.surface.deviation_mm, shown.deviation_mm)
