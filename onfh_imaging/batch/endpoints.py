@@ -33,23 +33,9 @@ from onfh_imaging.batch.visits import DAYS_PER_MONTH, NOMINAL_VISITS_MONTHS
 from onfh_imaging.errors import InputError
 
 __all__ = [
-    "ENDPOINTS",
-    "ENDPOINT_WORDS",
-    "POPULATION_WORDS",
-    "PRIMARY",
-    "Composite",
-    "add_composites",
-    "default_window_months",
-    "endpoint_table",
-    "endpoint_words",
-    "flow_table",
-    "kaplan_meier",
-    "load_endpoint_file",
-    "parse_endpoint",
-    "survival_at",
-    "visit_outcomes",
-    "wilson_ci",
-    "with_primary",
+    "ENDPOINTS", "ENDPOINT_WORDS", "POPULATION_WORDS", "PRIMARY", "Composite", "add_composites",
+    "default_window_months", "endpoint_table", "endpoint_words", "flow_table", "kaplan_meier",
+    "load_endpoint_file", "parse_endpoint", "survival_at", "visit_outcomes", "wilson_ci", "with_primary",
 ]
 
 #: The base endpoints, one boolean column each of :func:`visit_outcomes`.

@@ -34,12 +34,26 @@ from onfh_imaging.batch.visits import DAYS_PER_MONTH
 from onfh_imaging.errors import InputError
 from onfh_imaging.staging import COLLAPSE_DETECTION_MM
 
-COLLAPSE_MM = COLLAPSE_DETECTION_MM  # one definition of a detectable collapse
+__all__ = [
+    "CLINICAL_COLUMNS", "COLLAPSE_MM", "EARLY_LESION_PCT", "EARLY_VISIT_MONTHS", "EVENTS",
+    "REGENERATION_THRESHOLD", "TRAJECTORY_MEASURES", "VISIT_COLUMNS", "add_baseline_changes",
+    "cohort_warnings", "days_to_months", "drop_after_withdrawal", "early_lesion_table", "hip_events",
+    "hip_visits", "load_clinical", "load_measurements", "load_verdicts", "stage_progressed",
+    "visit_stages", "visit_summary", "withdrawal_days",
+]
+
+#: Collapse depth (mm) that counts as collapse: the staging's detection limit of a collapse, so that
+#: one definition of a detectable collapse serves staging and events.
+COLLAPSE_MM = COLLAPSE_DETECTION_MM
+#: Fraction of the baseline lesion volume (0.25 = 25 %) a hip must lose to count as bone regeneration;
+#: the default the report states and ``onfh longitudinal --regeneration-threshold`` changes.
 REGENERATION_THRESHOLD = 0.25
 #: Columns of the clinical table (``patient_id`` and ``side`` are required, and one of the event dates).
 CLINICAL_COLUMNS = ("patient_id", "side", "thr_date", "withdrawal_date", "withdrawal_reason", "last_followup_date")
 _CLINICAL_DATES = ("thr_date", "withdrawal_date", "last_followup_date")
+#: The events of :func:`hip_events`, each with ``<event>_days`` and ``<event>_observed`` columns.
 EVENTS = ("collapse", "collapse_progression", "iiib", "stage_progression", "thr", "regeneration")
+#: Per-visit measures of a hip's trajectory (mL, % of the head, 1, mm, index in ARCO_ORDER).
 TRAJECTORY_MEASURES = (
     "lesion_volume_ml",
     "lesion_head_involvement_pct",
@@ -51,7 +65,24 @@ _RANK = {stage: n for n, stage in enumerate(ARCO_ORDER)}
 
 
 def load_measurements(results: str | os.PathLike) -> pd.DataFrame:
-    """The measurements table of a batch output folder (Parquet, else CSV; rebuilt if only records exist)."""
+    """The measurements table of a batch output folder (Parquet, else CSV; rebuilt if only records exist).
+
+    Parameters
+    ----------
+    results : path
+        An ``onfh batch`` output folder.
+
+    Returns
+    -------
+    DataFrame
+        One row per study, hip and series (:meth:`onfh_imaging.batch.store.ResultStore.measurements`);
+        from CSV, ``patient_id`` and ``study_date`` are read as text.
+
+    Raises
+    ------
+    InputError
+        When the folder has neither a measurements table nor records.
+    """
     results = Path(results)
     if (results / "measurements.parquet").is_file():
         return pd.read_parquet(results / "measurements.parquet")
@@ -70,8 +101,21 @@ def load_measurements(results: str | os.PathLike) -> pd.DataFrame:
 
 
 def load_verdicts(results: str | os.PathLike) -> pd.DataFrame | None:
-    """The verdicts table of a batch output folder (one row per hip and visit), or None when the folder
-    predates it and has no records to rebuild it from."""
+    """The verdicts table of a batch output folder (one row per hip and visit), or None.
+
+    Parameters
+    ----------
+    results : path
+        An ``onfh batch`` output folder; when it has records but no ``verdicts.parquet``, its tables
+        are rebuilt first.
+
+    Returns
+    -------
+    DataFrame or None
+        :data:`~onfh_imaging.batch.rows.VERDICT_COLUMNS`, one row per hip and visit (Parquet, else CSV
+        with ``patient_id`` and ``study_date`` as text); None when the folder predates the table and
+        has no records to rebuild it from.
+    """
     results = Path(results)
     if not (results / "verdicts.parquet").is_file() and (results / "records").is_dir():
         from onfh_imaging.batch.run import rebuild_tables
@@ -90,11 +134,17 @@ def visit_stages(verdicts: pd.DataFrame) -> pd.DataFrame:
     A verdict reads every series of the visit (MR and radiographs), so a change only the radiographs
     show (a subchondral fracture line, joint-space narrowing) moves the stage.
 
+    Parameters
+    ----------
+    verdicts : DataFrame
+        The verdicts table (:func:`load_verdicts`): ``patient_id``, ``side``, ``study_date``,
+        ``arco_2019`` and ``needs_review``; rows without a side are ignored.
+
     Returns
     -------
     DataFrame
         ``patient_id``, ``side``, ``study_date``, ``arco_2019`` (one of :data:`ARCO_ORDER`; ``I-II``
-        counts as II), ``arco_rank`` and ``stage_needs_review``.
+        counts as II), ``arco_rank`` and ``stage_needs_review``; one row per hip and study date.
     """
     v = verdicts[verdicts["side"].notna()].copy()
     v["patient_id"] = v["patient_id"].astype(str)
@@ -122,13 +172,22 @@ def hip_visits(measurements: pd.DataFrame, verdicts: pd.DataFrame | None = None)
     verdicts table), the stage of each visit is its verdict's (:func:`visit_stages`), read from all
     series of the visit; ``stage_source`` says ``"verdict"`` or ``"series"`` (no verdict for that visit).
 
+    Parameters
+    ----------
+    measurements : DataFrame
+        The measurements table (:func:`load_measurements`): ``status``, ``side``, ``patient_id``,
+        ``study_instance_uid``, ``series_instance_uid``, ``modality``, ``study_date``, the visit
+        columns and ``staging_arco_2019``; measure columns that are missing are added as NaN.
+    verdicts : DataFrame, optional
+        The verdicts table (see :func:`visit_stages`).
+
     Returns
     -------
     DataFrame
-        ``hip``, ``patient_id``, ``side``, ``study_date``, ``visit_days``, ``visit_months``,
-        ``visit_label``, ``series_instance_uid``, ``modality``, the trajectory measures, ``arco_2019``
-        and ``arco_rank`` (index in :data:`ARCO_ORDER`), ``stage_source``, ``stage_needs_review``,
-        ``prosthesis_detected``.
+        :data:`VISIT_COLUMNS`, one row per hip (``"<patient_id>:<side>"``) and study: the visit in
+        days and months from the patient's baseline, the trajectory measures (mL, %, mm),
+        ``arco_2019`` and ``arco_rank`` (index in :data:`ARCO_ORDER`), ``stage_source``,
+        ``stage_needs_review``, ``lesion_jic_type``, ``prosthesis_detected`` and ``qc_picture``.
     """
     df = measurements[(measurements["status"] == "ok") & measurements["side"].notna()].copy()
     for col in (
@@ -176,6 +235,24 @@ def load_clinical(path: str | os.PathLike) -> pd.DataFrame:
     from later visits, intention to treat counts it as a failure), ``last_followup_date`` (clinical
     follow-up beyond the last imaging visit). At least one of ``thr_date`` and ``withdrawal_date`` must
     be present; an empty cell means "none".
+
+    Parameters
+    ----------
+    path : path
+        A CSV file with a header row.
+
+    Returns
+    -------
+    DataFrame
+        One row per line of the file: its columns (names stripped, text cells, ``""`` when empty),
+        ``side`` in lower case, the three date columns as timestamps (NaT when empty; added when
+        missing) and ``withdrawal_reason`` (added empty when missing).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, lacks ``patient_id``, ``side`` or both event dates, has a side
+        other than left or right, or a date not written ``YYYY-MM-DD``.
     """
     path = Path(path)
     try:
@@ -219,6 +296,11 @@ def cohort_warnings(measurements: pd.DataFrame) -> list[str]:
     ----------
     measurements : DataFrame
         A measurements table (``patient_id``, ``study_instance_uid``, ``study_date``).
+
+    Returns
+    -------
+    list of str
+        One warning per such patient, by patient ID; empty when every patient has dated follow-up.
     """
     out = []
     df = measurements.dropna(subset=["patient_id"])
@@ -235,7 +317,21 @@ def cohort_warnings(measurements: pd.DataFrame) -> list[str]:
 
 
 def withdrawal_days(visits: pd.DataFrame, clinical: pd.DataFrame | None) -> pd.Series:
-    """Days from the patient's baseline to each hip's withdrawal (NaN when not withdrawn), by ``hip``."""
+    """Days from the patient's baseline to each hip's withdrawal (NaN when not withdrawn), by ``hip``.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        :func:`hip_visits` (``hip``, ``patient_id``, ``study_date``); a patient's baseline is its
+        earliest ``study_date`` here.
+    clinical : DataFrame or None
+        :func:`load_clinical` (``patient_id``, ``side``, ``withdrawal_date``); None for no withdrawals.
+
+    Returns
+    -------
+    Series of float
+        Days, indexed by ``hip`` (every hip of ``visits``); the earliest date when a hip has several.
+    """
     hips = visits.drop_duplicates("hip").set_index("hip")
     out = pd.Series(np.nan, index=hips.index, dtype=float)
     if clinical is None or clinical["withdrawal_date"].isna().all():
@@ -250,7 +346,20 @@ def withdrawal_days(visits: pd.DataFrame, clinical: pd.DataFrame | None) -> pd.S
 
 
 def drop_after_withdrawal(visits: pd.DataFrame, clinical: pd.DataFrame | None) -> pd.DataFrame:
-    """The visits a trial may use: those on or before each hip's withdrawal date."""
+    """The visits a trial may use: those on or before each hip's withdrawal date.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        :func:`hip_visits` (``hip``, ``patient_id``, ``study_date``, ``visit_days``).
+    clinical : DataFrame or None
+        :func:`load_clinical`; None keeps every visit.
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``visits`` kept, in order, with a new index.
+    """
     withdrawn = visits["hip"].map(withdrawal_days(visits, clinical))
     return visits[~(withdrawn.notna() & (visits["visit_days"] > withdrawn))].reset_index(drop=True)
 
@@ -258,11 +367,18 @@ def drop_after_withdrawal(visits: pd.DataFrame, clinical: pd.DataFrame | None) -
 def add_baseline_changes(visits: pd.DataFrame) -> pd.DataFrame:
     """Add each visit's change from the hip's baseline visit.
 
+    Parameters
+    ----------
+    visits : DataFrame
+        :func:`hip_visits` (``hip``, ``visit_days``, ``lesion_head_involvement_pct``,
+        ``lesion_volume_ml``, ``head_collapse_depth_mm``); a hip's baseline is its earliest visit.
+
     Returns
     -------
     DataFrame
-        A copy with ``lesion_pct_change`` (percentage points of the head), ``lesion_volume_change_pct``
-        (% of the baseline lesion volume) and ``collapse_depth_change_mm`` (mm).
+        A copy in the same row order with ``lesion_pct_change`` (percentage points of the head),
+        ``lesion_volume_change_pct`` (% of the baseline lesion volume; NaN when that volume is 0 or
+        missing) and ``collapse_depth_change_mm`` (mm).
     """
     out = visits.sort_values(["hip", "visit_days"], kind="stable").copy()
     first = out.groupby("hip")
@@ -385,6 +501,11 @@ def stage_progressed(rank: pd.Series, baseline_rank: float) -> pd.Series:
         The hip's stage at each visit, as an index in :data:`ARCO_ORDER` (NaN when unstaged).
     baseline_rank : float
         Its baseline stage index.
+
+    Returns
+    -------
+    Series of bool
+        Per visit, on the index of ``rank``; False where either stage is NaN.
     """
     return rank > baseline_rank
 
@@ -425,14 +546,17 @@ def hip_events(
     collapse_mm : float
         Collapse depth (mm) that counts as collapse, and as collapse progression over baseline.
     regeneration_threshold : float
-        Fractional decrease of the lesion volume from baseline that counts as regeneration.
+        Fractional decrease of the lesion volume from baseline that counts as regeneration
+        (0.25 = 25 %).
 
     Returns
     -------
     DataFrame
-        One row per hip: ``hip``, ``patient_id``, ``side``, ``baseline_days``, ``followup_days``,
-        ``baseline_*`` measures, and ``<event>_days`` / ``<event>_observed`` for each of :data:`EVENTS`
-        (days NaN when the hip is not at risk).
+        One row per hip: ``hip``, ``patient_id``, ``side``, ``baseline_days``, ``n_visits``,
+        ``baseline_*`` measures (mL, mm, %, stage, JIC type), ``collapsed_at_baseline``,
+        ``withdrawal_days`` and ``withdrawal_reason``, ``followup_days``, and ``<event>_days`` /
+        ``<event>_observed`` for each of :data:`EVENTS` (the event's day, or the follow-up when not
+        observed; NaN when the hip is not at risk).
     """
     rows = []
     patient_baseline = visits.groupby("patient_id")["study_date"].min()
@@ -532,6 +656,17 @@ def _add_clinical(times: dict[str, float], row: dict, c: pd.DataFrame, start: pd
     return followup
 
 
-def days_to_months(days: np.ndarray | pd.Series | float):
-    """Days to months of :data:`~onfh_imaging.batch.visits.DAYS_PER_MONTH` days."""
+def days_to_months(days: np.ndarray | pd.Series | float) -> np.ndarray | pd.Series | float:
+    """Days to months of :data:`~onfh_imaging.batch.visits.DAYS_PER_MONTH` days.
+
+    Parameters
+    ----------
+    days : float, array or Series
+        Durations, in days.
+
+    Returns
+    -------
+    float, array or Series
+        The same durations in months, of the same type and shape.
+    """
     return days / DAYS_PER_MONTH
