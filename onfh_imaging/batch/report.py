@@ -73,9 +73,31 @@ from onfh_imaging.batch.visits import DAYS_PER_MONTH
 from onfh_imaging.errors import InputError
 from onfh_imaging.io._atomic import atomic_path
 
+__all__ = ["ReportSummary", "endpoints_in_words", "jic_table", "longitudinal_report"]
+
+
 @dataclass
 class ReportSummary:
-    """What a longitudinal report holds: counts, tables, warnings and the files written."""
+    """What a longitudinal report holds: counts, tables, warnings and the files written.
+
+    Attributes
+    ----------
+    out : Path
+        The report folder.
+    n_patients, n_hips, n_visits : int
+        Patients, hips (patient and side) and hip visits with a measurement.
+    endpoints : DataFrame
+        :func:`~onfh_imaging.batch.endpoints.endpoint_table`: one row per endpoint and population.
+    flow : DataFrame
+        :func:`~onfh_imaging.batch.endpoints.flow_table`: one row per follow-up visit.
+    visit_summary : DataFrame
+        :func:`~onfh_imaging.batch.longitudinal.visit_summary`: one row per nominal visit.
+    warnings : list of str
+        What the analyst must know about the cohort's visit dates.
+    files : dict of str to Path
+        Every file written, by its path relative to :attr:`out` (``"endpoints.csv"``,
+        ``"hips/P1_left.png"``, ``"index.html"``...).
+    """
 
     out: Path
     n_patients: int
@@ -115,7 +137,24 @@ def _fraction_text(row: pd.Series) -> str:
 
 
 def endpoints_in_words(endpoints: pd.DataFrame, words: dict[str, str]) -> pd.DataFrame:
-    """One row per endpoint: its statement, per protocol and intention to treat as ``k/n = % (CI)``."""
+    """One row per endpoint: its statement, per protocol and intention to treat as ``k/n = % (CI)``.
+
+    Parameters
+    ----------
+    endpoints : DataFrame
+        :func:`~onfh_imaging.batch.endpoints.endpoint_table` (``endpoint``, ``population``, ``n``,
+        ``successes``, ``fraction``, ``ci_low``, ``ci_high``), both populations of every endpoint.
+    words : dict of str to str
+        Each endpoint's statement by name (:func:`~onfh_imaging.batch.endpoints.endpoint_words`);
+        a name without one is shown as itself.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``endpoint`` (the statement), ``name``, ``per protocol`` and ``intention to treat``
+        (``"k/n = p % (low-high)"`` in percent, ``"no hip"`` when ``n`` is 0); the primary endpoint and
+        the composites first, then the base endpoints.
+    """
     rows = []
     base = set(endpoints["endpoint"]) & set(_BASE_ENDPOINTS)
     order = [n for n in dict.fromkeys(endpoints["endpoint"]) if n not in base] + [
@@ -135,7 +174,23 @@ def endpoints_in_words(endpoints: pd.DataFrame, words: dict[str, str]) -> pd.Dat
 
 
 def jic_table(events: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Per baseline JIC type: hips, collapse progression and THR seen, success at the visit (per protocol)."""
+    """Per baseline JIC type: hips, collapse progression and THR seen, success at the visit (per protocol).
+
+    Parameters
+    ----------
+    events : DataFrame
+        :func:`~onfh_imaging.batch.longitudinal.hip_events` (``hip``, ``baseline_jic_type``,
+        ``collapse_progression_observed``, ``thr_observed``).
+    outcomes : DataFrame
+        :func:`~onfh_imaging.batch.endpoints.visit_outcomes` (``hip``, ``per_protocol``, ``success``).
+
+    Returns
+    -------
+    DataFrame
+        One row per JIC type present (A, B, C1, C2 in that order): ``JIC type``, ``hips``,
+        ``collapse progression seen``, ``THR seen`` and ``success at the visit (per protocol)`` as
+        ``"k/n"``. Empty when no hip has a baseline JIC type.
+    """
     if events["baseline_jic_type"].isna().all():
         return pd.DataFrame()
     merged = events.merge(outcomes[["hip", "per_protocol", "success"]], on="hip")
@@ -256,7 +311,7 @@ def longitudinal_report(
     clinical : path, optional
         CSV of the hips' THR and withdrawal dates (see :func:`~onfh_imaging.batch.longitudinal.load_clinical`).
     regeneration_threshold : float
-        Fractional lesion-volume decrease from baseline that counts as bone regeneration.
+        Fractional lesion-volume decrease from baseline that counts as bone regeneration (0.25 = 25 %).
     hip_figures : bool
         Draw one trajectory figure per hip.
     endpoints : sequence of Composite
@@ -268,6 +323,14 @@ def longitudinal_report(
     Returns
     -------
     ReportSummary
+        The counts, the endpoint, flow and per-visit tables, the warnings and every file written.
+
+    Raises
+    ------
+    InputError
+        When ``regeneration_threshold`` is not in (0, 1), ``results`` is not a batch output folder or
+        has no measured hip, the clinical table cannot be used, a composite endpoint cannot be
+        evaluated or takes a name already used, or lifelines is not installed.
     """
     if not 0 < regeneration_threshold < 1:
         raise InputError(f"the regeneration threshold is a fraction in (0, 1), not {regeneration_threshold}")
@@ -287,27 +350,14 @@ def longitudinal_report(
     )
     files = summary.files
     _write_tables(cohort, out, files)
-    figure_links: dict[str, str] = {}
-    if hip_figures:
-        figure_links = {hip: f"hips/{_safe(hip.replace(':', '_'))}.png"
-                        for hip in sorted(cohort.visits["hip"].unique())}
-        targets = [(hip, out / name) for hip, name in figure_links.items()]
-        for name, path in zip(figure_links.values(),
-                              draw_hip_figures(cohort.visits, cohort.events, targets, processes), strict=True):
-            files[name] = path
+    figure_links = _write_hip_figures(cohort, out, files, processes) if hip_figures else {}
     qc_links = _copy_qc_pictures(cohort.visits, results, out, files)
     swimmer_png = swimmer_figure(cohort.visits, cohort.events)
     files["swimmer.png"] = write_bytes(out / "swimmer.png", swimmer_png)
     cohort_png = cohort_figure(cohort.visits, cohort.km, visit_months)
     files["cohort.png"] = write_bytes(out / "cohort.png", cohort_png)
     window = default_window_months(visit_months) if window_months is None else window_months
-    settings = {
-        "visit (months)": visit_months,
-        "window (months)": window,
-        "regeneration threshold": regeneration_threshold,
-        "collapse detection limit (mm)": COLLAPSE_MM,
-        "clinical table": Path(clinical).name if clinical is not None else "none",
-    }
+    settings = _settings(visit_months, window, regeneration_threshold, clinical)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>ONFH longitudinal report</title>",
         f"<style>{_CSS}</style></head><body>",
@@ -321,6 +371,30 @@ def longitudinal_report(
     ]
     files["index.html"] = write_bytes(out / "index.html", "\n".join(parts).encode("utf-8"))
     return summary
+
+
+def _write_hip_figures(cohort: _Cohort, out: Path, files: dict[str, Path], processes: int | None
+                       ) -> dict[str, str]:
+    """Draw every hip's trajectory figure into ``out/hips``; hip -> its link, relative to ``out``."""
+    figure_links = {hip: f"hips/{_safe(hip.replace(':', '_'))}.png"
+                    for hip in sorted(cohort.visits["hip"].unique())}
+    targets = [(hip, out / name) for hip, name in figure_links.items()]
+    for name, path in zip(figure_links.values(),
+                          draw_hip_figures(cohort.visits, cohort.events, targets, processes), strict=True):
+        files[name] = path
+    return figure_links
+
+
+def _settings(visit_months: float, window: float, regeneration_threshold: float,
+              clinical: str | os.PathLike | None) -> dict[str, object]:
+    """The analysis settings the page states, by their name in words (months, mm, a fraction)."""
+    return {
+        "visit (months)": visit_months,
+        "window (months)": window,
+        "regeneration threshold": regeneration_threshold,
+        "collapse detection limit (mm)": COLLAPSE_MM,
+        "clinical table": Path(clinical).name if clinical is not None else "none",
+    }
 
 
 @dataclass
