@@ -12,6 +12,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+__all__ = ["prefetch"]
+
 _ADVISE = getattr(os, "posix_fadvise", None)
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
 # Opening never blocks (a FIFO named like a DICOM file would otherwise hang the thread).

@@ -11,6 +11,8 @@ from onfh_imaging.io._header import read_header
 from onfh_imaging.io.series import Series, read_series
 from onfh_imaging.vocab import RADIOGRAPH_MODALITIES
 
+__all__ = ["read_image", "read_nifti"]
+
 
 def _is_nifti(path: Path) -> bool:
     return path.name.endswith(".nii") or path.name.endswith(".nii.gz")
@@ -18,6 +20,16 @@ def _is_nifti(path: Path) -> bool:
 
 def read_nifti(path: str | os.PathLike) -> Volume:
     """Read a 3-D NIfTI image as a volume in LPS mm (its RAS affine converted).
+
+    Parameters
+    ----------
+    path : path
+        A ``.nii`` or ``.nii.gz`` file.
+
+    Returns
+    -------
+    Volume
+        The voxels with origin, spacing (mm) and direction cosines in LPS.
 
     Raises
     ------
@@ -47,6 +59,23 @@ def read_image(path: str | os.PathLike, series_instance_uid: str | None = None) 
 
     A folder or zip is read with :func:`read_series`; a single DICOM file whose modality is a
     projection radiograph with :func:`read_radiograph`, any other single file as a multi-frame series.
+
+    Parameters
+    ----------
+    path : path
+        A NIfTI file, a DICOM file, a folder or a zip archive.
+    series_instance_uid : str, optional
+        Which series to read when the folder holds several (UID or sub-series key).
+
+    Returns
+    -------
+    Series or Radiograph or Volume
+
+    Raises
+    ------
+    InputError
+        Whatever the reader for that kind of input raises (see :func:`read_series`,
+        :func:`read_radiograph`, :func:`read_nifti`).
     """
     from onfh_imaging.io.radiograph import read_radiograph
 

@@ -7,6 +7,8 @@ from rich.text import Text
 
 from onfh_imaging.io.scan import ScanResult, SeriesInfo
 
+__all__ = ["COLUMNS", "scan_summary", "scan_table", "series_row"]
+
 COLUMNS = ("patient", "study date", "modality", "series", "description", "sequence", "fat-sat",
            "orientation", "size", "spacing (mm)", "slices", "view / side", "key (--series-uid)")
 
@@ -22,7 +24,19 @@ def _spacing(info: SeriesInfo) -> str:
 
 
 def series_row(info: SeriesInfo) -> tuple[str, ...]:
-    """One table row describing a series."""
+    """One table row describing a series.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        The series.
+
+    Returns
+    -------
+    tuple of str
+        One cell per :data:`COLUMNS` entry; "-" where a value is absent or does not apply (MR fields of a
+        radiograph, view of an MR series).
+    """
     radiograph = info.is_radiograph
     return (
         info.patient_id or "-",
@@ -42,7 +56,18 @@ def series_row(info: SeriesInfo) -> tuple[str, ...]:
 
 
 def scan_table(result: ScanResult) -> Table:
-    """A rich table with one row per series of the scan."""
+    """A rich table with one row per series of the scan.
+
+    Parameters
+    ----------
+    result : ScanResult
+        What :func:`~onfh_imaging.io.scan` found.
+
+    Returns
+    -------
+    rich.table.Table
+        Columns :data:`COLUMNS`; cells are plain text (never rich markup).
+    """
     table = Table(title=f"{len(result.series)} series")
     for name in COLUMNS:
         table.add_column(name, overflow="fold")
@@ -52,6 +77,17 @@ def scan_table(result: ScanResult) -> Table:
 
 
 def scan_summary(result: ScanResult) -> str:
-    """One line counting what the scan skipped."""
+    """One line counting what the scan skipped.
+
+    Parameters
+    ----------
+    result : ScanResult
+        What :func:`~onfh_imaging.io.scan` found.
+
+    Returns
+    -------
+    str
+        Series count and the counts of non-DICOM, non-image and unreadable files.
+    """
     return (f"{len(result.series)} series; skipped {len(result.skipped_non_dicom)} non-DICOM file(s), "
             f"{len(result.non_image)} DICOM file(s) without an image, {len(result.unreadable)} unreadable")

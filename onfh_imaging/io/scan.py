@@ -34,6 +34,9 @@ from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io._records import ImageRecord, image_records
 from onfh_imaging.vocab import RADIOGRAPH_MODALITIES
 
+__all__ = ["PatientEntry", "ScanResult", "SeriesInfo", "StudyEntry", "describe_series", "group_series", "is_series",
+           "iter_files", "organise", "read_headers", "scan", "spatial_order", "sub_series_key"]
+
 
 def _iso_date(value: str) -> str:
     value = value.strip()
@@ -47,14 +50,72 @@ def _iso_date(value: str) -> str:
 class SeriesInfo:
     """What a series is, from its headers.
 
-    Spacings are in mm; ``pixel_spacing`` is ``(row spacing, column spacing)``; ``slice_spacing``
-    is the median distance between neighbouring slice positions along the slice normal (None for a
-    single image). ``files`` are sorted along the slice normal when positions are known.
-    ``body_part`` is BodyPartExamined as written; ``mosaic`` is true for Siemens mosaic images (several
-    slices tiled in one image, ImageType ``MOSAIC``); ``broken_files`` lists files of this series that
-    could not be read (truncated...) as ``(path, kind, reason)``, so a reader of the series can name them.
-    ``sub_key`` is the key these images have as a sub-series (``"<uid>#<8 hex>"``) even where the scanned
-    folder holds no other part of the series and ``key`` is the plain SeriesInstanceUID.
+    Attributes
+    ----------
+    patient_id, patient_name : str
+        PatientID and PatientName as written.
+    study_instance_uid, study_description : str
+        StudyInstanceUID and StudyDescription.
+    study_date : str
+        StudyDate as ``YYYY-MM-DD`` (as written when not eight digits).
+    series_instance_uid : str
+        SeriesInstanceUID.
+    series_number : int or None
+        SeriesNumber.
+    modality : str
+        Modality, upper case (``"MR"``, ``"DX"``, ``"CR"``...).
+    series_description : str
+        SeriesDescription.
+    sequence : str
+        MR contrast from :func:`~onfh_imaging.io._classify.sequence_hint` (``"T1"``, ``"T2"``, ``"STIR"``,
+        ``"PD"``); ``"unknown"`` for other modalities.
+    fat_saturated : bool
+        Fat suppression of an MR series.
+    orientation : str
+        ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"oblique"`` or ``"unknown"`` (radiographs).
+    rows, columns : int
+        Image size in pixels.
+    n_slices : int
+        Number of images (frames of multi-frame files each count).
+    pixel_spacing : (float, float) or None
+        PixelSpacing ``(row spacing, column spacing)``, mm.
+    slice_spacing : float or None
+        Median distance between neighbouring slice positions along the slice normal, mm (None for a
+        single image).
+    slice_thickness : float or None
+        SliceThickness, mm.
+    frame_of_reference_uid : str
+        FrameOfReferenceUID (series that share it share patient coordinates).
+    view, laterality : str
+        Radiograph view (``"AP"``, ``"lateral"``, ``"unknown"``) and side (``"left"``, ``"right"``,
+        ``"both"``, ``"unknown"``); "" for other modalities.
+    imager_pixel_spacing : (float, float) or None
+        ImagerPixelSpacing (detector pitch), mm.
+    magnification : float or None
+        EstimatedRadiographicMagnificationFactor.
+    echo_time : float or None
+        EchoTime, ms.
+    sop_class_uid : str
+        SOPClassUID.
+    multiframe : bool
+        The images come from multi-frame (Enhanced) objects.
+    key : str
+        What :func:`~onfh_imaging.io.read_series` accepts to pick this series: the SeriesInstanceUID, or
+        ``"<uid>#<8 hex>"`` for a sub-series (a series split by orientation, echo, size or stack).
+    subseries : str
+        What sets a sub-series apart, in words (``"coronal, echo 2, 512x512"``); "" otherwise.
+    files : list of Path
+        The files, sorted along the slice normal when positions are known.
+    body_part : str
+        BodyPartExamined as written.
+    mosaic : bool
+        Siemens mosaic images (several slices tiled in one image, ImageType ``MOSAIC``).
+    broken_files : list of (Path, str, str)
+        Files of this series that could not be read (truncated...) as ``(path, kind, reason)``, so a
+        reader of the series can name them.
+    sub_key : str
+        The key these images have as a sub-series (``"<uid>#<8 hex>"``) even where the scanned folder
+        holds no other part of the series and ``key`` is the plain SeriesInstanceUID.
     """
 
     patient_id: str
@@ -93,10 +154,11 @@ class SeriesInfo:
 
     @property
     def is_radiograph(self) -> bool:
+        """Whether the modality is a projection radiograph (:data:`~onfh_imaging.vocab.RADIOGRAPH_MODALITIES`)."""
         return self.modality in RADIOGRAPH_MODALITIES
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (paths as strings)."""
+        """JSON-ready dictionary of every attribute (paths as strings, broken files as dictionaries)."""
         out = asdict(self)
         out["files"] = [str(p) for p in self.files]
         out["broken_files"] = [{"path": str(p), "kind": k, "error": e} for p, k, e in self.broken_files]
@@ -127,7 +189,19 @@ def _describe_key(key: tuple) -> str:
 
 
 def spatial_order(records: list[ImageRecord]) -> list[ImageRecord]:
-    """Records sorted by position along the slice normal (InstanceNumber only when no geometry)."""
+    """Records sorted by position along the slice normal (InstanceNumber only when no geometry).
+
+    Parameters
+    ----------
+    records : list of ImageRecord
+        Images of one (sub-)series, at least one; the first one's normal is used for all.
+
+    Returns
+    -------
+    list of ImageRecord
+        Sorted by distance along the normal (mm), then file name and frame; by InstanceNumber when
+        any image lacks a position or the first an orientation.
+    """
     normal = records[0].normal
     if normal is not None and all(r.position is not None for r in records):
         return sorted(records, key=lambda r: (float(r.position @ normal), str(r.path), r.frame))
@@ -135,7 +209,21 @@ def spatial_order(records: list[ImageRecord]) -> list[ImageRecord]:
 
 
 def describe_series(records: list[ImageRecord], key: str = "", subseries: str = "") -> SeriesInfo:
-    """A :class:`SeriesInfo` for records that form one (sub-)series."""
+    """A :class:`SeriesInfo` for records that form one (sub-)series.
+
+    Parameters
+    ----------
+    records : list of ImageRecord
+        The series' images, in any order; the spatially first one's header describes the series.
+    key : str
+        The series' key; "" uses the SeriesInstanceUID.
+    subseries : str
+        What sets the sub-series apart, in words ("" for a whole series).
+
+    Returns
+    -------
+    SeriesInfo
+    """
     ordered = spatial_order(records)
     h = ordered[0].header
     modality = h.text("Modality").upper()
@@ -179,7 +267,22 @@ def _is_mosaic(header: Header) -> bool:
 
 
 def group_series(headers: Iterable[Header]) -> list[tuple[SeriesInfo, list[ImageRecord]]]:
-    """Group image headers into (sub-)series, each described and with its image records."""
+    """Group image headers into (sub-)series, each described and with its image records.
+
+    A series whose images differ in orientation, echo, TE, size or stack is split into sub-series, each
+    keyed by :func:`sub_series_key`.
+
+    Parameters
+    ----------
+    headers : iterable of Header
+        Headers of image files (any number of series); files without SeriesInstanceUID are grouped by
+        folder.
+
+    Returns
+    -------
+    list of (SeriesInfo, list of ImageRecord)
+        One entry per (sub-)series, in the order series were first met, sub-series by echo and TE.
+    """
     by_uid: dict[str, list[ImageRecord]] = {}
     for h in headers:
         uid = h.text("SeriesInstanceUID") or f"no-series-uid:{h.path.parent}"
@@ -203,14 +306,40 @@ def group_series(headers: Iterable[Header]) -> list[tuple[SeriesInfo, list[Image
 
 
 def is_series(info: SeriesInfo, wanted: str) -> bool:
-    """True when ``wanted`` is this series' SeriesInstanceUID, key, or sub-series key (the key the
-    same images get when the scanned folder also holds other parts of their series)."""
+    """Whether ``wanted`` names this series.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        A described series.
+    wanted : str
+        A SeriesInstanceUID, key, or sub-series key (the key the same images get when the scanned folder
+        also holds other parts of their series).
+
+    Returns
+    -------
+    bool
+    """
     return wanted in (info.key, info.series_instance_uid, info.sub_key)
 
 
 def sub_series_key(uid: str, key: tuple) -> str:
-    """``"<SeriesInstanceUID>#<8 hex digits>"``: a sub-series named by what sets it apart (orientation, echo,
-    TE, size, stack), so the same images get the same key whichever folder of the series is scanned."""
+    """``"<SeriesInstanceUID>#<8 hex digits>"``: a sub-series named by what sets it apart.
+
+    The digits hash the orientation, echo, TE, size and stack, so the same images get the same key
+    whichever folder of the series is scanned.
+
+    Parameters
+    ----------
+    uid : str
+        The SeriesInstanceUID.
+    key : tuple
+        What sets the sub-series apart: ``(orientation cosines, echo number, TE ms, rows, columns, stack)``.
+
+    Returns
+    -------
+    str
+    """
     digest = hashlib.sha1(repr(key).encode()).hexdigest()[:8]
     return f"{uid}#{digest}"
 
@@ -223,6 +352,16 @@ def iter_files(path: str | os.PathLike) -> Iterator[Path]:
     Folders that cannot be listed are yielded themselves, so that the reader reports them. Zip
     members are named ``archive.zip/member``; names that would point outside the archive
     (absolute, ``..``) are made inert and refused when read.
+
+    Parameters
+    ----------
+    path : path
+        A folder, a zip archive or a file (a missing path is yielded as is, for the reader to report).
+
+    Yields
+    ------
+    Path
+        Files, and members of zip archives as ``archive.zip/member``.
     """
     root = Path(path)
     if root.is_file():
@@ -268,7 +407,17 @@ def _zip_names(path: Path) -> list[str] | None:
 
 @dataclass
 class StudyEntry:
-    """One imaging study of a patient and its series."""
+    """One imaging study of a patient and its series.
+
+    Attributes
+    ----------
+    study_instance_uid, study_description : str
+        StudyInstanceUID and StudyDescription.
+    study_date : str
+        ``YYYY-MM-DD``.
+    series : list of SeriesInfo
+        Sorted by series number.
+    """
 
     study_instance_uid: str
     study_date: str
@@ -278,7 +427,15 @@ class StudyEntry:
 
 @dataclass
 class PatientEntry:
-    """One patient and their studies."""
+    """One patient and their studies.
+
+    Attributes
+    ----------
+    patient_id, patient_name : str
+        PatientID and PatientName.
+    studies : list of StudyEntry
+        Sorted by study date.
+    """
 
     patient_id: str
     patient_name: str
@@ -316,16 +473,33 @@ class ScanResult:
 
     @property
     def studies(self) -> list[StudyEntry]:
+        """Every study, flattened in patient > study order."""
         return [st for p in self.patients for st in p.studies]
 
     def find(self, key: str) -> SeriesInfo:
-        """The series with this key or SeriesInstanceUID (KeyError if absent or ambiguous)."""
+        """The series with this key or SeriesInstanceUID.
+
+        Parameters
+        ----------
+        key : str
+            A series key, sub-series key or SeriesInstanceUID.
+
+        Returns
+        -------
+        SeriesInfo
+
+        Raises
+        ------
+        KeyError
+            No series, or several series, match ``key``.
+        """
         hits = [s for s in self.series if is_series(s, key)]
         if len(hits) != 1:
             raise KeyError(key)
         return hits[0]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary: the series, skipped, non-image and unreadable files."""
         return {
             "series": [s.to_dict() for s in self.series],
             "skipped_non_dicom": [str(p) for p in self.skipped_non_dicom],
@@ -335,7 +509,18 @@ class ScanResult:
 
 
 def organise(series: Iterable[SeriesInfo]) -> list[PatientEntry]:
-    """Nest series into patients > studies, sorted by patient id, study date, series number."""
+    """Nest series into patients > studies, sorted by patient id, study date, series number.
+
+    Parameters
+    ----------
+    series : iterable of SeriesInfo
+        Series of any patients and studies.
+
+    Returns
+    -------
+    list of PatientEntry
+        Sorted by patient id; studies by date then UID; series by number (unnumbered last) then key.
+    """
     patients: dict[str, PatientEntry] = {}
     studies: dict[tuple[str, str], StudyEntry] = {}
     for s in series:
@@ -359,7 +544,26 @@ def read_headers(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES,
 
     Image headers pass :func:`check_image_header` (with ``max_bytes``); those that fail are unreadable,
     and their error keeps the header as ``exc.header`` (so the series that lost them can be named).
-    ``reasons``, when given, receives why each file that is not an image was set aside.
+
+    Parameters
+    ----------
+    paths : iterable of Path
+        Files to read (their first bytes are prefetched).
+    max_bytes : int
+        Largest pixel memory an image header may claim, bytes.
+    reasons : dict, optional
+        Receives, by path, the error saying why each file that is not an image was set aside.
+
+    Returns
+    -------
+    images : list of Header
+        Headers of readable images, in the order of ``paths``.
+    non_dicom : list of Path
+        Files that are not DICOM.
+    non_image : list of Path
+        DICOM files without pixel data.
+    unreadable : list of (Path, OnfhError)
+        Files that could not be read or whose image header is damaged or too large.
     """
     reasons = {} if reasons is None else reasons
     images, non_dicom, non_image, unreadable = [], [], [], []
@@ -407,6 +611,11 @@ def scan(path: str | os.PathLike) -> ScanResult:
     Returns
     -------
     ScanResult
+
+    Raises
+    ------
+    UnreadableFileError
+        ``path`` does not exist.
     """
     root = Path(path)
     if not root.exists():
