@@ -33,7 +33,19 @@ from onfh_imaging.export.phi import Pseudonymizer, safe_filename, safe_join
 
 @dataclass
 class ExportedFiles:
-    """Paths written by an export."""
+    """Paths written by an export.
+
+    Attributes
+    ----------
+    seg, sr : Path or None
+        The DICOM Segmentation and the DICOM SR measurement report.
+    image : Path or None
+        The measured series as NIfTI.
+    label_maps : list of Path
+        Each hip's NIfTI label map (its JSON sidecar next to it).
+    json : Path or None
+        ``measurements.json``.
+    """
 
     seg: Path | None = None
     sr: Path | None = None
@@ -53,6 +65,16 @@ class ExportedFiles:
 
 def read_source_headers(files: Sequence[str | os.PathLike]) -> list[pydicom.Dataset]:
     """Headers (no pixel data) of a series' files, files inside zip archives included.
+
+    Parameters
+    ----------
+    files : sequence of path
+        The series' files (``archive.zip/member`` for zip members).
+
+    Returns
+    -------
+    list of pydicom.Dataset
+        One header per file, in the order given, each with ``filename`` set to its path.
 
     Raises
     ------
@@ -118,7 +140,34 @@ def _segments(result: Any, masks_edited: bool) -> list:
 
 def build_dicom_outputs(result: Any, *, seg: bool = True, sr: bool = True, reader_name: str | None = None,
                         masks_edited: bool = False) -> tuple[pydicom.Dataset | None, pydicom.Dataset | None]:
-    """The DICOM SEG and SR of a measured MR study (not pseudonymised), either may be None."""
+    """The DICOM SEG and SR of a measured MR study (not pseudonymised), either may be None.
+
+    Parameters
+    ----------
+    result : onfh_imaging.pipeline.StudyResult
+        An MR result (with ``series`` and ``hips``).
+    seg, sr : bool
+        Which objects to return (the SEG is built whenever either is asked: the SR references it).
+    reader_name : str, optional
+        Reader who confirmed the measures (person observer in the SR; segment creator when
+        ``masks_edited``).
+    masks_edited : bool
+        The reader edited the masks (segments SEMIAUTOMATIC instead of AUTOMATIC).
+
+    Returns
+    -------
+    seg : pydicom.Dataset or None
+        None when not asked or when no femoral head was segmented.
+    sr : pydicom.Dataset or None
+        None when not asked.
+
+    Raises
+    ------
+    UnsupportedInputError
+        The result is not an MR series (radiographs are exported as JSON).
+    UnreadableFileError
+        A source file's header cannot be read.
+    """
     from onfh_imaging.export.seg import build_segmentation
     from onfh_imaging.export.sr import build_measurement_report
 
@@ -157,6 +206,14 @@ def export_dicom(result: Any, *, seg_path: str | os.PathLike | None = None,
     Returns
     -------
     ExportedFiles
+        The SEG and SR paths written (an SR is skipped when there is none to build).
+
+    Raises
+    ------
+    UnsupportedInputError
+        The result is not an MR series.
+    InputError
+        A SEG was asked for but no femoral head was segmented.
     """
     seg_obj, sr_obj = build_dicom_outputs(result, seg=seg_path is not None, sr=sr_path is not None,
                                           reader_name=reader_name, masks_edited=masks_edited)
@@ -172,12 +229,28 @@ def export_dicom(result: Any, *, seg_path: str | os.PathLike | None = None,
 
 
 def study_folder(out_dir: str | os.PathLike, record: dict) -> Path:
-    """``out_dir/<patient>/<study date>_<modality>_<series description>`` for a (possibly pseudonymised)
-    JSON record: a name that says what the folder holds.
+    """The folder for one study's outputs: ``out_dir/<patient>/<study date>_<modality>_<series description>``.
 
     A radiograph adds its view when the description does not name it. When the folder already holds
     the outputs of another series (two series of one date with the same description), ``_2``, ``_3``...
     is appended; a series exported again reuses its own folder.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output root; the folder returned is always inside it.
+    record : dict
+        The study's (possibly pseudonymised) measurement JSON; its ``input`` names the folder.
+
+    Returns
+    -------
+    Path
+        The folder (not created).
+
+    Raises
+    ------
+    OnfhError
+        More than 999 series of one patient and date share the name.
     """
     info = record.get("input") or {}
     patient = safe_filename(info.get("patient_id") or "unknown-patient")
@@ -236,9 +309,13 @@ def export_study(result: Any, out_dir: str | os.PathLike, *, seg: bool = True, s
     Returns
     -------
     ExportedFiles
-    """
-    from onfh_imaging.export.nifti import write_hip_label_map, write_image
+        Every path written.
 
+    Raises
+    ------
+    UnsupportedInputError
+        SEG, SR or NIfTI asked for a result that is not an MR series (a radiograph's are JSON only).
+    """
     pseudo = Pseudonymizer(pseudonymize_key) if pseudonymize_key else None
     record = result.to_json()
     if verdicts is not None:
@@ -256,18 +333,24 @@ def export_study(result: Any, out_dir: str | os.PathLike, *, seg: bool = True, s
                                    pseudo.pseudonymize_dataset(obj) if pseudo else obj)
                 setattr(out, name, path)
     if nifti:
-        series = _require_mr(result)
-        out.image = write_image(safe_join(folder, "image.nii.gz"), series.volume)
-        series_uid = (record.get("input") or {}).get("series_instance_uid")
-        for hip in result.hips:
-            side, head, lesion, _ = _hip_parts(hip)
-            if head is None:
-                continue
-            path, _ = write_hip_label_map(safe_join(folder, f"{safe_filename(side)}_hip_labels.nii.gz"), side,
-                                          head, lesion, {"series_instance_uid": series_uid})
-            out.label_maps.append(path)
+        _write_nifti_outputs(out, folder, result, (record.get("input") or {}).get("series_instance_uid"))
     out.json = write_json(safe_join(folder, "measurements.json"), record)
     return out
+
+
+def _write_nifti_outputs(out: ExportedFiles, folder: Path, result: Any, series_uid: Any) -> None:
+    """The measured series and each hip's label map (head 1, lesion 2) as NIfTI in ``folder``."""
+    from onfh_imaging.export.nifti import write_hip_label_map, write_image
+
+    series = _require_mr(result)
+    out.image = write_image(safe_join(folder, "image.nii.gz"), series.volume)
+    for hip in result.hips:
+        side, head, lesion, _ = _hip_parts(hip)
+        if head is None:
+            continue
+        path, _ = write_hip_label_map(safe_join(folder, f"{safe_filename(side)}_hip_labels.nii.gz"), side,
+                                      head, lesion, {"series_instance_uid": series_uid})
+        out.label_maps.append(path)
 
 
 __all__ = ["ExportedFiles", "build_dicom_outputs", "export_dicom", "export_study", "read_source_headers",

@@ -21,6 +21,8 @@ from onfh_imaging.geometry import Volume
 from onfh_imaging.io.dicom_write import write_nifti
 from onfh_imaging.vocab import SIDES
 
+#: Label values of a hip's label map: the necrotic lesion lies inside the femoral head, so its label
+#: overwrites the head's.
 HEAD_LABEL = 1
 LESION_LABEL = 2
 HIP_LABELS = {0: "background", HEAD_LABEL: "femoral head", LESION_LABEL: "necrotic lesion"}
@@ -40,6 +42,11 @@ def hip_label_map(head_mask: Volume, lesion_mask: Volume | None = None) -> Volum
     -------
     Volume
         uint8 label map on the masks' grid.
+
+    Raises
+    ------
+    InputError
+        The lesion mask is not on the head mask's grid.
     """
     labels = np.where(np.asarray(head_mask.array) > 0, HEAD_LABEL, 0).astype(np.uint8)
     if lesion_mask is not None:
@@ -50,7 +57,23 @@ def hip_label_map(head_mask: Volume, lesion_mask: Volume | None = None) -> Volum
 
 
 def sidecar_path(nifti_path: str | os.PathLike) -> Path:
-    """The JSON sidecar of a NIfTI file (``x.nii.gz`` -> ``x.json``)."""
+    """The JSON sidecar of a NIfTI file (``x.nii.gz`` -> ``x.json``).
+
+    Parameters
+    ----------
+    nifti_path : path
+        A ``.nii`` or ``.nii.gz`` file name.
+
+    Returns
+    -------
+    Path
+        The same folder and stem with ``.json``.
+
+    Raises
+    ------
+    ValueError
+        The name does not end in ``.nii`` or ``.nii.gz``.
+    """
     path = Path(nifti_path)
     name = path.name
     for suffix in (".nii.gz", ".nii"):
@@ -60,7 +83,20 @@ def sidecar_path(nifti_path: str | os.PathLike) -> Path:
 
 
 def write_image(path: str | os.PathLike, image: Volume) -> Path:
-    """Write an image volume as NIfTI-1 with its RAS affine (atomic)."""
+    """Write an image volume as NIfTI-1 with its RAS affine (atomic).
+
+    Parameters
+    ----------
+    path : path
+        Output ``.nii.gz`` (or ``.nii``) file.
+    image : Volume
+        Pixels and LPS geometry (mm), converted to RAS at the edge.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
     return write_nifti(image, path)
 
 
@@ -83,6 +119,11 @@ def write_label_map(path: str | os.PathLike, label_map: Volume, labels: Mapping[
     -------
     (Path, Path)
         The NIfTI file and the sidecar.
+
+    Raises
+    ------
+    ValueError
+        A label value present in ``label_map`` has no name.
     """
     present = {int(v) for v in np.unique(label_map.array)}
     unnamed = present - {int(k) for k in labels}
@@ -101,7 +142,31 @@ def write_label_map(path: str | os.PathLike, label_map: Volume, labels: Mapping[
 def write_hip_label_map(path: str | os.PathLike, side: str, head_mask: Volume,
                         lesion_mask: Volume | None = None,
                         metadata: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
-    """Write one hip's label map (1 femoral head, 2 necrotic lesion) and its sidecar."""
+    """Write one hip's label map (1 femoral head, 2 necrotic lesion) and its sidecar.
+
+    Parameters
+    ----------
+    path : path
+        Output ``.nii.gz`` (or ``.nii``) file.
+    side : str
+        ``"left"`` or ``"right"``: the patient's hip, written into the label names and the sidecar.
+    head_mask : Volume
+        Femoral head mask (bool or 0/1).
+    lesion_mask : Volume, optional
+        Necrotic lesion mask on the same grid.
+    metadata : mapping, optional
+        Further sidecar fields (source series UID...).
+
+    Returns
+    -------
+    (Path, Path)
+        The NIfTI file and the sidecar.
+
+    Raises
+    ------
+    InputError
+        The lesion mask is not on the head mask's grid.
+    """
     if side not in SIDES:
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
     labels = {k: (v if k == 0 else f"{side} {v}") for k, v in HIP_LABELS.items()}

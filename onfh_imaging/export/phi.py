@@ -56,6 +56,7 @@ _EMPTY = ("PatientBirthDate", "StudyID", "ReferringPhysicianName")
 # Retained only with PS3.15's "Retain Patient Characteristics" option.
 _PATIENT_CHARACTERISTICS = ("PatientSex", "PatientAge", "PatientSize", "PatientWeight")
 
+# Dates move into the past by 1 to this many days (ten years), a keyed offset per patient.
 _MAX_DATE_SHIFT_DAYS = 3650
 
 
@@ -106,7 +107,17 @@ class Pseudonymizer:
         return hmac.new(self._key, f"{kind}\x00{value}".encode("utf-8"), hashlib.sha256).digest()
 
     def patient_id(self, value: str) -> str:
-        """Pseudonym of a PatientID: ``"<prefix>-<hex>"`` (at most 57 characters, fits LO)."""
+        """Pseudonym of a PatientID: ``"<prefix>-<hex>"`` (at most 57 characters, fits LO).
+
+        Parameters
+        ----------
+        value : str
+            The PatientID (surrounding spaces ignored).
+
+        Returns
+        -------
+        str
+        """
         return f"{self.prefix}-{self._digest('patient', str(value).strip()).hex()[:self.length].upper()}"
 
     def patient_name(self, patient_id: str) -> str:
@@ -114,15 +125,46 @@ class Pseudonymizer:
 
         Derived from the PatientID rather than the name, so that spelling variants of one patient's
         name never split the patient in two.
+
+        Parameters
+        ----------
+        patient_id : str
+            The patient's original PatientID.
+
+        Returns
+        -------
+        str
+            The same text as :meth:`patient_id` gives.
         """
         return self.patient_id(patient_id)
 
     def person_name(self, value: str) -> str:
-        """Pseudonym for any other person (reader, operator): ``"PERSON-<hex>"``."""
+        """Pseudonym for any other person (reader, operator): ``"PERSON-<hex>"``.
+
+        Parameters
+        ----------
+        value : str
+            The person's name as written.
+
+        Returns
+        -------
+        str
+        """
         return f"PERSON-{self._digest('person', str(value).strip()).hex()[:12].upper()}"
 
     def accession_number(self, value: str) -> str:
-        """Pseudonym of an AccessionNumber, 16 characters (the SH limit)."""
+        """Pseudonym of an AccessionNumber, 16 characters (the SH limit).
+
+        Parameters
+        ----------
+        value : str
+            The AccessionNumber.
+
+        Returns
+        -------
+        str
+            ``"A"`` and 15 hex digits; "" for an empty value.
+        """
         if not str(value).strip():
             return ""
         return "A" + self._digest("accession", str(value).strip()).hex()[:15].upper()
@@ -132,6 +174,16 @@ class Pseudonymizer:
 
         The integer is a UUID (RFC 9562 version 8, custom) built from the HMAC, as PS3.5 B.2 asks
         of ``2.25`` UIDs. Standard UIDs (SOP classes, transfer syntaxes) are returned unchanged.
+
+        Parameters
+        ----------
+        value : str
+            Any UID.
+
+        Returns
+        -------
+        str
+            The keyed UID (at most 44 characters); empty and standard UIDs as given.
         """
         value = str(value).strip()
         if not value or _standard_uid(value):
@@ -142,7 +194,18 @@ class Pseudonymizer:
         return "2.25." + str(int.from_bytes(bytes(b), "big"))
 
     def date_shift_days(self, patient_id: str) -> int:
-        """Keyed per-patient offset in days (1..3650) by which dates move into the past."""
+        """Keyed per-patient offset in days (1..3650) by which dates move into the past.
+
+        Parameters
+        ----------
+        patient_id : str
+            The patient's original PatientID.
+
+        Returns
+        -------
+        int
+            Days; 0 when ``shift_dates`` is False.
+        """
         if not self.shift_dates:
             return 0
         digest = self._digest("date", str(patient_id).strip())
@@ -152,6 +215,19 @@ class Pseudonymizer:
         """Shift a DICOM ``YYYYMMDD`` or ISO ``YYYY-MM-DD`` date, keeping its format.
 
         Values that are not such dates (empty, partial) come back empty rather than unshifted.
+
+        Parameters
+        ----------
+        value : str
+            The date.
+        patient_id : str
+            The patient's original PatientID (the shift is per patient).
+
+        Returns
+        -------
+        str
+            The date :meth:`date_shift_days` days earlier, or the value unchanged when dates are not
+            shifted.
         """
         text = str(value).strip()
         shift = self.date_shift_days(patient_id)
@@ -191,6 +267,21 @@ class Pseudonymizer:
         original_id = str(out.get("PatientID", "") or "")
         original_name = str(out.get("PatientName", "") or "")
         patient_key = original_id or original_name
+        self._strip_identifying(out)
+        self._walk(out, patient_key, set())
+        out.PatientID = self.patient_id(patient_key)
+        out.PatientName = self.patient_name(patient_key)
+        if "AccessionNumber" in out:
+            out.AccessionNumber = self.accession_number(str(out.AccessionNumber or ""))
+        if getattr(out, "file_meta", None) is not None:
+            for keyword in ("MediaStorageSOPInstanceUID",):
+                if keyword in out.file_meta:
+                    setattr(out.file_meta, keyword, self.uid(str(getattr(out.file_meta, keyword))))
+        self._record_method(out)
+        return out
+
+    def _strip_identifying(self, out: Dataset) -> None:
+        """Remove private attributes and those of PS3.15 Table E.1-1 (action X); empty the Type 2 ones."""
         out.remove_private_tags()
         for keyword in _REMOVE:
             if keyword in out:
@@ -204,15 +295,9 @@ class Pseudonymizer:
                     out.PatientSex = ""  # Type 2 in the Patient module: emptied, not removed
                 elif keyword in out:
                     delattr(out, keyword)
-        self._walk(out, patient_key, set())
-        out.PatientID = self.patient_id(patient_key)
-        out.PatientName = self.patient_name(patient_key)
-        if "AccessionNumber" in out:
-            out.AccessionNumber = self.accession_number(str(out.AccessionNumber or ""))
-        if getattr(out, "file_meta", None) is not None:
-            for keyword in ("MediaStorageSOPInstanceUID",):
-                if keyword in out.file_meta:
-                    setattr(out.file_meta, keyword, self.uid(str(getattr(out.file_meta, keyword))))
+
+    def _record_method(self, out: Dataset) -> None:
+        """PatientIdentityRemoved, and the de-identification method in words and as PS3.16 codes."""
         out.PatientIdentityRemoved = "YES"
         methods = ["PS3.15 basic profile", "HMAC pseudonyms"]
         options = [("113100", "Basic Application Confidentiality Profile")]
@@ -226,7 +311,6 @@ class Pseudonymizer:
         out.DeidentificationMethod = ", ".join(methods)  # LO: at most 64 characters
         out.DeidentificationMethodCodeSequence = DicomSequence(
             [_code_item(value, meaning) for value, meaning in options])
-        return out
 
     def _walk(self, ds: Dataset, patient_key: str, seen: set[int]) -> None:
         # One item object may sit in several sequences (highdicom shares them); map it once.
@@ -396,11 +480,29 @@ class RedactingFilter(logging.Filter):
         self.add(*identifiers)
 
     def add(self, *identifiers: str) -> None:
-        """Add identifiers to redact from now on."""
+        """Add identifiers to redact from now on.
+
+        Parameters
+        ----------
+        *identifiers : str
+            Patient IDs, names and accession numbers; blank ones are ignored.
+        """
         self._identifiers.update(str(i) for i in identifiers if str(i).strip())
         self._patterns = _identifier_patterns(self._identifiers)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message and traceback in place.
+
+        Parameters
+        ----------
+        record : logging.LogRecord
+            The record; its arguments are merged into the message first.
+
+        Returns
+        -------
+        bool
+            Always True: the record is kept, cleaned.
+        """
         message = record.getMessage()
         for pattern in self._patterns:
             message = pattern.sub(REDACTED, message)

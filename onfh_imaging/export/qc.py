@@ -19,6 +19,8 @@ import numpy as np
 
 from onfh_imaging.segment.acetabulum import coronal_plane_points, lateral_lps, sample_plane
 
+__all__ = ["MR_HALF_WIDTH_R", "PALETTE_COLORS", "PICTURE_PX", "mr_qc_png", "radiograph_qc_png", "study_qc_pictures"]
+
 #: Half-width of the MR picture in head radii: the head, its joint and the acetabular roof.
 MR_HALF_WIDTH_R = 1.8
 #: Pixels across a picture (before the title).
@@ -72,6 +74,12 @@ def mr_qc_png(image: Any, seg: Any, hip: dict, jic: Any = None) -> bytes:
         The hip's contract entry (for the title).
     jic : JicResult, optional
         Its JIC classification (the acetabular edge and the weight-bearing thirds are drawn).
+
+    Returns
+    -------
+    bytes
+        A palette PNG of :data:`PICTURE_PX` pixels across, :data:`MR_HALF_WIDTH_R` head radii either
+        side of the head centre, lateral to the right, superior up.
     """
     center, radius, side = np.asarray(seg.head_center_lps, float), float(seg.head_radius_mm), seg.side
     half = MR_HALF_WIDTH_R * radius
@@ -114,7 +122,12 @@ def radiograph_qc_png(rx: Any, hip: dict) -> bytes:
     rx : Radiograph
         The radiograph.
     hip : dict
-        Its contract entry (``head.center_px`` [row, column] and ``head.radius_px``).
+        Its contract entry (``head.center_px`` [row, column] and ``head.radius_px``, pixels).
+
+    Returns
+    -------
+    bytes
+        A palette PNG of the image within :data:`MR_HALF_WIDTH_R` head radii of the centre, as stored.
     """
     head = hip.get("head") or {}
     (row, col), r = head["center_px"], float(head["radius_px"])
@@ -154,7 +167,18 @@ def _title(hip: dict, jic: Any) -> str:
 
 
 def study_qc_pictures(result: Any) -> dict[str, bytes]:
-    """One QC PNG per measured hip of a :class:`~onfh_imaging.pipeline.StudyResult`, by side."""
+    """One QC PNG per measured hip of a study, by side.
+
+    Parameters
+    ----------
+    result : onfh_imaging.pipeline.StudyResult
+        A measured MR or radiograph study.
+
+    Returns
+    -------
+    dict of str to bytes
+        ``"left"`` / ``"right"`` -> PNG; a radiograph hip without a head centre and radius has none.
+    """
     out: dict[str, bytes] = {}
     if result.radiograph_report is not None:
         for hip in result.radiograph_report.get("hips", []):

@@ -93,13 +93,53 @@ class SegmentSpec:
 
 
 def femoral_head_segment(side: str, mask: Volume, *, algorithm_type: str = "AUTOMATIC") -> SegmentSpec:
-    """The femoral head of one hip (``side`` = ``"left"`` or ``"right"``)."""
+    """The femoral head of one hip as a segment (SCT Femoral head, with its laterality).
+
+    Parameters
+    ----------
+    side : str
+        ``"left"`` or ``"right"``: the patient's hip.
+    mask : Volume
+        Boolean or 0/1 femoral head mask on the source grid.
+    algorithm_type : str
+        ``"AUTOMATIC"``, ``"SEMIAUTOMATIC"`` (edited by a reader) or ``"MANUAL"``.
+
+    Returns
+    -------
+    SegmentSpec
+        Labelled ``"<Side> femoral head"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown side or algorithm type, or a mask that is not binary.
+    """
     return SegmentSpec(label=f"{side.capitalize()} femoral head", mask=mask, category=ANATOMICAL_STRUCTURE,
                        property_type=FEMORAL_HEAD, side=side, algorithm_type=algorithm_type, rgb=_HEAD_RGB)
 
 
 def necrotic_lesion_segment(side: str, mask: Volume, *, algorithm_type: str = "AUTOMATIC") -> SegmentSpec:
-    """The necrotic lesion (with its demarcating band) in the femoral head of one hip."""
+    """The necrotic lesion (with its demarcating band) in the femoral head of one hip, as a segment.
+
+    Parameters
+    ----------
+    side : str
+        ``"left"`` or ``"right"``: the patient's hip.
+    mask : Volume
+        Boolean or 0/1 lesion mask on the source grid.
+    algorithm_type : str
+        ``"AUTOMATIC"``, ``"SEMIAUTOMATIC"`` (edited by a reader) or ``"MANUAL"``.
+
+    Returns
+    -------
+    SegmentSpec
+        SCT Necrosis in the anatomic region Femoral head, labelled ``"<Side> femoral head necrosis"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown side or algorithm type, or a mask that is not binary.
+    """
     return SegmentSpec(label=f"{side.capitalize()} femoral head necrosis", mask=mask,
                        category=MORPHOLOGICALLY_ABNORMAL_STRUCTURE, property_type=NECROSIS, side=side,
                        anatomic_region=FEMORAL_HEAD, algorithm_type=algorithm_type, rgb=_LESION_RGB)
@@ -125,6 +165,7 @@ def source_slice_indices(source_datasets: Sequence[pydicom.Dataset], grid: Volum
     Returns
     -------
     ndarray of int, shape (len(source_datasets),)
+        The grid slice of each image, in the order of ``source_datasets``.
 
     Raises
     ------
@@ -132,37 +173,40 @@ def source_slice_indices(source_datasets: Sequence[pydicom.Dataset], grid: Volum
         If an image does not coincide with a slice of the grid (other position, orientation,
         pixel spacing or matrix size), or two images sample the same slice.
     """
-    nk, nj, ni = grid.shape
-    si, sj, _ = grid.spacing
-    row_dir, col_dir = grid.direction[:, 0], grid.direction[:, 1]
-    ks: list[int] = []
-    for ds in source_datasets:
-        name = _source_name(ds)
-        try:
-            ipp = np.asarray(ds.ImagePositionPatient, dtype=float)
-            iop = np.asarray(ds.ImageOrientationPatient, dtype=float)
-            spacing = np.asarray(ds.PixelSpacing, dtype=float)
-            rows, cols = int(ds.Rows), int(ds.Columns)
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise InputError(f"source image lacks plane geometry ({exc})", path=name) from exc
-        if (rows, cols) != (nj, ni):
-            raise InputError(f"source image is {rows}x{cols} pixels but the mask grid is {nj}x{ni}",
-                             path=name)
-        if not np.allclose(spacing, (sj, si), rtol=1e-4, atol=1e-4):
-            raise InputError(f"source PixelSpacing {spacing.tolist()} differs from the mask's {[sj, si]}",
-                             path=name)
-        if not (np.allclose(iop[:3], row_dir, atol=1e-4) and np.allclose(iop[3:], col_dir, atol=1e-4)):
-            raise InputError("source image orientation differs from the mask grid's", path=name,
-                             hint="masks must be on the grid of the series they were segmented from")
-        ijk = grid.lps_to_index(ipp)
-        k = int(round(ijk[2]))
-        if not (np.all(np.abs(ijk[:2]) < tol_voxels) and abs(ijk[2] - k) < tol_voxels and 0 <= k < nk):
-            raise InputError(f"source image position {ipp.round(3).tolist()} is not a slice of the mask grid",
-                             path=name)
-        ks.append(k)
+    ks = [_source_slice(ds, grid, tol_voxels) for ds in source_datasets]
     if len(set(ks)) != len(ks):
         raise InputError("two source images sample the same slice", path=_source_name(source_datasets[0]))
     return np.asarray(ks, dtype=int)
+
+
+def _source_slice(ds: pydicom.Dataset, grid: Volume, tol_voxels: float) -> int:
+    """Slice index of ``grid`` one source image samples; InputError when it is not one of its slices."""
+    nk, nj, ni = grid.shape
+    si, sj, _ = grid.spacing
+    row_dir, col_dir = grid.direction[:, 0], grid.direction[:, 1]
+    name = _source_name(ds)
+    try:
+        ipp = np.asarray(ds.ImagePositionPatient, dtype=float)
+        iop = np.asarray(ds.ImageOrientationPatient, dtype=float)
+        spacing = np.asarray(ds.PixelSpacing, dtype=float)
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InputError(f"source image lacks plane geometry ({exc})", path=name) from exc
+    if (rows, cols) != (nj, ni):
+        raise InputError(f"source image is {rows}x{cols} pixels but the mask grid is {nj}x{ni}",
+                         path=name)
+    if not np.allclose(spacing, (sj, si), rtol=1e-4, atol=1e-4):
+        raise InputError(f"source PixelSpacing {spacing.tolist()} differs from the mask's {[sj, si]}",
+                         path=name)
+    if not (np.allclose(iop[:3], row_dir, atol=1e-4) and np.allclose(iop[3:], col_dir, atol=1e-4)):
+        raise InputError("source image orientation differs from the mask grid's", path=name,
+                         hint="masks must be on the grid of the series they were segmented from")
+    ijk = grid.lps_to_index(ipp)
+    k = int(round(ijk[2]))
+    if not (np.all(np.abs(ijk[:2]) < tol_voxels) and abs(ijk[2] - k) < tol_voxels and 0 <= k < nk):
+        raise InputError(f"source image position {ipp.round(3).tolist()} is not a slice of the mask grid",
+                         path=name)
+    return k
 
 
 def _segment_description(number: int, spec: SegmentSpec,

@@ -45,6 +45,7 @@ from onfh_imaging.export.seg import (
     NECROSIS,
 )
 
+#: Coding scheme of the concepts that have no standard code (PS3.16 8.2 reserves "99" for local schemes).
 LOCAL_SCHEME = "99ONFH"
 
 
@@ -92,9 +93,17 @@ CODING_SCHEME = CodingSchemeIdentificationItem(
 
 
 def arco_stage_code(text: str | None) -> CodedConcept | None:
-    """The local code of a suggested ARCO 2019 stage 0-IV (``"IIIA"``, ``"stage IIIB (collapse 3 mm)"``).
+    """The local code of a suggested ARCO 2019 stage 0-IV.
 
-    Returns None when no stage I-IV can be read from ``text``.
+    Parameters
+    ----------
+    text : str or None
+        The stage as the contract writes it (``"IIIA"``, ``"stage IIIB (collapse 3 mm)"``).
+
+    Returns
+    -------
+    CodedConcept or None
+        ``ARCO2019-<stage>`` in :data:`LOCAL_SCHEME`; None when no stage 0-IV can be read from ``text``.
     """
     match = re.search(r"\b(IIIA|IIIB|III|IV|II|I|0)\b", str(text or "").upper())
     if match is None:
@@ -104,7 +113,18 @@ def arco_stage_code(text: str | None) -> CodedConcept | None:
 
 
 def steinberg_code(text: str | None) -> CodedConcept | None:
-    """The local code of a Steinberg extent grade (``"A"``, ``"B"``, ``"C"``), or None."""
+    """The local code of a Steinberg extent grade (``"A"``, ``"B"``, ``"C"``), or None.
+
+    Parameters
+    ----------
+    text : str or None
+        The extent as the contract writes it; its first letter is the grade.
+
+    Returns
+    -------
+    CodedConcept or None
+        ``STEINBERG-<grade>`` in :data:`LOCAL_SCHEME`; None when the text starts with no grade.
+    """
     match = re.match(r"\s*([ABC])\b", str(text or "").upper())
     if match is None:
         return None
@@ -182,7 +202,31 @@ def _group(seg: pydicom.Dataset | None, description: pydicom.Dataset | None, lab
 
 def hip_measurement_groups(hip: Mapping[str, Any], seg: pydicom.Dataset | None,
                            algorithm: hd.sr.AlgorithmIdentification) -> list:
-    """The measurement groups (head, then lesion) of one hip of the JSON contract."""
+    """The measurement groups (head, then lesion) of one hip of the JSON contract.
+
+    Parameters
+    ----------
+    hip : mapping
+        A ``hips[]`` element of the measurement JSON (``side``, ``head``, ``lesion``, ``staging``);
+        measures in mL, mm, degrees and %, as the contract gives them.
+    seg : pydicom.Dataset or None
+        The Segmentation whose segments the groups reference; a hip without its segment there gets a
+        TID 1501 group with a finding site instead.
+    algorithm : highdicom.sr.AlgorithmIdentification
+        The algorithm recorded with every measurement.
+
+    Returns
+    -------
+    list
+        Zero, one or two TID 1411 (or 1501) groups: the femoral head (volume, radius, sphericity, RMS
+        deviation, collapse depth, ARCO stage) and the necrotic lesion (volume, % involved, Kerboul angle,
+        Steinberg extent); a group without any measure is left out.
+
+    Raises
+    ------
+    InputError
+        The hip's side is not ``"left"`` or ``"right"``.
+    """
     side = hip.get("side")
     if side not in LATERALITY:
         raise InputError(f"hip side must be 'left' or 'right', got {side!r}")
@@ -251,6 +295,7 @@ def build_measurement_report(
     Returns
     -------
     highdicom.sr.Comprehensive3DSR
+        Complete (CompletionFlag COMPLETE) when a reader is named, else PARTIAL.
 
     Raises
     ------
@@ -263,19 +308,8 @@ def build_measurement_report(
     groups = [g for hip in hips for g in hip_measurement_groups(hip, seg, algorithm)]
     if not groups:
         raise InputError("no measures to report", path=getattr(source_datasets[0], "filename", None))
-    device = hd.sr.ObserverContext(
-        observer_type=codes.cid270.Device,
-        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=device_uid(), name="onfh-imaging", manufacturer_name=MANUFACTURER,
-            model_name="onfh-imaging"))
-    person = None
-    if reader_name:
-        person = hd.sr.ObserverContext(
-            observer_type=codes.cid270.Person,
-            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=reader_name))
     report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_person_context=person,
-                                                     observer_device_context=device),
+        observation_context=_observation_context(reader_name),
         procedure_reported=_procedure(source_datasets[0]),
         imaging_measurements=groups,
     )
@@ -292,6 +326,21 @@ def build_measurement_report(
         series_description=series_description,
         coding_schemes=[CODING_SCHEME],
     )
+
+
+def _observation_context(reader_name: str | None) -> hd.sr.ObservationContext:
+    """The device observer (this software), and the reader as person observer when named."""
+    device = hd.sr.ObserverContext(
+        observer_type=codes.cid270.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=device_uid(), name="onfh-imaging", manufacturer_name=MANUFACTURER,
+            model_name="onfh-imaging"))
+    person = None
+    if reader_name:
+        person = hd.sr.ObserverContext(
+            observer_type=codes.cid270.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=reader_name))
+    return hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device)
 
 
 def write_report(path: str | os.PathLike, report: pydicom.Dataset) -> Path:
