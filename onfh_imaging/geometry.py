@@ -23,6 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+__all__ = ["LPS_TO_RAS", "PixelSizeSource", "Radiograph", "Volume"]
+
+#: Patient LPS to RAS (and back): the x and y axes flip.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
 PixelSizeSource = Literal[
@@ -116,14 +119,36 @@ class Volume:
 
     # --- coordinates ------------------------------------------------------------------------
     def index_to_lps(self, ijk: Any) -> np.ndarray:
-        """LPS mm of continuous indices ``(..., 3)`` given in ``(i, j, k)`` order."""
+        """LPS mm of continuous indices given in ``(i, j, k)`` order.
+
+        Parameters
+        ----------
+        ijk : array_like, shape (..., 3)
+            Continuous voxel indices (column, row, slice); integers are voxel centres.
+
+        Returns
+        -------
+        ndarray, shape (..., 3)
+            LPS positions, mm.
+        """
         ijk = np.asarray(ijk, dtype=float)
         m = self.direction * np.asarray(self.spacing)[None, :]
         # einsum: a (N,3)@(3,3) matmul is many times slower with some BLAS builds
         return np.einsum("...j,ij->...i", ijk, m) + np.asarray(self.origin)
 
     def lps_to_index(self, xyz: Any) -> np.ndarray:
-        """Continuous ``(i, j, k)`` indices of LPS points ``(..., 3)``."""
+        """Continuous ``(i, j, k)`` indices of LPS points.
+
+        Parameters
+        ----------
+        xyz : array_like, shape (..., 3)
+            LPS positions, mm.
+
+        Returns
+        -------
+        ndarray, shape (..., 3)
+            Continuous voxel indices (column, row, slice); not rounded, not clipped to the grid.
+        """
         xyz = np.asarray(xyz, dtype=float) - np.asarray(self.origin)
         return np.einsum("...j,ji->...i", xyz, self.direction) / np.asarray(self.spacing)
 
@@ -139,23 +164,65 @@ class Volume:
 
     # --- derived volumes --------------------------------------------------------------------
     def with_array(self, array: np.ndarray) -> "Volume":
-        """A volume on the same grid holding other values (a mask, a map)."""
+        """A volume on the same grid holding other values (a mask, a map).
+
+        Parameters
+        ----------
+        array : ndarray, shape (nk, nj, ni)
+            The new voxel values, of any dtype.
+
+        Returns
+        -------
+        Volume
+            Same spacing, origin and direction.
+
+        Raises
+        ------
+        ValueError
+            ``array``'s shape differs from the grid's.
+        """
         array = np.asarray(array)
         if array.shape != self.array.shape:
             raise ValueError(f"array shape {array.shape} does not match grid {self.array.shape}")
         return replace(self, array=array)
 
     def crop(self, start_ijk: Any, stop_ijk: Any) -> "Volume":
-        """The sub-volume of voxels ``start <= (i, j, k) < stop`` (clipped to the grid), as a copy, so the
-        full array is not kept alive; its origin moves so every voxel keeps its position in space."""
+        """The sub-volume of voxels ``start <= (i, j, k) < stop`` (clipped to the grid), as a copy.
+
+        The copy does not keep the full array alive; the origin moves so every voxel keeps its position in
+        space.
+
+        Parameters
+        ----------
+        start_ijk, stop_ijk : array_like of 3 int
+            First voxel and one past the last, in ``(i, j, k)`` order.
+
+        Returns
+        -------
+        Volume
+            Shape ``(stop_k - start_k, stop_j - start_j, stop_i - start_i)`` after clipping.
+        """
         start = np.clip(np.asarray(start_ijk, int), 0, self.size)
         stop = np.clip(np.asarray(stop_ijk, int), start, self.size)
         block = self.array[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]]
         return replace(self, array=np.array(block), origin=tuple(self.index_to_lps(start)))
 
     def offset_in(self, parent: "Volume", atol: float = 1e-3) -> tuple[int, int, int] | None:
-        """Integer ``(i, j, k)`` index in ``parent`` of this volume's first voxel when this is a sub-grid
-        of ``parent`` (same spacing and direction, aligned voxels), else None."""
+        """Integer ``(i, j, k)`` index in ``parent`` of this volume's first voxel, if this is a sub-grid of it.
+
+        Parameters
+        ----------
+        parent : Volume
+            The larger grid.
+        atol : float
+            Tolerance on spacing (mm), direction cosines and index alignment (voxels).
+
+        Returns
+        -------
+        (int, int, int) or None
+            None when spacing or direction differ, voxels are not aligned, or the volume does not lie
+            entirely inside ``parent``.
+        """
         if not (np.allclose(self.spacing, parent.spacing, atol=atol)
                 and np.allclose(self.direction, parent.direction, atol=atol)):
             return None
@@ -168,7 +235,20 @@ class Volume:
         return (int(start[0]), int(start[1]), int(start[2]))
 
     def same_grid(self, other: "Volume", atol: float = 1e-4) -> bool:
-        """True when both volumes sample the same points of space."""
+        """True when both volumes sample the same points of space.
+
+        Parameters
+        ----------
+        other : Volume
+            The volume to compare with.
+        atol : float
+            Tolerance on spacing and origin (mm) and on direction cosines.
+
+        Returns
+        -------
+        bool
+            Same shape, spacing, origin and direction.
+        """
         return (
             self.shape == other.shape
             and np.allclose(self.spacing, other.spacing, atol=atol)
@@ -178,7 +258,7 @@ class Volume:
 
     # --- interchange ------------------------------------------------------------------------
     def to_sitk(self):
-        """A ``SimpleITK.Image`` with identical pixels and geometry."""
+        """A ``SimpleITK.Image`` with identical pixels and geometry (booleans as uint8)."""
         import SimpleITK as sitk
 
         arr = self.array
@@ -192,7 +272,22 @@ class Volume:
 
     @classmethod
     def from_sitk(cls, image) -> "Volume":
-        """Build a volume from a 3-D scalar ``SimpleITK.Image``."""
+        """Build a volume from a 3-D scalar ``SimpleITK.Image``.
+
+        Parameters
+        ----------
+        image : SimpleITK.Image
+            A 3-D single-component image (LPS, mm).
+
+        Returns
+        -------
+        Volume
+
+        Raises
+        ------
+        ValueError
+            The image is not 3-D or has several components per pixel.
+        """
         import SimpleITK as sitk
 
         if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
@@ -205,7 +300,7 @@ class Volume:
         )
 
     def to_nifti(self):
-        """A ``nibabel.Nifti1Image`` (RAS affine, data in ``(i, j, k)`` order)."""
+        """A ``nibabel.Nifti1Image`` (RAS affine in sform and qform, data in ``(i, j, k)`` order, mm)."""
         import nibabel as nib
 
         arr = self.array
@@ -219,7 +314,23 @@ class Volume:
 
     @classmethod
     def from_nifti(cls, image) -> "Volume":
-        """Build a volume from a 3-D ``nibabel`` image (its RAS affine converted to LPS)."""
+        """Build a volume from a 3-D ``nibabel`` image (its RAS affine converted to LPS).
+
+        Parameters
+        ----------
+        image : nibabel.Nifti1Image
+            A 3-D image, or 4-D with one volume.
+
+        Returns
+        -------
+        Volume
+            Spacing from the affine's column norms (mm), direction from its normalised columns.
+
+        Raises
+        ------
+        ValueError
+            The data is not 3-D.
+        """
         data = np.asanyarray(image.dataobj)
         if data.ndim == 4 and data.shape[3] == 1:
             data = data[..., 0]
@@ -285,4 +396,5 @@ class Radiograph:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Pixel array shape ``(rows, columns)``."""
         return tuple(self.pixels.shape)  # type: ignore[return-value]
