@@ -28,7 +28,20 @@ _EXPORTS = {
     "longitudinal_report": "onfh_imaging.batch.report",
 }
 
-__all__ = sorted(_EXPORTS)
+#: The names of _EXPORTS, written out for tools that read __all__ without running the module.
+__all__ = [
+    "BatchSummary",
+    "Discovery",
+    "ResultStore",
+    "SeriesJob",
+    "content_hash",
+    "discover_cohort",
+    "longitudinal_report",
+    "measure_with_pipeline",
+    "rebuild_tables",
+    "run_batch",
+    "run_jobs",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,9 +13,6 @@ types only. The tables in the output folder name the files and reasons.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-from concurrent.futures.process import BrokenProcessPool
-import multiprocessing
 import os
 import time
 from collections import Counter, deque
@@ -26,14 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from onfh_imaging import __version__
+from onfh_imaging.batch._executors import InlineExecutor, make_executor
+from onfh_imaging.batch._progress import ProgressBar
 from onfh_imaging.batch.discover import discover_cohort
 from onfh_imaging.batch.jobs import SeriesJob
 from onfh_imaging.batch.store import QC_PICTURE_KEY, RECORD_SCHEMA, ResultStore, record_key
 from onfh_imaging.errors import InputError, OnfhError
 
+__all__ = [
+    "WORKER_DIED", "BatchSummary", "Measure", "execute_job", "make_record", "measure_with_pipeline",
+    "rebuild_tables", "run_batch", "run_jobs", "with_qc_pictures",
+]
+
 #: ``measure(job) -> dict``: the JSON measurement contract of one series.
 Measure = Callable[[SeriesJob], dict]
 
+#: Error type of a series whose worker process died measuring it (twice, when run alone the second time).
 WORKER_DIED = "WorkerDied"
 
 
@@ -42,6 +47,23 @@ def measure_with_pipeline(job: SeriesJob) -> dict:
 
     An MR series is read with its fluid-sensitive companion (when the study has one and it reads);
     a radiograph is measured from its single file.
+
+    Parameters
+    ----------
+    job : SeriesJob
+        The series: its modality, files, SeriesInstanceUID and fluid-sensitive companion.
+
+    Returns
+    -------
+    dict
+        The JSON measurement contract of the series (lengths in mm, volumes in mL), each hip with
+        its QC picture (see :func:`with_qc_pictures`).
+
+    Raises
+    ------
+    OnfhError
+        When the series cannot be read or measured (:class:`~onfh_imaging.errors.InputError` and the
+        other errors of :func:`onfh_imaging.pipeline.measure_files`); :func:`execute_job` records it.
     """
     from onfh_imaging.pipeline import measure_files
 
@@ -55,6 +77,19 @@ def with_qc_pictures(report: dict, result: Any) -> dict:
 
     The store moves the pictures into ``OUT/qc/`` (see :meth:`ResultStore.write`); a picture that
     cannot be drawn is left out with a warning, never failing the series.
+
+    Parameters
+    ----------
+    report : dict
+        The measurement contract of the series (``result.to_json()``); changed in place.
+    result : StudyResult
+        The pipeline's result the contract was made from (its images and masks draw the pictures).
+
+    Returns
+    -------
+    dict
+        ``report``, each hip whose side has a picture carrying it as base64 PNG text; when no
+        picture could be drawn, ``report`` with a ``"no QC picture: ..."`` warning instead.
     """
     import base64
 
@@ -84,7 +119,30 @@ def make_record(
     seconds: float = 0.0,
     software_version: str = __version__,
 ) -> dict:
-    """A store record (see :mod:`onfh_imaging.batch.store`) for one job."""
+    """A store record (see :mod:`onfh_imaging.batch.store`) for one job.
+
+    Parameters
+    ----------
+    job : SeriesJob
+        The series the record is of.
+    status : {"ok", "failed", "skipped"}
+        What became of it.
+    result : dict, optional
+        The measurement contract, for ``"ok"``.
+    error : dict, optional
+        ``type``, ``message``, ``path`` and ``file`` of the error, for ``"failed"`` and ``"skipped"``.
+    seconds : float
+        Time spent measuring, s (kept to the microsecond).
+    software_version : str
+        Version that measured it; part of the record's key.
+
+    Returns
+    -------
+    dict
+        ``record_schema``, ``key`` (:func:`~onfh_imaging.batch.store.record_key`), ``status``,
+        ``software_version``, ``job`` (:meth:`SeriesJob.describe`), ``result``, ``error``,
+        ``finished_at`` (ISO UTC time, microseconds) and ``seconds``.
+    """
     return {
         "record_schema": RECORD_SCHEMA,
         "key": record_key(job, software_version),
@@ -112,7 +170,24 @@ def _error_dict(exc: BaseException, job: SeriesJob) -> dict:
 
 
 def execute_job(measure: Measure, job: SeriesJob, software_version: str = __version__) -> dict:
-    """Run ``measure`` on one job inside a worker and return its record; never raises for bad input."""
+    """Run ``measure`` on one job inside a worker and return its record; never raises for bad input.
+
+    Parameters
+    ----------
+    measure : callable
+        ``measure(job) -> dict``, the measurement contract (a dict with a ``hips`` list).
+    job : SeriesJob
+        The series to measure.
+    software_version : str
+        Version recorded with the result.
+
+    Returns
+    -------
+    dict
+        An ``"ok"`` record with the result, or a ``"failed"`` record whose error names its type,
+        message, the file it concerns and the series' first file (any exception of ``measure``, or a
+        result that is not a contract, becomes one).
+    """
     start = time.perf_counter()
     try:
         result = measure(job)
@@ -132,181 +207,6 @@ def execute_job(measure: Measure, job: SeriesJob, software_version: str = __vers
     return make_record(
         job, "ok", result=result, seconds=time.perf_counter() - start, software_version=software_version
     )
-
-
-# --- executors ----------------------------------------------------------------------------------
-class _InlineExecutor:
-    """Runs jobs in the calling process (``processes=0``): no isolation, for debugging and profiling."""
-
-    crash_errors: tuple[type[BaseException], ...] = ()
-    description = "in-process"
-    window = 1
-
-    def submit(self, fn: Callable, *args: Any) -> cf.Future:
-        fut: cf.Future = cf.Future()
-        fut.set_result(fn(*args))
-        return fut
-
-    def wait_first(self, futures: Iterable[cf.Future]) -> set:
-        return set(futures)
-
-    def wait_all(self, futures: Iterable[cf.Future]) -> None:
-        return None
-
-    def restart(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class _LocalExecutor(_InlineExecutor):
-    """A pool of spawned worker processes on this machine."""
-
-    crash_errors = (BrokenProcessPool,)
-
-    def __init__(self, processes: int):
-        self.window = processes
-        self.description = f"{processes} local process{'es' if processes != 1 else ''}"
-        self._pool = self._new_pool()
-
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        # spawn, not fork: the parent runs threads (progress display) that fork would copy mid-state
-        return cf.ProcessPoolExecutor(
-            max_workers=self.window, mp_context=multiprocessing.get_context("spawn")
-        )
-
-    def submit(self, fn: Callable, *args: Any) -> cf.Future:
-        return self._pool.submit(fn, *args)
-
-    def wait_first(self, futures: Iterable[cf.Future]) -> set:
-        return cf.wait(list(futures), return_when=cf.FIRST_COMPLETED).done
-
-    def wait_all(self, futures: Iterable[cf.Future]) -> None:
-        cf.wait(list(futures))
-
-    def restart(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _DaskExecutor(_InlineExecutor):
-    """A ``dask.distributed`` cluster: an existing one (address) or a LocalCluster started here."""
-
-    def __init__(self, scheduler: str | None, workers: int | None):
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise InputError(
-                "running on a Dask cluster needs dask.distributed",
-                hint="pip install 'onfh-imaging[distributed]'",
-            ) from exc
-        self._cluster = None
-        if scheduler is not None:
-            try:
-                self._client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as exc:
-                raise InputError(
-                    f"cannot connect to the Dask scheduler at {scheduler}: {exc}",
-                    hint="check the address (tcp://host:8786) and that the scheduler runs",
-                ) from exc
-            self.description = f"Dask scheduler {scheduler}"
-        else:
-            self._cluster = LocalCluster(
-                n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0"
-            )
-            self._client = Client(self._cluster)
-            self.description = f"Dask LocalCluster of {workers} worker{'s' if workers != 1 else ''}"
-        threads = sum(self._client.nthreads().values()) or 1
-        self.window = 2 * threads
-
-    def submit(self, fn: Callable, *args: Any) -> Any:
-        return self._client.submit(fn, *args, pure=False)
-
-    def wait_first(self, futures: Iterable[Any]) -> set:
-        from distributed import wait
-
-        return set(wait(list(futures), return_when="FIRST_COMPLETED").done)
-
-    def wait_all(self, futures: Iterable[Any]) -> None:
-        from distributed import wait
-
-        wait(list(futures))
-
-    def close(self) -> None:
-        self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-
-
-def _executor(scheduler: str | None, workers: int | None, processes: int | None) -> _InlineExecutor:
-    if scheduler is not None and workers is not None:
-        raise InputError("give either a Dask scheduler address or a number of Dask workers, not both")
-    if scheduler is not None or workers is not None:
-        if workers is not None and workers < 1:
-            raise InputError(f"the number of Dask workers must be at least 1, not {workers}")
-        return _DaskExecutor(scheduler, workers)
-    if processes == 0:
-        return _InlineExecutor()
-    n = processes if processes is not None else len(os.sched_getaffinity(0))
-    if n < 0:
-        raise InputError(f"the number of local processes cannot be negative ({n})")
-    return _LocalExecutor(n)
-
-
-# --- progress -----------------------------------------------------------------------------------
-class _Progress:
-    """A rich progress bar on stderr: counts, rate and ETA; silent when disabled."""
-
-    def __init__(self, enabled: bool, total: int, description: str):
-        self.counts: Counter[str] = Counter()
-        self._bar = None
-        if not enabled or total == 0:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.text import Text
-
-        class RateColumn(ProgressColumn):
-            def render(self, task: Any) -> Text:
-                speed = task.finished_speed or task.speed
-                return Text("-- series/min" if not speed else f"{60 * speed:.1f} series/min")
-
-        self._bar = Progress(
-            TextColumn("[bold]measuring[/] ({task.fields[where]})"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
-            RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._task = self._bar.add_task("batch", total=total, where=description, counts="")
-        self._bar.start()
-
-    def advance(self, status: str) -> None:
-        self.counts[status] += 1
-        if self._bar is not None:
-            text = f"ok {self.counts['ok']}, failed {self.counts['failed']}"
-            self._bar.update(self._task, advance=1, counts=text)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 # --- the batch ----------------------------------------------------------------------------------
@@ -356,14 +256,21 @@ class BatchSummary:
     tables: dict[str, Path] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        """A human summary, free of patient identifiers."""
+        """A human summary, free of patient identifiers.
+
+        Returns
+        -------
+        list of str
+            Counts and executor, time (s) and rate (series/min), failures by error type, where the
+            reasons are written (``errors.csv``, ``unreadable_files.csv``) and the tables.
+        """
         rate = (self.measured + self.failed) / self.seconds * 60 if self.seconds > 0 else 0.0
         out = [
-            f"{self.to_measure} series to measure on {self.executor}: {self.measured} measured, "
-            f"{self.failed} failed, {self.already_done} already done "
-            f"({self.failed_earlier} of them failed earlier); "
-            f"{self.not_selected} other series not measured by design, "
-            f"{self.unreadable_files} unreadable files",
+            (f"{self.to_measure} series to measure on {self.executor}: {self.measured} measured, "
+             f"{self.failed} failed, {self.already_done} already done "
+             f"({self.failed_earlier} of them failed earlier); "
+             f"{self.not_selected} other series not measured by design, "
+             f"{self.unreadable_files} unreadable files"),
             f"{self.seconds:.1f} s, {rate:.1f} series/min",
         ]
         out += [f"  failed: {n} x {reason}" for reason, n in sorted(self.failures_by_reason.items())]
@@ -385,6 +292,16 @@ def rebuild_tables(out: str | os.PathLike, *, reads_db: str | os.PathLike | None
         Output folder of a batch.
     reads_db : path, optional
         Reader-confirmation database to join (default: the napari plugin's, when it exists).
+
+    Returns
+    -------
+    dict of str to Path
+        The tables written, by file name (see :meth:`ResultStore.rebuild_tables`).
+
+    Raises
+    ------
+    InputError
+        When the folder has no records, a record cannot be read, or ``reads_db`` does not exist.
     """
     store = ResultStore(out)
     if not any(store.records_dir.glob("*.json")):
@@ -418,7 +335,38 @@ def run_jobs(
     retry_failed: bool = False,
     reads_db: str | os.PathLike | None = None,
 ) -> BatchSummary:
-    """Measure the given jobs into the result store at ``out`` (see :func:`run_batch`)."""
+    """Measure the given jobs into the result store at ``out`` (see :func:`run_batch`).
+
+    Skipped series are recorded once (status ``skipped``, error type ``NotSelected``); jobs whose
+    record exists (``ok``, or ``failed`` unless ``retry_failed``) are not measured again; the tables
+    are rebuilt at the end, also when the run stops on an error.
+
+    Parameters
+    ----------
+    jobs : sequence of SeriesJob
+        Series to measure.
+    out : path
+        Output folder (created when missing).
+    skipped : sequence of (SeriesJob, str)
+        Series not measured by design, with the reason.
+    unreadable : sequence of (str, str)
+        Files that could not be read, with the reason (``unreadable_files.csv``).
+    scheduler, workers, processes, measure, progress, retry_failed, reads_db
+        As in :func:`run_batch`.
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    InputError
+        When the output folder cannot be created or another batch holds its lock, the executor
+        options contradict each other or are out of range, the Dask cluster cannot be reached, or
+        ``reads_db`` does not exist.
+    OnfhError
+        When worker processes keep dying without finishing any series.
+    """
     start = time.perf_counter()
     store = ResultStore(out)
     summary = BatchSummary(
@@ -446,9 +394,9 @@ def run_jobs(
             else:
                 todo.append(job)
         failures: Counter[str] = Counter()
-        executor = _executor(scheduler, workers, processes) if todo else _InlineExecutor()
+        executor = make_executor(scheduler, workers, processes) if todo else InlineExecutor()
         summary.executor = executor.description
-        bar = _Progress(progress, len(todo), executor.description)
+        bar = ProgressBar(progress, len(todo), executor.description)
 
         def finish(record: dict) -> None:
             store.write(record)
@@ -469,7 +417,7 @@ def run_jobs(
 
 
 def _schedule(
-    executor: _InlineExecutor,
+    executor: InlineExecutor,
     todo: Sequence[SeriesJob],
     measure: Measure,
     finish: Callable[[dict], None],
@@ -494,7 +442,7 @@ def _worker_died(job: SeriesJob, message: str) -> dict:
 class _Scheduler:
     """The state of :func:`_schedule`: queued jobs, suspects of a crash, jobs in flight, the one run alone."""
 
-    def __init__(self, executor: _InlineExecutor, todo: Sequence[SeriesJob], measure: Measure,
+    def __init__(self, executor: InlineExecutor, todo: Sequence[SeriesJob], measure: Measure,
                  finish: Callable[[dict], None], max_idle_restarts: int) -> None:
         self.executor, self.measure, self.finish = executor, measure, finish
         self.max_idle_restarts = max_idle_restarts
@@ -610,6 +558,15 @@ def run_batch(
     Returns
     -------
     BatchSummary
+        Counts of this run (measured, failed, already done, not selected, unreadable files), its
+        time in s, where it ran and the tables written.
+
+    Raises
+    ------
+    InputError
+        When a root does not exist, or as :func:`run_jobs` raises.
+    OnfhError
+        When worker processes keep dying without finishing any series.
     """
     found = discover_cohort(root)
     return run_jobs(
