@@ -33,8 +33,19 @@ from onfh_imaging.geometry import Volume
 from onfh_imaging.io._atomic import atomic_path
 from onfh_imaging.vocab import ARCO_2019_STAGES, SIDES
 
+__all__ = [
+    "ARCO_2019_STAGES",  # the stages a reader may confirm (onfh_imaging.vocab), as readers import them
+    "BUSY_TIMEOUT_MS", "ENV_DB", "HEAD", "LESION", "NOT_ASSESSABLE", "RECORD_SCHEMA", "ReadRecord",
+    "ReadStore", "confirm_read", "default_db_path", "mask_name", "mask_sha256", "most_severe_stage",
+    "read_folder", "utc_now_iso", "write_read_files",
+]
+
+#: Schema of a read's JSON (the ``record_json`` column and ``read.json``).
 RECORD_SCHEMA = "onfh-imaging/read/1"
+#: Environment variable naming the reads database file.
 ENV_DB = "ONFH_READS_DB"
+#: How long (ms) a writer waits for another viewer's transaction: a confirmation is one short INSERT,
+#: so 30 s lets many viewers confirm at once without failing a read.
 BUSY_TIMEOUT_MS = 30_000
 NOT_ASSESSABLE = "not assessable"
 """What a reader records for a hip the image cannot answer for (instead of an ARCO stage)."""
@@ -64,7 +75,13 @@ BEGIN SELECT RAISE(ABORT, 'reads are append-only: a confirmation is never delete
 
 
 def default_db_path() -> Path:
-    """Where reads are stored: ``$ONFH_READS_DB`` or ``~/.onfh-imaging/reads.sqlite``."""
+    """Where reads are stored: ``$ONFH_READS_DB`` or ``~/.onfh-imaging/reads.sqlite``.
+
+    Returns
+    -------
+    Path
+        The database file (``~`` expanded), whether or not it exists yet.
+    """
     env = os.environ.get(ENV_DB, "").strip()
     if env:
         return Path(env).expanduser()
@@ -72,7 +89,13 @@ def default_db_path() -> Path:
 
 
 def utc_now_iso() -> str:
-    """The current UTC time as ISO 8601 with an explicit ``+00:00`` offset, to the microsecond."""
+    """The current UTC time as ISO 8601 with an explicit ``+00:00`` offset, to the microsecond.
+
+    Returns
+    -------
+    str
+        E.g. ``"2026-01-31T14:05:09.123456+00:00"``.
+    """
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
@@ -139,6 +162,13 @@ class ReadRecord:
         UTC time of the confirmation, ISO 8601.
     software_version : str
         onfh-imaging version that produced the measures.
+
+    Raises
+    ------
+    InputError
+        When the reader or the SeriesInstanceUID is empty, ``arco_2019`` is not a stage (nor
+        :data:`NOT_ASSESSABLE` for a read with per-hip confirmations), or an assessable hip has no
+        valid stage.
     """
 
     reader: str
@@ -179,7 +209,7 @@ class ReadRecord:
             object.__setattr__(self, name, dict(getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary, with ``schema`` first."""
+        """JSON-ready dictionary: ``schema`` (:data:`RECORD_SCHEMA`) first, then every field."""
         d = asdict(self)
         d["mask_sha256"] = dict(self.mask_sha256)
         d["automatic_measures"] = [dict(m) for m in self.automatic_measures]
@@ -189,11 +219,23 @@ class ReadRecord:
         return {"schema": RECORD_SCHEMA, **d}
 
     def to_json(self) -> str:
+        """The record as indented JSON text (:meth:`to_dict`; numpy values as plain numbers)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_json_default)
 
     def hip_stage(self, side: str) -> str | None:
-        """The reader's final stage of one hip: its own confirmation when the read has per-hip ones
-        (None when recorded not assessable), else the read's single stage."""
+        """The reader's final stage of one hip.
+
+        Parameters
+        ----------
+        side : {"left", "right"}
+            The patient's hip.
+
+        Returns
+        -------
+        str or None
+            With per-hip confirmations: that hip's stage, None when it was recorded not assessable
+            or has no confirmation. Without them: the read's single stage.
+        """
         for hip in self.hips:
             if hip.get("side") == side:
                 return hip.get("arco_2019") if hip.get("assessable", True) else None
@@ -201,7 +243,22 @@ class ReadRecord:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ReadRecord":
-        """Inverse of :meth:`to_dict` (unknown keys are ignored, so later schemas still load)."""
+        """Inverse of :meth:`to_dict` (unknown keys are ignored, so later schemas still load).
+
+        Parameters
+        ----------
+        d : mapping
+            A record as :meth:`to_dict` gives it (``schema`` and keys of later fields are ignored).
+
+        Returns
+        -------
+        ReadRecord
+
+        Raises
+        ------
+        InputError
+            When the record is not valid (see :class:`ReadRecord`).
+        """
         names = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -227,6 +284,19 @@ class ReadStore:
         Database file; defaults to :func:`default_db_path`. Its folder is created.
     busy_timeout_ms : int
         How long a writer waits for another one to finish, in milliseconds.
+
+    Attributes
+    ----------
+    path : Path
+        The database file.
+    busy_timeout_ms : int
+        As given, in milliseconds.
+
+    Raises
+    ------
+    InputError
+        When the folder cannot be created, the file is not a SQLite database that accepts WAL mode,
+        or its schema is newer than this software's.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
@@ -275,19 +345,28 @@ class ReadStore:
             raise
 
     def add(self, record: ReadRecord) -> int:
-        """Append one confirmation; returns its row id. Existing rows are never touched."""
-        row = (
-            record.read_uid,
-            record.study_instance_uid,
-            record.series_instance_uid,
-            record.reader,
-            record.confirmed_at,
-            record.software_version,
-            record.arco_2019,
-            int(bool(record.edited)),
-            int(bool(record.blind)),
-            record.to_json(),
-        )
+        """Append one confirmation; returns its row id. Existing rows are never touched.
+
+        Parameters
+        ----------
+        record : ReadRecord
+            The confirmation; its ``read_uid`` must not be stored yet.
+
+        Returns
+        -------
+        int
+            The new row's id.
+
+        Raises
+        ------
+        InputError
+            When the database cannot be opened.
+        sqlite3.IntegrityError
+            When a read with the same ``read_uid`` is already stored.
+        """
+        row = (record.read_uid, record.study_instance_uid, record.series_instance_uid, record.reader,
+               record.confirmed_at, record.software_version, record.arco_2019, int(bool(record.edited)),
+               int(bool(record.blind)), record.to_json())
         with self._connect() as con:
             cur = con.execute(
                 "INSERT INTO reads (read_uid, study_instance_uid, series_instance_uid, reader, confirmed_at, "
@@ -302,11 +381,31 @@ class ReadStore:
         return [ReadRecord.from_dict(json.loads(r[0])) for r in rows]
 
     def history(self, series_uid: str) -> list[ReadRecord]:
-        """Every confirmation of one series, oldest first."""
+        """Every confirmation of one series, oldest first.
+
+        Parameters
+        ----------
+        series_uid : str
+            SeriesInstanceUID of the series read.
+
+        Returns
+        -------
+        list of ReadRecord
+        """
         return self._select("series_instance_uid = ?", (series_uid,))
 
     def for_study(self, study_uid: str) -> list[ReadRecord]:
-        """Every confirmation of any series of one study, oldest first."""
+        """Every confirmation of any series of one study, oldest first.
+
+        Parameters
+        ----------
+        study_uid : str
+            StudyInstanceUID.
+
+        Returns
+        -------
+        list of ReadRecord
+        """
         return self._select("study_instance_uid = ?", (study_uid,))
 
     def __len__(self) -> int:
@@ -351,18 +450,49 @@ def _safe_name(text: str) -> str:
 
 
 def read_folder(store: ReadStore, record: ReadRecord) -> Path:
-    """Folder that holds one confirmation's files: ``<db folder>/reads/<series>/<time>_<reader>_<id>``."""
+    """Folder that holds one confirmation's files: ``<db folder>/reads/<series>/<time>_<reader>_<id>``.
+
+    Parameters
+    ----------
+    store : ReadStore
+        The store the read goes to (its database's folder).
+    record : ReadRecord
+        The confirmation.
+
+    Returns
+    -------
+    Path
+        Not created. ``<time>`` is the UTC time to the second (``YYYYMMDDTHHMMSS``), ``<id>`` the
+        first 8 characters of ``read_uid``; series and reader are made file-name safe.
+    """
     stamp = record.confirmed_at.replace(":", "").replace("-", "").split(".")[0]
     name = f"{stamp}_{_safe_name(record.reader)}_{record.read_uid[:8]}"
     return store.path.parent / "reads" / _safe_name(record.series_instance_uid) / name
 
 
+#: Structure names of a read's masks (see :func:`mask_name`).
 HEAD = "femoral_head"
 LESION = "lesion"
 
 
 def mask_name(side: str, structure: str) -> str:
-    """Key of one hip's mask in a read: ``"right_femoral_head"``, ``"left_lesion"``..."""
+    """Key of one hip's mask in a read: ``"right_femoral_head"``, ``"left_lesion"``...
+
+    Parameters
+    ----------
+    side, structure : str
+        The patient's hip (``"left"``, ``"right"``) and :data:`HEAD` or :data:`LESION`.
+
+    Returns
+    -------
+    str
+        ``"<side>_<structure>"``.
+
+    Raises
+    ------
+    ValueError
+        When ``side`` or ``structure`` is not one of those.
+    """
     if side not in SIDES or structure not in (HEAD, LESION):
         raise ValueError(f"no mask named for side {side!r} and structure {structure!r}")
     return f"{side}_{structure}"
@@ -407,7 +537,19 @@ def _reader_hips(record: ReadRecord) -> list[dict]:
 
 
 def most_severe_stage(stages: Sequence[str | None]) -> str:
-    """The most severe ARCO 2019 stage among ``stages`` (None entries skipped), or :data:`NOT_ASSESSABLE`."""
+    """The most severe ARCO 2019 stage among ``stages`` (None entries skipped), or :data:`NOT_ASSESSABLE`.
+
+    Parameters
+    ----------
+    stages : sequence of str or None
+        Per-hip stages; anything not in :data:`ARCO_2019_STAGES` is skipped.
+
+    Returns
+    -------
+    str
+        The latest of them in :data:`ARCO_2019_STAGES` order, or :data:`NOT_ASSESSABLE` when none
+        is a stage.
+    """
     known = [s for s in stages if s in ARCO_2019_STAGES]
     return max(known, key=ARCO_2019_STAGES.index) if known else NOT_ASSESSABLE
 
@@ -497,25 +639,50 @@ def confirm_read(
     hip (see :class:`ReadRecord`); ``arco_2019`` is then their most severe stage
     (:func:`most_severe_stage`).
 
+    Parameters
+    ----------
+    store : ReadStore
+        Where the read is appended; its files go under the database's folder (:func:`read_folder`).
+    reader : str
+        The reader's name or initials.
+    arco_2019 : str
+        The reader's final stage of the series (see :class:`ReadRecord`).
+    series_instance_uid : str
+        The series read.
+    masks : mapping of str to Volume
+        The confirmed masks on the image grid, keyed by :func:`mask_name`.
+    automatic_masks : mapping of str to Volume
+        The masks the software proposed, same keys.
+    automatic_measures, confirmed_measures : sequence of dict
+        Per-hip measures of the automatic and of the confirmed masks, as in the output contract
+        (mm, mL, %).
+    study_instance_uid, comment, blind
+        As in :class:`ReadRecord`.
+    source_datasets : sequence of pydicom.Dataset, optional
+        The series' slices, for the DICOM SEG and SR.
+    hips : sequence of dict
+        Per-hip confirmations (see :class:`ReadRecord`); a hip marked ``edited`` makes the read
+        edited.
+
     Returns
     -------
     ReadRecord
         The stored record, including the files written for it.
+
+    Raises
+    ------
+    InputError
+        When the record is not valid (see :class:`ReadRecord`) or the database cannot be opened.
+    ValueError
+        When a mask key is not a :func:`mask_name` and ``source_datasets`` are given.
     """
     hashes = {name: mask_sha256(m) for name, m in masks.items()}
     auto_hashes = {name: mask_sha256(m) for name, m in automatic_masks.items()}
     record = ReadRecord(
-        reader=reader,
-        series_instance_uid=series_instance_uid,
-        study_instance_uid=study_instance_uid,
-        arco_2019=arco_2019,
-        comment=comment,
-        mask_sha256=hashes,
-        automatic_measures=list(automatic_measures),
+        reader=reader, series_instance_uid=series_instance_uid, study_instance_uid=study_instance_uid,
+        arco_2019=arco_2019, comment=comment, mask_sha256=hashes, automatic_measures=list(automatic_measures),
         confirmed_measures=list(confirmed_measures),
-        edited=hashes != auto_hashes or any(h.get("edited") for h in hips),
-        blind=blind,
-        hips=list(hips),
+        edited=hashes != auto_hashes or any(h.get("edited") for h in hips), blind=blind, hips=list(hips),
     )
     edited = [name for name in hashes if hashes[name] != auto_hashes.get(name)]
     files = write_read_files(
