@@ -51,6 +51,7 @@ class QualityCheck:
     blocks_stage_iii: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary: name, passed, support; the reason only when failed; value, limit, unit when set."""
         out: dict[str, Any] = {"name": self.name, "passed": bool(self.passed),
                                "support": round(float(self.support), 3)}
         if not self.passed:
@@ -93,18 +94,45 @@ class Quality:
         return not any(c.blocks_stage_iii and not c.passed for c in self.checks)
 
     def with_reason(self, reason: str, *, blocks_stage_iii: bool = False, name: str = "review") -> Quality:
-        """A copy with one more failed check (e.g. a reason found after segmentation)."""
+        """A copy with one more failed check (e.g. a reason found after segmentation).
+
+        Parameters
+        ----------
+        reason : str
+            The failed check's words for a reader.
+        blocks_stage_iii : bool
+            Whether the failure means the collapse evidence is not trusted (no stage III).
+        name : str
+            The check's name.
+
+        Returns
+        -------
+        Quality
+            Recombined with :func:`combine` (the new check has support 1, so the score is unchanged).
+        """
         return combine(self.checks + (QualityCheck(name, False, 1.0, reason,
                                                    blocks_stage_iii=blocks_stage_iii),))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary: score, needs_review, collapse_trusted, reasons and every check."""
         return {"score": round(float(self.score), 3), "needs_review": bool(self.needs_review),
                 "collapse_trusted": bool(self.collapse_trusted), "reasons": list(self.reasons),
                 "checks": [c.to_dict() for c in self.checks]}
 
 
 def combine(checks: Iterable[QualityCheck]) -> Quality:
-    """The quality block of a set of checks (score = product of supports, review if any failed)."""
+    """The quality block of a set of checks (score = product of supports, review if any failed).
+
+    Parameters
+    ----------
+    checks : iterable of QualityCheck
+        Every check made for the hip, passed or not.
+
+    Returns
+    -------
+    Quality
+        Supports clipped to 0..1 before the product; each failed check's reason listed once, in order.
+    """
     checks = tuple(checks)
     score = 1.0
     for c in checks:

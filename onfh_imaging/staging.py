@@ -25,6 +25,10 @@ from collections.abc import Iterable
 
 from onfh_imaging.quality import QualityCheck
 
+__all__ = ["COLLAPSE_DETECTION_MM", "IIIB_MIN_COLLAPSE_MM", "RADIOGRAPH_ABNORMAL_FINDINGS",
+           "RADIOGRAPH_COLLAPSE_FINDINGS", "RADIOGRAPH_OA_FINDINGS", "STEINBERG_B_MIN_PCT", "STEINBERG_C_MIN_PCT",
+           "SUBTYPE_CHECK", "arco_1992", "arco_2019", "collapse_detection_mm", "steinberg_extent", "subtype_check"]
+
 COLLAPSE_DETECTION_MM = 0.5
 """Smallest collapse depth (mm) read as collapse (ARCO stage III) from the measured surface.
 
@@ -37,16 +41,29 @@ there; such a measurement carries a warning. 0.5 mm is also the lower end of the
 collapse measurement.
 """
 
+
 def collapse_detection_mm(in_plane_pixel_mm: float) -> float:
-    """Detection limit (mm) of collapse on an image with this in-plane pixel size: the larger of
-    :data:`COLLAPSE_DETECTION_MM` and 0.6 pixel (a sub-voxel surface is located to a fraction of a pixel,
-    and coarse whole-pelvis grids read intact heads deeper: 0.66 mm at 1.4 mm pixels)."""
+    """Detection limit (mm) of collapse on an image with this in-plane pixel size.
+
+    The larger of :data:`COLLAPSE_DETECTION_MM` and 0.6 pixel: a sub-voxel surface is located to a
+    fraction of a pixel, and coarse whole-pelvis grids read intact heads deeper (0.66 mm at 1.4 mm
+    pixels).
+
+    Parameters
+    ----------
+    in_plane_pixel_mm : float
+        In-plane pixel size of the image, mm (one number for both in-plane axes).
+
+    Returns
+    -------
+    float
+        Smallest collapse depth read as collapse, mm.
+    """
     return max(COLLAPSE_DETECTION_MM, 0.6 * float(in_plane_pixel_mm))
 
 
 IIIB_MIN_COLLAPSE_MM = 2.0
 """ARCO 2019: collapse of more than 2 mm is stage IIIB (late), up to 2 mm IIIA (early)."""
-
 
 
 SUBTYPE_CHECK = "stage_iii_subtype_resolved"
@@ -58,7 +75,22 @@ def subtype_check(stage: str | None, collapse_depth_mm: float, uncertainty_mm: f
 
     A depth within ``uncertainty_mm`` (the measurement's detection limit, which is also the spread of
     its depth errors) of :data:`IIIB_MIN_COLLAPSE_MM` cannot tell IIIA from IIIB: the stage is kept as the
-    best estimate and the hip is flagged for review. Returns None when ``stage`` is not IIIA or IIIB.
+    best estimate and the hip is flagged for review.
+
+    Parameters
+    ----------
+    stage : str or None
+        The suggested ARCO 2019 stage.
+    collapse_depth_mm : float
+        The measured collapse depth, mm.
+    uncertainty_mm : float
+        The depth measurement's uncertainty, mm.
+
+    Returns
+    -------
+    QualityCheck or None
+        :data:`SUBTYPE_CHECK`, its value the distance of the depth from 2 mm and its limit the
+        uncertainty (mm), support 1; None when ``stage`` is not IIIA or IIIB.
     """
     if stage not in ("IIIA", "IIIB"):
         return None
@@ -71,8 +103,11 @@ def subtype_check(stage: str | None, collapse_depth_mm: float, uncertainty_mm: f
 
 
 STEINBERG_B_MIN_PCT = 15.0
+"""Steinberg: a lesion involving 15 % of the head or more is extent B (below: A)."""
 STEINBERG_C_MIN_PCT = 30.0
+"""Steinberg: a lesion involving more than 30 % of the head is extent C."""
 
+#: Radiograph findings, in words (lower case), that make ARCO stage II, III and IV respectively.
 RADIOGRAPH_ABNORMAL_FINDINGS = frozenset({"sclerosis", "cysts", "osteolysis", "focal osteoporosis"})
 RADIOGRAPH_COLLAPSE_FINDINGS = frozenset({"crescent sign", "subchondral fracture", "collapse"})
 RADIOGRAPH_OA_FINDINGS = frozenset({"joint space narrowing", "acetabular changes", "osteoarthritis"})
@@ -102,7 +137,6 @@ def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
         radiograph; None means no radiograph was read.
     oa_signs : bool
         Osteoarthritis (joint-space narrowing, acetabular changes) seen.
-
     collapse_detection_mm : float
         Smallest depth read as collapse for this measurement (mm); never below
         :data:`COLLAPSE_DETECTION_MM`. :func:`collapse_detection_mm` derives it from the image's pixel size.
@@ -125,13 +159,19 @@ def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
     depth = None if collapse_depth_mm is None or math.isnan(collapse_depth_mm) else float(collapse_depth_mm)
     collapsed = depth is not None and depth >= max(collapse_detection_mm, COLLAPSE_DETECTION_MM)
     if collapsed and not collapse_trusted:
-        stage, basis = arco_2019(None, lesion_present, radiograph_findings=radiograph_findings)
+        stage, basis = _stage_without_collapse(lesion_present, findings)
         return stage, (f"a {depth:.1f} mm depression was read but its collapse evidence failed the checks "
                        f"(needs review); {basis}")
     if collapsed:
         if depth > IIIB_MIN_COLLAPSE_MM:
             return "IIIB", f"collapse of {depth:.1f} mm (> {IIIB_MIN_COLLAPSE_MM:g} mm)"
         return "IIIA", f"collapse of {depth:.1f} mm (<= {IIIB_MIN_COLLAPSE_MM:g} mm)"
+    return _stage_without_collapse(lesion_present, findings)
+
+
+def _stage_without_collapse(lesion_present: bool | None, findings: set[str] | None) -> tuple[str | None, str]:
+    """The stage when no collapse is measured (osteoarthritis already ruled out): III from a radiograph's
+    fracture, else I, II or I-II from the lesion and the radiograph."""
     if findings is not None and findings & RADIOGRAPH_COLLAPSE_FINDINGS:
         return "IIIA", "subchondral fracture on the radiograph without measurable collapse"
     if lesion_present is None:
@@ -148,7 +188,15 @@ def arco_2019(collapse_depth_mm: float | None, lesion_present: bool | None, *,
 def steinberg_extent(head_involvement_pct: float | None) -> str | None:
     """Steinberg extent letter of a lesion: ``A`` < 15 %, ``B`` 15-30 %, ``C`` > 30 % of the head.
 
-    Returns None when the involvement is unknown or zero (no lesion).
+    Parameters
+    ----------
+    head_involvement_pct : float or None
+        Percentage of the femoral head's volume involved by the lesion.
+
+    Returns
+    -------
+    str or None
+        ``"A"``, ``"B"`` or ``"C"``; None when the involvement is unknown or zero (no lesion).
     """
     if head_involvement_pct is None or math.isnan(head_involvement_pct) or head_involvement_pct <= 0:
         return None
@@ -171,6 +219,12 @@ def arco_1992(stage_2019: str | None, head_involvement_pct: float | None) -> str
         The ARCO 2019 stage (III A/B map to 3, IV to 4, "I-II" to "1-2").
     head_involvement_pct : float or None
         Percentage of the head involved by the lesion.
+
+    Returns
+    -------
+    str or None
+        ``"0"``, or the number and extent letter (the number alone when the extent is unknown); None
+        when the 2019 stage is None or not an ARCO stage.
     """
     if stage_2019 is None or stage_2019 not in _ARCO_1992_NUMBER:
         return None
