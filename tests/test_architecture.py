@@ -128,3 +128,112 @@ def test_source_files_stay_readable(folder):
     long = [f"{p.relative_to(ROOT)}: {n} lines" for p in (ROOT / folder).rglob("*.py")
             if (n := len(p.read_text().splitlines())) > MAX_LINES]
     assert not long, "files over 700 lines:\n" + "\n".join(long)
+
+
+#: Modules (files, or folders of them) whose public functions and methods all carry numpydoc sections; the
+#: list may only grow.
+NUMPYDOC_MODULES = ("io", "export", "geometry.py", "quality.py", "staging.py")
+
+
+def _returns_value(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function returns (or yields) a value: its annotation, else a ``return x`` in its own body."""
+    if fn.returns is not None:
+        return not (isinstance(fn.returns, ast.Constant) and fn.returns.value is None)
+    stack = list(fn.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None or isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return True
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _public_functions(tree: ast.Module):
+    """Top-level public functions and the public methods of public classes, as (qualified name, node)."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            yield node.name, node
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("_"):
+                    yield f"{node.name}.{item.name}", item
+
+
+def _undocumented(source: str) -> list[str]:
+    """Public functions with parameters whose docstring lacks a numpydoc Parameters (or Returns) section."""
+    missing = []
+    for name, fn in _public_functions(ast.parse(source)):
+        args = fn.args
+        named = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs if a.arg not in ("self", "cls")]
+        if not (named or args.vararg or args.kwarg):
+            continue
+        doc = ast.get_docstring(fn) or ""
+        lacks = [] if "Parameters\n----------" in doc else ["Parameters"]
+        if _returns_value(fn) and "Returns\n-------" not in doc and "Yields\n------" not in doc:
+            lacks.append("Returns")
+        if lacks:
+            missing.append(f"{name} (no {' or '.join(lacks)})")
+    return missing
+
+
+def test_numpydoc_check_finds_an_undocumented_function():
+    source = '''
+def documented(x: float) -> float:
+    """Twice x.
+
+    Parameters
+    ----------
+    x : float
+        A length, mm.
+
+    Returns
+    -------
+    float
+    """
+    return 2 * x
+
+
+def no_returns(x):
+    """Twice x.
+
+    Parameters
+    ----------
+    x : float
+    """
+    return 2 * x
+
+
+def writes(path) -> None:
+    """Write.
+
+    Parameters
+    ----------
+    path : path
+    """
+
+
+def _private(x):
+    return x
+
+
+class Thing:
+    def method(self, y):
+        """Only a summary."""
+        return y
+
+    @property
+    def size(self) -> int:
+        """No parameters: a summary is enough."""
+        return 1
+'''
+    assert _undocumented(source) == ["no_returns (no Returns)", "Thing.method (no Parameters or Returns)"]
+
+
+@pytest.mark.parametrize("module", NUMPYDOC_MODULES)
+def test_public_functions_have_numpydoc_sections(module):
+    target = PACKAGE / module
+    paths = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    missing = [f"{p.relative_to(ROOT)}: {name}" for p in paths for name in _undocumented(p.read_text())]
+    assert not missing, "public functions without numpydoc Parameters/Returns:\n" + "\n".join(missing)
