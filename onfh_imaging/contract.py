@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["MEASUREMENT_SCHEMA", "input_block"]
+
+#: Schema name and version of the measurement JSON: fields are added freely; renaming or dropping one
+#: needs a new version.
 MEASUREMENT_SCHEMA = "onfh-imaging/measurement/1"
 
 
 def input_block(info: Any) -> dict[str, Any]:
-    """The contract's ``input`` object from a series' header summary (``onfh_imaging.io.SeriesInfo``)."""
+    """The contract's ``input`` object from a series' header summary.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        The measured series (:class:`onfh_imaging.io.SeriesInfo`, or any object with its attributes).
+
+    Returns
+    -------
+    dict
+        ``patient_id``, ``study_instance_uid``, ``study_date`` (``YYYY-MM-DD``), ``series_instance_uid``,
+        ``modality`` and ``series_description``; None for an attribute ``info`` lacks.
+    """
     return {
         "patient_id": getattr(info, "patient_id", None),
         "study_instance_uid": getattr(info, "study_instance_uid", None),

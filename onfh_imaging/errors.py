@@ -8,13 +8,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = ["IncompleteSeriesError", "InputError", "MeasurementError", "MixedAcquisitionsError", "NoPixelDataError",
+           "NotAVolumeError", "NotDicomError", "NotMeasuredError", "OnfhError", "SegmentationError",
+           "TooLargeError", "TruncatedFileError", "UnreadableFileError", "UnsupportedInputError"]
+
 
 class OnfhError(Exception):
     """Base class of every error the toolkit raises on purpose.
 
     ``kind`` names the reason in a few words (``"truncated"``, ``"not DICOM"``...), the same for every
-    error of a class, so that reports and tables can group refusals by why they happened; ``reason`` is
-    the message without the path and hint.
+    error of a class, so that reports and tables can group refusals by why they happened.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in words.
+    path : str or Path, optional
+        The file or series at fault; the text reads ``"<path>: <message>"``.
+    hint : str, optional
+        What to do about it, appended in parentheses.
+
+    Attributes
+    ----------
+    kind : str
+        The class's reason in a few words.
+    reason : str
+        The message without the path and hint.
+    path : str or None
+        The file or series at fault.
+    hint : str or None
+        What to do about it.
     """
 
     kind = "error"

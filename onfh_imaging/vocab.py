@@ -48,12 +48,33 @@ ARCO_2019_STAGES: tuple[str, ...] = ("0", "I", "II", "IIIA", "IIIB", "IV")
 
 
 def body_part_key(text: str) -> str:
-    """A BodyPartExamined value as compared with :data:`HIP_BODY_PARTS` (upper case, no separators)."""
+    """A BodyPartExamined value as compared with :data:`HIP_BODY_PARTS` (upper case, no separators).
+
+    Parameters
+    ----------
+    text : str
+        BodyPartExamined as written.
+
+    Returns
+    -------
+    str
+        Its letters and digits only, upper case.
+    """
     return "".join(ch for ch in str(text).upper() if ch.isalnum())
 
 
 def may_show_a_hip(body_part: str) -> bool:
-    """True when BodyPartExamined is empty or names a region that holds a femoral head."""
+    """True when BodyPartExamined is empty or names a region that holds a femoral head.
+
+    Parameters
+    ----------
+    body_part : str
+        BodyPartExamined as written.
+
+    Returns
+    -------
+    bool
+    """
     key = body_part_key(body_part)
     return not key or key in HIP_BODY_PARTS
 
