@@ -34,6 +34,12 @@ from onfh_imaging.io.series import (
 )
 from onfh_imaging.vocab import MEASURED_MODALITIES, MR_MODALITY, RADIOGRAPH_MODALITIES, may_show_a_hip
 
+__all__ = [
+    "LINES_PER_KIND", "MIN_MR_SLICES", "SIDE_FILE_KINDS", "Refusal", "RefusalReport", "SelectSeries", "StudyPlan",
+    "explain_failure", "file_refusals", "plan_scan", "plan_study", "refusal_from_error", "refusal_lines",
+    "series_label", "unfit_mr_reason", "why_not_measured",
+]
+
 #: ``select(mr_series) -> (primary, fluid_sensitive_or_None)``; raises InputError when none fits.
 SelectSeries = Callable[[Sequence[Any]], tuple[Any, Any]]
 
@@ -79,7 +85,20 @@ class Refusal:
 
 
 def series_label(info: Any) -> str:
-    """``FOLDER: series N 'DESCRIPTION' (KEY)``: where a series lies and how to choose it."""
+    """``FOLDER: series N 'DESCRIPTION' (KEY)``: where a series lies and how to choose it.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        A scanned series (``files``, ``series_number``, ``series_description``, ``key``,
+        ``series_instance_uid``).
+
+    Returns
+    -------
+    str
+        The folder of its first file (left out when it has none), its number (``?`` when unknown),
+        its description, and its sub-series key or SeriesInstanceUID.
+    """
     files = list(getattr(info, "files", None) or ())
     folder = f"{Path(files[0]).parent}: " if files else ""
     number = "?" if info.series_number is None else info.series_number
@@ -91,6 +110,20 @@ def refusal_from_error(where: str, exc: Exception, is_series: bool = True) -> Re
 
     The error's own path is kept in the reason when it names a file other than ``where`` (the slice of
     a series that is at fault). Errors that are not the toolkit's are reported as internal errors.
+
+    Parameters
+    ----------
+    where : str
+        The file's path or the series' label (:func:`series_label`).
+    exc : Exception
+        The error; an :class:`~onfh_imaging.errors.OnfhError` gives its ``kind``, ``reason`` and
+        ``hint``.
+    is_series : bool
+        Whether ``where`` is a series.
+
+    Returns
+    -------
+    Refusal
     """
     if not isinstance(exc, OnfhError):
         return Refusal(where, "internal error", f"{type(exc).__name__}: {exc}",
@@ -107,6 +140,18 @@ def explain_failure(info: Any, exc: Exception) -> Refusal:
 
     A series that lost a file to damage (a truncated copy) has a gap where that slice was: the broken
     file, not a missing one, is given as the reason.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        The planned series (with ``broken_files`` as the scan found them).
+    exc : Exception
+        What reading or measuring it raised.
+
+    Returns
+    -------
+    Refusal
+        A series refusal labelled with :func:`series_label`.
     """
     if getattr(info, "broken_files", None) and isinstance(exc, IncompleteSeriesError):
         return _broken_files_refusal(info, exc.reason)
@@ -126,6 +171,16 @@ def file_refusals(scan_result: Any) -> list[Refusal]:
 
     Files whose (complete) header names a series are left to that series' refusal or warning, which
     says they are broken.
+
+    Parameters
+    ----------
+    scan_result : ScanResult
+        A headers-only scan (``series`` and ``reasons``: path to the error that refused the file).
+
+    Returns
+    -------
+    list of Refusal
+        File refusals (``is_series`` False), in the scan's order.
     """
     in_series = {Path(b[0]) for s in scan_result.series for b in getattr(s, "broken_files", ())}
     reasons = getattr(scan_result, "reasons", {}) or {}
@@ -175,7 +230,22 @@ def _body_part_refusal(info: Any) -> Refusal:
 
 
 def unfit_mr_reason(info: Any) -> Refusal:
-    """Why an MR series cannot be the measured one, from its headers: not a volume, or not T1-weighted."""
+    """Why an MR series cannot be the measured one, from its headers: not a volume, or not T1-weighted.
+
+    The checks run in order: a mosaic, no orientation, a lone slice, repeated acquisitions at one
+    position, fewer than :data:`MIN_MR_SLICES` slices, then the contrast.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        A scanned MR series.
+
+    Returns
+    -------
+    Refusal
+        The first check that fails; for a series that passes the volume checks, that it is not a
+        T1-weighted series without fat saturation (what it is instead, as far as the headers tell).
+    """
     where = series_label(info)
     names = sorted(Path(f).name for f in info.files) or ["?"]
     if getattr(info, "mosaic", False):
@@ -221,6 +291,15 @@ def plan_study(study_series: Sequence[Any], series_uid: str | None = None,
         its body part says (its modality must still be measured).
     select : callable, optional
         MR series choice; defaults to :func:`onfh_imaging.io.series_choice.select_series`.
+
+    Returns
+    -------
+    StudyPlan
+        Every radiograph that may show a hip and the chosen MR series with its fluid-sensitive
+        companion to measure; series of another modality or body part, MR series that are mosaics or
+        have fewer than :data:`MIN_MR_SLICES` slices (and every MR series when ``select`` finds none
+        fit) refused; other usable MR series not chosen. With ``series_uid``, only that series:
+        measured, or refused for its modality or too few MR slices.
     """
     select = select or _default_select
     plan = StudyPlan()
@@ -262,8 +341,19 @@ def plan_study(study_series: Sequence[Any], series_uid: str | None = None,
 
 
 def why_not_measured(info: Any) -> Refusal | None:
-    """Why one series would not be measured on its own (modality, body part, not a volume, not T1), or
-    None when it would be: what a viewer shows for the series it displays."""
+    """Why one series would not be measured on its own, or None when it would be.
+
+    What a viewer shows for the series it displays: its modality, body part, not a volume, or not T1.
+
+    Parameters
+    ----------
+    info : SeriesInfo
+        A scanned series, planned as if it were its study's only one.
+
+    Returns
+    -------
+    Refusal or None
+    """
     refused = plan_study([info]).refused
     return refused[0][1] if refused else None
 
@@ -274,6 +364,22 @@ def plan_scan(scan_results: Iterable[Any], series_uid: str | None = None,
 
     Series of the same key found in several scans (the files of one series given one by one) are
     merged first, so they are planned once.
+
+    Parameters
+    ----------
+    scan_results : iterable of ScanResult
+        Headers-only scans (:func:`onfh_imaging.io.scan`).
+    series_uid : str, optional
+        Plan only this series (see :func:`plan_study`); file refusals are then left out.
+    select : callable, optional
+        MR series choice (see :func:`plan_study`).
+
+    Returns
+    -------
+    plans : list of (SeriesInfo, SeriesInfo or None)
+        Each series to measure with its fluid-sensitive companion, study by study.
+    refusals : list of Refusal
+        The files refused, then the series refused.
     """
     from dataclasses import replace
 
@@ -313,6 +419,18 @@ class RefusalReport:
     are not DICOM images, which wait for :meth:`finish`); ``finish`` gives the remaining lines: the files
     that are not DICOM images (listed when nothing was measured, else counted in one line) and a count
     of each kind whose lines were used up.
+
+    Parameters
+    ----------
+    limit_per_kind : int
+        Lines shown per kind of refusal before the rest are counted.
+
+    Attributes
+    ----------
+    limit_per_kind : int
+        As given.
+    refusals : list of Refusal
+        Every refusal added, in order.
     """
 
     def __init__(self, limit_per_kind: int = LINES_PER_KIND):
@@ -323,9 +441,31 @@ class RefusalReport:
 
     @staticmethod
     def is_side_file(refusal: Refusal) -> bool:
+        """Whether a refusal is a side file: a file (not a series) of a kind in :data:`SIDE_FILE_KINDS`.
+
+        Parameters
+        ----------
+        refusal : Refusal
+
+        Returns
+        -------
+        bool
+        """
         return not refusal.is_series and refusal.kind in SIDE_FILE_KINDS
 
     def add(self, refusal: Refusal) -> str | None:
+        """Keep one refusal and give the line to show for it now.
+
+        Parameters
+        ----------
+        refusal : Refusal
+
+        Returns
+        -------
+        str or None
+            ``"refused <refusal>"``; None for a side file (it waits for :meth:`finish`) and once
+            :attr:`limit_per_kind` lines of its kind were given (it is counted instead).
+        """
         self.refusals.append(refusal)
         return None if self.is_side_file(refusal) else self._line(refusal)
 
@@ -337,7 +477,19 @@ class RefusalReport:
         return f"refused {refusal}"
 
     def finish(self, measured: bool) -> list[str]:
-        """Lines still to show once measuring is over (``measured``: whether anything was)."""
+        """Lines still to show once measuring is over.
+
+        Parameters
+        ----------
+        measured : bool
+            Whether anything was measured.
+
+        Returns
+        -------
+        list of str
+            When something was measured, one line counting the side files (if any); else their lines
+            (within the limit per kind). Then one line per kind with refusals beyond the limit, counting them.
+        """
         side = [r for r in self.refusals if self.is_side_file(r)]
         lines = []
         if measured and side:
@@ -349,12 +501,32 @@ class RefusalReport:
         return lines
 
     def failures(self, measured: bool) -> list[Refusal]:
-        """The refusals that make a run partial: all of them, but side files when something was measured."""
+        """The refusals that make a run partial: all of them, but side files when something was measured.
+
+        Parameters
+        ----------
+        measured : bool
+            Whether anything was measured.
+
+        Returns
+        -------
+        list of Refusal
+        """
         return [r for r in self.refusals if not (measured and self.is_side_file(r))]
 
     @staticmethod
     def counts(refusals: Sequence[Refusal]) -> str:
-        """``"2 files and 1 series refused"``."""
+        """``"2 files and 1 series refused"``.
+
+        Parameters
+        ----------
+        refusals : sequence of Refusal
+
+        Returns
+        -------
+        str
+            The counts of files and of series refused, or ``"nothing refused"``.
+        """
         files, series = sum(not r.is_series for r in refusals), sum(r.is_series for r in refusals)
         parts = [f"{n} {noun}{'s' if n != 1 and noun == 'file' else ''}"
                  for n, noun in ((files, "file"), (series, "series")) if n]
@@ -362,11 +534,21 @@ class RefusalReport:
 
 
 def refusal_lines(refusals: Sequence[Refusal], limit_per_kind: int = LINES_PER_KIND) -> list[str]:
-    """One line per refusal, at most ``limit_per_kind`` of each kind, then a count of the rest."""
+    """One line per refusal, at most ``limit_per_kind`` of each kind, then a count of the rest.
+
+    Parameters
+    ----------
+    refusals : sequence of Refusal
+        In the order to show them.
+    limit_per_kind : int
+        Lines per kind before the rest are counted.
+
+    Returns
+    -------
+    list of str
+        As :class:`RefusalReport` gives them when nothing was measured (side files listed too).
+    """
     report = RefusalReport(limit_per_kind)
     lines = [line for line in map(report.add, refusals) if line is not None]
     return lines + report.finish(measured=False)
 
-
-__all__ = ["LINES_PER_KIND", "SIDE_FILE_KINDS", "Refusal", "RefusalReport", "StudyPlan", "explain_failure", "file_refusals", "plan_scan", "plan_study",
-           "refusal_from_error", "refusal_lines", "series_label", "unfit_mr_reason", "why_not_measured"]
