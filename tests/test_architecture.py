@@ -132,7 +132,7 @@ def test_source_files_stay_readable(folder):
 
 #: Modules (files, or folders of them) whose public functions and methods all carry numpydoc sections; the
 #: list may only grow.
-NUMPYDOC_MODULES = ("io", "export", "geometry.py", "quality.py", "staging.py")
+NUMPYDOC_MODULES = ("io", "export", "geometry.py", "quality.py", "staging.py", "batch", "reads.py", "plan.py")
 
 
 def _returns_value(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
