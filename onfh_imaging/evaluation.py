@@ -13,7 +13,44 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PhantomCase:
-    """One phantom of the accuracy grid (see :func:`build_phantom`)."""
+    """One phantom of the accuracy grid (see :func:`build_phantom`).
+
+    Attributes
+    ----------
+    name : str
+        Case name in tables.
+    hips : str
+        ``"right"``, ``"left"`` or ``"both"``: the hips in the field of view.
+    collapse_mm : float
+        Collapse depth of the measured hip's dome, mm (0: intact).
+    lesion : str
+        ``"none"``, ``"small"`` or ``"large"`` necrotic lesion preset.
+    core : str
+        ``"fatty"`` or ``"fluid"`` lesion core signal.
+    slice_mm : float
+        Slice thickness and spacing, mm.
+    in_plane_mm : float
+        In-plane pixel size, mm.
+    oblique_deg : (float, float)
+        Rotation of the coronal grid about its centre, degrees (see
+        :func:`onfh_imaging.phantom.mr.coronal_grid`).
+    radius_mm : float
+        Femoral head radius, mm.
+    noise : float
+        Standard deviation of each Gaussian noise channel (Rician noise) as a fraction of
+        ``intensity_scale``.
+    bias : float
+        Amplitude of the log bias field (0.15: about +-15 %).
+    intensity_scale : float
+        Signal of T1 fatty marrow in scanner units.
+    matrix : int or None
+        Rows of the in-plane matrix (columns: the same for one hip, 2.4 times for both); None: a
+        ~115 mm field of view.
+    fov_height_mm : float
+        Extent covered by the slices (anterior to posterior), mm.
+    seed : int
+        Seed of the bias field and the noise.
+    """
 
     name: str
     hips: str = "right"                 # "right" | "left" | "both"
@@ -33,9 +70,23 @@ class PhantomCase:
 
 
 def build_phantom(case: PhantomCase):
-    """Model, rendered T1 volume and truth fractions ``(model, t1, head_fraction, lesion_fraction)``.
+    """Render one phantom case and its exact truth.
 
     The measured hip (collapse and lesion) is the first side named by ``case.hips`` ("both": right).
+
+    Parameters
+    ----------
+    case : PhantomCase
+        What to render.
+
+    Returns
+    -------
+    model : PelvisModel
+        The anatomy.
+    t1 : Volume
+        The rendered T1-weighted volume (LPS mm).
+    head_fraction, lesion_fraction : Volume
+        Exact partial-volume fractions (0..1) of femoral head and lesion on ``t1``'s grid.
     """
     from onfh_imaging.phantom.axes import default_dome_direction
     from onfh_imaging.phantom.model import Collapse, Lesion, PelvisModel
@@ -68,17 +119,32 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) -> list[dict]:
     """Segment and measure one phantom; one row of errors per hip found.
 
-    Row keys: ``case, side, truth_side, center_error_mm, radius_error_mm, collapse_mm, true_collapse_mm,
-    collapse_error_mm, head_dice, lesion_dice, lesion_ml, true_lesion_ml, lesion_volume_error_pct,
-    invented_lesion, stage, true_stage, kerboul_deg, true_kerboul_deg, needs_review, quality_score,
-    quality_reasons, head_outside_fov_pct, seconds``. Hips are measured as the pipeline measures them
-    (segmentation quality and collapse evidence merged). A hip of the phantom that was
-    not found gets a row ``{case, side: "missed", truth_side, missed: True}``.
+    Hips are measured as the pipeline measures them (segmentation quality and collapse evidence
+    merged).
+
+    Parameters
+    ----------
+    case : PhantomCase
+        The phantom to render and measure.
+    use_fractions : bool
+        Measure the segmentation's partial-volume fractions (as the pipeline does) rather than its
+        binary masks.
+    built : tuple, optional
+        ``build_phantom(case)``'s result, when already rendered.
+
+    Returns
+    -------
+    list of dict
+        One row per hip found, keys ``case, side, truth_side, center_error_mm, radius_error_mm,
+        collapse_mm, true_collapse_mm, collapse_error_mm, head_dice, lesion_dice, lesion_ml,
+        true_lesion_ml, lesion_volume_error_pct, invented_lesion, stage, true_stage, kerboul_deg,
+        true_kerboul_deg, needs_review, quality_score, quality_reasons, head_outside_fov_pct,
+        seconds`` (mm, mL, %, degrees; seconds of segmentation). A hip of the phantom that was not
+        found gets a row ``{case, side: "missed", truth_side, missed: True}``; a hip found where the
+        phantom has none ``{case, side, truth_side: None}``.
     """
     import time
 
-    from onfh_imaging.measure.hip import measure_hip
-    from onfh_imaging.phantom.truth import hip_truth
     from onfh_imaging.segment.mri import segment_hips
 
     model, t1, head_truth, lesion_truth = built if built is not None else build_phantom(case)
@@ -96,40 +162,47 @@ def evaluate_case(case: PhantomCase, *, use_fractions: bool = True, built=None) 
         if truth_hip is None:
             rows.append({"case": case.name, "side": seg.side, "truth_side": None})
             continue
-        truth = hip_truth(truth_hip, 300, 720)
-        head_mask = seg.femoral_head_fraction if use_fractions else seg.femoral_head_mask
-        lesion_mask = seg.lesion_fraction if use_fractions else seg.lesion_mask
-        m = measure_hip(head_mask, lesion_mask, side=seg.side, neck_axis_lps=seg.neck_axis_lps,
-                        segmentation_quality=seg.quality, surface_resolved_at=seg.surface_resolved_at)
-        near = np.linalg.norm(centers - np.asarray(truth.center_lps_mm), axis=-1) < truth.radius_mm + 10
-        head_dice = _dice(seg.femoral_head_mask.array, (head_truth.array >= 0.5) & near)
-        true_lesion = (lesion_truth.array >= 0.5) & near
-        lesion_dice = _dice(seg.lesion_mask.array, true_lesion)
-        lesion_ml = float(np.sum(lesion_mask.array, dtype=float)) * t1.voxel_volume_ml
-        true_ml = truth.lesion_volume_ml or 0.0
-        d = m.to_dict()
-        rows.append({
-            "case": case.name, "side": seg.side, "truth_side": truth_hip.side,
-            "center_error_mm": float(np.linalg.norm(np.asarray(d["head"]["center_lps_mm"])
-                                                    - np.asarray(truth.center_lps_mm))),
-            "radius_error_mm": float(d["head"]["radius_mm"] - truth.radius_mm),
-            "collapse_mm": float(d["head"]["collapse_depth_mm"]),
-            "true_collapse_mm": float(truth.collapse_depth_mm),
-            "collapse_error_mm": float(d["head"]["collapse_depth_mm"] - truth.collapse_depth_mm),
-            "head_dice": head_dice,
-            "lesion_dice": lesion_dice if true_ml > 0 else float("nan"),
-            "lesion_ml": lesion_ml, "true_lesion_ml": true_ml,
-            "lesion_volume_error_pct": 100.0 * (lesion_ml - true_ml) / true_ml if true_ml > 0 else float("nan"),
-            "invented_lesion": bool(true_ml == 0 and seg.lesion_mask.array.any()),
-            "stage": d["staging"]["arco_2019"], "true_stage": truth.arco_2019,
-            "kerboul_deg": float((d["lesion"] or {}).get("kerboul_angle_deg") or 0.0),
-            "true_kerboul_deg": float(truth.kerboul_angle_deg or 0.0),
-            "needs_review": bool(m.quality.needs_review), "quality_score": float(m.quality.score),
-            "quality_reasons": "; ".join(m.quality.reasons),
-            "head_outside_fov_pct": 100.0 * _outside_fov(t1, np.asarray(truth.center_lps_mm), truth.radius_mm),
-            "seconds": seconds,
-        })
+        row = _hip_errors(seg, truth_hip, t1, centers, head_truth, lesion_truth, use_fractions)
+        rows.append({"case": case.name, "side": seg.side, "truth_side": truth_hip.side, **row, "seconds": seconds})
     return rows
+
+
+def _hip_errors(seg, truth_hip, t1, centers: np.ndarray, head_truth, lesion_truth, use_fractions: bool) -> dict:
+    """Errors of one segmented and measured hip against its phantom truth (the row's measured columns)."""
+    from onfh_imaging.measure.hip import measure_hip
+    from onfh_imaging.phantom.truth import hip_truth
+
+    truth = hip_truth(truth_hip, 300, 720)
+    head_mask = seg.femoral_head_fraction if use_fractions else seg.femoral_head_mask
+    lesion_mask = seg.lesion_fraction if use_fractions else seg.lesion_mask
+    m = measure_hip(head_mask, lesion_mask, side=seg.side, neck_axis_lps=seg.neck_axis_lps,
+                    segmentation_quality=seg.quality, surface_resolved_at=seg.surface_resolved_at)
+    near = np.linalg.norm(centers - np.asarray(truth.center_lps_mm), axis=-1) < truth.radius_mm + 10
+    head_dice = _dice(seg.femoral_head_mask.array, (head_truth.array >= 0.5) & near)
+    true_lesion = (lesion_truth.array >= 0.5) & near
+    lesion_dice = _dice(seg.lesion_mask.array, true_lesion)
+    lesion_ml = float(np.sum(lesion_mask.array, dtype=float)) * t1.voxel_volume_ml
+    true_ml = truth.lesion_volume_ml or 0.0
+    d = m.to_dict()
+    return {
+        "center_error_mm": float(np.linalg.norm(np.asarray(d["head"]["center_lps_mm"])
+                                                - np.asarray(truth.center_lps_mm))),
+        "radius_error_mm": float(d["head"]["radius_mm"] - truth.radius_mm),
+        "collapse_mm": float(d["head"]["collapse_depth_mm"]),
+        "true_collapse_mm": float(truth.collapse_depth_mm),
+        "collapse_error_mm": float(d["head"]["collapse_depth_mm"] - truth.collapse_depth_mm),
+        "head_dice": head_dice,
+        "lesion_dice": lesion_dice if true_ml > 0 else float("nan"),
+        "lesion_ml": lesion_ml, "true_lesion_ml": true_ml,
+        "lesion_volume_error_pct": 100.0 * (lesion_ml - true_ml) / true_ml if true_ml > 0 else float("nan"),
+        "invented_lesion": bool(true_ml == 0 and seg.lesion_mask.array.any()),
+        "stage": d["staging"]["arco_2019"], "true_stage": truth.arco_2019,
+        "kerboul_deg": float((d["lesion"] or {}).get("kerboul_angle_deg") or 0.0),
+        "true_kerboul_deg": float(truth.kerboul_angle_deg or 0.0),
+        "needs_review": bool(m.quality.needs_review), "quality_score": float(m.quality.score),
+        "quality_reasons": "; ".join(m.quality.reasons),
+        "head_outside_fov_pct": 100.0 * _outside_fov(t1, np.asarray(truth.center_lps_mm), truth.radius_mm),
+    }
 
 
 def _outside_fov(grid, center: np.ndarray, radius_mm: float) -> float:
@@ -143,7 +216,7 @@ def _outside_fov(grid, center: np.ndarray, radius_mm: float) -> float:
 
 
 def grid_cases() -> list[PhantomCase]:
-    """The accuracy grid: >= 20 phantoms over side, collapse, lesion, core, slices, obliquity, noise, bias."""
+    """The accuracy grid: 24 phantoms over side, collapse, lesion, core, slices, obliquity, noise, bias."""
     cases = []
     sides = ["right", "left", "both"]
     collapses = [0.0, 1.0, 1.5, 2.6, 3.0, 4.0]
@@ -174,6 +247,19 @@ def summarize(rows: list[dict]) -> dict:
     Heads of the phantom not found are counted (``hips_missed``). Collapse errors are summarised over
     heads lying within the field of view (less than 2 % of the true sphere outside it): a head cut by
     the field of view has no surface there to measure; those are counted in ``heads_cut_by_fov``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`evaluate_case` over any number of cases.
+
+    Returns
+    -------
+    dict
+        Counts (``hips``, ``hips_missed``, ``wrong_side``, ``heads_cut_by_fov``, ``invented_lesions``,
+        ``needs_review``, ``stage_iii_on_intact_heads``, ``wrong_stage_not_flagged``), ``max_abs_*`` and
+        ``mean_abs_*`` errors (mm, %, degrees), ``min_*`` / ``mean_*`` Dice, and
+        ``staging_iiia_iiib_agreement`` as ``"agreed/decisive"`` over collapses farther than 0.5 mm from 2 mm.
     """
     ok = [r for r in rows if r.get("truth_side") is not None and not r.get("missed")]
     inside = [r for r in ok if r.get("head_outside_fov_pct", 0.0) < 2.0]
