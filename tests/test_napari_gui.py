@@ -195,10 +195,14 @@ def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_v
     orange = (rgb[..., 0] > 150) & (rgb[..., 2] < 120) & (rgb[..., 0] - rgb[..., 2] > 80)
     assert orange.sum() > 20, "lesion outline not visible in the screenshot"
 
-    # the deviation map shows in 3D, with its colour bar
+    # the deviation map shows in 3D (its layer is added when that view opens), with its colour bar
+    assert "deviation" not in layers
     viewer.dims.ndisplay = 3
-    assert layers["deviation"].visible and layers["deviation"].colorbar.visible
+    qtbot.waitUntil(lambda: "deviation" in layers and layers["deviation"].visible, timeout=30_000)
+    assert layers["deviation"].colorbar.visible
+    assert len(layers["deviation"].data[0]) == len(hip.surface.vertices_lps)
     viewer.dims.ndisplay = 2
+    qtbot.waitUntil(lambda: not layers["deviation"].visible, timeout=30_000)
 
     # two hips, two stages, read back from the store
     record = widget.confirm("AB", {"right": "IIIB", "left": "II"}, "painted the neck")
@@ -218,6 +222,62 @@ def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_v
     layers[LESION].undo()
     layers[HEAD].undo()
     qtbot.waitUntil(lambda: widget._measure_worker is None and hip.current == hip.automatic, timeout=60_000)
+
+
+def _layer_work_per_step(viewer, widget) -> list[set[str]]:
+    """Run the widget's queued GUI steps one by one; for each, the layers it added or gave new data."""
+    touched: set[str] = set()
+
+    def watch(layer):
+        layer.events.data.connect(lambda *_: touched.add(layer.name))
+
+    for layer in viewer.layers:
+        watch(layer)
+    viewer.layers.events.inserted.connect(lambda event: (touched.add(event.value.name), watch(event.value)))
+    per_step = []
+    while widget._steps:
+        touched.clear()
+        widget._steps.run_one()
+        per_step.append(set(touched))
+    return per_step
+
+
+def test_results_are_shown_one_layer_per_step_and_slices_do_not_remeasure(make_napari_viewer, qtbot,
+                                                                           phantom_study, cached_pipeline):
+    study, _ = phantom_study
+    viewer = make_napari_viewer(show=True)
+    _open(viewer, _t1_folder(study))
+    widget = ReadingWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="ONFH reading")
+    results = []
+    real = widget._on_segmented
+    widget._on_segmented = results.append  # hold the result to apply its steps by hand
+    widget.segment(ask=False)
+    qtbot.waitUntil(lambda: bool(results), timeout=180_000)
+    for again in (False, True):
+        real(results[-1])
+        per_step = _layer_work_per_step(viewer, widget)
+        # never more than one layer added or given new data in one turn of the event loop
+        assert max(len(step) for step in per_step) <= 1, per_step
+        added = [name for step in per_step for name in step]
+        if not again:
+            assert len(per_step) >= 6 and len(added) == 6  # 2 hips x (head, lesion, reference sphere)
+        else:
+            # the same result again: the labels get their new arrays, the unchanged spheres are not redrawn
+            assert sorted(added) == sorted(f"{s} {k}" for s in ("right", "left") for k in ("femoral head", "lesion"))
+        assert widget._worker is None and widget.progress.value() == 100
+        if not again:
+            widget._on_segmented = results.append
+            widget.segment(ask=False)
+            qtbot.waitUntil(lambda: len(results) == 2, timeout=180_000)
+    assert widget.segment_button.isEnabled() and {h.side for h in widget.hips} == {"right", "left"}
+    # moving through the slices redraws the labels but edits nothing: no measuring starts
+    measures = [h.measures for h in widget.hips]
+    for k in range(widget.volume.shape[0]):
+        viewer.dims.set_current_step(0, k)
+        qtbot.wait(5)
+    assert not widget._debounce.isActive() and widget._measure_worker is None
+    assert [h.measures for h in widget.hips] == measures and not widget._dirty_sides
 
 
 def test_a_failed_hip_is_not_confirmed_silently_and_segment_asks_first(make_napari_viewer, qtbot, phantom_study,

@@ -7,12 +7,13 @@ exactly on the image in mm and the slice slider keeps the image's own step (one 
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
 
 from onfh_imaging.geometry import Radiograph, Volume
-from onfh_imaging.reading import HipRead
+from onfh_imaging.reading import DisplaySurface, HipRead
 from onfh_imaging.reads import HEAD
 
 from ._reader import radiograph_transform, volume_transform
@@ -25,6 +26,8 @@ MASK_OPACITY = 0.45
 OUTLINE_OPACITY = 0.9
 OUTLINE_PX = 1
 DEVIATION_COLORMAP = "coolwarm"
+META_PLACED = "onfh_sphere"  # the (centre LPS mm, radius mm) a reference sphere layer shows
+META_SURFACE = "onfh_surface"  # the DisplaySurface a deviation layer shows
 DEVIATION_MIN_LIMIT_MM = 0.5
 """Smallest half-range of the deviation colour bar (mm): the collapse detection limit, so an intact head
 does not fill the whole colour range with noise."""
@@ -82,13 +85,13 @@ def reference_circle(radiograph: Radiograph, head: dict[str, Any]) -> np.ndarray
     return np.array([[r - rr, c - rc], [r - rr, c + rc], [r + rr, c + rc], [r + rr, c - rc]])
 
 
-def surface_data(volume: Volume, measures: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The head's surface mesh in the image's ``(k, j, i)`` array coordinates, with its deviation (mm)."""
-    mesh, deviation = getattr(measures, "mesh", None), getattr(measures, "deviation_mm", None)
-    if mesh is None or deviation is None:
+def surface_data(volume: Volume, surface: DisplaySurface | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A hip's deviation map (:attr:`~onfh_imaging.reading.HipRead.surface`, already decimated for display)
+    in the image's ``(k, j, i)`` array coordinates, with its deviation (mm)."""
+    if surface is None:
         return None
-    vertices = volume.lps_to_index(np.asarray(mesh.vertices_lps, float))[:, ::-1]
-    return vertices, np.asarray(mesh.faces), np.asarray(deviation, dtype=float)
+    vertices = volume.lps_to_index(np.asarray(surface.vertices_lps, float))[:, ::-1]
+    return vertices, np.asarray(surface.faces), np.asarray(surface.deviation_mm, dtype=float)
 
 
 def deviation_limit_mm(deviation: np.ndarray) -> float:
@@ -98,9 +101,12 @@ def deviation_limit_mm(deviation: np.ndarray) -> float:
 
 def set_outline(layers: list[Any], outline: bool) -> None:
     """Draw labels as outlines (the low-signal band stays visible) or filled."""
-    for layer in layers:
-        layer.contour = OUTLINE_PX if outline else 0
-        layer.opacity = OUTLINE_OPACITY if outline else MASK_OPACITY
+    contour, opacity = (OUTLINE_PX, OUTLINE_OPACITY) if outline else (0, MASK_OPACITY)
+    for layer in layers:  # each change redraws the layer: only what changes is set
+        if layer.contour != contour:
+            layer.contour = contour
+        if layer.opacity != opacity:
+            layer.opacity = opacity
 
 
 def hip_world_center(image_layer: Any, hip: HipRead, volume: Volume | None) -> np.ndarray | None:
@@ -130,14 +136,16 @@ def seed_points(layer: Any, volume: Volume | None) -> dict[str, list[tuple[float
 class ReadLayers(dict):
     """The layers of a read's hips in one viewer, side -> ``{"femoral_head", "lesion", "sphere", "deviation"}``.
 
-    Each method shows one layer of one hip: it updates the hip's layer in place when there is one (no new
-    visual to build, which is what costs time), and adds it otherwise.
+    Each method shows one layer of one hip, which is one step of the viewer's work: it updates the hip's
+    layer in place when there is one (no new visual to build, which is what costs time), sets nothing that
+    has not changed (each change redraws the layer), and adds the layer otherwise.
 
     Parameters
     ----------
     viewer : napari.Viewer
     on_edit : callable
-        Called with the hip's side whenever the reader edits its labels (not while :attr:`loading`).
+        Called with the hip's side whenever the reader edits its labels (not while :attr:`loading`, nor
+        when napari only redraws a layer for another slice).
     """
 
     def __init__(self, viewer: Any, on_edit: Any):
@@ -145,28 +153,47 @@ class ReadLayers(dict):
         self.viewer = viewer
         self.on_edit = on_edit
         self.loading = False
+        self._checksums: dict[tuple[str, str], int] = {}
+
+    def _seen(self, side: str, structure: str, data: np.ndarray) -> bool:
+        """Record a labels array's checksum; True when it changed since last seen."""
+        checksum = zlib.crc32(np.ascontiguousarray(data))
+        changed = self._checksums.get((side, structure)) != checksum
+        self._checksums[(side, structure)] = checksum
+        return changed
+
+    def _on_labels_event(self, side: str, structure: str, painted: bool) -> None:
+        # Brush, eraser and fill emit ``paint``; undo and redo only refresh the layer (``set_data``), as
+        # every slice change does: a refresh is an edit only when the labels changed.
+        layer = self.get(side, {}).get(structure)
+        if self.loading or layer is None:
+            return
+        if self._seen(side, structure, layer.data) or painted:
+            self.on_edit(side)
 
     def labels(self, hip: HipRead, structure: str, volume: Volume, outline: bool) -> None:
         """A hip's head or lesion labels; the reader then paints into the session's own array."""
         layers = self.setdefault(hip.side, {})
         layer = layers.get(structure)
-        if layer is not None and layer.data.shape == hip.labels[structure].shape:
-            self.loading = True
-            try:
-                layer.data = hip.labels[structure]
-            finally:
-                self.loading = False
-        else:
-            name, color = ("femoral head", HEAD_COLOR) if structure == HEAD else ("lesion", LESION_COLOR)
-            layer = self.viewer.add_labels(hip.labels[structure], name=f"{hip.side} {name}",
-                                           colormap=label_colormap(color), opacity=MASK_OPACITY,
-                                           **volume_transform(volume))
-            # Brush, eraser and fill emit ``paint``; undo and redo refresh the layer (``set_data``).
-            for event in (layer.events.paint, layer.events.data, layer.events.set_data):
-                event.connect(lambda *_, side=hip.side: None if self.loading else self.on_edit(side))
-            layers[structure] = layer
+        self.loading = True
+        try:
+            if layer is not None and layer.data.shape == hip.labels[structure].shape:
+                if layer.data is not hip.labels[structure]:
+                    layer.data = hip.labels[structure]
+            else:
+                name, color = ("femoral head", HEAD_COLOR) if structure == HEAD else ("lesion", LESION_COLOR)
+                layer = self.viewer.add_labels(hip.labels[structure], name=f"{hip.side} {name}",
+                                               colormap=label_colormap(color), opacity=MASK_OPACITY,
+                                               **volume_transform(volume))
+                layer.events.paint.connect(lambda *_, s=hip.side, k=structure: self._on_labels_event(s, k, True))
+                for event in (layer.events.data, layer.events.set_data):
+                    event.connect(lambda *_, s=hip.side, k=structure: self._on_labels_event(s, k, False))
+                layers[structure] = layer
+            set_outline([layer], outline)
+        finally:
+            self.loading = False
         hip.labels[structure] = layer.data
-        set_outline([layer], outline)
+        self._seen(hip.side, structure, layer.data)
 
     def circle(self, hip: HipRead, radiograph: Radiograph) -> None:
         """A radiograph hip's reference circle."""
@@ -182,29 +209,43 @@ class ReadLayers(dict):
     def sphere(self, hip: HipRead, volume: Volume) -> None:
         """The reference sphere's outline on every slice, as the hip's current measures place it."""
         layers = self.setdefault(hip.side, {})
-        ellipses = [] if hip.center_lps is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
-        if "sphere" in layers:
-            layers["sphere"].data = ellipses
+        placed = None if hip.center_lps is None else (tuple(np.asarray(hip.center_lps, float)), float(hip.radius_mm))
+        layer = layers.get("sphere")
+        if layer is not None and layer.metadata.get(META_PLACED) == placed:
+            return  # the same sphere: napari would triangulate every ellipse again for nothing
+        ellipses = [] if placed is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
+        if layer is not None:
+            layer.data = ellipses
         elif ellipses:
-            layers["sphere"] = self.viewer.add_shapes(
+            layer = layers["sphere"] = self.viewer.add_shapes(
                 ellipses, shape_type="ellipse", name=f"{hip.side} reference sphere", edge_color=SPHERE_COLOR,
                 face_color="transparent", edge_width=0.5, opacity=0.8, **volume_transform(volume))
+        if layer is not None:
+            layer.metadata[META_PLACED] = placed
 
-    def deviation(self, hip: HipRead, volume: Volume) -> None:
-        """The head surface coloured by its deviation from the reference sphere (mm), with a colour bar."""
+    def deviation(self, hip: HipRead, volume: Volume, create: bool = True) -> None:
+        """The head surface coloured by its deviation from the reference sphere (mm), with a colour bar.
+
+        Updates the hip's layer when its map changed; adds the layer only when ``create`` (it is drawn in
+        the 3D view only, so it need not exist before the reader opens that view).
+        """
         layers = self.setdefault(hip.side, {})
-        surface = surface_data(volume, hip.measures)
-        if surface is None:
+        layer = layers.get("deviation")
+        if layer is not None and layer.metadata.get(META_SURFACE) is hip.surface:
+            return
+        surface = surface_data(volume, hip.surface)
+        if surface is None or (layer is None and not create):
             return
         limits = (-deviation_limit_mm(surface[2]), deviation_limit_mm(surface[2]))
-        if "deviation" in layers:
-            layers["deviation"].data = surface
-            layers["deviation"].contrast_limits = limits
-            return
-        layer = self.viewer.add_surface(surface, name=f"{hip.side} deviation (mm)", colormap=DEVIATION_COLORMAP,
-                                        contrast_limits=limits, visible=False, **volume_transform(volume))
-        layer.colorbar.visible = True
-        layers["deviation"] = layer
+        if layer is not None:
+            layer.data = surface
+            layer.contrast_limits = limits
+        else:
+            layer = self.viewer.add_surface(surface, name=f"{hip.side} deviation (mm)", colormap=DEVIATION_COLORMAP,
+                                            contrast_limits=limits, visible=False, **volume_transform(volume))
+            layer.colorbar.visible = True
+            layers["deviation"] = layer
+        layer.metadata[META_SURFACE] = hip.surface
 
     def remove(self, side: str) -> None:
         """Remove every layer of one hip from the viewer."""

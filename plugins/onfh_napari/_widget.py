@@ -12,7 +12,7 @@ Shortcuts: Shift-S segment, Shift-C confirm, Shift-L toggle lesion layers, Shift
 
 from __future__ import annotations
 
-from collections import deque
+import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -42,7 +42,7 @@ from qtpy.QtWidgets import (
 
 from onfh_imaging.errors import OnfhError
 from onfh_imaging.geometry import Volume
-from onfh_imaging.reading import HipDecision, ReadingSession, Segmented, format_value, measure_job
+from onfh_imaging.reading import HipDecision, ReadingSession, Segmented, format_value, measure_job_shown
 from onfh_imaging.reading_worker import ProcessWorker
 from onfh_imaging.reads import HEAD, LESION, ReadRecord, ReadStore, default_db_path
 
@@ -57,6 +57,7 @@ from ._reader import (
     radiograph_transform,
     volume_transform,
 )
+from ._steps import StepQueue
 
 if TYPE_CHECKING:
     import napari
@@ -92,7 +93,7 @@ class ReadingWidget(QWidget):
         self._dirty_sides: set[str] = set()
         self._confirmed_here = False
         self._measured: dict[str, dict[str, Any]] = {}  # series uid -> its current measurement JSON
-        self._steps: deque[Callable[[], None]] = deque()
+        self._steps = StepQueue()  # GUI work, one piece per turn of the event loop
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
         self._debounce = QTimer(self)
@@ -105,6 +106,7 @@ class ReadingWidget(QWidget):
         self.viewer.dims.events.ndisplay.connect(self._show_deviation)
         self._refresh_series()
         self._bind_keys()
+        threading.Thread(target=_import_ahead, daemon=True).start()
 
     # --- layout -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -329,7 +331,7 @@ class ReadingWidget(QWidget):
             self._say(message)
 
     def _on_worker_finished(self) -> None:
-        if not self._steps:  # after a result, layers are shown step by step and the last step ends Segment
+        if self._segmented_shown not in self._steps:  # a result is shown step by step; its last step ends it
             self._segment_done()
 
     def _segment_done(self) -> None:
@@ -358,16 +360,9 @@ class ReadingWidget(QWidget):
                           partial(self.layers.labels, hip, LESION, self.volume, self.outline.isChecked()),
                           partial(self.layers.sphere, hip, self.volume), partial(self._set_deviation, hip)]
         steps.append(self._segmented_shown)
-        self._steps = deque(steps)
-        self._next_step()
-
-    def _next_step(self) -> None:
-        """Run one step of showing a result: one layer per turn of the event loop, so the canvas repaints
-        and takes input in between (adding a layer costs a few tenths of a second)."""
-        if self._steps:
-            self._steps.popleft()()
-        if self._steps:
-            QTimer.singleShot(0, self._next_step)
+        # one layer per turn of the event loop: adding a layer costs napari a few tenths of a second
+        self._steps.clear()  # a result replaces whatever was still to be shown
+        self._steps.extend(steps)
 
     def _segmented_shown(self) -> None:
         self.progress.setValue(100)
@@ -379,16 +374,22 @@ class ReadingWidget(QWidget):
         found = ", ".join(f"{h.side}{' (not measured)' if h.current is None else ''}" for h in self.hips)
         self._say(f"Found: {found}. Edit the labels, then Confirm each hip." if found else "No femoral head found.")
 
+    def _deviation_shown(self) -> bool:
+        # A 3D surface drawn over a 2D slice would hide it: the map shows in the 3D view.
+        return self.deviation.isChecked() and self.viewer.dims.ndisplay == 3
+
     def _set_deviation(self, hip: Any) -> None:
-        self.layers.deviation(hip, self.volume)
-        self._show_deviation()
+        """Update a hip's deviation map; add its layer only when the 3D view shows it."""
+        if self.volume is None or not any(h is hip for h in self.hips):
+            return
+        self.layers.deviation(hip, self.volume, create=self._deviation_shown())
+        layer = self.layers.get(hip.side, {}).get("deviation")
+        if layer is not None and layer.visible != self._deviation_shown():
+            layer.visible = self._deviation_shown()
 
     def _show_deviation(self, *_: Any) -> None:
-        # A 3D surface drawn over a 2D slice would hide it: the map shows in the 3D view.
-        shown = self.deviation.isChecked() and self.viewer.dims.ndisplay == 3
-        for layers in self.layers.values():
-            if "deviation" in layers:
-                layers["deviation"].visible = shown
+        """Show or hide the deviation maps as the view and the check box ask, one hip per step."""
+        self._steps.extend(partial(self._set_deviation, hip) for hip in self.hips)
 
     def _apply_outline(self, *_: Any) -> None:
         L.set_outline([layer for layers in self.layers.values() for key, layer in layers.items()
@@ -477,7 +478,7 @@ class ReadingWidget(QWidget):
         self.viewer.camera.center = tuple(world[-self.viewer.dims.ndisplay:])
 
     def _on_mask_edited(self, side: str) -> None:
-        if self.layers.loading or self.session is None:
+        if self.layers.loading or self.session is None or side not in {h.side for h in self.hips}:
             return
         layers = self.layers.get(side, {})
         hip = self.session.hip(side)
@@ -497,12 +498,16 @@ class ReadingWidget(QWidget):
             self._remeasure_pending = True
             return self._measure_worker
         dirty, self._dirty_sides = self._dirty_sides or {h.side for h in self.hips}, set()
+        before = {h.side: h.measures for h in self.hips}
         jobs = self.session.jobs(sorted(dirty))
+        back = {h.side for h in self.hips if h.measures is not before[h.side]}  # labels back to the automatic
+        if back or not jobs:
+            self._after_measures(back)
         if not jobs:
-            self._after_measures(dirty)
             return None
+        sides = {job.side for job in jobs}
         self._measure_worker = create_worker(_measure, jobs)
-        self._measure_worker.returned.connect(lambda results: self._on_remeasured(results, dirty))
+        self._measure_worker.returned.connect(lambda results: self._on_remeasured(results, sides))
         self._measure_worker.errored.connect(self._on_error)
         self._measure_worker.finished.connect(self._on_measure_finished)
         self._measure_worker.start()
@@ -510,15 +515,21 @@ class ReadingWidget(QWidget):
 
     def _on_remeasured(self, results: list[Any], sides: set[str]) -> None:
         if self.session is not None:
-            self.session.apply(results)
+            self.session.apply([result for result, _ in results], [shown for _, shown in results])
         self._after_measures(sides)
 
     def _after_measures(self, sides: set[str]) -> None:
+        """Show new measures: the table at once, then each changed hip's sphere and map, one per step."""
+        self._show_session()
+        steps: list[Callable[[], None]] = []
         for hip in self.hips:
             if hip.side in sides and self.volume is not None:
-                self.layers.sphere(hip, self.volume)
-                self._set_deviation(hip)
-        self._show_session()
+                steps += [partial(self._set_sphere, hip), partial(self._set_deviation, hip)]
+        self._steps.extend(steps)
+
+    def _set_sphere(self, hip: Any) -> None:
+        if self.volume is not None and any(h is hip for h in self.hips):
+            self.layers.sphere(hip, self.volume)
 
     def _on_measure_finished(self) -> None:
         self._measure_worker = None
@@ -646,6 +657,12 @@ class ReadingWidget(QWidget):
         self.status.setText(message)
 
 
+def _import_ahead() -> None:
+    """Import in a worker thread what napari imports on its first labels layer (pandas, for the layer's
+    features table: about a second), so the first Segment's layers do not wait for it on the GUI thread."""
+    import pandas  # noqa: F401
+
+
 def _compute(session: ReadingSession, seeds: dict[str, Any], progress: Any) -> tuple[ReadingSession, Segmented]:
     """The session's pipeline run (worker thread); returns the session it ran for with its result."""
     if SEPARATE_PROCESS:
@@ -654,10 +671,10 @@ def _compute(session: ReadingSession, seeds: dict[str, Any], progress: Any) -> t
 
 
 def _measure(jobs: list[Any]) -> list[Any]:
-    """Measure edited hips (worker thread)."""
+    """Measure edited hips and make the deviation maps to show (worker thread)."""
     if SEPARATE_PROCESS:
-        return WORKER.measure(jobs)
-    return [measure_job(job) for job in jobs]
+        return WORKER.measure_shown(jobs)
+    return [measure_job_shown(job) for job in jobs]
 
 
 __all__ = ["ConfirmDialog", "ReadingWidget"]
