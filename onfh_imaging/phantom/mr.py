@@ -52,15 +52,34 @@ def coronal_grid(center_lps, *, in_plane_mm: float = 0.7, slice_mm: float = 4.0,
 
     Columns (``i``) run from the patient's right to left (+x), rows (``j``) from superior to inferior
     (-z), slices (``k``) from anterior to posterior (+y): a right-handed grid, as DICOM stores it.
-    ``oblique_deg = (a, b)`` rotates the grid about ``center_lps``, first by ``b`` degrees about
-    the left-right axis (tilting the slices), then by ``a`` degrees about the superior axis (coronal
-    oblique, e.g. parallel to the femoral neck).
+
+    Parameters
+    ----------
+    center_lps : 3 floats
+        Centre of the field of view, LPS mm.
+    in_plane_mm : float
+        Pixel size, mm.
+    slice_mm, gap_mm : float
+        Slice thickness and gap between slices, mm.
+    matrix : (int, int)
+        Rows and columns.
+    n_slices : int
+        Number of slices.
+    oblique_deg : (float, float)
+        ``(a, b)`` rotates the grid about ``center_lps``, first by ``b`` degrees about the left-right
+        axis (tilting the slices), then by ``a`` degrees about the superior axis (coronal oblique, e.g.
+        parallel to the femoral neck).
 
     Returns
     -------
     Volume
         A uint8 zero array of shape ``(n_slices, rows, columns)`` carrying the grid geometry;
         ``spacing[2]`` is the slice pitch ``slice_mm + gap_mm``.
+
+    Raises
+    ------
+    ValueError
+        A non-positive size, count, pixel size or thickness, or a negative gap.
     """
     rows, cols = (int(v) for v in matrix)
     if min(rows, cols, n_slices) < 1 or in_plane_mm <= 0 or slice_mm <= 0 or gap_mm < 0:
@@ -76,7 +95,18 @@ def coronal_grid(center_lps, *, in_plane_mm: float = 0.7, slice_mm: float = 4.0,
 
 
 def default_center(model: PelvisModel | HipModel) -> np.ndarray:
-    """Field-of-view centre: the mean head centre, raised by half a head radius to include the roof."""
+    """Field-of-view centre: the mean head centre, raised by half a head radius to include the roof.
+
+    Parameters
+    ----------
+    model : PelvisModel or HipModel
+        The phantom.
+
+    Returns
+    -------
+    ndarray, shape (3,)
+        LPS mm.
+    """
     hips = model.hips if isinstance(model, PelvisModel) else (model,)
     c = np.mean([h.center for h in hips], axis=0)
     return c + np.array([0.0, 0.0, 0.5 * np.mean([h.head_radius_mm for h in hips])])
@@ -96,6 +126,20 @@ def bias_field(grid: Volume, strength: float, rng: np.random.Generator) -> np.nd
 
     ``f`` is a sum of a few random plane waves with wavelengths of one to two fields of view,
     like the receive-coil sensitivity of a phased array.
+
+    Parameters
+    ----------
+    grid : Volume
+        The image grid.
+    strength : float
+        Amplitude of ``f`` in the exponent (0: no bias; 0.15: about +-15 %).
+    rng : numpy.random.Generator
+        Draws the waves.
+
+    Returns
+    -------
+    ndarray, shape grid.shape
+        The field, positive.
     """
     if strength == 0:
         return np.ones(grid.shape)

@@ -17,6 +17,8 @@ import numpy as np
 
 from onfh_imaging.phantom.model import HipModel
 
+__all__ = ["MU_PER_MM", "ProjectionGeometry", "frog_rotation", "image_angle_deg"]
+
 # Linear attenuation coefficients at an effective energy near 60 keV, 1/mm.
 MU_PER_MM = {
     "fat": 0.0180,
@@ -69,15 +71,28 @@ class ProjectionGeometry:
 
     @property
     def source(self) -> np.ndarray:
+        """Position of the X-ray focal spot, LPS mm."""
         sod = self.source_to_image_mm - self.object_to_image_mm
         return np.asarray(self.center_lps) - sod * self.beam
 
     @property
     def detector_center(self) -> np.ndarray:
+        """Centre of the detector, LPS mm."""
         return self.source + self.source_to_image_mm * self.beam
 
     def detector_points(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """LPS mm of continuous detector positions ``(rows, cols)`` (same shapes), shape ``(..., 3)``."""
+        """LPS mm of continuous detector positions.
+
+        Parameters
+        ----------
+        rows, cols : ndarray
+            Continuous detector row and column indices (same shapes; pixel centres at integers).
+
+        Returns
+        -------
+        ndarray, shape (..., 3)
+            Detector points, LPS mm.
+        """
         nr, nc = self.shape
         p = self.detector_pixel_mm
         dr = (np.asarray(rows, float) - (nr - 1) / 2.0) * p
@@ -85,14 +100,39 @@ class ProjectionGeometry:
         return self.detector_center + dr[..., None] * self.row_axis + dc[..., None] * self.col_axis
 
     def rays(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Unit directions ``(N, 3)`` from the source through detector positions, and the distance to
-        the detector along each (mm); the origin of every ray is :attr:`source`."""
+        """Rays from the source through detector positions.
+
+        Parameters
+        ----------
+        rows, cols : ndarray
+            Continuous detector row and column indices (same shapes).
+
+        Returns
+        -------
+        source : ndarray, shape (3,)
+            The origin of every ray, LPS mm.
+        directions : ndarray, shape (N, 3)
+            Unit directions (LPS), one per detector position (flattened).
+        lengths : ndarray, shape (N,)
+            Distance from the source to the detector along each ray, mm.
+        """
         d = self.detector_points(rows, cols).reshape(-1, 3) - self.source
         length = np.linalg.norm(d, axis=1)
         return self.source, d / length[:, None], length
 
     def project(self, points_lps: np.ndarray) -> np.ndarray:
-        """Continuous detector ``(row, col)`` of LPS points ``(N, 3)``."""
+        """Continuous detector ``(row, col)`` of LPS points.
+
+        Parameters
+        ----------
+        points_lps : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray, shape (N, 2)
+            Detector row and column where each point's ray meets the detector.
+        """
         q = np.atleast_2d(np.asarray(points_lps, float)) - self.source
         t = self.source_to_image_mm / (q @ self.beam)
         hit = self.source + t[:, None] * q - self.detector_center
@@ -101,12 +141,34 @@ class ProjectionGeometry:
         return np.column_stack([hit @ self.row_axis / p + (nr - 1) / 2.0, hit @ self.col_axis / p + (nc - 1) / 2.0])
 
     def magnification_at(self, point_lps) -> float:
-        """Magnification of a point at the depth of ``point_lps``."""
+        """Magnification of a point at the depth of ``point_lps``.
+
+        Parameters
+        ----------
+        point_lps : 3 floats
+            A point, LPS mm.
+
+        Returns
+        -------
+        float
+            Source-to-detector distance over the point's distance from the source along the beam.
+        """
         return self.source_to_image_mm / float((np.asarray(point_lps, float) - self.source) @ self.beam)
 
 
 def image_angle_deg(d_row: np.ndarray, d_col: np.ndarray) -> np.ndarray:
-    """Image angle (degrees) of a displacement: 0 = up (toward row 0), +90 = toward higher columns."""
+    """Image angle (degrees) of a displacement: 0 = up (toward row 0), +90 = toward higher columns.
+
+    Parameters
+    ----------
+    d_row, d_col : ndarray
+        Displacement along rows and columns, pixels (same shapes).
+
+    Returns
+    -------
+    ndarray
+        Angle in degrees, in (-180, 180].
+    """
     return np.degrees(np.arctan2(d_col, -np.asarray(d_row, float)))
 
 
@@ -123,6 +185,18 @@ def frog_rotation(side: str, abduction_deg: float = 45.0, external_rotation_deg:
 
     External rotation about the long (z) axis turns the anterior surface laterally; abduction about
     the AP (y) axis then swings the shaft laterally.
+
+    Parameters
+    ----------
+    side : {"left", "right"}
+        The patient's hip.
+    abduction_deg, external_rotation_deg : float
+        Abduction and external rotation of the femur, degrees.
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+        Rotation matrix acting on LPS vectors from the head centre.
     """
     sign = -1.0 if side == "right" else 1.0  # the right hip's lateral is -x
     ext = _rotation(np.array([0.0, 0.0, 1.0]), sign * external_rotation_deg)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["Vec3", "ellipsoid_sdf", "spheroid_sdf"]
+
 Vec3 = tuple[float, float, float]
 
 
@@ -48,6 +50,20 @@ def spheroid_sdf(q: np.ndarray, axis: np.ndarray, along: float, across: float) -
     """Approximate signed distance (mm) to a spheroid centred at the origin of ``q``.
 
     Quilez's estimate ``k0 (k0 - 1) / k1``; exact on the surface, within a few percent nearby.
+
+    Parameters
+    ----------
+    q : ndarray, shape (N, 3)
+        Points relative to the spheroid's centre, mm.
+    axis : ndarray, shape (3,)
+        Unit axis of revolution.
+    along, across : float
+        Semi-axes along and across ``axis``, mm.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Negative inside, mm.
     """
     a = q @ axis
     b = np.sqrt(np.maximum(np.einsum("ij,ij->i", q, q) - a * a, 0.0))
@@ -57,7 +73,20 @@ def spheroid_sdf(q: np.ndarray, axis: np.ndarray, along: float, across: float) -
 
 
 def ellipsoid_sdf(q: np.ndarray, semi_axes: np.ndarray) -> np.ndarray:
-    """Approximate signed distance (mm) to an LPS-axis-aligned ellipsoid centred at the origin of ``q``."""
+    """Approximate signed distance (mm) to an LPS-axis-aligned ellipsoid centred at the origin of ``q``.
+
+    Parameters
+    ----------
+    q : ndarray, shape (N, 3)
+        Points relative to the ellipsoid's centre, mm.
+    semi_axes : ndarray, shape (3,)
+        Semi-axes along L, P, S, mm.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Negative inside, mm.
+    """
     k0 = _norm(q / semi_axes)
     k1 = _norm(q / semi_axes**2)
     return np.where(k1 > 0, k0 * (k0 - 1.0) / np.where(k1 > 0, k1, 1.0), -float(np.min(semi_axes)))

@@ -112,15 +112,43 @@ def _lesion_arc_deg(hip: HipModel, normal: np.ndarray, step_deg: float = 0.005) 
 
 
 def kerboul_angle_deg(hip: HipModel) -> float:
-    """Modified Kerboul combined necrotic angle (degrees): the lesion's arc on the articular surface
-    in the mid-coronal plus the mid-sagittal plane through the head centre (0 without a lesion)."""
+    """Modified Kerboul combined necrotic angle of the model's lesion.
+
+    The lesion's arc on the articular surface in the mid-coronal plus the mid-sagittal plane through
+    the head centre.
+
+    Parameters
+    ----------
+    hip : HipModel
+        The modelled hip.
+
+    Returns
+    -------
+    float
+        Degrees; 0 without a lesion.
+    """
     if hip.lesion is None:
         return 0.0
     return _lesion_arc_deg(hip, np.array([0.0, 1.0, 0.0])) + _lesion_arc_deg(hip, np.array([1.0, 0.0, 0.0]))
 
 
 def arco_2019(collapse_depth_mm: float, has_lesion: bool) -> tuple[str, str]:
-    """Suggested ARCO 2019 stage and its basis from the collapse depth (mm) and lesion presence."""
+    """Suggested ARCO 2019 stage and its basis from the collapse depth and lesion presence.
+
+    Parameters
+    ----------
+    collapse_depth_mm : float
+        True collapse depth, mm (0: intact).
+    has_lesion : bool
+        Whether the hip has a necrotic lesion.
+
+    Returns
+    -------
+    stage : str
+        ``"IIIB"`` (> 2 mm), ``"IIIA"`` (> 0 mm), ``"I/II"`` (lesion without collapse) or ``"none"``.
+    basis : str
+        What the stage rests on, in words.
+    """
     if collapse_depth_mm > 2.0:
         return "IIIB", f"collapse {collapse_depth_mm:.1f} mm > 2 mm"
     if collapse_depth_mm > 0.0:
@@ -131,7 +159,17 @@ def arco_2019(collapse_depth_mm: float, has_lesion: bool) -> tuple[str, str]:
 
 
 def steinberg_extent(head_involvement_pct: float | None) -> str | None:
-    """Steinberg extent letter: A < 15 %, B 15-30 %, C > 30 % of the head involved (None: no lesion)."""
+    """Steinberg extent letter: A < 15 %, B 15-30 %, C > 30 % of the head involved.
+
+    Parameters
+    ----------
+    head_involvement_pct : float or None
+        Percentage of the head's volume in the lesion; None without a lesion.
+
+    Returns
+    -------
+    str or None
+    """
     if head_involvement_pct is None:
         return None
     if head_involvement_pct < 15.0:
@@ -141,7 +179,44 @@ def steinberg_extent(head_involvement_pct: float | None) -> str | None:
 
 @dataclass(frozen=True)
 class HipTruth:
-    """Exact measures of one modelled hip (units in the field names; see DESIGN measures)."""
+    """Exact measures of one modelled hip (see the measures of the design notes).
+
+    Attributes
+    ----------
+    side : str
+        ``"left"`` or ``"right"``.
+    center_lps_mm : (float, float, float)
+        Centre of the reference sphere, LPS mm.
+    radius_mm : float
+        Radius of the reference sphere, mm.
+    neck_axis_lps : (float, float, float)
+        Unit vector from the head centre toward the neck.
+    volume_ml : float
+        Volume of the femoral head, mL.
+    sphericity : float
+        pi^(1/3) (6V)^(2/3) / A of the femoral head (1 for a sphere).
+    rms_deviation_mm : float
+        RMS radial distance of the articular surface from the reference sphere, mm.
+    collapse_depth_mm : float
+        Depth of the collapsed segment, mm (0: intact).
+    collapse_direction_lps : (float, float, float) or None
+        Unit vector to the centre of the depression; None without collapse.
+    lesion_volume_ml, head_involvement_pct, kerboul_angle_deg : float or None
+        Lesion volume (mL), percentage of the head involved, modified Kerboul angle (degrees); None
+        without a lesion.
+    lesion_core : str or None
+        ``"fatty"`` or ``"fluid"``.
+    arco_2019, arco_basis : str
+        True stage (see :func:`arco_2019`) and its basis.
+    steinberg_extent : str or None
+        ``"A"``, ``"B"`` or ``"C"``.
+    numerical_error_ml : float
+        Difference between the quadrature at full and half resolution, mL: the truth's own accuracy.
+    jic_type : str or None
+        JIC type of the lesion (:func:`jic_truth`).
+    lateral_edge_lps_mm : (float, float, float) or None
+        Lateral edge of the acetabulum on the mid-coronal plane, LPS mm.
+    """
 
     side: str
     center_lps_mm: tuple[float, float, float]
@@ -187,6 +262,7 @@ class HipTruth:
         }
 
     def as_dict(self) -> dict[str, Any]:
+        """Every field as a plain dictionary."""
         return asdict(self)
 
 
@@ -201,9 +277,26 @@ def _coronal_direction(hip: HipModel, angle_rad: float) -> np.ndarray:
 
 
 def lateral_acetabular_edge(hip: HipModel) -> np.ndarray:
-    """The lateral edge of the acetabular bone (cup and iliac pillar) on the coronal plane through the head
-    centre, on the socket's bone surface (LPS mm): the end of the bone's run from the superior pole,
-    located by bisection on the model's signed distance."""
+    """The lateral edge of the acetabular bone (cup and iliac pillar) on the coronal plane through the head centre.
+
+    The end of the bone's run from the superior pole along the socket's bone surface, located by
+    bisection on the model's signed distance.
+
+    Parameters
+    ----------
+    hip : HipModel
+        The modelled hip.
+
+    Returns
+    -------
+    ndarray, shape (3,)
+        The edge on the socket's bone surface, LPS mm.
+
+    Raises
+    ------
+    ValueError
+        The modelled acetabulum does not cover the superior pole, or has no lateral edge.
+    """
     probe = hip.socket_radius_mm + _COVERAGE_PROBE_MM
 
     def covered(angle: float) -> bool:
@@ -226,12 +319,23 @@ def lateral_acetabular_edge(hip: HipModel) -> np.ndarray:
 
 
 def jic_truth(hip: HipModel) -> str | None:
-    """True JIC type of the model's lesion (None without one, or when it misses the weight-bearing half).
+    """True JIC type of the model's lesion.
 
     The lesion's lateral boundary is its most lateral point above the head centre on the coronal plane
     through it; the weight-bearing portion runs from the vertical through the centre to the lateral
     acetabular edge (:func:`lateral_acetabular_edge`), in thirds: A within the medial third, B the medial
     two thirds, C1 up to the edge, C2 beyond it (written here independently of the measuring code).
+
+    Parameters
+    ----------
+    hip : HipModel
+        The modelled hip.
+
+    Returns
+    -------
+    str or None
+        ``"A"``, ``"B"``, ``"C1"`` or ``"C2"``; None without a lesion, or when it has no point above the
+        head centre on that plane.
     """
     if hip.lesion is None:
         return None
@@ -258,6 +362,11 @@ def hip_truth(hip: HipModel, n_mu: int = 600, n_phi: int = 1440) -> HipTruth:
         The modelled hip.
     n_mu, n_phi : int
         Quadrature nodes in ``cos(theta)`` over the articular surface and in azimuth.
+
+    Returns
+    -------
+    HipTruth
+        Volumes, surface measures, stage and JIC type of the hip.
     """
     fine = _integrals(hip, n_mu, n_phi)
     coarse = _integrals(hip, n_mu // 2, n_phi // 2)
