@@ -60,7 +60,20 @@ FINE_MARGIN_MM = 20.0
 
 @dataclass(frozen=True)
 class Contrast:
-    """Signal per tissue label of one series, and the noise level (scanner units)."""
+    """Signal per tissue label of one series, and the noise level (scanner units).
+
+    Attributes
+    ----------
+    name : str
+        ``"T1"`` or ``"STIR"``.
+    lut : ndarray
+        Signal of each tissue label (:data:`~onfh_imaging.phantom.labelmap.anatomy.TISSUES` value as index),
+        scanner units.
+    scale : float
+        Signal of the reference tissue (T1 fat, STIR fluid), scanner units.
+    noise_sigma : float
+        Standard deviation of each Gaussian noise channel, scanner units.
+    """
 
     name: str
     lut: np.ndarray
@@ -69,8 +82,21 @@ class Contrast:
 
 
 def draw_contrast(name: str, rng: np.random.Generator, snr: float) -> Contrast:
-    """Draw tissue signals of ``name`` ("T1" or "STIR") from their ranges; ``snr`` is the reference
-    tissue's signal over the noise standard deviation of one channel."""
+    """Draw tissue signals of one contrast from their ranges (:data:`T1_RANGE`, :data:`STIR_RANGE`).
+
+    Parameters
+    ----------
+    name : {"T1", "STIR"}
+        The contrast.
+    rng : numpy.random.Generator
+        Draws the signals and the scale (:data:`SCALE_RANGE`).
+    snr : float
+        The reference tissue's signal over the noise standard deviation of one channel.
+
+    Returns
+    -------
+    Contrast
+    """
     ranges = {"T1": T1_RANGE, "STIR": STIR_RANGE}[name]
     lut = np.zeros(max(TISSUES.values()) + 1)
     for tissue, (lo, hi) in ranges.items():
@@ -88,9 +114,32 @@ def _rotation(axis: np.ndarray, deg: float) -> np.ndarray:
 
 def coronal_grid(center_lps, *, in_plane_mm: float, pitch_mm: float, matrix: tuple[int, int], n_slices: int,
                  oblique_deg: tuple[float, float] = (0.0, 0.0)) -> Volume:
-    """A coronal slice grid centred on ``center_lps``: columns patient right to left, rows superior to
-    inferior, slices anterior to posterior; tilted by ``oblique_deg[1]`` about the left-right axis,
-    then turned by ``oblique_deg[0]`` about the superior axis. Spacing ``(px, px, pitch)``, uint8 zeros."""
+    """A coronal slice grid centred on ``center_lps``.
+
+    Columns run from patient right to left, rows superior to inferior, slices anterior to posterior;
+    tilted by ``oblique_deg[1]`` about the left-right axis, then turned by ``oblique_deg[0]`` about the
+    superior axis.
+
+    Parameters
+    ----------
+    center_lps : 3 floats
+        Centre of the field of view, LPS mm.
+    in_plane_mm : float
+        Pixel size, mm.
+    pitch_mm : float
+        Distance between slice centres, mm.
+    matrix : (int, int)
+        Rows and columns.
+    n_slices : int
+        Number of slices.
+    oblique_deg : (float, float)
+        Rotations about the superior and the left-right axis, degrees.
+
+    Returns
+    -------
+    Volume
+        uint8 zeros of shape ``(n_slices, rows, columns)``, spacing ``(px, px, pitch)``.
+    """
     rows, cols = (int(v) for v in matrix)
     base = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
     direction = (_rotation(np.array([0.0, 0.0, 1.0]), oblique_deg[0])
@@ -190,9 +239,26 @@ def _hip_boxes(anatomy: PelvisAnatomy, grid: Volume) -> list[tuple[slice, slice,
 
 
 def coil_sensitivity(grid: Volume, anatomy: PelvisAnatomy, rng: np.random.Generator) -> np.ndarray:
-    """Receive sensitivity of a torso array: loops on the anterior and posterior body surface over the
-    hips, each with the on-axis falloff of a loop of radius ``a`` (``(1 + (d / a)^2)^-1.5``), combined
-    as root sum of squares; normalised to 1 at the mean head centre."""
+    """Receive sensitivity of a torso array on the grid.
+
+    Loops on the anterior and posterior body surface over the hips, each with the on-axis falloff of a
+    loop of radius ``a`` (``(1 + (d / a)^2)^-1.5``), combined as root sum of squares; normalised to 1 at
+    the mean head centre.
+
+    Parameters
+    ----------
+    grid : Volume
+        The image grid.
+    anatomy : PelvisAnatomy
+        Gives the body outline and the head centres.
+    rng : numpy.random.Generator
+        Jitters the element positions (8 mm) and radii (60-90 mm).
+
+    Returns
+    -------
+    ndarray, shape grid.shape
+        Relative sensitivity (1 at the mean head centre).
+    """
     body = anatomy.body
     cx, cy = body.center_xy
     ax, ay = body.semi_axes_mm

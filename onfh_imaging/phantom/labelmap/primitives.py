@@ -7,14 +7,33 @@ from typing import Literal
 
 import numpy as np
 
+__all__ = ["ANTERIOR", "FAR_MM", "SUPERIOR", "Side", "cap_volume", "capsule_sdf", "dot", "ellipsoid_sdf", "lateral",
+           "orthonormal_frame", "smooth_min", "unit"]
+
 Side = Literal["left", "right"]
 
+#: LPS unit vectors toward the head and toward the front of the patient.
 SUPERIOR = np.array([0.0, 0.0, 1.0])
 ANTERIOR = np.array([0.0, -1.0, 0.0])
 
 
 def unit(v) -> np.ndarray:
-    """``v`` scaled to length 1 (a 3-vector)."""
+    """``v`` scaled to length 1 (a 3-vector).
+
+    Parameters
+    ----------
+    v : 3 floats
+        A direction.
+
+    Returns
+    -------
+    ndarray, shape (3,)
+
+    Raises
+    ------
+    ValueError
+        ``v`` is zero or not finite.
+    """
     a = np.asarray(v, dtype=float).reshape(3)
     n = float(np.linalg.norm(a))
     if not np.isfinite(n) or n == 0:
@@ -23,14 +42,41 @@ def unit(v) -> np.ndarray:
 
 
 def lateral(side: Side) -> np.ndarray:
-    """LPS unit vector pointing away from the midline for a hip of ``side``."""
+    """LPS unit vector pointing away from the midline for a hip of ``side``.
+
+    Parameters
+    ----------
+    side : {"left", "right"}
+        The patient's hip.
+
+    Returns
+    -------
+    ndarray, shape (3,)
+        +x for the left hip, -x for the right.
+
+    Raises
+    ------
+    ValueError
+        ``side`` is neither.
+    """
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
     return np.array([1.0 if side == "left" else -1.0, 0.0, 0.0])
 
 
 def orthonormal_frame(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors completing ``axis`` to a right-handed orthonormal frame."""
+    """Two unit vectors completing ``axis`` to a right-handed orthonormal frame.
+
+    Parameters
+    ----------
+    axis : ndarray, shape (3,)
+        A unit vector.
+
+    Returns
+    -------
+    e1, e2 : ndarray, shape (3,)
+        ``(e1, e2, axis)`` is right-handed and orthonormal.
+    """
     helper = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
     e1 = np.cross(helper, axis)
     e1 /= np.linalg.norm(e1)
@@ -42,8 +88,19 @@ def _norm(q: np.ndarray) -> np.ndarray:
 
 
 def dot(q: np.ndarray, v) -> np.ndarray:
-    """Row-wise dot product of points ``q`` (N, 3) with one vector ``v`` (3,) (a skinny matmul is slow in
-    some BLAS builds)."""
+    """Row-wise dot product of points with one vector (a skinny matmul is slow in some BLAS builds).
+
+    Parameters
+    ----------
+    q : ndarray, shape (N, 3)
+        Points or vectors.
+    v : 3 floats
+        The vector.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
     return q[:, 0] * v[0] + q[:, 1] * v[1] + q[:, 2] * v[2]
 
 
@@ -66,7 +123,20 @@ def _within(p: np.ndarray, centre: np.ndarray, radius: float, fn) -> np.ndarray:
 
 
 def smooth_min(a: np.ndarray, b: np.ndarray, k_mm: float) -> np.ndarray:
-    """Polynomial smooth minimum of two signed distances (mm): a fillet of about ``k_mm``."""
+    """Polynomial smooth minimum of two signed distances (mm): a fillet of about ``k_mm``.
+
+    Parameters
+    ----------
+    a, b : ndarray
+        Signed distances, mm (same shapes).
+    k_mm : float
+        Width of the blend, mm; 0 or less gives the plain minimum.
+
+    Returns
+    -------
+    ndarray
+        The blended signed distance (the union of both shapes with a fillet), mm.
+    """
     if k_mm <= 0:
         return np.minimum(a, b)
     h = np.clip(0.5 + 0.5 * (b - a) / k_mm, 0.0, 1.0)
@@ -74,8 +144,22 @@ def smooth_min(a: np.ndarray, b: np.ndarray, k_mm: float) -> np.ndarray:
 
 
 def ellipsoid_sdf(q: np.ndarray, axes: np.ndarray | None, semi: np.ndarray) -> np.ndarray:
-    """Approximate signed distance (mm) to an ellipsoid at the origin of ``q`` with orthonormal
-    ``axes`` (3x3, columns; None: the LPS axes) and semi-axes ``semi`` (mm); exact on the surface."""
+    """Approximate signed distance (mm) to an ellipsoid at the origin of ``q``; exact on the surface.
+
+    Parameters
+    ----------
+    q : ndarray, shape (N, 3)
+        Points relative to the ellipsoid's centre, LPS mm.
+    axes : ndarray, shape (3, 3), or None
+        Orthonormal axes of the ellipsoid as columns; None: the LPS axes.
+    semi : ndarray, shape (3,)
+        Semi-axes along those axes, mm.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Negative inside, mm.
+    """
     local = q if axes is None else np.einsum("ij,jk->ik", q, axes)
     k0 = _norm(local / semi)
     k1 = _norm(local / semi**2)
@@ -83,14 +167,42 @@ def ellipsoid_sdf(q: np.ndarray, axes: np.ndarray | None, semi: np.ndarray) -> n
 
 
 def capsule_sdf(p: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> np.ndarray:
-    """Signed distance (mm) to the capsule of ``radius`` around the segment ``a``-``b``."""
+    """Signed distance (mm) to the capsule of ``radius`` around the segment ``a``-``b``.
+
+    Parameters
+    ----------
+    p : ndarray, shape (N, 3)
+        Points, LPS mm.
+    a, b : ndarray, shape (3,)
+        Ends of the segment, LPS mm.
+    radius : float
+        Capsule radius, mm.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Negative inside, mm.
+    """
     ab = b - a
     t = np.clip(dot(p - a, ab) / float(ab @ ab), 0.0, 1.0)
     return _norm(p - a - t[:, None] * ab) - radius
 
 
 def cap_volume(rim_mm: float, sagitta_mm: float) -> float:
-    """Signed volume (mm3) of a spherical cap of rim radius ``rim_mm`` and sagitta ``sagitta_mm``."""
+    """Signed volume (mm3) of a spherical cap of rim radius ``rim_mm`` and sagitta ``sagitta_mm``.
+
+    Parameters
+    ----------
+    rim_mm : float
+        Radius of the cap's rim circle, mm.
+    sagitta_mm : float
+        Height of the cap above the rim's plane, mm (negative: a cap the other way).
+
+    Returns
+    -------
+    float
+        mm3.
+    """
     return float(np.pi * sagitta_mm * (3 * rim_mm**2 + sagitta_mm**2) / 6.0)
 
 

@@ -33,7 +33,22 @@ MASK_STEP_MM = 0.35
 
 
 def arco_2019(collapse_depth_mm: float, has_lesion: bool) -> tuple[str, str]:
-    """ARCO 2019 stage by definition: IIIA collapse <= 2 mm, IIIB > 2 mm; I/II a lesion without collapse."""
+    """ARCO 2019 stage by definition: IIIA collapse <= 2 mm, IIIB > 2 mm; I/II a lesion without collapse.
+
+    Parameters
+    ----------
+    collapse_depth_mm : float
+        True collapse depth, mm (0: intact).
+    has_lesion : bool
+        Whether the hip has a necrotic lesion.
+
+    Returns
+    -------
+    stage : str
+        ``"IIIB"``, ``"IIIA"``, ``"I/II"`` or ``"none"``.
+    basis : str
+        What the stage rests on, in words.
+    """
     if collapse_depth_mm > 2.0:
         return "IIIB", f"collapse {collapse_depth_mm:.1f} mm > 2 mm"
     if collapse_depth_mm > 0.0:
@@ -44,14 +59,35 @@ def arco_2019(collapse_depth_mm: float, has_lesion: bool) -> tuple[str, str]:
 
 
 def steinberg_extent(involvement_pct: float | None) -> str | None:
-    """Steinberg extent by definition: A < 15 %, B 15-30 %, C > 30 % of the head."""
+    """Steinberg extent by definition: A < 15 %, B 15-30 %, C > 30 % of the head.
+
+    Parameters
+    ----------
+    involvement_pct : float or None
+        Percentage of the head's volume in the lesion; None without a lesion.
+
+    Returns
+    -------
+    str or None
+    """
     if involvement_pct is None:
         return None
     return "A" if involvement_pct < 15.0 else ("B" if involvement_pct <= 30.0 else "C")
 
 
 def head_volume_mm3(hip: HipAnatomy) -> float:
-    """Femoral head volume (mm3), closed form."""
+    """Femoral head volume (mm3), closed form.
+
+    Parameters
+    ----------
+    hip : HipAnatomy
+        The constructed hip.
+
+    Returns
+    -------
+    float
+        The ball less the fovea's lens and the depressed segment's cap difference, mm3.
+    """
     R = hip.radius_mm
     v = 4.0 / 3.0 * np.pi * R**3 - hip.fovea.removed_volume_mm3(R)
     if hip.depression is not None:
@@ -60,7 +96,18 @@ def head_volume_mm3(hip: HipAnatomy) -> float:
 
 
 def head_area_mm2(hip: HipAnatomy) -> float:
-    """Femoral head surface area (mm2), closed form (the whole boundary of the carved ball)."""
+    """Femoral head surface area (mm2), closed form (the whole boundary of the carved ball).
+
+    Parameters
+    ----------
+    hip : HipAnatomy
+        The constructed hip.
+
+    Returns
+    -------
+    float
+        mm2.
+    """
     R = hip.radius_mm
     a = 4.0 * np.pi * R**2 + hip.fovea.surface_change_mm2(R)
     if hip.depression is not None:
@@ -124,21 +171,45 @@ def _lesion_arc_deg(hip: HipAnatomy, normal: np.ndarray) -> float:
 
 
 def kerboul_angle_deg(hip: HipAnatomy) -> float:
-    """Modified Kerboul combined necrotic angle (degrees): the lesion's arc on the articular surface in
-    the mid-coronal plus the mid-sagittal plane through the head centre (0 without a lesion)."""
+    """Modified Kerboul combined necrotic angle of the hip's lesion.
+
+    The lesion's arc on the articular surface in the mid-coronal plus the mid-sagittal plane through
+    the head centre, sampled every :data:`ARC_STEP_DEG`.
+
+    Parameters
+    ----------
+    hip : HipAnatomy
+        The constructed hip.
+
+    Returns
+    -------
+    float
+        Degrees; 0 without a lesion.
+    """
     if hip.lesion is None:
         return 0.0
     return _lesion_arc_deg(hip, np.array([0.0, 1.0, 0.0])) + _lesion_arc_deg(hip, np.array([1.0, 0.0, 0.0]))
 
 
 def jic_type(hip: HipAnatomy) -> tuple[str | None, float | None]:
-    """JIC type (A, B, C1, C2) on the mid-coronal plane and the lesion's lateral boundary as a fraction
-    of the weight-bearing portion.
+    """JIC type on the mid-coronal plane and the lesion's lateral boundary as a fraction of the weight-bearing portion.
 
     The weight-bearing portion is the head under the acetabular roof, from the vertical through the
     head centre (its medial end) to the lateral acetabular edge; A: the lesion's lateral boundary lies
     within its medial third, B: two thirds, C1: beyond two thirds but not beyond the lateral edge,
     C2: beyond the lateral edge.
+
+    Parameters
+    ----------
+    hip : HipAnatomy
+        The constructed hip.
+
+    Returns
+    -------
+    jic : str or None
+        ``"A"``, ``"B"``, ``"C1"`` or ``"C2"``; None without a lesion or when the lesion misses the plane.
+    fraction : float or None
+        The lesion's lateral boundary over the distance to the lateral edge (1: at the edge).
     """
     if hip.lesion is None:
         return None, None
@@ -156,7 +227,22 @@ def jic_type(hip: HipAnatomy) -> tuple[str | None, float | None]:
 
 
 def hip_truth(hip: HipAnatomy, n_mu: int = 400, n_phi: int = 720) -> dict[str, Any]:
-    """The hip's entry of ``truth.json`` (same keys as the first family's, plus this family's)."""
+    """The hip's entry of ``truth.json`` (same keys as the first family's, plus this family's).
+
+    Parameters
+    ----------
+    hip : HipAnatomy
+        The constructed hip.
+    n_mu, n_phi : int
+        Quadrature nodes in ``cos(theta)`` and in azimuth (the lesion volume is also computed at half of
+        each, and the difference reported as ``numerical_error_ml``).
+
+    Returns
+    -------
+    dict
+        ``side``, ``head`` (mm, mL, unit vectors), ``lesion`` (None without one), ``staging``,
+        ``acetabulum`` (edge in LPS mm, coverage %, angles in degrees) and ``numerical_error_ml``.
+    """
     V = head_volume_mm3(hip)
     A = head_area_mm2(hip)
     rms, depth = _surface_stats(hip, n_mu, n_phi)
@@ -193,7 +279,23 @@ def hip_truth(hip: HipAnatomy, n_mu: int = 400, n_phi: int = 720) -> dict[str, A
 
 
 def outside_fov_fraction(grid: Volume, centre, radius_mm: float, n: int = 4000) -> float:
-    """Share (0..1) of a sphere's surface outside the field of view of ``grid`` (Fibonacci points)."""
+    """Share (0..1) of a sphere's surface outside the field of view of ``grid`` (Fibonacci points).
+
+    Parameters
+    ----------
+    grid : Volume
+        The image grid.
+    centre : 3 floats
+        Centre of the sphere, LPS mm.
+    radius_mm : float
+        Its radius, mm.
+    n : int
+        Points on the sphere.
+
+    Returns
+    -------
+    float
+    """
     k = np.arange(n) + 0.5
     z = 1 - 2 * k / n
     phi = np.pi * (1 + 5**0.5) * k
@@ -208,6 +310,17 @@ def truth_masks(anatomy: PelvisAnatomy | HipAnatomy, grid: Volume, step_mm: floa
 
     Each voxel (a box of its spacing) is sampled on a regular sub-grid with at most ``step_mm`` between
     samples along every edge.
+
+    Parameters
+    ----------
+    anatomy : PelvisAnatomy or HipAnatomy
+        The constructed anatomy.
+    grid : Volume
+        The image grid (LPS mm).
+    step_mm : float
+        Largest distance between sub-samples along a voxel edge, mm.
+    chunk : int
+        Sub-samples evaluated at once (bounds memory).
 
     Returns
     -------
