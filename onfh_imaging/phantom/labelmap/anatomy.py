@@ -27,17 +27,16 @@ Everything is in patient LPS millimetres; every function takes ``(N, 3)`` arrays
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import numpy as np
 
+from onfh_imaging.phantom.labelmap.head import DepressedSegment, Fovea, Lesion, LesionCore
 from onfh_imaging.phantom.labelmap.primitives import (
     ANTERIOR,
     SUPERIOR,
     Side,
     _angle_from,
     _norm,
-    _ray_sphere,
     _within,
     cap_volume,
     capsule_sdf,
@@ -49,8 +48,6 @@ from onfh_imaging.phantom.labelmap.primitives import (
     unit,
 )
 
-LesionCore = Literal["fatty", "fluid", "mixed"]
-
 #: Tissue labels of the label map (uint8).
 TISSUES: dict[str, int] = {
     "air": 0, "fat": 1, "muscle": 2, "femoral_cortex": 3, "yellow_marrow": 4, "red_marrow": 5,
@@ -58,156 +55,6 @@ TISSUES: dict[str, int] = {
     "pelvic_cortex": 11, "pelvic_marrow": 12, "lesion_fatty": 13, "lesion_fluid": 14, "lesion_band": 15,
     "ligamentum_teres": 16, "pulvinar_fat": 17,
 }
-
-@dataclass(frozen=True)
-class DepressedSegment:
-    """A collapsed segment of the head: the sphere's cap inside the cone of half-angle ``extent_deg``
-    about ``direction`` replaced by a spherical cap through the same rim whose apex lies ``depth_mm``
-    below the reference sphere.
-
-    With ``s = (R - depth) - R cos(extent)`` the new cap's sagitta above the rim plane, the segment is
-    flattened (``s > 0``), planar (``s = 0``) or concave (``s < 0``). The deepest radial depression is
-    ``depth_mm``, on the axis.
-    """
-
-    direction: tuple[float, float, float]
-    depth_mm: float
-    extent_deg: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "direction", tuple(unit(self.direction)))
-        if not 0 < self.extent_deg < 60:
-            raise ValueError(f"depressed segment extent must be in (0, 60) degrees, got {self.extent_deg}")
-        if self.depth_mm <= 0:
-            raise ValueError(f"depressed segment depth must be > 0 mm, got {self.depth_mm}")
-
-    def geometry(self, R: float) -> dict[str, float]:
-        """Rim height ``z_rim``, rim radius ``rim``, sagittas ``s0`` (sphere) and ``s`` (new cap), the new
-        cap's sphere radius ``rho`` and its centre's height ``z_centre`` along the axis (mm)."""
-        alpha = np.radians(self.extent_deg)
-        z_rim, rim = R * np.cos(alpha), R * np.sin(alpha)
-        if self.depth_mm >= R * (1 - np.cos(alpha)) + 0.5 * rim:
-            raise ValueError(f"a {self.depth_mm} mm deep segment of {self.extent_deg} deg is deeper than the "
-                             "head allows")
-        s = (R - self.depth_mm) - z_rim
-        out = {"z_rim": z_rim, "rim": rim, "s0": R - z_rim, "s": s, "rho": np.inf, "z_centre": np.nan}
-        if abs(s) > 1e-9:
-            rho = (rim**2 + s**2) / (2 * abs(s))
-            out["rho"] = rho
-            out["z_centre"] = (R - self.depth_mm) - rho if s > 0 else (R - self.depth_mm) + rho
-        return out
-
-    def removed_volume_mm3(self, R: float) -> float:
-        """Volume of bone the segment removes from the ball (mm3), exact."""
-        g = self.geometry(R)
-        return cap_volume(g["rim"], g["s0"]) - cap_volume(g["rim"], g["s"])
-
-    def surface_change_mm2(self, R: float) -> float:
-        """Change of the head's surface area (mm2): new cap minus the sphere's cap, exact."""
-        g = self.geometry(R)
-        return float(np.pi * (g["rim"] ** 2 + g["s"] ** 2) - np.pi * (g["rim"] ** 2 + g["s0"] ** 2))
-
-    def extent_along(self, u: np.ndarray, R: float) -> np.ndarray:
-        """Radial extent (mm) of the ball with this segment removed, along unit rays ``u`` (N, 3)."""
-        g = self.geometry(R)
-        d = np.asarray(self.direction)
-        ud = dot(u, d)
-        r = np.full(len(u), R)
-        if not np.isfinite(g["rho"]):
-            t = np.where(ud > 0, g["z_rim"] / np.where(ud > 0, ud, 1.0), np.inf)
-            return np.minimum(r, t)
-        w = g["z_centre"] * d
-        near, far, hit = _ray_sphere(u, w, g["rho"])
-        if g["s"] > 0:  # the head centre lies inside the flatter sphere: rays leave it at ``far``
-            inside_cone = hit & (far * ud > g["z_rim"]) & (far < R)
-            return np.where(inside_cone, far, r)
-        entering = hit & (near > 0) & (near < R)
-        return np.where(entering, near, r)
-
-
-@dataclass(frozen=True)
-class Fovea:
-    """The fovea capitis: the head minus a ball cutting a pit of rim diameter ``width_mm`` and depth
-    ``depth_mm`` (below the reference sphere) centred on ``direction``."""
-
-    direction: tuple[float, float, float]
-    width_mm: float = 12.0
-    depth_mm: float = 3.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "direction", tuple(unit(self.direction)))
-
-    def geometry(self, R: float) -> dict[str, float]:
-        """Rim plane height ``z_rim``, cutting ball radius ``rho`` and centre distance ``dist`` (mm)."""
-        half = 0.5 * self.width_mm
-        if not 0 < half < R:
-            raise ValueError(f"fovea width {self.width_mm} mm does not fit a head of radius {R} mm")
-        z_rim = float(np.sqrt(R * R - half * half))
-        if self.depth_mm <= R - z_rim:
-            raise ValueError(f"fovea depth {self.depth_mm} mm must exceed the sphere's own sagitta "
-                             f"{R - z_rim:.2f} mm over its width")
-        dist = (R * R - (R - self.depth_mm) ** 2) / (2 * (z_rim - R + self.depth_mm))
-        return {"z_rim": z_rim, "rho": dist - R + self.depth_mm, "dist": dist}
-
-    def angular_radius(self, R: float) -> float:
-        """Half-angle (radians) of the pit's rim seen from the head centre."""
-        return float(np.arcsin(0.5 * self.width_mm / R))
-
-    def removed_volume_mm3(self, R: float) -> float:
-        """Volume of the lens the pit removes from the ball (mm3), exact."""
-        g = self.geometry(R)
-        h_ball = R - g["z_rim"]
-        h_pit = g["rho"] - (g["dist"] - g["z_rim"])
-        return float(np.pi * h_ball**2 * (3 * R - h_ball) / 3 + np.pi * h_pit**2 * (3 * g["rho"] - h_pit) / 3)
-
-    def surface_change_mm2(self, R: float) -> float:
-        """Change of the head's surface area (mm2): the pit's wall minus the sphere's cap, exact."""
-        g = self.geometry(R)
-        return float(2 * np.pi * g["rho"] * (g["rho"] - (g["dist"] - g["z_rim"])) - 2 * np.pi * R * (R - g["z_rim"]))
-
-    def extent_along(self, u: np.ndarray, R: float) -> np.ndarray:
-        """Radial extent (mm) of the ball with the pit removed, along unit rays ``u`` (N, 3)."""
-        g = self.geometry(R)
-        near, _, hit = _ray_sphere(u, g["dist"] * np.asarray(self.direction), g["rho"])
-        return np.where(hit & (near > 0) & (near < R), near, R)
-
-
-@dataclass(frozen=True)
-class Lesion:
-    """The necrotic segment: a wedge of the head from ``inner_fraction * R`` out to the articular surface,
-    inside an irregular cone about ``direction`` whose half-angle at azimuth ``phi`` is
-    ``half_angle_deg * (1 + a1 cos(phi - p1) + a2 cos(2 (phi - p2)))`` (``lobes = (a1, p1, a2, p2)``).
-
-    ``band_mm`` is the demarcating band's width inside the wedge's walls (not at the articular surface).
-    ``core`` is the necrotic core's signal type.
-    """
-
-    direction: tuple[float, float, float]
-    half_angle_deg: float
-    inner_fraction: float = 0.3
-    band_mm: float = 2.0
-    core: LesionCore = "fatty"
-    lobes: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "direction", tuple(unit(self.direction)))
-        if not 5 < self.half_angle_deg < 85:
-            raise ValueError(f"lesion half-angle must be in (5, 85) degrees, got {self.half_angle_deg}")
-        if abs(self.lobes[0]) + abs(self.lobes[2]) >= 0.5:
-            raise ValueError("lesion lobe amplitudes must sum below 0.5")
-
-    def half_angle(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Angle of each unit ray from the axis and the cone's half-angle at its azimuth (radians)."""
-        axis = np.asarray(self.direction)
-        e1, e2 = orthonormal_frame(axis)
-        phi = np.arctan2(dot(u, e2), dot(u, e1))
-        a1, p1, a2, p2 = self.lobes
-        beta = np.radians(self.half_angle_deg) * (1 + a1 * np.cos(phi - p1) + a2 * np.cos(2 * (phi - p2)))
-        return _angle_from(u, axis), beta
-
-    def in_cone(self, u: np.ndarray) -> np.ndarray:
-        theta, beta = self.half_angle(u)
-        return theta < beta
 
 
 @dataclass(frozen=True)
@@ -271,10 +118,12 @@ class HipAnatomy:
     # --- frames and derived geometry ---------------------------------------------------------
     @property
     def c(self) -> np.ndarray:
+        """The head centre, LPS mm, shape (3,)."""
         return np.asarray(self.center, dtype=float)
 
     @property
     def lateral(self) -> np.ndarray:
+        """LPS unit vector away from the midline for this hip."""
         return lateral(self.side)
 
     @property
@@ -302,6 +151,7 @@ class HipAnatomy:
 
     @property
     def neck_base(self) -> np.ndarray:
+        """End of the neck along its axis, LPS mm."""
         return self.c + self.neck_length_mm * np.asarray(self.neck_axis)
 
     @property
@@ -321,8 +171,20 @@ class HipAnatomy:
 
     # --- the femoral head -----------------------------------------------------------------
     def radial_extent(self, u: np.ndarray) -> np.ndarray:
-        """Distance (mm) from the head centre to the head's surface along unit rays ``u`` (N, 3):
-        reference sphere, depressed segment and fovea."""
+        """Distance (mm) from the head centre to the head's surface along unit rays.
+
+        The reference sphere, the depressed segment and the fovea.
+
+        Parameters
+        ----------
+        u : ndarray, shape (N, 3)
+            Unit rays from the head centre (LPS).
+
+        Returns
+        -------
+        ndarray, shape (N,)
+            mm.
+        """
         R = self.radius_mm
         r = self.fovea.extent_along(u, R)
         if self.depression is not None:
@@ -330,12 +192,32 @@ class HipAnatomy:
         return r
 
     def articular(self, u: np.ndarray) -> np.ndarray:
-        """Directions of the articular surface: not the fovea and not where the neck leaves the head."""
+        """Directions of the articular surface: not the fovea and not where the neck leaves the head.
+
+        Parameters
+        ----------
+        u : ndarray, shape (N, 3)
+            Unit rays from the head centre (LPS).
+
+        Returns
+        -------
+        ndarray of bool, shape (N,)
+        """
         fovea = _angle_from(u, np.asarray(self.fovea.direction)) < self.fovea.angular_radius(self.radius_mm)
         return ~fovea & (_angle_from(u, np.asarray(self.neck_axis)) > self.neck_exit_angle)
 
     def head_mask(self, p: np.ndarray) -> np.ndarray:
-        """Points of the femoral head (the femur inside the reference sphere)."""
+        """Points of the femoral head (the femur inside the reference sphere).
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray of bool, shape (N,)
+        """
         q = p - self.c
         r = _norm(q)
         inside = r < self.radius_mm
@@ -346,7 +228,17 @@ class HipAnatomy:
         return out
 
     def lesion_mask(self, p: np.ndarray) -> np.ndarray:
-        """Points of the necrotic lesion (its demarcating band included)."""
+        """Points of the necrotic lesion (its demarcating band included).
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray of bool, shape (N,)
+        """
         out = np.zeros(len(p), dtype=bool)
         if self.lesion is None:
             return out
@@ -406,7 +298,20 @@ class HipAnatomy:
         return femur
 
     def femur_depth(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Femur membership and depth (mm) below the femur's surface of every point (depth < 0 outside)."""
+        """Femur membership and depth below the femur's surface of every point.
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        inside : ndarray of bool, shape (N,)
+            Points of the femur.
+        depth : ndarray, shape (N,)
+            Depth below the surface, mm (negative outside).
+        """
         q = p - self.c
         r = _norm(q)
         outer = self._outer_femur_sdf(p)
@@ -423,7 +328,18 @@ class HipAnatomy:
         return inside, depth
 
     def cortex_thickness(self, p: np.ndarray) -> np.ndarray:
-        """Cortical thickness (mm) of the femur by region: subchondral plate, neck, shaft."""
+        """Cortical thickness (mm) of the femur by region: subchondral plate, neck, shaft.
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray, shape (N,)
+            mm, from :attr:`cortex_mm`.
+        """
         q = p - self.c
         along = dot(q, np.asarray(self.neck_axis))
         t = np.where(along < 0.6 * self.neck_length_mm, self.cortex_mm["neck"], self.cortex_mm["shaft"])
@@ -449,8 +365,21 @@ class HipAnatomy:
         }
 
     def pelvis_sdf(self, p: np.ndarray) -> np.ndarray:
-        """Signed distance (mm, approximate) to this hemipelvis: acetabular wall, ilium, ischium, pubis,
-        with the joint cavity and the acetabular fossa hollowed out."""
+        """Signed distance (mm, approximate) to this hemipelvis.
+
+        The acetabular wall, ilium, ischium and pubis, with the joint cavity and the acetabular fossa
+        hollowed out.
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray, shape (N,)
+            Negative inside the bone, mm.
+        """
         c = self.c
         q = p - c
         r = _norm(q)
@@ -525,7 +454,15 @@ class HipAnatomy:
         label[idx[wall < les.band_mm]] = TISSUES["lesion_band"]
 
     def label_into(self, p: np.ndarray, label: np.ndarray) -> None:
-        """Overwrite ``label`` (N,) with this hip's tissues wherever it lies (joint, pelvis, femur)."""
+        """Overwrite ``label`` with this hip's tissues wherever it lies (joint, pelvis, femur).
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+        label : ndarray of uint8, shape (N,)
+            Labels so far (:data:`TISSUES`), changed in place.
+        """
         q = p - self.c
         r = _norm(q)
         muscle = np.nonzero(label == TISSUES["muscle"])[0]
@@ -558,8 +495,22 @@ class HipAnatomy:
             label[near[cart]] = TISSUES["femoral_cartilage"]
 
     def label_femur_into(self, p: np.ndarray, label: np.ndarray) -> np.ndarray:
-        """Overwrite ``label`` with the femur's tissues (marrow, red marrow, oedema, lesion, cortex) where
-        the femur lies; return the femur's membership (N,)."""
+        """Overwrite ``label`` with the femur's tissues where the femur lies.
+
+        Marrow, red marrow, oedema, lesion and cortex.
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+        label : ndarray of uint8, shape (N,)
+            Labels so far (:data:`TISSUES`), changed in place.
+
+        Returns
+        -------
+        ndarray of bool, shape (N,)
+            The femur's membership.
+        """
         q = p - self.c
         r = _norm(q)
         femur, depth = self.femur_depth(p)
@@ -581,13 +532,35 @@ class HipAnatomy:
 
 @dataclass(frozen=True)
 class BodyAnatomy:
-    """The body around the hips: an elliptic cylinder of muscle under a layer of subcutaneous fat."""
+    """The body around the hips: an elliptic cylinder of muscle under a layer of subcutaneous fat.
+
+    Attributes
+    ----------
+    center_xy : (float, float)
+        Axis of the cylinder (x, y), LPS mm.
+    semi_axes_mm : (float, float)
+        Left-right and antero-posterior semi-axes of the skin outline, mm.
+    fat_mm : float
+        Thickness of the subcutaneous fat, mm.
+    """
 
     center_xy: tuple[float, float] = (0.0, 10.0)
     semi_axes_mm: tuple[float, float] = (175.0, 115.0)
     fat_mm: float = 18.0
 
     def label(self, p: np.ndarray) -> np.ndarray:
+        """Air, fat or muscle at every point.
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray of uint8, shape (N,)
+            :data:`TISSUES` values.
+        """
         x = (p[:, 0] - self.center_xy[0]) / self.semi_axes_mm[0]
         y = (p[:, 1] - self.center_xy[1]) / self.semi_axes_mm[1]
         rho = np.hypot(x, y)
@@ -605,19 +578,54 @@ HIP_REACH_MM = 140.0
 
 @dataclass(frozen=True)
 class PelvisAnatomy:
-    """Both hips and the body: the whole label map."""
+    """Both hips and the body: the whole label map.
+
+    Attributes
+    ----------
+    hips : tuple of HipAnatomy
+        The right and the left hip.
+    body : BodyAnatomy
+        The soft tissue around them.
+    """
 
     hips: tuple[HipAnatomy, ...]
     body: BodyAnatomy = field(default_factory=BodyAnatomy)
 
     def hip(self, side: Side) -> HipAnatomy:
+        """The hip of one side.
+
+        Parameters
+        ----------
+        side : {"left", "right"}
+            The patient's side.
+
+        Returns
+        -------
+        HipAnatomy
+
+        Raises
+        ------
+        KeyError
+            No hip on that side.
+        """
         for h in self.hips:
             if h.side == side:
                 return h
         raise KeyError(side)
 
     def labels(self, p: np.ndarray) -> np.ndarray:
-        """Tissue label (uint8, see :data:`TISSUES`) of every point ``p`` (N, 3), LPS mm."""
+        """Tissue label of every point.
+
+        Parameters
+        ----------
+        p : ndarray, shape (N, 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray of uint8, shape (N,)
+            :data:`TISSUES` values.
+        """
         p = np.asarray(p, dtype=float)
         label = self.body.label(p)
         for hip in self.hips:
@@ -630,9 +638,23 @@ class PelvisAnatomy:
 
 
 def with_lesion_tilts(anatomy: PelvisAnatomy, tilts_deg: dict[str, float]) -> PelvisAnatomy:
-    """The anatomy with each listed hip's lesion pointed ``tilts_deg[side]`` degrees from superior toward
-    lateral (negative: medial), slightly anterior, on the coronal plane: how far the necrotic segment reaches
-    under the acetabulum, i.e. its JIC type."""
+    """The anatomy with some hips' lesions pointed elsewhere on the coronal plane.
+
+    Each listed hip's lesion points ``tilts_deg[side]`` degrees from superior toward lateral (negative:
+    medial), slightly anterior: how far the necrotic segment reaches under the acetabulum, i.e. its JIC
+    type.
+
+    Parameters
+    ----------
+    anatomy : PelvisAnatomy
+        The anatomy; it is not modified.
+    tilts_deg : dict of str to float
+        Tilt per side, degrees; hips not listed or without a lesion are kept.
+
+    Returns
+    -------
+    PelvisAnatomy
+    """
     hips = []
     for hip in anatomy.hips:
         if hip.side in tilts_deg and hip.lesion is not None:
@@ -643,5 +665,6 @@ def with_lesion_tilts(anatomy: PelvisAnatomy, tilts_deg: dict[str, float]) -> Pe
     return PelvisAnatomy(tuple(hips), anatomy.body)
 
 
-__all__ = ["TISSUES", "BodyAnatomy", "DepressedSegment", "Fovea", "HipAnatomy", "Lesion", "PelvisAnatomy",
-           "cap_volume", "lateral", "orthonormal_frame", "smooth_min", "unit", "with_lesion_tilts"]
+__all__ = ["ANTERIOR", "HIP_REACH_MM", "SUPERIOR", "TISSUES", "BodyAnatomy", "DepressedSegment", "Fovea", "HipAnatomy",
+           "Lesion", "LesionCore", "PelvisAnatomy", "cap_volume", "capsule_sdf", "dot", "lateral", "orthonormal_frame",
+           "smooth_min", "unit", "with_lesion_tilts"]
