@@ -65,6 +65,34 @@ class HipAnatomy:
     covers the directions within ``coverage_angle`` of its pole, where coverage (% of a hemisphere's
     solid angle) is ``100 (1 - cos(coverage_angle))``; the pole is tilted medially from the superior by
     ``inclination_deg``.
+
+    Attributes
+    ----------
+    side, center, radius_mm : str, 3 floats, float
+        The patient's hip; head centre (LPS mm) and reference sphere radius.
+    neck_axis, shaft_axis : 3 floats
+        Unit vectors from the head centre along the neck, and down the shaft.
+    fovea, depression, lesion : Fovea, DepressedSegment or None, Lesion or None
+        The head's carved features.
+    neck_length_mm, neck_semi_axes_mm, neck_taper : float, (float, float), float
+        Neck length, its superior-inferior and antero-posterior semi-axes, and how much wider its cross-
+        section is at the base than at the head (fraction).
+    junction_blend_mm, cam_bump_mm, shaft_radius_mm : float
+        Head-neck blend width, height of the cam-like bump (0: none), shaft radius.
+    cortex_mm : dict of str to float
+        Cortical thickness of the ``"subchondral"`` plate, ``"neck"``, ``"shaft"`` and ``"pelvis"``.
+    femoral_cartilage_mm, acetabular_cartilage_mm, joint_space_mm : float
+        Cartilage thicknesses and the head-to-acetabulum distance (1-6 mm).
+    coverage_pct, inclination_deg, anteversion_deg : float
+        Acetabular coverage (30-100 % of a hemisphere) and the cup pole's tilts, degrees.
+    acetabular_wall_mm, labrum_mm, effusion_mm, oedema_radius_mm : float
+        Wall thickness, labrum width, effusion (fluid beyond the cup and along the neck; 0: none), and
+        the radius of marrow oedema around the lesion (0: none).
+    red_marrow : tuple of (centre, semi-axes)
+        Red-marrow islands as LPS-aligned ellipsoids, mm.
+    fat_septa : tuple of (centre, semi-axes, thickness)
+        Intermuscular fat planes: ellipsoidal sheets between the muscles around the joint (gluteal,
+        iliopsoas, short rotators), mm.
     """
 
     side: Side
@@ -95,8 +123,6 @@ class HipAnatomy:
     oedema_radius_mm: float = 0.0
     red_marrow: tuple[tuple[tuple[float, float, float], tuple[float, float, float]], ...] = ()
     fat_septa: tuple[tuple[tuple[float, float, float], tuple[float, float, float], float], ...] = ()
-    """Intermuscular fat planes: ellipsoidal sheets (centre, semi-axes, thickness in mm) between the
-    muscles around the joint (gluteal, iliopsoas, short rotators)."""
 
     def __post_init__(self) -> None:
         for name in ("neck_axis", "shaft_axis"):

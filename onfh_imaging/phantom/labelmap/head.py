@@ -31,6 +31,15 @@ class DepressedSegment:
     With ``s = (R - depth) - R cos(extent)`` the new cap's sagitta above the rim plane, the segment is
     flattened (``s > 0``), planar (``s = 0``) or concave (``s < 0``). The deepest radial depression is
     ``depth_mm``, on the axis.
+
+    Attributes
+    ----------
+    direction : 3 floats
+        Unit vector from the head centre to the segment's centre (LPS).
+    depth_mm : float
+        Depth of the apex below the reference sphere, mm (> 0).
+    extent_deg : float
+        Half-angle of the segment's cone, degrees (0-60).
     """
 
     direction: tuple[float, float, float]
@@ -142,8 +151,17 @@ class DepressedSegment:
 
 @dataclass(frozen=True)
 class Fovea:
-    """The fovea capitis: the head minus a ball cutting a pit of rim diameter ``width_mm`` and depth
-    ``depth_mm`` (below the reference sphere) centred on ``direction``."""
+    """The fovea capitis: the head minus a ball cutting a pit centred on ``direction``.
+
+    Attributes
+    ----------
+    direction : 3 floats
+        Unit vector from the head centre to the pit's centre (medial, inferior; LPS).
+    width_mm : float
+        Diameter of the pit's rim, mm.
+    depth_mm : float
+        Depth of the pit below the reference sphere, mm.
+    """
 
     direction: tuple[float, float, float]
     width_mm: float = 12.0
@@ -255,8 +273,20 @@ class Lesion:
     inside an irregular cone about ``direction`` whose half-angle at azimuth ``phi`` is
     ``half_angle_deg * (1 + a1 cos(phi - p1) + a2 cos(2 (phi - p2)))`` (``lobes = (a1, p1, a2, p2)``).
 
-    ``band_mm`` is the demarcating band's width inside the wedge's walls (not at the articular surface).
-    ``core`` is the necrotic core's signal type.
+    Attributes
+    ----------
+    direction : 3 floats
+        Unit axis of the cone from the head centre (LPS).
+    half_angle_deg : float
+        Mean half-angle of the cone, degrees (5-85).
+    inner_fraction : float
+        Inner end of the wedge as a fraction of the head radius.
+    band_mm : float
+        Width of the demarcating band inside the wedge's walls (not at the articular surface), mm.
+    core : {"fatty", "fluid", "mixed"}
+        Signal type of the necrotic core.
+    lobes : (float, float, float, float)
+        ``(a1, p1, a2, p2)``: amplitudes and phases (radians) of the half-angle's azimuthal variation.
     """
 
     direction: tuple[float, float, float]
