@@ -10,10 +10,23 @@ import numpy as np
 from onfh_imaging.io._header import Header
 from onfh_imaging.vocab import VIEW_AP, VIEW_LATERAL, VIEW_UNKNOWN
 
-__all__ = ["OBLIQUE_LIMIT_DEG", "orientation_label", "radiograph_laterality", "radiograph_view", "sequence_hint"]
+__all__ = ["OBLIQUE_LIMIT_DEG", "PD_MAX_TE_MS", "STIR_TI_MS", "T1_MAX_TE_MS", "T1_MAX_TR_MS", "T2_MIN_TE_MS",
+           "T2_PD_MIN_TR_MS", "orientation_label", "radiograph_laterality", "radiograph_view", "sequence_hint"]
 
 # Orientation names are given when the slice normal lies within this angle of a patient axis.
 OBLIQUE_LIMIT_DEG = 30.0
+
+#: Inversion times (ms) of short-tau inversion recovery: fat's null point is about 150 ms at 1.5 T and
+#: 200-230 ms at 3 T; fluid-attenuated sequences (FLAIR) invert at 2000 ms or more.
+STIR_TI_MS = (80.0, 250.0)
+#: Spin-echo weighting from repetition and echo times when no keyword names the contrast: short TR and
+#: short TE weight T1 (TR < 1000 ms, TE < 30 ms); long TR with long TE weights T2 (TR >= 1500 ms,
+#: TE >= 60 ms), with short TE proton density (TE < 50 ms). Values between are left unknown.
+T1_MAX_TR_MS = 1000.0
+T1_MAX_TE_MS = 30.0
+T2_PD_MIN_TR_MS = 1500.0
+T2_MIN_TE_MS = 60.0
+PD_MAX_TE_MS = 50.0
 
 
 def orientation_label(normal: np.ndarray | None) -> str:
@@ -48,10 +61,10 @@ def _has_word(text: str, pattern: str) -> bool:
 def sequence_hint(header: Header) -> tuple[str, bool]:
     """Contrast (``"T1"``, ``"T2"``, ``"STIR"``, ``"PD"``, ``"unknown"``) and fat suppression of an MR image.
 
-    Uses, in order: an inversion-recovery with a short inversion time (80-250 ms: STIR), keywords of
-    the series description, protocol and sequence name, then repetition/echo times outside gradient
-    echo (T1: TR < 1000 ms and TE < 30 ms; T2: TR >= 1500 ms and TE >= 60 ms; PD: TR >= 1500 ms and
-    TE < 50 ms).
+    Uses, in order: an inversion-recovery with a short inversion time (:data:`STIR_TI_MS`: STIR),
+    keywords of the series description, protocol and sequence name, then repetition/echo times outside
+    gradient echo (T1: TR < 1000 ms and TE < 30 ms; T2: TR >= 1500 ms and TE >= 60 ms; PD: TR >= 1500 ms
+    and TE < 50 ms; see :data:`T1_MAX_TR_MS` and the constants after it).
 
     Parameters
     ----------
@@ -75,7 +88,7 @@ def sequence_hint(header: Header) -> tuple[str, bool]:
         or _has_word(text, r"(?<![A-Z])(FS|FATSAT|FAT SAT|FAT-SAT|SPAIR|SPIR|SPECIAL|CHESS)(?![A-Z])")
         or _has_word(text, r"T[12]W?FS|PDW?FS")
     )
-    if ("IR" in scanning.split("\\") and ti is not None and 80 <= ti <= 250) or _has_word(
+    if ("IR" in scanning.split("\\") and ti is not None and STIR_TI_MS[0] <= ti <= STIR_TI_MS[1]) or _has_word(
             text, r"(?<![A-Z])(STIR|TIRM)(?![A-Z])"):
         return "STIR", True
     if _has_word(text, r"(?<![A-Z0-9])T1(?!\d)"):
@@ -85,11 +98,11 @@ def sequence_hint(header: Header) -> tuple[str, bool]:
     if _has_word(text, r"(?<![A-Z])(PD|PROTON)(?=W|FS|[^A-Z]|$)"):
         return "PD", fat_sat
     if tr is not None and te is not None and "GR" not in scanning.split("\\"):
-        if tr < 1000 and te < 30:
+        if tr < T1_MAX_TR_MS and te < T1_MAX_TE_MS:
             return "T1", fat_sat
-        if tr >= 1500 and te >= 60:
+        if tr >= T2_PD_MIN_TR_MS and te >= T2_MIN_TE_MS:
             return "T2", fat_sat
-        if tr >= 1500 and te < 50:
+        if tr >= T2_PD_MIN_TR_MS and te < PD_MAX_TE_MS:
             return "PD", fat_sat
     return "unknown", fat_sat
 
