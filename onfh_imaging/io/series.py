@@ -51,6 +51,14 @@ SPACING_TOLERANCE = 0.02
 # A stack whose slice positions drift sideways by more than this fraction of a pixel is sheared
 # (gantry tilt) and cannot be represented as a rectangular grid.
 SHEAR_TOLERANCE_PX = 0.25
+# Positions are decimal strings of a few digits: steps under a micrometre (mm) are rounding, and the
+# duplicate and spacing tolerances never fall below these floors (mm) however fine the slices.
+POSITION_FLOOR_MM = 1e-3
+SPACING_FLOOR_MM = 0.01
+# Pixel spacings written with different digits by one scanner still agree within this (relative, mm).
+PIXEL_SPACING_RTOL, PIXEL_SPACING_ATOL_MM = 1e-4, 1e-5
+# A sideways drift of the slices below the shear limit is ignored, said in a warning above this tilt.
+TILT_WARNING_DEG = 0.01
 
 
 @dataclass
@@ -168,9 +176,9 @@ def _unique_positions(records: list[ImageRecord], normal: np.ndarray) -> list[li
     """Records grouped by position along the normal (duplicates share a group)."""
     along = np.array([float(r.position @ normal) for r in records])
     steps = np.diff(along)
-    positive = steps[steps > 1e-3]
+    positive = steps[steps > POSITION_FLOOR_MM]
     scale = float(np.median(positive)) if positive.size else 1.0
-    tol = max(DUPLICATE_FRACTION * scale, 1e-3)
+    tol = max(DUPLICATE_FRACTION * scale, POSITION_FLOOR_MM)
     groups = [[records[0]]]
     for r, step in zip(records[1:], steps):
         if step < tol:
@@ -185,7 +193,7 @@ def _check_spacing(groups: list[list[ImageRecord]], normal: np.ndarray, name: st
     along = np.array([float(g[0].position @ normal) for g in groups])
     steps = np.diff(along)
     spacing = float(np.median(steps))
-    tol = max(SPACING_TOLERANCE * spacing, 0.01)
+    tol = max(SPACING_TOLERANCE * spacing, SPACING_FLOOR_MM)
     bad = np.flatnonzero(np.abs(steps - spacing) > tol)
     if bad.size:
         k = int(bad[0])
@@ -217,7 +225,7 @@ def _check_shear(groups: list[list[ImageRecord]], normal: np.ndarray, pixel: flo
             f"slice positions are not along the slice normal: gantry tilt or sheared stack of "
             f"{angle:.2f} degrees ({lateral[k]:.2f} mm sideways over {abs(along[k]):.1f} mm)", path=name,
             hint="resample the series onto an orthogonal grid before measuring")
-    if angle > 0.01:
+    if angle > TILT_WARNING_DEG:
         warnings.append(f"slice positions drift {lateral[k]:.3f} mm sideways ({angle:.3f} degrees tilt); ignored")
 
 
@@ -447,7 +455,7 @@ def _check_slice_geometry(records: list[ImageRecord], name: str) -> None:
             checked.add(key)
     for r in records[1:]:
         if r.pixel_spacing != first.pixel_spacing and not np.allclose(
-                r.pixel_spacing or (0, 0), first.pixel_spacing, rtol=1e-4, atol=1e-5):
+                r.pixel_spacing or (0, 0), first.pixel_spacing, rtol=PIXEL_SPACING_RTOL, atol=PIXEL_SPACING_ATOL_MM):
             raise IncompleteSeriesError(
                 f"pixel spacing changes within the series ({first.pixel_spacing} in {first.path.name}, "
                 f"{r.pixel_spacing} in {r.path.name})", path=name)
