@@ -416,6 +416,11 @@ class HeaderReader:
     Keeps the layouts of the last few walked headers; a file whose structure matches one is read by
     comparing bytes instead of walking its elements (see :class:`_Layout`). Anything that differs in
     structure is walked as usual, so the result is always the one :func:`read_header` gives.
+
+    Parameters
+    ----------
+    max_layouts : int
+        How many layouts to keep (the series of one folder seldom have more).
     """
 
     def __init__(self, max_layouts: int = 8):
