@@ -316,7 +316,7 @@ def _walk(buf: bytes, path: Path, complete: bool) -> Header:
 
 
 def _special_element(header: Header, kind: str, buf: bytes, start: int, length: int) -> bool:
-    """Record the pixel data's place or the transfer syntax (True at the pixel data); others go to pydicom."""
+    """Record where the pixel data starts (True) or the transfer syntax; leave groups and other syntaxes to pydicom."""
     if kind == "pixel":
         header.pixel_offset = start
         header.pixel_length = None if length == _UNDEFINED else length
