@@ -198,8 +198,8 @@ def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_v
     # the deviation map shows in 3D (its layer is added when that view opens), with its colour bar
     assert "deviation" not in layers
     viewer.dims.ndisplay = 3
-    qtbot.waitUntil(lambda: "deviation" in layers and layers["deviation"].visible, timeout=30_000)
-    assert layers["deviation"].colorbar.visible
+    qtbot.waitUntil(lambda: "deviation" in layers and layers["deviation"].visible
+                    and layers["deviation"].colorbar.visible, timeout=30_000)
     assert len(layers["deviation"].data[0]) == len(hip.surface.vertices_lps)
     viewer.dims.ndisplay = 2
     qtbot.waitUntil(lambda: not layers["deviation"].visible, timeout=30_000)
@@ -262,6 +262,8 @@ def test_results_are_shown_one_layer_per_step_and_slices_do_not_remeasure(make_n
         added = [name for step in per_step for name in step]
         if not again:
             assert len(per_step) >= 6 and len(added) == 6  # 2 hips x (head, lesion, reference sphere)
+            built = results[0][2]  # made in the worker thread: the GUI thread only added them
+            assert all(widget.layers[s][k] is built[s][k] for s in ("right", "left") for k in (HEAD, LESION, "sphere"))
         else:
             # the same result again: the labels get their new arrays, the unchanged spheres are not redrawn
             assert sorted(added) == sorted(f"{s} {k}" for s in ("right", "left") for k in ("femoral head", "lesion"))

@@ -133,6 +133,67 @@ def seed_points(layer: Any, volume: Volume | None) -> dict[str, list[tuple[float
     return seeds
 
 
+def _placed(hip: HipRead) -> tuple[tuple[float, ...], float] | None:
+    return None if hip.center_lps is None else (tuple(np.asarray(hip.center_lps, float)), float(hip.radius_mm))
+
+
+def labels_layer(hip: HipRead, structure: str, volume: Volume) -> Any:
+    """A hip's head or lesion Labels layer (not added to a viewer), on the session's own label array."""
+    from napari.layers import Labels
+
+    name, color = ("femoral head", HEAD_COLOR) if structure == HEAD else ("lesion", LESION_COLOR)
+    return Labels(hip.labels[structure], name=f"{hip.side} {name}", colormap=label_colormap(color),
+                  opacity=MASK_OPACITY, **volume_transform(volume))
+
+
+def sphere_layer(hip: HipRead, volume: Volume) -> Any:
+    """A hip's reference sphere, its section on every slice, as a Shapes layer (or None: no sphere)."""
+    from napari.layers import Shapes
+
+    placed = _placed(hip)
+    ellipses = [] if placed is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
+    if not ellipses:
+        return None
+    return Shapes(ellipses, shape_type="ellipse", name=f"{hip.side} reference sphere", edge_color=SPHERE_COLOR,
+                  face_color="transparent", edge_width=0.5, opacity=0.8, metadata={META_PLACED: placed},
+                  **volume_transform(volume))
+
+
+def deviation_layer(hip: HipRead, volume: Volume) -> Any:
+    """A hip's deviation map as a hidden Surface layer (or None: no map); :meth:`ReadLayers.colorbar`
+    shows its colour bar once it is in the viewer."""
+    from napari.layers import Surface
+
+    surface = surface_data(volume, hip.surface)
+    if surface is None:
+        return None
+    limit = deviation_limit_mm(surface[2])
+    layer = Surface(surface, name=f"{hip.side} deviation (mm)", colormap=DEVIATION_COLORMAP,
+                    contrast_limits=(-limit, limit), visible=False, metadata={META_SURFACE: hip.surface},
+                    **volume_transform(volume))
+    return layer
+
+
+def build_layers(hips: list[HipRead], volume: Volume) -> dict[str, dict[str, Any]]:
+    """Each MR hip's layers, made but not added to a viewer: side -> ``{"femoral_head", "lesion", "sphere",
+    "deviation"}``.
+
+    napari's layer models hold no Qt object, so a worker thread may make them (their colormaps, the
+    ellipses' triangles, the surface's normals); adding each to the viewer is then the GUI thread's only
+    part (:class:`ReadLayers` takes them as ``built``).
+    """
+    built: dict[str, dict[str, Any]] = {}
+    for hip in hips:
+        if not hip.labels:
+            continue
+        layers = built[hip.side] = {s: labels_layer(hip, s, volume) for s in hip.labels}
+        for key, make in (("sphere", sphere_layer), ("deviation", deviation_layer)):
+            layer = make(hip, volume)
+            if layer is not None:
+                layers[key] = layer
+    return built
+
+
 class ReadLayers(dict):
     """The layers of a read's hips in one viewer, side -> ``{"femoral_head", "lesion", "sphere", "deviation"}``.
 
@@ -171,8 +232,11 @@ class ReadLayers(dict):
         if self._seen(side, structure, layer.data) or painted:
             self.on_edit(side)
 
-    def labels(self, hip: HipRead, structure: str, volume: Volume, outline: bool) -> None:
-        """A hip's head or lesion labels; the reader then paints into the session's own array."""
+    def labels(self, hip: HipRead, structure: str, volume: Volume, outline: bool, built: Any = None) -> None:
+        """A hip's head or lesion labels; the reader then paints into the session's own array.
+
+        ``built`` is that layer made ahead by :func:`build_layers`, added when the hip has none yet.
+        """
         layers = self.setdefault(hip.side, {})
         layer = layers.get(structure)
         self.loading = True
@@ -181,10 +245,8 @@ class ReadLayers(dict):
                 if layer.data is not hip.labels[structure]:
                     layer.data = hip.labels[structure]
             else:
-                name, color = ("femoral head", HEAD_COLOR) if structure == HEAD else ("lesion", LESION_COLOR)
-                layer = self.viewer.add_labels(hip.labels[structure], name=f"{hip.side} {name}",
-                                               colormap=label_colormap(color), opacity=MASK_OPACITY,
-                                               **volume_transform(volume))
+                usable = built is not None and built.data is hip.labels[structure]
+                layer = self.viewer.add_layer(built if usable else labels_layer(hip, structure, volume))
                 layer.events.paint.connect(lambda *_, s=hip.side, k=structure: self._on_labels_event(s, k, True))
                 for event in (layer.events.data, layer.events.set_data):
                     event.connect(lambda *_, s=hip.side, k=structure: self._on_labels_event(s, k, False))
@@ -206,46 +268,52 @@ class ReadLayers(dict):
                 [ellipse], shape_type="ellipse", name=f"{hip.side} reference circle", edge_color=SPHERE_COLOR,
                 face_color="transparent", edge_width=1.0, **radiograph_transform(radiograph))
 
-    def sphere(self, hip: HipRead, volume: Volume) -> None:
-        """The reference sphere's outline on every slice, as the hip's current measures place it."""
+    def sphere(self, hip: HipRead, volume: Volume, built: Any = None) -> None:
+        """The reference sphere's outline on every slice, as the hip's current measures place it
+        (``built``: that layer made ahead by :func:`build_layers`)."""
         layers = self.setdefault(hip.side, {})
-        placed = None if hip.center_lps is None else (tuple(np.asarray(hip.center_lps, float)), float(hip.radius_mm))
+        placed = _placed(hip)
         layer = layers.get("sphere")
         if layer is not None and layer.metadata.get(META_PLACED) == placed:
             return  # the same sphere: napari would triangulate every ellipse again for nothing
-        ellipses = [] if placed is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
         if layer is not None:
-            layer.data = ellipses
-        elif ellipses:
-            layer = layers["sphere"] = self.viewer.add_shapes(
-                ellipses, shape_type="ellipse", name=f"{hip.side} reference sphere", edge_color=SPHERE_COLOR,
-                face_color="transparent", edge_width=0.5, opacity=0.8, **volume_transform(volume))
-        if layer is not None:
+            layer.data = [] if placed is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
             layer.metadata[META_PLACED] = placed
+            return
+        if built is None or built.metadata.get(META_PLACED) != placed:
+            built = sphere_layer(hip, volume)
+        if built is not None:
+            layers["sphere"] = self.viewer.add_layer(built)
 
-    def deviation(self, hip: HipRead, volume: Volume, create: bool = True) -> None:
+    def deviation(self, hip: HipRead, volume: Volume, create: bool = True, built: Any = None) -> None:
         """The head surface coloured by its deviation from the reference sphere (mm), with a colour bar.
 
         Updates the hip's layer when its map changed; adds the layer only when ``create`` (it is drawn in
-        the 3D view only, so it need not exist before the reader opens that view).
+        the 3D view only, so it need not exist before the reader opens that view), ``built`` if that one
+        (from :func:`build_layers`) shows the hip's current map.
         """
         layers = self.setdefault(hip.side, {})
         layer = layers.get("deviation")
         if layer is not None and layer.metadata.get(META_SURFACE) is hip.surface:
             return
-        surface = surface_data(volume, hip.surface)
-        if surface is None or (layer is None and not create):
+        if layer is None:
+            if create:
+                usable = built is not None and built.metadata.get(META_SURFACE) is hip.surface
+                layer = built if usable else deviation_layer(hip, volume)
+                if layer is not None:
+                    layers["deviation"] = self.viewer.add_layer(layer)
             return
-        limits = (-deviation_limit_mm(surface[2]), deviation_limit_mm(surface[2]))
-        if layer is not None:
+        surface = surface_data(volume, hip.surface)
+        if surface is not None:
             layer.data = surface
-            layer.contrast_limits = limits
-        else:
-            layer = self.viewer.add_surface(surface, name=f"{hip.side} deviation (mm)", colormap=DEVIATION_COLORMAP,
-                                            contrast_limits=limits, visible=False, **volume_transform(volume))
+            layer.contrast_limits = (-deviation_limit_mm(surface[2]), deviation_limit_mm(surface[2]))
+            layer.metadata[META_SURFACE] = hip.surface
+
+    def colorbar(self, side: str) -> None:
+        """Show the colour bar of a hip's deviation map (a step apart: napari builds its visual then)."""
+        layer = self.get(side, {}).get("deviation")
+        if layer is not None and not layer.colorbar.visible:
             layer.colorbar.visible = True
-            layers["deviation"] = layer
-        layer.metadata[META_SURFACE] = hip.surface
 
     def remove(self, side: str) -> None:
         """Remove every layer of one hip from the viewer."""
@@ -260,13 +328,17 @@ __all__ = [
     "LESION_COLOR",
     "SPHERE_COLOR",
     "ReadLayers",
+    "build_layers",
+    "deviation_layer",
     "deviation_limit_mm",
     "hip_world_center",
     "label_colormap",
+    "labels_layer",
     "line_lengths_mm",
     "reference_circle",
     "reference_sphere_ellipses",
     "seed_points",
     "set_outline",
+    "sphere_layer",
     "surface_data",
 ]

@@ -14,9 +14,14 @@ from qtpy.QtCore import QTimer
 
 Step = Callable[[], None]
 
+STEP_GAP_MS = 1
+"""Delay before each step (ms). A zero delay posts the next step as an event, which Qt may run in the same
+pass as the step before it, ahead of the repaint that step asked for; a timer runs after the pending
+events, so the canvas repaints (and takes input) between two steps. 1 ms per step is not seen."""
+
 
 class StepQueue:
-    """Steps run one per event-loop turn (``QTimer.singleShot(0, ...)``), in the order queued.
+    """Steps run one per event-loop turn (``QTimer.singleShot(STEP_GAP_MS, ...)``), in the order queued.
 
     Steps queued while others wait run after them; :meth:`clear` drops those not run yet.
     """
@@ -30,7 +35,7 @@ class StepQueue:
         self._steps.extend(steps)
         if self._steps and not self._scheduled:
             self._scheduled = True
-            QTimer.singleShot(0, self._run_one)
+            QTimer.singleShot(STEP_GAP_MS, self._run_one)
 
     def clear(self) -> None:
         """Drop the steps not run yet."""
@@ -56,7 +61,7 @@ class StepQueue:
         finally:
             self._scheduled = bool(self._steps)
             if self._scheduled:
-                QTimer.singleShot(0, self._run_one)
+                QTimer.singleShot(STEP_GAP_MS, self._run_one)
 
 
-__all__ = ["Step", "StepQueue"]
+__all__ = ["STEP_GAP_MS", "Step", "StepQueue"]

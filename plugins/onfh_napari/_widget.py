@@ -94,6 +94,7 @@ class ReadingWidget(QWidget):
         self._confirmed_here = False
         self._measured: dict[str, dict[str, Any]] = {}  # series uid -> its current measurement JSON
         self._steps = StepQueue()  # GUI work, one piece per turn of the event loop
+        self._built: dict[str, Any] = {}  # side -> its deviation map layer made ahead, until the 3D view
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
         self._debounce = QTimer(self)
@@ -304,7 +305,8 @@ class ReadingWidget(QWidget):
         self.progress.setValue(0)
         fluid = self._fluid_sensitive_volume()
         self.session.fluid_sensitive = fluid
-        self._worker = create_worker(_compute, self.session, seeds, self._relay.progress.emit)
+        ahead = self.volume if self.volume is not None and not any(self.layers.values()) else None
+        self._worker = create_worker(_segment, self.session, seeds, self._relay.progress.emit, ahead)
         self._worker.returned.connect(self._on_segmented)
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._on_worker_finished)
@@ -344,8 +346,8 @@ class ReadingWidget(QWidget):
             if "no femoral head" in str(exc) else ""
         self._say(f"Failed: {exc}{hint}")
 
-    def _on_segmented(self, result: tuple[ReadingSession, Segmented]) -> None:
-        session, segmented = result
+    def _on_segmented(self, result: tuple[ReadingSession, Segmented, dict[str, dict[str, Any]]]) -> None:
+        session, segmented, built = result
         if session is not self.session:  # the reader moved to another series meanwhile
             return
         session.load(segmented)
@@ -356,9 +358,12 @@ class ReadingWidget(QWidget):
             if self.volume is None:
                 steps.append(partial(self.layers.circle, hip, self.radiograph))
             else:
-                steps += [partial(self.layers.labels, hip, HEAD, self.volume, self.outline.isChecked()),
-                          partial(self.layers.labels, hip, LESION, self.volume, self.outline.isChecked()),
-                          partial(self.layers.sphere, hip, self.volume), partial(self._set_deviation, hip)]
+                ahead = built.get(hip.side, {})  # layers made in the worker thread, for a first Segment
+                self._built[hip.side] = ahead.get("deviation")
+                steps += [partial(self.layers.labels, hip, s, self.volume, self.outline.isChecked(), ahead.get(s))
+                          for s in (HEAD, LESION)]
+                steps += [partial(self.layers.sphere, hip, self.volume, ahead.get("sphere")),
+                          partial(self._set_deviation, hip), partial(self.layers.colorbar, hip.side)]
         steps.append(self._segmented_shown)
         # one layer per turn of the event loop: adding a layer costs napari a few tenths of a second
         self._steps.clear()  # a result replaces whatever was still to be shown
@@ -382,14 +387,15 @@ class ReadingWidget(QWidget):
         """Update a hip's deviation map; add its layer only when the 3D view shows it."""
         if self.volume is None or not any(h is hip for h in self.hips):
             return
-        self.layers.deviation(hip, self.volume, create=self._deviation_shown())
+        self.layers.deviation(hip, self.volume, create=self._deviation_shown(), built=self._built.get(hip.side))
         layer = self.layers.get(hip.side, {}).get("deviation")
         if layer is not None and layer.visible != self._deviation_shown():
             layer.visible = self._deviation_shown()
 
     def _show_deviation(self, *_: Any) -> None:
         """Show or hide the deviation maps as the view and the check box ask, one hip per step."""
-        self._steps.extend(partial(self._set_deviation, hip) for hip in self.hips)
+        self._steps.extend(step for hip in self.hips
+                           for step in (partial(self._set_deviation, hip), partial(self.layers.colorbar, hip.side)))
 
     def _apply_outline(self, *_: Any) -> None:
         L.set_outline([layer for layers in self.layers.values() for key, layer in layers.items()
@@ -668,6 +674,13 @@ def _compute(session: ReadingSession, seeds: dict[str, Any], progress: Any) -> t
     if SEPARATE_PROCESS:
         return session, WORKER.compute(session, seeds or None, progress)
     return session, session.compute(head_seeds=seeds or None, progress=progress)
+
+
+def _segment(session: ReadingSession, seeds: dict[str, Any], progress: Any,
+             volume: Volume | None) -> tuple[ReadingSession, Segmented, dict[str, dict[str, Any]]]:
+    """Segment (worker thread), then make the hips' layers when the viewer has none yet (``volume``)."""
+    session, segmented = _compute(session, seeds, progress)
+    return session, segmented, {} if volume is None else L.build_layers(segmented.hips, volume)
 
 
 def _measure(jobs: list[Any]) -> list[Any]:
