@@ -8,9 +8,13 @@ Measured in one run, on the same study:
   debounce), against :func:`onfh_imaging.measure.hip.measure_hip` on the same edited masks;
 - **longest canvas block**: the longest gap between ticks of a 10 ms timer on the GUI thread while
   Segment runs and while a re-measure runs (the time the canvas could not repaint or take input);
+- **longest widget step**: the longest of the widget's own GUI steps (one layer added or updated, or the
+  table filled; :class:`onfh_napari._steps.StepQueue`), without the repaints between them;
+- **3D view**: opening it (napari builds the 3D visuals; the widget then adds each hip's deviation map)
+  and going back to 2D;
 - **floors**: the same gap while the reader only moves the slice slider (what any update of the canvas
   costs on this machine, software OpenGL here), and while nothing happens at all for as long as Segment
-  took (what the machine's other work costs the GUI thread).
+  took (what the machine's other work costs the GUI thread), measured in the same run.
 
 Run under a display (``xvfb-run -a python benchmarks/bench_napari.py``); prints a Markdown table.
 Optional ``--out docs/img/napari_widget.png`` saves a screenshot of the viewer and widget after Segment.
@@ -27,6 +31,30 @@ from pathlib import Path
 import numpy as np
 
 TICK_MS = 10
+
+
+class StepMeter:
+    """Longest single step (s) the widget's :class:`~onfh_napari._steps.StepQueue` runs."""
+
+    def __init__(self, queue):
+        self.longest = 0.0
+        run_one = queue.run_one
+
+        def timed() -> None:
+            step = queue._steps[0] if queue else None
+            name = getattr(getattr(step, "func", step), "__name__", "?")
+            t = time.perf_counter()
+            run_one()
+            took = time.perf_counter() - t
+            if took > self.longest:
+                self.longest, self.name = took, name
+
+        queue.run_one = timed
+
+    def take(self) -> tuple[float, str]:
+        """The longest step since the last call: ``(seconds, name of the step's function)``."""
+        longest, self.longest = self.longest, 0.0
+        return longest, getattr(self, "name", "") if longest else ""
 
 
 class BlockMeter:
@@ -92,12 +120,13 @@ def main() -> None:
     files = widget.image_layer.metadata["onfh_files"]
     series = read_series([Path(f) for f in files])
     meter = BlockMeter()
+    steps = StepMeter(widget._steps)
     end = time.perf_counter() + 2.0  # the window's first paint is not Segment's
     while time.perf_counter() < end:
         app.processEvents()
         time.sleep(0.01)
 
-    pipeline_s, segment_s, segment_block = [], [], []
+    pipeline_s, segment_s, segment_block, segment_step = [], [], [], []
     for _ in range(max(args.repeat, 2)):
         t = time.perf_counter()
         measure_mr(series)
@@ -108,6 +137,7 @@ def main() -> None:
         _wait(app, lambda: widget._worker is None)
         segment_s.append(time.perf_counter() - t)
         segment_block.append(meter.stop())
+        segment_step.append(steps.take())
 
     if args.out is not None:
         app.processEvents()
@@ -122,6 +152,26 @@ def main() -> None:
         shot = viewer.screenshot(canvas_only=False, flash=False)
         shot = (rescale(shot[..., :3], 0.75, channel_axis=2, anti_aliasing=True) * 255).astype(np.uint8)
         imsave(args.out, shot, check_contrast=False)
+
+    # the 3D view: napari's 3D visuals, then the widget adds the deviation maps step by step
+    steps.take()
+    meter.start()
+    viewer.dims.ndisplay = 3
+    _wait(app, lambda: all("deviation" in widget.layers[h.side] for h in widget.hips if h.surface is not None)
+          and not widget._steps)
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
+    open3d_block, open3d_step = meter.stop(), steps.take()
+    meter.start()
+    viewer.dims.ndisplay = 2
+    _wait(app, lambda: not widget._steps)
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
+    close3d_block, close3d_step = meter.stop(), steps.take()
 
     # the floor: redraws alone, moving through the slices
     meter.start()
@@ -151,7 +201,8 @@ def main() -> None:
     _wait(app, lambda: widget._measure_worker is None and measure_value(hip.current, "lesion", "volume_ml") != before
           and not hip.stale)
     remeasure_s = time.perf_counter() - t
-    remeasure_block = meter.stop()
+    _wait(app, lambda: not widget._steps)
+    remeasure_block, remeasure_step = meter.stop(), steps.take()
     masks = measured_masks(hip.labels, hip.automatic_masks, hip.fractions)
     t = time.perf_counter()
     measure_hip(masks[HEAD], masks[LESION], side=hip.side, neck_axis_lps=hip.neck_axis_lps)
@@ -160,17 +211,25 @@ def main() -> None:
     shape = "x".join(str(n) for n in series.volume.shape)
     print(f"Sample study: {shape} voxels, {len(widget.hips)} hips; Segment again: median of "
           f"{len(segment_s) - 1} runs\n")
-    print("| step | widget (s) | pipeline call (s) | ratio | longest canvas block (s) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| Segment, first (layers created) | {segment_s[0]:.2f} | {pipeline_s[0]:.2f} | "
-          f"{segment_s[0] / pipeline_s[0]:.2f} | {segment_block[0]:.3f} |")
+    print("| step | widget (s) | pipeline call (s) | ratio | longest canvas block (s) | above idle floor (s) "
+          "| longest widget step (s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def row(name: str, block: float, step: tuple[float, str] | None = None, times: str = "| | | |") -> None:
+        print(f"| {name} {times} {block:.3f} | {max(block - idle_block, 0.0):.3f} | "
+              f"{'' if step is None else f'{step[0]:.3f} ({step[1]})'} |")
+
+    row("Segment, first (layers created)", segment_block[0], segment_step[0],
+        f"| {segment_s[0]:.2f} | {pipeline_s[0]:.2f} | {segment_s[0] / pipeline_s[0]:.2f} |")
     seg, pipe = float(np.median(segment_s[1:])), float(np.median(pipeline_s[1:]))
-    print(f"| Segment again (layers reused) | {seg:.2f} | {pipe:.2f} | {seg / pipe:.2f} | "
-          f"{max(segment_block[1:]):.3f} |")
-    print(f"| re-measure after an edit | {remeasure_s:.2f} | {direct_s:.2f} | {remeasure_s / direct_s:.2f} | "
-          f"{remeasure_block:.3f} |")
-    print(f"| moving the slice slider only (redraws) | | | | {redraw_block:.3f} |")
-    print(f"| nothing happening, as long as Segment again | | | | {idle_block:.3f} |")
+    row("Segment again (layers reused)", max(segment_block[1:]), max(segment_step[1:]),
+        f"| {seg:.2f} | {pipe:.2f} | {seg / pipe:.2f} |")
+    row("re-measure after an edit", remeasure_block, remeasure_step,
+        f"| {remeasure_s:.2f} | {direct_s:.2f} | {remeasure_s / direct_s:.2f} |")
+    row("opening the 3D view (deviation maps added)", open3d_block, open3d_step)
+    row("back to the 2D view", close3d_block, close3d_step)
+    row("moving the slice slider only (redraws)", redraw_block)
+    row("nothing happening, as long as Segment again (idle floor)", idle_block)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     viewer.close()
 
