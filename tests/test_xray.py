@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,12 @@ import pytest
 from onfh_imaging.errors import InputError, OnfhError, SegmentationError
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.io import read_radiograph
-from onfh_imaging.measure.radiograph import double_contour, fit_reference_circle, measure_radiograph
+from onfh_imaging.measure.radiograph import (
+    double_contour,
+    fit_reference_circle,
+    measure_radiograph,
+    neck_junction_tails,
+)
 from onfh_imaging.phantom.axes import default_dome_direction, lateral_lps
 from onfh_imaging.phantom.model import Collapse, PelvisModel
 from onfh_imaging.phantom.projection import ProjectionGeometry
@@ -82,6 +88,40 @@ def test_reference_circle_ignores_a_depressed_arc_and_a_stray_outer_edge():
     assert circle.radius == pytest.approx(24.0, abs=0.02)
     assert circle.center == pytest.approx([5.0, 7.0], abs=0.02)
     assert not circle.inliers[50:70].any() and not circle.inliers[200:206].any()
+
+
+def test_reference_circle_is_not_pulled_by_a_wide_deep_collapse():
+    """A collapse over a quarter of the traced arc, 15 px deep: the least-median start keeps the circle
+    on the intact outline (a plain least-squares start settles between the two)."""
+    rng = np.random.default_rng(5)
+    deg = np.arange(-33.0, 180.0, 1.0)
+    r = np.full(deg.shape, 138.0) + rng.normal(0.0, 0.3, deg.shape)
+    dip = (deg > 0.0) & (deg < 55.0)
+    r[dip] -= 15.0 * np.sin(np.radians((deg[dip] - 0.0) * 180.0 / 55.0))
+    theta = np.radians(deg)
+    pts = np.column_stack([300.0 - r * np.cos(theta), 310.0 + r * np.sin(theta)])
+    circle = fit_reference_circle(pts, floor=0.2)
+    assert circle.radius == pytest.approx(138.0, abs=0.3)
+    assert circle.center == pytest.approx([300.0, 310.0], abs=0.3)
+    assert not circle.inliers[dip & (np.abs(deg - 27.0) < 20.0)].any()
+
+
+def test_neck_junction_tail_is_trimmed_but_a_dome_depression_is_kept():
+    """An inward run reaching the end of the articular arc (the neck's cortex crossing into the outline)
+    is not a depression; a dip with intact outline on both sides of it is."""
+    angles = np.arange(-180.0, 180.0, 1.0)
+    neck = -83.0
+    diff = np.abs((angles - neck + 180.0) % 360.0 - 180.0)
+    articular = diff > 70.0
+    dev = np.where(articular, 0.0, np.nan)
+    tail = (diff > 70.0) & (diff <= 75.0) & (angles < neck)  # the arc's end beside the neck, inferior
+    dev[tail] = -0.1 - 0.23 * (75.0 - diff[tail]) / 4.0  # deepening toward the neck
+    dome = np.abs(angles - 40.0) <= 10.0  # a depression on the dome, intact on both sides
+    dev[dome] = -1.0
+    trimmed = neck_junction_tails(angles, dev, articular, neck, inward_limit=0.08)
+    assert trimmed[tail].all() and not trimmed[dome].any()
+    assert trimmed.sum() == tail.sum()
+    assert not neck_junction_tails(angles, dev, articular, None, inward_limit=0.08).any()
 
 
 # --- accuracy on phantoms --------------------------------------------------------------------------------
@@ -291,3 +331,61 @@ def test_uniform_and_noise_images_have_no_head():
         measure_radiograph(Radiograph(rng.normal(100.0, 5.0, (600, 600)), (0.15, 0.15), "PixelSpacing"))
     with pytest.raises(SegmentationError):
         measure_radiograph(Radiograph(np.full((600, 600), 7.0), (0.15, 0.15), "PixelSpacing"))
+
+
+# --- hip replacements --------------------------------------------------------------------------------
+REAL_XRAY = Path(__file__).resolve().parents[1].parent / "shared" / "real-xray" / "images"
+
+
+def _labelmap_replacement(prosthesis: bool):
+    from onfh_imaging.phantom.labelmap import radiograph as lm_xray
+    from onfh_imaging.phantom.labelmap.study import LabelmapSpec
+
+    key = ("labelmap_replacement", prosthesis)
+    if key not in _CACHE:
+        spec = lm_xray.RadiographSpec(LabelmapSpec(hips="right", seed=5), side="right", detector_pixel_mm=0.4,
+                                      shape=(260, 260), volume_step_mm=1.0, offset_mm=(0.0, -15.0),
+                                      prosthesis=prosthesis)
+        _CACHE[key] = lm_xray.render_radiograph(spec)
+    return _CACHE[key]
+
+
+def _windows(img: np.ndarray) -> dict[str, np.ndarray]:
+    """The picture as rendered, under a window that saturates its brightest 15 and 30 %, and as an
+    8-bit export clipped at the 90th percentile: monotonic displays of one exposure."""
+    lo, hi = np.percentile(img, [1.0, 90.0])
+    return {"rendered": img, "clipped_15pct": np.minimum(img, np.percentile(img, 85.0)),
+            "clipped_30pct": np.minimum(img, np.percentile(img, 70.0)),
+            "8bit": np.rint(255.0 * np.clip((img - lo) / (hi - lo), 0.0, 1.0))}
+
+
+def test_prosthesis_found_under_any_window_and_never_on_the_native_hip():
+    """Second phantom family: a cobalt-chrome ball and cup on a titanium stem, scatter-limited behind the
+    metal, is found as rendered and when a window saturates it; the same hip without the implant is not
+    a replacement, even when the window saturates its bone."""
+    from onfh_imaging.segment.xray_prosthesis import find_prostheses
+
+    for prosthesis in (True, False):
+        pixels, truth = _labelmap_replacement(prosthesis)
+        size = truth["pixel_size_mm"]
+        for name, img in _windows(pixels.astype(float)).items():
+            for px in ((size, size), None):
+                found = find_prostheses(Radiograph(img, px, laterality="right"))
+                assert [p.side for p in found] == (["right"] if prosthesis else []), (prosthesis, name, px)
+                if prosthesis:
+                    r0, c0 = truth["hips"][0]["center_px"]
+                    # the widest disc of ball and cup lies at the hip (toward the cup's pole from the head centre)
+                    assert np.hypot(found[0].ball_center_px[0] - r0, found[0].ball_center_px[1] - c0) < \
+                        truth["hips"][0]["radius_px"]
+
+
+@pytest.mark.skipif(not REAL_XRAY.is_dir(), reason="../shared/real-xray is not present")
+def test_no_prosthesis_on_real_native_hips():
+    """The real crops are native hips (normal and osteonecrosis classes): no replacement on any."""
+    from onfh_imaging.io.radiograph import read_picture
+    from onfh_imaging.segment.xray_prosthesis import find_prostheses
+
+    files = sorted(REAL_XRAY.glob("*.png"))
+    assert files
+    found = [f.name for f in files if find_prostheses(read_picture(f)[0])]
+    assert found == []

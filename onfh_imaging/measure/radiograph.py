@@ -40,6 +40,7 @@ from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
 from onfh_imaging.errors import MeasurementError, SegmentationError
 from onfh_imaging.fitting import MAD_TO_SIGMA
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.measure.radiograph_lesion import radiographic_lesion
 from onfh_imaging.measure.radiograph_quality import outline_quality
 from onfh_imaging.quality import Quality, combine
 from onfh_imaging.segment.xray import (
@@ -52,6 +53,14 @@ from onfh_imaging.segment.xray_ball import CalibrationBall, find_calibration_bal
 from onfh_imaging.segment.xray_prosthesis import Prosthesis, find_prostheses
 
 NECK_EXCLUSION_DEG = 70.0
+INWARD_TRIM_SIGMAS = 2.5
+"""Outline points further inside the reference circle than this many residual sigmas are read as
+depressed (not intact): about 1 % of an intact outline's noise lies beyond it."""
+NECK_JUNCTION_REACH_DEG = 90.0
+"""An inward run at an end of the articular arc (next to the neck) is trimmed up to this angle from the
+neck: there the neck's cortex crosses into the head's outline (most on the frog-leg lateral, where the
+neck is foreshortened over the head) and the edge bends onto it. The weight-bearing dome, where collapse
+is measured, lies in the half of the head away from the neck, beyond this angle."""
 WEIGHT_BEARING_HALF_WIDTH_DEG = 30.0
 JOINT_SPACE_NARROWING_MM = 2.0
 """Minimum joint space width (mm) at or below which the hip joint space is read as narrowed, the
@@ -109,7 +118,35 @@ def _geometric_fit(pts: np.ndarray) -> tuple[np.ndarray, float]:
     return c + mean, abs(r)
 
 
-def fit_reference_circle(points: np.ndarray, *, inward_k: float = 2.5, outward_k: float = 4.0,
+LMEDS_START_CIRCLES = 120
+"""Circles through three contour points a third of the contour apart that the least-median start of
+the reference circle compares (enough to meet one through three intact points when up to half of the
+contour is depressed)."""
+
+
+def _least_median_circle(pts: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The circle through three contour points (a third of the contour apart) with the least median
+    absolute radial residual over all points (least median of squares): robust to up to half of the
+    contour lying off it, as a collapsed arc does. None with too few points or degenerate triples."""
+    n = len(pts)
+    if n < 9:
+        return None
+    third = n // 3
+    best, best_med = None, np.inf
+    for i in np.unique(np.linspace(0, third - 1, min(third, LMEDS_START_CIRCLES)).astype(int)):
+        a, b, c = pts[i], pts[i + third], pts[i + 2 * third]
+        m = 2.0 * np.array([b - a, c - a])
+        if abs(np.linalg.det(m)) < 1e-12:
+            continue
+        centre = np.linalg.solve(m, np.array([b @ b - a @ a, c @ c - a @ a]))
+        radius = float(np.hypot(*(a - centre)))
+        med = float(np.median(np.abs(np.hypot(*(pts - centre).T) - radius)))
+        if med < best_med:
+            best, best_med = (centre, radius), med
+    return best
+
+
+def fit_reference_circle(points: np.ndarray, *, inward_k: float = INWARD_TRIM_SIGMAS, outward_k: float = 4.0,
                          floor: float = 0.0, max_iterations: int = 30) -> ReferenceCircle:
     """Robust reference circle of a head contour, trimming inward (depressed) points one-sidedly.
 
@@ -141,6 +178,14 @@ def fit_reference_circle(points: np.ndarray, *, inward_k: float = 2.5, outward_k
         raise MeasurementError(f"a reference circle needs at least 8 contour points, got {int(finite.sum())}")
     inl = finite.copy()
     centre, radius = _geometric_fit(pts[inl])
+    start = _least_median_circle(pts[finite])
+    if start is not None:  # a start the depressed arc cannot pull: the circle most of the contour lies on
+        res = np.hypot(*(pts - start[0]).T) - start[1]
+        sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(res[finite]))), floor, 1e-9)
+        near = finite & (res > -inward_k * sigma) & (res < outward_k * sigma)
+        if near.sum() >= 8:
+            inl = near
+            centre, radius = _geometric_fit(pts[inl])
     for _ in range(max_iterations):
         res = np.hypot(*(pts - centre).T) - radius
         sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(res[inl] - np.median(res[inl])))), floor, 1e-9)
@@ -247,6 +292,50 @@ def _longest_run(mask: np.ndarray) -> np.ndarray:
     return np.roll(out, start)
 
 
+def neck_junction_tails(angles_deg: np.ndarray, deviation: np.ndarray, articular: np.ndarray,
+                        neck_angle_deg: float | None, inward_limit: float,
+                        reach_deg: float = NECK_JUNCTION_REACH_DEG) -> np.ndarray:
+    """Inward runs of the outline at the ends of the articular arc, next to the neck.
+
+    A depression of the articular surface lies below the reference circle with intact outline on both
+    sides of it. At an end of the articular arc the outline meets the neck, whose cortex crosses into
+    the head's outline at a shallow angle: an inward run reaching that end is the junction, not a
+    depression with an intact side beyond it.
+
+    Parameters
+    ----------
+    angles_deg : ndarray, shape (N,)
+        Image angle of each radial profile (evenly spaced around the circle).
+    deviation : ndarray, shape (N,)
+        Radial deviation of the outline from the reference circle (negative inward); NaN where none.
+    articular : ndarray of bool, shape (N,)
+        The articular arc (the angles away from the neck).
+    neck_angle_deg : float or None
+        Image angle of the neck.
+    inward_limit : float
+        Deviation (same unit, positive) below which the outline counts as inward of the intact circle.
+    reach_deg : float
+        The runs are followed no further than this angle from the neck.
+
+    Returns
+    -------
+    ndarray of bool, shape (N,)
+        True on the trimmed angles; all False without a neck.
+    """
+    n = len(angles_deg)
+    out = np.zeros(n, dtype=bool)
+    if neck_angle_deg is None or not articular.any() or articular.all():
+        return out
+    near = _angle_diff(angles_deg, neck_angle_deg) <= reach_deg
+    ends = np.flatnonzero(articular & ~np.roll(articular, 1)), np.flatnonzero(articular & ~np.roll(articular, -1))
+    for starts, step in ((ends[0], 1), (ends[1], -1)):
+        for i in starts:
+            while articular[i] and near[i] and not (np.isfinite(deviation[i]) and deviation[i] > -inward_limit):
+                out[i] = True
+                i = (i + step) % n
+    return out
+
+
 def double_contour(angles_deg: np.ndarray, outer_px: np.ndarray, inner_px: np.ndarray, articular: np.ndarray,
                    scale: tuple[float, float]) -> tuple[bool, float, float | None]:
     """A double contour along the superior articular surface: (present, arc in degrees, largest depth).
@@ -339,6 +428,9 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     dev[outward] = np.nan
     smooth = _circular_running_median(dev, 5)
     smooth[~use | outward] = np.nan
+    # inward of the intact circle: beyond the fit's trimming level (its residual, at least a fifth of a pixel)
+    smooth[neck_junction_tails(angles, smooth, articular, contour.neck_angle_deg,
+                               INWARD_TRIM_SIGMAS * max(circle.rms, 0.2 * mean_px))] = np.nan
     warnings: list[str] = []
     if np.all(np.isnan(smooth)):
         raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
@@ -489,8 +581,9 @@ def hip_report(contour: HeadContour2D, rx: Radiograph) -> dict[str, Any]:
         hip_warnings.append("measured in pixels: the pixel size is unknown")
     if contour.placed_by_hand:
         hip_warnings.append("head placed by hand")
+    finding = radiographic_lesion(contour, rx, outline_problems=[c.reason for c in m.quality.checks if not c.passed])
     return {"side": m.side, "head": m.head_dict(), "lesion": None, "staging": _staging(m),
-            "quality": m.quality.to_dict(), "warnings": hip_warnings}
+            "quality": m.quality.to_dict(), "warnings": hip_warnings, "radiographic_lesion": finding.to_dict()}
 
 
 def measure_radiograph(rx: Radiograph, info: Any = None, *, calibration_ball_mm: float = CALIBRATION_BALL_MM,
@@ -564,6 +657,6 @@ def prosthesis_report(p: Prosthesis) -> dict[str, Any]:
             "warnings": [reason, f"side from {p.side_basis}"]}
 
 
-__all__ = ["JOINT_SPACE_NARROWING_MM", "RadiographHeadMeasures", "ReferenceCircle", "calibrate", "double_contour",
+__all__ = ["JOINT_SPACE_NARROWING_MM", "NECK_JUNCTION_REACH_DEG", "RadiographHeadMeasures", "ReferenceCircle", "calibrate", "double_contour",
            "fit_reference_circle", "hip_report", "measure_head_contour", "measure_radiograph",
-           "prosthesis_report"]
+           "neck_junction_tails", "prosthesis_report"]
