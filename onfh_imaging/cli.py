@@ -314,6 +314,10 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                    help="lesion preset (irregular: labelmap only)")
     p.add_argument("--lesion-core", choices=["fatty", "fluid", "mixed"], default="fatty",
                    help="signal of the necrotic core (mixed: labelmap only)")
+    p.add_argument("--occult-lesion", action="store_true",
+                   help="the lesion shows on MRI only (ARCO I): on the radiographs its band and core attenuate "
+                        "as normal marrow, an early lesion without mineral change (default: its dense margin "
+                        "and core show, ARCO II)")
     p.add_argument("--joint-space", type=float, metavar="MM",
                    help="joint space width between head and acetabular bone (sdf 4.1, labelmap 3.0); "
                         "2 mm or less is the narrowing of osteoarthritis (ARCO IV)")
@@ -364,7 +368,8 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     if args.lesion == "irregular" or args.lesion_core == "mixed":
         raise InputError("--lesion irregular and --lesion-core mixed need --family labelmap")
     d = args.collapse_direction
-    disease = {"lesion": args.lesion, "lesion_core": args.lesion_core, "joint_space_mm": args.joint_space}
+    disease = {"lesion": args.lesion, "lesion_core": args.lesion_core, "joint_space_mm": args.joint_space,
+               "radiographic_lesion": not args.occult_lesion}
     right = HipSpec(args.collapse, None if d is None else tuple(d), **disease)
     left = HipSpec(args.collapse, None if d is None else (-d[0], d[1], d[2]), **disease)
     spec = PhantomSpec(hips=args.hips, right=right, left=left, head_radius_mm=args.radius,
@@ -393,7 +398,8 @@ def _cmd_phantom_labelmap(args: argparse.Namespace) -> int:
 
     if args.collapse_direction is not None or args.ball:
         raise InputError("--collapse-direction and --ball are not options of --family labelmap")
-    disease = HipDisease(args.collapse, lesion=args.lesion, core=args.lesion_core)
+    disease = HipDisease(args.collapse, lesion=args.lesion, core=args.lesion_core,
+                         radiographic_lesion=not args.occult_lesion)
     pixel = args.pixel or (1.4 if args.hips == "both" else 0.7)
     spec = LabelmapSpec(hips=args.hips, right=disease, left=disease, head_radius_mm=args.radius,
                         in_plane_mm=pixel, slice_mm=args.slice, matrix=(args.matrix, args.matrix),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -345,6 +346,7 @@ def render_radiograph(
     calibration_ball_mm: float | None = None,
     frog_abduction_deg: float = 45.0,
     frog_external_rotation_deg: float = 40.0,
+    occult_lesion_sides: tuple[str, ...] = (),
     seed: int = 0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Render a hip or pelvis radiograph of the analytic model and report its truth.
@@ -384,6 +386,10 @@ def render_radiograph(
         field clear of bone, mm.
     frog_abduction_deg, frog_external_rotation_deg : float
         Femoral pose of the frog-leg lateral view, degrees.
+    occult_lesion_sides : tuple of str
+        Hips (``"left"``, ``"right"``) whose necrotic lesion is radiographically occult: an early lesion
+        without mineral change (ARCO I), whose band and core attenuate as the marrow they replace while
+        MRI shows them. Other lesions show their dense margin and core (ARCO II).
     seed : int
         Noise seed.
 
@@ -400,11 +406,15 @@ def render_radiograph(
         ``collapse_depth_3d_mm``, ``collapse_depth_section_mm`` and ``collapse_section_angle_deg``
         (the depression's depth and image angle in the head's central section facing the beam, which
         shows as an inner contour rather than as the silhouette), ``joint_space_width_mm``; and the
-        ball (centre px, diameter px) when present.
+        ball (centre px, diameter px) when present; ``radiographic_lesion`` per hip (a lesion drawn).
     """
     if view not in ("AP", "frog_lateral"):
         raise ValueError(f"view must be 'AP' or 'frog_lateral', got {view!r}")
     pelvis = _as_pelvis(model)
+    drawn = {h.side: h.lesion is not None and h.side not in occult_lesion_sides for h in pelvis.hips}
+    if occult_lesion_sides:
+        pelvis = replace(pelvis, hips=tuple(replace(h, lesion=None) if h.side in occult_lesion_sides else h
+                                            for h in pelvis.hips))
     shown = [h for h in pelvis.hips if side in (None, "both", h.side)]
     if not shown:
         raise ValueError(f"the model has no {side} hip")
@@ -499,6 +509,7 @@ def render_radiograph(
         r, cl = ht["center_px"]
         rp = ht["radius_px"]
         ht["in_view"] = bool(rp <= r <= nr - 1 - rp and rp <= cl <= nc - 1 - rp)
+        ht["radiographic_lesion"] = drawn[ph.hip.side]
         truth["hips"].append(ht)
     return pixels, truth
 
@@ -564,7 +575,8 @@ def write_radiograph_study(
     seed : int
         Noise seed (view ``n`` uses ``seed + n``).
     **render
-        Passed to :func:`render_radiograph` (distances, pixel size, ``calibration_ball_mm``, ...).
+        Passed to :func:`render_radiograph` (distances, pixel size, ``calibration_ball_mm``, ...);
+        ``occult_lesion_sides`` defaults to the hips whose spec has ``radiographic_lesion=False``.
 
     Returns
     -------
@@ -577,6 +589,9 @@ def write_radiograph_study(
     from onfh_imaging.io.dicom_write import write_radiograph
 
     model = spec_or_model.model() if hasattr(spec_or_model, "model") else spec_or_model
+    render.setdefault("occult_lesion_sides", tuple(s for s in ("right", "left")
+                                                   if not getattr(getattr(spec_or_model, s, None),
+                                                                  "radiographic_lesion", True)))
     patient_id = getattr(spec_or_model, "patient_id", "PHANTOM")
     patient_name = getattr(spec_or_model, "patient_name", "Phantom^Hip")
     study_date = getattr(spec_or_model, "study_date", "20260101")

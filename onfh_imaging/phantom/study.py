@@ -52,6 +52,10 @@ class HipSpec:
         Radiographic joint space (femoral head surface to acetabular bone), mm; None for the model's
         normal 4.1 mm (2 mm femoral and 1.5 mm acetabular cartilage, 0.6 mm fluid). A smaller width
         thins the three layers in proportion: cartilage loss of osteoarthritis (ARCO IV).
+    radiographic_lesion : bool
+        The lesion shows on the radiographs: its dense margin and its core attenuate as drawn (ARCO II).
+        False for an early lesion without mineral change (ARCO I): on the radiographs its band and core
+        attenuate as the marrow they replace, while MRI shows it.
     """
 
     collapse_mm: float = 0.0
@@ -60,6 +64,7 @@ class HipSpec:
     lesion: Literal["none", "small", "large"] = "none"
     lesion_core: Literal["fatty", "fluid"] = "fatty"
     joint_space_mm: float | None = None
+    radiographic_lesion: bool = True
 
     def hip_fields(self, side: str, head_radius_mm: float) -> dict[str, Any]:
         """Keyword arguments of :class:`HipModel` for this disease on ``side``."""
@@ -246,10 +251,16 @@ def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[s
         "study_instance_uid": study_uid,
         "frame_of_reference_uid": for_uid,
         "series": series_entries,
-        "hips": [hip_truth(h).to_json() for h in model.hips],
+        "hips": [dict(hip_truth(h).to_json(), radiographic_lesion=_radiographic_lesion(spec, h))
+                 for h in model.hips],
     }
     _write_json_atomic(out / "truth.json", truth)
     return truth
+
+
+def _radiographic_lesion(spec: PhantomSpec, hip: Any) -> bool:
+    """Whether the radiographs of this phantom show the hip's lesion (False without a lesion)."""
+    return hip.lesion is not None and getattr(spec, hip.side).radiographic_lesion
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:

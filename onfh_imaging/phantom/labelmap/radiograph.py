@@ -142,8 +142,12 @@ def _prosthesis_mu(hip: HipAnatomy, p: np.ndarray, step: float) -> tuple[np.ndar
 
 def attenuation_volume(anatomy: PelvisAnatomy, hip: HipAnatomy, beam: Beam, *, frog: np.ndarray | None = None,
                        prosthesis: bool = False, step_mm: float = VOLUME_STEP_MM,
-                       texture_seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                       texture_seed: int | None = None, lesion_visible: bool = True
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The hip's attenuation in excess of the body tissue it replaces (1/mm) on a regular grid.
+
+    ``lesion_visible`` False renders the necrotic lesion radiographically occult (an early lesion
+    without mineral change): its band and core attenuate, with texture, as the yellow marrow they replace.
 
     Returns
     -------
@@ -163,11 +167,14 @@ def attenuation_volume(anatomy: PelvisAnatomy, hip: HipAnatomy, beam: Beam, *, f
     lut = np.zeros(max(TISSUES.values()) + 1)
     for name, v in MU_PER_MM.items():
         lut[TISSUES[name]] = v
+    lesion_tissues = ("lesion_fatty", "lesion_fluid", "lesion_band")
+    if not lesion_visible:
+        lut[[TISSUES[t] for t in lesion_tissues]] = lut[TISSUES["yellow_marrow"]]
     femur_ids = np.array([TISSUES[t] for t in FEMUR_TISSUES])
     mu = np.empty((len(y), len(z), len(x)), np.float32)
     bone = np.zeros(mu.shape, bool)
     cancellous = np.array([TISSUES[t] for t in ("yellow_marrow", "red_marrow", "oedema", "pelvic_marrow",
-                                                "lesion_fatty")])
+                                                "lesion_fatty") + (() if lesion_visible else lesion_tissues)])
     Z, X = np.meshgrid(z, x, indexing="ij")
     for k, yk in enumerate(y):
         p = np.column_stack([X.ravel(), np.full(X.size, yk), Z.ravel()])
@@ -326,8 +333,9 @@ def render_radiograph(spec: RadiographSpec) -> tuple[np.ndarray, dict]:
     hip = anatomy.hip(spec.side)
     beam = _beam(spec, hip)
     rot = frog_rotation(hip, *spec.frog_deg) if spec.view == "frog" else None
+    visible = getattr(spec.anatomy, spec.side).radiographic_lesion
     line = project(anatomy, hip, beam, frog=rot, prosthesis=spec.prosthesis, step_mm=spec.volume_step_mm,
-                   texture_seed=spec.seed)
+                   texture_seed=spec.seed, lesion_visible=visible)
     rng = np.random.default_rng([spec.seed, 3])
     primary = spec.photons * np.exp(-line)
     scatter = spec.scatter_to_primary * gaussian_filter(primary, 25.0 / spec.detector_pixel_mm, mode="nearest")
@@ -365,7 +373,8 @@ def render_radiograph(spec: RadiographSpec) -> tuple[np.ndarray, dict]:
                   "radius_mm": hip.radius_mm, "radius_projected_mm": float(tangent),
                   "collapse_depth_mm": depth, "collapse_direction_image": direction,
                   "collapse_depth_3d_mm": 0.0 if hip.depression is None else hip.depression.depth_mm,
-                  "prosthesis": spec.prosthesis}],
+                  "prosthesis": spec.prosthesis,
+                  "radiographic_lesion": bool(getattr(spec.anatomy, spec.side).lesion != "none" and visible)}],
     }
     return pixels, truth
 

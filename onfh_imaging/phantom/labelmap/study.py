@@ -53,7 +53,10 @@ LESION_LATERAL_WEIGHT: dict[str, tuple[float, float]] = {
 @dataclass(frozen=True)
 class HipDisease:
     """Disease of one hip: collapse depth and extent (mm, degrees), lesion preset, core and position
-    (the collapse lies on the lesion's axis), oedema."""
+    (the collapse lies on the lesion's axis), oedema. ``radiographic_lesion`` False makes the lesion
+    radiographically occult (ARCO I, an early lesion without mineral change: on the radiographs its band
+    and core attenuate as the marrow they replace, while MRI shows it); True draws its dense margin and
+    core (ARCO II)."""
 
     collapse_mm: float = 0.0
     collapse_extent_deg: float = 25.0
@@ -61,6 +64,7 @@ class HipDisease:
     core: LesionCore = "fatty"
     oedema: bool = False
     position: LesionPosition = "dome"
+    radiographic_lesion: bool = True
 
 
 @dataclass(frozen=True)
@@ -305,7 +309,8 @@ def write_labelmap_study(out_dir: str | os.PathLike, spec: LabelmapSpec) -> dict
     truth = {
         "schema": TRUTH_SCHEMA, "family": FAMILY, "spec": spec.to_json(), "patient_id": spec.patient_id,
         "study_instance_uid": study_uid, "frame_of_reference_uid": for_uid, "series": series,
-        "hips": _imaged_hips(anatomy, volumes["T1"]),
+        "hips": [dict(h, radiographic_lesion=h.get("lesion") is not None
+                      and getattr(spec, h["side"]).radiographic_lesion) for h in _imaged_hips(anatomy, volumes["T1"])],
         "anatomy": anatomy_summary(anatomy),
     }
     write_json_atomic(out / "truth.json", truth)
