@@ -57,9 +57,17 @@ def evaluate(name: str, spec: RadiographSpec, folder: Path) -> dict:
     row = {"case": name, "desc": describe(spec), "true_side": true["side"], "seconds": seconds,
            "true_collapse_mm": true["collapse_depth_mm"], "prosthesis": spec.prosthesis}
     px_mm = truth["pixel_size_mm"]
+    if spec.prosthesis:  # a replacement is found when the report has one on the imaged side
+        hits = [h for h in report.get("hips", []) if h.get("prosthesis_detected") is True]
+        row.update(prosthesis_detected=bool(hits), found=bool(hits),
+                   side=hits[0]["side"] if hits else None,
+                   side_right=bool(hits) and hits[0]["side"] == true["side"],
+                   stage=next((h["staging"]["arco_2019"] for h in report.get("hips", [])
+                               if h["side"] == true["side"] and h.get("staging")), None))
+        return row
     best = None
     for hip in report.get("hips", []):
-        c = np.asarray(hip["head"].get("center_px") or [np.nan, np.nan], float)
+        c = np.asarray((hip.get("head") or {}).get("center_px") or [np.nan, np.nan], float)
         dist = float(np.linalg.norm(c - np.asarray(true["center_px"])))
         if best is None or dist < best[0]:
             best = (dist, hip)
