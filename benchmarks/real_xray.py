@@ -7,7 +7,8 @@ normal, 1 and 2 the source's two grades of osteonecrosis). There is no outline t
 the detection rate, the side against the file name, the radius distribution, and how Mose deviation
 and collapse depth differ between the classes (in pixels and relative to the head's radius).
 
-It writes ``benchmarks/results/real_xray_mosaic.png`` (every crop with its reference circle in yellow,
+It writes ``benchmarks/results/real_xray_mosaic.png`` (every crop, its local contrast equalised for viewing,
+with its reference circle in yellow,
 the traced outline in green, an inner double contour in red, the side found / the side in the file
 name, and the measures) and ``benchmarks/results/real_xray.json`` (one row per crop). The crops are
 never copied into the project.
@@ -81,8 +82,13 @@ def _row(path: Path, side: str, cls: int, result: dict, seconds: float) -> dict:
 
 def _tile(path: Path, row: dict, contours: list):
     from PIL import Image, ImageDraw
+    from skimage import exposure
 
-    im = Image.open(path).convert("L").convert("RGB")
+    # shown with its local contrast equalised, so that the faint rim and the joint space can be checked at a
+    # glance (the pipeline reads the crop as stored)
+    grey = np.asarray(Image.open(path).convert("L"), dtype=float) / 255.0
+    shown = exposure.equalize_adapthist(grey, clip_limit=0.02)
+    im = Image.fromarray((255 * shown).astype(np.uint8)).convert("RGB")
     scale = TILE / max(im.size)
     im = im.resize((round(im.size[0] * scale), round(im.size[1] * scale)))
     d = ImageDraw.Draw(im)
@@ -96,7 +102,7 @@ def _tile(path: Path, row: dict, contours: list):
                 d.point((x, y), fill=colour)
         (cy, cx), r = row["center_px"], row["radius_px"]
         cy, cx, r = cy * scale, cx * scale, r * scale
-        d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(255, 230, 0), width=1)
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(255, 230, 0), width=2)
         d.line([cx - 3, cy, cx + 3, cy], fill=(255, 230, 0))
         d.line([cx, cy - 3, cx, cy + 3], fill=(255, 230, 0))
         ok = "ok" if row["side_ok"] else "WRONG"

@@ -16,7 +16,9 @@ is found in three steps:
 3. **Verify**: a head's rim is traced over at least half of its outline inside the image, its widest
    gap is the neck (plus overlap and the image edge), and one circle explains it; the best supported
    candidate is the head (two on a pelvis: a pair of similar radius, at the same height, across the
-   pelvis). A hand-placed seed replaces steps 1 and 2's search: the head is traced from it.
+   pelvis). A head articulates (:mod:`onfh_imaging.segment.xray_anatomy`): its dome is in the image and
+   capped by the acetabular roof across the joint space; circles under a clear roof are traced too, and
+   of two concentric arcs the head is the inner one. A hand-placed seed replaces steps 1 and 2's search: the head is traced from it.
 
 The side comes from :mod:`onfh_imaging.segment.xray_sides` (PatientOrientation, laterality, position
 or the neck's direction).
@@ -48,8 +50,20 @@ from scipy import ndimage
 from onfh_imaging.errors import SegmentationError
 from onfh_imaging.fitting import MAD_TO_SIGMA, robust_scale
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.segment.xray_anatomy import (
+    articular_weight,
+    dome_evidence,
+    largest_gap,
+    superior_angle_deg,
+    under_its_roof,
+)
 from onfh_imaging.segment.xray_outline import closed_path
-from onfh_imaging.segment.xray_search import MIN_ARC_IN_IMAGE, best_radius_at, head_candidates
+from onfh_imaging.segment.xray_search import (
+    MIN_ARC_IN_IMAGE,
+    best_radius_at,
+    head_candidates,
+    roof_candidates,
+)
 from onfh_imaging.segment.xray_sides import assign_sides
 
 HEAD_RADIUS_RANGE_MM = (18.0, 30.0)
@@ -94,11 +108,14 @@ GRADIENT_MM = 0.4
 SEARCH_CANDIDATES = 12
 """Circles of each octave of the search that are traced; the best supported is the head. A pelvis view
 holds two heads among as many rounded bright structures (pubis, ischium, sacrum, trochanters)."""
+ROOF_CANDIDATES = 3
+"""Heads under the best acetabular roofs of each octave that are traced as well (a faint rim under a clear roof)."""
 MIN_RIM_TRACED = 0.5
 """A head's rim is traced over at least half of its outline inside the image: the neck takes a
 quarter of the circle and overlapping bone may hide some more."""
 DUPLICATE_RADII = 0.2
-"""Search candidates whose centres lie within a fifth of a radius of one already traced are that circle."""
+"""Search candidates whose centres lie within a fifth of a radius of one already traced, with a radius within a
+fifth of its, are that circle."""
 PAIR_RADIUS_RATIO = 0.15
 """A second head is the other hip: its radius within 15 % of the first (left and right heads differ by a
 few percent, plus the beam's different magnification at the two hips)."""
@@ -304,27 +321,6 @@ def _fit_circle(points: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, float(np.sqrt(max(sol[2] + sol[:2] @ sol[:2], 0.0)))
 
 
-def _largest_gap(valid: np.ndarray, angles_deg: np.ndarray) -> tuple[float | None, float]:
-    """Middle angle and width (degrees) of the widest circular run of invalid angles."""
-    if valid.all():
-        return None, 0.0
-    if not valid.any():
-        return None, 360.0
-    step = float(np.median(np.diff(angles_deg)))
-    start = int(np.argmax(valid))  # begin at a valid angle so runs do not wrap
-    v = np.roll(valid, -start)
-    best_len, best_mid, run = 0, 0.0, 0
-    for i, ok in enumerate(np.append(v, True)):
-        if not ok:
-            run += 1
-            continue
-        if run > best_len:
-            best_len, best_mid = run, (i - run + (i - 1)) / 2.0
-        run = 0
-    mid = angles_deg[0] + ((best_mid + start) % len(valid)) * step
-    return float((mid + 180.0) % 360.0 - 180.0), best_len * step
-
-
 def _blurred_sqrt(x: np.ndarray, sigma: float) -> np.ndarray:
     """``sqrt(max(x, 0))`` convolved with a Gaussian of width ``sigma`` (same unit as ``x``): the
     profile of a sphere's projected chord near its rim, blurred."""
@@ -509,13 +505,14 @@ def _head_contour(img: np.ndarray, grad, center, radius_px: float, px_mm: float,
     return center, dict(e, radius_px=np.float64(radius_px)), ok
 
 
-def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: float, angles: np.ndarray
-                 ) -> dict:
+def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: float, angles: np.ndarray,
+                 superior_deg: float = 0.0) -> dict:
     """Locate the head's rim from a circle (a search candidate or a seed) and say how much of it was traced.
 
     Returns the refined centre and radius, the edges along the rays, ``ok`` (a head edge at that
     angle, inside the image), the fraction of the in-image outline traced, the fraction of the
-    outline inside the image and the neck (the widest gap).
+    outline inside the image, the neck (the widest gap) and the dome's evidence of a joint
+    (:func:`~onfh_imaging.segment.xray_anatomy.dome_evidence`, about ``superior_deg``).
     """
     sigma = max(1.0, GRADIENT_MM / px_mm)
     if sigma not in grads:
@@ -529,8 +526,8 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
     in_image = (rows >= 0) & (rows <= h - 1) & (cols >= 0) & (cols <= w - 1)
     ok = ok & in_image
     traced = (e["head_strength"] > RIM_TRACE_SNR) & (e["head_r"] < rad_px + 1.5 / px_mm) & in_image
-    gap_mid, _ = _largest_gap(traced, angles)
-    _, gap = _largest_gap(traced | ~in_image, angles)  # the untraced arc inside the image
+    gap_mid, _ = largest_gap(traced, angles)
+    _, gap = largest_gap(traced | ~in_image, angles)  # the untraced arc inside the image
     fraction = float(traced.sum() / max(in_image.sum(), 1))
     # how well one circle explains the traced rim: residual and agreement with the circle traced from
     fit_rms, shift = np.inf, np.inf
@@ -547,8 +544,9 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
         shift = max(abs(r_fit - rad_px), float(np.hypot(*(c_fit - np.asarray(center))))) / rad_px
     strong = float(ok.sum() / max(in_image.sum(), 1))  # share of the rim with a measurable edge
     support = fraction * strong * float(np.exp(-fit_rms / VERIFY_RMS) * np.exp(-shift / VERIFY_SHIFT))
+    dome = dome_evidence(angles, e["head_r"], ok, in_image, e["roof_r"], e["roof_strength"], rad_px, superior_deg)
     return {"centre": center, "e": dict(e, radius_px=rad_px, gap_mid=gap_mid), "ok": ok, "px_mm": px_mm,
-            "radius_px": rad_px, "fraction": fraction, "support": support,
+            "radius_px": rad_px, "fraction": fraction, "support": support, "dome": dome,
             "arc_in_image": float(in_image.mean()), "gap_deg": gap}
 
 
@@ -563,21 +561,33 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
     lo_mm, hi_mm = _nominal_pixel_mm(rx)
     r_range = (HEAD_RADIUS_RANGE_MM[0] / hi_mm, HEAD_RADIUS_RANGE_MM[1] / lo_mm)
     grads: dict = {}
+    superior_deg = superior_angle_deg(rx)
     found: list[dict] = []
     traced: list[tuple[float, float, float]] = []
-    for cand in head_candidates(img, r_range, count=SEARCH_CANDIDATES):
-        if any(np.hypot(cand.center_px[0] - r, cand.center_px[1] - c) < DUPLICATE_RADII * rad for r, c, rad in traced):
+    # heads under a roof first: of two candidates on one centre, the one placed by the joint is traced
+    candidates = (roof_candidates(img, r_range, count=ROOF_CANDIDATES, superior_deg=superior_deg)
+                  + head_candidates(img, r_range, count=SEARCH_CANDIDATES, superior_deg=superior_deg))
+    for cand in candidates:
+        if any(np.hypot(cand.center_px[0] - r, cand.center_px[1] - c) < DUPLICATE_RADII * rad
+               and abs(cand.radius_px / rad - 1.0) < DUPLICATE_RADII for r, c, rad in traced):
             continue  # the same circle as one traced already
         traced.append((*cand.center_px, cand.radius_px))
-        hd = _traced_head(img, grads, cand.center_px, cand.radius_px, _head_px_mm(rx, cand.radius_px), angles)
-        radius_mm = hd["radius_px"] * _head_px_mm(rx, cand.radius_px) if rx.calibrated else None
-        plausible = radius_mm is None or HEAD_RADIUS_RANGE_MM[0] - 1.0 <= radius_mm <= HEAD_RADIUS_RANGE_MM[1] + 2.0
+        hd = _traced_head(img, grads, cand.center_px, cand.radius_px, _head_px_mm(rx, cand.radius_px), angles,
+                          superior_deg)
+        # the traced radius stays within the range searched (in mm, or in pixels over the assumed fields of
+        # view), widened by 1 mm below and 2 mm above (a flattened or enlarged head re-fits a little larger)
+        lo_r, hi_r = HEAD_RADIUS_RANGE_MM[0] - 1.0, HEAD_RADIUS_RANGE_MM[1] + 2.0
+        plausible = (lo_r / hi_mm <= hd["radius_px"] <= hi_r / lo_mm if not rx.calibrated
+                     else lo_r <= hd["radius_px"] * _head_px_mm(rx, cand.radius_px) <= hi_r)
         if (hd["fraction"] < MIN_RIM_TRACED or hd["arc_in_image"] < MIN_ARC_IN_IMAGE or hd["gap_deg"] > MAX_GAP_DEG
                 or not plausible):
             continue
         if hd["gap_deg"] < 25.0 and hd["fraction"] > 0.92 and hd["arc_in_image"] > 0.99:
             continue  # a complete ring: a calibration ball or other round object, not a head
-        hd["support"] *= cand.score  # and the search's evidence for the circle as a whole
+        # and the search's evidence for the circle as a whole, and for a joint over its dome
+        hd["support"] *= cand.score * articular_weight(hd["dome"])
+        if hd["support"] <= 0.0:
+            continue
         found.append(hd)
     # of overlapping heads (one bone), the best supported
     kept: list[dict] = []
@@ -585,10 +595,10 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
         if not any(np.hypot(f["centre"][0] - g["centre"][0], f["centre"][1] - g["centre"][1]) < g["radius_px"]
                    for g in kept):
             kept.append(f)
-    found = kept
-    if not found:
+    if not kept:
         return []
-    first = found[0]
+    first = under_its_roof(kept[0], [f for f in found if f is not kept[0]])
+    found = [first] + [f for f in kept[1:] if f is not first]
     pair = [f for f in found[1:] if abs(f["radius_px"] / first["radius_px"] - 1.0) <= PAIR_RADIUS_RATIO
             and abs(f["centre"][0] - first["centre"][0]) <= PAIR_HEIGHT_RADII * first["radius_px"]
             and abs(f["centre"][1] - first["centre"][1]) >= PAIR_MIN_SEPARATION_RADII * first["radius_px"]]

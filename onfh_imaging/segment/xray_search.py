@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from onfh_imaging.segment.xray_anatomy import DOME_HALF_ARC_DEG, DOME_MIN_IN_IMAGE
+
 SEARCH_ANGLES = 64
 """Angles per circle: one every 5.6 deg, a sample every 1-3 pixels of outline at 8-32 pixels of radius."""
 OCTAVE_RADII_PX = (8.0, 32.0)
@@ -48,6 +50,15 @@ ENERGY_SCALE = 4.0
 MIN_ARC_IN_IMAGE = 0.45
 """Fraction of a circle's outline that must lie in the image for it to be scored: a head cut by the
 edge of a crop or detector shows at least its articular half above the neck."""
+ROOF_TO_HEAD = 0.9
+"""A head under a roof circle has 0.9 times its radius: the joint space with both cartilages (2-5 mm)
+and the sourcil's edge on a 24 mm head (see ``xray_anatomy.JOINT_SPACE_RADII``); the trace re-fits it."""
+ROOF_MIN_HEAD_PX = 40.0
+"""Roofs are sought over heads of at least 40 pixels radius: a roof arc of 120 deg is then at least 80
+pixels long, long enough to be told from trabecular texture; smaller heads (a whole pelvis on a small
+image) are found by their own rim."""
+ROOF_MIN_IN_IMAGE = 0.8
+"""A roof is scored where at least 80 % of its dome arc lies inside the image."""
 MIN_ARC_COUNTED = MIN_ARC_IN_IMAGE
 """The mean is taken over at least this fraction of the outline (angles outside the image beyond it
 count as no evidence)."""
@@ -92,8 +103,42 @@ def normalised_gradient(img: np.ndarray, sigma: float) -> tuple[np.ndarray, np.n
     return gr / energy, gc / energy
 
 
-def circle_scores(img: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def roof_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float = 0.0) -> np.ndarray:
+    """Score of every circle as an acetabular roof over a head centred on it, shape (len(radii), H, W).
+
+    The roof's inner edge (the sourcil over the joint space) is where the image *rises* outward from the
+    head's centre over the dome (``DOME_HALF_ARC_DEG`` about ``superior_deg``); the score is the mean
+    ``tanh`` of the normalised outward rise over the dome's angles, -1 where less than
+    ``ROOF_MIN_IN_IMAGE`` of them lie inside the image.
+    """
+    gr, gc = normalised_gradient(img, GRADIENT_SCALE_PX)
+    h, w = img.shape
+    theta = np.radians(np.arange(SEARCH_ANGLES) * 360.0 / SEARCH_ANGLES)
+    ur, uc = -np.cos(theta), np.sin(theta)
+    off = (np.degrees(theta) - superior_deg + 180.0) % 360.0 - 180.0
+    dome = np.flatnonzero(np.abs(off) <= DOME_HALF_ARC_DEG)
+    total = np.zeros((len(radii), h, w))
+    count = np.zeros((len(radii), h, w))
+    for a in dome:
+        rise = np.tanh(gr * ur[a] + gc * uc[a])
+        for k, r in enumerate(radii):
+            dr, dc = round(r * ur[a]), round(r * uc[a])
+            i0, i1 = max(0, -dr), min(h, h - dr)
+            j0, j1 = max(0, -dc), min(w, w - dc)
+            if i1 <= i0 or j1 <= j0:
+                continue
+            total[k, i0:i1, j0:j1] += rise[i0 + dr:i1 + dr, j0 + dc:j1 + dc]
+            count[k, i0:i1, j0:j1] += 1.0
+    return np.where(count >= ROOF_MIN_IN_IMAGE * len(dome), total / np.maximum(count, 1.0), -1.0)
+
+
+def circle_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Score of every circle centred on a pixel of ``img``, shape (len(radii), H, W).
+
+    With ``superior_deg`` (image angle of the patient's superior direction), circles with less than
+    ``DOME_MIN_IN_IMAGE`` of their dome (``DOME_HALF_ARC_DEG`` about it) inside the image are not
+    scored: their dome, where a head articulates and is measured, is not seen.
 
     Returns
     -------
@@ -109,6 +154,9 @@ def circle_scores(img: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.nd
     ur, uc = -np.cos(theta), np.sin(theta)  # image angle from image-up, toward increasing column
     total = np.zeros((len(radii), h, w))
     count = np.zeros((len(radii), h, w))
+    off = (np.degrees(theta) - (superior_deg or 0.0) + 180.0) % 360.0 - 180.0
+    dome = (np.abs(off) <= DOME_HALF_ARC_DEG) if superior_deg is not None else np.zeros(SEARCH_ANGLES, dtype=bool)
+    dome_count = np.zeros((len(radii), h, w)) if dome.any() else None
     for a in range(SEARCH_ANGLES):
         fall = np.tanh(-(gr * ur[a] + gc * uc[a]))
         for k, r in enumerate(radii):
@@ -119,9 +167,14 @@ def circle_scores(img: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.nd
                 continue
             total[k, i0:i1, j0:j1] += fall[i0 + dr:i1 + dr, j0 + dc:j1 + dc]
             count[k, i0:i1, j0:j1] += 1.0
+            if dome_count is not None and dome[a]:
+                dome_count[k, i0:i1, j0:j1] += 1.0
     arc = count / SEARCH_ANGLES
     score = total / np.maximum(count, MIN_ARC_COUNTED * SEARCH_ANGLES)
-    return np.where(arc >= MIN_ARC_IN_IMAGE, score, -1.0), arc
+    scored = arc >= MIN_ARC_IN_IMAGE
+    if dome_count is not None:
+        scored &= dome_count >= DOME_MIN_IN_IMAGE * dome.sum()
+    return np.where(scored, score, -1.0), arc
 
 
 def _local_maxima(score: np.ndarray, arc: np.ndarray, radii: np.ndarray, factor: int, count: int
@@ -144,8 +197,35 @@ def _local_maxima(score: np.ndarray, arc: np.ndarray, radii: np.ndarray, factor:
     return out
 
 
-def head_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count: int = 6
-                    ) -> list[CircleCandidate]:
+def roof_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count: int = 3,
+                    superior_deg: float = 0.0) -> list[CircleCandidate]:
+    """Heads under the best-scoring acetabular roofs (:func:`roof_scores`), best first.
+
+    A head's faint rim can score below texture circles while the roof over it, a sclerotic arc, is
+    clear; each roof circle gives a head candidate on the same centre, ``ROOF_TO_HEAD`` times its
+    radius. Only roofs of heads at least ``ROOF_MIN_HEAD_PX`` pixels in radius are sought (smaller
+    ones are too short an arc to tell from texture). Arguments as for :func:`head_candidates`.
+    """
+    lo = max(float(radius_range_px[0]), ROOF_MIN_HEAD_PX) / ROOF_TO_HEAD
+    hi = float(radius_range_px[1]) / ROOF_TO_HEAD
+    found: list[CircleCandidate] = []
+    r0 = lo
+    while r0 < hi:
+        factor = max(1, min(int(np.floor(r0 / OCTAVE_RADII_PX[0])), min(img.shape) // MIN_REDUCED_PX))
+        r1 = min(hi, r0 * OCTAVE_RADII_PX[1] / OCTAVE_RADII_PX[0])
+        small = _reduce(img, factor)
+        n = max(2, int(np.ceil(np.log(r1 / r0) / np.log1p(RADIUS_STEP))) + 1)
+        radii = np.geomspace(r0, r1, n) / factor
+        if radii.size and 2 * radii[0] < max(small.shape):
+            score = roof_scores(small, radii, superior_deg)
+            for c in _local_maxima(score, np.ones_like(score), radii, factor, count):
+                found.append(CircleCandidate(c.center_px, ROOF_TO_HEAD * c.radius_px, c.score, c.arc_in_image))
+        r0 = r1
+    return sorted(found, key=lambda c: -c.score)
+
+
+def head_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count: int = 6,
+                    superior_deg: float | None = None) -> list[CircleCandidate]:
     """The best-scoring circles with radii in ``radius_range_px`` (pixels of ``img``), best first.
 
     Parameters
@@ -156,6 +236,9 @@ def head_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count
         Smallest and largest radius searched, pixels.
     count : int
         Candidates kept per octave.
+    superior_deg : float, optional
+        Image angle of the patient's superior direction: circles whose dome is mostly outside the
+        image are not candidates (see :func:`circle_scores`).
 
     Returns
     -------
@@ -171,15 +254,12 @@ def head_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count
         n = max(2, int(np.ceil(np.log(r1 / r0) / np.log1p(RADIUS_STEP))) + 1)
         radii = np.geomspace(r0, r1, n) / factor
         if radii.size and 2 * radii[0] < max(small.shape):
-            score, arc = circle_scores(small, radii)
+            score, arc = circle_scores(small, radii, superior_deg)
             found += _local_maxima(score, arc, radii, factor, count)
         if r1 >= hi:
             break
         r0 = r1
     return sorted(found, key=lambda c: -c.score)
-
-
-
 
 
 def best_radius_at(img: np.ndarray, center: tuple[float, float], radius_range_px: tuple[float, float]) -> float:
@@ -206,4 +286,6 @@ def best_radius_at(img: np.ndarray, center: tuple[float, float], radius_range_px
                      fall.sum(axis=1) / np.maximum(count, MIN_ARC_COUNTED * len(theta)), -1.0)
     return float(radii[int(np.argmax(score))])
 
-__all__ = ["CircleCandidate", "best_radius_at", "circle_scores", "head_candidates", "normalised_gradient"]
+
+__all__ = ["CircleCandidate", "best_radius_at", "circle_scores", "head_candidates", "normalised_gradient",
+           "roof_candidates", "roof_scores"]
