@@ -6,6 +6,11 @@ used and the others, what the visit cannot tell, disagreements, review), then wh
 with units. Each warning is printed once, naming every series that raised it. A stage is never left
 empty: a hip without one says "not staged" and why.
 
+Stage I vs II is decided by each radiograph's finding inside the head (a sclerotic margin or a lucency,
+:mod:`onfh_imaging.measure.radiograph_lesion`): each radiograph's block says whether it was found, found
+absent (the radiograph is normal inside the head) or not read and why; the verdict is II when one was
+found, I when every radiograph read the head and found none, "I or II" otherwise, with the reason.
+
 The input is the measurement JSON of each series with its visit's ``verdicts`` block
 (:func:`onfh_imaging.verdict.with_verdicts`).
 """
@@ -109,7 +114,22 @@ def _radiograph_measures(hip: Mapping[str, Any], unit: str, detection_mm: float 
         deep = head.get(f"double_contour_max_depth_{suffix}")
         lines.append(_join([f"double contour over {head.get('double_contour_arc_deg', 0):.0f} deg",
                             f"up to {float(deep):.2f} {unit} inside the outline" if deep is not None else None]))
+    lines.append(_finding_line(hip.get("radiographic_lesion")))
     return [line for line in lines if line]
+
+
+def _finding_line(block: Mapping[str, Any] | None) -> str | None:
+    """The lesion's radiographic finding inside the head, as the reader of I vs II needs it."""
+    if not block:
+        return None
+    if not block.get("resolved"):
+        return f"inside the head: not read ({block.get('reason') or 'no reason given'})"
+    if not block.get("finding"):
+        return "inside the head: no sclerotic margin or lucency" + (f" ({block['reason']})" if block.get("reason") else "")
+    size = [f"{block['band_length_mm']:.0f} mm long" if block.get("band_length_mm") else None,
+            f"{block['lucent_area_mm2']:.0f} mm2" if block.get("lucent_area_mm2") else None]
+    return (f"inside the head: {block.get('kind')} (contrast {float(block.get('contrast_sd') or 0):.1f} SD of the "
+            f"head's texture" + "".join(f", {p}" for p in size if p) + ")")
 
 
 def _radiograph_unit(report: Mapping[str, Any]) -> str:

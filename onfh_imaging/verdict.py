@@ -20,10 +20,11 @@ them for one hip, as a radiologist reads the MR and the AP and frog-leg views si
   finest grid first; a radiograph sees only the head's silhouette, which a depression moves inward only
   where the beam is tangent to it, so a silhouette depth is a lower bound of the true depth and is used
   only when no 3-D depth is trusted (then the deepest view).
-* **I vs II** needs a radiographic finding (sclerosis, cysts) that the software does not detect: a
-  lesion without collapse is ``I-II`` and the verdict says why (radiograph finding not assessed, or no
-  radiograph at the visit). MRI alone also cannot see joint-space narrowing, so a visit without radiograph
-  says stage IV was not assessed.
+* **I vs II** from the lesion's finding inside the head on each radiograph (sclerotic margin, lucency:
+  :mod:`onfh_imaging.measure.radiograph_lesion`): an MR lesion without collapse is **II** when a radiograph
+  found it, **I** when every radiograph read the head and found none, ``I-II`` with the reason otherwise
+  (no radiograph, a head not read, or radiographs that disagree while the finding's contrast is not well
+  above its noise). It never raises a hip to III. MRI alone cannot see joint-space narrowing either.
 
 Disagreements between series are listed, with what explains them; ``needs_review`` is set when series
 conflict beyond their uncertainty (a silhouette deeper than the 3-D surface by more than both detection
@@ -41,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from onfh_imaging.measure.radiograph_lesion import STRONG_CONTRAST, RadiographicLesion
 from onfh_imaging.staging import (
     COLLAPSE_DETECTION_MM,
     IIIB_MIN_COLLAPSE_MM,
@@ -61,7 +63,6 @@ STAGE_ORDER = ("none", "I", "I-II", "II", "IIIA", "IIIB", "IV")
 """Stages from least to most advanced (``I-II`` sits between: it is one of the two)."""
 
 _NO_RADIOGRAPH = "no radiograph at this visit"
-_FINDING_NOT_ASSESSED = "the radiograph finding of stage II (sclerosis, cysts) is not assessed by the software"
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class SeriesHip:
         False when a failed quality check means this series' collapse evidence cannot support stage III.
     reasons : tuple of str
         The series' review reasons.
+    finding : RadiographicLesion or None
+        The lesion's radiographic finding inside the head (a radiograph's; None on MR).
     """
 
     side: str
@@ -113,6 +116,7 @@ class SeriesHip:
     needs_review: bool = False
     collapse_trusted: bool = True
     reasons: tuple[str, ...] = ()
+    finding: RadiographicLesion | None = None
 
     @property
     def collapsed(self) -> bool:
@@ -136,7 +140,15 @@ class SeriesHip:
                 "radiograph": self.radiograph, "arco_2019": self.stage,
                 "collapse_depth_mm": _round(self.depth_mm), "detection_limit_mm": _round(self.detection_mm),
                 "double_contour": self.fracture, "joint_space_width_mm": _round(self.joint_space_mm),
-                "needs_review": self.needs_review}
+                "radiographic_lesion": self.lesion_finding, "needs_review": self.needs_review}
+
+    @property
+    def lesion_finding(self) -> bool | None:
+        """The radiographic finding: True found, False read and absent, None not read."""
+        return None if self.finding is None else self.finding.found
+
+    def finding_text(self) -> str:  # the finding in words, naming this series
+        return self.finding.describe(self.label)
 
 
 @dataclass(frozen=True)
@@ -150,9 +162,8 @@ class DepthMeasurement:
     method: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"series_instance_uid": self.series_instance_uid, "series": self.series,
-                "depth_mm": _round(self.depth_mm), "detection_limit_mm": _round(self.detection_limit_mm),
-                "method": self.method}
+        return {"series_instance_uid": self.series_instance_uid, "series": self.series, "depth_mm": _round(
+            self.depth_mm), "detection_limit_mm": _round(self.detection_limit_mm), "method": self.method}
 
 
 @dataclass(frozen=True)
@@ -168,8 +179,8 @@ class HipVerdict:
     study_instance_uids : tuple of str
         Studies of the visit that saw this hip.
     stage : str or None
-        ``"none"``, ``"I-II"``, ``"IIIA"``, ``"IIIB"``, ``"IV"`` (``"I"``, ``"II"`` once a radiograph
-        finding is assessed); None when the series do not support a stage (``basis`` says why).
+        ``"none"``, ``"I"``, ``"II"``, ``"I-II"`` (I or II: the radiographs did not tell), ``"IIIA"``,
+        ``"IIIB"``, ``"IV"``; None when the series do not support a stage (``basis`` says why).
     basis : str
         What decided the stage, naming the series.
     decided_by : tuple of str
@@ -324,6 +335,7 @@ def series_hips(report: Mapping[str, Any]) -> list[SeriesHip]:
         staging = hip.get("staging") or {}
         lesion = hip.get("lesion")
         if radiograph:
+            finding = RadiographicLesion.from_dict(hip.get("radiographic_lesion"))
             detection = _radiograph_detection_mm(inp)
             depth = _number(head.get("collapse_depth_mm")) if detection is not None else None
             out.append(SeriesHip(
@@ -332,7 +344,7 @@ def series_hips(report: Mapping[str, Any]) -> list[SeriesHip]:
                 detection_mm=COLLAPSE_DETECTION_MM if detection is None else detection,
                 fracture=bool(head.get("double_contour")),
                 joint_space_mm=_number(head.get("joint_space_width_mm")),
-                needs_review=review, collapse_trusted=trusted, reasons=reasons))
+                needs_review=review, collapse_trusted=trusted, reasons=reasons, finding=finding))
         else:
             detection = _number(head.get("collapse_detection_mm")) or COLLAPSE_DETECTION_MM
             out.append(SeriesHip(
@@ -499,8 +511,30 @@ def _stage_iv(radiographs: Sequence[SeriesHip]) -> tuple[str | None, str, list[s
     return "IV", basis, [n.label] + [s.label for s in others], []
 
 
-def _stage_without_collapse(series: Sequence[SeriesHip]) -> tuple[str | None, str, list[str], list[str]]:
-    """(stage, basis, deciding series, what cannot be told) of a hip without stage III or IV evidence."""
+def _i_or_ii(mr: SeriesHip, radiographs: Sequence[SeriesHip]) -> tuple[str, str, list[str], list[str], list[str]]:
+    """(stage, basis addition, deciders, not told, disagreements) of an MR lesion without collapse."""
+    if not radiographs:
+        return "I-II", "", [], [f"I or II: {_NO_RADIOGRAPH}"], []
+    found, absent, unread = ([s for s in radiographs if s.lesion_finding is v] for v in (True, False, None))
+    disagreements = []
+    if found and absent:
+        text = "; ".join(s.finding_text() for s in found) + " but none on " + ", ".join(s.label for s in absent)
+        found = [s for s in found if s.finding.strong]
+        if not found:
+            why = f"I or II: the radiographs disagree ({text}); the contrast is under {STRONG_CONTRAST:g} SD"
+            return "I-II", "", [], [why], [text]
+        disagreements.append(text + ": the finding's contrast is well above its noise, it decides")
+    if found:
+        return "II", "; " + " and ".join(s.finding_text() for s in found), [s.label for s in found], [], disagreements
+    if unread:
+        why = "; ".join(f"{s.label}: {s.finding.reason if s.finding else 'not read'}" for s in unread)
+        return "I-II", "", [], [f"I or II: the radiograph finding of stage II (sclerosis, cysts) was not read on {why}"], []
+    return ("I", "; no sclerotic margin or lucency inside the head on " + ", ".join(s.label for s in absent)
+            + " (radiographs normal)", [s.label for s in absent], [], [])
+
+
+def _stage_without_collapse(series: Sequence[SeriesHip]) -> tuple[str | None, str, list[str], list[str], list[str]]:
+    """(stage, basis, deciders, what cannot be told, disagreements) of a hip without III or IV evidence."""
     mr = [s for s in series if not s.radiograph]
     radiographs = [s for s in series if s.radiograph]
     lesion = next((s.lesion_present for s in mr if s.lesion_present is not None), None)
@@ -513,17 +547,19 @@ def _stage_without_collapse(series: Sequence[SeriesHip]) -> tuple[str | None, st
             rx_text = (" and no collapse or joint-space narrowing on " + ", ".join(s.label for s in radiographs)
                        if radiographs else "")
             basis = f"necrotic lesion on {mr[0].label} without collapse{rx_text}"
-        why = _FINDING_NOT_ASSESSED if radiographs else _NO_RADIOGRAPH
-        return "I-II", basis, [mr[0].label] + [s.label for s in radiographs], [f"I or II: {why}"]
-    if lesion is False:
-        return "none", f"no necrotic lesion on {mr[0].label} and no collapse", [mr[0].label], []
+        stage, more, decided, cannot, disagreements = _i_or_ii(mr[0], radiographs)
+        return stage, basis + more, [mr[0].label] + (decided or [s.label for s in radiographs]), cannot, disagreements
+    found = [s for s in radiographs if s.lesion_finding is True]
+    if lesion is False:  # a finding on a radiograph without an MR lesion is listed, not staged
+        return "none", f"no necrotic lesion on {mr[0].label} and no collapse", [mr[0].label], [], [
+            f"{s.finding_text()} although {mr[0].label} shows no necrotic lesion" for s in found]
     if mr:
-        return None, f"not staged: the lesion was not assessed on {mr[0].label} and no series shows collapse", [], []
+        return None, f"not staged: the lesion was not assessed on {mr[0].label} and no series shows collapse", [], [], []
     if radiographs:
-        return None, ("not staged: no collapse, fracture line or joint-space narrowing on "
-                      + ", ".join(s.label for s in radiographs)
-                      + "; stages I and II need MRI or a radiograph finding the software does not assess"), [], []
-    return None, "not staged: no series measured this hip", [], []
+        seen = "".join(f"; {s.finding_text()}" for s in found)
+        return None, ("not staged: no collapse, fracture line or joint-space narrowing on " + ", ".join(
+            s.label for s in radiographs) + seen + "; stages I and II need MRI (the necrotic lesion)"), [], [], []
+    return None, "not staged: no series measured this hip", [], [], []
 
 
 def _notes(stage: str | None, depth: SeriesHip | None) -> list[str]:
@@ -577,9 +613,12 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
             basis += "; " + basis_iii
         depth = chosen or depth
     if stage is None:
-        stage, basis, decided, cannot = _stage_without_collapse(series)
+        stage, basis, decided, cannot, finding_disagreements = _stage_without_collapse(series)
         not_assessed = cannot + not_assessed
+    else:
+        finding_disagreements = []
     disagreements, conflict_reasons = _conflicts(series, depth, best, stage)
+    disagreements = finding_disagreements + disagreements
     reasons += conflict_reasons
     for s in series:
         if s.stage != stage and s.stage is not None and stage is not None and \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from onfh_imaging.measure.radiograph_lesion import STRONG_CONTRAST, RadiographicLesion
 from onfh_imaging.staging import arco_2019
 from onfh_imaging.verdict import visit_verdicts, with_verdicts
 
@@ -26,10 +27,12 @@ def _mr(depth: float, lesion_ml: float | None = 20.0, *, detection: float = 0.5,
 
 
 def _xr(view: str, depth: float, *, jsw: float = 4.1, double: bool = False, quality: dict | None = None,
-        side: str = "right", date: str = "2026-01-01", pixel=PIXEL) -> dict:
+        side: str = "right", date: str = "2026-01-01", pixel=PIXEL, finding: dict | None = None) -> dict:
     hip = {"side": side, "head": {"radius_mm": 24.0, "collapse_depth_mm": depth, "joint_space_width_mm": jsw,
                                   "double_contour": double},
            "lesion": None, "staging": {"arco_2019": None}, "warnings": []}
+    if finding is not None:
+        hip["radiographic_lesion"] = finding
     if quality is not None:
         hip["quality"] = quality
     return {"input": {"patient_id": "P", "study_instance_uid": "S", "study_date": date, "modality": "DX",
@@ -312,3 +315,61 @@ def test_an_open_iiia_iiib_subtype_keeps_stage_iii_and_asks_for_review():
     assert far.passed
     assert not _one(_mr(3.1, quality={"needs_review": False, "reasons": [], "checks": [far.to_dict()]}))[
         "needs_review"]
+
+
+def _finding(found: bool | None, contrast: float | None = None, reason: str | None = None) -> dict:
+    """A radiograph hip's ``radiographic_lesion`` block (as :class:`RadiographicLesion` writes it)."""
+    return RadiographicLesion(found=found, kind="sclerotic margin" if found else None, contrast=contrast,
+                              band_length_mm=20.0 if found else 0.0, resolved=found is not None,
+                              reason=reason).to_dict()
+
+
+ABSENT, NOT_READ = _finding(False), _finding(None, reason="the head is cut by the image edge")
+FOUND_WEAK, FOUND_STRONG = _finding(True, 6.0), _finding(True, 2 * STRONG_CONTRAST)
+
+
+def test_every_radiograph_normal_makes_stage_i():
+    v = _one(_mr(0.2), _xr("AP", 0.1, finding=ABSENT), _xr("lateral", 0.15, finding=ABSENT))
+    assert v["arco_2019"] == "I"
+    assert "radiographs normal" in v["basis"] and "DX HIP AP" in v["basis"] and "DX HIP lateral" in v["basis"]
+    assert not any(n.startswith("I or II") for n in v["not_assessed"])
+
+
+def test_a_radiograph_finding_makes_stage_ii_and_names_series_and_finding():
+    v = _one(_mr(0.2), _xr("AP", 0.1, finding=FOUND_WEAK), _xr("lateral", 0.15, finding=FOUND_WEAK))
+    assert v["arco_2019"] == "II"
+    assert "sclerotic margin on DX HIP AP" in v["basis"] and "contrast 6.0 SD" in v["basis"]
+    assert "DX HIP AP" in v["decided_by"]
+
+
+def test_a_head_not_read_leaves_i_or_ii_with_the_reason():
+    v = _one(_mr(0.2), _xr("AP", 0.1, finding=ABSENT), _xr("lateral", 0.15, finding=NOT_READ))
+    assert v["arco_2019"] == "I-II"
+    assert any("cut by the image edge" in n and "DX HIP lateral" in n for n in v["not_assessed"])
+
+
+def test_radiographs_that_disagree_decide_only_on_a_finding_well_above_its_noise():
+    weak = _one(_mr(0.2), _xr("AP", 0.1, finding=FOUND_WEAK), _xr("lateral", 0.15, finding=ABSENT))
+    assert weak["arco_2019"] == "I-II"
+    assert any("disagree" in n for n in weak["not_assessed"])
+    assert any("but none on DX HIP lateral" in d for d in weak["disagreements"])
+    strong = _one(_mr(0.2), _xr("AP", 0.1, finding=FOUND_STRONG), _xr("lateral", 0.15, finding=ABSENT))
+    assert strong["arco_2019"] == "II"
+    assert any("but none on DX HIP lateral" in d and "it decides" in d for d in strong["disagreements"])
+
+
+def test_the_finding_never_raises_a_hip_to_stage_iii():
+    v = _one(_mr(0.2), _xr("AP", 0.1, finding=FOUND_STRONG), _xr("lateral", 0.3, finding=FOUND_STRONG))
+    assert v["arco_2019"] == "II"
+    none = _one(_mr(0.1, lesion_ml=0.0), _xr("AP", 0.1, finding=FOUND_STRONG))
+    assert none["arco_2019"] == "none"  # listed, not staged
+    assert any("shows no necrotic lesion" in d for d in none["disagreements"])
+    collapsed = _one(_mr(3.1), _xr("AP", 0.2, finding=ABSENT))
+    assert collapsed["arco_2019"] == "IIIB"  # a normal radiograph does not lower a collapsed hip either
+
+
+def test_mr_only_says_which_stages_it_cannot_tell_apart():
+    v = _one(_mr(0.2))
+    assert v["arco_2019"] == "I-II"
+    assert "I or II: no radiograph at this visit" in v["not_assessed"]
+    assert any(n.startswith("IV (joint-space narrowing)") for n in v["not_assessed"])
