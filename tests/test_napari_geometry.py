@@ -21,7 +21,8 @@ from onfh_napari._reader import (  # noqa: E402
     volume_layer,
     volume_transform,
 )
-from onfh_napari._layers import line_lengths_mm, reference_sphere_ellipses  # noqa: E402
+from onfh_imaging.reads import HEAD  # noqa: E402
+from onfh_napari._layers import hip_regions, line_lengths_mm, reference_sphere_ellipses  # noqa: E402
 
 
 def _rotation(ax_deg: float, az_deg: float) -> np.ndarray:
@@ -95,6 +96,28 @@ def test_reference_sphere_sections_match_the_sphere():
         half_i = (e[:, 2].max() - e[:, 2].min()) / 2 * 0.75
         assert half_i == pytest.approx(np.sqrt(radius**2 - ((k - 7) * 4.0) ** 2))
         assert e[:, 1].mean() == pytest.approx(31.0) and e[:, 2].mean() == pytest.approx(30.0)
+
+
+def test_each_voxel_belongs_to_the_hip_whose_head_is_nearest_in_mm():
+    from types import SimpleNamespace
+
+    vol = Volume(np.zeros((8, 30, 40)), spacing=(0.7, 0.8, 4.0), origin=(5, 6, 7), direction=GRIDS["oblique coronal"])
+    heads = {"right": (4, 15, 8), "left": (3, 12, 31)}  # (k, j, i) voxels of each head
+    hips = []
+    for side, (k, j, i) in heads.items():
+        labels = np.zeros(vol.shape, np.uint8)
+        labels[k - 1:k + 2, j - 2:j + 3, i - 2:i + 3] = 1
+        hips.append(SimpleNamespace(side=side, labels={HEAD: labels}))
+    regions = hip_regions(hips, vol)
+    assert (regions["right"] ^ regions["left"]).all()  # a partition of the grid
+    centres = {s: vol.index_to_lps(np.array(v, float)[::-1]) for s, v in heads.items()}
+    lps = vol.index_to_lps(np.argwhere(np.ones(vol.shape, bool))[:, ::-1].astype(float))
+    nearer_right = (np.linalg.norm(lps - centres["right"], axis=1)
+                    < np.linalg.norm(lps - centres["left"], axis=1)).reshape(vol.shape)
+    assert np.array_equal(regions["right"], nearer_right)
+    assert regions["right"][heads["right"]] and regions["left"][heads["left"]]
+    # one hip owns the whole grid
+    assert hip_regions(hips[:1], vol)["right"].all()
 
 
 def test_reader_claims_dicom_nifti_and_folders_only(tmp_path):

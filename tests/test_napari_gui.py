@@ -139,9 +139,10 @@ def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_v
     assert widget.store().path == reads_db
     volume = widget.volume
     assert [h.side for h in widget.hips] == ["right", "left"]
-    names = {layer.name for layer in viewer.layers}
-    for side in ("right", "left"):
-        assert {f"{side} femoral head", f"{side} lesion", f"{side} reference sphere"} <= names
+    names = [layer.name for layer in viewer.layers]
+    for name in ("femoral heads", "lesions", "reference spheres"):  # one layer per structure for both hips
+        assert names.count(name) == 1, names
+    assert all(widget.layers["right"][k] is widget.layers["left"][k] for k in (HEAD, LESION, "sphere"))
     # one slider position per slice, whatever layers Segment added (the deviation surface included)
     assert viewer.dims.nsteps[0] == volume.shape[0]
     assert widget.progress.value() == 100
@@ -175,7 +176,9 @@ def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_v
     widget.hips_list.setCurrentRow(0)
     shown = {widget.table.verticalHeaderItem(r).text(): widget.table.item(r, 1).text()
              for r in range(widget.table.rowCount())}
-    direct = measure_hip(volume.with_array(layers[HEAD].data != 0), volume.with_array(layers[LESION].data != 0),
+    right_head, right_lesion = (widget.layers.hip_labels("right", s) for s in (HEAD, LESION))
+    assert right_head[neck].all() and not widget.layers.hip_labels("left", HEAD)[neck].any()
+    direct = measure_hip(volume.with_array(right_head != 0), volume.with_array(right_lesion != 0),
                          side="right", neck_axis_lps=hip.neck_axis_lps).to_dict()
     assert float(shown["Lesion volume (mL)"]) == pytest.approx(direct["lesion"]["volume_ml"], rel=0.1)
     assert float(shown["Head radius (mm)"]) == pytest.approx(direct["head"]["radius_mm"], abs=0.5)
@@ -200,7 +203,7 @@ def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_v
     viewer.dims.ndisplay = 3
     qtbot.waitUntil(lambda: "deviation" in layers and layers["deviation"].visible
                     and layers["deviation"].colorbar.visible, timeout=30_000)
-    assert len(layers["deviation"].data[0]) == len(hip.surface.vertices_lps)
+    assert len(layers["deviation"].data[0]) == sum(len(h.surface.vertices_lps) for h in widget.hips if h.surface)
     viewer.dims.ndisplay = 2
     qtbot.waitUntil(lambda: not layers["deviation"].visible, timeout=30_000)
 
@@ -211,7 +214,7 @@ def test_paint_beyond_the_masks_select_hips_and_confirm_two_stages(make_napari_v
     assert stored == record and stored.hip_stage("right") == "IIIB" and stored.hip_stage("left") == "II"
     by_side = {h["side"]: h for h in stored.hips}
     assert by_side["right"]["edited"] and not by_side["left"]["edited"]
-    assert stored.mask_sha256[mask_name("right", LESION)] == mask_sha256(layers[LESION].data)
+    assert stored.mask_sha256[mask_name("right", LESION)] == mask_sha256(widget.layers.hip_labels("right", LESION))
     confirmed = {m["side"]: m for m in stored.confirmed_measures}
     assert confirmed["right"]["lesion"]["volume_ml"] == measure_value(hip.current, "lesion", "volume_ml")
     assert Path(stored.files["seg"]).exists()
@@ -252,21 +255,26 @@ def test_results_are_shown_one_layer_per_step_and_slices_do_not_remeasure(make_n
     results = []
     real = widget._on_segmented
     widget._on_segmented = results.append  # hold the result to apply its steps by hand
+    qtbot.waitUntil(lambda: not widget._steps, timeout=30_000)
     widget.segment(ask=False)
     qtbot.waitUntil(lambda: bool(results), timeout=180_000)
+    opened = list(viewer.layers)  # the layers Segment fills were added when the series was opened
+    assert [layer.name for layer in opened][-3:] == ["femoral heads", "lesions", "reference spheres"]
+    assert not any(np.any(layer.data) for layer in opened[-3:-1]) and len(opened[-1].data) == 0
     for again in (False, True):
         real(results[-1])
         per_step = _layer_work_per_step(viewer, widget)
         # never more than one layer added or given new data in one turn of the event loop
         assert max(len(step) for step in per_step) <= 1, per_step
-        added = [name for step in per_step for name in step]
+        changed = [name for step in per_step for name in step]
+        assert list(viewer.layers) == opened  # no layer added: Segment only set data
         if not again:
-            assert len(per_step) >= 6 and len(added) == 6  # 2 hips x (head, lesion, reference sphere)
-            built = results[0][2]  # made in the worker thread: the GUI thread only added them
-            assert all(widget.layers[s][k] is built[s][k] for s in ("right", "left") for k in (HEAD, LESION, "sphere"))
+            assert sorted(changed) == ["femoral heads", "lesions", "reference spheres"]
+            prepared = results[0][2]  # made in the worker thread: the GUI thread only set them
+            assert widget.layers["right"][HEAD].data is prepared[HEAD]
         else:
             # the same result again: the labels get their new arrays, the unchanged spheres are not redrawn
-            assert sorted(added) == sorted(f"{s} {k}" for s in ("right", "left") for k in ("femoral head", "lesion"))
+            assert sorted(changed) == ["femoral heads", "lesions"]
         assert widget._worker is None and widget.progress.value() == 100
         if not again:
             widget._on_segmented = results.append
@@ -291,12 +299,15 @@ def test_a_failed_hip_is_not_confirmed_silently_and_segment_asks_first(make_napa
     widget = _segmented_widget(viewer, qtbot, study)
     left = widget.session.hip("left")
     head = widget.layers["left"][HEAD]
-    head.data_setitem(tuple(np.argwhere(head.data > 0).T), 0)  # the whole head erased: nothing to measure
+    right = widget.session.hip("right").labels[HEAD].copy()
+    # the whole left head erased in the layer both heads share: nothing to measure there, the right intact
+    head.data_setitem(tuple(np.argwhere(widget.layers.hip_labels("left", HEAD) > 0).T), 0)
     qtbot.waitUntil(lambda: widget._measure_worker is None and left.current is None and not left.stale,
                     timeout=60_000)
     widget.select_hip("left")
     assert "not measured" in widget.notes.toPlainText()
     assert "not measured" in widget.hips_list.item(1).text()
+    assert np.array_equal(widget.session.hip("right").labels[HEAD], right) and not widget.session.hip("right").edited
     assert widget.confirm("AB", {"right": "IIIB", "left": "II"}) is None
     assert "left hip cannot be staged" in widget.status.text()
     assert len(ReadStore(reads_db)) == 0
@@ -359,7 +370,9 @@ def test_blind_read_hides_previous_reads_until_confirmed(make_napari_viewer, qtb
     stir = next(n for n, layer in enumerate(second._image_layers()) if layer is not second.image_layer)
     second.series_combo.setCurrentIndex(stir)
     assert second.layers == {} and second.hips == [] and "press Segment" in second.status.text()
-    assert not any(layer.name.endswith("femoral head") for layer in viewer2.layers)
+    qtbot.waitUntil(lambda: not second._steps, timeout=30_000)
+    heads = [layer for layer in viewer2.layers if layer.name == "femoral heads"]  # the STIR's own, empty
+    assert len(heads) == 1 and not heads[0].data.any() and heads[0].data.shape == second.volume.shape
 
 
 def test_a_missed_head_is_measured_from_a_clicked_seed(make_napari_viewer, qtbot, phantom_study, reads_db,
@@ -390,7 +403,7 @@ def test_a_missed_head_is_measured_from_a_clicked_seed(make_napari_viewer, qtbot
     assert [h.side for h in widget.hips] == ["right", "left"], widget.status.text()
     right = widget.session.hip("right")
     assert right.current is not None and np.linalg.norm(right.center_lps - centre) < 1.0
-    assert "right femoral head" in {layer.name for layer in viewer.layers}
+    assert widget.layers.hip_labels("right", HEAD)[tuple(np.round(widget.volume.lps_to_index(centre)[::-1]).astype(int))]
     widget.select_hip("right")
     assert "by hand" in widget.notes.toPlainText()
     record = widget.confirm("AB", {"right": "IIIB", "left": "II"})

@@ -8,13 +8,14 @@ exactly on the image in mm and the slice slider keeps the image's own step (one 
 from __future__ import annotations
 
 import zlib
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from onfh_imaging.geometry import Radiograph, Volume
 from onfh_imaging.reading import DisplaySurface, HipRead
-from onfh_imaging.reads import HEAD
+from onfh_imaging.reads import HEAD, LESION
 
 from ._reader import radiograph_transform, volume_transform
 
@@ -22,12 +23,13 @@ HEAD_COLOR = (0.25, 0.55, 1.0, 1.0)
 LESION_COLOR = (1.0, 0.35, 0.05, 1.0)
 SPHERE_COLOR = "yellow"
 SEED_COLOR = "lime"
+SPHERE_EDGE_WIDTH = 0.5  # outline width of a reference sphere's sections (napari's Shapes edge width)
 MASK_OPACITY = 0.45
 OUTLINE_OPACITY = 0.9
 OUTLINE_PX = 1
 DEVIATION_COLORMAP = "coolwarm"
-META_PLACED = "onfh_sphere"  # the (centre LPS mm, radius mm) a reference sphere layer shows
-META_SURFACE = "onfh_surface"  # the DisplaySurface a deviation layer shows
+META_PLACED = "onfh_sphere"  # (side, (centre LPS mm, radius mm)) of each sphere a layer shows
+META_SURFACE = "onfh_surface"  # the DisplaySurfaces a deviation layer shows, hip by hip
 DEVIATION_MIN_LIMIT_MM = 0.5
 """Smallest half-range of the deviation colour bar (mm): the collapse detection limit, so an intact head
 does not fill the whole colour range with noise."""
@@ -133,79 +135,133 @@ def seed_points(layer: Any, volume: Volume | None) -> dict[str, list[tuple[float
     return seeds
 
 
+LAYER_NAMES = {HEAD: "femoral heads", LESION: "lesions", "sphere": "reference spheres",
+               "deviation": "deviation (mm)"}
+"""One layer per structure holds every hip of the image (its name); each hip owns its part of the grid
+(:func:`hip_regions`)."""
+
+
 def _placed(hip: HipRead) -> tuple[tuple[float, ...], float] | None:
     return None if hip.center_lps is None else (tuple(np.asarray(hip.center_lps, float)), float(hip.radius_mm))
 
 
-def labels_layer(hip: HipRead, structure: str, volume: Volume) -> Any:
-    """A hip's head or lesion Labels layer (not added to a viewer), on the session's own label array."""
+def _same(shown: Any, surfaces: tuple[Any, ...]) -> bool:
+    """True when a layer shows these very maps (the same objects, in the same order)."""
+    return shown is not None and len(shown) == len(surfaces) and all(a is b for a, b in zip(shown, surfaces))
+
+
+def hip_regions(hips: list[HipRead], volume: Volume) -> dict[str, np.ndarray]:
+    """Each hip's part of the image grid: the voxels nearer (in mm) to its head than to the other's.
+
+    The femoral heads lie either side of the body's midline, so a voxel nearer one head belongs to that
+    hip, wherever the reader paints; the head's position is the centroid of its labels (the automatic
+    masks, as loaded).
+
+    Parameters
+    ----------
+    hips : list of HipRead
+        The hips with labels (others are left out).
+    volume : Volume
+        The image grid, shape ``(nk, nj, ni)``.
+
+    Returns
+    -------
+    dict of str to ndarray of bool, shape (nk, nj, ni)
+        Side -> its voxels; the regions do not overlap and cover the grid.
+    """
+    placed = [h for h in hips if h.labels and np.any(h.labels[HEAD])]
+    if len(placed) <= 1:
+        return {h.side: np.ones(volume.shape, bool) for h in placed}
+    affine = volume.affine_lps
+    index = np.ogrid[tuple(slice(0, n) for n in volume.shape)]  # k, j, i
+    scores = []
+    for hip in placed:
+        centre = volume.index_to_lps(np.argwhere(hip.labels[HEAD]).mean(axis=0)[::-1])
+        # |p - c|^2 - |p|^2 = |c|^2 - 2 p.c, with p = A (i, j, k) + origin: linear in the indices
+        weight = affine[:3, :3].T @ centre
+        scores.append(float(centre @ centre - 2 * affine[:3, 3] @ centre)
+                      - 2 * (weight[0] * index[2] + weight[1] * index[1] + weight[2] * index[0]))
+    owner = np.argmin(np.broadcast_arrays(*scores), axis=0)
+    return {hip.side: owner == n for n, hip in enumerate(placed)}
+
+
+def combined_labels(hips: list[HipRead], structure: str, regions: dict[str, np.ndarray],
+                    shape: tuple[int, ...]) -> np.ndarray:
+    """Every hip's labels of one structure in one ``uint8`` array (1 inside), each within its region."""
+    combined = np.zeros(shape, np.uint8)
+    for hip in hips:
+        if hip.side in regions and structure in hip.labels:
+            combined[regions[hip.side] & (np.asarray(hip.labels[structure]) != 0)] = 1
+    return combined
+
+
+def prepare_labels(hips: list[HipRead], volume: Volume) -> dict[str, Any]:
+    """The hips' regions and combined head and lesion labels (made in a worker thread before they are shown):
+    ``{"regions": ..., "femoral_head": ..., "lesion": ...}``."""
+    regions = hip_regions(hips, volume)
+    prepared: dict[str, Any] = {"regions": regions}
+    for structure in (HEAD, LESION):
+        prepared[structure] = combined_labels(hips, structure, regions, volume.shape)
+    return prepared
+
+
+def labels_layer(data: np.ndarray, structure: str, volume: Volume) -> Any:
+    """The head or lesion Labels layer of every hip of an image (not added to a viewer)."""
     from napari.layers import Labels
 
-    name, color = ("femoral head", HEAD_COLOR) if structure == HEAD else ("lesion", LESION_COLOR)
-    return Labels(hip.labels[structure], name=f"{hip.side} {name}", colormap=label_colormap(color),
-                  opacity=MASK_OPACITY, **volume_transform(volume))
-
-
-def sphere_layer(hip: HipRead, volume: Volume) -> Any:
-    """A hip's reference sphere, its section on every slice, as a Shapes layer (or None: no sphere)."""
-    from napari.layers import Shapes
-
-    placed = _placed(hip)
-    ellipses = [] if placed is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
-    if not ellipses:
-        return None
-    return Shapes(ellipses, shape_type="ellipse", name=f"{hip.side} reference sphere", edge_color=SPHERE_COLOR,
-                  face_color="transparent", edge_width=0.5, opacity=0.8, metadata={META_PLACED: placed},
+    color = HEAD_COLOR if structure == HEAD else LESION_COLOR
+    return Labels(data, name=LAYER_NAMES[structure], colormap=label_colormap(color), opacity=MASK_OPACITY,
                   **volume_transform(volume))
 
 
-def deviation_layer(hip: HipRead, volume: Volume) -> Any:
-    """A hip's deviation map as a hidden Surface layer (or None: no map); :meth:`ReadLayers.colorbar`
-    shows its colour bar once it is in the viewer."""
+def sphere_ellipses(hips: list[HipRead], volume: Volume) -> list[np.ndarray]:
+    """Every hip's reference sphere, its section on every slice, as Shapes ellipses."""
+    return [e for hip in hips if _placed(hip) is not None
+            for e in reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)]
+
+
+def sphere_layer(ellipses: list[np.ndarray], volume: Volume) -> Any:
+    """The reference spheres' Shapes layer (not added to a viewer)."""
+    from napari.layers import Shapes
+
+    return Shapes(ellipses, ndim=3, shape_type="ellipse", name=LAYER_NAMES["sphere"], edge_color=SPHERE_COLOR,
+                  face_color="transparent", edge_width=SPHERE_EDGE_WIDTH, opacity=0.8, **volume_transform(volume))
+
+
+def surfaces_data(volume: Volume, surfaces: list[DisplaySurface]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Several deviation maps as one mesh in ``(k, j, i)`` array coordinates, with their deviation (mm)."""
+    parts = [p for p in (surface_data(volume, s) for s in surfaces) if p is not None]
+    if not parts:
+        return None
+    offsets = np.cumsum([0] + [len(v) for v, _, _ in parts[:-1]])
+    return (np.concatenate([v for v, _, _ in parts]), np.concatenate([f + o for (_, f, _), o in zip(parts, offsets)]),
+            np.concatenate([d for _, _, d in parts]))
+
+
+def deviation_layer(surface: tuple[np.ndarray, np.ndarray, np.ndarray], volume: Volume) -> Any:
+    """The deviation maps as one hidden Surface layer; :meth:`ReadLayers.colorbar` shows its colour bar."""
     from napari.layers import Surface
 
-    surface = surface_data(volume, hip.surface)
-    if surface is None:
-        return None
     limit = deviation_limit_mm(surface[2])
-    layer = Surface(surface, name=f"{hip.side} deviation (mm)", colormap=DEVIATION_COLORMAP,
-                    contrast_limits=(-limit, limit), visible=False, metadata={META_SURFACE: hip.surface},
-                    **volume_transform(volume))
-    return layer
-
-
-def build_layers(hips: list[HipRead], volume: Volume) -> dict[str, dict[str, Any]]:
-    """Each MR hip's layers, made but not added to a viewer: side -> ``{"femoral_head", "lesion", "sphere",
-    "deviation"}``.
-
-    napari's layer models hold no Qt object, so a worker thread may make them (their colormaps, the
-    ellipses' triangles, the surface's normals); adding each to the viewer is then the GUI thread's only
-    part (:class:`ReadLayers` takes them as ``built``).
-    """
-    built: dict[str, dict[str, Any]] = {}
-    for hip in hips:
-        if not hip.labels:
-            continue
-        layers = built[hip.side] = {s: labels_layer(hip, s, volume) for s in hip.labels}
-        for key, make in (("sphere", sphere_layer), ("deviation", deviation_layer)):
-            layer = make(hip, volume)
-            if layer is not None:
-                layers[key] = layer
-    return built
+    return Surface(surface, name=LAYER_NAMES["deviation"], colormap=DEVIATION_COLORMAP,
+                   contrast_limits=(-limit, limit), visible=False, **volume_transform(volume))
 
 
 class ReadLayers(dict):
     """The layers of a read's hips in one viewer, side -> ``{"femoral_head", "lesion", "sphere", "deviation"}``.
 
-    Each method shows one layer of one hip, which is one step of the viewer's work: it updates the hip's
-    layer in place when there is one (no new visual to build, which is what costs time), sets nothing that
-    has not changed (each change redraws the layer), and adds the layer otherwise.
+    On MR one layer per structure holds every hip (:data:`LAYER_NAMES`), each hip in its region of the grid
+    (:func:`hip_regions`): a side's entries are those shared layers, and :meth:`hip_labels` is a hip's part.
+    :meth:`placeholders` adds them empty when the image is opened, so that showing a result only sets data
+    on existing layers (adding a layer, its visual built, is what costs time). Each method is one step of
+    the viewer's work and sets nothing that has not changed (each change redraws the layer). A radiograph
+    hip has its own reference circle layer.
 
     Parameters
     ----------
     viewer : napari.Viewer
     on_edit : callable
-        Called with the hip's side whenever the reader edits its labels (not while :attr:`loading`, nor
+        Called with a hip's side whenever the reader edits its labels (not while :attr:`loading`, nor
         when napari only redraws a layer for another slice).
     """
 
@@ -214,48 +270,94 @@ class ReadLayers(dict):
         self.viewer = viewer
         self.on_edit = on_edit
         self.loading = False
+        self.shared: dict[str, Any] = {}  # structure -> the layer of every hip
+        self.regions: dict[str, np.ndarray] = {}
         self._checksums: dict[tuple[str, str], int] = {}
 
-    def _seen(self, side: str, structure: str, data: np.ndarray) -> bool:
-        """Record a labels array's checksum; True when it changed since last seen."""
+    def _seen(self, key: tuple[str, str], data: np.ndarray) -> bool:
+        """Record an array's checksum; True when it changed since last seen."""
         checksum = zlib.crc32(np.ascontiguousarray(data))
-        changed = self._checksums.get((side, structure)) != checksum
-        self._checksums[(side, structure)] = checksum
+        changed = self._checksums.get(key) != checksum
+        self._checksums[key] = checksum
         return changed
 
-    def _on_labels_event(self, side: str, structure: str, painted: bool) -> None:
-        # Brush, eraser and fill emit ``paint``; undo and redo only refresh the layer (``set_data``), as
-        # every slice change does: a refresh is an edit only when the labels changed.
-        layer = self.get(side, {}).get(structure)
+    def hip_labels(self, side: str, structure: str) -> np.ndarray:
+        """A hip's head or lesion labels as the layer shows them now (``uint8``, on the image grid)."""
+        return self.shared[structure].data * self.regions[side]
+
+    def sync(self, side: str) -> dict[str, np.ndarray]:
+        """A hip's labels as the layers show them now, structure -> array (the edits so far taken in)."""
+        labels = {}
+        for structure in (HEAD, LESION):
+            if structure in self.shared and side in self.regions:
+                self._seen(("", structure), self.shared[structure].data)
+                labels[structure] = self.hip_labels(side, structure)
+        return labels
+
+    def _on_labels_event(self, structure: str, painted: bool) -> None:
+        # Brush, eraser and fill emit ``paint`` (before they change the data); undo and redo only refresh
+        # the layer (``set_data``), as every slice change does: a refresh is an edit only when the labels
+        # changed. Every hip is then told: :meth:`sync` gives each its part once the edit is done, and only
+        # a hip whose part changed is measured again.
+        layer = self.shared.get(structure)
         if self.loading or layer is None:
             return
-        if self._seen(side, structure, layer.data) or painted:
-            self.on_edit(side)
+        if self._seen(("", structure), layer.data) or painted:
+            for side in self.regions:
+                self.on_edit(side)
 
-    def labels(self, hip: HipRead, structure: str, volume: Volume, outline: bool, built: Any = None) -> None:
-        """A hip's head or lesion labels; the reader then paints into the session's own array.
+    def _add(self, key: str, layer: Any) -> Any:
+        layer = self.shared[key] = self.viewer.add_layer(layer)
+        if key in (HEAD, LESION):
+            layer.events.paint.connect(lambda *_, k=key: self._on_labels_event(k, True))
+            for event in (layer.events.data, layer.events.set_data):
+                event.connect(lambda *_, k=key: self._on_labels_event(k, False))
+        return layer
 
-        ``built`` is that layer made ahead by :func:`build_layers`, added when the hip has none yet.
+    def _usable(self, key: str, shape: tuple[int, ...] | None = None) -> Any:
+        layer = self.shared.get(key)
+        if layer is None or layer not in self.viewer.layers or (shape is not None and layer.data.shape != shape):
+            return None
+        return layer
+
+    def placeholders(self, volume: Volume) -> list[Any]:
+        """Steps adding the empty head, lesion and sphere layers of an image, one layer per step."""
+        def add(key: str) -> None:
+            if self._usable(key, volume.shape if key != "sphere" else None) is None:
+                self.loading = True
+                try:
+                    self._add(key, labels_layer(np.zeros(volume.shape, np.uint8), key, volume)
+                              if key != "sphere" else sphere_layer([], volume))
+                finally:
+                    self.loading = False
+
+        return [partial(add, key) for key in (HEAD, LESION, "sphere")]
+
+    def labels(self, hips: list[HipRead], structure: str, volume: Volume, outline: bool,
+               prepared: dict[str, Any] | None = None) -> None:
+        """Every hip's head or lesion labels in their layer; each hip's labels become its part of it.
+
+        ``prepared`` is :func:`prepare_labels` of these hips (made ahead in a worker thread).
         """
-        layers = self.setdefault(hip.side, {})
-        layer = layers.get(structure)
+        if prepared is None:
+            prepared = prepare_labels(hips, volume)
+        self.regions = prepared["regions"]
+        data = prepared[structure]
+        layer = self._usable(structure, volume.shape)
         self.loading = True
         try:
-            if layer is not None and layer.data.shape == hip.labels[structure].shape:
-                if layer.data is not hip.labels[structure]:
-                    layer.data = hip.labels[structure]
+            if layer is not None:
+                layer.data = data
             else:
-                usable = built is not None and built.data is hip.labels[structure]
-                layer = self.viewer.add_layer(built if usable else labels_layer(hip, structure, volume))
-                layer.events.paint.connect(lambda *_, s=hip.side, k=structure: self._on_labels_event(s, k, True))
-                for event in (layer.events.data, layer.events.set_data):
-                    event.connect(lambda *_, s=hip.side, k=structure: self._on_labels_event(s, k, False))
-                layers[structure] = layer
+                layer = self._add(structure, labels_layer(data, structure, volume))
             set_outline([layer], outline)
         finally:
             self.loading = False
-        hip.labels[structure] = layer.data
-        self._seen(hip.side, structure, layer.data)
+        self._seen(("", structure), layer.data)
+        for hip in hips:
+            if hip.side in self.regions:
+                self.setdefault(hip.side, {})[structure] = layer
+                hip.labels[structure] = self.hip_labels(hip.side, structure)
 
     def circle(self, hip: HipRead, radiograph: Radiograph) -> None:
         """A radiograph hip's reference circle."""
@@ -268,77 +370,94 @@ class ReadLayers(dict):
                 [ellipse], shape_type="ellipse", name=f"{hip.side} reference circle", edge_color=SPHERE_COLOR,
                 face_color="transparent", edge_width=1.0, **radiograph_transform(radiograph))
 
-    def sphere(self, hip: HipRead, volume: Volume, built: Any = None) -> None:
-        """The reference sphere's outline on every slice, as the hip's current measures place it
-        (``built``: that layer made ahead by :func:`build_layers`)."""
-        layers = self.setdefault(hip.side, {})
-        placed = _placed(hip)
-        layer = layers.get("sphere")
-        if layer is not None and layer.metadata.get(META_PLACED) == placed:
-            return  # the same sphere: napari would triangulate every ellipse again for nothing
-        if layer is not None:
-            layer.data = [] if placed is None else reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)
+    def sphere(self, hips: list[HipRead], volume: Volume) -> None:
+        """The reference spheres' outlines on every slice, as the hips' current measures place them."""
+        placed = tuple((hip.side, _placed(hip)) for hip in hips)
+        layer = self._usable("sphere")
+        if layer is None or layer.metadata.get(META_PLACED) != placed:
+            ellipses = sphere_ellipses(hips, volume)
+            if layer is None:
+                layer = self._add("sphere", sphere_layer(ellipses, volume))
+            else:  # napari triangulates every ellipse again: only when a sphere moved
+                layer.data = []
+                if ellipses:
+                    layer.add(ellipses, shape_type="ellipse", edge_width=SPHERE_EDGE_WIDTH, edge_color=SPHERE_COLOR,
+                              face_color="transparent")
             layer.metadata[META_PLACED] = placed
-            return
-        if built is None or built.metadata.get(META_PLACED) != placed:
-            built = sphere_layer(hip, volume)
-        if built is not None:
-            layers["sphere"] = self.viewer.add_layer(built)
+        for hip in hips:
+            self.setdefault(hip.side, {})["sphere"] = layer
 
-    def deviation(self, hip: HipRead, volume: Volume, create: bool = True, built: Any = None) -> None:
-        """The head surface coloured by its deviation from the reference sphere (mm), with a colour bar.
+    def deviation(self, hips: list[HipRead], volume: Volume, create: bool = True) -> Any:
+        """The head surfaces coloured by their deviation from the reference spheres (mm), one layer.
 
-        Updates the hip's layer when its map changed; adds the layer only when ``create`` (it is drawn in
-        the 3D view only, so it need not exist before the reader opens that view), ``built`` if that one
-        (from :func:`build_layers`) shows the hip's current map.
+        Updates the layer when a map changed; adds the layer only when ``create`` (it is drawn in the 3D
+        view only, so it need not exist before the reader opens that view). Returns the layer or None.
         """
-        layers = self.setdefault(hip.side, {})
-        layer = layers.get("deviation")
-        if layer is not None and layer.metadata.get(META_SURFACE) is hip.surface:
-            return
+        shown = [hip for hip in hips if hip.surface is not None]
+        key = tuple(hip.surface for hip in shown)
+        layer = self._usable("deviation")
+        if layer is not None and _same(layer.metadata.get(META_SURFACE), key):
+            return layer
+        surface = surfaces_data(volume, [hip.surface for hip in shown])
         if layer is None:
-            if create:
-                usable = built is not None and built.metadata.get(META_SURFACE) is hip.surface
-                layer = built if usable else deviation_layer(hip, volume)
-                if layer is not None:
-                    layers["deviation"] = self.viewer.add_layer(layer)
-            return
-        surface = surface_data(volume, hip.surface)
-        if surface is not None:
+            if not create or surface is None:
+                return None
+            layer = self._add("deviation", deviation_layer(surface, volume))
+        elif surface is not None:
             layer.data = surface
-            layer.contrast_limits = (-deviation_limit_mm(surface[2]), deviation_limit_mm(surface[2]))
-            layer.metadata[META_SURFACE] = hip.surface
+            limit = deviation_limit_mm(surface[2])
+            layer.contrast_limits = (-limit, limit)
+        layer.metadata[META_SURFACE] = key
+        for hip in shown:
+            self.setdefault(hip.side, {})["deviation"] = layer
+        return layer
 
-    def colorbar(self, side: str) -> None:
-        """Show the colour bar of a hip's deviation map (a step apart: napari builds its visual then)."""
-        layer = self.get(side, {}).get("deviation")
+    def colorbar(self) -> None:
+        """Show the colour bar of the deviation maps (a step apart: napari builds its visual then)."""
+        layer = self._usable("deviation")
         if layer is not None and not layer.colorbar.visible:
             layer.colorbar.visible = True
 
     def remove(self, side: str) -> None:
-        """Remove every layer of one hip from the viewer."""
+        """Forget one hip (the shared layers stay; its radiograph circle is removed from the viewer)."""
         for layer in self.pop(side, {}).values():
+            if layer not in self.shared.values() and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.regions.pop(side, None)
+
+    def remove_all(self) -> None:
+        """Remove every hip's layers, the shared ones too, from the viewer."""
+        for side in list(self):
+            self.remove(side)
+        for layer in self.shared.values():
             if layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
+        self.shared.clear()
+        self._checksums.clear()
 
 
 __all__ = [
     "DEVIATION_LEGEND",
     "HEAD_COLOR",
+    "LAYER_NAMES",
     "LESION_COLOR",
     "SPHERE_COLOR",
     "ReadLayers",
-    "build_layers",
+    "combined_labels",
     "deviation_layer",
     "deviation_limit_mm",
+    "hip_regions",
     "hip_world_center",
     "label_colormap",
     "labels_layer",
     "line_lengths_mm",
+    "prepare_labels",
     "reference_circle",
     "reference_sphere_ellipses",
     "seed_points",
     "set_outline",
+    "sphere_ellipses",
     "sphere_layer",
     "surface_data",
+    "surfaces_data",
 ]

@@ -94,7 +94,6 @@ class ReadingWidget(QWidget):
         self._confirmed_here = False
         self._measured: dict[str, dict[str, Any]] = {}  # series uid -> its current measurement JSON
         self._steps = StepQueue()  # GUI work, one piece per turn of the event loop
-        self._built: dict[str, Any] = {}  # side -> its deviation map layer made ahead, until the 3D view
         self._relay = _Relay()
         self._relay.progress.connect(self._on_progress)
         self._debounce = QTimer(self)
@@ -242,6 +241,8 @@ class ReadingWidget(QWidget):
             WORKER.start()  # the child imports the toolkit while the reader looks at the images
         self._say("" if layer is None else f"{layer.name}: press Segment.")
         self._show_view()
+        if self.volume is not None:  # the layers Segment fills, added now: it then only sets their data
+            self._steps.extend(self.layers.placeholders(self.volume))
         self._show_session()
         self.refresh_reads()
 
@@ -292,6 +293,7 @@ class ReadingWidget(QWidget):
             return None
         if self._worker is not None:
             return self._worker
+        self._sync_labels()
         edited = [h.side for h in self.hips if h.edited]
         if edited and ask and not ask_discard_edits(self, edited):
             self._say("Kept your edits; not segmented again.")
@@ -305,8 +307,7 @@ class ReadingWidget(QWidget):
         self.progress.setValue(0)
         fluid = self._fluid_sensitive_volume()
         self.session.fluid_sensitive = fluid
-        ahead = self.volume if self.volume is not None and not any(self.layers.values()) else None
-        self._worker = create_worker(_segment, self.session, seeds, self._relay.progress.emit, ahead)
+        self._worker = create_worker(_segment, self.session, seeds, self._relay.progress.emit, self.volume)
         self._worker.returned.connect(self._on_segmented)
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._on_worker_finished)
@@ -346,26 +347,23 @@ class ReadingWidget(QWidget):
             if "no femoral head" in str(exc) else ""
         self._say(f"Failed: {exc}{hint}")
 
-    def _on_segmented(self, result: tuple[ReadingSession, Segmented, dict[str, dict[str, Any]]]) -> None:
-        session, segmented, built = result
+    def _on_segmented(self, result: tuple[ReadingSession, Segmented, dict[str, Any] | None]) -> None:
+        session, segmented, prepared = result
         if session is not self.session:  # the reader moved to another series meanwhile
             return
         session.load(segmented)
         sides = {h.side for h in session.hips}
         steps: list[Callable[[], None]] = [partial(self.layers.remove, side) for side in self.layers
                                            if side not in sides]
-        for hip in session.hips:
-            if self.volume is None:
-                steps.append(partial(self.layers.circle, hip, self.radiograph))
-            else:
-                ahead = built.get(hip.side, {})  # layers made in the worker thread, for a first Segment
-                self._built[hip.side] = ahead.get("deviation")
-                steps += [partial(self.layers.labels, hip, s, self.volume, self.outline.isChecked(), ahead.get(s))
-                          for s in (HEAD, LESION)]
-                steps += [partial(self.layers.sphere, hip, self.volume, ahead.get("sphere")),
-                          partial(self._set_deviation, hip), partial(self.layers.colorbar, hip.side)]
+        if self.volume is None:
+            steps += [partial(self.layers.circle, hip, self.radiograph) for hip in session.hips]
+        else:  # one layer per structure for every hip, its data made in the worker thread
+            hips = [hip for hip in session.hips if hip.labels]
+            steps += [partial(self.layers.labels, hips, s, self.volume, self.outline.isChecked(), prepared)
+                      for s in (HEAD, LESION)]
+            steps += [self._set_sphere, self._set_deviation, self.layers.colorbar]
         steps.append(self._segmented_shown)
-        # one layer per turn of the event loop: adding a layer costs napari a few tenths of a second
+        # one layer per turn of the event loop: each change of a layer costs napari a redraw
         self._steps.clear()  # a result replaces whatever was still to be shown
         self._steps.extend(steps)
 
@@ -383,27 +381,24 @@ class ReadingWidget(QWidget):
         # A 3D surface drawn over a 2D slice would hide it: the map shows in the 3D view.
         return self.deviation.isChecked() and self.viewer.dims.ndisplay == 3
 
-    def _set_deviation(self, hip: Any) -> None:
-        """Update a hip's deviation map; add its layer only when the 3D view shows it."""
-        if self.volume is None or not any(h is hip for h in self.hips):
+    def _set_deviation(self) -> None:
+        """Update the hips' deviation maps; add their layer only when the 3D view shows it."""
+        if self.volume is None:
             return
-        self.layers.deviation(hip, self.volume, create=self._deviation_shown(), built=self._built.get(hip.side))
-        layer = self.layers.get(hip.side, {}).get("deviation")
+        layer = self.layers.deviation(self.hips, self.volume, create=self._deviation_shown())
         if layer is not None and layer.visible != self._deviation_shown():
             layer.visible = self._deviation_shown()
 
     def _show_deviation(self, *_: Any) -> None:
-        """Show or hide the deviation maps as the view and the check box ask, one hip per step."""
-        self._steps.extend(step for hip in self.hips
-                           for step in (partial(self._set_deviation, hip), partial(self.layers.colorbar, hip.side)))
+        """Show or hide the deviation maps as the view and the check box ask, then their colour bar."""
+        self._steps.extend((self._set_deviation, self.layers.colorbar))
 
     def _apply_outline(self, *_: Any) -> None:
         L.set_outline([layer for layers in self.layers.values() for key, layer in layers.items()
                        if key in (HEAD, LESION)], self.outline.isChecked())
 
     def _clear_hip_layers(self) -> None:
-        for side in list(self.layers):
-            self.layers.remove(side)
+        self.layers.remove_all()
 
     def toggle_layers(self, structure: str) -> None:
         """Show or hide every hip's head (``"femoral_head"``) or lesion (``"lesion"``) labels."""
@@ -486,13 +481,13 @@ class ReadingWidget(QWidget):
     def _on_mask_edited(self, side: str) -> None:
         if self.layers.loading or self.session is None or side not in {h.side for h in self.hips}:
             return
-        layers = self.layers.get(side, {})
-        hip = self.session.hip(side)
-        for structure in (HEAD, LESION):
-            if structure in layers:  # undo or a new array may replace the layer's data
-                hip.labels[structure] = layers[structure].data
-        self._dirty_sides.add(side)
+        self._dirty_sides.add(side)  # its labels are taken from the layers when measured (_sync_labels)
         self._debounce.start()
+
+    def _sync_labels(self) -> None:
+        """Give the hips edited since last measured their part of the labels layers."""
+        for side in self._dirty_sides & {h.side for h in self.hips}:
+            self.session.hip(side).labels.update(self.layers.sync(side))
 
     def remeasure(self) -> Any:
         """Measure edited hips again in a worker thread (one at a time; edits meanwhile queue one more)."""
@@ -503,6 +498,7 @@ class ReadingWidget(QWidget):
         if self._measure_worker is not None:
             self._remeasure_pending = True
             return self._measure_worker
+        self._sync_labels()
         dirty, self._dirty_sides = self._dirty_sides or {h.side for h in self.hips}, set()
         before = {h.side: h.measures for h in self.hips}
         jobs = self.session.jobs(sorted(dirty))
@@ -527,15 +523,12 @@ class ReadingWidget(QWidget):
     def _after_measures(self, sides: set[str]) -> None:
         """Show new measures: the table at once, then each changed hip's sphere and map, one per step."""
         self._show_session()
-        steps: list[Callable[[], None]] = []
-        for hip in self.hips:
-            if hip.side in sides and self.volume is not None:
-                steps += [partial(self._set_sphere, hip), partial(self._set_deviation, hip)]
-        self._steps.extend(steps)
+        if sides and self.volume is not None:
+            self._steps.extend((self._set_sphere, self._set_deviation))
 
-    def _set_sphere(self, hip: Any) -> None:
-        if self.volume is not None and any(h is hip for h in self.hips):
-            self.layers.sphere(hip, self.volume)
+    def _set_sphere(self) -> None:
+        if self.volume is not None:
+            self.layers.sphere([hip for hip in self.hips if hip.labels], self.volume)
 
     def _on_measure_finished(self) -> None:
         self._measure_worker = None
@@ -677,10 +670,11 @@ def _compute(session: ReadingSession, seeds: dict[str, Any], progress: Any) -> t
 
 
 def _segment(session: ReadingSession, seeds: dict[str, Any], progress: Any,
-             volume: Volume | None) -> tuple[ReadingSession, Segmented, dict[str, dict[str, Any]]]:
-    """Segment (worker thread), then make the hips' layers when the viewer has none yet (``volume``)."""
+             volume: Volume | None) -> tuple[ReadingSession, Segmented, dict[str, Any] | None]:
+    """Segment (worker thread), then make the hips' combined labels and regions on an MR ``volume``."""
     session, segmented = _compute(session, seeds, progress)
-    return session, segmented, {} if volume is None else L.build_layers(segmented.hips, volume)
+    hips = [hip for hip in segmented.hips if hip.labels]
+    return session, segmented, None if volume is None else L.prepare_labels(hips, volume)
 
 
 def _measure(jobs: list[Any]) -> list[Any]:
