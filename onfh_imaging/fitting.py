@@ -151,7 +151,8 @@ def fit_sphere(points_lps, weights=None) -> Sphere:
 
 def robust_sphere(points_lps, weights=None, *, inward_sigma: float = 2.5, outward_sigma: float | None = None,
                   min_spread_mm: float = 0.06, start_outer_quantile: float | None = None,
-                  max_iterations: int = 30, min_points: int = 4) -> Sphere:
+                  max_iterations: int = 30, min_points: int = 4,
+                  start: tuple[np.ndarray, float] | None = None) -> Sphere:
     """Sphere of the coherent outer points, trimming residuals by their robust spread.
 
     Points lying inside the current sphere by more than ``inward_sigma`` robust standard deviations
@@ -177,6 +178,10 @@ def robust_sphere(points_lps, weights=None, *, inward_sigma: float = 2.5, outwar
         Upper bound on refits.
     min_points : int
         The trimming stops before leaving fewer points than this.
+    start : (ndarray (3,), float), optional
+        An independent estimate of the sphere (centre LPS mm, radius mm) to start the trimming from
+        instead of a fit to all points: a cluster of stray points (edges met beyond the surface over
+        one region) pulls a first fit toward it, and then survives the trimming.
 
     Returns
     -------
@@ -185,9 +190,21 @@ def robust_sphere(points_lps, weights=None, *, inward_sigma: float = 2.5, outwar
     """
     pts = _check_points(points_lps)
     w = _weights(weights, len(pts))
-    c, r = _solve(pts, w)
     keep = np.ones(len(pts), bool)
-    if start_outer_quantile is not None:
+    if start is not None:
+        c, r = np.asarray(start[0], float), float(start[1])
+        res = np.linalg.norm(pts - c, axis=1) - r
+        med = float(np.median(res))
+        spread = max(robust_scale(res, med), min_spread_mm)
+        keep = res >= med - inward_sigma * spread
+        if outward_sigma is not None:
+            keep &= res <= med + outward_sigma * spread
+        if np.count_nonzero(keep) < min_points:
+            keep = np.ones(len(pts), bool)
+        c, r = _solve(pts[keep], w[keep])
+    else:
+        c, r = _solve(pts, w)
+    if start_outer_quantile is not None and start is None:
         for _ in range(4):
             res = np.linalg.norm(pts - c, axis=1) - r
             keep = (res >= np.quantile(res, 1.0 - start_outer_quantile)) & (res <= np.quantile(res, 0.98))

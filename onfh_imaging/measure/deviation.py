@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from onfh_imaging.fitting import robust_scale
 from onfh_imaging.measure.sphere import Sphere
 from onfh_imaging.measure.surface import SurfaceMesh
 
@@ -45,12 +46,16 @@ class Collapse:
         Whether the direction lies within the weight-bearing dome.
     location_lps : ndarray, shape (3,)
         Surface point (LPS mm) at the deepest depression.
+    noise_floor_mm : float
+        Depth (mm) the deepest patch of this surface would reach by its scatter alone; ``depth_mm`` is
+        net of it (in quadrature).
     """
 
     depth_mm: float
     direction_lps: np.ndarray
     in_weight_bearing_dome: bool
     location_lps: np.ndarray
+    noise_floor_mm: float = 0.0
 
 
 def _unit(v) -> np.ndarray:
@@ -213,6 +218,34 @@ def _patch_depth(points: np.ndarray, dev: np.ndarray, area: np.ndarray, centre: 
     return float(coef[0])
 
 
+def expected_extreme(n: float) -> float:
+    """Expected largest of ``n`` independent standard normal values (the Gumbel mode, in standard
+    deviations): ``sqrt(2 ln n) - (ln ln n + ln 4 pi) / (2 sqrt(2 ln n))``; 0 for ``n <= 2``."""
+    if n <= 2:
+        return 0.0
+    a = np.sqrt(2.0 * np.log(n))
+    return float(max(a - (np.log(np.log(n)) + np.log(4.0 * np.pi)) / (2.0 * a), 0.0))
+
+
+def _noise_floor_mm(pts: np.ndarray, dev: np.ndarray, area: np.ndarray, tree: cKDTree,
+                    patch_radius_mm: float, samples: int = 300) -> float:
+    """Depth (mm) the deepest patch of an intact surface reaches by its own scatter alone.
+
+    The area-weighted mean deviation over a patch (the ranking of :func:`collapse`) is taken on
+    ``samples`` vertices spread over the searched surface; its robust scatter times the expected largest
+    of as many independent patches as the surface holds (its area over one patch's) is the depth noise
+    alone gives the deepest patch. A depression is a minority of the surface and leaves the robust
+    scatter alone.
+    """
+    pick = np.unique(np.linspace(0, len(pts) - 1, min(samples, len(pts))).astype(int))
+    if len(pick) < 20:
+        return 0.0
+    means = np.array([np.average(dev[nb], weights=area[nb])
+                      for nb in tree.query_ball_point(pts[pick], r=patch_radius_mm)])
+    n_patches = float(area.sum()) / (np.pi * patch_radius_mm ** 2)
+    return robust_scale(means) * expected_extreme(n_patches)
+
+
 def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_direction_lps=None, *,
              patch_radius_mm: float = 2.5, articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
              dome_half_angle_deg: float = WEIGHT_BEARING_HALF_ANGLE_DEG,
@@ -283,5 +316,9 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     direction = _unit(location - sphere.center_lps)
     roof = SUPERIOR_LPS if roof_direction_lps is None else _unit(roof_direction_lps)
     in_dome = bool(direction @ roof >= np.cos(np.radians(dome_half_angle_deg)))
-    return Collapse(depth_mm=float(max(0.0, -best_depth)), direction_lps=direction,
-                    in_weight_bearing_dome=in_dome, location_lps=location)
+    # The deepest of many noisy patches lies below the sphere even on an intact head: the depth is
+    # taken net of that noise floor, in quadrature (a depression well above the noise keeps its depth).
+    raw = max(0.0, -best_depth)
+    floor = _noise_floor_mm(pts, dev, area, tree, patch_radius_mm)
+    return Collapse(depth_mm=float(np.sqrt(max(raw ** 2 - floor ** 2, 0.0))), direction_lps=direction,
+                    in_weight_bearing_dome=in_dome, location_lps=location, noise_floor_mm=float(floor))

@@ -13,7 +13,8 @@ review with the reason. The checks, each from anatomy or from the image's own re
   normal reaches the slice spacing) or lies where rays run nearly within the slice plane and the surface
   is located at in-plane resolution;
 * **not the fovea**: not within :data:`FOVEA_HALF_ANGLE_DEG` of the fovea capitis (medial, slightly
-  inferior and posterior of the head centre), the normal pit where the ligamentum teres attaches;
+  inferior and posterior of the head centre), the normal pit where the ligamentum teres attaches; the
+  search also keeps one voxel away from the pit as this head shows it (:func:`outside_fovea_pit`);
 * **not the head-neck junction**: farther from the neck axis than the articular limit plus
   :data:`JUNCTION_MARGIN_DEG`;
 * **beyond its uncertainty**: deeper than the detection limit by :data:`UNCERTAINTY_K` times the
@@ -28,13 +29,21 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import sparse
+from scipy.spatial import cKDTree
 from scipy.sparse import csgraph
 
 from onfh_imaging.fitting import Sphere, robust_scale
 from onfh_imaging.measure.surface import SurfaceMesh
 from onfh_imaging.quality import QualityCheck
+from onfh_imaging.segment.anatomy import (  # the fovea's geometry is the segmentation's too
+    FOVEA_HALF_ANGLE_DEG,
+    FOVEA_TILT_DEG,
+    fovea_direction,
+    outside_fovea,
+)
 
-__all__ = ["FOVEA_HALF_ANGLE_DEG", "collapse_evidence_checks", "fovea_direction", "outside_fovea"]
+__all__ = ["FOVEA_HALF_ANGLE_DEG", "FOVEA_TILT_DEG", "collapse_evidence_checks", "fovea_direction",
+           "outside_fovea", "outside_fovea_pit"]
 
 MIN_COLLAPSE_AREA_MM2 = np.pi * 2.5 ** 2
 """Least area (mm^2) of a collapse: the 2.5 mm radius patch over which the depth is estimated
@@ -43,17 +52,6 @@ MIN_COLLAPSE_AREA_MM2 = np.pi * 2.5 ** 2
 SHARP_RAY_MAX_COS = 0.35
 """A surface direction within ~20 deg of the slice plane (|u . slice normal| below this) is located at
 in-plane resolution (as the segmentation's well-resolved rays)."""
-
-FOVEA_HALF_ANGLE_DEG = 35.0
-"""Half-angle (deg) around the fovea direction never searched for collapse: the fovea capitis is a pit
-of 10-20 mm diameter (about 12-25 deg of arc on a 24 mm head) whose position varies between people by
-some 10-15 deg. The zone is the medial-inferior, non-weight-bearing surface, where ARCO collapse (of the
-weight-bearing necrotic segment) does not occur, so excluding it costs no collapse."""
-
-FOVEA_TILT_DEG = (35.0, 10.0)
-"""The fovea lies below (first) and behind (second) the medial pole of the head (deg): the ligamentum
-teres runs from it inferomedially to the acetabular notch, and on coronal MRI the pit sits about a third
-of the way from the medial pole to the inferior pole, slightly posterior."""
 
 JUNCTION_MARGIN_DEG = 5.0
 """A depression must lie this far (deg) beyond the articular limit from the neck axis; nearer, it is the
@@ -68,17 +66,37 @@ MIN_SUPPORT = 0.5
 image (plate and cartilage seen)."""
 
 
-def fovea_direction(side: str) -> np.ndarray:
-    """Unit vector (LPS) from the head centre toward the fovea capitis of the ``side`` hip."""
-    medial = 1.0 if side == "right" else -1.0  # the right hip lies at -x: medial is +x
-    down, back = np.radians(FOVEA_TILT_DEG)
-    v = np.array([medial * np.cos(down) * np.cos(back), np.sin(back), -np.sin(down)])
-    return v / np.linalg.norm(v)
+def outside_fovea_pit(mesh: SurfaceMesh, sphere: Sphere, side: str, voxel_edges_lps: np.ndarray,
+                      depth_mm: float) -> np.ndarray:
+    """Bool per vertex: away from the fovea capitis as this head shows it.
 
+    Besides the cone of :data:`FOVEA_HALF_ANGLE_DEG` about the expected fovea direction, the pit itself
+    (vertices of that cone deeper than ``depth_mm`` below the sphere) is widened by one voxel's largest
+    edge: a binary or partial-volume surface feels the pit's rim up to a voxel away (as at the head-neck
+    junction), and the pit's position varies between people, so its blurred rim can leave the cone.
 
-def outside_fovea(directions_lps: np.ndarray, side: str) -> np.ndarray:
-    """Bool per unit vector ``(n, 3)``: farther than :data:`FOVEA_HALF_ANGLE_DEG` from the fovea."""
-    return np.asarray(directions_lps) @ fovea_direction(side) < np.cos(np.radians(FOVEA_HALF_ANGLE_DEG))
+    Parameters
+    ----------
+    mesh, sphere : SurfaceMesh, Sphere
+        Head surface (LPS mm) and reference sphere.
+    side : str
+        ``"left"`` or ``"right"``.
+    voxel_edges_lps : ndarray, shape (3, 3)
+        Edge vectors (mm, columns ``i, j, k``) of the voxels the mesh came from.
+    depth_mm : float
+        Depth (mm) below the sphere that counts as the pit (the detection limit of collapse).
+    """
+    c = np.asarray(sphere.center_lps, float)
+    v = mesh.vertices_lps - c
+    dist = np.linalg.norm(v, axis=1)
+    dirs = v / np.maximum(dist, 1e-9)[:, None]
+    outside = outside_fovea(dirs, side)
+    pit = ~outside & (dist - sphere.radius_mm < -depth_mm)
+    if not pit.any():
+        return outside
+    reach = float(np.max(np.linalg.norm(np.asarray(voxel_edges_lps, float), axis=0)))
+    near, _ = cKDTree(mesh.vertices_lps[pit]).query(mesh.vertices_lps, distance_upper_bound=reach)
+    return outside & ~np.isfinite(near)
 
 
 def _depressed_component(mesh: SurfaceMesh, region: np.ndarray, seed: int) -> np.ndarray:

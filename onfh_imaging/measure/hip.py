@@ -19,7 +19,7 @@ from onfh_imaging.measure.deviation import (
     normal_extent_mm,
     rms_deviation_mm,
 )
-from onfh_imaging.measure.evidence import collapse_evidence_checks, outside_fovea
+from onfh_imaging.measure.evidence import collapse_evidence_checks, outside_fovea_pit
 from onfh_imaging.measure.lesion import (
     head_involvement_pct,
     kerboul_angle_deg,
@@ -162,12 +162,6 @@ def _binary_resolution_warning(head_mask: Volume, col: Collapse, voxel_edges_lps
     return [message]
 
 
-def _outside_fovea(mesh: SurfaceMesh, sphere: Sphere, side: str) -> np.ndarray:
-    """Vertices away from the fovea capitis (a normal pit, never collapse)."""
-    v = mesh.vertices_lps - sphere.center_lps
-    return outside_fovea(v / np.maximum(np.linalg.norm(v, axis=1), 1e-9)[:, None], side)
-
-
 def _inside_field_of_view(mesh, grid: Volume, margin_voxels: float = 0.5) -> np.ndarray:
     """Vertices at least ``margin_voxels`` inside the image grid: nearer the edge, the surface is where the
     field of view cut the head (or its partial-volume blur), not anatomy."""
@@ -242,7 +236,9 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     voxel_edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
     col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
                    articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas,
-                   voxel_edges_lps=voxel_edges, observed=observed & _outside_fovea(mesh, sphere, side))
+                   voxel_edges_lps=voxel_edges,
+                   observed=observed & outside_fovea_pit(mesh, sphere, side, voxel_edges,
+                                                         collapse_detection_mm(sorted(head_mask.spacing)[1])))
     warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
     volume = mask_volume_ml(head_mask)
 

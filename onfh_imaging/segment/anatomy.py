@@ -9,6 +9,8 @@ Intensity limits are never absolute: they are fractions of the head's own tissue
 
 from __future__ import annotations
 
+import numpy as np
+
 HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
 """Physical size range (mm) of an adult femoral head's bone radius (diameters 36-64 mm cover the adult
 range of both sexes, e.g. the 40-56 mm of CT series, with margin)."""
@@ -44,6 +46,26 @@ SEED_SEARCH_RADII = 1.0
 """A head placed from a hand seed is searched within this many head radii of the seed (the seed is "near
 the head centre": a click on a slice through the head is inside it)."""
 
-FOVEA_MAX_ANGLE_FROM_MEDIAL_DEG = 35.0
-"""The fovea capitis lies medial and slightly inferior/posterior to the head centre, within about this
-angle (deg) of the medial direction; a depression there is the normal pit, not collapse."""
+FOVEA_HALF_ANGLE_DEG = 35.0
+"""Half-angle (deg) around the fovea direction never searched for collapse: the fovea capitis is a pit
+of 10-20 mm diameter (about 12-25 deg of arc on a 24 mm head) whose position varies between people by
+some 10-15 deg. The zone is the medial-inferior, non-weight-bearing surface, where ARCO collapse (of the
+weight-bearing necrotic segment) does not occur, so excluding it costs no collapse."""
+
+FOVEA_TILT_DEG = (35.0, 10.0)
+"""The fovea lies below (first) and behind (second) the medial pole of the head (deg): the ligamentum
+teres runs from it inferomedially to the acetabular notch, and on coronal MRI the pit sits about a third
+of the way from the medial pole to the inferior pole, slightly posterior."""
+
+
+def fovea_direction(side: str) -> np.ndarray:
+    """Unit vector (LPS) from the head centre toward the fovea capitis of the ``side`` hip."""
+    medial = 1.0 if side == "right" else -1.0  # the right hip lies at -x: medial is +x
+    down, back = np.radians(FOVEA_TILT_DEG)
+    v = np.array([medial * np.cos(down) * np.cos(back), np.sin(back), -np.sin(down)])
+    return v / np.linalg.norm(v)
+
+
+def outside_fovea(directions_lps: np.ndarray, side: str) -> np.ndarray:
+    """Bool per unit vector ``(..., 3)``: farther than :data:`FOVEA_HALF_ANGLE_DEG` from the fovea."""
+    return np.asarray(directions_lps) @ fovea_direction(side) < np.cos(np.radians(FOVEA_HALF_ANGLE_DEG))

@@ -48,11 +48,17 @@ _OUTER_EDGE_FIT = {"start_outer_quantile": 0.8, "inward_sigma": 2.5, "outward_si
 
 
 def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi: np.ndarray, *,
-                         ceiling: float | None = None, reach: int = 1) -> np.ndarray:
+                         ceiling: float | None = None, reach: int = 1,
+                         plate_run: tuple[int, int] | None = None, dark_core: bool = False) -> np.ndarray:
     """Fractional index of the last upward crossing of ``level`` with ``lo <= index <= hi`` per ray.
 
     With ``ceiling``, a crossing counts only when the ``reach`` samples after it stay below ``ceiling``
-    (it rises into cartilage, not into marrow).
+    (it rises into cartilage, not into marrow). With ``plate_run = (longest, lookback)`` (samples), a
+    crossing counts only when the dark run it ends (the samples below ``level`` before it) is a plate on
+    bone: at most ``longest`` samples long, with no other dark layer within ``lookback`` samples inside
+    it. A longer dark run holds more than the plate (a lesion's dark core, or cartilage and fluid the
+    image does not resolve), and the rise out of it may be any layer beyond the plate; with ``dark_core``
+    a run that starts before ``lo`` still counts (dark bone under the plate).
     """
     n = profiles.shape[-1]
     idx = np.arange(1, n)
@@ -62,6 +68,16 @@ def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi:
         # max over the ``reach`` samples after each crossing (window [j, j + reach - 1] at sample j)
         ahead = ndimage.maximum_filter1d(profiles, reach, axis=-1, origin=-(reach // 2), mode="nearest")
         up &= ahead[..., 1:] < ceiling
+    if plate_run is not None:
+        longest, lookback = plate_run
+        # index of the last sample at or above ``level`` up to each sample (-1: none yet)
+        above = np.where(profiles >= level, np.arange(n), -1)
+        run_start = np.maximum.accumulate(above, axis=-1)[..., :-1]
+        # min over the ``lookback + 1`` samples ending at each sample (window [j - lookback, j])
+        behind = ndimage.minimum_filter1d(profiles, lookback + 1, axis=-1, origin=lookback // 2, mode="nearest")
+        on_bone = np.take_along_axis(behind, np.maximum(run_start, 0), -1) >= level
+        short = idx - run_start <= longest
+        up &= (on_bone & short) | (dark_core & (run_start < lo[..., None]))
     has = up.any(axis=-1)
     last = n - 2 - np.argmax(up[..., ::-1], axis=-1)
     v0 = np.take_along_axis(profiles, last[..., None], -1)[..., 0]
@@ -193,18 +209,33 @@ class BoneSurface:
 
 
 def _outer_edges(prof: np.ndarray, radii: np.ndarray, level: float, radius: float,
-                 bright_limit: float) -> np.ndarray:
+                 bright_limit: float, plate: tuple[float, float, float] | None = None,
+                 dark_core: bool = False) -> np.ndarray:
     """Radius (mm) of the last cortex -> cartilage rising crossing near the sphere of ``radius``; NaN if none.
 
     The femoral head's edge rises from the dark plate into cartilage, which is darker than marrow; a rise
     into something as bright as marrow (above ``bright_limit``) within :data:`_CARTILAGE_PROBE_MM` is the
     acetabular bone across a narrow joint space, or necrotic marrow above a lesion's band, not the edge.
+
+    With ``plate = (plate_mm, cartilage_mm, blur_mm)`` the dark layer before the rise must be the plate
+    on bone: no longer than the plate blurred on both sides (``plate_mm + 2 blur_mm``), with no other
+    dark layer within a cartilage's thickness plus blur inside it. Over a collapsed segment the joint
+    fluid widens and the rise from it into the acetabular cartilage comes within reach of the sphere;
+    the dark layer before that rise is fluid, and inside it lie the femoral cartilage and, a cartilage's
+    thickness deeper, the plate. ``dark_core`` also accepts a dark layer reaching below the search
+    window (a lesion's dark core under the plate).
     """
     shape = prof.shape[:-1]
     lo = np.full(shape, (radius - 5.5 - radii[0]) / RAY_STEP_MM)
     hi = np.full(shape, (radius + 1.2 - radii[0]) / RAY_STEP_MM)
     reach = max(1, int(round(_CARTILAGE_PROBE_MM / RAY_STEP_MM)))
-    return radii[0] + _last_crossing_above(prof, level, lo, hi, ceiling=bright_limit, reach=reach) * RAY_STEP_MM
+    run = None
+    if plate is not None:
+        plate_mm, cartilage_mm, blur_mm = plate
+        run = (int(round((plate_mm + 2.0 * blur_mm) / RAY_STEP_MM)),
+               max(1, int(round((cartilage_mm + blur_mm) / RAY_STEP_MM))))
+    return radii[0] + _last_crossing_above(prof, level, lo, hi, ceiling=bright_limit, reach=reach,
+                                           plate_run=run, dark_core=dark_core) * RAY_STEP_MM
 
 
 def ray_blur_cdf(widths_mm: Sequence[float], smooth_sigma_mm: float,
@@ -227,6 +258,13 @@ def ray_blur_cdf(widths_mm: Sequence[float], smooth_sigma_mm: float,
     offsets = (np.arange(len(kernel)) - 0.5 * (len(kernel) - 1)) * step_mm
     cdf = np.cumsum(kernel)
     return offsets, cdf / cdf[-1]
+
+
+def _ray_sigma(widths_mm: np.ndarray, smooth_sigma_mm: float) -> float:
+    """Standard deviation (mm) of a ray's point-spread function: a box of each voxel extent along the
+    ray (variance ``w^2 / 12``, three of them for the trilinear sampling: ``w^2 / 4``) and the profiles'
+    Gaussian smoothing."""
+    return float(np.sqrt(np.sum(np.asarray(widths_mm, float) ** 2) / 4.0 + smooth_sigma_mm ** 2))
 
 
 def _layer_design(s: np.ndarray, plate_mm: float, cartilage_mm: float,
@@ -433,7 +471,11 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     dark_limit = 0.5 * (levels.marrow + levels.cortex)
     bright_limit = 0.5 * (levels.marrow + levels.cartilage)
     radius = inner + levels.outer_offset_mm
-    sharp_cdf = ray_blur_cdf(np.median(extent[resolved], axis=0), smooth_mm)
+    sharp_widths = np.median(extent[resolved], axis=0)
+    sharp_cdf = ray_blur_cdf(sharp_widths, smooth_mm)
+    # How far inside the rise the bone beneath the plate must show on the sharp rays: the plate's blurred
+    # inner edge reaches the bone level within the ray's blur of where it falls below the edge level.
+    sharp_reach = _BLUR_REACH_SIGMAS * _ray_sigma(sharp_widths, smooth_mm) + RAY_STEP_MM
     # Layer thicknesses are learned where normal marrow lies under the plate: a fluid core or a band
     # there merges with the plate and mimics a thicker one.
     under = (radii > radius - 8.0) & (radii < radius - 4.0)
@@ -448,12 +490,13 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     prof_resolved = prof[resolved]
     edge_rms_mm, edge_inliers = float("nan"), 0.0
     for iteration in range(2):
-        r_edge = _outer_edges(prof_resolved, radii, level, radius, bright_limit)
+        r_edge = _outer_edges(prof_resolved, radii, level, radius, bright_limit,
+                              (plate_mm, cartilage_mm, sharp_reach), dark_core=True)
         ok = np.isfinite(r_edge)
         traced = ok.sum() >= _MIN_TRACED_SHARE * resolved.sum()
         if traced:
             pts = center + vectors[resolved][ok] * r_edge[ok][:, None]
-            sphere = robust_sphere(pts, weights[resolved][ok], **_OUTER_EDGE_FIT)
+            sphere = robust_sphere(pts, weights[resolved][ok], start=(center, radius), **_OUTER_EDGE_FIT)
             center, radius = np.asarray(sphere.center_lps, float), float(sphere.radius_mm)
             edge_rms_mm, edge_inliers = float(sphere.rms_mm), float(sphere.inlier_fraction)
         # Too few edges to fit: the head keeps the marrow sphere plus the cortex, and its quality says so.
@@ -483,17 +526,19 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     # the cartilage. A demarcating band under a strip of necrotic bone repeats the plate | cartilage
     # pattern deeper in, where thick slices blur it into a convincing copy; the layer model may not
     # place the surface deeper than that outermost rise by more than the ray's blur.
-    outermost = _outer_edges(prof, radii, level, radius, bright_limit) - radius
     for k in np.unique(key[surface_rays]):
         members = surface_rays & (key == k)
         widths = np.median(extent[members], axis=0)
-        sigma = float(np.sqrt(np.sum(widths ** 2) / 4.0 + smooth_mm ** 2))
+        sigma = _ray_sigma(widths, smooth_mm)
         if sigma > sigma_limit:
             continue
         resolvable |= members
+        reach = _BLUR_REACH_SIGMAS * sigma + RAY_STEP_MM
+        outermost = _outer_edges(prof[members], radii, level, radius, bright_limit,
+                                 (plate_mm, cartilage_mm, reach), dark_core=True) - radius
         fit = _fit_layers(prof[members], radii, radius, ray_blur_cdf(widths, smooth_mm), plate_mm,
                           cartilage_mm, min_contrast, dark_limit, bright_limit,
-                          min_shift_mm=outermost[members] - _BLUR_REACH_SIGMAS * sigma - RAY_STEP_MM)
+                          min_shift_mm=outermost - reach)
         # The intact majority of each class lies on the reference sphere: its median offset is the
         # model's bias at this blur, not anatomy, and its scatter about it the class's noise.
         intact = fit.valid & articular[members]
