@@ -6,9 +6,11 @@ study (coronal T1 + STIR, AP and frog-leg radiographs of the same hip in the sam
 (:func:`onfh_imaging.verdict.with_verdicts`) with the stage the phantom was built to have. Prints a
 markdown table and writes it to ``benchmarks/results/verdict_phantoms.md``.
 
-What each phantom can show: both families render the necrotic lesion's dense margin on the radiograph (the
-sclerosis of ARCO II) and neither renders a stage-I lesion invisible on the radiograph; the software does
-not assess that finding, so the honest verdict of a lesion without collapse is ``I-II``, counted right.
+Stages I and II: the "lesion" case draws the necrotic lesion's dense margin and core on the radiographs
+(ARCO II); the "occult lesion" case draws the same lesion radiographically occult (an early lesion without
+mineral change: band and core attenuate as marrow on the radiographs while MRI shows it, ARCO I). The
+verdict reads the radiographic finding (:mod:`onfh_imaging.measure.radiograph_lesion`); ``I-II`` (the
+radiographs did not tell) is not counted right for either.
 """
 
 from __future__ import annotations
@@ -22,34 +24,39 @@ from pathlib import Path
 from onfh_imaging.pipeline import measure_path
 from onfh_imaging.verdict import with_verdicts
 
-#: (case, built stage, collapse mm, lesion, joint space mm or None for the family's normal joint)
+#: (case, built stage, collapse mm, lesion, joint space mm or None for the family's normal joint, lesion
+#: shown on the radiographs)
 CASES = (
-    ("intact", "none", 0.0, "none", None),
-    ("lesion", "II", 0.0, "large", None),
-    ("early collapse", "IIIA", 1.2, "large", None),
-    ("late collapse", "IIIB", 3.0, "large", None),
-    ("osteoarthritis", "IV", 3.0, "large", 1.6),
+    ("intact", "none", 0.0, "none", None, True),
+    ("occult lesion", "I", 0.0, "large", None, False),
+    ("lesion", "II", 0.0, "large", None, True),
+    ("early collapse", "IIIA", 1.2, "large", None, True),
+    ("late collapse", "IIIB", 3.0, "large", None, True),
+    ("osteoarthritis", "IV", 3.0, "large", 1.6, True),
 )
-#: verdicts that are right for each built stage (a lesion without collapse: I or II, which one not assessed)
-RIGHT = {"none": {"none"}, "II": {"I-II", "II"}, "IIIA": {"IIIA"}, "IIIB": {"IIIB"}, "IV": {"IV"}}
+#: verdicts that are right for each built stage
+RIGHT = {"none": {"none"}, "I": {"I"}, "II": {"II"}, "IIIA": {"IIIA"}, "IIIB": {"IIIB"}, "IV": {"IV"}}
 
 
-def write_sdf(folder: Path, collapse: float, lesion: str, joint_space: float | None, seed: int) -> None:
+def write_sdf(folder: Path, collapse: float, lesion: str, joint_space: float | None, shown: bool,
+              seed: int) -> None:
     from onfh_imaging.phantom.radiograph import write_radiograph_study
     from onfh_imaging.phantom.study import HipSpec, PhantomSpec, write_phantom_study
 
-    spec = PhantomSpec(hips="right", right=HipSpec(collapse, lesion=lesion, joint_space_mm=joint_space),
-                       stir=True, seed=seed)
+    hip = HipSpec(collapse, lesion=lesion, joint_space_mm=joint_space, radiographic_lesion=shown)
+    spec = PhantomSpec(hips="right", right=hip, stir=True, seed=seed)
     truth = write_phantom_study(folder, spec)
     write_radiograph_study(folder / "XR", spec, seed=seed, study_instance_uid=truth["study_instance_uid"])
 
 
-def write_labelmap(folder: Path, collapse: float, lesion: str, joint_space: float | None, seed: int) -> None:
+def write_labelmap(folder: Path, collapse: float, lesion: str, joint_space: float | None, shown: bool,
+                   seed: int) -> None:
     from onfh_imaging.phantom.labelmap import HipDisease, LabelmapSpec, write_labelmap_study
     from onfh_imaging.phantom.labelmap.radiograph import RadiographSpec, write_labelmap_radiograph
 
     kw = {} if joint_space is None else {"joint_space_mm": joint_space}
-    spec = LabelmapSpec(hips="right", right=HipDisease(collapse, lesion=lesion), seed=seed, **kw)
+    spec = LabelmapSpec(hips="right", right=HipDisease(collapse, lesion=lesion, radiographic_lesion=shown),
+                        seed=seed, **kw)
     truth = write_labelmap_study(folder, spec)
     (folder / "XR").mkdir()
     for view in ("AP", "frog"):
@@ -61,9 +68,9 @@ WRITERS = {"sdf": write_sdf, "labelmap": write_labelmap}
 
 
 def run_case(family: str, case: tuple, root: Path, seed: int) -> dict:
-    name, built, collapse, lesion, joint_space = case
+    name, built, collapse, lesion, joint_space, shown = case
     folder = root / f"{family}_{name.replace(' ', '_')}"
-    WRITERS[family](folder, collapse, lesion, joint_space, seed)
+    WRITERS[family](folder, collapse, lesion, joint_space, shown, seed)
     t0 = time.perf_counter()
     reports = with_verdicts(r.to_json() for r in measure_path(folder, on_refusal=lambda refusal: None))
     seconds = time.perf_counter() - t0
@@ -71,21 +78,27 @@ def run_case(family: str, case: tuple, root: Path, seed: int) -> dict:
     verdict = verdicts[0] if verdicts else {}
     depth = verdict.get("depth") or {}
     alone = "; ".join(f"{s['series']}: {s['arco_2019'] or 'not staged'}" for s in verdict.get("series") or [])
+    finding = "; ".join(f"{s['series']}: {_finding_word(s.get('radiographic_lesion'))}"
+                        for s in verdict.get("series") or [] if s.get("radiograph"))
     stage = verdict.get("arco_2019")
     return {"family": family, "case": name, "built": built, "verdict": stage or "not staged",
-            "right": stage in RIGHT[built], "false_iii": built in ("none", "II") and str(stage).startswith("III"),
+            "right": stage in RIGHT[built], "false_iii": built in ("none", "I", "II") and str(stage).startswith("III"),
             "review": bool(verdict.get("needs_review")),
             "depth": f"{depth['depth_mm']:.2f} mm on {depth['series']}" if depth else "-",
-            "true_depth_mm": collapse, "alone": alone, "seconds": seconds,
+            "true_depth_mm": collapse, "alone": alone, "seconds": seconds, "finding": finding or "-",
             "reasons": "; ".join(verdict.get("reasons") or [])}
 
 
+def _finding_word(found: bool | None) -> str:
+    return {True: "found", False: "absent"}.get(found, "not read")
+
+
 def table(rows: list[dict]) -> str:
-    head = ("| family | case | built | verdict | right | needs review | depth used | true depth | each series alone |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    head = ("| family | case | built | verdict | right | needs review | depth used | true depth | radiographic "
+            "lesion finding | each series alone |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
     body = "".join(f"| {r['family']} | {r['case']} | {r['built']} | {r['verdict']} | {'yes' if r['right'] else 'NO'} | "
-                   f"{'yes' if r['review'] else 'no'} | {r['depth']} | {r['true_depth_mm']:.1f} mm | {r['alone']} |\n"
-                   for r in rows)
+                   f"{'yes' if r['review'] else 'no'} | {r['depth']} | {r['true_depth_mm']:.1f} mm | {r['finding']} | "
+                   f"{r['alone']} |\n" for r in rows)
     right = sum(r["right"] for r in rows)
     false_iii = sum(r["false_iii"] for r in rows)
     return head + body + f"\n{right}/{len(rows)} verdicts right; {false_iii} false stage III on a hip without collapse.\n"
