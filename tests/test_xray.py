@@ -124,6 +124,28 @@ def test_neck_junction_tail_is_trimmed_but_a_dome_depression_is_kept():
     assert not neck_junction_tails(angles, dev, articular, None, inward_limit=0.08).any()
 
 
+def test_isolated_outline_fragments_are_not_measured_as_collapse():
+    """Short pieces of outline isolated by gaps (another edge the trace touched) do not set the collapse
+    depth; a depression traced continuously does."""
+    from onfh_imaging.measure.radiograph import measure_head_contour
+    from onfh_imaging.segment.xray import HeadContour2D
+
+    angles = np.arange(-180.0, 180.0, 1.0)
+    radii = np.full(angles.shape, 150.0) + np.random.default_rng(2).normal(0.0, 0.1, angles.shape)
+    for lo in (-30.0, 10.0):  # 3-deg fragments 2 px inside, with 6-deg gaps on both sides
+        radii[(angles >= lo - 6) & (angles < lo)] = np.nan
+        radii[(angles >= lo) & (angles < lo + 3)] -= 2.0
+        radii[(angles >= lo + 3) & (angles < lo + 9)] = np.nan
+    dip = (angles >= 40.0) & (angles <= 60.0)
+    radii[dip] -= 1.2 * np.sin(np.radians((angles[dip] - 40.0) * 9.0))  # a continuous 1.2 px depression
+    radii[np.abs(angles - 180.0 + 45.0) < 35.0] = np.nan  # the neck's gap
+    contour = HeadContour2D("right", "test", (300.0, 300.0), 150.0, angles, radii, np.full(angles.shape, 10.0),
+                            np.full(angles.shape, np.nan), 135.0, 0.8)
+    m = measure_head_contour(contour, None)
+    assert m.collapse_depth_px == pytest.approx(1.2, abs=0.2)
+    assert 40.0 <= m.collapse_angle_deg <= 60.0
+
+
 # --- accuracy on phantoms --------------------------------------------------------------------------------
 CASES = [
     # key, side, view, collapse direction (seen in profile in that view), depth

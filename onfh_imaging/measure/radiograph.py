@@ -292,6 +292,28 @@ def _longest_run(mask: np.ndarray) -> np.ndarray:
     return np.roll(out, start)
 
 
+MIN_OUTLINE_RUN_DEG = 5.0
+"""Outline found over fewer consecutive angles than this (degrees), with gaps on both sides, is not
+measured for collapse or Mose deviation: the silhouette is a continuous curve and a depression spans its
+floor and two walls, while a fragment isolated by gaps is as likely another edge the trace touched (pelvic
+cortex over the dome, a trabecular line) at an offset nothing anchors. 5 deg is 2 mm of a 24 mm head."""
+
+
+def _short_runs(found: np.ndarray, angles_deg: np.ndarray, min_deg: float = MIN_OUTLINE_RUN_DEG) -> np.ndarray:
+    """True on the runs of consecutive found angles (around the circle) spanning fewer than ``min_deg``."""
+    n = len(found)
+    out = np.zeros(n, dtype=bool)
+    if n == 0 or found.all() or not found.any():
+        return out
+    step = 360.0 / n
+    start = int(np.argmin(found))  # begin at a gap so that runs do not wrap
+    rolled = np.roll(found, -start)
+    labels, count = ndimage.label(rolled)
+    sizes = ndimage.sum(rolled, labels, index=np.arange(1, count + 1))
+    short = np.isin(labels, 1 + np.flatnonzero(sizes * step < min_deg))
+    return np.roll(short, start)
+
+
 def neck_junction_tails(angles_deg: np.ndarray, deviation: np.ndarray, articular: np.ndarray,
                         neck_angle_deg: float | None, inward_limit: float,
                         reach_deg: float = NECK_JUNCTION_REACH_DEG) -> np.ndarray:
@@ -427,7 +449,7 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     outward[np.flatnonzero(use)[~circle.inliers]] = dev[use][~circle.inliers] > 0
     dev[outward] = np.nan
     smooth = _circular_running_median(dev, 5)
-    smooth[~use | outward] = np.nan
+    smooth[~use | outward | _short_runs(np.isfinite(dev), angles)] = np.nan
     # inward of the intact circle: beyond the fit's trimming level (its residual, at least a fifth of a pixel)
     smooth[neck_junction_tails(angles, smooth, articular, contour.neck_angle_deg,
                                INWARD_TRIM_SIGMAS * max(circle.rms, 0.2 * mean_px))] = np.nan
