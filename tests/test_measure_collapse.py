@@ -104,3 +104,23 @@ def test_binary_thick_slice_mask_separates_intact_from_collapsed():
     collapsed = _measure(_head(3.0, binary=True))[3].depth_mm
     assert intact < 1.0
     assert collapsed == pytest.approx(3.0, abs=0.4)
+
+
+def test_noisy_intact_surface_reads_its_depth_net_of_the_noise_floor():
+    """Radial noise on an intact head: the deepest patch lies below the sphere by chance alone; the depth
+    is net of that floor, while a 1 mm depression under the same noise keeps its depth."""
+    from onfh_imaging.measure.surface import SurfaceMesh
+
+    rng = np.random.default_rng(3)
+    for depth, bar in ((0.0, 0.15), (1.0, 0.15)):
+        mesh = head_surface_mesh(_head(depth))
+        v = mesh.vertices_lps - CENTER
+        noisy = CENTER + v * (1.0 + rng.normal(0.0, 0.15, len(v)) / np.linalg.norm(v, axis=1))[:, None]
+        mesh = SurfaceMesh(noisy, mesh.faces)
+        sphere = fit_reference_sphere(mesh.vertices_lps, mesh.vertex_areas_mm2())
+        col = collapse(mesh, sphere)
+        raw = np.hypot(col.depth_mm, col.noise_floor_mm)
+        assert col.noise_floor_mm > 0.0
+        assert abs(col.depth_mm - depth) <= bar
+        if depth == 0.0:
+            assert raw - depth > col.depth_mm - depth  # the floor removed the chance depth

@@ -54,3 +54,32 @@ def test_stage_follows_the_collapse_or_abstains(measured):
         assert m.arco_2019 not in ("IIIA", "IIIB")
     elif not m.quality.needs_review:
         assert m.arco_2019 == ("IIIB" if truth["collapse_mm"] > 2.0 else "IIIA")
+
+
+def _joint_profile(surface_mm: float, fluid_mm: float, radii: np.ndarray) -> np.ndarray:
+    """T1 levels along a ray: marrow, 1.2 mm plate, 1.5 mm femoral cartilage, joint fluid of ``fluid_mm``,
+    1.5 mm acetabular cartilage, 1.5 mm acetabular cortex, pelvic marrow; blurred by 0.4 mm."""
+    from scipy import ndimage
+
+    edges = np.cumsum([surface_mm - 1.2, 1.2, 1.5, fluid_mm, 1.5, 1.5])
+    levels = [900.0, 60.0, 400.0, 150.0, 400.0, 60.0, 750.0]
+    prof = np.asarray(levels)[np.searchsorted(edges, radii)]
+    return ndimage.gaussian_filter1d(prof, 0.4 / (radii[1] - radii[0]))
+
+
+def test_head_edge_is_the_femur_side_of_a_widened_joint():
+    """Over a 3 mm collapse the joint fluid widens and the rise into the acetabular cartilage lies near
+    the reference sphere; the head's edge is still the rise out of the plate over bone."""
+    from onfh_imaging.segment.bone_surface import _outer_edges
+
+    radii = np.arange(10.0, 40.0, 0.1)
+    radius = 24.0
+    prof = np.stack([_joint_profile(radius, 0.5, radii), _joint_profile(radius - 3.0, 2.0, radii)])
+    level, bright = 0.5 * (60.0 + 400.0), 0.5 * (900.0 + 400.0)
+    plain = _outer_edges(prof, radii, level, radius, bright)
+    found = _outer_edges(prof, radii, level, radius, bright, (1.2, 1.5, 0.8), dark_core=True)
+    # intact: both read the head's surface; collapsed: only the plate rule does (the plain last rise is
+    # the acetabular cartilage, 2 mm beyond the depressed surface)
+    assert abs(plain[0] - radius) < 0.3 and abs(found[0] - radius) < 0.3
+    assert plain[1] - (radius - 3.0) > 1.5
+    assert abs(found[1] - (radius - 3.0)) < 0.3
