@@ -40,7 +40,7 @@ def head(grid):
     return voxelise(grid, sphere_sdf(CENTER, R))
 
 
-@pytest.mark.parametrize("half_angle", [40.0, 55.0])
+@pytest.mark.parametrize("half_angle", [30.0, 40.0, 55.0])
 def test_cap_lesion_volume_and_kerboul_angle(grid, head, half_angle):
     lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, (0, 0, 1), half_angle))
     truth_ml = spherical_cap_volume_ml(R, half_angle)
@@ -85,3 +85,33 @@ def test_masks_on_different_grids_are_refused(head):
     other = grid_around(CENTER, (10, 10, 10), (1.0, 1.0, 1.0))
     with pytest.raises(MeasurementError, match="same image grid"):
         lesion_volume_ml(other, head)
+
+
+def _ball_lesion_sdf(offset_mm: float, radius_mm: float):
+    """A lesion bounded by a ball centred ``offset_mm`` above the head centre: its boundary meets the
+    articular surface obliquely, at the angle between the two spheres."""
+    head, ball = sphere_sdf(CENTER, R), sphere_sdf(CENTER + [0.0, 0.0, offset_mm], radius_mm)
+    return lambda p: np.maximum(head(p), ball(p))
+
+
+@pytest.mark.parametrize("offset, radius", [(0.6 * R, 0.75 * R), (0.9 * R, 0.45 * R)])
+@pytest.mark.parametrize("slice_mm", [3.5, 5.0])
+def test_kerboul_angle_of_a_boundary_meeting_the_surface_obliquely(offset, radius, slice_mm):
+    # The ball meets the sphere at theta from the pole on every plane through the axis (cosine rule);
+    # the masks' partial volume across thick slices must not spread the lesion's footprint.
+    theta = np.degrees(np.arccos((R**2 + offset**2 - radius**2) / (2 * R * offset)))
+    grid = grid_around(CENTER + [0.3, 0.2, -0.4], (int(60 / slice_mm), 86, 86), (0.7, 0.7, slice_mm),
+                       direction=oblique_direction((6, 4, -8)) @ CORONAL)
+    head = voxelise(grid, sphere_sdf(CENTER, R))
+    lesion = voxelise(grid, _ball_lesion_sdf(offset, radius))
+    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(4 * theta, abs=10.0)
+
+
+def test_small_cap_on_five_mm_slices():
+    # A 30-degree cap on 5 mm slices: its boundary meets the surface at 30 deg, and across the slices
+    # the partial volume of the surface spreads it by several degrees unless the voxels' blur is removed.
+    grid = grid_around(CENTER, (12, 66, 66), (0.9, 0.9, 5.0), direction=CORONAL)
+    head = voxelise(grid, sphere_sdf(CENTER, R))
+    lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, (0, 0, 1), 30.0))
+    assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head) == pytest.approx(60.0, abs=4.0)
+    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(120.0, abs=6.0)

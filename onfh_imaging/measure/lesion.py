@@ -9,6 +9,33 @@ from onfh_imaging.errors import MeasurementError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.measure.sphere import Sphere
 
+#: A ray is necrotic at a depth when at least this share of the head there is lesion.
+_HALF = 0.5
+
+#: Depth sampling step (mm) below the articular surface: half of the finest voxels (0.5 mm) or less.
+_DEPTH_STEP_MM = 0.25
+
+READ_DEPTH_FRACTION = 0.25
+"""Depth at which the lesion's ends are read, as a fraction of the voxel's extent along the ray: deep
+enough that the head fills most of what the voxels see there (at the surface itself it fills half, and
+the lesion's share of it is noise-prone), shallow enough that little of the boundary's own course lies
+between there and the surface (its angle, read deeper, is uncertain by some degrees)."""
+
+BOUNDARY_COURSE_MM = 2.0
+"""Depth range (mm) below the layer the surface's partial volume reaches over which the lesion's boundary
+is followed to read the angle at which it meets the surface: long enough to average the sampling of
+0.5-1 mm voxels, short against the curvature of a demarcating band (radius of the order of the head's)."""
+
+MIN_BOUNDARY_INCLINATION_DEG = 15.0
+"""Shallowest angle (deg) between the lesion's boundary and the articular surface that is modelled: a
+band closer to the surface than this runs inside the subchondral plate's partial volume over the whole
+followed course and its angle is not measured; it is taken at this limit."""
+
+#: Offsets of the voxel model, in voxels along each image axis: a voxel's box (its partial volume)
+#: plus the triangle of interpolating between voxel centres; a fixed sample, so results are repeatable.
+_VOXEL_MODEL = (np.random.default_rng(20060101).uniform(-0.5, 0.5, (400, 3))
+                + np.random.default_rng(20060102).triangular(-1.0, 0.0, 1.0, (400, 3)))
+
 
 def _fractions(mask: Volume) -> np.ndarray:
     return np.clip(np.asarray(mask.array, dtype=np.float32), 0.0, 1.0)
@@ -61,18 +88,92 @@ def _plane_basis(normal_lps) -> tuple[np.ndarray, np.ndarray]:
     return e1, np.cross(n, e1)
 
 
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each circular run of True in ``mask`` (``stop`` exclusive, may exceed its length)."""
+    n = len(mask)
+    if mask.all():
+        return [(0, n)]
+    if not mask.any():
+        return []
+    k = int(np.argmin(mask))  # a False: no run wraps past it
+    d = np.diff(np.r_[0, np.roll(mask, -k).astype(int), 0])
+    return [(int(a + k), int(b + k)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
+
+
+def _crossing(share: np.ndarray, end: int, outward: int, max_out: int, max_in: int) -> float | None:
+    """Where, from ray ``end`` of a run, ``share`` (one value per ray) falls through one half (ray steps,
+    positive in the ``outward`` direction; None when it does not within ``max_out`` / ``max_in`` rays)."""
+    n = len(share)
+
+    def on(k):
+        return share[k % n] >= _HALF
+
+    k, steps = end, 0
+    if on(k):
+        while on(k + outward) and steps < max_out:
+            k, steps = k + outward, steps + 1
+        if on(k + outward):
+            return None
+    else:
+        while not on(k) and steps < max_in:
+            k, steps = k - outward, steps + 1
+        if not on(k):
+            return None
+    a, b = share[k % n], share[(k + outward) % n]
+    return (k - end) * outward + float(np.clip((a - _HALF) / max(a - b, 1e-6), 0.0, 1.0))
+
+
+def _inclination_deg(depths_mm: np.ndarray, crossings_deg: np.ndarray, surface_mm: float) -> float:
+    """Angle (deg) between the outward surface tangent and the lesion's boundary running into the head,
+    from where the boundary crosses ``depths_mm`` below the surface (``crossings_deg`` outward from the
+    run's end): 90 for a boundary at right angles to the surface, less where the lesion widens with depth,
+    more where it narrows. The boundary is a straight line in the plane (a band is locally planar)."""
+    ang = np.radians(crossings_deg)
+    rad = surface_mm - depths_mm
+    pts = np.column_stack([rad * np.cos(ang), rad * np.sin(ang)])  # x: along the end ray, y: outward
+    v = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)[2][0]
+    if v[0] > 0:  # into the head
+        v = -v
+    beta = float(np.degrees(np.arctan2(-v[0], v[1])))
+    return float(np.clip(beta, MIN_BOUNDARY_INCLINATION_DEG, 180.0 - MIN_BOUNDARY_INCLINATION_DEG))
+
+
+def _blur_shift_deg(inclination_deg: float, depth_mm: float, surface_mm: float,
+                    tangent_mm: np.ndarray, normal_mm: np.ndarray) -> float:
+    """Where the lesion's share of the head falls through one half at ``depth_mm`` below the surface,
+    relative to where its boundary meets the surface (deg, outward positive), for a boundary at
+    ``inclination_deg`` to a circular surface of radius ``surface_mm``, both seen through voxels whose
+    point offsets along the surface and its normal are ``tangent_mm`` and ``normal_mm``."""
+    b = np.radians(inclination_deg)
+    psi = np.radians(np.arange(-20.0, 20.0, 0.2))
+    t = (surface_mm - depth_mm) * np.sin(psi)[:, None] + tangent_mm[None, :]
+    n = (surface_mm - depth_mm) * np.cos(psi)[:, None] - surface_mm + normal_mm[None, :]
+    head = t**2 + (n + surface_mm) ** 2 < surface_mm**2
+    lesion = head & (np.cos(b) * n + np.sin(b) * t < 0)
+    share = lesion.mean(axis=1) / np.maximum(head.mean(axis=1), 1e-6)
+    falls = np.flatnonzero((share[:-1] >= _HALF) & (share[1:] < _HALF))
+    if not len(falls):
+        return 0.0
+    i = falls[np.argmin(np.abs(psi[falls]))]
+    f = (share[i] - _HALF) / max(share[i] - share[i + 1], 1e-6)
+    return float(np.degrees(psi[i] + f * (psi[1] - psi[0])))
+
+
 def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
-                     head_mask: Volume | None = None,
-                     step_deg: float = 0.5, depths_mm: tuple[float, float] = (0.5, 1.5),
-                     neck_axis_lps=None, articular_min_angle_deg: float = 65.0) -> float:
+                     head_mask: Volume | None = None, step_deg: float = 0.5,
+                     course_mm: float = BOUNDARY_COURSE_MM, neck_axis_lps=None,
+                     articular_min_angle_deg: float = 65.0) -> float:
     """Arc (deg, about the head centre) that the lesion covers at the articular surface on one plane.
 
     Rays from the head centre in the plane through it with normal ``plane_normal_lps`` find the
-    articular surface (the outermost point where the head mask is at least half inside; the
-    reference sphere when no head mask is given). A ray counts as necrotic when, just beneath
-    the surface, at least half of the head is lesion. Partial volume makes the lesion look thinner
-    right at the surface, so the arc is measured at two depths and extrapolated to the surface; with a
-    head mask the depths start beyond half the voxel's extent along the plane's rays (thick slices).
+    articular surface (the outermost point where the head mask is at least half inside; the reference
+    sphere when no head mask is given). A ray is necrotic at a depth when at least half of the head
+    there is lesion. Near the surface the masks' partial volume mixes the surface into that share: a
+    boundary meeting the surface obliquely is read too wide or too narrow, by up to a voxel's extent
+    along the surface (most across thick slices). So the arc is read at ``READ_DEPTH_FRACTION`` of the
+    voxel's extent below the surface, and each end is moved by the shift the voxels give a planar
+    boundary meeting a circular surface at the angle the boundary is seen to have deeper down (over
+    ``course_mm`` below the blurred layer): the voxels' blur is removed, not the boundary's course.
 
     Parameters
     ----------
@@ -86,54 +187,88 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
         Femoral head mask on the same grid.
     step_deg : float
         Angular sampling step (deg).
-    depths_mm : tuple of 2 float
-        Depths below the surface (mm) at which the arc is read.
+    course_mm : float
+        Depth range (mm) below the blurred layer over which the boundary's angle is read.
     neck_axis_lps : array_like, optional
         Unit vector toward the femoral neck: rays within ``articular_min_angle_deg`` of it meet the
         head-neck junction, not the articular surface, and are not counted (a lesion reaching under the
         junction is not articular surface).
+
+    Returns
+    -------
+    float
+        The arc (deg, 0-360).
     """
     e1, e2 = _plane_basis(plane_normal_lps)
     phi = np.radians(np.arange(0.0, 360.0, step_deg))
+    n_rays = len(phi)
+    rows = np.arange(n_rays)
     rays = np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2
-    articular = np.ones(len(phi), bool)
+    along = -np.sin(phi)[:, None] * e1 + np.cos(phi)[:, None] * e2  # surface tangent, increasing phi
+    articular = np.ones(n_rays, bool)
     if neck_axis_lps is not None:
         neck = np.asarray(neck_axis_lps, float) / np.linalg.norm(neck_axis_lps)
         articular = rays @ neck < np.cos(np.radians(articular_min_angle_deg))
     c, r = sphere.center_lps, sphere.radius_mm
     if head_mask is None:
-        surface = np.full(len(phi), r)
+        surface = np.full(n_rays, r)
     else:
         radii = np.arange(1.15 * r, 0.4 * r, -0.25)
         head = _sample(head_mask, c + radii[None, :, None] * rays[:, None, :])
-        inside = head >= 0.5
+        inside = head >= _HALF
         first = np.argmax(inside, axis=1)
         hit = inside.any(axis=1)
         prev = np.maximum(first - 1, 0)
-        rows = np.arange(len(phi))
         h0, h1 = head[rows, prev], head[rows, first]
-        t = np.where(first > 0, (0.5 - h0) / np.maximum(h1 - h0, 1e-6), 0.0)
+        t = np.where(first > 0, (_HALF - h0) / np.maximum(h1 - h0, 1e-6), 0.0)
         surface = np.where(hit, radii[prev] + t * (radii[first] - radii[prev]), np.nan)
+    grid = head_mask if head_mask is not None else lesion_mask
+    edges = np.asarray(grid.direction, float) * np.asarray(grid.spacing, float)[None, :]  # columns: voxel edges
+    voxel_offsets = _VOXEL_MODEL @ edges.T  # (samples, 3) LPS mm
+    extent = np.abs(rays @ edges).sum(axis=1)  # a voxel's extent along each ray (mm)
+    extent_along = np.abs(along @ edges).sum(axis=1)  # and along the surface
+    depths = np.arange(0.0, float(extent.max()) + course_mm + 2 * _DEPTH_STEP_MM, _DEPTH_STEP_MM)
+    pts = c + (surface[:, None] - depths[None, :])[..., None] * rays[:, None, :]
+    share = _sample(lesion_mask, pts)
     if head_mask is not None:
-        # Within half a voxel of the surface (along the ray) the masks' partial volume mixes head and
-        # outside, and the lesion's share of the head is inflated where its edge runs oblique to thick
-        # slices: the first arc is read at least that deep, and both extrapolated to the surface.
-        edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
-        reach = 0.5 * float(np.abs(rays @ edges).sum(axis=1).max())
-        shift = max(0.0, reach - depths_mm[0])
-        depths_mm = (depths_mm[0] + shift, depths_mm[1] + shift)
-    arcs = []
-    for depth in depths_mm:
-        pts = c + (surface - depth)[:, None] * rays
-        lesion = _sample(lesion_mask, pts)
-        if head_mask is not None:
-            lesion = lesion / np.maximum(_sample(head_mask, pts), 1e-6)
-        necrotic = np.isfinite(surface) & (lesion >= 0.5) & articular
-        arcs.append(np.count_nonzero(necrotic) * step_deg)
-    (a1, a2), (d1, d2) = arcs, depths_mm
-    if a1 == 0:
-        return 0.0
-    return float(np.clip(a1 + (a1 - a2) * d1 / (d2 - d1), 0.0, 360.0))
+        share = share / np.maximum(_sample(head_mask, pts), 1e-6)
+    share = np.where((np.isfinite(surface) & articular)[:, None], share, 0.0)
+    last = len(depths) - 1
+    j_read = np.minimum(np.ceil(READ_DEPTH_FRACTION * extent / _DEPTH_STEP_MM).astype(int), last)
+    j_deep = np.minimum(np.ceil(extent / _DEPTH_STEP_MM).astype(int), last)
+    read = share[rows, j_read]
+    necrotic = read >= _HALF
+    if necrotic.any():
+        # A gap narrower than a voxel along the surface is not resolved.
+        for a, b in _runs(~necrotic):
+            mid = (a + b) // 2 % n_rays
+            if (b - a) * np.radians(step_deg) * np.nan_to_num(surface[mid], nan=r) < extent_along[mid]:
+                necrotic[np.arange(a, b) % n_rays] = True
+    read = np.where(necrotic, np.maximum(read, _HALF), read)
+    total = 0.0
+    for start, stop in _runs(necrotic):
+        arc = (stop - start) * step_deg
+        limits = (n_rays // 4, (stop - start) // 2)
+        for end, outward in ((start, -1), (stop - 1, 1)):
+            e = end % n_rays
+            x_read = _crossing(read, end, outward, *limits)
+            if x_read is None:
+                continue
+            seen = []
+            for level in range(int(round(course_mm / _DEPTH_STEP_MM)) + 1):
+                j = np.minimum(j_deep + level, last)
+                x = _crossing(share[rows, j], end, outward, *limits)
+                if x is not None:
+                    seen.append((depths[j[int(round(end + outward * x)) % n_rays]], x * step_deg))
+            inclination = 90.0
+            if len(seen) >= 2:
+                d, x = np.array(seen).T
+                inclination = _inclination_deg(d, x, float(surface[e]))
+            shift = _blur_shift_deg(inclination, float(depths[j_read[e]]), float(surface[e]),
+                                    voxel_offsets @ (outward * along[e]), voxel_offsets @ rays[e])
+            arc += x_read * step_deg - shift - 0.5 * step_deg
+        total += max(arc, 0.0)
+    return float(min(total, 360.0))
 
 
 def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0.0, 1.0, 0.0),
