@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.measure.radiograph import measure_radiograph
+from onfh_imaging.pipeline import measure_radiograph
 from onfh_imaging.phantom.model import Collapse, PelvisModel, default_dome_direction, lateral_lps
 from onfh_imaging.phantom.radiograph import render_radiograph
 

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from onfh_imaging.io.radiograph import read_picture
-from onfh_imaging.measure.radiograph import calibrate, hip_report
+from onfh_imaging.measure.radiograph import calibrate
+from onfh_imaging.pipeline import radiograph_hip_report
 from onfh_imaging.segment.xray import find_femoral_heads_2d
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def run_one(path: Path) -> tuple[dict, list]:
         contours = find_femoral_heads_2d(rx_cal)
     except Exception as exc:  # noqa: BLE001 - a benchmark records every failure and goes on
         return {"error": str(exc)}, []
-    return {"hips": [hip_report(c, rx_cal) for c in contours]}, contours
+    return {"hips": [radiograph_hip_report(c, rx_cal) for c in contours]}, contours
 
 
 def _row(path: Path, side: str, cls: int, result: dict, seconds: float) -> dict:

@@ -22,7 +22,8 @@ from collections import Counter
 from pathlib import Path
 
 from onfh_imaging.io.radiograph import read_picture
-from onfh_imaging.measure.radiograph import calibrate, hip_report
+from onfh_imaging.measure.radiograph import calibrate
+from onfh_imaging.pipeline import radiograph_hip_report
 from onfh_imaging.segment.xray import find_femoral_heads_2d
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,7 +38,7 @@ def run_one(path: Path, side: str) -> dict:
         contours = find_femoral_heads_2d(rx_cal, max_heads=1)
     except Exception as exc:  # noqa: BLE001 - a benchmark records every failure and goes on
         return {"status": "no head", "reason": str(exc)}
-    hip = hip_report(contours[0], rx_cal)
+    hip = radiograph_hip_report(contours[0], rx_cal)
     block = hip.get("radiographic_lesion") or {}
     if hip.get("head") is None or not block:
         return {"status": "not read", "reason": "; ".join(hip.get("warnings") or [])}

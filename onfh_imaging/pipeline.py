@@ -142,7 +142,6 @@ def measure_picture_file(path: str | Path, *, pixel_mm: float | None = None, pro
     measured in mm, without it the head is searched over plausible scales and measured in pixels.
     """
     from onfh_imaging.io.radiograph import read_picture
-    from onfh_imaging.measure.radiograph import measure_radiograph
 
     _report(progress, 0.1, "reading the picture")
     rx, info = read_picture(path, pixel_mm=pixel_mm)
@@ -162,7 +161,6 @@ def measure_radiograph_file(path: str | Path, *, progress: Progress | None = Non
     (row, col) points on its outline; seeded heads are delineated from the seed, not searched for.
     """
     from onfh_imaging.io import read_radiograph
-    from onfh_imaging.measure.radiograph import measure_radiograph
 
     _report(progress, 0.1, "reading the radiograph")
     rx, info = read_radiograph(path)
@@ -170,6 +168,152 @@ def measure_radiograph_file(path: str | Path, *, progress: Progress | None = Non
     report = measure_radiograph(rx, info, seeds=head_seeds)
     _report(progress, 1.0, "done")
     return StudyResult(info=info, radiograph=rx, radiograph_report=report)
+
+
+def measure_radiograph(rx: Any, info: Any = None, *, calibration_ball_mm: float | None = None,
+                       seeds: Mapping[str, Sequence[float]] | None = None) -> dict[str, Any]:
+    """Find, measure and stage the femoral heads of one radiograph: the JSON contract for a radiograph.
+
+    The radiograph's own path through read -> segment -> measure -> stage -> report: the pixel size is
+    calibrated (:func:`onfh_imaging.measure.radiograph.calibrate`), heads and replacements are found
+    (:mod:`onfh_imaging.segment.xray`, :mod:`onfh_imaging.segment.xray_prosthesis`), each head is measured
+    (:func:`onfh_imaging.measure.radiograph.measure_head_contour`), read for the lesion's finding
+    (:func:`onfh_imaging.measure.radiograph_lesion.radiographic_lesion`) and staged
+    (:func:`onfh_imaging.staging.stage_radiograph_head`).
+
+    Parameters
+    ----------
+    rx : Radiograph
+        The image with bone bright and its pixel size at the patient (if known).
+    info : SeriesInfo, optional
+        Header summary (patient, study, series, modality) for the ``input`` block.
+    calibration_ball_mm : float, optional
+        Diameter (mm) of the calibration sphere to look for (default
+        :data:`onfh_imaging.measure.radiograph.CALIBRATION_BALL_MM`).
+    seeds : mapping of side to points, optional
+        Hand-placed heads (see :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`): each seeded
+        head is delineated from its seed without the automatic search.
+
+    Returns
+    -------
+    dict
+        ``{"schema", "software_version", "input", "hips", "prosthesis_detected", "warnings"}``; each hip
+        holds ``side``, ``head`` (``center_px``, ``radius_mm``, ``max_deviation_mm``, ``collapse_depth_mm``,
+        ``joint_space_width_mm`` and their ``*_px`` twins), ``lesion`` (None), ``staging``, ``quality``,
+        ``radiographic_lesion`` and ``warnings``.
+
+    Raises
+    ------
+    SegmentationError
+        No femoral head found (naming the file when ``info`` has one).
+    """
+    from onfh_imaging.errors import SegmentationError
+    from onfh_imaging.measure.radiograph import CALIBRATION_BALL_MM, calibrate
+    from onfh_imaging.segment.xray import find_femoral_heads_2d
+    from onfh_imaging.segment.xray_prosthesis import find_prostheses, native_heads
+
+    files = getattr(info, "files", None)
+    path = str(files[0]) if files else None
+    rx_cal, ball, warnings = calibrate(rx, CALIBRATION_BALL_MM if calibration_ball_mm is None else calibration_ball_mm)
+    prostheses = [] if seeds else find_prostheses(rx_cal)
+    try:
+        contours = find_femoral_heads_2d(rx_cal, seeds=seeds)
+    except SegmentationError as exc:
+        if not prostheses:
+            if path is None:
+                raise
+            raise SegmentationError(str(exc), path=path) from exc
+        contours = []
+    hips = [dict(radiograph_hip_report(c, rx_cal), prosthesis_detected=False)
+            for c in native_heads(contours, prostheses)]
+    hips += [prosthesis_report(p) for p in prostheses]
+    hips.sort(key=lambda h: h["side"] != "right")
+    for p in prostheses:
+        warnings.append(f"hip replacement on the {p.side} side (metal with a stem and a ball or cup): its femoral "
+                        "head is not native and is not measured")
+    return {"schema": MEASUREMENT_SCHEMA, "software_version": __version__,
+            "input": _radiograph_input_block(info, rx_cal, ball), "hips": hips,
+            "prosthesis_detected": bool(prostheses), "warnings": warnings}
+
+
+def radiograph_hip_report(contour: Any, rx: Any) -> dict[str, Any]:
+    """One hip of the radiograph JSON contract from its head contour: measures, finding, stage, quality.
+
+    Parameters
+    ----------
+    contour : HeadContour2D
+        From :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`.
+    rx : Radiograph
+        The (calibrated, if possible) radiograph the contour was found on.
+
+    Returns
+    -------
+    dict
+        ``{"side", "head", "lesion": None, "staging", "quality", "warnings", "radiographic_lesion"}``;
+        ``head`` is None (and the reason in ``quality`` and ``warnings``) when the contour cannot be
+        measured.
+    """
+    from onfh_imaging.measure.radiograph import measure_head_contour
+    from onfh_imaging.measure.radiograph_lesion import radiographic_lesion
+    from onfh_imaging.quality import combine
+    from onfh_imaging.staging import stage_radiograph_head
+
+    try:
+        m = measure_head_contour(contour, rx.pixel_size_mm)
+    except MeasurementError as exc:
+        return {"side": contour.side, "head": None, "lesion": None,
+                "staging": {"arco_2019": None, "arco_basis": str(exc), "steinberg_extent": None},
+                "quality": combine(()).with_reason(str(exc), blocks_stage_iii=True, name="outline_measured").to_dict(),
+                "warnings": [str(exc)]}
+    hip_warnings = [*m.warnings, f"side from {m.side_basis}"]
+    if not rx.calibrated:
+        hip_warnings.append("measured in pixels: the pixel size is unknown")
+    if contour.placed_by_hand:
+        hip_warnings.append("head placed by hand")
+    finding = radiographic_lesion(contour, rx, outline_problems=[c.reason for c in m.quality.checks if not c.passed])
+    return {"side": m.side, "head": m.head_dict(), "lesion": None, "staging": stage_radiograph_head(m),
+            "quality": m.quality.to_dict(), "warnings": hip_warnings, "radiographic_lesion": finding.to_dict()}
+
+
+def prosthesis_report(p: Any) -> dict[str, Any]:
+    """The hip of the JSON contract for a hip replacement: no native head, no stage, the implant's place.
+
+    Parameters
+    ----------
+    p : Prosthesis
+        From :func:`onfh_imaging.segment.xray_prosthesis.find_prostheses`.
+
+    Returns
+    -------
+    dict
+        ``{"side", "head": None, "lesion": None, "staging", "quality", "prosthesis_detected": True,
+        "prosthesis", "warnings"}``; ``prosthesis`` holds the ball's centre and radius and the stem's length
+        and width, in pixels.
+    """
+    from onfh_imaging.quality import combine
+
+    reason = "hip replacement: the femoral head is a metal implant, not a native head to measure or stage"
+    return {"side": p.side, "head": None, "lesion": None,
+            "staging": {"arco_2019": None, "arco_basis": reason, "steinberg_extent": None},
+            "quality": combine(()).with_reason(reason, blocks_stage_iii=True, name="native_head").to_dict(),
+            "prosthesis_detected": True,
+            "prosthesis": {"ball_center_px": [round(v, 2) for v in p.ball_center_px],
+                           "ball_radius_px": round(p.ball_radius_px, 2), "stem_length_px": round(p.stem_length_px, 1),
+                           "stem_width_px": round(p.stem_width_px, 1), "side_basis": p.side_basis},
+            "warnings": [reason, f"side from {p.side_basis}"]}
+
+
+def _radiograph_input_block(info: Any, rx: Any, ball: Any) -> dict[str, Any]:
+    block = {
+        **input_block(info),
+        "view": rx.view,
+        "pixel_size_mm": None if rx.pixel_size_mm is None else [round(v, 5) for v in rx.pixel_size_mm],
+        "pixel_size_source": rx.pixel_size_source,
+    }
+    if ball is not None:
+        block["calibration_ball"] = {"center_px": [round(v, 2) for v in ball.center_px],
+                                     "diameter_px": round(ball.diameter_px, 2)}
+    return block
 
 
 def measure_series(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None, *,

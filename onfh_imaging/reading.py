@@ -5,7 +5,7 @@ This is the reading workflow without a screen: the napari plugin only displays a
 :class:`ReadingSession` and drives it, and the tests drive it directly. Data flows one way:
 
 1. :meth:`ReadingSession.compute` runs the toolkit's own pipeline
-   (:func:`onfh_imaging.pipeline.measure_mr`, or :func:`onfh_imaging.measure.radiograph.measure_radiograph`)
+   (:func:`onfh_imaging.pipeline.measure_mr`, or :func:`onfh_imaging.pipeline.measure_radiograph`)
    on the series, optionally from head seeds the reader placed; :meth:`ReadingSession.load` makes the
    result the automatic read. ``compute`` touches no state, so it may run in a worker thread.
 2. The reader edits the labels (:attr:`HipRead.labels`, ``[k, j, i]`` arrays on the image grid) anywhere
@@ -506,7 +506,7 @@ class ReadingSession:
             hip.radius_mm = float(measures.sphere.radius_mm)
 
     def _compute_radiograph(self, head_seeds: Mapping[str, Any] | None, progress: Progress | None) -> Segmented:
-        from onfh_imaging.measure.radiograph import measure_radiograph
+        from onfh_imaging.pipeline import measure_radiograph
 
         if progress is not None:
             progress(0.1, "finding the femoral heads")

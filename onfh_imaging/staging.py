@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from onfh_imaging.quality import QualityCheck
 
-__all__ = ["COLLAPSE_DETECTION_MM", "IIIB_MIN_COLLAPSE_MM", "RADIOGRAPH_ABNORMAL_FINDINGS",
+if TYPE_CHECKING:
+    from onfh_imaging.measure.radiograph import RadiographHeadMeasures
+
+__all__ = ["COLLAPSE_DETECTION_MM", "IIIB_MIN_COLLAPSE_MM", "JOINT_SPACE_NARROWING_MM", "RADIOGRAPH_ABNORMAL_FINDINGS",
            "RADIOGRAPH_COLLAPSE_FINDINGS", "RADIOGRAPH_OA_FINDINGS", "STEINBERG_B_MIN_PCT", "STEINBERG_C_MIN_PCT",
-           "SUBTYPE_CHECK", "arco_1992", "arco_2019", "collapse_detection_mm", "steinberg_extent", "subtype_check"]
+           "SUBTYPE_CHECK", "arco_1992", "arco_2019", "collapse_detection_mm", "stage_radiograph_head", "steinberg_extent",
+           "subtype_check"]
 
 COLLAPSE_DETECTION_MM = 0.5
 """Smallest collapse depth (mm) read as collapse (ARCO stage III) from the measured surface.
@@ -108,6 +113,11 @@ STEINBERG_C_MIN_PCT = 30.0
 """Steinberg: a lesion involving more than 30 % of the head is extent C."""
 
 #: Radiograph findings, in words (lower case), that make ARCO stage II, III and IV respectively.
+JOINT_SPACE_NARROWING_MM = 2.0
+"""Minimum joint space width (mm) at or below which the hip joint space is read as narrowed, the
+radiographic definition of hip osteoarthritis used in epidemiology (Jacobsen S, Sonne-Holm S. Hip
+dysplasia: a significant risk factor for the development of hip osteoarthritis. Rheumatology 2005)."""
+
 RADIOGRAPH_ABNORMAL_FINDINGS = frozenset({"sclerosis", "cysts", "osteolysis", "focal osteoporosis"})
 RADIOGRAPH_COLLAPSE_FINDINGS = frozenset({"crescent sign", "subchondral fracture", "collapse"})
 RADIOGRAPH_OA_FINDINGS = frozenset({"joint space narrowing", "acetabular changes", "osteoarthritis"})
@@ -183,6 +193,39 @@ def _stage_without_collapse(lesion_present: bool | None, findings: set[str] | No
     if findings & RADIOGRAPH_ABNORMAL_FINDINGS:
         return "II", "necrotic lesion with an abnormal radiograph and no collapse"
     return "I", "necrotic lesion on MRI with a normal radiograph"
+
+
+def stage_radiograph_head(m: RadiographHeadMeasures) -> dict[str, Any]:
+    """Suggested ARCO 2019 stage of one hip from its radiograph measures.
+
+    The outline's collapse, double contour (read as a subchondral fracture) and joint space (narrowing:
+    stage IV) count only when the outline passed its checks (``m.quality.collapse_trusted``).
+
+    Parameters
+    ----------
+    m : RadiographHeadMeasures
+        From :func:`onfh_imaging.measure.radiograph.measure_head_contour`.
+
+    Returns
+    -------
+    dict
+        The contract's ``staging`` block: ``arco_2019``, ``arco_basis`` (in words, with the outline's
+        failed checks when they withheld stage III) and ``steinberg_extent`` (None: a radiograph does not
+        measure the lesion's extent).
+    """
+    trusted = m.quality.collapse_trusted
+    narrowed = (trusted and m.joint_space_width_mm is not None
+                and m.joint_space_width_mm <= JOINT_SPACE_NARROWING_MM)
+    findings = {"subchondral fracture"} if m.double_contour and trusted else set()
+    stage, basis = arco_2019(m.collapse_depth_mm, None, radiograph_findings=findings, oa_signs=narrowed,
+                             collapse_trusted=trusted)
+    if not trusted:
+        basis = f"the head's outline failed its checks ({'; '.join(m.quality.reasons)}): no stage III; {basis}"
+    if m.double_contour and stage == "IIIA" and basis.startswith("subchondral fracture"):
+        basis = f"double contour over {m.double_contour_arc_deg:.0f} deg read as a subchondral fracture; {basis}"
+    if narrowed:
+        basis = f"joint space narrowed to {m.joint_space_width_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm); {basis}"
+    return {"arco_2019": stage, "arco_basis": basis, "steinberg_extent": None}
 
 
 def steinberg_extent(head_involvement_pct: float | None) -> str | None:

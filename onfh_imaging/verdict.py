@@ -10,7 +10,7 @@ ARCO 2019 is defined across modalities (Yoon BH et al., J Arthroplasty 2020;35:9
 Each series is measured and staged alone (:mod:`onfh_imaging.staging`). A visit's verdict reads all of
 them for one hip, as a radiologist reads the MR and the AP and frog-leg views side by side:
 
-* **IV** when a radiograph shows the joint space narrowed (``onfh_imaging.measure.radiograph``);
+* **IV** when a radiograph shows the joint space narrowed (``staging.JOINT_SPACE_NARROWING_MM``);
 * **III** when trusted collapse evidence exists: a depression of the articular surface at or above its
   series' detection limit, or a subchondral fracture line (double contour) on a radiograph. A series whose
   hip needs review cannot decide stage III alone: another series must show collapse too. Evidence whose
@@ -46,6 +46,7 @@ from onfh_imaging.measure.radiograph_lesion import STRONG_CONTRAST, Radiographic
 from onfh_imaging.staging import (
     COLLAPSE_DETECTION_MM,
     IIIB_MIN_COLLAPSE_MM,
+    JOINT_SPACE_NARROWING_MM,
     SUBTYPE_CHECK,
     arco_1992,
     collapse_detection_mm,
@@ -53,11 +54,6 @@ from onfh_imaging.staging import (
 )
 
 VERDICT_SCHEMA = "onfh-imaging/verdict/1"
-
-JOINT_SPACE_NARROWING_MM = 2.0
-"""Joint space width (mm) at or below which a radiograph shows narrowing (osteoarthritis, ARCO IV); the
-radiographic definition of hip osteoarthritis in epidemiology, the same limit the radiograph measurement
-uses (:data:`onfh_imaging.measure.radiograph.JOINT_SPACE_NARROWING_MM`)."""
 
 STAGE_ORDER = ("none", "I", "I-II", "II", "IIIA", "IIIB", "IV")
 """Stages from least to most advanced (``I-II`` sits between: it is one of the two)."""

@@ -34,7 +34,6 @@ MAX_LINES = 700
 #: The list may only shrink.
 KNOWN_UPWARD = {
     ("onfh_imaging.measure.hip", "onfh_imaging.staging"),
-    ("onfh_imaging.measure.radiograph", "onfh_imaging.staging"),
 }
 
 

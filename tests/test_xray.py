@@ -14,9 +14,9 @@ from onfh_imaging.io import read_radiograph
 from onfh_imaging.measure.radiograph import (
     double_contour,
     fit_reference_circle,
-    measure_radiograph,
     neck_junction_tails,
 )
+from onfh_imaging.pipeline import measure_radiograph
 from onfh_imaging.phantom.axes import default_dome_direction, lateral_lps
 from onfh_imaging.phantom.model import Collapse, PelvisModel
 from onfh_imaging.phantom.projection import ProjectionGeometry

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.measure.radiograph import measure_radiograph
+from onfh_imaging.pipeline import measure_radiograph
 from onfh_imaging.phantom.model import PelvisModel
 from onfh_imaging.phantom.radiograph import render_radiograph
 from onfh_imaging.segment.xray import find_femoral_heads_2d

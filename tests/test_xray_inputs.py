@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.measure.radiograph import measure_radiograph
+from onfh_imaging.pipeline import measure_radiograph
 from onfh_imaging.phantom.model import Collapse, PelvisModel
 from onfh_imaging.phantom.radiograph import render_radiograph
 from onfh_imaging.segment.xray import find_femoral_heads_2d
@@ -124,7 +124,8 @@ def test_prosthesis_is_found_on_a_replacement_and_not_on_the_native_hip():
 
 def test_no_stage_iii_when_the_outline_fails_its_checks():
     """A collapsed head with a double contour is staged III only while its outline passes its checks."""
-    from onfh_imaging.measure.radiograph import _staging, measure_head_contour
+    from onfh_imaging.measure.radiograph import measure_head_contour
+    from onfh_imaging.staging import stage_radiograph_head
 
     model = PelvisModel.standard("right", right={"collapse": Collapse(3.0, (-0.45, 0.0, 0.89))})
     pixels, truth = render_radiograph(model, side="right", view="AP", detector_shape=(640, 640),
@@ -133,14 +134,14 @@ def test_no_stage_iii_when_the_outline_fails_its_checks():
     contour = find_femoral_heads_2d(Radiograph(pixels, (size, size)))[0]
     m = measure_head_contour(contour, (size, size))
     assert m.collapse_depth_mm > 1.0 and m.quality.collapse_trusted
-    assert _staging(m)["arco_2019"].startswith("III")
+    assert stage_radiograph_head(m)["arco_2019"].startswith("III")
     # the same measures on an outline traced over a third of its arc: the checks fail, no stage III
     from dataclasses import replace
 
     short = replace(contour, radii_px=np.where(np.abs(contour.angles_deg) < 60.0, contour.radii_px, np.nan))
     m_short = measure_head_contour(short, (size, size))
     assert m_short.quality.needs_review and not m_short.quality.collapse_trusted
-    staging = _staging(m_short)
+    staging = stage_radiograph_head(m_short)
     assert not str(staging["arco_2019"]).startswith("III") and "failed its checks" in staging["arco_basis"]
 
 

@@ -28,29 +28,19 @@ Lengths are in mm at the patient when the pixel size is known, and in pixels (``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from onfh_imaging import __version__
-from onfh_imaging.contract import MEASUREMENT_SCHEMA, input_block
-from onfh_imaging.errors import MeasurementError, SegmentationError
+from onfh_imaging.errors import MeasurementError
 from onfh_imaging.fitting import MAD_TO_SIGMA
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.measure.radiograph_lesion import radiographic_lesion
 from onfh_imaging.measure.radiograph_quality import outline_quality
 from onfh_imaging.quality import Quality, combine
-from onfh_imaging.segment.xray import (
-    PAIR_HEIGHT_RADII,
-    PAIR_MIN_SEPARATION_RADII,
-    HeadContour2D,
-    find_femoral_heads_2d,
-)
+from onfh_imaging.segment.xray import HeadContour2D
 from onfh_imaging.segment.xray_ball import CalibrationBall, find_calibration_ball
-from onfh_imaging.segment.xray_prosthesis import Prosthesis, find_prostheses
 
 NECK_EXCLUSION_DEG = 70.0
 INWARD_TRIM_SIGMAS = 2.5
@@ -62,10 +52,6 @@ neck: there the neck's cortex crosses into the head's outline (most on the frog-
 neck is foreshortened over the head) and the edge bends onto it. The weight-bearing dome, where collapse
 is measured, lies in the half of the head away from the neck, beyond this angle."""
 WEIGHT_BEARING_HALF_WIDTH_DEG = 30.0
-JOINT_SPACE_NARROWING_MM = 2.0
-"""Minimum joint space width (mm) at or below which the hip joint space is read as narrowed, the
-radiographic definition of hip osteoarthritis used in epidemiology (Jacobsen S, Sonne-Holm S. Hip
-dysplasia: a significant risk factor for the development of hip osteoarthritis. Rheumatology 2005)."""
 CALIBRATION_BALL_MM = 25.0
 CALIBRATION_DISAGREEMENT = 0.03
 DOUBLE_CONTOUR_MIN_ARC_DEG = 10.0
@@ -542,143 +528,5 @@ def calibrate(rx: Radiograph, diameter_mm: float = CALIBRATION_BALL_MM) -> tuple
     return rx, None, warnings
 
 
-def _input_block(info: Any, rx: Radiograph, ball: CalibrationBall | None) -> dict[str, Any]:
-    block = {
-        **input_block(info),
-        "view": rx.view,
-        "pixel_size_mm": None if rx.pixel_size_mm is None else [round(v, 5) for v in rx.pixel_size_mm],
-        "pixel_size_source": rx.pixel_size_source,
-    }
-    if ball is not None:
-        block["calibration_ball"] = {"center_px": [round(v, 2) for v in ball.center_px],
-                                     "diameter_px": round(ball.diameter_px, 2)}
-    return block
-
-
-def _staging(m: RadiographHeadMeasures) -> dict[str, Any]:
-    """Suggested stage from the measures; the outline's collapse, double contour and joint space count
-    only when the outline passed its checks (``quality.collapse_trusted``)."""
-    from onfh_imaging.staging import arco_2019
-
-    trusted = m.quality.collapse_trusted
-    narrowed = (trusted and m.joint_space_width_mm is not None
-                and m.joint_space_width_mm <= JOINT_SPACE_NARROWING_MM)
-    findings = {"subchondral fracture"} if m.double_contour and trusted else set()
-    stage, basis = arco_2019(m.collapse_depth_mm, None, radiograph_findings=findings, oa_signs=narrowed,
-                             collapse_trusted=trusted)
-    if not trusted:
-        basis = f"the head's outline failed its checks ({'; '.join(m.quality.reasons)}): no stage III; {basis}"
-    if m.double_contour and stage == "IIIA" and basis.startswith("subchondral fracture"):
-        basis = f"double contour over {m.double_contour_arc_deg:.0f} deg read as a subchondral fracture; {basis}"
-    if narrowed:
-        basis = f"joint space narrowed to {m.joint_space_width_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm); {basis}"
-    return {"arco_2019": stage, "arco_basis": basis, "steinberg_extent": None}
-
-
-def hip_report(contour: HeadContour2D, rx: Radiograph) -> dict[str, Any]:
-    """One hip of the radiograph JSON contract from its head contour: measures, staging, quality, warnings.
-
-    Parameters
-    ----------
-    contour : HeadContour2D
-        From :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`.
-    rx : Radiograph
-        The (calibrated, if possible) radiograph the contour was found on.
-
-    Returns
-    -------
-    dict
-        ``{"side", "head", "lesion": None, "staging", "quality", "warnings"}``; ``head`` is None (and
-        the reason in ``quality`` and ``warnings``) when the contour cannot be measured.
-    """
-    try:
-        m = measure_head_contour(contour, rx.pixel_size_mm)
-    except MeasurementError as exc:
-        return {"side": contour.side, "head": None, "lesion": None,
-                "staging": {"arco_2019": None, "arco_basis": str(exc), "steinberg_extent": None},
-                "quality": combine(()).with_reason(str(exc), blocks_stage_iii=True, name="outline_measured").to_dict(),
-                "warnings": [str(exc)]}
-    hip_warnings = [*m.warnings, f"side from {m.side_basis}"]
-    if not rx.calibrated:
-        hip_warnings.append("measured in pixels: the pixel size is unknown")
-    if contour.placed_by_hand:
-        hip_warnings.append("head placed by hand")
-    finding = radiographic_lesion(contour, rx, outline_problems=[c.reason for c in m.quality.checks if not c.passed])
-    return {"side": m.side, "head": m.head_dict(), "lesion": None, "staging": _staging(m),
-            "quality": m.quality.to_dict(), "warnings": hip_warnings, "radiographic_lesion": finding.to_dict()}
-
-
-def measure_radiograph(rx: Radiograph, info: Any = None, *, calibration_ball_mm: float = CALIBRATION_BALL_MM,
-                       seeds: Mapping[str, Sequence[float]] | None = None) -> dict[str, Any]:
-    """Find and measure the femoral heads of one radiograph: the JSON contract for a radiograph.
-
-    Parameters
-    ----------
-    rx : Radiograph
-        The image with bone bright and its pixel size at the patient (if known).
-    info : SeriesInfo, optional
-        Header summary (patient, study, series, modality) for the ``input`` block.
-    calibration_ball_mm : float
-        Diameter of the calibration sphere to look for.
-    seeds : mapping of side to points, optional
-        Hand-placed heads (see :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`): each seeded
-        head is delineated from its seed without the automatic search.
-
-    Returns
-    -------
-    dict
-        ``{"schema", "software_version", "input", "hips", "warnings"}``; each hip holds ``side``,
-        ``head`` (``center_px``, ``radius_mm``, ``max_deviation_mm``, ``collapse_depth_mm``,
-        ``joint_space_width_mm`` and their ``*_px`` twins), ``lesion`` (None), ``staging`` and ``warnings``.
-
-    Raises
-    ------
-    SegmentationError
-        No femoral head found (naming the file when ``info`` has one).
-    """
-    path = None
-    files = getattr(info, "files", None)
-    if files:
-        path = str(files[0])
-    rx_cal, ball, warnings = calibrate(rx, calibration_ball_mm)
-    prostheses = [] if seeds else find_prostheses(rx_cal)
-    try:
-        contours = find_femoral_heads_2d(rx_cal, seeds=seeds)
-    except SegmentationError as exc:
-        if not prostheses:
-            if path is None:
-                raise
-            raise SegmentationError(str(exc), path=path) from exc
-        contours = []
-    # beside a replacement a native head is the other hip: on the other side, at about the ball's height and
-    # across the pelvis from it (the same rules as for a pair of heads)
-    contours = [c for c in contours if c.side not in {p.side for p in prostheses}
-                and all(abs(c.center_px[1] - p.ball_center_px[1]) >= PAIR_MIN_SEPARATION_RADII * c.radius_px
-                        and abs(c.center_px[0] - p.ball_center_px[0]) <= PAIR_HEIGHT_RADII * c.radius_px
-                        for p in prostheses)]
-    hips = [dict(hip_report(contour, rx_cal), prosthesis_detected=False) for contour in contours]
-    hips += [prosthesis_report(p) for p in prostheses]
-    hips.sort(key=lambda h: h["side"] != "right")
-    for p in prostheses:
-        warnings.append(f"hip replacement on the {p.side} side (metal with a stem and a ball or cup): its femoral "
-                        "head is not native and is not measured")
-    return {"schema": MEASUREMENT_SCHEMA, "software_version": __version__, "input": _input_block(info, rx_cal, ball),
-            "hips": hips, "prosthesis_detected": bool(prostheses), "warnings": warnings}
-
-
-def prosthesis_report(p: Prosthesis) -> dict[str, Any]:
-    """The hip of the JSON contract for a hip replacement: no native head, no stage, the implant's place."""
-    reason = "hip replacement: the femoral head is a metal implant, not a native head to measure or stage"
-    return {"side": p.side, "head": None, "lesion": None,
-            "staging": {"arco_2019": None, "arco_basis": reason, "steinberg_extent": None},
-            "quality": combine(()).with_reason(reason, blocks_stage_iii=True, name="native_head").to_dict(),
-            "prosthesis_detected": True,
-            "prosthesis": {"ball_center_px": [round(v, 2) for v in p.ball_center_px],
-                           "ball_radius_px": round(p.ball_radius_px, 2), "stem_length_px": round(p.stem_length_px, 1),
-                           "stem_width_px": round(p.stem_width_px, 1), "side_basis": p.side_basis},
-            "warnings": [reason, f"side from {p.side_basis}"]}
-
-
-__all__ = ["JOINT_SPACE_NARROWING_MM", "NECK_JUNCTION_REACH_DEG", "RadiographHeadMeasures", "ReferenceCircle", "calibrate", "double_contour",
-           "fit_reference_circle", "hip_report", "measure_head_contour", "measure_radiograph",
-           "neck_junction_tails", "prosthesis_report"]
+__all__ = ["CALIBRATION_BALL_MM", "NECK_JUNCTION_REACH_DEG", "RadiographHeadMeasures", "ReferenceCircle", "calibrate",
+           "double_contour", "fit_reference_circle", "measure_head_contour", "neck_junction_tails"]

@@ -25,13 +25,19 @@ replacements.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.segment.xray import ASSUMED_FIELD_OF_VIEW_MM
+from onfh_imaging.segment.xray import (
+    ASSUMED_FIELD_OF_VIEW_MM,
+    PAIR_HEIGHT_RADII,
+    PAIR_MIN_SEPARATION_RADII,
+    HeadContour2D,
+)
 from onfh_imaging.segment.xray_sides import column_toward_left
 
 METAL_CONTRAST = 2.0
@@ -283,4 +289,32 @@ def find_prostheses(rx: Radiograph) -> list[Prosthesis]:
     return found
 
 
-__all__ = ["Prosthesis", "boundary_step", "find_prostheses", "interior_edge_ratio", "metal_levels", "metal_mask"]
+def native_heads(contours: Sequence[HeadContour2D], prostheses: Sequence[Prosthesis]) -> list[HeadContour2D]:
+    """The head contours that can be native beside the replacements found.
+
+    Beside a replacement a native head is the other hip: on the other side, at about the ball's height and
+    across the pelvis from it (the same rules as for a pair of heads,
+    :data:`~onfh_imaging.segment.xray.PAIR_HEIGHT_RADII` and
+    :data:`~onfh_imaging.segment.xray.PAIR_MIN_SEPARATION_RADII`).
+
+    Parameters
+    ----------
+    contours : sequence of HeadContour2D
+        Heads found on the radiograph.
+    prostheses : sequence of Prosthesis
+        Replacements found on the same radiograph (:func:`find_prostheses`).
+
+    Returns
+    -------
+    list of HeadContour2D
+        The contours kept, in their order.
+    """
+    replaced = {p.side for p in prostheses}
+    return [c for c in contours if c.side not in replaced
+            and all(abs(c.center_px[1] - p.ball_center_px[1]) >= PAIR_MIN_SEPARATION_RADII * c.radius_px
+                    and abs(c.center_px[0] - p.ball_center_px[0]) <= PAIR_HEIGHT_RADII * c.radius_px
+                    for p in prostheses)]
+
+
+__all__ = ["Prosthesis", "boundary_step", "find_prostheses", "interior_edge_ratio", "metal_levels", "metal_mask",
+           "native_heads"]
