@@ -95,6 +95,7 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
     """
     from onfh_imaging.measure.hip import measure_hip
     from onfh_imaging.segment.mri import segment_hips
+    from onfh_imaging.staging import stage_hip
 
     def seg_progress(fraction: float, message: str) -> None:
         _report(progress, 0.1 + 0.7 * fraction, message)
@@ -113,9 +114,9 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
         head = seg.femoral_head_mask if seg.femoral_head_fraction is None else seg.femoral_head_fraction
         lesion = seg.lesion_mask if seg.lesion_fraction is None else seg.lesion_fraction
         try:
-            measures = measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps,
-                                   segmentation_quality=seg.quality,
-                                   surface_resolved_at=seg.surface_resolved_at)
+            measures = stage_hip(measure_hip(head, lesion, side=seg.side, neck_axis_lps=seg.neck_axis_lps,
+                                             segmentation_quality=seg.quality,
+                                             surface_resolved_at=seg.surface_resolved_at))
         except MeasurementError as exc:  # one unmeasurable hip does not void the other
             result.warnings.append(f"{seg.side} hip not measured: {exc}")
             result.unmeasured.append((seg, str(exc)))

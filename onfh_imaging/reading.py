@@ -358,9 +358,11 @@ def measure_job(job: MeasureJob) -> tuple[str, dict[str, str], dict[str, Any] | 
     """Measure one :class:`MeasureJob`: ``(side, hashes, measures dict or None, HipMeasures or reason)``."""
     from onfh_imaging.measure.hip import measure_hip
     from onfh_imaging.measure.jic import classify_jic, with_jic
+    from onfh_imaging.staging import stage_hip
 
     try:
-        measures = measure_hip(job.masks[HEAD], job.masks[LESION], side=job.side, neck_axis_lps=job.neck_axis_lps)
+        measures = stage_hip(measure_hip(job.masks[HEAD], job.masks[LESION], side=job.side,
+                                         neck_axis_lps=job.neck_axis_lps))
     except OnfhError as exc:
         return job.side, job.hashes, None, str(exc)
     jic = None

@@ -20,52 +20,22 @@ so without radiograph findings a lesion without collapse is reported as ``I-II``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from onfh_imaging.quality import QualityCheck
+from onfh_imaging.measure.deviation import COLLAPSE_DETECTION_MM, collapse_detection_mm
+from onfh_imaging.quality import QualityCheck, combine
 
 if TYPE_CHECKING:
+    from onfh_imaging.measure.hip import HipMeasures
     from onfh_imaging.measure.radiograph import RadiographHeadMeasures
 
 __all__ = ["COLLAPSE_DETECTION_MM", "IIIB_MIN_COLLAPSE_MM", "JOINT_SPACE_NARROWING_MM", "RADIOGRAPH_ABNORMAL_FINDINGS",
            "RADIOGRAPH_COLLAPSE_FINDINGS", "RADIOGRAPH_OA_FINDINGS", "STEINBERG_B_MIN_PCT", "STEINBERG_C_MIN_PCT",
-           "SUBTYPE_CHECK", "arco_1992", "arco_2019", "collapse_detection_mm", "stage_radiograph_head", "steinberg_extent",
+           "SUBTYPE_CHECK", "arco_1992", "arco_2019", "collapse_detection_mm", "stage_hip", "stage_radiograph_head", "steinberg_extent",
            "subtype_check"]
-
-COLLAPSE_DETECTION_MM = 0.5
-"""Smallest collapse depth (mm) read as collapse (ARCO stage III) from the measured surface.
-
-ARCO 2019 calls any collapse stage III; a measurement needs a threshold above its own floor. Measured floors on
-intact heads: 0.06-0.17 mm from exact partial-volume fractions of phantoms (3-5 mm oblique coronal slices,
-``benchmarks/bench_measure.py``); 0.15-0.41 mm from the automatic segmentation's fractions on the 30-hip
-phantom grid (``benchmarks/accuracy_mri.py``, heads fully in the field of view); 0.05-0.09 mm on radiograph
-silhouettes. Binary masks place a surface parallel to thick slices only to half a slice and can read 0.6-1.9 mm
-there; such a measurement carries a warning. 0.5 mm is also the lower end of the inter-observer spread of manual
-collapse measurement.
-"""
-
-
-def collapse_detection_mm(in_plane_pixel_mm: float) -> float:
-    """Detection limit (mm) of collapse on an image with this in-plane pixel size.
-
-    The larger of :data:`COLLAPSE_DETECTION_MM` and 0.6 pixel: a sub-voxel surface is located to a
-    fraction of a pixel, and coarse whole-pelvis grids read intact heads deeper (0.66 mm at 1.4 mm
-    pixels).
-
-    Parameters
-    ----------
-    in_plane_pixel_mm : float
-        In-plane pixel size of the image, mm (one number for both in-plane axes).
-
-    Returns
-    -------
-    float
-        Smallest collapse depth read as collapse, mm.
-    """
-    return max(COLLAPSE_DETECTION_MM, 0.6 * float(in_plane_pixel_mm))
-
 
 IIIB_MIN_COLLAPSE_MM = 2.0
 """ARCO 2019: collapse of more than 2 mm is stage IIIB (late), up to 2 mm IIIA (early)."""
@@ -193,6 +163,41 @@ def _stage_without_collapse(lesion_present: bool | None, findings: set[str] | No
     if findings & RADIOGRAPH_ABNORMAL_FINDINGS:
         return "II", "necrotic lesion with an abnormal radiograph and no collapse"
     return "I", "necrotic lesion on MRI with a normal radiograph"
+
+
+def stage_hip(m: HipMeasures, *, radiograph_findings: Iterable[str] | None = None) -> HipMeasures:
+    """The MR measures of one hip with their suggested stages.
+
+    ARCO 2019 from the collapse depth (read as collapse only from its detection limit on, and only when
+    the collapse evidence passed its checks, ``m.quality.collapse_trusted``) and the lesion; the IIIA/IIIB
+    subtype check joins the quality block when the depth is within its uncertainty of the 2 mm boundary;
+    the Steinberg extent and the ARCO 1992 label from the share of the head involved.
+
+    Parameters
+    ----------
+    m : HipMeasures
+        From :func:`onfh_imaging.measure.hip.measure_hip`.
+    radiograph_findings : iterable of str, optional
+        Findings on a radiograph of the same hip (see :func:`arco_2019`).
+
+    Returns
+    -------
+    HipMeasures
+        A copy of ``m`` with ``arco_2019``, ``arco_basis``, ``steinberg_extent``, ``arco_1992`` set and
+        the subtype check added to ``quality`` when it applies.
+    """
+    lesion_present = None if m.lesion_volume_ml is None else m.lesion_volume_ml > 0
+    depth = m.collapse.depth_mm
+    stage, basis = arco_2019(depth, lesion_present, radiograph_findings=radiograph_findings,
+                             collapse_detection_mm=m.collapse_detection_mm,
+                             collapse_trusted=m.quality.collapse_trusted)
+    quality = m.quality
+    subtype = subtype_check(stage, depth, m.collapse_detection_mm)
+    if subtype is not None:
+        quality = combine(quality.checks + (subtype,))
+    return dataclasses.replace(m, arco_2019=stage, arco_basis=basis,
+                               steinberg_extent=steinberg_extent(m.head_involvement_pct),
+                               arco_1992=arco_1992(stage, m.head_involvement_pct), quality=quality)
 
 
 def stage_radiograph_head(m: RadiographHeadMeasures) -> dict[str, Any]:

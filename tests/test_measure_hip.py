@@ -13,6 +13,7 @@ from onfh_imaging.measure.analytic import (
     spherical_cap_volume_ml,
     voxelise,
 )
+from onfh_imaging.staging import stage_hip
 
 R = 23.0
 CENTER = np.array([-95.0, 30.0, -120.0])
@@ -38,7 +39,7 @@ def collapsed_hip(grid):
 
 def test_measure_hip_reports_the_json_contract(collapsed_hip):
     head, lesion = collapsed_hip
-    out = measure_hip(head, lesion, side="right").to_dict()
+    out = stage_hip(measure_hip(head, lesion, side="right")).to_dict()
     json.dumps(out)
     assert set(out) == {"side", "head", "lesion", "staging", "quality", "warnings"}
     assert set(out["quality"]) >= {"score", "needs_review", "reasons"}
@@ -71,7 +72,7 @@ def test_viewer_gets_the_deviation_map(collapsed_hip):
 
 
 def test_without_lesion_mask_lesion_is_null(collapsed_hip):
-    out = measure_hip(collapsed_hip[0], None, side="left").to_dict()
+    out = stage_hip(measure_hip(collapsed_hip[0], None, side="left")).to_dict()
     assert out["lesion"] is None
     assert out["staging"]["arco_2019"] == "IIIB"
     assert out["staging"]["steinberg_extent"] is None
@@ -80,7 +81,7 @@ def test_without_lesion_mask_lesion_is_null(collapsed_hip):
 def test_intact_head_with_empty_lesion_mask(grid):
     head = voxelise(grid, femoral_head_sdf(CENTER, R, neck_axis_lps=NECK, neck_radius_mm=14.0,
                                           neck_cut_angle_deg=60.0))
-    out = measure_hip(head, grid.with_array(np.zeros(grid.shape, bool)), side="left").to_dict()
+    out = stage_hip(measure_hip(head, grid.with_array(np.zeros(grid.shape, bool)), side="left")).to_dict()
     assert out["lesion"] == {"volume_ml": 0.0, "head_involvement_pct": 0.0, "kerboul_angle_deg": 0.0}
     assert out["head"]["collapse_depth_mm"] < 0.3
     assert out["staging"]["arco_2019"] == "none"

@@ -11,6 +11,7 @@ import pytest
 from onfh_imaging.measure import measure_hip
 from onfh_imaging.measure.deviation import collapse, junction_margin_mm
 from onfh_imaging.phantom import default_dome_direction, voxelised_femoral_head
+from onfh_imaging.staging import stage_hip
 
 R = 24.0
 
@@ -40,7 +41,7 @@ def test_intact_phantom_head_reads_no_collapse_on_thick_slices(in_plane, slice_m
 @pytest.mark.parametrize("depth", [1.0, 2.0, 3.0, 4.0])
 def test_phantom_collapse_depth_on_five_mm_oblique_slices(depth):
     hip, mask = _phantom_head(depth, 0.9, 5.0, (15.0, 8.0))
-    m = measure_hip(mask, None, side="right", neck_axis_lps=hip.neck_axis)
+    m = stage_hip(measure_hip(mask, None, side="right", neck_axis_lps=hip.neck_axis))
     assert m.collapse.depth_mm == pytest.approx(depth, abs=0.2)
     assert abs(m.sphere.radius_mm - R) <= 0.1
     assert _angle_deg(m.collapse.direction_lps, default_dome_direction("right")) < 10.0

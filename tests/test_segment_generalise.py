@@ -12,6 +12,7 @@ from ball_hip import BallHip
 
 from onfh_imaging.measure.hip import measure_hip
 from onfh_imaging.segment.mri import segment_hips
+from onfh_imaging.staging import stage_hip
 
 CASES = {
     # a wide joint space (effusion): the acetabular cortex lies 4 mm beyond the head's surface
@@ -28,9 +29,9 @@ def measured(request):
     hip = CASES[request.param]
     t1 = hip.render()
     (seg,) = segment_hips(t1)
-    m = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
-                    neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
-                    surface_resolved_at=seg.surface_resolved_at)
+    m = stage_hip(measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
+                              neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
+                              surface_resolved_at=seg.surface_resolved_at))
     lesion_ml = float(seg.lesion_fraction.array.sum()) * t1.voxel_volume_ml
     return hip, hip.truth(), seg, m, lesion_ml
 

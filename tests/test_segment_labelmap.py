@@ -14,6 +14,7 @@ import pytest
 from onfh_imaging.measure.hip import measure_hip
 from onfh_imaging.phantom.labelmap import hip_truth, mr_grid, render_labelmap_series
 from onfh_imaging.segment.mri import segment_hips
+from onfh_imaging.staging import stage_hip
 
 GRID = dict(mr_grid())
 #: lm00: an intact head with its fovea; lm03: 1 mm collapse over a large lesion, oblique, cam-like bump.
@@ -26,9 +27,9 @@ def measured(request):
     anatomy = spec.anatomy()
     t1 = render_labelmap_series(spec, anatomy)["T1"]
     (seg,) = segment_hips(t1)
-    m = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
-                    neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
-                    surface_resolved_at=seg.surface_resolved_at)
+    m = stage_hip(measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
+                              neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
+                              surface_resolved_at=seg.surface_resolved_at))
     truth = hip_truth(anatomy.hips[0])
     lesion_ml = float(seg.lesion_fraction.array.sum()) * t1.voxel_volume_ml
     return truth, seg, m, lesion_ml

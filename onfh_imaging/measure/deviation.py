@@ -58,6 +58,39 @@ class Collapse:
     noise_floor_mm: float = 0.0
 
 
+COLLAPSE_DETECTION_MM = 0.5
+"""Smallest collapse depth (mm) read as collapse (ARCO stage III) from the measured surface.
+
+ARCO 2019 calls any collapse stage III; a measurement needs a threshold above its own floor. Measured floors on
+intact heads: 0.06-0.17 mm from exact partial-volume fractions of phantoms (3-5 mm oblique coronal slices,
+``benchmarks/bench_measure.py``); 0.15-0.41 mm from the automatic segmentation's fractions on the 30-hip
+phantom grid (``benchmarks/accuracy_mri.py``, heads fully in the field of view); 0.05-0.09 mm on radiograph
+silhouettes. Binary masks place a surface parallel to thick slices only to half a slice and can read 0.6-1.9 mm
+there; such a measurement carries a warning. 0.5 mm is also the lower end of the inter-observer spread of manual
+collapse measurement.
+"""
+
+
+def collapse_detection_mm(in_plane_pixel_mm: float) -> float:
+    """Detection limit (mm) of collapse on an image with this in-plane pixel size.
+
+    The larger of :data:`COLLAPSE_DETECTION_MM` and 0.6 pixel: a sub-voxel surface is located to a
+    fraction of a pixel, and coarse whole-pelvis grids read intact heads deeper (0.66 mm at 1.4 mm
+    pixels).
+
+    Parameters
+    ----------
+    in_plane_pixel_mm : float
+        In-plane pixel size of the image, mm (one number for both in-plane axes).
+
+    Returns
+    -------
+    float
+        Smallest collapse depth read as collapse, mm.
+    """
+    return max(COLLAPSE_DETECTION_MM, 0.6 * float(in_plane_pixel_mm))
+
+
 def _unit(v) -> np.ndarray:
     v = np.asarray(v, dtype=float).reshape(3)
     n = np.linalg.norm(v)

@@ -11,9 +11,11 @@ from onfh_imaging.errors import MeasurementError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.measure.deviation import (
     ARTICULAR_MIN_ANGLE_DEG,
+    COLLAPSE_DETECTION_MM,
     Collapse,
     articular_vertices,
     collapse,
+    collapse_detection_mm,
     deviation_map,
     estimate_neck_axis,
     normal_extent_mm,
@@ -35,14 +37,6 @@ from onfh_imaging.measure.surface import (
     touches_border,
 )
 from onfh_imaging.quality import Quality, combine
-from onfh_imaging.staging import (
-    COLLAPSE_DETECTION_MM,
-    arco_1992,
-    arco_2019,
-    collapse_detection_mm,
-    steinberg_extent,
-    subtype_check,
-)
 from onfh_imaging.vocab import SIDES
 
 MIN_SURFACE_POINTS = 200
@@ -72,7 +66,7 @@ class HipMeasures:
     lesion_volume_ml, head_involvement_pct, kerboul_angle_deg : float or None
         Lesion measures (None when no lesion mask was given).
     arco_2019, arco_basis, steinberg_extent, arco_1992 : str or None
-        Suggested staging.
+        Suggested staging, set by :func:`onfh_imaging.staging.stage_hip` (None and "not staged" until then).
     warnings : list of str
         Reasons to check the result.
     mesh : SurfaceMesh
@@ -97,10 +91,10 @@ class HipMeasures:
     lesion_volume_ml: float | None
     head_involvement_pct: float | None
     kerboul_angle_deg: float | None
-    arco_2019: str | None
-    arco_basis: str
-    steinberg_extent: str | None
-    arco_1992: str | None
+    arco_2019: str | None = None
+    arco_basis: str = "not staged"
+    steinberg_extent: str | None = None
+    arco_1992: str | None = None
     warnings: list[str] = field(default_factory=list)
     mesh: SurfaceMesh | None = None
     deviation_mm: np.ndarray | None = None
@@ -173,7 +167,7 @@ def _inside_field_of_view(mesh, grid: Volume, margin_voxels: float = 0.5) -> np.
 def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: str,
                 neck_axis_lps=None, roof_direction_lps=None,
                 articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
-                radiograph_findings=None, segmentation_quality: Quality | None = None,
+                segmentation_quality: Quality | None = None,
                 surface_resolved_at=None) -> HipMeasures:
     """Measure one hip from its femoral head mask and (optionally) its necrotic lesion mask.
 
@@ -193,8 +187,6 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
         Centre of the weight-bearing dome; superior (+z) when omitted.
     articular_min_angle_deg : float
         Surface further than this (deg) from the neck axis is articular.
-    radiograph_findings : iterable of str, optional
-        Radiograph findings passed to :func:`onfh_imaging.staging.arco_2019`.
     segmentation_quality : Quality, optional
         The segmentation's checks, merged with the collapse evidence checks into ``quality``.
     surface_resolved_at : callable, optional
@@ -253,7 +245,6 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
         if outside > 0.1 * max(lesion_ml, 1e-9) and outside > 0.05:
             warnings.append(f"{outside:.2f} mL of the lesion mask lies outside the femoral head "
                             "and was ignored")
-    lesion_present = None if lesion_mask is None else lesion_ml > 0
     in_plane_mm = sorted(head_mask.spacing)[1]  # the finer two axes carry the dome's outline
     detection_mm = collapse_detection_mm(in_plane_mm)
     evidence = collapse_evidence_checks(
@@ -262,17 +253,11 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
         slice_normal_lps=head_mask.axis_of_slices(), slice_spacing_mm=float(head_mask.spacing[2]),
         areas_mm2=areas, surface_resolved_at=surface_resolved_at)
     quality = combine((segmentation_quality.checks if segmentation_quality is not None else ()) + tuple(evidence))
-    stage, basis = arco_2019(col.depth_mm, lesion_present, radiograph_findings=radiograph_findings,
-                             collapse_detection_mm=detection_mm, collapse_trusted=quality.collapse_trusted)
-    subtype = subtype_check(stage, col.depth_mm, detection_mm)
-    if subtype is not None:
-        quality = combine(quality.checks + (subtype,))
     return HipMeasures(
         side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
         rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
         lesion_volume_ml=lesion_ml, head_involvement_pct=involvement, kerboul_angle_deg=kerboul,
-        arco_2019=stage, arco_basis=basis, steinberg_extent=steinberg_extent(involvement),
-        arco_1992=arco_1992(stage, involvement), warnings=warnings, mesh=mesh,
+        warnings=warnings, mesh=mesh,
         deviation_mm=deviation_map(mesh, sphere), articular=articular, neck_axis_lps=neck_axis_lps,
         collapse_detection_mm=detection_mm, quality=quality,
     )
