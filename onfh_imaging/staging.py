@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from onfh_imaging.measure.hip import HipMeasures
     from onfh_imaging.measure.radiograph import RadiographHeadMeasures
 
-__all__ = ["COLLAPSE_DETECTION_MM", "IIIB_MIN_COLLAPSE_MM", "JOINT_SPACE_NARROWING_MM", "RADIOGRAPH_ABNORMAL_FINDINGS",
+__all__ = ["COLLAPSE_DETECTION_MM", "IIIB_MIN_COLLAPSE_MM", "JOINT_SPACE_NARROWING_MM", "ONSET_CHECK", "RADIOGRAPH_ABNORMAL_FINDINGS",
            "RADIOGRAPH_COLLAPSE_FINDINGS", "RADIOGRAPH_OA_FINDINGS", "STEINBERG_B_MIN_PCT", "STEINBERG_C_MIN_PCT",
-           "SUBTYPE_CHECK", "arco_1992", "arco_2019", "collapse_detection_mm", "stage_hip", "stage_radiograph_head", "steinberg_extent",
+           "SUBTYPE_CHECK", "arco_1992", "arco_2019", "collapse_detection_mm", "onset_check", "stage_hip", "stage_radiograph_head", "steinberg_extent",
            "subtype_check"]
 
 IIIB_MIN_COLLAPSE_MM = 2.0
@@ -75,6 +75,44 @@ def subtype_check(stage: str | None, collapse_depth_mm: float, uncertainty_mm: f
               f"the {IIIB_MIN_COLLAPSE_MM:g} mm IIIA/IIIB limit: IIIA or IIIB")
     # support 1: the check is about the stage's subtype, not about how well the image supported the surface
     return QualityCheck(SUBTYPE_CHECK, passed, 1.0, reason, value=margin, limit=uncertainty_mm, unit="mm")
+
+
+ONSET_CHECK = "collapse_onset_resolved"
+"""Name of the :func:`onset_check` quality check (a lesion without collapse: is the depth clear of the limit?)."""
+
+
+def onset_check(stage: str | None, collapse_depth_mm: float, detection_mm: float, uncertainty_mm: float
+                ) -> QualityCheck | None:
+    """Whether a lesion's stage below III is clear of the collapse detection limit.
+
+    A depth below the detection limit but within its uncertainty of it (the surface's own noise floor, the
+    depth its scatter alone would give) cannot tell a lesion without collapse (I or II) from an early
+    collapse (IIIA): the stage below III is kept and the hip is flagged for review.
+
+    Parameters
+    ----------
+    stage : str or None
+        The suggested ARCO 2019 stage.
+    collapse_depth_mm : float
+        The measured collapse depth, mm.
+    detection_mm : float
+        The smallest depth read as collapse on this image, mm.
+    uncertainty_mm : float
+        The depth measurement's uncertainty, mm.
+
+    Returns
+    -------
+    QualityCheck or None
+        :data:`ONSET_CHECK`, its value the distance of the depth below the detection limit and its limit the
+        uncertainty (mm), support 1; None unless ``stage`` is a lesion without collapse (I, II or I-II).
+    """
+    if stage not in ("I", "II", "I-II") or not math.isfinite(float(collapse_depth_mm)):
+        return None
+    margin = float(detection_mm) - float(collapse_depth_mm)
+    passed = margin > uncertainty_mm
+    reason = (f"a depression of {collapse_depth_mm:.2f} mm is within its uncertainty ({uncertainty_mm:.2f} mm) "
+              f"of the {detection_mm:.2f} mm collapse detection limit: {stage} or IIIA")
+    return QualityCheck(ONSET_CHECK, passed, 1.0, reason, value=margin, limit=float(uncertainty_mm), unit="mm")
 
 
 STEINBERG_B_MIN_PCT = 15.0
@@ -170,7 +208,8 @@ def stage_hip(m: HipMeasures, *, radiograph_findings: Iterable[str] | None = Non
 
     ARCO 2019 from the collapse depth (read as collapse only from its detection limit on, and only when
     the collapse evidence passed its checks, ``m.quality.collapse_trusted``) and the lesion; the IIIA/IIIB
-    subtype check joins the quality block when the depth is within its uncertainty of the 2 mm boundary;
+    subtype check joins the quality block when the depth is within its uncertainty of the 2 mm boundary, and
+    the onset check for a lesion without collapse (:func:`onset_check`);
     the Steinberg extent and the ARCO 1992 label from the share of the head involved.
 
     Parameters
@@ -192,9 +231,10 @@ def stage_hip(m: HipMeasures, *, radiograph_findings: Iterable[str] | None = Non
                              collapse_detection_mm=m.collapse_detection_mm,
                              collapse_trusted=m.quality.collapse_trusted)
     quality = m.quality
-    subtype = subtype_check(stage, depth, m.collapse_detection_mm)
-    if subtype is not None:
-        quality = combine(quality.checks + (subtype,))
+    added = (subtype_check(stage, depth, m.collapse_detection_mm),
+             onset_check(stage, depth, m.collapse_detection_mm, m.collapse.noise_floor_mm))
+    if any(c is not None for c in added):
+        quality = combine(quality.checks + tuple(c for c in added if c is not None))
     return dataclasses.replace(m, arco_2019=stage, arco_basis=basis,
                                steinberg_extent=steinberg_extent(m.head_involvement_pct),
                                arco_1992=arco_1992(stage, m.head_involvement_pct), quality=quality)

@@ -60,3 +60,15 @@ def test_collapse_detection_limit_follows_the_pixel_size():
     assert arco_2019(0.7, True, collapse_detection_mm=collapse_detection_mm(1.4))[0] == "I-II"
     # a detection limit is never lowered below the measured floor
     assert arco_2019(0.3, True, collapse_detection_mm=0.1)[0] == "I-II"
+
+
+def test_onset_check_flags_a_depth_within_its_noise_of_the_detection_limit():
+    """A lesion's sub-threshold depth that its own noise floor could lift over the limit is 'I-II or IIIA'."""
+    from onfh_imaging.staging import ONSET_CHECK, onset_check
+
+    near = onset_check("I-II", 0.40, 0.5, 0.25)
+    assert near.name == ONSET_CHECK and not near.passed and "I-II or IIIA" in near.reason
+    assert near.value == pytest.approx(0.10) and near.limit == pytest.approx(0.25)
+    assert onset_check("I-II", 0.20, 0.5, 0.15).passed  # clear of the limit by more than its noise
+    assert onset_check("IIIA", 0.9, 0.5, 0.25) is None  # collapse read: the subtype check applies instead
+    assert onset_check("none", 0.45, 0.5, 0.25) is None  # no lesion: nothing to stage
