@@ -92,6 +92,18 @@ def measure_mr(series: Any, *, fluid_sensitive: Any = None, progress: Progress |
         ``{"left" | "right": LPS point near the head centre, or >= 3 points on its outline}`` (mm): those
         heads are placed from the seed instead of searched for (see
         :func:`onfh_imaging.segment.mri.segment_hips`); their quality records "head placed by hand".
+
+    Returns
+    -------
+    StudyResult
+        ``hips``: one :class:`HipResult` per head measured and staged, right hip first, with its JIC type;
+        ``unmeasured``: ``(HipSegmentation, reason)`` per head segmented whose measurement failed (a
+        warning says so, and the other hip is still measured); ``warnings``: the series' own first.
+
+    Raises
+    ------
+    SegmentationError
+        No femoral head is found in the field of view, or none fits near a seed.
     """
     from onfh_imaging.measure.hip import measure_hip
     from onfh_imaging.segment.mri import segment_hips
@@ -141,6 +153,33 @@ def measure_picture_file(path: str | Path, *, pixel_mm: float | None = None, pro
 
     A picture has no header: with ``pixel_mm`` (mm per pixel at the patient, source ``"user"``) it is
     measured in mm, without it the head is searched over plausible scales and measured in pixels.
+
+    Parameters
+    ----------
+    path : str or Path
+        The picture file.
+    pixel_mm : float, optional
+        Size of a (square) pixel at the patient, mm. A calibration ball found on the picture overrides it
+        (:func:`measure_radiograph`).
+    progress : callable, optional
+        Called as ``progress(fraction, message)``.
+    head_seeds : mapping of side to (row, col) points, optional
+        Hand-placed heads, as for :func:`measure_radiograph_file`.
+
+    Returns
+    -------
+    StudyResult
+        ``radiograph`` and ``radiograph_report`` (the contract of :func:`measure_radiograph`), whose
+        warnings say the picture was measured in pixels when ``pixel_mm`` is not given.
+
+    Raises
+    ------
+    UnsupportedInputError
+        ``pixel_mm`` is not a finite positive number.
+    UnreadableFileError, TooLargeError
+        The file is not a picture that can be decoded, or its pixels would take too much memory.
+    SegmentationError
+        Neither a femoral head nor a hip replacement is found.
     """
     from onfh_imaging.io.radiograph import read_picture
 
@@ -158,8 +197,29 @@ def measure_radiograph_file(path: str | Path, *, progress: Progress | None = Non
                             head_seeds: Mapping[str, Sequence[float]] | None = None) -> StudyResult:
     """Find and measure the femoral heads of one radiograph (CR / DX).
 
-    ``head_seeds`` maps a side to a hand-placed head: a (row, col) point near its centre or >= 3
-    (row, col) points on its outline; seeded heads are delineated from the seed, not searched for.
+    Parameters
+    ----------
+    path : str or Path
+        The DICOM file.
+    progress : callable, optional
+        Called as ``progress(fraction, message)``.
+    head_seeds : mapping of side to (row, col) points, optional
+        ``{"left" | "right": a (row, col) point near the head's centre, or >= 3 (row, col) points on its
+        outline}`` (pixels); seeded heads are delineated from the seed, not searched for, and no hip
+        replacement is looked for.
+
+    Returns
+    -------
+    StudyResult
+        ``radiograph`` (as read, bone bright) and ``radiograph_report`` (the contract of
+        :func:`measure_radiograph`).
+
+    Raises
+    ------
+    NoPixelDataError, UnsupportedInputError, UnreadableFileError, TooLargeError
+        The file cannot be read as one radiograph (:func:`onfh_imaging.io.read_radiograph`).
+    SegmentationError
+        Neither a femoral head nor a hip replacement is found (naming the file).
     """
     from onfh_imaging.io import read_radiograph
 
@@ -323,7 +383,32 @@ def measure_series(source: str | Path | Sequence[str | Path], series_instance_ui
 
     For an MR study folder holding several series, the series to measure is chosen as
     :func:`measure_path` does (coronal T1 preferred, a STIR/T2 fat-sat of the same frame of reference used
-    for the lesion) unless ``series_instance_uid`` names one.
+    for the lesion) unless ``series_instance_uid`` names one. Everything :func:`measure_path` plans under
+    ``source`` is measured, stopping at the first failure; the first result is returned.
+
+    Parameters
+    ----------
+    source : str, Path or sequence of them
+        Files, folders or zip archives (scanned as one set), or one PNG / JPEG picture.
+    series_instance_uid : str, optional
+        The SeriesInstanceUID or sub-series key to measure.
+    progress : callable, optional
+        Called as ``progress(fraction, message)``.
+
+    Returns
+    -------
+    StudyResult
+        The first series planned, in patient / study-date order.
+
+    Raises
+    ------
+    InputError
+        Nothing under ``source`` can be measured (:func:`nothing_measured`, giving each refusal), or no
+        series matches ``series_instance_uid``.
+    UnreadableFileError
+        A path of ``source`` does not exist.
+    OnfhError
+        The first error met reading or measuring a planned series (:func:`measure_files`).
     """
     refusals: list[Any] = []
     studies = measure_path(source, series_instance_uid=series_instance_uid, progress=progress,
@@ -335,8 +420,25 @@ def measure_series(source: str | Path | Sequence[str | Path], series_instance_ui
 
 def nothing_measured(source: Any, refusals: Sequence[Any], headline: str = "no measurable series found"
                      ) -> InputError:
-    """The error for a path where nothing could be measured (or shown: ``headline``), giving the
-    refusals' reasons (as ``exc.refusals`` too)."""
+    """The error for a path where nothing could be measured (or shown), giving the refusals' reasons.
+
+    Parameters
+    ----------
+    source : str, Path or sequence of them
+        What was given; a sequence is named as its paths joined by commas.
+    refusals : sequence of Refusal
+        Why each file and series was not measured (:class:`onfh_imaging.plan.Refusal`).
+    headline : str
+        The message's opening words.
+
+    Returns
+    -------
+    InputError
+        Not raised: the caller raises it. Without refusals it says no DICOM files were found and hints at
+        what to give; otherwise it gives the refusals' lines (at most
+        :data:`onfh_imaging.plan.LINES_PER_KIND` of each kind, then a count) and keeps them as
+        ``exc.refusals``.
+    """
     from onfh_imaging.plan import LINES_PER_KIND, refusal_lines
 
     where = source if isinstance(source, (str, Path)) else ", ".join(str(p) for p in source)
@@ -359,10 +461,28 @@ def plan_with_refusals(source: str | Path | Sequence[str | Path], series_instanc
                        ) -> tuple[list[tuple], list[Any]]:
     """What :func:`measure_path` would measure, and why everything else under ``source`` is not.
 
-    Returns ``(plans, refusals)``: ``(primary SeriesInfo, fluid-sensitive SeriesInfo | None)`` per series to
-    measure, in patient / study-date order, and a :class:`onfh_imaging.plan.Refusal` per file and series
-    that will not be (files only when no series is chosen). A list of files is scanned as one set, so the
-    slices of one series given file by file come together again.
+    Only headers are read. A list of files is scanned as one set, so the slices of one series given file by
+    file come together again.
+
+    Parameters
+    ----------
+    source : str, Path or sequence of them
+        Files, folders or zip archives.
+    series_instance_uid : str, optional
+        Plan only this series (SeriesInstanceUID or sub-series key); files are then not refused.
+
+    Returns
+    -------
+    plans : list of (SeriesInfo, SeriesInfo or None)
+        ``(primary, fluid-sensitive companion)`` per series to measure (every radiograph of a study and its
+        chosen MR series), in patient / study-date order within each path, the paths in the order given.
+    refusals : list of Refusal
+        One :class:`onfh_imaging.plan.Refusal` per file, then per series, that will not be measured.
+
+    Raises
+    ------
+    UnreadableFileError
+        A path of ``source`` does not exist.
     """
     from onfh_imaging.io import scan
     from onfh_imaging.plan import plan_scan
@@ -371,8 +491,25 @@ def plan_with_refusals(source: str | Path | Sequence[str | Path], series_instanc
 
 
 def plan_path(source: str | Path | Sequence[str | Path], series_instance_uid: str | None = None) -> list[tuple]:
-    """What :func:`measure_path` would measure: ``(primary SeriesInfo, fluid-sensitive SeriesInfo | None)``
-    per study, in patient / study-date order."""
+    """What :func:`measure_path` would measure: the plans of :func:`plan_with_refusals`.
+
+    Parameters
+    ----------
+    source : str, Path or sequence of them
+        Files, folders or zip archives.
+    series_instance_uid : str, optional
+        Plan only this series (SeriesInstanceUID or sub-series key).
+
+    Returns
+    -------
+    list of (SeriesInfo, SeriesInfo or None)
+        ``(primary, fluid-sensitive companion)`` per series to measure, in patient / study-date order.
+
+    Raises
+    ------
+    UnreadableFileError
+        A path of ``source`` does not exist.
+    """
     return plan_with_refusals(source, series_instance_uid)[0]
 
 
@@ -382,9 +519,40 @@ def measure_files(modality: str, files: Sequence[str | Path], series_instance_ui
                   head_seeds: Mapping[str, Sequence] | None = None) -> StudyResult:
     """Measure one chosen series given by its files (and, for MR, an optional fluid-sensitive companion).
 
-    This is the unit of work of :func:`measure_path` and of the batch layer. ``head_seeds`` is passed to
-    :func:`measure_mr` (seeds of three coordinates, LPS mm) or :func:`measure_radiograph_file` (seeds of
-    two, row and column).
+    This is the unit of work of :func:`measure_path` and of the batch layer.
+
+    Parameters
+    ----------
+    modality : str
+        The series' DICOM modality: ``"MR"``, or a radiograph's (``"CR"``, ``"DX"``).
+    files : sequence of str or Path
+        The series' files; a radiograph is its first file.
+    series_instance_uid : str, optional
+        Which series to read from ``files`` (MR).
+    fluid_files : sequence of str or Path
+        A STIR / fat-saturated T2 series of the same study (MR); one that cannot be read is left out with
+        a warning.
+    fluid_series_instance_uid : str, optional
+        Which series to read from ``fluid_files``.
+    progress : callable, optional
+        Called as ``progress(fraction, message)``.
+    head_seeds : mapping of side to points, optional
+        Hand-placed heads: the seeds of three coordinates (LPS mm) go to :func:`measure_mr`, those of two
+        (row, column, pixels) to :func:`measure_radiograph_file`; the others are ignored.
+
+    Returns
+    -------
+    StudyResult
+
+    Raises
+    ------
+    NotMeasuredError
+        ``modality`` is neither MR nor a radiograph's.
+    InputError
+        The series cannot be read (:func:`onfh_imaging.io.read_series`,
+        :func:`onfh_imaging.io.read_radiograph`).
+    SegmentationError
+        No femoral head (nor, on a radiograph, hip replacement) is found.
     """
     from onfh_imaging.io import read_series
 
@@ -422,15 +590,46 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
     """Measure every study found under ``source`` (files, folders, zip archives).
 
     A PNG or JPEG picture of a radiograph is measured on its own (:func:`measure_picture_file`), with
-    ``pixel_mm`` as its pixel size when given, else in pixels.
+    ``pixel_mm`` as its pixel size when given, else in pixels; its errors are raised. Each study contributes
+    its best MR series (and every radiograph).
 
-    Each study contributes its best MR series (and every radiograph). Errors of one study are passed to
-    ``on_error(series_info, exc)`` and do not stop the others, unless ``stop_on_error`` (or no
-    ``on_error`` is given). ``on_refusal`` receives a :class:`onfh_imaging.plan.Refusal` for every file and
-    series not measured: first those refused from their headers, then each series whose reading or
-    measuring failed. ``plans`` is what :func:`plan_with_refusals` returned for ``source``, when the caller
-    has it already. ``head_seeds`` places heads by hand in every MR series measured (see
-    :func:`measure_mr`); it is meant for one study.
+    Parameters
+    ----------
+    source : str, Path or sequence of them
+        Files, folders or zip archives (scanned as one set), or one picture file.
+    series_instance_uid : str, optional
+        Measure only this series (SeriesInstanceUID or sub-series key).
+    progress : callable, optional
+        Called as ``progress(fraction, message)``, the fraction over all series planned.
+    stop_on_error : bool
+        Raise the first series' error. Otherwise a series whose reading or measuring fails is passed on
+        and the others are measured; it is raised too when neither ``on_error`` nor ``on_refusal`` is given.
+    on_error : callable, optional
+        Called as ``on_error(series_info, exc)`` for each series that failed.
+    head_seeds : mapping of side to points, optional
+        Hand-placed heads for every series measured (see :func:`measure_files`); meant for one study.
+    on_refusal : callable, optional
+        Receives a :class:`onfh_imaging.plan.Refusal` for every file and series not measured: first those
+        refused from their headers, then each series whose reading or measuring failed.
+    plans : (plans, refusals), optional
+        What :func:`plan_with_refusals` returned for ``source``, when the caller has it already.
+    pixel_mm : float, optional
+        Size of a pixel at the patient (mm) of a picture ``source``.
+
+    Returns
+    -------
+    list of StudyResult
+        One per series measured, in plan order (patient / study date); failed series left out.
+
+    Raises
+    ------
+    InputError
+        ``series_instance_uid`` names no series under ``source`` (nor a refused one).
+    UnreadableFileError
+        A path of ``source`` does not exist.
+    OnfhError
+        With ``stop_on_error``, or without ``on_error`` and ``on_refusal``, the first series' error
+        (:func:`measure_files`); a picture's error always.
     """
     from onfh_imaging.io.radiograph import is_picture
     from onfh_imaging.plan import explain_failure

@@ -133,7 +133,8 @@ NUMPYDOC_MODULES = (
     "errors.py", "contract.py", "vocab.py", "evaluation.py", "phantom/model.py", "phantom/hip_model.py",
     "phantom/necrosis.py", "phantom/axes.py", "phantom/shapes.py", "phantom/projection.py", "phantom/truth.py",
     "phantom/mr.py", "phantom/labelmap/anatomy.py", "phantom/labelmap/head.py", "phantom/labelmap/primitives.py",
-    "phantom/labelmap/truth.py", "phantom/labelmap/mr.py",
+    "phantom/labelmap/truth.py", "phantom/labelmap/mr.py", "pipeline.py", "measure/radiograph.py",
+    "segment/xray_prosthesis.py",
 )
 
 

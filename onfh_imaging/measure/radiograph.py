@@ -501,8 +501,26 @@ def calibrate(rx: Radiograph, diameter_mm: float = CALIBRATION_BALL_MM) -> tuple
                                                                                  list[str]]:
     """The radiograph with its best pixel size: a calibration ball when one is found, else the header's.
 
-    Returns the (possibly re-calibrated) radiograph, the ball (or None) and warnings stating the
-    assumption behind the pixel size.
+    Parameters
+    ----------
+    rx : Radiograph
+        The image (bone bright) with its nominal pixel size at the patient, if any.
+    diameter_mm : float
+        True diameter of the calibration sphere to look for, mm
+        (:func:`onfh_imaging.segment.xray_ball.find_calibration_ball`).
+
+    Returns
+    -------
+    rx : Radiograph
+        With a ball found: a copy with square pixels of ``diameter_mm`` over the ball's diameter in pixels
+        (mm per pixel, source ``"calibration marker"``); otherwise ``rx`` itself.
+    ball : CalibrationBall or None
+        The ball found.
+    warnings : list of str
+        The assumption behind the pixel size: with a ball, the header's size when it differs from the
+        ball's by more than the fraction :data:`CALIBRATION_DISAGREEMENT`; without one, an unknown size
+        (lengths in pixels), a detector size without magnification correction, or an estimated
+        magnification factor.
     """
     warnings: list[str] = []
     ball = find_calibration_ball(rx, diameter_mm)

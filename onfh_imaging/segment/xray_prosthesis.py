@@ -123,9 +123,24 @@ def _otsu(values: np.ndarray, bins: int = 256) -> float:
 
 
 def metal_levels(pixels: np.ndarray) -> list[float]:
-    """Candidate metal levels of an image, brightest first (see the module notes): the saturated plateau
-    (when clipped), the contrast level and the brightest class of the bright half, each below the image's
-    maximum."""
+    """Candidate metal levels of an image, brightest first (see the module notes).
+
+    Up to three levels: just below the maximum when at least :data:`SATURATION_SHARE` of the pixels sit at
+    it (a clipped picture's saturated plateau); the median plus :data:`METAL_CONTRAST` times the
+    median-to-95th-percentile spread, when that is below the maximum; and Otsu's split of the pixels above
+    the median, when they are not all equal.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (rows, cols)
+        The radiograph, bone bright, in its own intensity units.
+
+    Returns
+    -------
+    list of float
+        The distinct levels (same units as ``pixels``), each below the image's maximum, in decreasing
+        order; empty when none of the three applies.
+    """
     img = np.asarray(pixels, dtype=float)
     p50, p95, top = np.percentile(img, [50.0, 95.0, 100.0])
     levels = []
@@ -141,8 +156,24 @@ def metal_levels(pixels: np.ndarray) -> list[float]:
 
 
 def metal_mask(pixels: np.ndarray, level: float | None = None) -> tuple[np.ndarray, float]:
-    """Pixels above a metal level (the brightest of :func:`metal_levels` by default), after the opening
-    that removes thin bright lines, and the level used."""
+    """Pixels above a metal level, after the opening that removes thin bright lines.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (rows, cols)
+        The radiograph, bone bright, in its own intensity units.
+    level : float, optional
+        Intensity (units of ``pixels``) above which a pixel is metal; default the brightest of
+        :func:`metal_levels`, or the image's maximum (an empty mask) when it gives none.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (rows, cols)
+        Pixels strictly above ``level``, opened with a square of side :data:`OPENING_FRACTION` times the
+        image's shorter side (at least 1 pixel).
+    level : float
+        The level used.
+    """
     img = np.asarray(pixels, dtype=float)
     if level is None:
         levels = metal_levels(img)
@@ -186,9 +217,25 @@ def interior_edge_ratio(gradient: np.ndarray, component: np.ndarray, margin_px: 
 
 
 def boundary_step(img: np.ndarray, component: np.ndarray, margin_px: int) -> float:
-    """The step down from a region's rim to the ring just outside it (medians, ``margin_px`` wide each), in
-    units of the median-to-95th-percentile spread of the image outside the region (see
-    :data:`METAL_EDGE_SHARPNESS`); 0 when nothing lies outside."""
+    """The step down from a region's rim to the ring just outside it, relative to the image around it.
+
+    Parameters
+    ----------
+    img : ndarray, shape (rows, cols)
+        The radiograph, bone bright, in its own intensity units.
+    component : ndarray of bool, shape (rows, cols)
+        The region (a candidate metal component).
+    margin_px : int
+        Width (pixels) of the rim inside the region and of the ring outside it; the ring starts one pixel
+        beyond the region's edge.
+
+    Returns
+    -------
+    float
+        Median of the rim minus median of the ring, over the median-to-95th-percentile spread of the pixels
+        outside the region (dimensionless; compared with :data:`METAL_EDGE_SHARPNESS`; negative when the
+        ring is the brighter). 0 when the rim or the ring is empty or fewer than 20 pixels lie outside.
+    """
     rim = component & ~ndimage.binary_erosion(component, iterations=margin_px)
     outer = ndimage.binary_dilation(component, iterations=margin_px + 1) & ~ndimage.binary_dilation(component)
     rest = img[~component]
