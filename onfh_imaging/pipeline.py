@@ -187,7 +187,7 @@ def measure_picture_file(path: str | Path, *, pixel_mm: float | None = None, pro
     rx, info = read_picture(path, pixel_mm=pixel_mm)
     _report(progress, 0.3, "finding the femoral heads")
     report = measure_radiograph(rx, info, seeds=head_seeds)
-    if pixel_mm is None:
+    if report["input"].get("pixel_size_mm") is None:  # a calibration ball in the picture gives mm
         report["warnings"].append("a picture has no pixel size: measured in pixels (give --pixel-mm for mm)")
     _report(progress, 1.0, "done")
     return StudyResult(info=info, radiograph=rx, radiograph_report=report)

@@ -411,3 +411,18 @@ def test_no_prosthesis_on_real_native_hips():
     assert files
     found = [f.name for f in files if find_prostheses(read_picture(f)[0])]
     assert found == []
+
+
+def test_a_picture_with_a_calibration_ball_is_measured_in_mm_and_not_warned_as_pixels(tmp_path):
+    """A PNG has no pixel size, but a calibration ball in it gives one: no 'measured in pixels' warning."""
+    from PIL import Image
+
+    from onfh_imaging.pipeline import measure_picture_file
+
+    pixels, truth = _ball_image()
+    lo, hi = np.percentile(pixels, [0.5, 99.5])
+    Image.fromarray(np.clip((pixels - lo) / (hi - lo) * 255, 0, 255).astype(np.uint8)).save(tmp_path / "ball.png")
+    report = measure_picture_file(tmp_path / "ball.png").to_json()
+    assert report["input"]["pixel_size_source"] == "calibration marker"
+    assert report["hips"][0]["head"]["radius_mm"] == pytest.approx(24.0, abs=0.3)
+    assert not any("measured in pixels" in w for w in report["warnings"])
