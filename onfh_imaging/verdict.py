@@ -158,8 +158,9 @@ class DepthMeasurement:
     method: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"series_instance_uid": self.series_instance_uid, "series": self.series, "depth_mm": _round(
-            self.depth_mm), "detection_limit_mm": _round(self.detection_limit_mm), "method": self.method}
+        return {"series_instance_uid": self.series_instance_uid, "series": self.series,
+                "depth_mm": _round(self.depth_mm), "detection_limit_mm": _round(self.detection_limit_mm),
+                "method": self.method}
 
 
 @dataclass(frozen=True)
