@@ -24,7 +24,20 @@ MAD_TO_SIGMA = 1.4826
 
 
 def robust_scale(values: np.ndarray, center: float | None = None) -> float:
-    """Robust standard deviation: ``MAD_TO_SIGMA * median(|v - median(v)|)`` (0 for no values)."""
+    """Robust standard deviation: ``MAD_TO_SIGMA * median(|v - median(v)|)`` (0 for no values).
+
+    Parameters
+    ----------
+    values : array_like
+        Values in any unit; non-finite ones are ignored.
+    center : float, optional
+        Centre to take deviations from (same unit as `values`); the median of `values` by default.
+
+    Returns
+    -------
+    float
+        Robust SD in the unit of `values`; 0 when no finite value is given.
+    """
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -58,7 +71,18 @@ class Sphere:
     inliers: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def radial_residuals(self, points_lps: np.ndarray) -> np.ndarray:
-        """Signed distance (mm) of points from the sphere, negative inside."""
+        """Signed distance (mm) of points from the sphere, negative inside.
+
+        Parameters
+        ----------
+        points_lps : ndarray, shape (..., 3)
+            Points, LPS mm.
+
+        Returns
+        -------
+        ndarray, shape (...)
+            Distance from the centre minus the radius, mm.
+        """
         return np.linalg.norm(np.asarray(points_lps, float) - self.center_lps, axis=-1) - self.radius_mm
 
 
@@ -228,7 +252,18 @@ def robust_sphere(points_lps, weights=None, *, inward_sigma: float = 2.5, outwar
 
 def sphere_through(points_lps) -> tuple[np.ndarray, float] | None:
     """Centre and radius of the sphere through 4 points (or the circle's sphere through 3, centred in
-    their plane); None when they are degenerate."""
+    their plane); None when they are degenerate.
+
+    Parameters
+    ----------
+    points_lps : array_like, shape (3, 3) or (4, 3)
+        Points, LPS mm (with more than 4, the first 4 are used).
+
+    Returns
+    -------
+    tuple of (ndarray, shape (3,), float) or None
+        Centre (LPS mm) and radius (mm); None for collinear or coplanar points.
+    """
     q = np.asarray(points_lps, float)
     try:
         if len(q) == 3:
