@@ -85,6 +85,11 @@ def outside_fovea_pit(mesh: SurfaceMesh, sphere: Sphere, side: str, voxel_edges_
         Edge vectors (mm, columns ``i, j, k``) of the voxels the mesh came from.
     depth_mm : float
         Depth (mm) below the sphere that counts as the pit (the detection limit of collapse).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_vertices,)
+        True where a vertex lies outside the fovea cone and more than a voxel's largest edge from the pit.
     """
     c = np.asarray(sphere.center_lps, float)
     v = mesh.vertices_lps - c

@@ -193,6 +193,12 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
         ``f(directions (n, 3)) -> 0..1``: share of the bone surface the segmentation resolved from the
         image around each direction (:meth:`HipSegmentation.surface_resolved_at`); collapse needs it.
 
+    Returns
+    -------
+    HipMeasures
+        Reference sphere, head volume (mL), sphericity, articular RMS deviation (mm), collapse, lesion
+        figures (None without a lesion mask), per-vertex deviation (mm), warnings and quality checks.
+
     Raises
     ------
     MeasurementError
