@@ -17,7 +17,18 @@ from onfh_imaging.geometry import Volume
 
 
 def fibonacci_directions(n: int) -> np.ndarray:
-    """``n`` nearly evenly spread unit vectors (Fibonacci lattice on the sphere), shape ``(n, 3)``."""
+    """``n`` nearly evenly spread unit vectors (Fibonacci lattice on the sphere).
+
+    Parameters
+    ----------
+    n : int
+        Number of directions.
+
+    Returns
+    -------
+    ndarray, shape (n, 3)
+        Unit vectors, in whatever frame the caller gives them (LPS in this package).
+    """
     k = np.arange(n) + 0.5
     z = 1.0 - 2.0 * k / n
     phi = np.pi * (1.0 + 5 ** 0.5) * k
@@ -26,7 +37,18 @@ def fibonacci_directions(n: int) -> np.ndarray:
 
 
 def orthonormal_frame(axis: np.ndarray) -> np.ndarray:
-    """A 3x3 rotation whose third column is ``axis`` (normalised); columns are LPS unit vectors."""
+    """A 3x3 rotation whose third column is ``axis`` (normalised); columns are LPS unit vectors.
+
+    Parameters
+    ----------
+    axis : ndarray, shape (3,)
+        Pole direction, LPS (any non-zero length).
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+        Orthonormal columns ``u, v, w`` with ``w`` the normalised axis.
+    """
     w = np.asarray(axis, float)
     w = w / np.linalg.norm(w)
     helper = np.array([1.0, 0.0, 0.0]) if abs(w[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
@@ -54,16 +76,19 @@ class DirectionGrid:
 
     @property
     def polar_deg(self) -> np.ndarray:
+        """Polar angles of the grid rows (deg), 0..180 inclusive."""
         n = int(round(180.0 / self.polar_step_deg)) + 1
         return np.linspace(0.0, 180.0, n)
 
     @property
     def azimuth_deg(self) -> np.ndarray:
+        """Azimuths of the grid columns (deg), 0..360 exclusive."""
         n = int(round(360.0 / self.azimuth_step_deg))
         return np.arange(n) * (360.0 / n)
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Grid shape ``(n_polar, n_azimuth)``."""
         return (len(self.polar_deg), len(self.azimuth_deg))
 
     def vectors(self) -> np.ndarray:
@@ -82,21 +107,60 @@ class DirectionGrid:
         return np.repeat((band / self.shape[1])[:, None] * 2 * np.pi, self.shape[1], axis=1)
 
     def grid_coordinates(self, unit_lps: np.ndarray) -> np.ndarray:
-        """Continuous (polar, azimuth) grid indices of LPS unit vectors ``(..., 3)``, shape ``(2, ...)``."""
+        """Continuous (polar, azimuth) grid indices of LPS unit vectors.
+
+        Parameters
+        ----------
+        unit_lps : ndarray, shape (..., 3)
+            Unit vectors, LPS.
+
+        Returns
+        -------
+        ndarray, shape (2, ...)
+            Fractional polar row and azimuth column indices (azimuth in ``[0, n_azimuth)``).
+        """
         local = np.asarray(unit_lps, float) @ self.frame
         th = np.degrees(np.arccos(np.clip(local[..., 2], -1.0, 1.0)))
         ph = np.degrees(np.arctan2(local[..., 1], local[..., 0])) % 360.0
         return np.stack([th / self.polar_step_deg, ph * self.shape[1] / 360.0])
 
     def interpolate(self, values: np.ndarray, unit_lps: np.ndarray) -> np.ndarray:
-        """Bilinear interpolation of a map on the grid at arbitrary directions (azimuth wraps)."""
+        """Bilinear interpolation of a map on the grid at arbitrary directions (azimuth wraps).
+
+        Parameters
+        ----------
+        values : ndarray, shape ``self.shape``
+            Map on the grid (e.g. radii, mm).
+        unit_lps : ndarray, shape (..., 3)
+            Directions to interpolate at, LPS unit vectors.
+
+        Returns
+        -------
+        ndarray, shape (...)
+            Interpolated values, in the unit of ``values``; clamped to the nearest row at the poles.
+        """
         coords = self.grid_coordinates(unit_lps)
         wrapped = np.concatenate([values, values[:, :1]], axis=1)
         return ndimage.map_coordinates(wrapped, coords, order=1, mode="nearest")
 
 
 def sample_volume(volume: Volume, array: np.ndarray, points_lps: np.ndarray) -> np.ndarray:
-    """Trilinear samples of ``array`` (on ``volume``'s grid) at LPS points ``(..., 3)``; edge-clamped."""
+    """Trilinear samples of ``array`` (on ``volume``'s grid) at LPS points; edge-clamped.
+
+    Parameters
+    ----------
+    volume : Volume
+        Grid geometry of ``array``.
+    array : ndarray, shape ``volume.shape`` (k, j, i)
+        Values to sample.
+    points_lps : ndarray, shape (..., 3)
+        Sample points, LPS mm.
+
+    Returns
+    -------
+    ndarray, shape (...)
+        Sampled values; points outside the grid take the nearest edge value.
+    """
     ijk = volume.lps_to_index(points_lps)
     coords = np.moveaxis(ijk[..., ::-1], -1, 0)
     return ndimage.map_coordinates(array, coords, order=1, mode="nearest")
@@ -108,6 +172,28 @@ def radial_profiles(volume: Volume, array: np.ndarray, center_lps: np.ndarray, d
 
     Samples are trilinear and edge-clamped. With ``return_inside`` a boolean array of the same shape
     tells which samples lie within the field of view (half a voxel beyond the outer voxel centres).
+
+    Parameters
+    ----------
+    volume : Volume
+        Grid geometry of ``array``.
+    array : ndarray, shape ``volume.shape`` (k, j, i)
+        Values to sample.
+    center_lps : ndarray, shape (3,)
+        Origin of the rays, LPS mm.
+    directions : ndarray, shape (..., 3)
+        Ray directions, LPS unit vectors.
+    radii_mm : ndarray, shape (R,)
+        Distances from the centre at which to sample, mm.
+    return_inside : bool
+        Also return the in-field-of-view mask.
+
+    Returns
+    -------
+    values : ndarray, shape ``directions.shape[:-1] + (R,)``
+        Sampled intensities.
+    inside : ndarray of bool, same shape
+        Only with ``return_inside``: whether each sample lies within the field of view.
     """
     # The map from LPS to index is affine: step along the rays in index space directly.
     c_idx = volume.lps_to_index(np.asarray(center_lps, float))
@@ -123,7 +209,20 @@ def radial_profiles(volume: Volume, array: np.ndarray, center_lps: np.ndarray, d
 
 
 def supersample_offsets(spacing: tuple[float, float, float], step_mm: float) -> np.ndarray:
-    """Sub-voxel offsets (in index units, (i, j, k)) of a regular pattern filling a voxel."""
+    """Sub-voxel offsets (in index units, (i, j, k)) of a regular pattern filling a voxel.
+
+    Parameters
+    ----------
+    spacing : tuple of float
+        Voxel spacing (i, j, k), mm.
+    step_mm : float
+        Largest spacing between sub-samples, mm (at least one sample per axis).
+
+    Returns
+    -------
+    ndarray, shape (M, 3)
+        Offsets from the voxel centre, index units, each in ``(-0.5, 0.5)``.
+    """
     axes = []
     for s in spacing:
         n = max(1, int(np.ceil(s / step_mm)))
