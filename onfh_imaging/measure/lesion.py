@@ -48,7 +48,18 @@ def _check_same_grid(a: Volume, b: Volume) -> None:
 
 
 def mask_volume_ml(mask: Volume) -> float:
-    """Volume (mL) of a mask: the sum of its partial-volume fractions (or labels) times the voxel volume."""
+    """Volume (mL) of a mask: the sum of its partial-volume fractions (or labels) times the voxel volume.
+
+    Parameters
+    ----------
+    mask : Volume
+        Labels or partial-volume fractions; values are clipped to 0..1 (any label above 1 counts 1).
+
+    Returns
+    -------
+    float
+        Volume, mL.
+    """
     return float(_fractions(mask).sum(dtype=np.float64)) * mask.voxel_volume_ml
 
 
@@ -56,6 +67,23 @@ def lesion_volume_ml(lesion_mask: Volume, head_mask: Volume | None = None) -> fl
     """Volume (mL) of the necrotic lesion, clipped to the femoral head when ``head_mask`` is given.
 
     Fractions are honoured: a voxel counts ``min(lesion, head)`` of its volume.
+
+    Parameters
+    ----------
+    lesion_mask : Volume
+        Lesion labels or fractions (clipped to 0..1).
+    head_mask : Volume, optional
+        Femoral head mask on the same grid; no clipping when omitted.
+
+    Returns
+    -------
+    float
+        Lesion volume, mL.
+
+    Raises
+    ------
+    MeasurementError
+        The two masks are not on the same grid.
     """
     frac = _fractions(lesion_mask)
     if head_mask is not None:
@@ -65,7 +93,23 @@ def lesion_volume_ml(lesion_mask: Volume, head_mask: Volume | None = None) -> fl
 
 
 def head_involvement_pct(lesion_mask: Volume, head_mask: Volume) -> float:
-    """Percentage of the femoral head's volume occupied by the lesion (clipped to the head)."""
+    """Percentage of the femoral head's volume occupied by the lesion (clipped to the head).
+
+    Parameters
+    ----------
+    lesion_mask, head_mask : Volume
+        Lesion and femoral head labels or fractions, on the same grid.
+
+    Returns
+    -------
+    float
+        Lesion volume inside the head over the head volume, percent (0..100).
+
+    Raises
+    ------
+    MeasurementError
+        An empty head mask, or masks on different grids.
+    """
     head = mask_volume_ml(head_mask)
     if head <= 0:
         raise MeasurementError("the femoral head mask is empty")
@@ -295,6 +339,18 @@ def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0
     neck_axis_lps : array_like, optional
         Unit vector toward the neck; the arcs then cover the articular surface only (farther than
         ``articular_min_angle_deg`` from it), as the angle is defined.
+    articular_min_angle_deg : float
+        Angle (deg) from the neck axis beyond which the surface is articular.
+
+    Returns
+    -------
+    float
+        Sum of the coronal and sagittal necrotic arcs, degrees.
+
+    Raises
+    ------
+    MeasurementError
+        The lesion and head masks are not on the same grid.
     """
     if head_mask is not None:
         _check_same_grid(lesion_mask, head_mask)
