@@ -92,7 +92,23 @@ class AcetabularEdge:
 
 
 def lateral_lps(side: str) -> np.ndarray:
-    """Unit LPS vector towards the patient's ``side`` ("right": -x, "left": +x): lateral for that hip."""
+    """Unit LPS vector towards the patient's ``side`` ("right": -x, "left": +x): lateral for that hip.
+
+    Parameters
+    ----------
+    side : {"left", "right"}
+        The hip.
+
+    Returns
+    -------
+    ndarray, shape (3,)
+        LPS unit vector.
+
+    Raises
+    ------
+    ValueError
+        If ``side`` is neither "left" nor "right".
+    """
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', not {side!r}")
     return np.array([1.0 if side == "left" else -1.0, 0.0, 0.0])
@@ -104,6 +120,13 @@ SUPERIOR_LPS = np.array([0.0, 0.0, 1.0])
 def coronal_directions(side: str, angles_deg: np.ndarray) -> np.ndarray:
     """Unit LPS directions in the coronal plane at ``angles_deg`` from the superior pole towards lateral.
 
+    Parameters
+    ----------
+    side : {"left", "right"}
+        The hip (sets which way is lateral).
+    angles_deg : ndarray, shape (N,)
+        Angles from the superior pole towards lateral, degrees.
+
     Returns
     -------
     ndarray, shape (N, 3)
@@ -114,6 +137,17 @@ def coronal_directions(side: str, angles_deg: np.ndarray) -> np.ndarray:
 
 def coronal_plane_points(center_lps: np.ndarray, side: str, half_mm: float, step_mm: float) -> tuple[np.ndarray, np.ndarray]:
     """LPS points of a square of the coronal plane through ``center_lps``: lateral across, superior up.
+
+    Parameters
+    ----------
+    center_lps : ndarray, shape (3,)
+        Centre of the square, LPS mm.
+    side : {"left", "right"}
+        The hip (sets which way is lateral).
+    half_mm : float
+        Half the side of the square, mm.
+    step_mm : float
+        Spacing of the points, mm.
 
     Returns
     -------
@@ -233,7 +267,22 @@ def _roof_run(covered: np.ndarray, inside: np.ndarray, angles: np.ndarray) -> in
 
 
 def sample_plane(volume: Volume, array: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Trilinear samples of ``array`` on ``volume``'s grid at the plane's ``points`` (n, n, 3); 0 outside."""
+    """Trilinear samples of ``array`` on ``volume``'s grid at the plane's ``points``; 0 outside.
+
+    Parameters
+    ----------
+    volume : Volume
+        Grid geometry of ``array``.
+    array : ndarray, shape ``volume.shape``
+        Values to sample.
+    points : ndarray, shape (n, n, 3)
+        Plane points, LPS mm (e.g. from :func:`coronal_plane_points`).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Samples; 0 beyond half a voxel outside the field of view.
+    """
     values = sample_volume(volume, array, points)
     ijk = volume.lps_to_index(points)
     inside = np.all((ijk >= -0.5) & (ijk <= np.asarray(volume.size, float) - 0.5), axis=-1)

@@ -59,7 +59,18 @@ of the way from the medial pole to the inferior pole, slightly posterior."""
 
 
 def fovea_direction(side: str) -> np.ndarray:
-    """Unit vector (LPS) from the head centre toward the fovea capitis of the ``side`` hip."""
+    """Unit vector (LPS) from the head centre toward the fovea capitis of the ``side`` hip.
+
+    Parameters
+    ----------
+    side : {"left", "right"}
+        The hip (anything other than "right" is taken as left).
+
+    Returns
+    -------
+    ndarray, shape (3,)
+        LPS unit vector, tilted from the medial pole by :data:`FOVEA_TILT_DEG`.
+    """
     medial = 1.0 if side == "right" else -1.0  # the right hip lies at -x: medial is +x
     down, back = np.radians(FOVEA_TILT_DEG)
     v = np.array([medial * np.cos(down) * np.cos(back), np.sin(back), -np.sin(down)])
@@ -67,5 +78,18 @@ def fovea_direction(side: str) -> np.ndarray:
 
 
 def outside_fovea(directions_lps: np.ndarray, side: str) -> np.ndarray:
-    """Bool per unit vector ``(..., 3)``: farther than :data:`FOVEA_HALF_ANGLE_DEG` from the fovea."""
+    """Whether each direction lies farther than :data:`FOVEA_HALF_ANGLE_DEG` from the fovea.
+
+    Parameters
+    ----------
+    directions_lps : ndarray, shape (..., 3)
+        Unit vectors from the head centre, LPS.
+    side : {"left", "right"}
+        The hip.
+
+    Returns
+    -------
+    ndarray of bool, shape (...)
+        True outside the fovea's cone.
+    """
     return np.asarray(directions_lps) @ fovea_direction(side) < np.cos(np.radians(FOVEA_HALF_ANGLE_DEG))
