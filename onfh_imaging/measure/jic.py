@@ -70,6 +70,17 @@ def jic_type(lesion_lateral_mm: float, edge_lateral_mm: float) -> str:
         The lesion's most lateral point in the weight-bearing half of the mid-coronal plane.
     edge_lateral_mm : float
         The lateral acetabular edge (> 0).
+
+    Returns
+    -------
+    str
+        ``"A"`` (lesion ratio up to 1/3 of the edge offset), ``"B"`` (up to 2/3), ``"C1"`` (up to the
+        edge) or ``"C2"`` (beyond it).
+
+    Raises
+    ------
+    ValueError
+        The edge offset is not positive.
     """
     if not edge_lateral_mm > 0:
         raise ValueError("the acetabular edge must lie lateral of the head centre")
@@ -130,6 +141,12 @@ def classify_jic(
         Reference sphere centre (LPS mm), radius (mm) and hip.
     edge : AcetabularEdge, optional
         A lateral edge already located (e.g. placed by a reader).
+
+    Returns
+    -------
+    JicResult
+        Type (None, with the reason as basis, when the lesion misses the weight-bearing half-plane or
+        the edge is not found or lies medial), basis, lesion lateral offset (mm) and the edge.
     """
     if edge is None:
         edge = find_lateral_acetabular_edge(image, center_lps, radius_mm, side)
@@ -151,7 +168,20 @@ def classify_jic(
 
 def with_jic(hip: dict, jic: JicResult | None) -> dict:
     """A per-hip contract entry with its JIC type (``lesion.jic_type``, ``lesion.jic_basis``) and the
-    ``acetabulum`` block; a lesion without a type gets a warning saying why."""
+    ``acetabulum`` block; a lesion without a type gets a warning saying why.
+
+    Parameters
+    ----------
+    hip : dict
+        Per-hip contract entry; updated in place.
+    jic : JicResult or None
+        The hip's JIC result; None leaves ``hip`` unchanged.
+
+    Returns
+    -------
+    dict
+        The same ``hip`` dictionary.
+    """
     if jic is None:
         return hip
     if hip.get("lesion") is not None:
