@@ -55,6 +55,16 @@ def superior_angle_deg(rx: Radiograph) -> float:
     DICOM PatientOrientation's second element gives the patient direction of increasing row: ``F``
     (feet, the usual display) puts the head's dome toward row 0 (angle 0); ``H`` puts it toward
     increasing row (180). Without it the usual display is assumed.
+
+    Parameters
+    ----------
+    rx : Radiograph
+        Its ``patient_orientation`` is read.
+
+    Returns
+    -------
+    float
+        0.0 (superior toward row 0) or 180.0 (superior toward increasing row), degrees.
     """
     orientation = rx.patient_orientation
     if orientation is not None and len(orientation) > 1:
@@ -106,8 +116,25 @@ def dome_evidence(angles_deg: np.ndarray, head_r: np.ndarray, traced: np.ndarray
 
 
 def largest_gap(valid: np.ndarray, angles_deg: np.ndarray) -> tuple[float | None, float]:
-    """Middle angle and width (degrees) of the widest circular run of invalid angles: on a traced head, the neck
-    (plus overlap and the image edge)."""
+    """Middle angle and width (degrees) of the widest circular run of invalid angles.
+
+    On a traced head this is the neck (plus overlap and the image edge).
+
+    Parameters
+    ----------
+    valid : ndarray of bool, shape (N,)
+        Whether each ray is valid (e.g. its rim was traced).
+    angles_deg : ndarray, shape (N,)
+        Ray angles, degrees, ascending and evenly spaced over the full circle.
+
+    Returns
+    -------
+    mid_deg : float or None
+        Middle angle of the widest invalid run, degrees in [-180, 180); None when every ray is valid
+        or none is.
+    width_deg : float
+        Angular width of that run, degrees: 0.0 when every ray is valid, 360.0 when none is.
+    """
     if valid.all():
         return None, 0.0
     if not valid.any():
@@ -135,8 +162,20 @@ def under_its_roof(best: dict, others: list[dict]) -> dict:
     ``CONCENTRIC_RADII`` of the outer radius), smaller by ``JOINT_SPACE_RADII``. Such an inner circle
     is the head when it sees at least as much roof over its dome as the outer one (it lies under the
     roof the outer circle was traced on) and the search supports it at least ``INNER_MIN_SUPPORT`` as
-    well. Each circle is a dict with ``centre``, ``radius_px``, ``support`` and ``dome``
-    (:func:`dome_evidence`); the chosen one is returned.
+    well. Inner circles are tried in decreasing support, each against the current choice.
+
+    Parameters
+    ----------
+    best : dict
+        The circle chosen so far: ``centre`` (row, col, pixels), ``radius_px`` (pixels), ``support``
+        (search score) and ``dome`` (:func:`dome_evidence`).
+    others : list of dict
+        Other traced circles, with the same keys.
+
+    Returns
+    -------
+    dict
+        The chosen circle: ``best`` itself or one of ``others``.
     """
     choice = best
     for f in sorted(others, key=lambda f: -f["support"]):
@@ -150,8 +189,19 @@ def under_its_roof(best: dict, others: list[dict]) -> dict:
 
 
 def articular_weight(evidence: dict[str, float]) -> float:
-    """Factor (0..1.1) by which a candidate's support is weighed for being an articulating head: 0 when its
-    dome is mostly outside the image, else ``ROOF_FLOOR`` plus the share of the dome capped by a roof."""
+    """Factor (0..1.1) by which a candidate's support is weighed for being an articulating head.
+
+    Parameters
+    ----------
+    evidence : dict
+        :func:`dome_evidence` of the candidate (``dome_in_image`` and ``roof_over_dome``, each 0..1).
+
+    Returns
+    -------
+    float
+        0 when less than ``DOME_MIN_IN_IMAGE`` of the dome is in the image, else ``ROOF_FLOOR`` plus
+        the share of the dome capped by a roof.
+    """
     if evidence["dome_in_image"] < DOME_MIN_IN_IMAGE:
         return 0.0
     return ROOF_FLOOR + evidence["roof_over_dome"]

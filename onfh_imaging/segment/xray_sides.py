@@ -28,7 +28,21 @@ a neck pointing straight down says nothing of the side."""
 
 
 def column_toward_left(rx: Radiograph) -> tuple[int, str]:
-    """+1 when increasing column runs toward the patient's left, -1 toward the right, with the basis."""
+    """+1 when increasing column runs toward the patient's left, -1 toward the right, with the basis.
+
+    Parameters
+    ----------
+    rx : Radiograph
+        Its ``patient_orientation`` (DICOM PatientOrientation) is read; without one, or with a row
+        direction naming neither or both of L and R, the usual display (+1) is assumed.
+
+    Returns
+    -------
+    sign : int
+        +1 (columns run toward the patient's left) or -1 (toward the patient's right).
+    basis : str
+        How the sign was decided, for the report.
+    """
     orientation = rx.patient_orientation
     if orientation is not None:
         row_dir = orientation[0]
