@@ -47,7 +47,18 @@ class SurfaceMesh:
 
 
 def is_fractional(mask: np.ndarray) -> bool:
-    """True when a mask holds partial-volume fractions rather than 0/1 labels."""
+    """True when a mask holds partial-volume fractions rather than 0/1 labels.
+
+    Parameters
+    ----------
+    mask : ndarray
+        Mask of any shape (bool, labels or fractions).
+
+    Returns
+    -------
+    bool
+        Whether any value lies strictly between 0 and 1 (False for a bool array).
+    """
     if mask.dtype == bool:
         return False
     m = np.asarray(mask)
@@ -133,7 +144,21 @@ def _triangle_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def mask_bounding_box(mask: np.ndarray, margin: int = 2) -> tuple[slice, slice, slice] | None:
-    """Array slices around the voxels of ``mask`` that are at least half inside, grown by ``margin``."""
+    """Array slices around the voxels of ``mask`` above 0, grown by ``margin``; None when no voxel is
+    at least half inside.
+
+    Parameters
+    ----------
+    mask : ndarray, shape (I, J, K)
+        Labels or partial-volume fractions.
+    margin : int
+        Voxels added on each side, clipped to the grid.
+
+    Returns
+    -------
+    tuple of 3 slice or None
+        The box, one slice per array axis; None when no voxel reaches 0.5.
+    """
     inside = np.asarray(mask) >= 0.5
     if not inside.any():
         return None
@@ -148,7 +173,18 @@ def mask_bounding_box(mask: np.ndarray, margin: int = 2) -> tuple[slice, slice, 
 
 
 def touches_border(mask: np.ndarray) -> bool:
-    """True when any voxel on the outer faces of the grid is inside the mask (>= 0.5)."""
+    """True when any voxel on the outer faces of the grid is inside the mask (>= 0.5).
+
+    Parameters
+    ----------
+    mask : ndarray, shape (I, J, K)
+        Labels or partial-volume fractions.
+
+    Returns
+    -------
+    bool
+        Whether a voxel on one of the grid's six faces is at least half inside.
+    """
     m = np.asarray(mask) >= 0.5
     return bool(m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any()
                 or m[:, :, 0].any() or m[:, :, -1].any())
@@ -205,7 +241,22 @@ def head_surface_mesh(mask: Volume, *, max_step_mm: float = 0.5, smooth_binary: 
 
 
 def taubin_smooth(mesh: SurfaceMesh, iterations: int = 5, lam: float = 0.5, mu: float = -0.53) -> SurfaceMesh:
-    """Taubin lambda/mu smoothing (umbrella operator), which smooths without shrinking the mesh."""
+    """Taubin lambda/mu smoothing (umbrella operator), which smooths without shrinking the mesh.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Mesh to smooth (LPS mm).
+    iterations : int
+        Number of lambda/mu step pairs.
+    lam, mu : float
+        Shrinking (> 0) and inflating (< 0) step factors, dimensionless.
+
+    Returns
+    -------
+    SurfaceMesh
+        New mesh with moved vertices (LPS mm) and the same faces.
+    """
     from scipy import sparse
 
     n = len(mesh.vertices_lps)
@@ -224,7 +275,18 @@ def taubin_smooth(mesh: SurfaceMesh, iterations: int = 5, lam: float = 0.5, mu: 
 
 
 def mesh_volume_ml(mesh: SurfaceMesh) -> float:
-    """Enclosed volume (mL) of a closed mesh, from the divergence theorem."""
+    """Enclosed volume (mL) of a closed mesh, from the divergence theorem.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Closed mesh, LPS mm.
+
+    Returns
+    -------
+    float
+        Absolute enclosed volume, mL.
+    """
     v = mesh.vertices_lps
     f = mesh.faces
     signed = np.einsum("ij,ij->i", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum() / 6.0
@@ -232,12 +294,39 @@ def mesh_volume_ml(mesh: SurfaceMesh) -> float:
 
 
 def mesh_area_mm2(mesh: SurfaceMesh) -> float:
-    """Surface area (mm^2) of a mesh."""
+    """Surface area (mm^2) of a mesh.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Mesh, LPS mm.
+
+    Returns
+    -------
+    float
+        Sum of its triangle areas, mm^2.
+    """
     return float(mesh.triangle_areas_mm2.sum())
 
 
 def sphericity(mesh: SurfaceMesh) -> float:
-    """Sphericity ``pi^(1/3) (6 V)^(2/3) / A`` of a closed mesh (1 for a sphere; pyradiomics' definition)."""
+    """Sphericity ``pi^(1/3) (6 V)^(2/3) / A`` of a closed mesh (1 for a sphere; pyradiomics' definition).
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Closed mesh, LPS mm.
+
+    Returns
+    -------
+    float
+        Sphericity, dimensionless (at most 1 for a closed surface).
+
+    Raises
+    ------
+    MeasurementError
+        The mesh has no area.
+    """
     volume_mm3 = mesh_volume_ml(mesh) * 1000.0
     area = mesh_area_mm2(mesh)
     if area <= 0:
