@@ -70,7 +70,20 @@ NECK_INFERIOR_MAX = 0.2
 
 
 def ramp(value: float, zero_at: float, full_at: float) -> float:
-    """Support 0..1 rising linearly from ``zero_at`` to ``full_at`` (either order)."""
+    """Support 0..1 rising linearly from ``zero_at`` to ``full_at`` (either order).
+
+    Parameters
+    ----------
+    value : float
+        The measured value, in the unit of the two limits.
+    zero_at, full_at : float
+        Values where the support is 0 and 1; equal limits give a step at ``full_at``.
+
+    Returns
+    -------
+    float
+        Support in [0, 1]; 0 for a non-finite ``value``.
+    """
     if not np.isfinite(value):
         return 0.0
     if full_at == zero_at:
@@ -102,6 +115,13 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         The traced bone surface and reference sphere.
     outside_fov : float
         Share (0..1) of the reference sphere outside the field of view.
+
+    Returns
+    -------
+    list of QualityCheck
+        Bone surface traced, articular surface resolved, edge fit residual, independent estimates agree,
+        field of view, radius plausible, continuous with neck, joint space resolved, and (for a head
+        placed by hand) placed by hand.
     """
     checks: list[QualityCheck] = []
     traced = surface.found_fraction

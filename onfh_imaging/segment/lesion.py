@@ -135,11 +135,30 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
     """Partial-volume fraction of the necrotic segment (band included) on ``grid`` (a sub-grid of
     ``volume``, the image whose pixels are ``array``).
 
-    On a fine isotropic grid around the head, marrow darker than the marrow/cortex mid-level (the
-    demarcating band, a fluid core) splits the bone inside the cortex; normal marrow is what stays
-    connected to the neck side, and the lesion is the rest of the head away from the neck. Its boundary
-    with normal marrow is then moved to the band's outer edge (:func:`_lesion_edge_field`) and the
-    lesion extended radially through the subchondral plate to the bone surface.
+    On a fine isotropic grid around the head, marrow darker than a quarter of the way from the head's
+    marrow level to its cortex level (the demarcating band, a fluid core) splits the bone inside the
+    cortex; normal marrow is what stays connected to the neck side, and the lesion is the rest of the
+    head away from the neck. Its boundary with normal marrow is then moved to the band's outer edge
+    (:func:`_lesion_edge_field`) and the lesion extended radially through the subchondral plate to the
+    bone surface.
+
+    Parameters
+    ----------
+    volume : Volume
+        The T1-weighted image (its geometry; ``array`` holds its pixels).
+    array : ndarray, shape ``volume.shape``
+        The image's pixel values.
+    surface : BoneSurface
+        The head's traced bone surface (centre, radii per direction, tissue levels).
+    grid : Volume
+        Output grid (a sub-grid of ``volume``; only its geometry is used).
+    step_mm : float
+        Spacing (mm) of the fine isotropic working grid.
+
+    Returns
+    -------
+    ndarray of float32, shape ``grid.shape``
+        Lesion fractions in [0, 1]; all zero when no lesion (no band) is found.
     """
     lv = surface.levels
     c = surface.center
@@ -234,7 +253,24 @@ def _resample_fraction(fine: Volume, grid: Volume, supersample_mm: float = 0.35)
 
 
 def check_fluid_sensitive(seg: HipSegmentation, fluid: Volume) -> HipSegmentation:
-    """Compare the T1 lesion with the fluid-sensitive series (signal of lesion vs normal head marrow)."""
+    """Compare the T1 lesion with the fluid-sensitive series (signal of lesion vs normal head marrow).
+
+    A T1 lesion whose 90th percentile on the fluid-sensitive series is under the normal marrow's median
+    plus 2 robust SDs, or, with no T1 lesion, more than 5 % of the head brighter than that median plus
+    6 robust SDs, adds a warning. Fewer than 20 normal-marrow voxels: nothing is compared.
+
+    Parameters
+    ----------
+    seg : HipSegmentation
+        The T1 segmentation (head and lesion fractions on the same grid).
+    fluid : Volume
+        The fluid-sensitive series (T2 / STIR), registered to the T1 in patient space.
+
+    Returns
+    -------
+    HipSegmentation
+        ``seg`` itself, or a copy with the disagreement appended to its warnings.
+    """
     head = seg.femoral_head_fraction.array >= 0.5
     lesion = seg.lesion_fraction.array >= 0.5
     normal = head & ~ndimage.binary_dilation(lesion, iterations=2)
