@@ -96,7 +96,18 @@ class HipSegmentation:
     surface_resolved: np.ndarray | None = field(default=None, repr=False)
 
     def surface_resolved_at(self, directions_lps: np.ndarray) -> np.ndarray:
-        """Share (0..1) of resolved surface around each direction ``(..., 3)`` (1 when unknown)."""
+        """Share (0..1) of resolved surface around each direction (1 when unknown).
+
+        Parameters
+        ----------
+        directions_lps : ndarray, shape (..., 3)
+            Unit vectors from the head centre, LPS.
+
+        Returns
+        -------
+        ndarray of float, shape (...)
+            ``surface_resolved`` interpolated bilinearly on ``surface_grid``; all ones when either is None.
+        """
         d = np.asarray(directions_lps, float)
         if self.surface_grid is None or self.surface_resolved is None:
             return np.ones(d.shape[:-1])
