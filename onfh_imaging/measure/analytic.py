@@ -29,6 +29,12 @@ def grid_around(center_lps, shape_kji, spacing, direction=None) -> Volume:
         Voxel size (mm) along ``i, j, k``.
     direction : (3, 3) array, optional
         Direction cosines; identity when omitted.
+
+    Returns
+    -------
+    Volume
+        Zero-filled float32 volume of shape ``shape_kji``, its origin placed so that its centre
+        voxel position is ``center_lps``.
     """
     direction = np.eye(3) if direction is None else np.asarray(direction, float)
     nk, nj, ni = shape_kji
@@ -38,7 +44,18 @@ def grid_around(center_lps, shape_kji, spacing, direction=None) -> Volume:
 
 
 def oblique_direction(angles_deg=(12.0, -8.0, 20.0)) -> np.ndarray:
-    """An orthonormal direction matrix from rotations about x, y, z (degrees, applied in that order)."""
+    """An orthonormal direction matrix from rotations about x, y, z (degrees, applied in that order).
+
+    Parameters
+    ----------
+    angles_deg : sequence of 3 float
+        Rotation angles about x, y and z, degrees.
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+        Rotation matrix ``Rz @ Ry @ Rx``.
+    """
     ax, ay, az = np.radians(angles_deg)
     rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
     ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
@@ -59,6 +76,11 @@ def voxelise(grid: Volume, sdf: SignedDistance, *, supersample=(4, 4, 8), binary
         Sub-samples per voxel along ``i, j, k``.
     binary : bool
         Return a bool mask (voxel centre inside) instead of fractions.
+
+    Returns
+    -------
+    Volume
+        ``grid`` with its array replaced by the fractions (float32, 0..1) or the bool mask.
     """
     centers = grid.voxel_centers_lps().reshape(-1, 3)
     d = sdf(centers)
@@ -80,7 +102,20 @@ def voxelise(grid: Volume, sdf: SignedDistance, *, supersample=(4, 4, 8), binary
 
 
 def sphere_sdf(center_lps, radius_mm: float) -> SignedDistance:
-    """Signed distance (mm) to a sphere."""
+    """Signed distance (mm) to a sphere.
+
+    Parameters
+    ----------
+    center_lps : sequence of 3 float
+        Centre, LPS mm.
+    radius_mm : float
+        Radius, mm.
+
+    Returns
+    -------
+    callable
+        ``f(points_lps (..., 3)) -> (...)``: distance from the centre minus the radius, mm.
+    """
     c = np.asarray(center_lps, float)
     return lambda p: np.linalg.norm(p - c, axis=-1) - radius_mm
 
@@ -90,6 +125,20 @@ def depression_profile(theta: np.ndarray, depth_mm: float, half_angle_deg: float
 
     ``depth_mm * (1 - (theta/alpha)^2)^2`` inside the half-angle ``alpha``, zero outside: the
     deepest point is at the axis and the rim joins the sphere tangentially.
+
+    Parameters
+    ----------
+    theta : ndarray
+        Angle from the segment's axis, radians.
+    depth_mm : float
+        Depth at the axis, mm.
+    half_angle_deg : float
+        Half-angle ``alpha`` of the segment, degrees.
+
+    Returns
+    -------
+    ndarray
+        Inward displacement, mm, same shape as ``theta``.
     """
     a = np.radians(half_angle_deg)
     t = np.clip(theta / a, 0.0, 1.0)
@@ -106,6 +155,30 @@ def femoral_head_sdf(center_lps, radius_mm: float, *, collapse_depth_mm: float =
     ``neck_axis_lps`` is given, the femur beyond the head-neck junction is a cylinder of
     ``neck_radius_mm`` along that axis: the head is then the sphere cut by the plane at
     ``neck_cut_angle_deg`` from the axis, united with the cylinder, all inside the sphere.
+
+    Parameters
+    ----------
+    center_lps : sequence of 3 float
+        Sphere centre, LPS mm.
+    radius_mm : float
+        Sphere radius, mm.
+    collapse_depth_mm : float
+        Depth of the depressed segment at its axis, mm (0: intact sphere).
+    collapse_direction_lps : sequence of 3 float
+        Axis of the depressed segment (normalised here); superior by default.
+    collapse_half_angle_deg : float
+        Half-angle of the depressed segment, degrees.
+    neck_axis_lps : sequence of 3 float, optional
+        Direction from the centre toward the neck (normalised here); no neck cut when omitted.
+    neck_radius_mm : float, optional
+        Neck cylinder radius, mm; ``0.65 * radius_mm`` when omitted.
+    neck_cut_angle_deg : float
+        Angle (deg) from the neck axis of the head-neck cut plane.
+
+    Returns
+    -------
+    callable
+        ``f(points_lps (..., 3)) -> (...)``: signed distance bound, mm, negative inside.
     """
     c = np.asarray(center_lps, float)
     u = np.asarray(collapse_direction_lps, float)
@@ -132,7 +205,24 @@ def femoral_head_sdf(center_lps, radius_mm: float, *, collapse_depth_mm: float =
 
 
 def spherical_cap_sdf(center_lps, radius_mm: float, direction_lps, half_angle_deg: float) -> SignedDistance:
-    """Signed distance bound (mm) of the cap of a sphere cut off at ``half_angle_deg`` from its axis."""
+    """Signed distance bound (mm) of the cap of a sphere cut off at ``half_angle_deg`` from its axis.
+
+    Parameters
+    ----------
+    center_lps : sequence of 3 float
+        Sphere centre, LPS mm.
+    radius_mm : float
+        Sphere radius, mm.
+    direction_lps : sequence of 3 float
+        Axis of the cap (normalised here).
+    half_angle_deg : float
+        Half-angle of the cap about its axis, degrees.
+
+    Returns
+    -------
+    callable
+        ``f(points_lps (..., 3)) -> (...)``: signed distance bound, mm, negative inside.
+    """
     c = np.asarray(center_lps, float)
     u = np.asarray(direction_lps, float)
     u = u / np.linalg.norm(u)
@@ -141,6 +231,19 @@ def spherical_cap_sdf(center_lps, radius_mm: float, direction_lps, half_angle_de
 
 
 def spherical_cap_volume_ml(radius_mm: float, half_angle_deg: float) -> float:
-    """Exact volume (mL) of a spherical cap of the given half-angle."""
+    """Exact volume (mL) of a spherical cap of the given half-angle.
+
+    Parameters
+    ----------
+    radius_mm : float
+        Sphere radius, mm.
+    half_angle_deg : float
+        Half-angle of the cap about its axis, degrees.
+
+    Returns
+    -------
+    float
+        ``pi h^2 (3 R - h) / 3`` with cap height ``h = R (1 - cos alpha)``, mL.
+    """
     h = radius_mm * (1.0 - np.cos(np.radians(half_angle_deg)))
     return float(np.pi * h * h * (3.0 * radius_mm - h) / 3.0 / 1000.0)
