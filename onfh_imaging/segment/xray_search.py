@@ -95,7 +95,20 @@ def _reduce(img: np.ndarray, factor: int) -> np.ndarray:
 
 
 def normalised_gradient(img: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient (d/drow, d/dcol) at scale ``sigma`` divided by its local RMS over ``ENERGY_SCALE sigma``."""
+    """Gradient (d/drow, d/dcol) at scale ``sigma`` divided by its local RMS over ``ENERGY_SCALE sigma``.
+
+    Parameters
+    ----------
+    img : ndarray, shape (H, W)
+        The image.
+    sigma : float
+        Gaussian scale of the derivative, pixels.
+
+    Returns
+    -------
+    g_row, g_col : ndarray, shape (H, W)
+        The two components, dimensionless (about unit RMS locally).
+    """
     gr = ndimage.gaussian_filter(img, sigma, order=(1, 0))
     gc = ndimage.gaussian_filter(img, sigma, order=(0, 1))
     energy = np.sqrt(ndimage.gaussian_filter(gr**2 + gc**2, ENERGY_SCALE * sigma))
@@ -110,6 +123,21 @@ def roof_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float = 0.0) -
     head's centre over the dome (``DOME_HALF_ARC_DEG`` about ``superior_deg``); the score is the mean
     ``tanh`` of the normalised outward rise over the dome's angles, -1 where less than
     ``ROOF_MIN_IN_IMAGE`` of them lie inside the image.
+
+    Parameters
+    ----------
+    img : ndarray, shape (H, W)
+        The (reduced) image, bone bright.
+    radii : ndarray, shape (K,)
+        Roof radii scored, pixels of ``img``.
+    superior_deg : float
+        Image angle of the patient's superior direction (from image-up toward increasing column),
+        degrees.
+
+    Returns
+    -------
+    ndarray, shape (K, H, W)
+        Roof score (-1..1) of the circle of each radius centred on each pixel.
     """
     gr, gc = normalised_gradient(img, GRADIENT_SCALE_PX)
     h, w = img.shape
@@ -140,12 +168,22 @@ def circle_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float | None
     ``DOME_MIN_IN_IMAGE`` of their dome (``DOME_HALF_ARC_DEG`` about it) inside the image are not
     scored: their dome, where a head articulates and is measured, is not seen.
 
+    Parameters
+    ----------
+    img : ndarray, shape (H, W)
+        The (reduced) image, bone bright.
+    radii : ndarray, shape (K,)
+        Radii scored, pixels of ``img``.
+    superior_deg : float, optional
+        Image angle of the patient's superior direction (from image-up toward increasing column),
+        degrees; None scores circles whatever their dome.
+
     Returns
     -------
-    score : ndarray
+    score : ndarray, shape (K, H, W)
         Mean ``tanh`` of the normalised outward fall over the in-image outline (see the module notes);
         -1 where less than ``MIN_ARC_IN_IMAGE`` of the outline is inside.
-    arc : ndarray
+    arc : ndarray, shape (K, H, W)
         Fraction of each outline inside the image.
     """
     gr, gc = normalised_gradient(img, GRADIENT_SCALE_PX)
@@ -204,7 +242,24 @@ def roof_candidates(img: np.ndarray, radius_range_px: tuple[float, float], count
     A head's faint rim can score below texture circles while the roof over it, a sclerotic arc, is
     clear; each roof circle gives a head candidate on the same centre, ``ROOF_TO_HEAD`` times its
     radius. Only roofs of heads at least ``ROOF_MIN_HEAD_PX`` pixels in radius are sought (smaller
-    ones are too short an arc to tell from texture). Arguments as for :func:`head_candidates`.
+    ones are too short an arc to tell from texture).
+
+    Parameters
+    ----------
+    img : ndarray, shape (H, W)
+        The image, bone bright, normalised to about 0..1.
+    radius_range_px : (float, float)
+        Smallest and largest head radius searched, pixels (the smallest raised to ``ROOF_MIN_HEAD_PX``).
+    count : int
+        Roofs kept per octave.
+    superior_deg : float
+        Image angle of the patient's superior direction, degrees.
+
+    Returns
+    -------
+    list of CircleCandidate
+        Head circles (radius ``ROOF_TO_HEAD`` times the roof's), scored by their roof; ``arc_in_image``
+        is 1.
     """
     lo = max(float(radius_range_px[0]), ROOF_MIN_HEAD_PX) / ROOF_TO_HEAD
     hi = float(radius_range_px[1]) / ROOF_TO_HEAD
@@ -267,6 +322,20 @@ def best_radius_at(img: np.ndarray, center: tuple[float, float], radius_range_px
 
     Scored as :func:`circle_scores` does, on the full-resolution image with the gradient at the scale
     the octave of ``radius_range_px[0]`` would use.
+
+    Parameters
+    ----------
+    img : ndarray, shape (H, W)
+        The image, bone bright.
+    center : (float, float)
+        The fixed centre (row, column), pixels.
+    radius_range_px : (float, float)
+        Smallest and largest radius tried, pixels.
+
+    Returns
+    -------
+    float
+        The best radius, pixels.
     """
     lo, hi = float(radius_range_px[0]), float(radius_range_px[1])
     sigma = GRADIENT_SCALE_PX * max(1.0, lo / OCTAVE_RADII_PX[0])
