@@ -105,7 +105,20 @@ def _directions(points: np.ndarray, center: np.ndarray) -> np.ndarray:
 
 
 def deviation_map(mesh: SurfaceMesh, sphere: Sphere) -> np.ndarray:
-    """Signed radial distance (mm) of every mesh vertex from the sphere; negative inside (depressed)."""
+    """Signed radial distance (mm) of every mesh vertex from the sphere; negative inside (depressed).
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Head surface, LPS mm.
+    sphere : Sphere
+        Reference sphere.
+
+    Returns
+    -------
+    ndarray, shape (n_vertices,)
+        Deviation, mm.
+    """
     return sphere.radial_residuals(mesh.vertices_lps)
 
 
@@ -120,6 +133,19 @@ def estimate_neck_axis(mesh: SurfaceMesh, sphere: Sphere, *, deficit_fraction: f
     depression whose own centre is deep (within ``disc_half_angle_deg`` of the candidate the median
     deviation is more than half that depth) is a collapse, not a neck, and so is a deficit covering
     less than ``min_area_fraction`` of the sphere's area.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Head surface, LPS mm.
+    sphere : Sphere
+        Reference sphere.
+    deficit_fraction : float
+        Depth below the sphere, as a fraction of its radius, that counts as the neck's deficit.
+    min_area_fraction : float
+        Least deficit area, as a fraction of the sphere's area ``4 pi R^2``.
+    disc_half_angle_deg : float
+        Half-angle (deg) about the candidate axis of the disc whose median deviation is checked.
 
     Returns
     -------
@@ -158,6 +184,22 @@ def articular_vertices(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, *,
     """Bool per vertex: on the articular surface (more than ``min_angle_deg`` from the neck axis).
 
     All vertices are articular when ``neck_axis_lps`` is None.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Head surface, LPS mm.
+    sphere : Sphere
+        Reference sphere.
+    neck_axis_lps : array_like, shape (3,), optional
+        Direction from the head centre toward the neck (normalised here).
+    min_angle_deg : float
+        Angle (deg) from the neck axis beyond which the surface is articular.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_vertices,)
+        Whether each vertex is articular.
     """
     if neck_axis_lps is None:
         return np.ones(len(mesh.vertices_lps), bool)
@@ -170,6 +212,18 @@ def normal_extent_mm(direction_lps, voxel_edges_lps: np.ndarray) -> float:
 
     A binary mask places a surface only to within half this extent (the position inside the voxel is
     lost); across thick slices it approaches the slice thickness near the slice normal.
+
+    Parameters
+    ----------
+    direction_lps : array_like, shape (3,)
+        Surface normal (normalised here).
+    voxel_edges_lps : ndarray, shape (3, 3)
+        Voxel edge vectors (mm, columns ``i, j, k``).
+
+    Returns
+    -------
+    float
+        Extent, mm.
     """
     return float(np.abs(_unit(direction_lps) @ np.asarray(voxel_edges_lps, float)).sum())
 
@@ -212,6 +266,24 @@ def articular_interior(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps, voxel_e
     A vertex qualifies when its angle from the neck axis exceeds ``min_angle_deg`` by at least
     :func:`junction_margin_mm` (converted to an angle on the reference sphere). All vertices qualify
     when ``neck_axis_lps`` is None.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Head surface, LPS mm.
+    sphere : Sphere
+        Reference sphere.
+    neck_axis_lps : array_like, shape (3,) or None
+        Direction from the head centre toward the neck.
+    voxel_edges_lps : ndarray, shape (3, 3)
+        Voxel edge vectors (mm, columns ``i, j, k``).
+    min_angle_deg : float
+        Angle (deg) from the neck axis beyond which the surface is articular.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_vertices,)
+        Whether each vertex lies in the articular interior.
     """
     if neck_axis_lps is None:
         return np.ones(len(mesh.vertices_lps), bool)
@@ -222,7 +294,22 @@ def articular_interior(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps, voxel_e
 
 
 def rms_deviation_mm(mesh: SurfaceMesh, sphere: Sphere, articular: np.ndarray | None = None) -> float:
-    """Area-weighted RMS radial deviation (mm) of the (articular) surface from the sphere."""
+    """Area-weighted RMS radial deviation (mm) of the (articular) surface from the sphere.
+
+    Parameters
+    ----------
+    mesh : SurfaceMesh
+        Head surface, LPS mm.
+    sphere : Sphere
+        Reference sphere.
+    articular : ndarray of bool, shape (n_vertices,), optional
+        Vertices to include; all when omitted.
+
+    Returns
+    -------
+    float
+        RMS deviation, mm; NaN when no vertex is selected.
+    """
     dev = deviation_map(mesh, sphere)
     area = mesh.vertex_areas_mm2()
     sel = np.ones(len(dev), bool) if articular is None else np.asarray(articular, bool)
@@ -253,7 +340,18 @@ def _patch_depth(points: np.ndarray, dev: np.ndarray, area: np.ndarray, centre: 
 
 def expected_extreme(n: float) -> float:
     """Expected largest of ``n`` independent standard normal values (the Gumbel mode, in standard
-    deviations): ``sqrt(2 ln n) - (ln ln n + ln 4 pi) / (2 sqrt(2 ln n))``; 0 for ``n <= 2``."""
+    deviations): ``sqrt(2 ln n) - (ln ln n + ln 4 pi) / (2 sqrt(2 ln n))``; 0 for ``n <= 2``.
+
+    Parameters
+    ----------
+    n : float
+        Number of independent values.
+
+    Returns
+    -------
+    float
+        Expected maximum, standard deviations (never below 0).
+    """
     if n <= 2:
         return 0.0
     a = np.sqrt(2.0 * np.log(n))
