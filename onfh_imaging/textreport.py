@@ -34,7 +34,20 @@ _STAGE_WORDS = {"none": "no osteonecrosis", "I-II": "I or II"}
 
 
 def stage_text(stage: str | None, basis: str = "") -> str:
-    """A stage as a reader reads it: ``"IIIB"``, ``"I or II"``, ``"no osteonecrosis"``, ``"not staged"``."""
+    """A stage as a reader reads it: ``"IIIB"``, ``"I or II"``, ``"no osteonecrosis"``, ``"not staged"``.
+
+    Parameters
+    ----------
+    stage : str or None
+        ARCO 2019 stage code (``"none"``, ``"I-II"``, ``"IIIA"``...); None or empty when not staged.
+    basis : str, optional
+        Accepted for the callers' convenience; not used in the text.
+
+    Returns
+    -------
+    str
+        The stage in words; an unknown code is returned as it is.
+    """
     if not stage:
         return "not staged"
     return _STAGE_WORDS.get(stage, stage)
@@ -47,7 +60,21 @@ def _mm(value: Any, digits: int = 2) -> str | None:
 
 
 def depth_text(depth_mm: float | None, detection_mm: float | None) -> str | None:
-    """A collapse depth with its detection limit when the depth is near or below it."""
+    """A collapse depth with its detection limit when the depth is near or below it.
+
+    Parameters
+    ----------
+    depth_mm : float or None
+        Collapse depth, mm.
+    detection_mm : float or None
+        Detection limit of that depth, mm; None prints the depth alone.
+
+    Returns
+    -------
+    str or None
+        ``"1.23 mm"``, with the limit beside it when the depth is below ``DETECTION_NEAR_FACTOR`` times
+        the limit (and "no collapse read" when below the limit itself); None when the depth is None.
+    """
     if depth_mm is None:
         return None
     text = f"{depth_mm:.2f} mm"
@@ -211,7 +238,20 @@ def _verdict_block(out: _Printer, verdict: Mapping[str, Any]) -> None:
 
 def verdict_lines(verdict: Mapping[str, Any]) -> list[str]:
     """A hip's verdict in a few lines (the napari widget's summary): stage, basis, depth, what the visit
-    cannot tell, disagreements and review."""
+    cannot tell, disagreements and review.
+
+    Parameters
+    ----------
+    verdict : Mapping
+        One hip's verdict dictionary (``side``, ``arco_2019``, ``basis``, ``depth`` with ``depth_mm``,
+        ``detection_limit_mm`` in mm and ``series``, ``not_assessed``, ``disagreements``, ``notes``,
+        ``needs_review``, ``reasons``, ``series``).
+
+    Returns
+    -------
+    list of str
+        The non-empty lines, review reasons last (prefixed ``"REVIEW: "``).
+    """
     lines = [f"{verdict['side']} hip: ARCO 2019 {stage_text(verdict.get('arco_2019'))}",
              verdict.get("basis") or ""]
     depth = verdict.get("depth")
