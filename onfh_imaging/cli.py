@@ -24,12 +24,24 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def command(add: Callable[[argparse._SubParsersAction], None]) -> Callable:
-    """Register a subcommand's ``_add_<name>`` function."""
+    """Register a subcommand's ``_add_<name>`` function.
+
+    Parameters
+    ----------
+    add : callable
+        Function taking the parser's subparsers action and adding one subcommand to it.
+
+    Returns
+    -------
+    callable
+        ``add`` itself, so the function can be used as a decorator.
+    """
     _COMMANDS.append(add)
     return add
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``onfh`` argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
         prog="onfh",
         description="Measure osteonecrosis of the femoral head on hip MRI and radiographs.",
@@ -43,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``onfh`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments after the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        Exit status: the subcommand's own (0 when it returns None), ``EXIT_USER_ERROR`` (2) on an
+        :class:`~onfh_imaging.errors.OnfhError`, 130 on interruption, ``EXIT_INTERNAL_ERROR`` (3) on any
+        other exception, which is re-raised instead when the ``ONFH_TRACEBACK`` variable is set. Each
+        error is printed as one line on stderr.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
