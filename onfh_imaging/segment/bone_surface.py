@@ -89,6 +89,21 @@ def _last_crossing_above(profiles: np.ndarray, level: float, lo: np.ndarray, hi:
 
 @dataclass(frozen=True)
 class TissueLevels:
+    """The head's own tissue levels and layer offsets, from the median profile of well-resolved rays.
+
+    Attributes
+    ----------
+    marrow, cortex, cartilage : float
+        Signal of marrow, of the subchondral plate / cortex (first dip) and of cartilage (first rise
+        after it), in the image's intensity units.
+    cortex_mm : float
+        Distance (mm) from the inner cortical edge to the outer bone surface (half-level crossings).
+    outer_offset_mm : float
+        Outer bone surface relative to the inner-edge (marrow) sphere, mm.
+    cartilage_seen : bool
+        Whether the first rise past the plate is cartilage, not bone across an unresolved joint.
+    """
+
     marrow: float
     cortex: float
     cartilage: float
@@ -192,6 +207,40 @@ def _grid_median(values: np.ndarray, size: int = 3) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BoneSurface:
+    """The head's bone surface as radii per direction about the reference sphere's centre.
+
+    Arrays marked ``grid`` have shape ``grid.shape`` = (n_polar, n_azimuth).
+
+    Attributes
+    ----------
+    center : ndarray, shape (3,)
+        Reference sphere centre, LPS mm.
+    radius : float
+        Reference sphere radius, mm.
+    grid : DirectionGrid
+        Directions, pole on the neck axis.
+    vectors : ndarray, shape grid + (3,)
+        LPS unit vector of each direction.
+    radii : ndarray, shape (R,)
+        Sample radii (mm) of ``profiles``.
+    profiles : ndarray, shape grid + (R,)
+        Smoothed radial intensity profiles from ``center``.
+    r_surface : ndarray, shape grid
+        Bone surface radius (mm) per direction (not beyond ``radius`` around the neck).
+    levels : TissueLevels
+        The head's tissue levels.
+    articular : ndarray of bool, shape grid
+        Directions farther than :data:`NECK_CONE_DEG` + 10 deg from the neck axis.
+    found_fraction : float
+        Share (0..1) of well-resolved rays on which the outer cortical edge was traced.
+    edge_rms_mm : float
+        RMS (mm) of the outer-edge inliers about the sphere (NaN when not fitted).
+    edge_inlier_fraction : float
+        Share (0..1) of the traced outer edges on the sphere.
+    fitted, resolvable : ndarray of bool, shape grid, optional
+        The layer model resolved the surface there; the ray's blur lets plate and cartilage show.
+    """
+
     center: np.ndarray
     radius: float
     grid: DirectionGrid
@@ -245,6 +294,22 @@ def ray_blur_cdf(widths_mm: Sequence[float], smooth_sigma_mm: float,
     Each image axis contributes its voxel average (a box of the voxel's extent along the ray) and the
     trilinear interpolation of the samples (two more such boxes); the radial smoothing of the profiles
     adds a Gaussian.
+
+    Parameters
+    ----------
+    widths_mm : sequence of float
+        Extent (mm) of a voxel along the ray, per image axis.
+    smooth_sigma_mm : float
+        Standard deviation (mm) of the profiles' Gaussian smoothing.
+    step_mm : float
+        Sampling step (mm) of the kernel.
+
+    Returns
+    -------
+    offsets : ndarray, shape (M,)
+        Offsets along the ray (mm), centred on 0.
+    cdf : ndarray, shape (M,)
+        Cumulative point-spread function, rising from near 0 to 1.
     """
     kernel = np.array([1.0])
     for w in widths_mm:
@@ -449,6 +514,23 @@ def _regularise(shift: np.ndarray, weight: np.ndarray, grid: DirectionGrid, radi
 
 
 def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -> BoneSurface:
+    """Trace a femoral head's bone surface ray by ray (see the module docstring).
+
+    Parameters
+    ----------
+    volume : Volume
+        The T1-weighted image (its geometry; ``array`` holds its pixels).
+    array : ndarray, shape ``volume.shape``
+        The image's pixel values.
+    cand : HeadCandidate
+        The head as found: inner cortical (marrow) sphere, neck axis.
+
+    Returns
+    -------
+    BoneSurface
+        The surface; when too few outer edges are traced to refit it, the reference sphere stays the
+        marrow sphere widened by the cortex (``found_fraction`` says so).
+    """
     grid = DirectionGrid(orthonormal_frame(cand.neck_axis_lps))
     vectors = grid.vectors()
     polar = np.broadcast_to(grid.polar_deg[:, None], grid.shape)
