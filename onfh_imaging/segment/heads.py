@@ -43,6 +43,10 @@ class HeadCandidate:
         Share (0..1) of rays whose first marrow -> dark edge lies on the fitted sphere.
     neck_axis_lps : ndarray, shape (3,)
         Unit vector from the centre toward the femoral neck.
+    neck_fraction : float
+        Share (0..1) of the rays within the field of view that stay bright past the sphere (the neck).
+    placed_by_hand : bool
+        The head was placed from a hand seed.
     """
 
     center_lps: np.ndarray
