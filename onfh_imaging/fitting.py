@@ -165,6 +165,11 @@ def fit_sphere(points_lps, weights=None) -> Sphere:
     -------
     Sphere
         Centre and radius minimising the sum of squared radial distances (mm).
+
+    Raises
+    ------
+    MeasurementError
+        Not an (n, 3) array, fewer than 4 finite points, degenerate points or no convergence.
     """
     pts = _check_points(points_lps)
     w = _weights(weights, len(pts))
@@ -211,6 +216,11 @@ def robust_sphere(points_lps, weights=None, *, inward_sigma: float = 2.5, outwar
     -------
     Sphere
         With ``inliers``, ``inlier_fraction`` (by weight) and ``rms_mm`` over the inliers.
+
+    Raises
+    ------
+    MeasurementError
+        Not an (n, 3) array, fewer than 4 finite points, degenerate points or no convergence.
     """
     pts = _check_points(points_lps)
     w = _weights(weights, len(pts))
