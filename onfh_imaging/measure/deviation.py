@@ -418,6 +418,11 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     -------
     Collapse
         Depth 0 when no patch lies below the sphere.
+
+    Raises
+    ------
+    ValueError
+        No searched vertex is left (every vertex is on the neck side or unobserved).
     """
     dev_all = deviation_map(mesh, sphere)
     area_all = mesh.vertex_areas_mm2() if areas_mm2 is None else areas_mm2
