@@ -37,11 +37,23 @@ class SurfaceMesh:
 
     @cached_property
     def triangle_areas_mm2(self) -> np.ndarray:
-        """Area (mm^2) of each triangle."""
+        """Area (mm^2) of each triangle.
+
+        Returns
+        -------
+        ndarray, shape (n_faces,)
+            Triangle areas, mm^2.
+        """
         return _triangle_areas(self.vertices_lps, self.faces)
 
     def vertex_areas_mm2(self) -> np.ndarray:
-        """Area (mm^2) each vertex represents: a third of the area of its adjacent triangles."""
+        """Area (mm^2) each vertex represents: a third of the area of its adjacent triangles.
+
+        Returns
+        -------
+        ndarray, shape (n_vertices,)
+            Vertex areas, mm^2.
+        """
         third = np.repeat(self.triangle_areas_mm2 / 3.0, 3)
         return np.bincount(self.faces.reshape(-1), weights=third, minlength=len(self.vertices_lps))
 
