@@ -104,7 +104,14 @@ class HipMeasures:
     quality: Quality = field(default_factory=lambda: combine(()))
 
     def to_dict(self) -> dict[str, Any]:
-        """The per-hip element of the measurement JSON contract (floats rounded to sensible precision)."""
+        """The per-hip element of the measurement JSON contract (floats rounded to sensible precision).
+
+        Returns
+        -------
+        dict
+            JSON-ready ``side``, ``head`` (sphere, volume, shape, collapse), ``lesion``, ``staging``,
+            ``quality`` and ``warnings``.
+        """
         head = {
             "center_lps_mm": [round(float(v), 2) for v in self.sphere.center_lps],
             "radius_mm": round(self.sphere.radius_mm, 2),
