@@ -117,16 +117,69 @@ class ProcessWorker:
 
     def compute(self, session: Any, head_seeds: Mapping[str, Any] | None = None,
                 progress: Callable[[float, str], None] | None = None) -> Any:
-        """:meth:`~onfh_imaging.reading.ReadingSession.compute` of ``session``'s series, in the child."""
+        """:meth:`~onfh_imaging.reading.ReadingSession.compute` of ``session``'s series, in the child.
+
+        Parameters
+        ----------
+        session : ReadingSession
+            The session whose ``image``, ``info`` and ``fluid_sensitive`` series are sent to the child.
+        head_seeds : mapping of side to points, optional
+            The reader's head seeds, as :meth:`~onfh_imaging.reading.ReadingSession.compute` takes them
+            (LPS mm on MR, row/column pixels on a radiograph).
+        progress : callable, optional
+            ``progress(fraction, message)``, called in this thread with the child's reports.
+
+        Returns
+        -------
+        Segmented
+            The child's result, for :meth:`~onfh_imaging.reading.ReadingSession.load`.
+
+        Raises
+        ------
+        WorkerDied
+            When the child process ends before answering (a new one starts on the next task).
+        """
         return self._run("compute", (session.image, session.info, session.fluid_sensitive, head_seeds), progress)
 
     def measure(self, jobs: Sequence[Any]) -> list[tuple]:
-        """:func:`~onfh_imaging.reading.measure_job` of each job, in the child."""
+        """:func:`~onfh_imaging.reading.measure_job` of each job, in the child.
+
+        Parameters
+        ----------
+        jobs : sequence of MeasureJob
+            Snapshots of the edited hips (:meth:`~onfh_imaging.reading.ReadingSession.jobs`).
+
+        Returns
+        -------
+        list of tuple
+            One ``(side, hashes, measures dict or None, HipMeasures or reason)`` per job, in order.
+
+        Raises
+        ------
+        WorkerDied
+            When the child process ends before answering.
+        """
         return self._run("measure", (list(jobs),), None)
 
     def measure_shown(self, jobs: Sequence[Any]) -> list[tuple]:
         """:func:`~onfh_imaging.reading.measure_job_shown` of each job (measures and the deviation map to
-        show), in the child."""
+        show), in the child.
+
+        Parameters
+        ----------
+        jobs : sequence of MeasureJob
+            Snapshots of the edited hips (:meth:`~onfh_imaging.reading.ReadingSession.jobs`).
+
+        Returns
+        -------
+        list of tuple
+            One ``(measure_job result, DisplaySurface or None)`` per job, in order.
+
+        Raises
+        ------
+        WorkerDied
+            When the child process ends before answering.
+        """
         return self._run("measure_shown", (list(jobs),), None)
 
     def _run(self, task: str, args: tuple, progress: Callable[[float, str], None] | None) -> Any:
