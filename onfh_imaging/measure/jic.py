@@ -74,7 +74,7 @@ def jic_type(lesion_lateral_mm: float, edge_lateral_mm: float) -> str:
     Returns
     -------
     str
-        ``"A"`` (lesion ratio up to 1/3 of the edge offset), ``"B"`` (up to 2/3), ``"C1"`` (up to the
+        ``"A"`` (lesion offset up to 1/3 of the edge offset), ``"B"`` (up to 2/3), ``"C1"`` (up to the
         edge) or ``"C2"`` (beyond it).
 
     Raises
