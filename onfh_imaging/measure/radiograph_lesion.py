@@ -152,16 +152,40 @@ class RadiographicLesion:
 
     @property
     def strong(self) -> bool:
+        """A finding was made and its contrast is at least ``STRONG_CONTRAST`` robust SDs."""
         return bool(self.found) and self.contrast is not None and self.contrast >= STRONG_CONTRAST
 
     def describe(self, series: str) -> str:
-        """The finding in words on ``series``, with its contrast."""
+        """The finding in words on ``series``, with its contrast.
+
+        Parameters
+        ----------
+        series : str
+            Name of the radiograph (series) the finding was read on.
+
+        Returns
+        -------
+        str
+            The kind (or "no radiographic finding"), the series and, when known, the contrast in SDs
+            of the head's texture.
+        """
         contrast = "" if self.contrast is None else f", contrast {self.contrast:.1f} SD of the head's texture"
         return f"{self.kind or 'no radiographic finding'} on {series}{contrast}"
 
     @classmethod
     def from_dict(cls, block: Any) -> RadiographicLesion:
-        """The finding from its JSON block (:meth:`to_dict`); not read when the block is missing."""
+        """The finding from its JSON block (:meth:`to_dict`); not read when the block is missing.
+
+        Parameters
+        ----------
+        block : dict or Any
+            The ``radiographic_lesion`` block; anything but a dict gives an unresolved finding.
+
+        Returns
+        -------
+        RadiographicLesion
+            The finding; ``found`` is None unless the block says it was resolved.
+        """
         if not isinstance(block, dict):
             return _not_resolved("the radiograph's measurement holds no radiographic lesion finding")
         resolved = bool(block.get("resolved"))
