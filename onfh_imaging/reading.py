@@ -355,7 +355,17 @@ class MeasureJob:
 
 
 def measure_job(job: MeasureJob) -> tuple[str, dict[str, str], dict[str, Any] | None, Any]:
-    """Measure one :class:`MeasureJob`: ``(side, hashes, measures dict or None, HipMeasures or reason)``."""
+    """Measure and stage one :class:`MeasureJob` (the JIC type read again on its T1 image, if any).
+
+    Parameters
+    ----------
+    job : MeasureJob
+
+    Returns
+    -------
+    tuple
+        ``(side, hashes, measures dict, HipMeasures)``; ``(side, hashes, None, reason)`` when it failed.
+    """
     from onfh_imaging.measure.hip import measure_hip
     from onfh_imaging.measure.jic import classify_jic, with_jic
     from onfh_imaging.staging import stage_hip
@@ -375,7 +385,17 @@ def measure_job(job: MeasureJob) -> tuple[str, dict[str, str], dict[str, Any] | 
 def measure_job_shown(job: MeasureJob) -> tuple[tuple[str, dict[str, str], dict[str, Any] | None, Any],
                                                 DisplaySurface | None]:
     """:func:`measure_job`, with the deviation map the screen shows (:func:`display_surface`), so a worker
-    makes both and the viewer only displays them."""
+    makes both and the viewer only displays them.
+
+    Parameters
+    ----------
+    job : MeasureJob
+
+    Returns
+    -------
+    tuple
+        ``(measure_job result, DisplaySurface or None)``; None when it failed or has no surface.
+    """
     result = measure_job(job)
     shown = None if result[2] is None else display_surface(result[3], job.masks[HEAD])
     return result, shown
@@ -469,6 +489,11 @@ class ReadingSession:
             ``(x, y, z)`` on MR, ``(row, column)`` on a radiograph. Those hips are found from the seed.
         progress : callable, optional
             ``progress(fraction, message)``.
+
+        Returns
+        -------
+        Segmented
+            The hips found, measured or with the reason they were not, for :meth:`load`.
         """
         if self.is_radiograph:
             return self._compute_radiograph(head_seeds, progress)
@@ -530,7 +555,12 @@ class ReadingSession:
         return Segmented(hips=hips, warnings=list(report.get("warnings") or []), report=report)
 
     def load(self, segmented: Segmented) -> None:
-        """Make a :meth:`compute` result the session's automatic read (discarding any edits)."""
+        """Make a :meth:`compute` result the session's automatic read (discarding any edits).
+
+        Parameters
+        ----------
+        segmented : Segmented
+        """
         self.hips = list(segmented.hips)
         self.warnings = list(segmented.warnings)
         self.report = segmented.report
@@ -584,12 +614,28 @@ class ReadingSession:
             self._place(hip, hip.measures)
 
     def remeasure(self, sides: Sequence[str] | None = None) -> None:
-        """Measure every edited hip again, now."""
+        """Measure every edited hip again, now.
+
+        Parameters
+        ----------
+        sides : sequence of str, optional
+            Only these sides (``"left"``, ``"right"``); None measures every hip.
+        """
         self.apply([measure_job(job) for job in self.jobs(sides)])
 
     # --- confirmation ---------------------------------------------------------------------------
     def check_decisions(self, decisions: Mapping[str, HipDecision]) -> None:
-        """Raise :class:`~onfh_imaging.errors.InputError` unless every hip has an acceptable decision."""
+        """Check that every hip has an acceptable decision.
+
+        Parameters
+        ----------
+        decisions : mapping of side to HipDecision
+
+        Raises
+        ------
+        InputError
+            When there is no hip, a hip has no decision, or a hip not measured has a stage.
+        """
         if not self.hips:
             raise InputError("nothing to confirm: segment the series first")
         for hip in self.hips:
