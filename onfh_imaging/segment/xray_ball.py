@@ -34,11 +34,11 @@ class CalibrationBall:
     Attributes
     ----------
     center_px : (float, float)
-        Centre (row, column).
+        Centre (row, column), pixels.
     diameter_px : float
         Fitted diameter, pixels (pixels are taken as square).
     edge_fraction : float
-        Fraction of angles with a sharp rim.
+        Fraction (0..1) of the angles round the rim (one every 2 deg) with a sharp edge.
     """
 
     center_px: tuple[float, float]
@@ -104,13 +104,16 @@ def find_calibration_ball(rx: Radiograph, diameter_mm: float = 25.0,
         The image; its nominal pixel size (if any) bounds the searched radii to 0.7-1.4 times the
         ball's nominal size in pixels.
     diameter_mm : float
-        The ball's true diameter.
+        The ball's true diameter, mm.
     avoid_px : list of (row, col, radius), optional
-        Discs (e.g. femoral heads) the ball may not overlap.
+        Discs (e.g. femoral heads) the ball may not overlap, pixels.
 
     Returns
     -------
     CalibrationBall or None
+        The first candidate, in decreasing vote, whose rim is sharp on at least 85 % of its angles,
+        round to 3 % of its radius and whose centre is brighter than the image's 99th percentile;
+        None when none is (or the image is too small for the ball).
     """
     lo_mm, hi_mm = _nominal_pixel_mm(rx)
     r_min = 0.5 * diameter_mm / hi_mm * (0.7 if rx.calibrated else 1.0)
