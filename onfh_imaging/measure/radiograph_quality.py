@@ -67,7 +67,7 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
     fit_rms_px, radius_px : float
         RMS residual and radius of the reference circle, pixels.
     inlier_fraction : float
-        Share of the traced articular outline the reference circle kept.
+        Share (0..1) of the traced articular outline the reference circle kept.
     search_radius_px, search_center_px : float, (float, float)
         The circle the rim search settled on (pixels, (row, col)).
     fit_center_px : (float, float)
@@ -75,13 +75,15 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
     edge_snr : float
         Median edge strength along the traced outline, noise SDs.
     arc_in_image : float
-        Share of the head's circle inside the image.
+        Share (0..1) of the head's circle inside the image.
     placed_by_hand, pixel_only : bool
         A seed placed the head; the image has no pixel size.
 
     Returns
     -------
     Quality
+        The six outline checks (each blocking stage III when failed), plus an informational check
+        when the head was placed by hand or the scale was assumed, combined.
     """
     rel_rms = fit_rms_px / max(radius_px, 1e-9)
     disagreement = max(abs(search_radius_px - radius_px),
