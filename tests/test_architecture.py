@@ -134,7 +134,11 @@ NUMPYDOC_MODULES = (
     "phantom/necrosis.py", "phantom/axes.py", "phantom/shapes.py", "phantom/projection.py", "phantom/truth.py",
     "phantom/mr.py", "phantom/labelmap/anatomy.py", "phantom/labelmap/head.py", "phantom/labelmap/primitives.py",
     "phantom/labelmap/truth.py", "phantom/labelmap/mr.py", "pipeline.py", "measure/radiograph.py",
-    "segment/xray_prosthesis.py",
+    "segment/xray_prosthesis.py", "fitting.py", "textreport.py", "cli.py", "reading_worker.py",
+    "segment/heads.py", "segment/bone_surface.py", "segment/lesion.py", "segment/checks.py", "segment/anatomy.py",
+    "segment/rays.py", "segment/mri.py", "segment/acetabulum.py", "segment/xray_search.py",
+    "segment/xray_outline.py", "segment/xray_sides.py", "segment/xray_ball.py", "segment/xray_anatomy.py",
+    "measure",
 )
 
 
