@@ -94,6 +94,17 @@ def _reduce(img: np.ndarray, factor: int) -> np.ndarray:
     return img[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
 
 
+def _overlap(shape: tuple[int, int], dr: int, dc: int) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+    """Where a circle centre ``(i, j)`` and its outline point ``(i + dr, j + dc)`` are both inside an image:
+    the centres' window and the outline points' window, or None when they never are."""
+    h, w = shape
+    i0, i1 = max(0, -dr), min(h, h - dr)
+    j0, j1 = max(0, -dc), min(w, w - dc)
+    if i1 <= i0 or j1 <= j0:
+        return None
+    return (slice(i0, i1), slice(j0, j1)), (slice(i0 + dr, i1 + dr), slice(j0 + dc, j1 + dc))
+
+
 def normalised_gradient(img: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Gradient (d/drow, d/dcol) at scale ``sigma`` divided by its local RMS over ``ENERGY_SCALE sigma``.
 
@@ -150,13 +161,12 @@ def roof_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float = 0.0) -
     for a in dome:
         rise = np.tanh(gr * ur[a] + gc * uc[a])
         for k, r in enumerate(radii):
-            dr, dc = round(r * ur[a]), round(r * uc[a])
-            i0, i1 = max(0, -dr), min(h, h - dr)
-            j0, j1 = max(0, -dc), min(w, w - dc)
-            if i1 <= i0 or j1 <= j0:
+            windows = _overlap(img.shape, round(r * ur[a]), round(r * uc[a]))
+            if windows is None:
                 continue
-            total[k, i0:i1, j0:j1] += rise[i0 + dr:i1 + dr, j0 + dc:j1 + dc]
-            count[k, i0:i1, j0:j1] += 1.0
+            at, source = windows
+            total[(k, *at)] += rise[source]
+            count[(k, *at)] += 1.0
     return np.where(count >= ROOF_MIN_IN_IMAGE * len(dome), total / np.maximum(count, 1.0), -1.0)
 
 
@@ -198,15 +208,14 @@ def circle_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float | None
     for a in range(SEARCH_ANGLES):
         fall = np.tanh(-(gr * ur[a] + gc * uc[a]))
         for k, r in enumerate(radii):
-            dr, dc = round(r * ur[a]), round(r * uc[a])
-            i0, i1 = max(0, -dr), min(h, h - dr)
-            j0, j1 = max(0, -dc), min(w, w - dc)
-            if i1 <= i0 or j1 <= j0:
+            windows = _overlap(img.shape, round(r * ur[a]), round(r * uc[a]))
+            if windows is None:
                 continue
-            total[k, i0:i1, j0:j1] += fall[i0 + dr:i1 + dr, j0 + dc:j1 + dc]
-            count[k, i0:i1, j0:j1] += 1.0
+            at, source = windows
+            total[(k, *at)] += fall[source]
+            count[(k, *at)] += 1.0
             if dome_count is not None and dome[a]:
-                dome_count[k, i0:i1, j0:j1] += 1.0
+                dome_count[(k, *at)] += 1.0
     arc = count / SEARCH_ANGLES
     score = total / np.maximum(count, MIN_ARC_COUNTED * SEARCH_ANGLES)
     scored = arc >= MIN_ARC_IN_IMAGE
