@@ -244,3 +244,81 @@ def test_public_functions_have_numpydoc_sections(module):
     paths = sorted(target.rglob("*.py")) if target.is_dir() else [target]
     missing = [f"{p.relative_to(ROOT)}: {name}" for p in paths for name in _undocumented(p.read_text())]
     assert not missing, "public functions without numpydoc Parameters/Returns:\n" + "\n".join(missing)
+
+
+#: Longest body of a function or method, in lines from its first statement after the docstring to its end:
+#: about one screen, so each function can be read whole.
+MAX_FUNCTION_LINES = 50
+
+#: Functions longer than that which remain, as "path::qualified name". The set may only shrink.
+KNOWN_LONG: set[str] = {
+    "onfh_imaging/segment/bone_surface.py::trace_bone_surface",
+    "onfh_imaging/phantom/radiograph.py::render_radiograph",
+    "plugins/onfh_napari/_widget.py::ReadingWidget._build_ui",
+    "onfh_imaging/measure/radiograph.py::measure_head_contour",
+    "onfh_imaging/measure/lesion.py::necrotic_arc_deg",
+    "onfh_imaging/segment/lesion.py::lesion_fraction",
+    "onfh_imaging/measure/hip.py::measure_hip",
+    "onfh_imaging/segment/checks.py::segmentation_checks",
+    "onfh_imaging/measure/evidence.py::collapse_evidence_checks",
+    "onfh_imaging/segment/lesion.py::_lesion_edge_field",
+    "onfh_imaging/segment/heads.py::find_femoral_heads",
+}
+
+
+def _function_lengths(source: str) -> dict[str, int]:
+    """Body length in lines (docstring excluded) of every function and method, by qualified name."""
+    lengths: dict[str, int] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = prefix + child.name
+                body = child.body
+                if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                        and isinstance(body[0].value.value, str)):
+                    body = body[1:]
+                lengths[name] = child.end_lineno - body[0].lineno + 1 if body else 0
+                visit(child, name + ".")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return lengths
+
+
+def _all_function_lengths() -> dict[str, int]:
+    return {f"{p.relative_to(ROOT).as_posix()}::{name}": n
+            for folder in ("onfh_imaging", "plugins") for p in sorted((ROOT / folder).rglob("*.py"))
+            for name, n in _function_lengths(p.read_text()).items()}
+
+
+def test_function_length_count_skips_the_docstring():
+    source = '''
+def f(x):
+    """Doc.
+
+    More doc.
+    """
+    y = x
+    return y
+
+
+class A:
+    def m(self):
+        def inner():
+            return 1
+        return inner()
+'''
+    assert _function_lengths(source) == {"f": 2, "A.m": 3, "A.m.inner": 1}
+
+
+def test_functions_stay_short():
+    lengths = _all_function_lengths()
+    long = [f"{name}: {n} lines" for name, n in sorted(lengths.items())
+            if n > MAX_FUNCTION_LINES and name not in KNOWN_LONG]
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(long)
+    gone = sorted(name for name in KNOWN_LONG if lengths.get(name, 0) <= MAX_FUNCTION_LINES)
+    assert not gone, f"remove from KNOWN_LONG what is no longer long (or no longer exists): {gone}"
