@@ -418,78 +418,22 @@ def render_radiograph(
     shown = [h for h in pelvis.hips if side in (None, "both", h.side)]
     if not shown:
         raise ValueError(f"the model has no {side} hip")
-    if object_to_image_mm is None:
-        object_to_image_mm = source_to_image_mm * (1.0 - 1.0 / magnification)
-    if not 0 <= object_to_image_mm < source_to_image_mm:
-        raise ValueError("object_to_image_mm must lie between 0 and the source-to-image distance")
-    centre = np.mean([h.center for h in shown], axis=0) if center_lps is None else np.asarray(center_lps, float)
-    # object plane through the head centres (their mean depth)
-    centre = np.array([centre[0], np.mean([h.center[1] for h in pelvis.hips]), centre[2]])
-    mag = source_to_image_mm / (source_to_image_mm - object_to_image_mm)
-    shape = detector_shape or _default_shape(pelvis, shown, mag, detector_pixel_mm)
-    geom = ProjectionGeometry(float(source_to_image_mm), float(object_to_image_mm), float(detector_pixel_mm),
-                              (int(shape[0]), int(shape[1])), tuple(float(v) for v in centre))
+    geom, centre, mag = _projection(pelvis, shown, source_to_image_mm, object_to_image_mm, magnification,
+                                    detector_pixel_mm, detector_shape, center_lps)
     posed = [_PosedHip(h, frog_rotation(h.side, frog_abduction_deg, frog_external_rotation_deg)
                        if view == "frog_lateral" else np.eye(3)) for h in pelvis.hips]
     nr, nc = geom.shape
-    origin = geom.source
-
-    # coarse pass: every structure on a sparse ray grid
-    stride = max(1, round(_COARSE_PATIENT_MM * mag / detector_pixel_mm))
-    rc = np.arange(0, nr - 1 + stride, stride, dtype=float)
-    cc = np.arange(0, nc - 1 + stride, stride, dtype=float)
-    grid_r, grid_c = np.meshgrid(rc, cc, indexing="ij")
-    _, dirs_c, _ = geom.rays(grid_r, grid_c)
     rows, cols = np.mgrid[0:nr, 0:nc].astype(float)
-    up = np.stack([rows / stride, cols / stride])
-
-    def upsample(img: np.ndarray) -> np.ndarray:
-        return ndimage.map_coordinates(img.reshape(grid_r.shape), up, order=1, mode="nearest")
-
-    # Around each head, the bone inside a ball is integrated again on every pixel (fine) and blended in
-    # over an annulus holding the head contour, the joint space and the acetabular roof.
-    clips, coarse_inside = [], []
-    bone_c = np.zeros(grid_r.size)
-    for ph in posed:
-        hip = ph.hip
-        r_out = hip.socket_radius_mm + 3.0
-        clips.append((hip.head_radius_mm - 7.0, r_out, (hip.center, r_out + _TAPER_MM + 1.5)))
-        inside, outside = _bone_integral([ph], origin, dirs_c, _COARSE_STEP_MM, clip=clips[-1][2], refine=1)
-        coarse_inside.append(inside)
-        bone_c += inside + outside
-    bone = upsample(bone_c)
-    for ph, (r_in, r_out, clip), inside_c in zip(posed, clips, coarse_inside):
-        c = ph.hip.center
-        pc = geom.project(c[None])[0]
-        rad = np.hypot(rows - pc[0], cols - pc[1]) * detector_pixel_mm / geom.magnification_at(c)
-        w = np.clip(np.minimum(rad - (r_in - _TAPER_MM), (r_out + _TAPER_MM) - rad) / _TAPER_MM, 0.0, 1.0)
-        w = (0.5 - 0.5 * np.cos(np.pi * w)).ravel()
-        sel = np.nonzero(w > 0)[0]
-        if sel.size == 0:
-            continue
-        _, dirs_f, _ = geom.rays(rows.ravel()[sel], cols.ravel()[sel])
-        fine, _ = _bone_integral([ph], origin, dirs_f, _FINE_STEP_MM, clip=clip, refine=2, with_outside=False)
-        flat = bone.ravel()
-        flat[sel] += w[sel] * (fine - upsample(inside_c).ravel()[sel])
-        bone = flat.reshape(nr, nc)
-    bone_c = bone_c.reshape(grid_r.shape)
+    stride = max(1, round(_COARSE_PATIENT_MM * mag / detector_pixel_mm))
+    bone, bone_c = _bone_image(posed, geom, rows, cols, stride)
 
     _, dirs_all, _ = geom.rays(rows, cols)
-    line = bone + _soft_tissue_integral(pelvis, origin, dirs_all).reshape(nr, nc)
-
+    line = bone + _soft_tissue_integral(pelvis, geom.source, dirs_all).reshape(nr, nc)
     ball_truth = None
     if calibration_ball_mm is not None:
-        ball_px = 0.5 * calibration_ball_mm * mag / detector_pixel_mm
-        heads_px = [geom.project(h.center[None])[0] for h in pelvis.hips]
-        b_rc = _place_ball(bone_c, stride, ball_px, heads_px)
-        target = geom.detector_points(b_rc[:1], b_rc[1:])[0]
-        ray = (target - origin) / np.linalg.norm(target - origin)
-        b_centre = origin + ray * ((centre - origin) @ geom.beam) / (ray @ geom.beam)
-        t0, t1 = _sphere_interval(origin, dirs_all, b_centre, 0.5 * calibration_ball_mm)
-        line += MU_PER_MM["ball"] * np.maximum(t1 - t0, 0.0).reshape(nr, nc)
-        b_px = geom.project(b_centre[None])[0]
-        ball_truth = {"center_px": [float(b_px[0]), float(b_px[1])], "diameter_mm": float(calibration_ball_mm),
-                      "diameter_px": float(calibration_ball_mm * geom.magnification_at(b_centre) / detector_pixel_mm)}
+        ball_line, ball_truth = _calibration_ball(geom, pelvis, centre, dirs_all, bone_c, stride, mag,
+                                                  calibration_ball_mm)
+        line += ball_line
 
     pixels = _detector(line, photons_per_pixel, scatter_fraction, blur_px, detector_pixel_mm, seed)
     truth = {
@@ -512,6 +456,92 @@ def render_radiograph(
         ht["radiographic_lesion"] = drawn[ph.hip.side]
         truth["hips"].append(ht)
     return pixels, truth
+
+
+def _projection(pelvis: PelvisModel, shown: list[HipModel], source_to_image_mm: float,
+                object_to_image_mm: float | None, magnification: float, detector_pixel_mm: float,
+                detector_shape: tuple[int, int] | None, center_lps
+                ) -> tuple[ProjectionGeometry, np.ndarray, float]:
+    """The projection of :func:`render_radiograph`, the object-plane point on its central ray (LPS mm) and
+    the magnification of that plane."""
+    if object_to_image_mm is None:
+        object_to_image_mm = source_to_image_mm * (1.0 - 1.0 / magnification)
+    if not 0 <= object_to_image_mm < source_to_image_mm:
+        raise ValueError("object_to_image_mm must lie between 0 and the source-to-image distance")
+    centre = np.mean([h.center for h in shown], axis=0) if center_lps is None else np.asarray(center_lps, float)
+    # object plane through the head centres (their mean depth)
+    centre = np.array([centre[0], np.mean([h.center[1] for h in pelvis.hips]), centre[2]])
+    mag = source_to_image_mm / (source_to_image_mm - object_to_image_mm)
+    shape = detector_shape or _default_shape(pelvis, shown, mag, detector_pixel_mm)
+    geom = ProjectionGeometry(float(source_to_image_mm), float(object_to_image_mm), float(detector_pixel_mm),
+                              (int(shape[0]), int(shape[1])), tuple(float(v) for v in centre))
+    return geom, centre, mag
+
+
+def _bone_image(posed: list[_PosedHip], geom: ProjectionGeometry, rows: np.ndarray, cols: np.ndarray,
+                stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bone line integral on every detector pixel, and on the coarse ray grid (every ``stride`` pixels).
+
+    Every structure is integrated on the coarse grid; around each head, the bone inside a ball is
+    integrated again on every pixel (fine) and blended in over an annulus holding the head contour,
+    the joint space and the acetabular roof.
+    """
+    nr, nc = geom.shape
+    origin = geom.source
+    rc = np.arange(0, nr - 1 + stride, stride, dtype=float)
+    cc = np.arange(0, nc - 1 + stride, stride, dtype=float)
+    grid_r, grid_c = np.meshgrid(rc, cc, indexing="ij")
+    _, dirs_c, _ = geom.rays(grid_r, grid_c)
+    up = np.stack([rows / stride, cols / stride])
+
+    def upsample(img: np.ndarray) -> np.ndarray:
+        return ndimage.map_coordinates(img.reshape(grid_r.shape), up, order=1, mode="nearest")
+
+    clips, coarse_inside = [], []
+    bone_c = np.zeros(grid_r.size)
+    for ph in posed:
+        hip = ph.hip
+        r_out = hip.socket_radius_mm + 3.0
+        clips.append((hip.head_radius_mm - 7.0, r_out, (hip.center, r_out + _TAPER_MM + 1.5)))
+        inside, outside = _bone_integral([ph], origin, dirs_c, _COARSE_STEP_MM, clip=clips[-1][2], refine=1)
+        coarse_inside.append(inside)
+        bone_c += inside + outside
+    bone = upsample(bone_c)
+    for ph, (r_in, r_out, clip), inside_c in zip(posed, clips, coarse_inside):
+        c = ph.hip.center
+        pc = geom.project(c[None])[0]
+        rad = np.hypot(rows - pc[0], cols - pc[1]) * geom.detector_pixel_mm / geom.magnification_at(c)
+        w = np.clip(np.minimum(rad - (r_in - _TAPER_MM), (r_out + _TAPER_MM) - rad) / _TAPER_MM, 0.0, 1.0)
+        w = (0.5 - 0.5 * np.cos(np.pi * w)).ravel()
+        sel = np.nonzero(w > 0)[0]
+        if sel.size == 0:
+            continue
+        _, dirs_f, _ = geom.rays(rows.ravel()[sel], cols.ravel()[sel])
+        fine, _ = _bone_integral([ph], origin, dirs_f, _FINE_STEP_MM, clip=clip, refine=2, with_outside=False)
+        flat = bone.ravel()
+        flat[sel] += w[sel] * (fine - upsample(inside_c).ravel()[sel])
+        bone = flat.reshape(nr, nc)
+    return bone, bone_c.reshape(grid_r.shape)
+
+
+def _calibration_ball(geom: ProjectionGeometry, pelvis: PelvisModel, centre: np.ndarray, dirs_all: np.ndarray,
+                      bone_c: np.ndarray, stride: int, mag: float, diameter_mm: float
+                      ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Line integral (rows, cols) of a steel ball at the depth of ``centre``, over the least bone, and its truth."""
+    nr, nc = geom.shape
+    origin = geom.source
+    pixel_mm = geom.detector_pixel_mm
+    ball_px = 0.5 * diameter_mm * mag / pixel_mm
+    heads_px = [geom.project(h.center[None])[0] for h in pelvis.hips]
+    b_rc = _place_ball(bone_c, stride, ball_px, heads_px)
+    target = geom.detector_points(b_rc[:1], b_rc[1:])[0]
+    ray = (target - origin) / np.linalg.norm(target - origin)
+    b_centre = origin + ray * ((centre - origin) @ geom.beam) / (ray @ geom.beam)
+    t0, t1 = _sphere_interval(origin, dirs_all, b_centre, 0.5 * diameter_mm)
+    b_px = geom.project(b_centre[None])[0]
+    truth = {"center_px": [float(b_px[0]), float(b_px[1])], "diameter_mm": float(diameter_mm),
+             "diameter_px": float(diameter_mm * geom.magnification_at(b_centre) / pixel_mm)}
+    return MU_PER_MM["ball"] * np.maximum(t1 - t0, 0.0).reshape(nr, nc), truth
 
 
 def _detector(line: np.ndarray, photons: float | None, scatter_fraction: float, blur_px: float,
