@@ -476,6 +476,44 @@ def test_radiograph_opens_calibrated_and_gets_its_reference_circles(make_napari_
     assert "by hand" in widget.notes.toPlainText()
 
 
+def test_radiograph_hips_share_one_reference_circle_layer(make_napari_viewer, qtbot, tmp_path, reads_db):
+    """Both hips of a pelvis radiograph: one "reference circles" layer holds each hip's circle at its head."""
+    from onfh_napari._layers import CIRCLE_LAYER_NAME
+
+    from onfh_imaging.io.dicom_write import write_radiograph
+    from onfh_imaging.phantom.model import PelvisModel
+    from onfh_imaging.phantom.radiograph import render_radiograph
+
+    pixels, rtruth = render_radiograph(PelvisModel.standard("both"), magnification=1.2, detector_pixel_mm=0.3,
+                                       seed=2)
+    path = tmp_path / "pelvis_ap.dcm"
+    write_radiograph(pixels, path, imager_pixel_spacing=0.3, magnification=1.2)
+    viewer = make_napari_viewer()
+    (layer,) = _open(viewer, path)
+    widget = ReadingWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.segment()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=180_000)
+    assert sorted(h.side for h in widget.hips) == ["left", "right"], widget.status.text()
+    circles = widget.layers["right"]["sphere"]
+    assert widget.layers["left"]["sphere"] is circles and circles.name == CIRCLE_LAYER_NAME
+    assert [x.name for x in viewer.layers].count(CIRCLE_LAYER_NAME) == 1
+    assert len(circles.data) == 2
+    truth = {h["side"]: h for h in rtruth["hips"]}
+    for hip in widget.hips:  # each hip's circle lies on that hip's head, with its measured radius
+        centre = np.asarray(hip.current["head"]["center_px"], float)
+        ellipse = min(circles.data, key=lambda e: np.linalg.norm(e.mean(axis=0) - centre))
+        assert np.allclose(ellipse.mean(axis=0), centre, atol=1e-6)
+        radius_mm = (ellipse[:, 1].max() - ellipse[:, 1].min()) / 2 * layer.scale[1]
+        assert radius_mm == pytest.approx(hip.current["head"]["radius_mm"], rel=1e-3)
+        assert np.hypot(*(centre - truth[hip.side]["center_px"])) < 3.0
+    # segmenting again keeps the one layer and its two circles
+    widget.segment(ask=False)
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=180_000)
+    assert widget.layers["left"]["sphere"] is circles and len(circles.data) == 2
+    assert [x.name for x in viewer.layers].count(CIRCLE_LAYER_NAME) == 1
+
+
 def test_visit_verdict_combines_the_mr_and_the_radiograph(make_napari_viewer, qtbot, tmp_path, reads_db):
     """Read the T1 and the AP radiograph of one visit: the widget shows one verdict per hip from both."""
     from onfh_imaging.phantom import HipSpec, PhantomSpec, write_phantom_study

@@ -24,6 +24,7 @@ LESION_COLOR = (1.0, 0.35, 0.05, 1.0)
 SPHERE_COLOR = "yellow"
 SEED_COLOR = "lime"
 SPHERE_EDGE_WIDTH = 0.5  # outline width of a reference sphere's sections (napari's Shapes edge width)
+CIRCLE_EDGE_WIDTH = 1.0  # outline width of a radiograph's reference circles (napari's Shapes edge width)
 MASK_OPACITY = 0.45
 OUTLINE_OPACITY = 0.9
 OUTLINE_PX = 1
@@ -139,6 +140,8 @@ LAYER_NAMES = {HEAD: "femoral heads", LESION: "lesions", "sphere": "reference sp
                "deviation": "deviation (mm)"}
 """One layer per structure holds every hip of the image (its name); each hip owns its part of the grid
 (:func:`hip_regions`)."""
+CIRCLE_LAYER_NAME = "reference circles"
+"""The layer of a radiograph's reference circles, every hip's (the MR's is ``LAYER_NAMES["sphere"]``)."""
 
 
 def _placed(hip: HipRead) -> tuple[tuple[float, ...], float] | None:
@@ -220,6 +223,14 @@ def sphere_ellipses(hips: list[HipRead], volume: Volume) -> list[np.ndarray]:
             for e in reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)]
 
 
+def circle_layer(ellipses: list[np.ndarray], radiograph: Radiograph) -> Any:
+    """The reference circles' Shapes layer of a radiograph's hips (not added to a viewer)."""
+    from napari.layers import Shapes
+
+    return Shapes(ellipses, ndim=2, shape_type="ellipse", name=CIRCLE_LAYER_NAME, edge_color=SPHERE_COLOR,
+                  face_color="transparent", edge_width=CIRCLE_EDGE_WIDTH, **radiograph_transform(radiograph))
+
+
 def sphere_layer(ellipses: list[np.ndarray], volume: Volume) -> Any:
     """The reference spheres' Shapes layer (not added to a viewer)."""
     from napari.layers import Shapes
@@ -255,7 +266,7 @@ class ReadLayers(dict):
     :meth:`placeholders` adds them empty when the image is opened, so that showing a result only sets data
     on existing layers (adding a layer, its visual built, is what costs time). Each method is one step of
     the viewer's work and sets nothing that has not changed (each change redraws the layer). A radiograph
-    hip has its own reference circle layer.
+    radiograph's hips share one reference circle layer (:meth:`circles`).
 
     Parameters
     ----------
@@ -359,16 +370,23 @@ class ReadLayers(dict):
                 self.setdefault(hip.side, {})[structure] = layer
                 hip.labels[structure] = self.hip_labels(hip.side, structure)
 
-    def circle(self, hip: HipRead, radiograph: Radiograph) -> None:
-        """A radiograph hip's reference circle."""
-        layers = self.setdefault(hip.side, {})
-        ellipse = reference_circle(radiograph, (hip.current or {}).get("head") or {})
-        if "sphere" in layers:
-            layers["sphere"].data = [] if ellipse is None else [ellipse]
-        elif ellipse is not None:
-            layers["sphere"] = self.viewer.add_shapes(
-                [ellipse], shape_type="ellipse", name=f"{hip.side} reference circle", edge_color=SPHERE_COLOR,
-                face_color="transparent", edge_width=1.0, **radiograph_transform(radiograph))
+    def circles(self, hips: list[HipRead], radiograph: Radiograph) -> None:
+        """Every radiograph hip's reference circle, in one Shapes layer, as the hips' current measures place
+        them (set only when a circle moved)."""
+        ellipses = [(hip.side, reference_circle(radiograph, (hip.current or {}).get("head") or {})) for hip in hips]
+        placed = tuple((side, None if e is None else tuple(map(tuple, e))) for side, e in ellipses)
+        shown = [e for _, e in ellipses if e is not None]
+        layer = self._usable("sphere")
+        if layer is None:
+            layer = self._add("sphere", circle_layer(shown, radiograph))
+        elif layer.metadata.get(META_PLACED) != placed:
+            layer.data = []
+            if shown:
+                layer.add(shown, shape_type="ellipse", edge_width=CIRCLE_EDGE_WIDTH, edge_color=SPHERE_COLOR,
+                          face_color="transparent")
+        layer.metadata[META_PLACED] = placed
+        for hip in hips:
+            self.setdefault(hip.side, {})["sphere"] = layer
 
     def sphere(self, hips: list[HipRead], volume: Volume) -> None:
         """The reference spheres' outlines on every slice, as the hips' current measures place them."""
@@ -419,7 +437,7 @@ class ReadLayers(dict):
             layer.colorbar.visible = True
 
     def remove(self, side: str) -> None:
-        """Forget one hip (the shared layers stay; its radiograph circle is removed from the viewer)."""
+        """Forget one hip (the shared layers stay in the viewer)."""
         for layer in self.pop(side, {}).values():
             if layer not in self.shared.values() and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
@@ -437,12 +455,14 @@ class ReadLayers(dict):
 
 
 __all__ = [
+    "CIRCLE_LAYER_NAME",
     "DEVIATION_LEGEND",
     "HEAD_COLOR",
     "LAYER_NAMES",
     "LESION_COLOR",
     "SPHERE_COLOR",
     "ReadLayers",
+    "circle_layer",
     "combined_labels",
     "deviation_layer",
     "deviation_limit_mm",

@@ -356,7 +356,7 @@ class ReadingWidget(QWidget):
         steps: list[Callable[[], None]] = [partial(self.layers.remove, side) for side in self.layers
                                            if side not in sides]
         if self.volume is None:
-            steps += [partial(self.layers.circle, hip, self.radiograph) for hip in session.hips]
+            steps.append(partial(self.layers.circles, session.hips, self.radiograph))
         else:  # one layer per structure for every hip, its data made in the worker thread
             hips = [hip for hip in session.hips if hip.labels]
             steps += [partial(self.layers.labels, hips, s, self.volume, self.outline.isChecked(), prepared)
@@ -430,15 +430,16 @@ class ReadingWidget(QWidget):
     def _show_verdict(self) -> None:
         """The ARCO verdict of each hip from every series of this visit measured in the widget (MR and
         radiographs, each with its current masks)."""
-        from onfh_imaging.textreport import verdict_lines
-        from onfh_imaging.verdict import visit_key, visit_verdicts
-
         if self.session is not None and self.session.segmented and self.session.series_instance_uid:
             self._measured[self.session.series_instance_uid] = self.session.measurement()
         current = None if self.session is None else self._measured.get(self.session.series_instance_uid or "")
         if current is None:
             self.verdict_view.setPlainText("Segment the series of this visit (MR and radiographs) to see the verdict.")
             return
+        # imported once a series is measured (the measuring modules: about a second), by then in the background
+        from onfh_imaging.textreport import verdict_lines
+        from onfh_imaging.verdict import visit_key, visit_verdicts
+
         visit = [r for r in self._measured.values() if visit_key(r) == visit_key(current)]
         lines = [line for v in visit_verdicts(visit) for line in verdict_lines(v.to_dict()) + [""]]
         self.verdict_view.setPlainText("\n".join(lines).strip() or "No hip measured in this visit.")
@@ -657,9 +658,13 @@ class ReadingWidget(QWidget):
 
 
 def _import_ahead() -> None:
-    """Import in a worker thread what napari imports on its first labels layer (pandas, for the layer's
-    features table: about a second), so the first Segment's layers do not wait for it on the GUI thread."""
+    """Import in a worker thread what the GUI thread would otherwise import when first needed: pandas, which
+    napari imports on its first labels layer (for the layer's features table), and the visit verdict with the
+    measuring modules it imports (scipy's), which the widget uses once a series is measured: a second or
+    more each, while the reader looks at the images."""
     import pandas  # noqa: F401
+
+    from onfh_imaging import textreport, verdict  # noqa: F401
 
 
 def _compute(session: ReadingSession, seeds: dict[str, Any], progress: Any) -> tuple[ReadingSession, Segmented]:
