@@ -21,10 +21,12 @@ them for one hip, as a radiologist reads the MR and the AP and frog-leg views si
   where the beam is tangent to it, so a silhouette depth is a lower bound of the true depth and is used
   only when no 3-D depth is trusted (then the deepest view).
 * **I vs II** from the lesion's finding inside the head on each radiograph (sclerotic margin, lucency:
-  :mod:`onfh_imaging.measure.radiograph_lesion`): an MR lesion without collapse is **II** when a radiograph
-  found it, **I** when every radiograph read the head and found none, ``I-II`` with the reason otherwise
-  (no radiograph, a head not read, or radiographs that disagree while the finding's contrast is not well
-  above its noise). It never raises a hip to III. MRI alone cannot see joint-space narrowing either.
+  :mod:`onfh_imaging.measure.radiograph_lesion`; the rule is :mod:`onfh_imaging.verdict_early`): an MR
+  lesion without collapse is **II** when any radiograph that read the head found it (the views that did
+  not are listed as a disagreement: a margin projects as a line only where the beam is tangent to it),
+  **I** when every radiograph read the head and found none, ``I-II`` with the reason otherwise (no
+  radiograph, a head not read). It never raises a hip to III. MRI alone cannot see joint-space narrowing
+  either.
 
 Disagreements between series are listed, with what explains them; ``needs_review`` is set when series
 conflict beyond their uncertainty (a silhouette deeper than the 3-D surface by more than both detection
@@ -42,7 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from onfh_imaging.measure.radiograph_lesion import STRONG_CONTRAST, RadiographicLesion
+from onfh_imaging.measure.radiograph_lesion import RadiographicLesion
 from onfh_imaging.staging import (
     COLLAPSE_DETECTION_MM,
     IIIB_MIN_COLLAPSE_MM,
@@ -52,14 +54,13 @@ from onfh_imaging.staging import (
     collapse_detection_mm,
     steinberg_extent,
 )
+from onfh_imaging.verdict_conflicts import conflicts
+from onfh_imaging.verdict_early import NO_RADIOGRAPH, stage_without_collapse
 
 VERDICT_SCHEMA = "onfh-imaging/verdict/1"
 
 STAGE_ORDER = ("none", "I", "I-II", "II", "IIIA", "IIIB", "IV")
 """Stages from least to most advanced (``I-II`` sits between: it is one of the two)."""
-
-_NO_RADIOGRAPH = "no radiograph at this visit"
-
 
 @dataclass(frozen=True)
 class SeriesHip:
@@ -126,12 +127,15 @@ class SeriesHip:
 
     @property
     def narrowed(self) -> bool:
+        """The joint space is at or below ``JOINT_SPACE_NARROWING_MM``."""
         return self.joint_space_mm is not None and self.joint_space_mm <= JOINT_SPACE_NARROWING_MM
 
     def depth_text(self) -> str:
+        """The depth and its detection limit in words (mm); only for a measured depth."""
         return f"{self.depth_mm:.1f} mm (detection limit {self.detection_mm:.1f} mm)"
 
     def to_dict(self) -> dict[str, Any]:
+        """This series' entry in the verdict's ``series`` list (depths and widths in mm)."""
         return {"series_instance_uid": self.series_instance_uid, "series": self.label,
                 "radiograph": self.radiograph, "arco_2019": self.stage,
                 "collapse_depth_mm": _round(self.depth_mm), "detection_limit_mm": _round(self.detection_mm),
@@ -143,13 +147,26 @@ class SeriesHip:
         """The radiographic finding: True found, False read and absent, None not read."""
         return None if self.finding is None else self.finding.found
 
-    def finding_text(self) -> str:  # the finding in words, naming this series
+    def finding_text(self) -> str:
+        """The radiographic finding in words, naming this series (a radiograph's only)."""
         return self.finding.describe(self.label)
 
 
 @dataclass(frozen=True)
 class DepthMeasurement:
-    """One collapse depth of the hip: its value, where it came from and how it measures."""
+    """One collapse depth of the hip: its value, where it came from and how it measures.
+
+    Attributes
+    ----------
+    series_instance_uid, series : str
+        The series that measured it and its name for a reader.
+    depth_mm : float
+        The collapse depth, mm.
+    detection_limit_mm : float
+        Smallest depth that series reads as collapse, mm (also the depth's uncertainty).
+    method : str
+        How it was measured (3-D articular surface, or a radiograph silhouette: a lower bound).
+    """
 
     series_instance_uid: str
     series: str
@@ -158,6 +175,7 @@ class DepthMeasurement:
     method: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The depth's JSON block (mm)."""
         return {"series_instance_uid": self.series_instance_uid, "series": self.series,
                 "depth_mm": _round(self.depth_mm), "detection_limit_mm": _round(self.detection_limit_mm),
                 "method": self.method}
@@ -221,6 +239,7 @@ class HipVerdict:
 
     @property
     def arco_1992(self) -> str | None:
+        """The ARCO 1992 stage with its extent letter, from the stage and the MR involvement."""
         return arco_1992(self.stage, _involvement(self.series))
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,14 +283,37 @@ def _involvement(series: Iterable[SeriesHip]) -> float | None:
 
 
 def is_radiograph(report: Mapping[str, Any]) -> bool:
-    """Whether a measurement JSON object is a radiograph's (its input block carries a pixel-size source)."""
+    """Whether a measurement JSON object is a radiograph's.
+
+    Parameters
+    ----------
+    report : mapping
+        One series' measurement JSON contract.
+
+    Returns
+    -------
+    bool
+        True when its input block carries a pixel-size source or a modality other than MR.
+    """
     inp = report.get("input") or {}
     return "pixel_size_source" in inp or inp.get("modality") not in (None, "MR")
 
 
 def series_label(report: Mapping[str, Any]) -> str:
-    """A reader's name for a measured series: modality, description and, for a radiograph, the view; an MR
-    series names the fluid-sensitive series that outlined its lesion (``MR COR T1 + COR STIR``)."""
+    """A reader's name for a measured series.
+
+    Parameters
+    ----------
+    report : mapping
+        One series' measurement JSON contract.
+
+    Returns
+    -------
+    str
+        Modality, description and, for a radiograph, the view unless the description names it; an MR
+        series names the fluid-sensitive series that outlined its lesion (``MR COR T1 + COR STIR``);
+        the series UID when nothing else is known.
+    """
     inp = report.get("input") or {}
     words = [inp.get("modality") or "?", inp.get("series_description") or ""]
     if is_radiograph(report) and inp.get("view"):
@@ -434,62 +476,6 @@ def _stage_iii(depth: SeriesHip | None, deciders: Sequence[SeriesHip]) -> tuple[
     return "IIIA", ("subchondral fracture without measurable collapse: " + "; ".join(_finding(s) for s in deciders))
 
 
-def _conflicts(series: Sequence[SeriesHip], depth: SeriesHip | None, best: SeriesHip | None,
-               stage: str | None) -> tuple[list[str], list[str]]:
-    """(disagreements, review reasons) between the series of one hip: ``depth`` decided the stage,
-    ``best`` is the best-resolved depth measurement."""
-    disagreements, reasons = [], []
-    direct = best if best is not None and not best.radiograph else None
-    reference = direct or depth
-    for s in series:
-        if s is reference or s.depth_mm is None or not s.collapse_trusted:
-            continue  # a depth whose checks failed is in the review reasons already
-        if s.radiograph and direct is not None:
-            excess = s.depth_mm - direct.depth_mm
-            if excess > s.detection_mm + direct.detection_mm:
-                text = (f"{s.label} silhouette depth {s.depth_mm:.1f} mm exceeds the 3-D depth "
-                        f"{direct.depth_mm:.1f} mm on {direct.label} by more than both detection limits "
-                        "(a projection cannot be deeper than the surface)")
-                disagreements.append(text)
-                reasons.append(text)
-            elif direct.collapsed and not s.collapsed:
-                disagreements.append(f"{s.label} silhouette depth {s.depth_text()}, less than {direct.label} "
-                                     f"({direct.depth_mm:.1f} mm): the silhouette moves inward only where "
-                                     "the beam is tangent to the depression")
-            elif direct.collapsed and _a_or_b(s.depth_mm) != _a_or_b(direct.depth_mm):
-                disagreements.append(f"{s.label} silhouette depth {s.depth_mm:.1f} mm reads "
-                                     f"{_a_or_b(s.depth_mm)}; the 3-D depth on {direct.label} decides")
-            elif not direct.collapsed and s.collapsed:
-                disagreements.append(f"{s.label} shows collapse {s.depth_text()} that {direct.label} "
-                                     f"does not ({direct.depth_mm:.1f} mm), within their uncertainty")
-        elif reference is not None and reference.collapsed and not s.collapsed:
-            disagreements.append(f"{s.label} shows no collapse (depth {s.depth_text()}); "
-                                 f"{reference.label} shows {reference.depth_mm:.1f} mm")
-    views = [s for s in series if s.joint_space_mm is not None]
-    narrowed = [s for s in views if s.narrowed]
-    for n in narrowed:
-        for s in views:
-            if s.narrowed:
-                continue
-            gap = s.joint_space_mm - JOINT_SPACE_NARROWING_MM
-            text = (f"joint space {n.joint_space_mm:.1f} mm on {n.label} but {s.joint_space_mm:.1f} mm on "
-                    f"{s.label} (narrowing: <= {JOINT_SPACE_NARROWING_MM:g} mm)")
-            disagreements.append(text)
-            if gap > s.detection_mm:
-                reasons.append(text)
-    lesion_absent = [s for s in series if s.lesion_present is False]
-    if lesion_absent and stage in ("IIIA", "IIIB"):
-        text = (f"no necrotic lesion on {lesion_absent[0].label} although the head is staged {stage}: "
-                "collapse or fracture without osteonecrosis (subchondral insufficiency fracture?) or a missed lesion")
-        disagreements.append(text)
-        reasons.append(text)
-    return disagreements, reasons
-
-
-def _a_or_b(depth_mm: float) -> str:
-    return "IIIB" if depth_mm > IIIB_MIN_COLLAPSE_MM else "IIIA"
-
-
 def _stage_iv(radiographs: Sequence[SeriesHip]) -> tuple[str | None, str, list[str], list[str]]:
     """(stage IV or None, basis, deciding series, review reasons) from the joint space on the radiographs.
 
@@ -506,57 +492,6 @@ def _stage_iv(radiographs: Sequence[SeriesHip]) -> tuple[str | None, str, list[s
     basis = (f"joint space narrowed to {n.joint_space_mm:.1f} mm (<= {JOINT_SPACE_NARROWING_MM:g} mm) on {n.label}"
              + "".join(f", {s.joint_space_mm:.1f} mm on {s.label}" for s in others) + ": osteoarthritis")
     return "IV", basis, [n.label] + [s.label for s in others], []
-
-
-def _i_or_ii(mr: SeriesHip, radiographs: Sequence[SeriesHip]) -> tuple[str, str, list[str], list[str], list[str]]:
-    """(stage, basis addition, deciders, not told, disagreements) of an MR lesion without collapse."""
-    if not radiographs:
-        return "I-II", "", [], [f"I or II: {_NO_RADIOGRAPH}"], []
-    found, absent, unread = ([s for s in radiographs if s.lesion_finding is v] for v in (True, False, None))
-    disagreements = []
-    if found and absent:
-        text = "; ".join(s.finding_text() for s in found) + " but none on " + ", ".join(s.label for s in absent)
-        found = [s for s in found if s.finding.strong]
-        if not found:
-            why = f"I or II: the radiographs disagree ({text}); the contrast is under {STRONG_CONTRAST:g} SD"
-            return "I-II", "", [], [why], [text]
-        disagreements.append(text + ": the finding's contrast is well above its noise, it decides")
-    if found:
-        return "II", "; " + " and ".join(s.finding_text() for s in found), [s.label for s in found], [], disagreements
-    if unread:
-        why = "; ".join(f"{s.label}: {s.finding.reason if s.finding else 'not read'}" for s in unread)
-        return "I-II", "", [], [f"I or II: the radiograph finding of stage II (sclerosis, cysts) was not read on {why}"], []
-    return ("I", "; no sclerotic margin or lucency inside the head on " + ", ".join(s.label for s in absent)
-            + " (radiographs normal)", [s.label for s in absent], [], [])
-
-
-def _stage_without_collapse(series: Sequence[SeriesHip]) -> tuple[str | None, str, list[str], list[str], list[str]]:
-    """(stage, basis, deciders, what cannot be told, disagreements) of a hip without III or IV evidence."""
-    mr = [s for s in series if not s.radiograph]
-    radiographs = [s for s in series if s.radiograph]
-    lesion = next((s.lesion_present for s in mr if s.lesion_present is not None), None)
-    if lesion is True:
-        unconfirmed = [s.label for s in series if s.collapse_evidence]
-        if unconfirmed:
-            basis = (f"necrotic lesion on {mr[0].label}; the collapse read on {', '.join(unconfirmed)} is not "
-                     "confirmed (see review), so no stage III")
-        else:
-            rx_text = (" and no collapse or joint-space narrowing on " + ", ".join(s.label for s in radiographs)
-                       if radiographs else "")
-            basis = f"necrotic lesion on {mr[0].label} without collapse{rx_text}"
-        stage, more, decided, cannot, disagreements = _i_or_ii(mr[0], radiographs)
-        return stage, basis + more, [mr[0].label] + (decided or [s.label for s in radiographs]), cannot, disagreements
-    found = [s for s in radiographs if s.lesion_finding is True]
-    if lesion is False:  # a finding on a radiograph without an MR lesion is listed, not staged
-        return "none", f"no necrotic lesion on {mr[0].label} and no collapse", [mr[0].label], [], [
-            f"{s.finding_text()} although {mr[0].label} shows no necrotic lesion" for s in found]
-    if mr:
-        return None, f"not staged: the lesion was not assessed on {mr[0].label} and no series shows collapse", [], [], []
-    if radiographs:
-        seen = "".join(f"; {s.finding_text()}" for s in found)
-        return None, ("not staged: no collapse, fracture line or joint-space narrowing on " + ", ".join(
-            s.label for s in radiographs) + seen + "; stages I and II need MRI (the necrotic lesion)"), [], [], []
-    return None, "not staged: no series measured this hip", [], [], []
 
 
 def _notes(stage: str | None, depth: SeriesHip | None) -> list[str]:
@@ -578,12 +513,15 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
         This hip on every measured series of the visit (MR and radiographs).
     side : str
         ``"left"`` or ``"right"``.
-    patient_id, study_date, study_instance_uids
-        The visit, carried into the verdict.
+    patient_id, study_date : str or None
+        The visit's patient and date (DICOM ``YYYYMMDD`` or ISO), carried into the verdict.
+    study_instance_uids : sequence of str
+        Studies of the visit that saw this hip (duplicates are dropped).
 
     Returns
     -------
     HipVerdict
+        The stage with its basis, depths (mm), disagreements, what was not assessed and review reasons.
     """
     series = sorted(series, key=lambda s: (s.radiograph, s.label))
     mr = [s for s in series if not s.radiograph]
@@ -591,7 +529,7 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
     reasons = [f"{s.label}: {r}" for s in series if s.needs_review for r in (s.reasons or ("needs review",))]
     not_assessed: list[str] = []
     if not radiographs:
-        not_assessed.append(f"IV (joint-space narrowing): {_NO_RADIOGRAPH}; MRI does not measure it")
+        not_assessed.append(f"IV (joint-space narrowing): {NO_RADIOGRAPH}; MRI does not measure it")
     if not mr:
         not_assessed.append("necrotic lesion: no MR series at this visit (ARCO I shows on MRI only)")
     best = depth = _best_depth(series)
@@ -610,11 +548,11 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
             basis += "; " + basis_iii
         depth = chosen or depth
     if stage is None:
-        stage, basis, decided, cannot, finding_disagreements = _stage_without_collapse(series)
+        stage, basis, decided, cannot, finding_disagreements = stage_without_collapse(series)
         not_assessed = cannot + not_assessed
     else:
         finding_disagreements = []
-    disagreements, conflict_reasons = _conflicts(series, depth, best, stage)
+    disagreements, conflict_reasons = conflicts(series, depth, best, stage)
     disagreements = finding_disagreements + disagreements
     reasons += conflict_reasons
     for s in series:
@@ -635,8 +573,19 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
 
 
 def visit_key(report: Mapping[str, Any]) -> tuple[str, str]:
-    """The visit a series belongs to: its patient and study date (MR and radiographs of one day are often
-    separate studies), or the study itself when the date is missing."""
+    """The visit a series belongs to.
+
+    Parameters
+    ----------
+    report : mapping
+        One series' measurement JSON contract.
+
+    Returns
+    -------
+    tuple of (str, str)
+        (patient ID, study date): MR and radiographs of one day are often separate studies; the study
+        UID stands for the date when the date is missing.
+    """
     inp = report.get("input") or {}
     return (str(inp.get("patient_id")), str(inp.get("study_date") or inp.get("study_instance_uid")))
 
@@ -667,7 +616,18 @@ def visit_verdicts(reports: Iterable[Mapping[str, Any]]) -> list[HipVerdict]:
 
 
 def group_by_visit(reports: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
-    """Series reports grouped by visit (:func:`visit_key`), in the order visits first appear."""
+    """Series reports grouped by visit.
+
+    Parameters
+    ----------
+    reports : iterable of mapping
+        Measurement JSON contracts of any number of series.
+
+    Returns
+    -------
+    list of list of mapping
+        One list per visit (:func:`visit_key`), in the order visits first appear.
+    """
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for report in reports:
         groups.setdefault(visit_key(report), []).append(report)
@@ -675,10 +635,19 @@ def group_by_visit(reports: Iterable[Mapping[str, Any]]) -> list[list[Mapping[st
 
 
 def with_verdicts(reports: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The series reports, each with its visit's ``verdicts`` block added (a list of
-    :meth:`HipVerdict.to_dict`, one per hip); no other field changes.
+    """The series reports, each with its visit's ``verdicts`` block added.
 
-    Every series of a visit carries the same block, so each JSON object stands alone.
+    Parameters
+    ----------
+    reports : iterable of mapping
+        Measurement JSON contracts of any number of series and visits.
+
+    Returns
+    -------
+    list of dict
+        Shallow copies of the reports, in order, each with ``verdicts``: a list of
+        :meth:`HipVerdict.to_dict`, one per hip of its visit; no other field changes. Every series of a
+        visit carries the same block, so each JSON object stands alone.
     """
     reports = [dict(r) for r in reports]
     verdicts = {key: [v.to_dict() for v in hips] for key, hips in verdicts_by_visit(reports).items()}
@@ -688,7 +657,18 @@ def with_verdicts(reports: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def verdicts_by_visit(reports: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[HipVerdict]]:
-    """Every visit's verdicts, keyed by :func:`visit_key`."""
+    """Every visit's verdicts.
+
+    Parameters
+    ----------
+    reports : iterable of mapping
+        Measurement JSON contracts of any number of series and visits.
+
+    Returns
+    -------
+    dict
+        :func:`visit_key` to that visit's list of :class:`HipVerdict` (right hip first).
+    """
     return {visit_key(group[0]): visit_verdicts(group) for group in group_by_visit(reports)}
 
 

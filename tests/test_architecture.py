@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"segment"},
     {"measure"},
     {"staging"},
-    {"verdict"},
+    {"verdict", "verdict_early", "verdict_conflicts"},
     {"pipeline", "evaluation"},
     {"export", "textreport", "reads", "reading", "reading_worker", "batch"},
     {"cli", "__main__"},
@@ -138,7 +138,7 @@ NUMPYDOC_MODULES = (
     "segment/heads.py", "segment/bone_surface.py", "segment/lesion.py", "segment/checks.py", "segment/anatomy.py",
     "segment/rays.py", "segment/mri.py", "segment/acetabulum.py", "segment/xray_search.py",
     "segment/xray_outline.py", "segment/xray_sides.py", "segment/xray_ball.py", "segment/xray_anatomy.py",
-    "measure",
+    "measure", "verdict.py", "verdict_early.py", "verdict_conflicts.py",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from onfh_imaging.measure.radiograph_lesion import STRONG_CONTRAST, RadiographicLesion
+from onfh_imaging.measure.radiograph_lesion import BAND_MIN_CONTRAST, RadiographicLesion
 from onfh_imaging.staging import arco_2019
 from onfh_imaging.verdict import visit_verdicts, with_verdicts
 
@@ -325,7 +325,7 @@ def _finding(found: bool | None, contrast: float | None = None, reason: str | No
 
 
 ABSENT, NOT_READ = _finding(False), _finding(None, reason="the head is cut by the image edge")
-FOUND_WEAK, FOUND_STRONG = _finding(True, 6.0), _finding(True, 2 * STRONG_CONTRAST)
+FOUND_WEAK, FOUND_STRONG = _finding(True, 6.0), _finding(True, 4 * BAND_MIN_CONTRAST)
 
 
 def test_every_radiograph_normal_makes_stage_i():
@@ -348,14 +348,24 @@ def test_a_head_not_read_leaves_i_or_ii_with_the_reason():
     assert any("cut by the image edge" in n and "DX HIP lateral" in n for n in v["not_assessed"])
 
 
-def test_radiographs_that_disagree_decide_only_on_a_finding_well_above_its_noise():
-    weak = _one(_mr(0.2), _xr("AP", 0.1, finding=FOUND_WEAK), _xr("lateral", 0.15, finding=ABSENT))
-    assert weak["arco_2019"] == "I-II"
-    assert any("disagree" in n for n in weak["not_assessed"])
-    assert any("but none on DX HIP lateral" in d for d in weak["disagreements"])
-    strong = _one(_mr(0.2), _xr("AP", 0.1, finding=FOUND_STRONG), _xr("lateral", 0.15, finding=ABSENT))
-    assert strong["arco_2019"] == "II"
-    assert any("but none on DX HIP lateral" in d and "it decides" in d for d in strong["disagreements"])
+def test_a_finding_on_one_view_decides_stage_ii_and_the_view_without_it_is_listed():
+    # a margin projects as a line only where the beam is tangent to it: its absence on the other view is
+    # listed, not a contradiction, whatever the finding's contrast above the detection limit
+    for found in (FOUND_WEAK, FOUND_STRONG):
+        v = _one(_mr(0.2), _xr("AP", 0.1, finding=found), _xr("lateral", 0.15, finding=ABSENT))
+        assert v["arco_2019"] == "II" and not v["needs_review"]
+        assert v["decided_by"] == ["MR COR T1", "DX HIP AP"]
+        assert any("but none on DX HIP lateral" in d and "tangent" in d for d in v["disagreements"])
+        assert not any(n.startswith("I or II") for n in v["not_assessed"])
+    unread = _one(_mr(0.2), _xr("AP", 0.1, finding=FOUND_WEAK), _xr("lateral", 0.15, finding=NOT_READ))
+    assert unread["arco_2019"] == "II"  # a head not read on one view does not hide the other's finding
+
+
+def test_a_radiograph_that_resolved_nothing_gives_no_stage_ii():
+    # only a finding that was read (its outline checks passed) and reached the detection limit decides
+    v = _one(_mr(0.2), _xr("AP", 0.1, finding=NOT_READ), _xr("lateral", 0.15, finding=NOT_READ))
+    assert v["arco_2019"] == "I-II"
+    assert any("was not read" in n for n in v["not_assessed"])
 
 
 def test_the_finding_never_raises_a_hip_to_stage_iii():

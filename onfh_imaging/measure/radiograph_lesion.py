@@ -109,9 +109,6 @@ MIN_LUCENCY_AREA_MM2 = 12.0
 MIN_LUCENCY_WIDTH_MM = 2.5
 """A lucency is compact: its narrower axis spans at least this (mm); the dark side of an overlapping
 bone's edge is a thin line."""
-STRONG_CONTRAST = 2.0 * BAND_MIN_CONTRAST
-"""A finding whose contrast is at least twice the detection limit is well above its noise: it decides
-against a radiograph of the same hip that resolved no finding."""
 MIN_INTERIOR_PX = 2000
 """Interior pixels (on the working grid, 80 mm2) needed for robust statistics of the head's bone."""
 
@@ -138,8 +135,6 @@ class RadiographicLesion:
         The head's interior could be read (the finding is trustworthy either way).
     reason : str or None
         Why not resolved; or, when resolved, a caveat (the scale assumed).
-    strong : bool
-        The finding's contrast is at least ``STRONG_CONTRAST`` (well above its noise).
     """
 
     found: bool | None
@@ -149,11 +144,6 @@ class RadiographicLesion:
     lucent_area_mm2: float = 0.0
     resolved: bool = False
     reason: str | None = None
-
-    @property
-    def strong(self) -> bool:
-        """A finding was made and its contrast is at least ``STRONG_CONTRAST`` robust SDs."""
-        return bool(self.found) and self.contrast is not None and self.contrast >= STRONG_CONTRAST
 
     def describe(self, series: str) -> str:
         """The finding in words on ``series``, with its contrast.
@@ -483,5 +473,5 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *,
         band_length_mm=band_length, lucent_area_mm2=lucent_area, resolved=True, reason=note)
 
 
-__all__ = ["BAND_MIN_CONTRAST", "MIN_BAND_LENGTH_MM", "STRONG_CONTRAST", "RadiographicLesion",
+__all__ = ["BAND_MIN_CONTRAST", "MIN_BAND_LENGTH_MM", "RadiographicLesion",
            "radiographic_lesion"]
