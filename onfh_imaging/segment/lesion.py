@@ -32,6 +32,88 @@ __all__ = ["check_fluid_sensitive", "lesion_fraction"]
 #: extrapolated: long enough to average the fine grid's steps, short against the band's curvature.
 _BAND_COURSE_MM = 2.0
 
+MARROW_SMOOTHING_MM = 0.5
+"""Gaussian sigma (mm) smoothing the fine grid's samples before thresholding: averages the noise of
+neighbouring samples, well under the thinnest band (2 mm) so the band keeps its contrast."""
+
+BAND_WIDTH_SEARCH_MM = (0.5, 5.0, 0.25)
+"""Band widths (mm: first, last, step) searched by the edge fit: from under a fine voxel to wider than
+the thickest demarcating band (about 4 mm) seen through the blur."""
+
+BAND_EDGE_SEARCH_MM = (-2.0, 4.0, 0.05)
+"""Offsets (mm: first, last, step, positive into the lesion) of the band's outer edge searched by the
+edge fit from the thresholded boundary: beyond ``EDGE_OFFSET_RANGE_MM`` on both sides, so a fit at its
+limit is seen as clipped rather than bounded by the search."""
+
+UNDER_PLATE_MARGIN_MM = 0.8
+"""Depth (mm) beneath the subchondral plate's own thickness where marrow darkening is still the plate's
+in-plane partial volume, not signal loss: about one in-plane pixel of hip MRI (0.5-0.9 mm). Thick slices
+add half their extent along the ray on top (the plate smeared along the slice normal)."""
+
+BAND_CONTRAST = 0.25
+"""Share of the marrow-to-cortex contrast by which marrow must be darker than the head's marrow to count
+as band or core (1). A band of cortical darkness ``w`` mm thick seen through a slice ``s`` mm thick keeps
+about ``w / s`` of its contrast (a 2 mm band in a 5 mm slice: 0.4); a quarter lies below that with margin,
+and well above marrow noise and texture (a few per cent of the contrast at the SNR of hip MRI)."""
+
+BAND_CLOSING_ITERATIONS = 2
+"""Binary closing (fine-grid voxels, 0.6 mm each) that seals gaps noise leaves in the thresholded band: a
+gap of one or two voxels (about 1 mm) is noise lifting single voxels over the threshold; a real opening of
+the band, where normal marrow meets the segment, is wider than the band is thick (2 mm or more)."""
+
+SPECK_OPENING_ITERATIONS = 1
+"""Binary opening (fine-grid voxels) that removes lesion specks and threads one voxel thin: noise, not
+a necrotic segment (a segment is millimetres thick in every direction)."""
+
+NORMAL_SEED_CONE_DEG = 35.0
+"""Half-angle (deg) about the neck axis of the cone whose marrow seeds normal marrow: the femoral neck is
+about 0.6 head radii wide in radius, so from the head centre its marrow fills rays within about
+asin(0.6) = 37 deg of its axis, where a necrotic segment (farther than ``LESION_MIN_NECK_ANGLE_DEG``
+from the neck) never lies."""
+
+NORMAL_SEED_MIN_RADIUS = 0.2
+"""Seeds of normal marrow lie farther than this share of the head radius from its centre (1): nearer,
+every direction of the cone meets in a few voxels and the cone no longer selects the neck side."""
+
+SUBCHONDRAL_REACH_MM = 1.5
+"""A dark component counts as reaching the subchondral bone when it comes within this depth (mm) of the
+layer the plate's partial volume darkens: about two fine-grid voxels and one in-plane pixel, the
+uncertainty of where that layer ends."""
+
+EDGE_OFFSET_RANGE_MM = (-1.5, 3.0)
+"""Limits (mm, positive into the lesion) of the correction moving the thresholded boundary to the band's
+outer edge. The threshold is reached where the blurred band begins to darken marrow, at most half the
+blur (half of a 6 mm slice, 3 mm) into normal marrow; outward, the threshold may fall inside a faint
+band by at most about half the thinnest band's width (bands are 2-4 mm thick)."""
+
+EDGE_PROFILE_REACH_MM = 4.0
+"""Half-length (mm) of the profiles across the boundary beyond half the coarsest voxel: room for the
+marrow level on one side and the band and core (bands up to 4 mm) on the other."""
+
+MIN_BOUNDARY_VOXELS = 20
+"""Fewest boundary voxels (fine grid) a fit of the band's edge is made from, alone or as a group: fewer
+average too little noise out of the profiles (about 2 mm2 of boundary)."""
+
+EDGE_FIT_GROUP_VOXELS = 300
+"""Boundary voxels per fit group (fine grid): facing groups larger than this are split by their blur
+into up to three (thin-slice, oblique and thick-slice courses), each still averaging enough profiles."""
+
+FLUID_LESION_SD = 2.0
+"""A T1 lesion whose 90th percentile on the fluid-sensitive series is below the normal marrow's median
+plus this many robust SDs shows no high signal there (1: the usual two-sigma limit)."""
+
+OEDEMA_SD = 6.0
+"""Fluid-sensitive signal above the normal marrow's median by this many robust SDs is high signal
+(oedema), far beyond marrow's noise (a false alarm rate well under one voxel per head)."""
+
+MIN_COMPARED_VOXELS = 20
+"""Fewest voxels (image grid) of normal marrow, or of lesion, whose fluid-sensitive signal is compared:
+fewer give no stable median and robust SD."""
+
+OEDEMA_SHARE = 0.05
+"""Share of the head with such high signal, without a T1 band, that is reported as possible oedema (1):
+more than a few vessels or a red-marrow island."""
+
 
 def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray, np.ndarray],
                       min_contrast: float) -> float | None:
@@ -49,7 +131,8 @@ def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray,
         return None
     t, y = t[ok], profile[ok]
     x, c = cdf
-    w, e = (g.reshape(-1) for g in np.meshgrid(np.arange(0.5, 5.01, 0.25), np.arange(-2.0, 4.01, 0.05)))
+    (w0, w1, dw), (e0, e1, de) = BAND_WIDTH_SEARCH_MM, BAND_EDGE_SEARCH_MM
+    w, e = (g.reshape(-1) for g in np.meshgrid(np.arange(w0, w1 + 0.01, dw), np.arange(e0, e1 + 0.01, de)))
     inner = np.interp(t[None, :] - e[:, None], x, c, left=0.0, right=1.0)
     outer = np.interp(t[None, :] - (e + w)[:, None], x, c, left=0.0, right=1.0)
     design = np.stack([1.0 - inner, inner - outer, outer], axis=-1)  # (candidate, sample, level)
@@ -80,7 +163,7 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     d_lesion = ndimage.distance_transform_edt(~normal) * step_mm - 0.5 * step_mm
     d_normal = ndimage.distance_transform_edt(~lesion) * step_mm - 0.5 * step_mm
     signed = np.where(lesion, d_lesion, -d_normal)
-    if touching.sum() < 20:
+    if touching.sum() < MIN_BOUNDARY_VOXELS:
         return field_, signed
     smooth = ndimage.gaussian_filter(normal.astype(np.float32) - lesion.astype(np.float32), 1.0)
     grad = np.stack(np.gradient(smooth), axis=-1)[..., ::-1]  # (x, y, z): toward normal marrow
@@ -89,7 +172,7 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     n_vec /= np.maximum(np.linalg.norm(n_vec, axis=1, keepdims=True), 1e-9)
     p0 = origin + idx[:, ::-1] * step_mm + 0.5 * step_mm * n_vec
     widths = np.abs(n_vec @ volume.direction) * np.asarray(volume.spacing)
-    reach = 0.5 * float(np.max(volume.spacing)) + 4.0
+    reach = 0.5 * float(np.max(volume.spacing)) + EDGE_PROFILE_REACH_MM
     t = np.arange(-reach, reach + 1e-9, 0.2)
     pts = p0[:, None, :] - n_vec[:, None, :] * t[None, :, None]
     prof = sample_volume(volume, array, pts)
@@ -109,16 +192,16 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     for f in np.unique(facing):
         sel = np.flatnonzero(facing == f)
         sel = sel[np.argsort(blur[sel])]
-        groups += np.array_split(sel, int(np.clip(len(sel) // 300, 1, 3)))
+        groups += np.array_split(sel, int(np.clip(len(sel) // EDGE_FIT_GROUP_VOXELS, 1, 3)))
     for members in groups:
-        if len(members) < 20:
+        if len(members) < MIN_BOUNDARY_VOXELS:
             continue
         counts = inside[members].sum(axis=0)
         mean = np.where(counts >= max(5, 0.2 * len(members)),
                         np.nansum(prof[members], axis=0) / np.maximum(counts, 1), np.nan)
         cdf = ray_blur_cdf(np.median(widths[members], axis=0), 0.05)
         e = _band_edge_offset(t, mean, cdf, min_contrast)
-        offsets[members] = 0.0 if e is None else float(np.clip(e, -1.5, 3.0))
+        offsets[members] = 0.0 if e is None else float(np.clip(e, *EDGE_OFFSET_RANGE_MM))
     # Signed distance (mm) from the present boundary, positive into the lesion, and each voxel's
     # correction from its nearest boundary voxel.
     nearest = ndimage.distance_transform_edt(~touching, return_distances=False, return_indices=True)
@@ -173,31 +256,32 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
     head = rho < r_s
     vals = np.zeros(head.shape, np.float32)
     vals[head] = sample_volume(volume, array, c + offs[head])
-    vals = ndimage.gaussian_filter(np.where(head, vals, lv.marrow), 0.5 / step_mm * 1.0)
+    vals = ndimage.gaussian_filter(np.where(head, vals, lv.marrow), MARROW_SMOOTHING_MM / step_mm)
     # Thick slices smear the dark plate inward along rays near the slice normal by up to half their
     # extent along the ray; that smear is not marrow signal loss.
     slice_normal = volume.axis_of_slices()
     slice_mm = float(volume.spacing[2])
-    depth_in = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(u @ slice_normal)
+    depth_in = lv.cortex_mm + UNDER_PLATE_MARGIN_MM + 0.5 * slice_mm * np.abs(u @ slice_normal)
     inner = rho < r_s - depth_in
     # Thick slices average a thin band with the marrow beside it, so anything clearly darker than the
     # head's marrow (a quarter of the way to cortex) counts as band; closing seals the remaining gaps.
-    dark = vals < lv.marrow - 0.25 * (lv.marrow - lv.cortex)
-    dark = ndimage.binary_closing(dark, iterations=2) & inner
+    dark = vals < lv.marrow - BAND_CONTRAST * (lv.marrow - lv.cortex)
+    dark = ndimage.binary_closing(dark, iterations=BAND_CLOSING_ITERATIONS) & inner
     region = inner & ~dark
     neck_axis = surface.grid.frame[:, 2]
     cos_neck = u @ neck_axis
-    seeds = region & (cos_neck > np.cos(np.radians(35.0))) & (rho > 0.2 * surface.radius)
+    seeds = (region & (cos_neck > np.cos(np.radians(NORMAL_SEED_CONE_DEG)))
+             & (rho > NORMAL_SEED_MIN_RADIUS * surface.radius))
     labels, _ = ndimage.label(region)
     normal_labels = np.unique(labels[seeds])
     normal = np.isin(labels, normal_labels[normal_labels > 0])
     away = cos_neck < np.cos(np.radians(LESION_MIN_NECK_ANGLE_DEG))
     lesion = inner & ~normal & away
-    lesion = ndimage.binary_opening(lesion, iterations=1)
+    lesion = ndimage.binary_opening(lesion, iterations=SPECK_OPENING_ITERATIONS)
     lab, n_lab = ndimage.label(lesion)
     if n_lab:
         # A necrotic segment reaches the subchondral bone and is not a speck.
-        sub = rho >= r_s - depth_in - 1.5
+        sub = rho >= r_s - depth_in - SUBCHONDRAL_REACH_MM
         sizes = ndimage.sum(np.ones_like(rho), lab, index=np.arange(1, n_lab + 1)) * step_mm ** 3 / 1000.0
         touches = ndimage.maximum(sub, lab, index=np.arange(1, n_lab + 1))
         keep = np.flatnonzero((sizes >= MIN_LESION_VOLUME_ML) & (touches > 0)) + 1
@@ -206,14 +290,14 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
         return np.zeros(grid.shape, np.float32)
     origin = c - reach
     value, signed = _lesion_edge_field(volume, array, lesion, normal & inner, inner, origin, step_mm,
-                                       0.25 * (lv.marrow - lv.cortex))
+                                       BAND_CONTRAST * (lv.marrow - lv.cortex))
     value = np.where(inner & away, value, 0.0)
     # Under the subchondral plate the band cannot be seen (plate and band are both dark): the lesion's
     # boundary is continued out to the bone surface along its own course, extrapolating its signed
     # distance linearly from two depths beneath the plate on each ray (a band is locally planar; a
     # boundary through the head centre stays radial).
     vec = surface.vectors
-    depth_ray = lv.cortex_mm + 0.8 + 0.5 * slice_mm * np.abs(vec @ slice_normal)
+    depth_ray = lv.cortex_mm + UNDER_PLATE_MARGIN_MM + 0.5 * slice_mm * np.abs(vec @ slice_normal)
     r1 = surface.r_surface - depth_ray - 0.5 * step_mm
     sd_fine = Volume(signed.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(origin))
     sd1 = sample_volume(sd_fine, np.asarray(sd_fine.array), c + vec * r1[..., None])
@@ -274,23 +358,23 @@ def check_fluid_sensitive(seg: HipSegmentation, fluid: Volume) -> HipSegmentatio
     head = seg.femoral_head_fraction.array >= 0.5
     lesion = seg.lesion_fraction.array >= 0.5
     normal = head & ~ndimage.binary_dilation(lesion, iterations=2)
-    if normal.sum() < 20:
+    if normal.sum() < MIN_COMPARED_VOXELS:
         return seg
     pts_normal = seg.femoral_head_fraction.index_to_lps(np.argwhere(normal)[:, ::-1].astype(float))
     fl = np.asarray(fluid.array, np.float32)
     base = sample_volume(fluid, fl, pts_normal)
     spread = robust_scale(base) + 1e-6
     extra = []
-    if lesion.sum() >= 20:
+    if lesion.sum() >= MIN_COMPARED_VOXELS:
         pts = seg.femoral_head_fraction.index_to_lps(np.argwhere(lesion)[:, ::-1].astype(float))
         vals = sample_volume(fluid, fl, pts)
-        if np.percentile(vals, 90) < np.median(base) + 2 * spread:
+        if np.percentile(vals, 90) < np.median(base) + FLUID_LESION_SD * spread:
             extra.append("the T1 lesion shows no high signal on the fluid-sensitive series")
     else:
         vals = sample_volume(fluid, fl, seg.femoral_head_fraction.index_to_lps(
             np.argwhere(head)[:, ::-1].astype(float)))
-        bright = vals > np.median(base) + 6 * spread
-        if bright.mean() > 0.05:
+        bright = vals > np.median(base) + OEDEMA_SD * spread
+        if bright.mean() > OEDEMA_SHARE:
             extra.append("high signal in the femoral head on the fluid-sensitive series without a T1 band "
                          "(bone marrow oedema?)")
     if not extra:
