@@ -254,7 +254,6 @@ MAX_FUNCTION_LINES = 50
 KNOWN_LONG: set[str] = {
     "onfh_imaging/segment/bone_surface.py::trace_bone_surface",
     "plugins/onfh_napari/_widget.py::ReadingWidget._build_ui",
-    "onfh_imaging/measure/radiograph.py::measure_head_contour",
     "onfh_imaging/measure/lesion.py::necrotic_arc_deg",
     "onfh_imaging/segment/lesion.py::lesion_fraction",
     "onfh_imaging/measure/hip.py::measure_hip",

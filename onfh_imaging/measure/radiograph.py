@@ -427,48 +427,15 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     mean_px = float(np.sqrt(sr * sc))
     # the trimming's sigma never drops below a fifth of a pixel: sub-pixel edges are not sharper than that
     circle = fit_reference_circle(pts, floor=0.2 * mean_px)
-
-    dev = np.full(len(angles), np.nan)
-    dev[use] = np.hypot(*(pts - circle.center).T) - circle.radius
-    # edges the fit rejects outward lie beyond the head (an overlapping acetabular wall or roof)
-    outward = np.zeros(len(angles), dtype=bool)
-    outward[np.flatnonzero(use)[~circle.inliers]] = dev[use][~circle.inliers] > 0
-    dev[outward] = np.nan
-    smooth = _circular_running_median(dev, 5)
-    smooth[~use | outward | _short_runs(np.isfinite(dev), angles)] = np.nan
-    # inward of the intact circle: beyond the fit's trimming level (its residual, at least a fifth of a pixel)
-    smooth[neck_junction_tails(angles, smooth, articular, contour.neck_angle_deg,
-                               INWARD_TRIM_SIGMAS * max(circle.rms, 0.2 * mean_px))] = np.nan
-    warnings: list[str] = []
+    smooth = _outline_deviation(contour, pts, use, articular, circle, mean_px)
     if np.all(np.isnan(smooth)):
         raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
-    k_min = int(np.nanargmin(smooth))
-    depth = max(0.0, -float(smooth[k_min]))
-    max_dev = float(np.nanmax(np.abs(smooth)))
-    location = None
-    angle = None
-    if depth > 0:
-        angle = float(angles[k_min])
-        p = contour.points_px()[k_min]
-        location = (float(p[0]), float(p[1]))
-
-    # joint space: head rim to acetabular roof along the same rays, superior zone
-    gap_px = contour.roof_radii_px - contour.radii_px
-    a = np.radians(angles)
-    along_mm = np.hypot(np.cos(a) * sr, np.sin(a) * sc)
-    gap = gap_px * along_mm
-    zone = _angle_diff(angles, 0.0) <= WEIGHT_BEARING_HALF_WIDTH_DEG
-    gap_s = _circular_running_median(np.where(zone, gap, np.nan), 7)
-    jsw = None
-    if np.isfinite(gap_s[zone]).sum() >= 10:
-        jsw = float(np.nanmin(gap_s[zone]))
-    else:
+    depth, max_dev, angle, location = _deepest_inward(contour, smooth)
+    warnings: list[str] = []
+    jsw = _joint_space_width(contour, sr, sc)
+    if jsw is None:
         warnings.append("the acetabular roof was not found over the weight-bearing zone: no joint space width")
-
-    has_double, arc, dc_depth = False, 0.0, None
-    if contour.inner_radii_px is not None:
-        has_double, arc, dc_depth = double_contour(angles, contour.radii_px, contour.inner_radii_px, articular,
-                                                   (sr, sc))
+    has_double, arc, dc_depth = _inner_double_contour(contour, articular, (sr, sc))
     if has_double:
         warnings.append(f"double contour inside the head's outline over {arc:.0f} deg (a subchondral fracture or "
                         "depressed subchondral plate): staged at least IIIA")
@@ -495,6 +462,68 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
         double_contour_max_depth_mm=None if dc_depth is None else to_mm(dc_depth), warnings=warnings,
         quality=quality,
     )
+
+
+def _outline_deviation(contour: HeadContour2D, pts: np.ndarray, use: np.ndarray, articular: np.ndarray,
+                       circle: ReferenceCircle, mean_px: float) -> np.ndarray:
+    """Radial deviation of the articular outline from the reference circle (negative inward), per angle.
+
+    A running median over 5 profiles, in the unit of ``pts`` (mm, or pixels); NaN where the outline is
+    not measured: off the articular arc, beyond the head (rejected outward by the fit), on short isolated
+    fragments and on the inward tails where the neck meets the head.
+    """
+    angles = contour.angles_deg
+    dev = np.full(len(angles), np.nan)
+    dev[use] = np.hypot(*(pts - circle.center).T) - circle.radius
+    # edges the fit rejects outward lie beyond the head (an overlapping acetabular wall or roof)
+    outward = np.zeros(len(angles), dtype=bool)
+    outward[np.flatnonzero(use)[~circle.inliers]] = dev[use][~circle.inliers] > 0
+    dev[outward] = np.nan
+    smooth = _circular_running_median(dev, 5)
+    smooth[~use | outward | _short_runs(np.isfinite(dev), angles)] = np.nan
+    # inward of the intact circle: beyond the fit's trimming level (its residual, at least a fifth of a pixel)
+    smooth[neck_junction_tails(angles, smooth, articular, contour.neck_angle_deg,
+                               INWARD_TRIM_SIGMAS * max(circle.rms, 0.2 * mean_px))] = np.nan
+    return smooth
+
+
+def _deepest_inward(contour: HeadContour2D, smooth: np.ndarray
+                    ) -> tuple[float, float, float | None, tuple[float, float] | None]:
+    """Collapse depth (0 when none is inward), largest deviation either way, and the deepest point's image
+    angle (deg) and outline position (row, col px), None without depth; from :func:`_outline_deviation`."""
+    k_min = int(np.nanargmin(smooth))
+    depth = max(0.0, -float(smooth[k_min]))
+    max_dev = float(np.nanmax(np.abs(smooth)))
+    location = None
+    angle = None
+    if depth > 0:
+        angle = float(contour.angles_deg[k_min])
+        p = contour.points_px()[k_min]
+        location = (float(p[0]), float(p[1]))
+    return depth, max_dev, angle, location
+
+
+def _inner_double_contour(contour: HeadContour2D, articular: np.ndarray, scale: tuple[float, float]
+                          ) -> tuple[bool, float, float | None]:
+    """:func:`double_contour` of the contour's inner edge; absent when no inner edge was traced."""
+    if contour.inner_radii_px is None:
+        return False, 0.0, None
+    return double_contour(contour.angles_deg, contour.radii_px, contour.inner_radii_px, articular, scale)
+
+
+def _joint_space_width(contour: HeadContour2D, sr: float, sc: float) -> float | None:
+    """Narrowest head rim to acetabular roof gap along the contour's rays over the weight-bearing zone
+    (mm with pixel size ``(sr, sc)``, else pixels); None where the roof was found at fewer than 10 angles."""
+    angles = contour.angles_deg
+    gap_px = contour.roof_radii_px - contour.radii_px
+    a = np.radians(angles)
+    along_mm = np.hypot(np.cos(a) * sr, np.sin(a) * sc)
+    gap = gap_px * along_mm
+    zone = _angle_diff(angles, 0.0) <= WEIGHT_BEARING_HALF_WIDTH_DEG
+    gap_s = _circular_running_median(np.where(zone, gap, np.nan), 7)
+    if np.isfinite(gap_s[zone]).sum() >= 10:
+        return float(np.nanmin(gap_s[zone]))
+    return None
 
 
 def calibrate(rx: Radiograph, diameter_mm: float = CALIBRATION_BALL_MM) -> tuple[Radiograph, CalibrationBall | None,
