@@ -256,7 +256,6 @@ KNOWN_LONG: set[str] = {
     "plugins/onfh_napari/_widget.py::ReadingWidget._build_ui",
     "onfh_imaging/measure/lesion.py::necrotic_arc_deg",
     "onfh_imaging/segment/lesion.py::lesion_fraction",
-    "onfh_imaging/measure/hip.py::measure_hip",
     "onfh_imaging/segment/checks.py::segmentation_checks",
     "onfh_imaging/measure/evidence.py::collapse_evidence_checks",
     "onfh_imaging/segment/lesion.py::_lesion_edge_field",

@@ -213,6 +213,45 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     """
     if side not in SIDES:
         raise MeasurementError(f"side must be 'left' or 'right', got {side!r}")
+    mesh, observed, areas, sphere, neck_axis_lps, articular, warnings = _fit_head_surface(
+        head_mask, neck_axis_lps, articular_min_angle_deg)
+    voxel_edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
+    col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
+                   articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas,
+                   voxel_edges_lps=voxel_edges,
+                   observed=observed & outside_fovea_pit(mesh, sphere, side, voxel_edges,
+                                                         collapse_detection_mm(sorted(head_mask.spacing)[1])))
+    warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
+    volume = mask_volume_ml(head_mask)
+    lesion_ml, involvement, kerboul, lesion_warnings = _lesion_measures(
+        lesion_mask, head_mask, sphere, neck_axis_lps, articular_min_angle_deg)
+    warnings.extend(lesion_warnings)
+    in_plane_mm = sorted(head_mask.spacing)[1]  # the finer two axes carry the dome's outline
+    detection_mm = collapse_detection_mm(in_plane_mm)
+    evidence = collapse_evidence_checks(
+        mesh, sphere, col, side=side, articular=articular, observed=observed, neck_axis_lps=neck_axis_lps,
+        articular_min_angle_deg=articular_min_angle_deg, detection_mm=detection_mm,
+        slice_normal_lps=head_mask.axis_of_slices(), slice_spacing_mm=float(head_mask.spacing[2]),
+        areas_mm2=areas, surface_resolved_at=surface_resolved_at)
+    quality = combine((segmentation_quality.checks if segmentation_quality is not None else ()) + tuple(evidence))
+    return HipMeasures(
+        side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
+        rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
+        lesion_volume_ml=lesion_ml, head_involvement_pct=involvement, kerboul_angle_deg=kerboul,
+        warnings=warnings, mesh=mesh,
+        deviation_mm=deviation_map(mesh, sphere), articular=articular, neck_axis_lps=neck_axis_lps,
+        collapse_detection_mm=detection_mm, quality=quality,
+    )
+
+
+def _fit_head_surface(head_mask: Volume, neck_axis_lps, articular_min_angle_deg: float
+                      ) -> tuple[SurfaceMesh, np.ndarray, np.ndarray, Sphere, np.ndarray, np.ndarray, list[str]]:
+    """The head's surface mesh and its reference sphere, fitted to the imaged articular surface.
+
+    Returns the mesh, which vertices are imaged (inside the field of view), vertex areas (mm^2), the
+    sphere, the unit neck axis (given or estimated), which vertices are articular, and warnings (the
+    field of view cutting the head, a low inlier fraction).
+    """
     warnings: list[str] = []
     mesh = head_surface_mesh(head_mask)
     observed = _inside_field_of_view(mesh, head_mask)
@@ -238,39 +277,24 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     if sphere.inlier_fraction < LOW_INLIER_FRACTION:
         warnings.append(f"only {100 * sphere.inlier_fraction:.0f} % of the articular surface lies on the "
                         "reference sphere; the head may be severely deformed")
-    voxel_edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
-    col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
-                   articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas,
-                   voxel_edges_lps=voxel_edges,
-                   observed=observed & outside_fovea_pit(mesh, sphere, side, voxel_edges,
-                                                         collapse_detection_mm(sorted(head_mask.spacing)[1])))
-    warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
-    volume = mask_volume_ml(head_mask)
+    return mesh, observed, areas, sphere, neck_axis_lps, articular, warnings
 
-    lesion_ml = involvement = kerboul = None
-    if lesion_mask is not None:
-        lesion_ml = lesion_volume_ml(lesion_mask, head_mask)
-        involvement = head_involvement_pct(lesion_mask, head_mask)
-        kerboul = (kerboul_angle_deg(lesion_mask, sphere, head_mask=head_mask, neck_axis_lps=neck_axis_lps,
-                                     articular_min_angle_deg=articular_min_angle_deg)
-                   if lesion_ml > 0 else 0.0)
-        outside = mask_volume_ml(lesion_mask) - lesion_ml
-        if outside > 0.1 * max(lesion_ml, 1e-9) and outside > 0.05:
-            warnings.append(f"{outside:.2f} mL of the lesion mask lies outside the femoral head "
-                            "and was ignored")
-    in_plane_mm = sorted(head_mask.spacing)[1]  # the finer two axes carry the dome's outline
-    detection_mm = collapse_detection_mm(in_plane_mm)
-    evidence = collapse_evidence_checks(
-        mesh, sphere, col, side=side, articular=articular, observed=observed, neck_axis_lps=neck_axis_lps,
-        articular_min_angle_deg=articular_min_angle_deg, detection_mm=detection_mm,
-        slice_normal_lps=head_mask.axis_of_slices(), slice_spacing_mm=float(head_mask.spacing[2]),
-        areas_mm2=areas, surface_resolved_at=surface_resolved_at)
-    quality = combine((segmentation_quality.checks if segmentation_quality is not None else ()) + tuple(evidence))
-    return HipMeasures(
-        side=side, sphere=sphere, volume_ml=volume, sphericity=sphericity(mesh),
-        rms_deviation_mm=rms_deviation_mm(mesh, sphere, articular), collapse=col,
-        lesion_volume_ml=lesion_ml, head_involvement_pct=involvement, kerboul_angle_deg=kerboul,
-        warnings=warnings, mesh=mesh,
-        deviation_mm=deviation_map(mesh, sphere), articular=articular, neck_axis_lps=neck_axis_lps,
-        collapse_detection_mm=detection_mm, quality=quality,
-    )
+
+def _lesion_measures(lesion_mask: Volume | None, head_mask: Volume, sphere: Sphere, neck_axis_lps: np.ndarray,
+                     articular_min_angle_deg: float
+                     ) -> tuple[float | None, float | None, float | None, list[str]]:
+    """Lesion volume (mL) inside the head, head involvement (%), Kerboul angle (deg) and warnings; all None
+    without a lesion mask."""
+    if lesion_mask is None:
+        return None, None, None, []
+    warnings: list[str] = []
+    lesion_ml = lesion_volume_ml(lesion_mask, head_mask)
+    involvement = head_involvement_pct(lesion_mask, head_mask)
+    kerboul = (kerboul_angle_deg(lesion_mask, sphere, head_mask=head_mask, neck_axis_lps=neck_axis_lps,
+                                 articular_min_angle_deg=articular_min_angle_deg)
+               if lesion_ml > 0 else 0.0)
+    outside = mask_volume_ml(lesion_mask) - lesion_ml
+    if outside > 0.1 * max(lesion_ml, 1e-9) and outside > 0.05:
+        warnings.append(f"{outside:.2f} mL of the lesion mask lies outside the femoral head "
+                        "and was ignored")
+    return lesion_ml, involvement, kerboul, warnings
