@@ -36,7 +36,7 @@ JOINT_LAYERS = ("cartilage_mm", "acetabular_cartilage_mm", "joint_space_mm")
 class HipSpec:
     """Disease of one phantom hip.
 
-    Parameters
+    Attributes
     ----------
     collapse_mm : float
         Collapse depth, mm (0 for an intact head).
@@ -67,7 +67,26 @@ class HipSpec:
     radiographic_lesion: bool = True
 
     def hip_fields(self, side: str, head_radius_mm: float) -> dict[str, Any]:
-        """Keyword arguments of :class:`HipModel` for this disease on ``side``."""
+        """Keyword arguments of :class:`HipModel` for this disease on ``side``.
+
+        Parameters
+        ----------
+        side : {"left", "right"}
+            The hip; it sets the default collapse direction (the antero-superior dome of that side).
+        head_radius_mm : float
+            Radius of the femoral head, mm (the lesion presets scale with it).
+
+        Returns
+        -------
+        dict
+            ``collapse`` (:class:`Collapse`), ``lesion`` (:class:`Lesion`) and the joint layers (mm), each
+            only when this spec asks for it.
+
+        Raises
+        ------
+        InputError
+            When ``joint_space_mm`` is not positive.
+        """
         direction = self.collapse_direction_lps or default_dome_direction(side)
         out: dict[str, Any] = {}
         if self.collapse_mm > 0:
@@ -94,9 +113,37 @@ def _joint_layers(width_mm: float) -> dict[str, float]:
 class PhantomSpec:
     """Everything that defines a phantom study; the same spec and seed give the same files.
 
-    ``in_plane_mm`` defaults to 0.7 mm for one hip (a 180 mm field of view) and 1.4 mm for both
-    (360 mm). ``oblique_deg`` rotates the coronal grid (see
-    :func:`onfh_imaging.phantom.mr.coronal_grid`).
+    Attributes
+    ----------
+    hips : {"both", "left", "right"}
+        Which hips the phantom holds.
+    right, left : HipSpec
+        Disease of each hip.
+    head_radius_mm : float
+        Radius of both femoral heads, mm.
+    in_plane_mm : float or None
+        In-plane pixel size of the MR series, mm; None for 0.7 mm with one hip (a 180 mm field of view)
+        and 1.4 mm with both (360 mm).
+    slice_mm, gap_mm : float
+        Slice thickness and gap between slices, mm.
+    matrix : (int, int)
+        In-plane matrix (rows, columns).
+    n_slices : int
+        Number of coronal slices.
+    oblique_deg : (float, float)
+        Rotation of the coronal grid, degrees (see :func:`onfh_imaging.phantom.mr.coronal_grid`).
+    noise_sigma : float
+        Standard deviation of each Gaussian noise channel, as a fraction of ``intensity_scale``.
+    bias_strength : float
+        Amplitude of the log bias field (0 for none; 0.15 gives about +-15 %).
+    intensity_scale : float
+        Signal of T1 fatty marrow, in scanner units.
+    stir : bool
+        Also write a coronal STIR series on the same grid.
+    seed : int
+        Noise seed (T1 uses ``seed``, STIR ``seed + 1``).
+    patient_id, patient_name, study_date : str
+        DICOM identity of the study (``study_date`` as ``YYYYMMDD``).
     """
 
     hips: Literal["both", "left", "right"] = "both"
@@ -120,12 +167,18 @@ class PhantomSpec:
 
     @property
     def pixel_mm(self) -> float:
+        """In-plane pixel size of the MR series, mm (``in_plane_mm`` or its default)."""
         if self.in_plane_mm is not None:
             return float(self.in_plane_mm)
         return 1.4 if self.hips == "both" else 0.7
 
     def model(self) -> PelvisModel:
         """The analytic model of this phantom.
+
+        Returns
+        -------
+        PelvisModel
+            Both or one hip with this spec's disease, LPS mm.
 
         Raises
         ------
@@ -140,11 +193,32 @@ class PhantomSpec:
             raise InputError(f"invalid phantom: {exc}", hint="change the phantom options") from exc
 
     def to_json(self) -> dict[str, Any]:
+        """The spec as a JSON-ready dict (nested :class:`HipSpec` as dicts).
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "PhantomSpec":
-        """Rebuild a spec from :meth:`to_json` output (unknown keys are an error)."""
+        """Rebuild a spec from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        data : dict
+            Output of :meth:`to_json` (lists where the spec holds tuples are accepted).
+
+        Returns
+        -------
+        PhantomSpec
+
+        Raises
+        ------
+        InputError
+            When ``data`` holds a key that is not a spec field.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -163,7 +237,22 @@ class PhantomSpec:
 
     @classmethod
     def from_truth(cls, truth: str | os.PathLike | dict[str, Any]) -> "PhantomSpec":
-        """The spec recorded in a ``truth.json`` (path or loaded dict)."""
+        """The spec recorded in a ``truth.json``.
+
+        Parameters
+        ----------
+        truth : path or dict
+            A study folder, its ``truth.json``, or the loaded truth document.
+
+        Returns
+        -------
+        PhantomSpec
+
+        Raises
+        ------
+        InputError
+            When the truth file cannot be read or its spec has unknown fields.
+        """
         data = truth if isinstance(truth, dict) else load_truth(truth)
         return cls.from_json(data["spec"])
 
@@ -178,7 +267,27 @@ def _uid(spec: PhantomSpec, role: str) -> str:
 
 def render_series(spec: PhantomSpec, sequence: Literal["T1", "STIR"] = "T1",
                   model: PelvisModel | None = None) -> Volume:
-    """Render one coronal series of the phantom as a :class:`~onfh_imaging.geometry.Volume`."""
+    """Render one coronal series of the phantom.
+
+    Parameters
+    ----------
+    spec : PhantomSpec
+        The phantom (grid, noise, seed).
+    sequence : {"T1", "STIR"}
+        MR contrast.
+    model : PelvisModel, optional
+        The model to render; default ``spec.model()``.
+
+    Returns
+    -------
+    Volume
+        int16 coronal series, shape (slices, rows, columns), on the spec's grid (LPS mm).
+
+    Raises
+    ------
+    InputError
+        When the spec describes an impossible hip.
+    """
     model = model or spec.model()
     return render_mr(model, in_plane_mm=spec.pixel_mm, slice_mm=spec.slice_mm, gap_mm=spec.gap_mm,
                      matrix=spec.matrix, n_slices=spec.n_slices, oblique_deg=spec.oblique_deg,
@@ -207,6 +316,12 @@ def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[s
     -------
     dict
         The truth document (see the package docstring for its schema).
+
+    Raises
+    ------
+    InputError
+        When ``out_dir`` is a file, a series folder already holds files, or the spec describes an
+        impossible hip.
     """
     from onfh_imaging.io.dicom_write import write_mr_series
 
@@ -279,7 +394,17 @@ def _json_default(obj: Any) -> Any:
 
 
 def load_truth(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check a phantom ``truth.json`` (a study folder or the file itself).
+    """Read and check a phantom ``truth.json``.
+
+    Parameters
+    ----------
+    path : path
+        A study folder or its ``truth.json``.
+
+    Returns
+    -------
+    dict
+        The truth document (schema ``onfh-imaging/phantom-truth/1``).
 
     Raises
     ------
@@ -304,7 +429,18 @@ def load_truth(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def truth_summary(truth: dict[str, Any]) -> list[str]:
-    """One line per hip: head radius and volume, collapse, lesion and stages."""
+    """One line per hip: head radius and volume, collapse, lesion and stages.
+
+    Parameters
+    ----------
+    truth : dict
+        A truth document (:func:`load_truth`).
+
+    Returns
+    -------
+    list of str
+        One line per hip, in the document's order.
+    """
     lines = []
     for hip in truth["hips"]:
         head, les, st = hip["head"], hip["lesion"], hip["staging"]

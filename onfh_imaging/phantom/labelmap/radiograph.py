@@ -69,7 +69,24 @@ FEMUR_TISSUES = ("femoral_cortex", "yellow_marrow", "red_marrow", "oedema", "les
 
 @dataclass(frozen=True)
 class Beam:
-    """Projection geometry of one view: source on the head's central ray, anterior to the patient."""
+    """Projection geometry of one view: source on the head's central ray, anterior to the patient.
+
+    Attributes
+    ----------
+    head_center : ndarray, shape (3,)
+        Head centre, LPS mm; the central ray passes through it.
+    magnification : float
+        Magnification of the head centre's plane, source-to-detector over source-to-head distance.
+    source_to_detector_mm : float
+        Source-to-detector distance, mm.
+    detector_pixel_mm : float
+        Detector pixel pitch, mm.
+    shape : (int, int)
+        Detector size (rows, columns), pixels.
+    offset_mm : (float, float)
+        Shift of the image window on the detector toward the patient's left and superior, mm on the
+        detector.
+    """
 
     head_center: np.ndarray
     magnification: float
@@ -80,18 +97,29 @@ class Beam:
 
     @property
     def source(self) -> np.ndarray:
+        """Source position, LPS mm, shape (3,)."""
         return self.head_center + (self.source_to_detector_mm / self.magnification) * ANTERIOR
 
     @property
     def detector_y(self) -> float:
+        """Detector plane's y coordinate (LPS, posterior), mm."""
         return float(self.source[1] + self.source_to_detector_mm)
 
     @property
     def centre_px(self) -> tuple[float, float]:
+        """The detector's centre (row, column), pixels."""
         return ((self.shape[0] - 1) / 2.0, (self.shape[1] - 1) / 2.0)
 
     def detector_points(self) -> tuple[np.ndarray, np.ndarray]:
-        """Detector x (patient's left, along columns) and z (superior, against rows) of each pixel (mm)."""
+        """Detector x (patient's left, along columns) and z (superior, against rows) of each pixel.
+
+        Returns
+        -------
+        cols : ndarray, shape (columns,)
+            x of each column, mm.
+        rows : ndarray, shape (rows,)
+            z of each row, mm.
+        """
         r0, c0 = self.centre_px
         cols = (np.arange(self.shape[1]) - c0) * self.detector_pixel_mm + self.head_center[0] + self.offset_mm[0]
         rows = self.head_center[2] + self.offset_mm[1] - (np.arange(self.shape[0]) - r0) * self.detector_pixel_mm
@@ -107,7 +135,20 @@ def _rotation(axis: np.ndarray, deg: float) -> np.ndarray:
 
 def frog_rotation(hip: HipAnatomy, abduction_deg: float, external_rotation_deg: float) -> np.ndarray:
     """Rotation of the femur about its head centre for the frog-leg position: external rotation about
-    the shaft's long axis, then abduction about the antero-posterior axis (the knee moves laterally)."""
+    the shaft's long axis, then abduction about the antero-posterior axis (the knee moves laterally).
+
+    Parameters
+    ----------
+    hip : HipAnatomy
+        The hip (its side and shaft axis).
+    abduction_deg, external_rotation_deg : float
+        The pose, degrees.
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+        Rotation matrix acting on LPS vectors from the head centre.
+    """
     ext = _rotation(-np.asarray(hip.shaft_axis), external_rotation_deg * (1 if hip.side == "left" else -1))
     abd = _rotation(ANTERIOR, abduction_deg * (1 if hip.side == "left" else -1))
     return abd @ ext
@@ -146,8 +187,25 @@ def attenuation_volume(anatomy: PelvisAnatomy, hip: HipAnatomy, beam: Beam, *, f
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The hip's attenuation in excess of the body tissue it replaces (1/mm) on a regular grid.
 
-    ``lesion_visible`` False renders the necrotic lesion radiographically occult (an early lesion
-    without mineral change): its band and core attenuate, with texture, as the yellow marrow they replace.
+    Parameters
+    ----------
+    anatomy : PelvisAnatomy
+        The label map.
+    hip : HipAnatomy
+        The hip radiographed (its centre centres the grid; its femur moves in the frog-leg view).
+    beam : Beam
+        The view; the grid covers its field of view at the depths of the hip.
+    frog : ndarray, shape (3, 3), optional
+        Rotation of the femur about the head centre (:func:`frog_rotation`); None for the AP pose.
+    prosthesis : bool
+        Replace the head and proximal neck by a metal total hip replacement.
+    step_mm : float
+        Grid spacing, mm.
+    texture_seed : int, optional
+        Seed of the trabecular texture over cancellous bone; None for none.
+    lesion_visible : bool
+        False renders the necrotic lesion radiographically occult (an early lesion without mineral
+        change): its band and core attenuate, with texture, as the yellow marrow they replace.
 
     Returns
     -------
@@ -223,7 +281,24 @@ def _body_paths(anatomy: PelvisAnatomy, beam: Beam) -> np.ndarray:
 
 def project(anatomy: PelvisAnatomy, hip: HipAnatomy, beam: Beam, **volume_kw) -> np.ndarray:
     """Line integrals of attenuation (unitless) on the detector, rows superior to inferior, columns
-    towards the patient's left."""
+    towards the patient's left.
+
+    Parameters
+    ----------
+    anatomy : PelvisAnatomy
+        The label map.
+    hip : HipAnatomy
+        The hip radiographed.
+    beam : Beam
+        The view.
+    **volume_kw
+        Passed to :func:`attenuation_volume` (``frog``, ``prosthesis``, ``step_mm``, ...).
+
+    Returns
+    -------
+    ndarray, shape beam.shape
+        Line integral through the body and the hip's attenuation volume.
+    """
     mu, x, y, z = attenuation_volume(anatomy, hip, beam, **volume_kw)
     s = float(y[1] - y[0])
     S = beam.source
@@ -253,6 +328,24 @@ def silhouette_depth_mm(hip: HipAnatomy, beam: Beam, rotation: np.ndarray | None
 
     The outline radius at each image angle is found by bisection on whether the ray meets the head
     (the head rotated by ``rotation`` about its centre for the frog-leg view).
+
+    Parameters
+    ----------
+    hip : HipAnatomy
+        The hip.
+    beam : Beam
+        The view (its source).
+    rotation : ndarray, shape (3, 3), optional
+        Rotation of the femur about the head centre (frog-leg view); None for the AP pose.
+    n_angles : int
+        Image angles around the whole circle (those within the dome sector are searched).
+
+    Returns
+    -------
+    depth_mm : float
+        Deepest inward displacement, mm (0 when intact).
+    angle_deg : float or None
+        Its image angle, degrees.
     """
     c, R = hip.c, hip.radius_mm
     S = beam.source
@@ -297,10 +390,43 @@ def silhouette_depth_mm(hip: HipAnatomy, beam: Beam, rotation: np.ndarray | None
 class RadiographSpec:
     """One radiograph of a label-map hip.
 
-    ``calibration``: "imager" (ImagerPixelSpacing + EstimatedRadiographicMagnificationFactor),
-    "pixel_spacing" (PixelSpacing at the patient, too) or "none" (pixel-only, as an exported image).
-    ``flipped`` mirrors the image left-right with PatientOrientation saying so. ``offset_mm`` moves the
-    image window on the detector (mm), so heads do not sit at the centre.
+    Attributes
+    ----------
+    anatomy : LabelmapSpec
+        The study whose anatomy is radiographed.
+    side : {"right", "left"}
+        The hip on the central ray.
+    view : {"AP", "frog"}
+        Anteroposterior, or frog-leg lateral (the femur abducted and externally rotated by ``frog_deg``).
+    magnification : float
+        Magnification of the head centre's plane.
+    source_to_detector_mm : float
+        Source-to-detector distance, mm.
+    detector_pixel_mm : float
+        Detector pixel pitch, mm.
+    shape : (int, int)
+        Detector size (rows, columns), pixels.
+    offset_mm : (float, float)
+        Moves the image window on the detector (mm), so heads do not sit at the centre.
+    volume_step_mm : float
+        Grid spacing of the attenuation volume, mm.
+    photometric : {"MONOCHROME1", "MONOCHROME2"}
+        Stored photometric interpretation.
+    flipped : bool
+        Mirror the image left-right, with PatientOrientation saying so.
+    calibration : {"imager", "pixel_spacing", "none"}
+        "imager" (ImagerPixelSpacing + EstimatedRadiographicMagnificationFactor), "pixel_spacing"
+        (PixelSpacing at the patient, too) or "none" (pixel-only, as an exported image).
+    prosthesis : bool
+        A metal total hip replacement in place of the head.
+    frog_deg : (float, float)
+        Abduction and external rotation of the frog-leg pose, degrees.
+    photons : float
+        Unattenuated quanta per pixel (quantum noise).
+    scatter_to_primary : float
+        Mean scatter-to-primary ratio.
+    seed : int
+        Seed of the texture, noise and display gamma.
     """
 
     anatomy: LabelmapSpec
@@ -328,7 +454,28 @@ def _beam(spec: RadiographSpec, hip: HipAnatomy) -> Beam:
 
 
 def render_radiograph(spec: RadiographSpec) -> tuple[np.ndarray, dict]:
-    """Pixels (bone bright, 12-bit, as stored after any flip) and the truth of the view."""
+    """Render one label-map radiograph and report its truth.
+
+    Parameters
+    ----------
+    spec : RadiographSpec
+        The view.
+
+    Returns
+    -------
+    pixels : ndarray of uint16, shape spec.shape
+        Bone bright, 12-bit, as stored after any flip.
+    truth : dict
+        The view (side, photometric, calibration, magnification, pixel sizes mm) and, per hip, the
+        projected head centre ``center_px`` (row, col) and radius (px and mm), the silhouette collapse
+        depth (mm) and its image direction, the 3-D depth (mm) and whether a prosthesis or a
+        radiographic lesion is drawn.
+
+    Raises
+    ------
+    InputError
+        When the spec describes an impossible hip.
+    """
     anatomy = spec.anatomy.anatomy()
     hip = anatomy.hip(spec.side)
     beam = _beam(spec, hip)
@@ -380,7 +527,22 @@ def render_radiograph(spec: RadiographSpec) -> tuple[np.ndarray, dict]:
 
 
 def write_labelmap_radiograph(path, spec: RadiographSpec, *, study_instance_uid: str | None = None) -> dict:
-    """Write one radiograph as DX DICOM; return its truth (with the file name)."""
+    """Write one radiograph as DX DICOM.
+
+    Parameters
+    ----------
+    path : path
+        The DICOM file.
+    spec : RadiographSpec
+        The view; ``calibration`` decides which pixel-size tags are written.
+    study_instance_uid : str, optional
+        Put the radiograph in this study (new when omitted).
+
+    Returns
+    -------
+    dict
+        Its truth (:func:`render_radiograph`) with the file name under ``"file"``.
+    """
     from pathlib import Path
 
     from onfh_imaging.io.dicom_write import write_radiograph
@@ -448,7 +610,13 @@ def write_labelmap_radiograph_study(out_dir, spec: LabelmapSpec, *, study_instan
 
 def xray_grid() -> list[tuple[str, RadiographSpec]]:
     """The radiograph benchmark: 10 views over sides, AP and frog-leg, collapse 0-4 mm, magnification
-    1.1-1.25, pixels 0.1-0.2 mm, MONOCHROME1 and 2, flipped images, pixel-only files and prostheses."""
+    1.1-1.25, pixels 0.1-0.2 mm, MONOCHROME1 and 2, flipped images, pixel-only files and prostheses.
+
+    Returns
+    -------
+    list of (str, RadiographSpec)
+        Name and spec of each view.
+    """
     from onfh_imaging.phantom.labelmap.study import HipDisease, LabelmapSpec
 
     D = HipDisease

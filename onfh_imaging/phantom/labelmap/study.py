@@ -52,11 +52,28 @@ LESION_LATERAL_WEIGHT: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class HipDisease:
-    """Disease of one hip: collapse depth and extent (mm, degrees), lesion preset, core and position
-    (the collapse lies on the lesion's axis), oedema. ``radiographic_lesion`` False makes the lesion
-    radiographically occult (ARCO I, an early lesion without mineral change: on the radiographs its band
-    and core attenuate as the marrow they replace, while MRI shows it); True draws its dense margin and
-    core (ARCO II)."""
+    """Disease of one hip.
+
+    Attributes
+    ----------
+    collapse_mm : float
+        Depth of the depressed segment, mm (0 for an intact head); it lies on the lesion's axis.
+    collapse_extent_deg : float
+        Angular radius of the depressed segment, degrees.
+    lesion : {"none", "small", "large", "irregular"}
+        Necrotic lesion preset.
+    core : {"fatty", "fluid", "mixed"}
+        Signal of the necrotic core.
+    oedema : bool
+        Marrow oedema around the lesion.
+    position : {"dome", "central", "medial"}
+        Lateral tilt of the lesion's axis (:data:`LESION_LATERAL_WEIGHT`): over the weight-bearing dome,
+        central, or medial.
+    radiographic_lesion : bool
+        True draws the lesion's dense margin and core on the radiographs (ARCO II); False makes it
+        radiographically occult (ARCO I, an early lesion without mineral change: on the radiographs its
+        band and core attenuate as the marrow they replace, while MRI shows it).
+    """
 
     collapse_mm: float = 0.0
     collapse_extent_deg: float = 25.0
@@ -73,7 +90,43 @@ class LabelmapSpec:
 
     Anatomy details not named here (neck, fovea, cortex and cartilage thicknesses, red-marrow islands,
     body size, tissue signals, coil layout) are drawn from ``seed``.
-    ``fov_offset_mm`` moves the field of view (LPS mm), e.g. to cut a head with an image edge.
+
+    Attributes
+    ----------
+    hips : {"both", "left", "right"}
+        Which hips are imaged (both are modelled).
+    right, left : HipDisease
+        Disease of each hip.
+    head_radius_mm : float
+        Femoral head radius, mm (the left head of a both-hips study differs by up to 0.5 mm).
+    joint_space_mm : float
+        Head to acetabular bone distance, mm (1-6).
+    coverage_pct, inclination_deg : float
+        Acetabular coverage (% of a hemisphere) and inclination of the cup, degrees.
+    cam_bump, effusion : bool
+        A cam-like bump at the head-neck junction; joint effusion.
+    in_plane_mm, slice_mm, gap_mm : float
+        Pixel size, slice thickness and gap between slices, mm.
+    matrix : (int, int)
+        In-plane matrix (rows, columns).
+    n_slices : int
+        Number of coronal slices.
+    oblique_deg : (float, float)
+        Rotation of the coronal grid, degrees.
+    snr : float
+        T1 reference tissue's signal over the noise standard deviation of one channel (STIR: 0.8 of it).
+    bias_strength : float
+        Receive-coil sensitivity: 0 uniform, 1 the full coil profile.
+    psf_fwhm_px : float
+        FWHM of the in-plane Gaussian blur, pixels.
+    fov_offset_mm : 3 floats
+        Shift of the field of view, LPS mm (e.g. to cut a head with an image edge).
+    stir : bool
+        Also write a coronal STIR series on the same grid.
+    seed : int
+        Seed of the drawn anatomy, signals, coil layout and noise.
+    patient_id, patient_name, study_date : str
+        DICOM identity of the study (``study_date`` as ``YYYYMMDD``).
     """
 
     hips: Literal["both", "left", "right"] = "right"
@@ -102,11 +155,32 @@ class LabelmapSpec:
     study_date: str = "20260101"
 
     def to_json(self) -> dict[str, Any]:
+        """The spec as a JSON-ready dict (nested :class:`HipDisease` as dicts).
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LabelmapSpec:
-        """Rebuild a spec from :meth:`to_json` output (unknown keys are an error)."""
+        """Rebuild a spec from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        data : dict
+            Output of :meth:`to_json` (lists where the spec holds tuples are accepted).
+
+        Returns
+        -------
+        LabelmapSpec
+
+        Raises
+        ------
+        InputError
+            When ``data`` holds a key that is not a spec field.
+        """
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise InputError(f"unknown label-map spec fields {sorted(unknown)}")
@@ -121,16 +195,38 @@ class LabelmapSpec:
 
     @classmethod
     def from_truth(cls, truth: str | os.PathLike | dict[str, Any]) -> LabelmapSpec:
+        """The spec recorded in a label-map ``truth.json``.
+
+        Parameters
+        ----------
+        truth : path or dict
+            A study folder, its ``truth.json``, or the loaded truth document.
+
+        Returns
+        -------
+        LabelmapSpec
+
+        Raises
+        ------
+        InputError
+            When the truth file cannot be read or its spec has unknown fields.
+        """
         data = truth if isinstance(truth, dict) else load_labelmap_truth(truth)
         return cls.from_json(data["spec"])
 
     @property
     def sides(self) -> tuple[str, ...]:
+        """The imaged sides, right first."""
         return ("right", "left") if self.hips == "both" else (self.hips,)
 
     def anatomy(self) -> PelvisAnatomy:
         """The label-map anatomy of this study (both hips are modelled; the field of view decides which
         are imaged).
+
+        Returns
+        -------
+        PelvisAnatomy
+            Both hips and the body, LPS mm.
 
         Raises
         ------
@@ -143,7 +239,18 @@ class LabelmapSpec:
             raise InputError(f"invalid label-map phantom: {exc}", hint="change the phantom options") from exc
 
     def grid_center(self, anatomy: PelvisAnatomy) -> np.ndarray:
-        """Field-of-view centre: the imaged head(s) raised by 0.45 R (to include the roof), plus the offset."""
+        """Field-of-view centre: the imaged head(s) raised by 0.45 R (to include the roof), plus the offset.
+
+        Parameters
+        ----------
+        anatomy : PelvisAnatomy
+            This spec's anatomy (:meth:`anatomy`).
+
+        Returns
+        -------
+        ndarray, shape (3,)
+            LPS mm.
+        """
         c = np.mean([anatomy.hip(s).c for s in self.sides], axis=0)
         return c + 0.45 * self.head_radius_mm * SUPERIOR + np.asarray(self.fov_offset_mm)
 
@@ -217,7 +324,24 @@ def _hip(spec: LabelmapSpec, side: str, disease: HipDisease, centre: np.ndarray,
 
 
 def build_anatomy(spec: LabelmapSpec) -> PelvisAnatomy:
-    """Both hips and the body of ``spec`` (secondary parameters drawn from ``spec.seed``)."""
+    """Both hips and the body of ``spec`` (secondary parameters drawn from ``spec.seed``).
+
+    Parameters
+    ----------
+    spec : LabelmapSpec
+        The study.
+
+    Returns
+    -------
+    PelvisAnatomy
+        LPS mm.
+
+    Raises
+    ------
+    ValueError
+        When the options describe an impossible hip (:meth:`LabelmapSpec.anatomy` reports it as an
+        InputError).
+    """
     rng = np.random.default_rng([spec.seed, 1])
     half_width = rng.uniform(85.0, 95.0)
     hips = []
@@ -241,7 +365,26 @@ def _uid(spec: LabelmapSpec, role: str) -> str:
 
 
 def render_labelmap_series(spec: LabelmapSpec, anatomy: PelvisAnatomy | None = None) -> dict[str, Any]:
-    """Render the study's series as Volumes: ``{"T1": Volume, "STIR": Volume (if spec.stir)}``."""
+    """Render the study's MR series.
+
+    Parameters
+    ----------
+    spec : LabelmapSpec
+        The study (grid, contrast, noise, seed).
+    anatomy : PelvisAnatomy, optional
+        The anatomy to render; default ``spec.anatomy()``.
+
+    Returns
+    -------
+    dict of str to Volume
+        ``"T1"``, and ``"STIR"`` when ``spec.stir``: coronal series of shape (slices, rows, columns) on one
+        grid (LPS mm).
+
+    Raises
+    ------
+    InputError
+        When the spec describes an impossible hip.
+    """
     anatomy = anatomy or spec.anatomy()
     grid = coronal_grid(spec.grid_center(anatomy), in_plane_mm=spec.in_plane_mm,
                         pitch_mm=spec.slice_mm + spec.gap_mm, matrix=spec.matrix, n_slices=spec.n_slices,
@@ -264,6 +407,18 @@ def write_labelmap_study(out_dir: str | os.PathLike, spec: LabelmapSpec) -> dict
 
     Layout: ``T1_COR/`` (coronal T1, InstanceNumber and file names shuffled), ``STIR_COR/`` (when
     ``spec.stir``; same grid, study and frame of reference) and ``truth.json`` (written last).
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder to create or fill; its series subfolders must not hold files yet.
+    spec : LabelmapSpec
+        The study.
+
+    Returns
+    -------
+    dict
+        The truth document (the first family's schema plus ``family``, ``anatomy`` and per-hip extras).
 
     Raises
     ------
@@ -331,7 +486,18 @@ def _imaged_hips(anatomy: PelvisAnatomy, grid) -> list[dict[str, Any]]:
 
 
 def anatomy_summary(anatomy: PelvisAnatomy) -> dict[str, Any]:
-    """The drawn anatomy in plain JSON types (for the record; the spec and seed rebuild it)."""
+    """The drawn anatomy in plain JSON types (for the record; the spec and seed rebuild it).
+
+    Parameters
+    ----------
+    anatomy : PelvisAnatomy
+        The anatomy.
+
+    Returns
+    -------
+    dict
+        ``{"hips": [...], "body": {...}}``, every field of the anatomy dataclasses (mm, degrees).
+    """
     def plain(v: Any) -> Any:
         if isinstance(v, dict):
             return {k: plain(x) for k, x in v.items()}
@@ -345,14 +511,32 @@ def anatomy_summary(anatomy: PelvisAnatomy) -> dict[str, Any]:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON, atomically."""
+    """Write ``data`` as indented JSON, atomically.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    data : dict
+        JSON-ready values; NumPy scalars and arrays are converted.
+    """
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else o.tolist())
         fh.write("\n")
 
 
 def load_labelmap_truth(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a label-map ``truth.json`` (a study folder or the file).
+    """Read a label-map ``truth.json``.
+
+    Parameters
+    ----------
+    path : path
+        A study folder or its ``truth.json``.
+
+    Returns
+    -------
+    dict
+        The truth document.
 
     Raises
     ------
@@ -377,7 +561,13 @@ def mr_grid() -> list[tuple[str, LabelmapSpec]]:
     """The MR benchmark grid: 18 named studies over radius 21-27 mm, collapse 0-4 mm, lesion none / small /
     large / irregular with fatty, fluid and mixed cores, slices 3-6 mm with and without gaps, pixels
     0.4-1.0 mm, obliquity, SNR 12-40, coil bias, partial fields of view, one and both hips, junction bump,
-    coverage 60-100 %, joint space 1-4 mm, effusion and oedema."""
+    coverage 60-100 %, joint space 1-4 mm, effusion and oedema.
+
+    Returns
+    -------
+    list of (str, LabelmapSpec)
+        Name and spec of each study.
+    """
     D = HipDisease
     cases = [
         ("lm00", dict(right=D(), head_radius_mm=24.0, slice_mm=4.0, in_plane_mm=0.7)),
