@@ -2,7 +2,8 @@
 
 Measured in one run, on the same study:
 
-- **opening**: the widget taking the series (and adding the empty layers Segment fills);
+- **opening**: the widget created and docked, taking the series (and adding the empty layers Segment fills,
+  made in a worker thread), before the toolkit's measuring modules are imported in this process;
 - **Segment**: click to layers shown and table filled, against :func:`onfh_imaging.pipeline.measure_mr`
   called directly (no GUI);
 - **re-measure**: an edit of the lesion labels to the table showing its new volume (without the
@@ -106,10 +107,6 @@ def main() -> None:
     from onfh_napari._widget import ReadingWidget
     from qtpy.QtWidgets import QApplication
 
-    from onfh_imaging.io import read_series
-    from onfh_imaging.measure.hip import measure_hip
-    from onfh_imaging.pipeline import measure_mr
-    from onfh_imaging.reading import measure_value, measured_masks
     from onfh_imaging.reads import HEAD, LESION
 
     viewer = napari.Viewer(show=True)
@@ -126,12 +123,18 @@ def main() -> None:
     widget = ReadingWidget(viewer)
     steps = StepMeter(widget._steps)
     viewer.window.add_dock_widget(widget, name="ONFH reading", area="right")
-    _wait(app, lambda: not widget._steps)
+    _wait(app, lambda: getattr(widget, "_placeholder_worker", None) is None and not widget._steps)
     end = time.perf_counter() + 1.0
     while time.perf_counter() < end:
         app.processEvents()
         time.sleep(0.002)
     open_block, open_step = meter.stop(), steps.take()
+    # imported after the opening, as a reader's session imports them only when it measures
+    from onfh_imaging.io import read_series
+    from onfh_imaging.measure.hip import measure_hip
+    from onfh_imaging.pipeline import measure_mr
+    from onfh_imaging.reading import measure_value, measured_masks
+
     files = widget.image_layer.metadata["onfh_files"]
     series = read_series([Path(f) for f in files])
 

@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from onfh_imaging.errors import InputError, OnfhError
+from onfh_imaging._reading_jobs import MeasureJob, measure_job, measure_job_shown
+from onfh_imaging._reading_masks import FRACTION_MARGIN_VOXELS, measured_masks
+from onfh_imaging._reading_surface import (
+    DISPLAY_CELL_VOXELS,
+    DisplaySurface,
+    decimate_surface,
+    display_surface,
+)
+from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Radiograph, Volume
 from onfh_imaging.reads import (
     ARCO_2019_STAGES,
@@ -42,19 +50,6 @@ from onfh_imaging.reads import (
 
 Progress = Callable[[float, str], None]
 STRUCTURES = (HEAD, LESION)
-
-FRACTION_MARGIN_VOXELS = 2
-"""Voxels kept around the labels on the grid a hip is measured on: a partial-volume surface reaches at
-most one voxel beyond its labels, and one more keeps the surface mesh off the grid's edge (the margin the
-segmentation keeps around its own fractions)."""
-
-DISPLAY_CELL_VOXELS = 0.5
-"""Cell of the deviation map shown on screen, in the image's finest voxel spacing. The measuring mesh steps
-every 0.5 mm, finer than the image samples the head; the finest detail an image of spacing s resolves has
-a period of 2 s, and cells of s / 2 still sample it four times per period. Merged vertices stay on the
-surface to within ``3 c**2 / (8 r)`` mm for cells of c mm on a head of radius r (0.01 mm for c = 0.7 mm,
-r = 22 mm), and a deviation is averaged over half a voxel: on the sample study (1.4 mm pixels) the mesh
-shrinks 3-fold and the deepest point of a 3 mm depression stays within 0.15 mm of its full-mesh value."""
 
 # (row label, section of the per-hip measures dict, key): each modality's own measures
 MR_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -81,13 +76,38 @@ RADIOGRAPH_ROWS: tuple[tuple[str, str, str], ...] = (
 
 
 def measure_value(measures: Mapping[str, Any] | None, section: str, key: str) -> Any:
-    """One value of a per-hip measures dict (JSON contract), or None where absent."""
+    """One value of a per-hip measures dict (JSON contract).
+
+    Parameters
+    ----------
+    measures : mapping or None
+        A hip's measures (``{"head": {...}, "lesion": {...}, ...}``), or None when not measured.
+    section, key : str
+        Where the value is: ``measures[section][key]``.
+
+    Returns
+    -------
+    object
+        The value, in the contract's unit (mm, mL, %, degrees...); None where absent.
+    """
     part = (measures or {}).get(section)
     return None if not isinstance(part, Mapping) else part.get(key)
 
 
 def format_value(value: Any) -> str:
-    """A measure as the reader sees it: ``-`` when absent, 3 significant decimals below 10."""
+    """A measure as the reader sees it.
+
+    Parameters
+    ----------
+    value : object
+        A measure (:func:`measure_value`).
+
+    Returns
+    -------
+    str
+        ``-`` when absent, ``yes``/``no`` for a flag, 3 decimals below 10 and 1 from 10 up for a number,
+        else the value's text.
+    """
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -97,143 +117,25 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _bounding_box(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(start, stop)`` ``(i, j, k)`` indices of a mask's non-zero voxels, or None when empty."""
-    if not mask.any():
-        return None
-    starts, stops = [], []
-    for axis in range(3):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        starts.append(hit[0])
-        stops.append(hit[-1] + 1)
-    return np.array(starts[::-1]), np.array(stops[::-1])
-
-
-def measured_masks(labels: Mapping[str, np.ndarray], automatic: Mapping[str, Volume],
-                   fractions: Mapping[str, Volume | None]) -> dict[str, Volume]:
-    """What to measure for masks the reader may have edited, all on one common grid.
-
-    Parameters
-    ----------
-    labels : mapping of str to ndarray, shape (nk, nj, ni)
-        The labels as the reader left them (non-zero inside), on the image grid, keyed by structure.
-    automatic : mapping of str to Volume
-        The automatic bool masks on the image grid, same keys.
-    fractions : mapping of str to Volume or None
-        The automatic partial-volume fractions (0..1) on a sub-grid of the image grid, same keys.
-
-    Returns
-    -------
-    dict of str to Volume
-        One float32 volume per structure, all on the same box of the image grid: the box of the
-        fractions and of every label (wherever the reader painted), widened by
-        :data:`FRACTION_MARGIN_VOXELS`. Where a voxel's label agrees with the automatic mask its
-        automatic fraction is kept (the sub-voxel surface); painted voxels count 1, erased ones 0.
-    """
-    grid = next(iter(automatic.values()))
-    boxes, offsets = [], {}
-    for name, fraction in fractions.items():
-        offset = None if fraction is None else fraction.offset_in(grid)
-        if offset is not None:
-            offsets[name] = np.array(offset)
-            boxes.append((offsets[name], offsets[name] + np.asarray(fraction.size)))
-    for array in labels.values():
-        box = _bounding_box(np.asarray(array) != 0)
-        if box is not None:
-            boxes.append((box[0] - FRACTION_MARGIN_VOXELS, box[1] + FRACTION_MARGIN_VOXELS))
-    if not boxes:
-        return {name: grid.with_array(np.zeros(grid.shape, np.float32)) for name in labels}
-    start = np.clip(np.min([b[0] for b in boxes], axis=0), 0, grid.size)
-    stop = np.clip(np.max([b[1] for b in boxes], axis=0), start, grid.size)
-    region = tuple(slice(a, b) for a, b in zip(start[::-1], stop[::-1]))
-    box = grid.crop(start, stop).with_array(np.zeros(tuple(stop[::-1] - start[::-1]), np.float32))
-    out = {}
-    for name, array in labels.items():
-        current = np.asarray(array)[region] != 0
-        value = current.astype(np.float32)
-        if name in offsets:
-            fraction = fractions[name]
-            lo = offsets[name] - start
-            part = tuple(slice(a, a + n) for a, n in zip(lo[::-1], fraction.shape))
-            kept = current[part] == np.asarray(automatic[name].array)[region][part]
-            value[part] = np.where(kept, fraction.array, value[part])
-        out[name] = box.with_array(value)
-    return out
-
-
-@dataclass(frozen=True)
-class DisplaySurface:
-    """A head surface as the deviation map shows it, decimated from the measuring mesh.
+@dataclass
+class HipDecision:
+    """A reader's decision on one hip: a final ARCO 2019 stage, or not assessable.
 
     Attributes
     ----------
-    vertices_lps : ndarray, shape (n, 3)
-        Vertex positions, LPS mm.
-    faces : ndarray, shape (m, 3)
-        Vertex indices of each triangle (orientation of the measuring mesh kept).
-    deviation_mm : ndarray, shape (n,)
-        Signed radial deviation from the reference sphere at each vertex (mm, negative inside; NaN
-        where the measuring mesh had none).
+    arco_2019 : str or None
+        One of :data:`~onfh_imaging.reads.ARCO_2019_STAGES`; ``"not assessable"`` (or None with
+        ``assessable=False``) records the hip as not assessable.
+    assessable : bool
+        False when the reader could not stage the hip.
+    comment : str
+        The reader's comment on this hip.
+
+    Raises
+    ------
+    InputError
+        On creation, for an assessable hip whose stage is not an ARCO 2019 stage.
     """
-
-    vertices_lps: np.ndarray
-    faces: np.ndarray
-    deviation_mm: np.ndarray
-
-
-def decimate_surface(vertices_lps: np.ndarray, faces: np.ndarray, deviation_mm: np.ndarray,
-                     cell_mm: float) -> DisplaySurface:
-    """Merge a mesh's vertices cell by cell (vertex clustering), averaging positions and deviations.
-
-    Parameters
-    ----------
-    vertices_lps : ndarray, shape (n, 3)
-        Vertex positions, LPS mm.
-    faces : ndarray, shape (m, 3)
-        Vertex indices of each triangle.
-    deviation_mm : ndarray, shape (n,)
-        A value per vertex (mm); NaN values are left out of their cell's mean.
-    cell_mm : float
-        Edge of the cubic cells whose vertices merge into one (mm).
-
-    Returns
-    -------
-    DisplaySurface
-        One vertex per occupied cell, at the mean of its vertices; the triangles that still join three
-        distinct vertices, each once.
-    """
-    vertices = np.asarray(vertices_lps, float)
-    values = np.asarray(deviation_mm, float)
-    cells = np.floor((vertices - vertices.min(axis=0)) / float(cell_mm)).astype(np.int64)
-    _, inverse = np.unique(cells, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    n = int(inverse.max()) + 1 if len(inverse) else 0
-    counts = np.bincount(inverse, minlength=n).astype(float)
-    merged = np.stack([np.bincount(inverse, weights=vertices[:, a], minlength=n) for a in range(3)], axis=1)
-    finite = np.isfinite(values)
-    sums = np.bincount(inverse[finite], weights=values[finite], minlength=n)
-    known = np.bincount(inverse[finite], minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(known > 0, sums / np.maximum(known, 1), np.nan)
-    tri = inverse[np.asarray(faces, np.int64)]
-    tri = tri[(tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])]
-    _, first = np.unique(np.sort(tri, axis=1), axis=0, return_index=True)
-    return DisplaySurface(merged / counts[:, None], tri[np.sort(first)], mean)
-
-
-def display_surface(measures: Any, grid: Volume) -> DisplaySurface | None:
-    """The deviation map of a hip's measures, decimated to :data:`DISPLAY_CELL_VOXELS` of ``grid``'s
-    finest spacing; None when the measures have no surface."""
-    mesh, deviation = getattr(measures, "mesh", None), getattr(measures, "deviation_mm", None)
-    if mesh is None or deviation is None:
-        return None
-    cell = DISPLAY_CELL_VOXELS * float(min(grid.spacing))
-    return decimate_surface(mesh.vertices_lps, mesh.faces, deviation, cell)
-
-
-@dataclass
-class HipDecision:
-    """A reader's decision on one hip: a final ARCO 2019 stage, or not assessable."""
 
     arco_2019: str | None
     assessable: bool = True
@@ -269,8 +171,20 @@ class HipRead:
     automatic_surface, surface : DisplaySurface or None
         The deviation maps of ``automatic_measures`` and ``measures`` as the screen shows them
         (:func:`display_surface`), MR only.
+    neck_axis_lps : ndarray, shape (3,), or None
+        Unit vector of the femoral neck axis (LPS), from the segmentation (MR only).
+    center_lps : ndarray, shape (3,), or None
+        Centre of the reference sphere, LPS mm: the measured one, else the segmented head's (MR only).
+    radius_mm : float or None
+        Radius of the reference sphere (MR) or of the head's circle (radiograph), mm.
+    automatic_error, error : str or None
+        Why the automatic / current measurement failed, or None.
+    segmentation_warnings : tuple of str
+        The segmentation's warnings about this hip.
     head_seed : list of tuple or None
         Points the reader placed to find this head (LPS mm, or row/column on a radiograph).
+    measured_hashes, automatic_hashes : dict of str to str
+        SHA-256 of each structure's labels when last measured, and of the automatic masks.
     """
 
     side: str
@@ -304,6 +218,7 @@ class HipRead:
         self.automatic_hashes = {s: mask_sha256(m) for s, m in self.automatic_masks.items()}
 
     def label_hashes(self) -> dict[str, str]:
+        """SHA-256 of each structure's labels as they are now (:func:`~onfh_imaging.reads.mask_sha256`)."""
         return {s: mask_sha256(a) for s, a in self.labels.items()}
 
     @property
@@ -318,6 +233,7 @@ class HipRead:
 
     @property
     def quality(self) -> dict[str, Any]:
+        """The quality block of the current (else automatic) measures: ``score``, ``needs_review``, ``reasons``."""
         return dict((self.current or self.automatic or {}).get("quality") or {})
 
     def notes(self) -> list[str]:
@@ -336,69 +252,21 @@ class HipRead:
 
 @dataclass
 class Segmented:
-    """What :meth:`ReadingSession.compute` found: hips and study-level warnings."""
+    """What :meth:`ReadingSession.compute` found: hips and study-level warnings.
+
+    Attributes
+    ----------
+    hips : list of HipRead
+        The hips found, right first; measured, or with the reason they were not.
+    warnings : list of str
+        Warnings about the study (a hip the pipeline skipped, no calibration ball...).
+    report : dict or None
+        The pipeline's whole measurement JSON (radiographs), or None.
+    """
 
     hips: list[HipRead]
     warnings: list[str]
     report: dict[str, Any] | None = None
-
-
-@dataclass
-class MeasureJob:
-    """The masks of one edited hip to measure (a snapshot of its labels)."""
-
-    side: str
-    masks: dict[str, Volume]
-    neck_axis_lps: Any
-    hashes: dict[str, str]
-    image: Volume | None = None  # the T1 image: the JIC type is read on it again with the edited lesion
-
-
-def measure_job(job: MeasureJob) -> tuple[str, dict[str, str], dict[str, Any] | None, Any]:
-    """Measure and stage one :class:`MeasureJob` (the JIC type read again on its T1 image, if any).
-
-    Parameters
-    ----------
-    job : MeasureJob
-
-    Returns
-    -------
-    tuple
-        ``(side, hashes, measures dict, HipMeasures)``; ``(side, hashes, None, reason)`` when it failed.
-    """
-    from onfh_imaging.measure.hip import measure_hip
-    from onfh_imaging.measure.jic import classify_jic, with_jic
-    from onfh_imaging.staging import stage_hip
-
-    try:
-        measures = stage_hip(measure_hip(job.masks[HEAD], job.masks[LESION], side=job.side,
-                                         neck_axis_lps=job.neck_axis_lps))
-    except OnfhError as exc:
-        return job.side, job.hashes, None, str(exc)
-    jic = None
-    if job.image is not None:
-        jic = classify_jic(job.image, job.masks[LESION], measures.sphere.center_lps, measures.sphere.radius_mm,
-                           job.side)
-    return job.side, job.hashes, with_jic(measures.to_dict(), jic), measures
-
-
-def measure_job_shown(job: MeasureJob) -> tuple[tuple[str, dict[str, str], dict[str, Any] | None, Any],
-                                                DisplaySurface | None]:
-    """:func:`measure_job`, with the deviation map the screen shows (:func:`display_surface`), so a worker
-    makes both and the viewer only displays them.
-
-    Parameters
-    ----------
-    job : MeasureJob
-
-    Returns
-    -------
-    tuple
-        ``(measure_job result, DisplaySurface or None)``; None when it failed or has no surface.
-    """
-    result = measure_job(job)
-    shown = None if result[2] is None else display_surface(result[3], job.masks[HEAD])
-    return result, shown
 
 
 def _seeds(head_seeds: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -419,6 +287,19 @@ class ReadingSession:
         Its header summary (``series_instance_uid``, ``study_instance_uid``...).
     fluid_sensitive : Volume, optional
         A STIR / fat-suppressed series on the same grid (MR), used as the pipeline uses it.
+
+    Attributes
+    ----------
+    image, info, fluid_sensitive
+        As given.
+    hips : list of HipRead
+        The hips of the automatic read (right first), with the reader's edits; empty before :meth:`load`.
+    warnings : list of str
+        The study's warnings.
+    report : dict or None
+        The pipeline's measurement JSON (radiographs).
+    segmented : bool
+        True once a result was loaded.
     """
 
     def __init__(self, image: Volume | Radiograph, info: Any = None, *, fluid_sensitive: Volume | None = None):
@@ -433,6 +314,7 @@ class ReadingSession:
     # --- what is being read ---------------------------------------------------------------------
     @property
     def is_radiograph(self) -> bool:
+        """True when the series is a radiograph (else an MR volume)."""
         return isinstance(self.image, Radiograph)
 
     @property
@@ -445,17 +327,46 @@ class ReadingSession:
 
     @property
     def series_instance_uid(self) -> str | None:
+        """The series' SeriesInstanceUID, or None when its header has none."""
         uid = self._info("series_instance_uid")
         return None if uid in (None, "") else str(uid)
 
     def hip(self, side: str) -> HipRead:
+        """One hip of the session.
+
+        Parameters
+        ----------
+        side : str
+            ``"left"`` or ``"right"``.
+
+        Returns
+        -------
+        HipRead
+
+        Raises
+        ------
+        KeyError
+            When the session has no such hip.
+        """
         for hip in self.hips:
             if hip.side == side:
                 return hip
         raise KeyError(f"no {side} hip in this session")
 
     def table(self, side: str) -> list[tuple[str, str, str]]:
-        """``(label, automatic, current)`` text of each of this modality's rows for one hip."""
+        """The table of one hip's measures, as the reader sees it.
+
+        Parameters
+        ----------
+        side : str
+            ``"left"`` or ``"right"``.
+
+        Returns
+        -------
+        list of tuple of str
+            ``(label, automatic, current)`` text (:func:`format_value`) of each of this modality's rows
+            (:attr:`rows`).
+        """
         hip = self.hip(side)
         return [(label, format_value(measure_value(hip.automatic, s, k)), format_value(measure_value(hip.current, s, k)))
                 for label, s, k in self.rows]
@@ -476,6 +387,7 @@ class ReadingSession:
                 "warnings": list(self.warnings)}
 
     def has_edits(self) -> bool:
+        """True when any hip's labels differ from its automatic masks."""
         return any(h.edited for h in self.hips)
 
     # --- segmentation ---------------------------------------------------------------------------
@@ -560,6 +472,7 @@ class ReadingSession:
         Parameters
         ----------
         segmented : Segmented
+            A :meth:`compute` result for this session's series.
         """
         self.hips = list(segmented.hips)
         self.warnings = list(segmented.warnings)
@@ -567,7 +480,15 @@ class ReadingSession:
         self.segmented = True
 
     def segment(self, *, head_seeds: Mapping[str, Any] | None = None, progress: Progress | None = None) -> None:
-        """:meth:`compute` then :meth:`load`, in one call."""
+        """:meth:`compute` then :meth:`load`, in one call.
+
+        Parameters
+        ----------
+        head_seeds : mapping of side to points, optional
+            As :meth:`compute`.
+        progress : callable, optional
+            ``progress(fraction, message)``.
+        """
         self.load(self.compute(head_seeds=head_seeds, progress=progress))
 
     # --- edits ----------------------------------------------------------------------------------
@@ -576,6 +497,16 @@ class ReadingSession:
 
         A hip whose labels equal the automatic masks again (undo) gets its automatic measures back
         at once, without a job.
+
+        Parameters
+        ----------
+        sides : sequence of str, optional
+            Only these sides; None looks at every hip.
+
+        Returns
+        -------
+        list of MeasureJob
+            One per hip to measure again, for :func:`measure_job` (anywhere: a job holds copies).
         """
         out = []
         for hip in self.hips:
@@ -599,8 +530,13 @@ class ReadingSession:
               surfaces: Sequence[DisplaySurface | None] | None = None) -> None:
         """Take :func:`measure_job` results as the hips' current measures.
 
-        ``surfaces`` are their deviation maps as :func:`display_surface` makes them, one per result, when
-        they were made where the measuring ran (the worker); otherwise they are made here.
+        Parameters
+        ----------
+        results : sequence of tuple
+            :func:`measure_job` results, ``(side, hashes, measures dict or None, HipMeasures or reason)``.
+        surfaces : sequence of DisplaySurface or None, optional
+            Their deviation maps as :func:`display_surface` makes them, one per result, when they were
+            made where the measuring ran (the worker); otherwise they are made here.
         """
         for n, (side, hashes, measures_dict, measures) in enumerate(results):
             hip = self.hip(side)
@@ -630,6 +566,7 @@ class ReadingSession:
         Parameters
         ----------
         decisions : mapping of side to HipDecision
+            The decision for each hip.
 
         Raises
         ------
@@ -652,8 +589,33 @@ class ReadingSession:
         """Store one read: a decision per hip, masks, automatic and confirmed measures.
 
         Edited hips not measured yet are measured first, so the stored measures are those of the
-        stored masks. Raises :class:`~onfh_imaging.errors.InputError` (nothing stored) when a hip has
-        no decision, or a stage for a hip whose measurement failed.
+        stored masks.
+
+        Parameters
+        ----------
+        store : ReadStore
+            The append-only reads database.
+        reader : str
+            Who confirms.
+        decisions : mapping of side to HipDecision
+            One decision per hip of the session.
+        comment : str
+            A comment on the whole read.
+        blind : bool
+            True when the reader did not see previous reads before confirming.
+        source_datasets : sequence of pydicom.Dataset, optional
+            The series' DICOM headers, for the DICOM SEG and SR written with the read.
+
+        Returns
+        -------
+        ReadRecord
+            The stored read, with the paths of the files written.
+
+        Raises
+        ------
+        InputError
+            Nothing stored: when a hip has no decision, a stage is given for a hip whose measurement
+            failed, or the series has no SeriesInstanceUID.
         """
         self.remeasure()
         self.check_decisions(decisions)

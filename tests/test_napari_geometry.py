@@ -10,10 +10,9 @@ import pytest
 napari = pytest.importorskip("napari", reason="napari is not installed")
 pytest.importorskip("qtpy", reason="qtpy is not installed")
 
-from napari.layers import Image, Shapes  # noqa: E402
-
-from onfh_imaging.geometry import Radiograph, Volume  # noqa: E402
-from onfh_napari._reader import (  # noqa: E402
+from napari.layers import Image, Shapes
+from onfh_napari._geometry import hip_regions, line_lengths_mm, reference_sphere_ellipses
+from onfh_napari._reader import (
     META_VOLUME,
     lps_to_world,
     napari_get_reader,
@@ -21,8 +20,9 @@ from onfh_napari._reader import (  # noqa: E402
     volume_layer,
     volume_transform,
 )
-from onfh_imaging.reads import HEAD  # noqa: E402
-from onfh_napari._layers import hip_regions, line_lengths_mm, reference_sphere_ellipses  # noqa: E402
+
+from onfh_imaging.geometry import Radiograph, Volume
+from onfh_imaging.reads import HEAD
 
 
 def _rotation(ax_deg: float, az_deg: float) -> np.ndarray:
@@ -147,9 +147,10 @@ def test_in_plane_axes_follow_the_radiological_display_convention():
 
 
 def test_radiographs_beside_an_mr_series_start_hidden(tmp_path):
+    from onfh_napari._reader import META_RADIOGRAPH, read_study
+
     from onfh_imaging.io.dicom_write import write_radiograph
     from onfh_imaging.phantom import PhantomSpec, write_phantom_study
-    from onfh_napari._reader import META_RADIOGRAPH, read_study
 
     write_phantom_study(tmp_path / "study", PhantomSpec(hips="right", matrix=(64, 64), n_slices=6))
     for name in ("ap.dcm", "frog.dcm"):

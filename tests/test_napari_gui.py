@@ -255,7 +255,8 @@ def test_results_are_shown_one_layer_per_step_and_slices_do_not_remeasure(make_n
     results = []
     real = widget._on_segmented
     widget._on_segmented = results.append  # hold the result to apply its steps by hand
-    qtbot.waitUntil(lambda: not widget._steps, timeout=30_000)
+    # the empty layers are made in a worker thread, then added one per step
+    qtbot.waitUntil(lambda: widget._placeholder_worker is None and not widget._steps, timeout=30_000)
     widget.segment(ask=False)
     qtbot.waitUntil(lambda: bool(results), timeout=180_000)
     opened = list(viewer.layers)  # the layers Segment fills were added when the series was opened
@@ -370,7 +371,7 @@ def test_blind_read_hides_previous_reads_until_confirmed(make_napari_viewer, qtb
     stir = next(n for n, layer in enumerate(second._image_layers()) if layer is not second.image_layer)
     second.series_combo.setCurrentIndex(stir)
     assert second.layers == {} and second.hips == [] and "press Segment" in second.status.text()
-    qtbot.waitUntil(lambda: not second._steps, timeout=30_000)
+    qtbot.waitUntil(lambda: second._placeholder_worker is None and not second._steps, timeout=30_000)
     heads = [layer for layer in viewer2.layers if layer.name == "femoral heads"]  # the STIR's own, empty
     assert len(heads) == 1 and not heads[0].data.any() and heads[0].data.shape == second.volume.shape
 

@@ -84,7 +84,20 @@ class ConfirmDialog(QDialog):
 
 
 def ask_discard_edits(parent: QWidget, sides: Sequence[str]) -> bool:
-    """Ask whether segmenting again may discard the reader's edits of ``sides``; True to go on."""
+    """Ask whether segmenting again may discard the reader's edits.
+
+    Parameters
+    ----------
+    parent : QWidget
+        The widget the question box belongs to.
+    sides : sequence of str
+        The hips whose masks were edited.
+
+    Returns
+    -------
+    bool
+        True when the reader chose to segment again.
+    """
     answer = QMessageBox.question(
         parent, "Segment again?",
         f"Segmenting again discards your edits of the {' and '.join(sides)} hip masks. Segment again?",

@@ -14,9 +14,17 @@ from typing import Any
 import numpy as np
 
 from onfh_imaging.geometry import Radiograph, Volume
-from onfh_imaging.reading import DisplaySurface, HipRead
+from onfh_imaging.reading import HipRead
 from onfh_imaging.reads import HEAD, LESION
 
+from ._geometry import (
+    deviation_limit_mm,
+    prepare_labels,
+    reference_circle,
+    sphere_ellipses,
+    sphere_placement,
+    surfaces_data,
+)
 from ._reader import radiograph_transform, volume_transform
 
 HEAD_COLOR = (0.25, 0.55, 1.0, 1.0)
@@ -31,109 +39,43 @@ OUTLINE_PX = 1
 DEVIATION_COLORMAP = "coolwarm"
 META_PLACED = "onfh_sphere"  # (side, (centre LPS mm, radius mm)) of each sphere a layer shows
 META_SURFACE = "onfh_surface"  # the DisplaySurfaces a deviation layer shows, hip by hip
-DEVIATION_MIN_LIMIT_MM = 0.5
-"""Smallest half-range of the deviation colour bar (mm): the collapse detection limit, so an intact head
-does not fill the whole colour range with noise."""
 DEVIATION_LEGEND = ("Deviation from the reference sphere, mm: blue below the sphere (depression, collapse), "
                     "red above it; the colour bar is shown in the 3D view.")
 
 
 def label_colormap(color: tuple[float, ...]) -> Any:
-    """A labels colormap with label 1 in ``color`` and everything else transparent."""
+    """A labels colormap with label 1 in ``color`` and everything else transparent.
+
+    Parameters
+    ----------
+    color : tuple of float
+        RGBA, each 0..1.
+
+    Returns
+    -------
+    napari.utils.colormaps.DirectLabelColormap
+    """
     from napari.utils.colormaps import DirectLabelColormap
 
     return DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: color})
 
 
-def line_lengths_mm(layer: Any) -> list[float]:
-    """Length in world units (mm) of every line of a Shapes layer, through the layer's full transform."""
-    lengths = []
-    for shape, kind in zip(layer.data, layer.shape_type):
-        if kind not in ("line", "path") or len(shape) < 2:
-            continue
-        world = np.array([layer.data_to_world(p) for p in shape])
-        lengths.append(float(np.linalg.norm(np.diff(world, axis=0), axis=1).sum()))
-    return lengths
-
-
-def reference_sphere_ellipses(volume: Volume, center_lps: Any, radius_mm: float) -> list[np.ndarray]:
-    """The reference sphere's cross-section on every slice of ``volume``, as Shapes ellipses.
-
-    Each ellipse is 4 corners of its bounding box in ``(k, j, i)`` data coordinates, to be shown
-    with the image's own transform (:func:`~onfh_napari._reader.volume_transform`).
-    """
-    ci, cj, ck = volume.lps_to_index(np.asarray(center_lps, dtype=float))
-    si, sj, sk = volume.spacing
-    ellipses = []
-    for k in range(volume.shape[0]):
-        d = (k - ck) * sk
-        if abs(d) >= radius_mm:
-            continue
-        r = float(np.sqrt(radius_mm**2 - d**2))
-        ri, rj = r / si, r / sj
-        ellipses.append(np.array([[k, cj - rj, ci - ri], [k, cj - rj, ci + ri],
-                                  [k, cj + rj, ci + ri], [k, cj + rj, ci - ri]]))
-    return ellipses
-
-
-def reference_circle(radiograph: Radiograph, head: dict[str, Any]) -> np.ndarray | None:
-    """A radiograph hip's reference circle as one Shapes ellipse in ``(row, column)`` pixels, or None."""
-    if head.get("center_px") is None or head.get("radius_px") is None:
-        return None
-    r, c = head["center_px"]
-    if radiograph.calibrated and head.get("radius_mm") is not None:
-        rr, rc = (float(head["radius_mm"]) / s for s in radiograph.pixel_size_mm)
-    else:
-        rr = rc = float(head["radius_px"])
-    return np.array([[r - rr, c - rc], [r - rr, c + rc], [r + rr, c + rc], [r + rr, c - rc]])
-
-
-def surface_data(volume: Volume, surface: DisplaySurface | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """A hip's deviation map (:attr:`~onfh_imaging.reading.HipRead.surface`, already decimated for display)
-    in the image's ``(k, j, i)`` array coordinates, with its deviation (mm)."""
-    if surface is None:
-        return None
-    vertices = volume.lps_to_index(np.asarray(surface.vertices_lps, float))[:, ::-1]
-    return vertices, np.asarray(surface.faces), np.asarray(surface.deviation_mm, dtype=float)
-
-
-def deviation_limit_mm(deviation: np.ndarray) -> float:
-    """Half-range of the deviation colour bar, mm: symmetric about 0 so white means on the sphere."""
-    return float(max(np.nanmax(np.abs(deviation)), DEVIATION_MIN_LIMIT_MM))
-
-
 def set_outline(layers: list[Any], outline: bool) -> None:
-    """Draw labels as outlines (the low-signal band stays visible) or filled."""
+    """Draw labels as outlines (the low-signal band stays visible) or filled.
+
+    Parameters
+    ----------
+    layers : list of napari.layers.Labels
+        The layers to draw.
+    outline : bool
+        True for outlines of :data:`OUTLINE_PX` pixels, False for filled masks at :data:`MASK_OPACITY`.
+    """
     contour, opacity = (OUTLINE_PX, OUTLINE_OPACITY) if outline else (0, MASK_OPACITY)
     for layer in layers:  # each change redraws the layer: only what changes is set
         if layer.contour != contour:
             layer.contour = contour
         if layer.opacity != opacity:
             layer.opacity = opacity
-
-
-def hip_world_center(image_layer: Any, hip: HipRead, volume: Volume | None) -> np.ndarray | None:
-    """World position (napari coordinates, mm) of a hip's head centre, or None when unknown."""
-    if volume is not None:
-        if hip.center_lps is None:
-            return None
-        data = volume.lps_to_index(hip.center_lps)[::-1]
-    else:
-        head = (hip.current or hip.automatic or {}).get("head") or {}
-        if head.get("center_px") is None:
-            return None
-        data = np.asarray(head["center_px"], float)
-    return np.asarray(image_layer.data_to_world(data), float)
-
-
-def seed_points(layer: Any, volume: Volume | None) -> dict[str, list[tuple[float, ...]]]:
-    """The head seeds of a Points layer per side: LPS mm on MR, ``(row, column)`` on a radiograph."""
-    sides = list(layer.features["side"]) if "side" in layer.features else []
-    seeds: dict[str, list[tuple[float, ...]]] = {}
-    for point, side in zip(np.asarray(layer.data, float), sides):
-        where = volume.index_to_lps(point[::-1]) if volume is not None else point
-        seeds.setdefault(str(side), []).append(tuple(float(v) for v in where))
-    return seeds
 
 
 LAYER_NAMES = {HEAD: "femoral heads", LESION: "lesions", "sphere": "reference spheres",
@@ -144,72 +86,27 @@ CIRCLE_LAYER_NAME = "reference circles"
 """The layer of a radiograph's reference circles, every hip's (the MR's is ``LAYER_NAMES["sphere"]``)."""
 
 
-def _placed(hip: HipRead) -> tuple[tuple[float, ...], float] | None:
-    return None if hip.center_lps is None else (tuple(np.asarray(hip.center_lps, float)), float(hip.radius_mm))
-
-
 def _same(shown: Any, surfaces: tuple[Any, ...]) -> bool:
     """True when a layer shows these very maps (the same objects, in the same order)."""
     return shown is not None and len(shown) == len(surfaces) and all(a is b for a, b in zip(shown, surfaces))
 
 
-def hip_regions(hips: list[HipRead], volume: Volume) -> dict[str, np.ndarray]:
-    """Each hip's part of the image grid: the voxels nearer (in mm) to its head than to the other's.
-
-    The femoral heads lie either side of the body's midline, so a voxel nearer one head belongs to that
-    hip, wherever the reader paints; the head's position is the centroid of its labels (the automatic
-    masks, as loaded).
+def labels_layer(data: np.ndarray, structure: str, volume: Volume) -> Any:
+    """The head or lesion Labels layer of every hip of an image (not added to a viewer).
 
     Parameters
     ----------
-    hips : list of HipRead
-        The hips with labels (others are left out).
+    data : ndarray of uint8, shape (nk, nj, ni)
+        The labels, 1 inside.
+    structure : str
+        ``"femoral_head"`` or ``"lesion"``: the layer's name and colour.
     volume : Volume
-        The image grid, shape ``(nk, nj, ni)``.
+        The image the layer lies on (its transform), shape ``(nk, nj, ni)``.
 
     Returns
     -------
-    dict of str to ndarray of bool, shape (nk, nj, ni)
-        Side -> its voxels; the regions do not overlap and cover the grid.
+    napari.layers.Labels
     """
-    placed = [h for h in hips if h.labels and np.any(h.labels[HEAD])]
-    if len(placed) <= 1:
-        return {h.side: np.ones(volume.shape, bool) for h in placed}
-    affine = volume.affine_lps
-    index = np.ogrid[tuple(slice(0, n) for n in volume.shape)]  # k, j, i
-    scores = []
-    for hip in placed:
-        centre = volume.index_to_lps(np.argwhere(hip.labels[HEAD]).mean(axis=0)[::-1])
-        # |p - c|^2 - |p|^2 = |c|^2 - 2 p.c, with p = A (i, j, k) + origin: linear in the indices
-        weight = affine[:3, :3].T @ centre
-        scores.append(float(centre @ centre - 2 * affine[:3, 3] @ centre)
-                      - 2 * (weight[0] * index[2] + weight[1] * index[1] + weight[2] * index[0]))
-    owner = np.argmin(np.broadcast_arrays(*scores), axis=0)
-    return {hip.side: owner == n for n, hip in enumerate(placed)}
-
-
-def combined_labels(hips: list[HipRead], structure: str, regions: dict[str, np.ndarray],
-                    shape: tuple[int, ...]) -> np.ndarray:
-    """Every hip's labels of one structure in one ``uint8`` array (1 inside), each within its region."""
-    combined = np.zeros(shape, np.uint8)
-    for hip in hips:
-        if hip.side in regions and structure in hip.labels:
-            combined[regions[hip.side] & (np.asarray(hip.labels[structure]) != 0)] = 1
-    return combined
-
-
-def prepare_labels(hips: list[HipRead], volume: Volume) -> dict[str, Any]:
-    """The hips' regions and combined head and lesion labels (made in a worker thread before they are shown):
-    ``{"regions": ..., "femoral_head": ..., "lesion": ...}``."""
-    regions = hip_regions(hips, volume)
-    prepared: dict[str, Any] = {"regions": regions}
-    for structure in (HEAD, LESION):
-        prepared[structure] = combined_labels(hips, structure, regions, volume.shape)
-    return prepared
-
-
-def labels_layer(data: np.ndarray, structure: str, volume: Volume) -> Any:
-    """The head or lesion Labels layer of every hip of an image (not added to a viewer)."""
     from napari.layers import Labels
 
     color = HEAD_COLOR if structure == HEAD else LESION_COLOR
@@ -217,14 +114,20 @@ def labels_layer(data: np.ndarray, structure: str, volume: Volume) -> Any:
                   **volume_transform(volume))
 
 
-def sphere_ellipses(hips: list[HipRead], volume: Volume) -> list[np.ndarray]:
-    """Every hip's reference sphere, its section on every slice, as Shapes ellipses."""
-    return [e for hip in hips if _placed(hip) is not None
-            for e in reference_sphere_ellipses(volume, hip.center_lps, hip.radius_mm)]
-
-
 def circle_layer(ellipses: list[np.ndarray], radiograph: Radiograph) -> Any:
-    """The reference circles' Shapes layer of a radiograph's hips (not added to a viewer)."""
+    """The reference circles' Shapes layer of a radiograph's hips (not added to a viewer).
+
+    Parameters
+    ----------
+    ellipses : list of ndarray, shape (4, 2)
+        :func:`~onfh_napari._geometry.reference_circle` of each hip, ``(row, column)`` pixels.
+    radiograph : Radiograph
+        The image the layer lies on (its pixel size).
+
+    Returns
+    -------
+    napari.layers.Shapes
+    """
     from napari.layers import Shapes
 
     return Shapes(ellipses, ndim=2, shape_type="ellipse", name=CIRCLE_LAYER_NAME, edge_color=SPHERE_COLOR,
@@ -232,30 +135,50 @@ def circle_layer(ellipses: list[np.ndarray], radiograph: Radiograph) -> Any:
 
 
 def sphere_layer(ellipses: list[np.ndarray], volume: Volume) -> Any:
-    """The reference spheres' Shapes layer (not added to a viewer)."""
+    """The reference spheres' Shapes layer (not added to a viewer).
+
+    Parameters
+    ----------
+    ellipses : list of ndarray, shape (4, 3)
+        The spheres' sections (:func:`~onfh_napari._geometry.sphere_ellipses`), ``(k, j, i)``.
+    volume : Volume
+        The image the layer lies on (its transform), shape ``(nk, nj, ni)``.
+
+    Returns
+    -------
+    napari.layers.Shapes
+    """
     from napari.layers import Shapes
 
     return Shapes(ellipses, ndim=3, shape_type="ellipse", name=LAYER_NAMES["sphere"], edge_color=SPHERE_COLOR,
                   face_color="transparent", edge_width=SPHERE_EDGE_WIDTH, opacity=0.8, **volume_transform(volume))
 
 
-def surfaces_data(volume: Volume, surfaces: list[DisplaySurface]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Several deviation maps as one mesh in ``(k, j, i)`` array coordinates, with their deviation (mm)."""
-    parts = [p for p in (surface_data(volume, s) for s in surfaces) if p is not None]
-    if not parts:
-        return None
-    offsets = np.cumsum([0] + [len(v) for v, _, _ in parts[:-1]])
-    return (np.concatenate([v for v, _, _ in parts]), np.concatenate([f + o for (_, f, _), o in zip(parts, offsets)]),
-            np.concatenate([d for _, _, d in parts]))
-
-
 def deviation_layer(surface: tuple[np.ndarray, np.ndarray, np.ndarray], volume: Volume) -> Any:
-    """The deviation maps as one hidden Surface layer; :meth:`ReadLayers.colorbar` shows its colour bar."""
+    """The deviation maps as one hidden Surface layer; :meth:`ReadLayers.colorbar` shows its colour bar.
+
+    Parameters
+    ----------
+    surface : tuple of ndarray
+        The maps as one mesh (:func:`~onfh_napari._geometry.surfaces_data`), deviation in mm.
+    volume : Volume
+        The image the layer lies on (its transform), shape ``(nk, nj, ni)``.
+
+    Returns
+    -------
+    napari.layers.Surface
+        Coloured from blue (below the sphere) to red (above), symmetric about 0 mm.
+    """
     from napari.layers import Surface
 
     limit = deviation_limit_mm(surface[2])
     return Surface(surface, name=LAYER_NAMES["deviation"], colormap=DEVIATION_COLORMAP,
                    contrast_limits=(-limit, limit), visible=False, **volume_transform(volume))
+
+
+def _empty_layer(key: str, volume: Volume) -> Any:
+    """An empty head or lesion Labels layer, or an empty sphere Shapes layer, on ``volume``."""
+    return labels_layer(np.zeros(volume.shape, np.uint8), key, volume) if key != "sphere" else sphere_layer([], volume)
 
 
 class ReadLayers(dict):
@@ -265,15 +188,27 @@ class ReadLayers(dict):
     (:func:`hip_regions`): a side's entries are those shared layers, and :meth:`hip_labels` is a hip's part.
     :meth:`placeholders` adds them empty when the image is opened, so that showing a result only sets data
     on existing layers (adding a layer, its visual built, is what costs time). Each method is one step of
-    the viewer's work and sets nothing that has not changed (each change redraws the layer). A radiograph
+    the viewer's work and sets nothing that has not changed (each change redraws the layer). A
     radiograph's hips share one reference circle layer (:meth:`circles`).
 
     Parameters
     ----------
     viewer : napari.Viewer
+        The viewer the layers are added to.
     on_edit : callable
         Called with a hip's side whenever the reader edits its labels (not while :attr:`loading`, nor
         when napari only redraws a layer for another slice).
+
+    Attributes
+    ----------
+    viewer, on_edit
+        As given.
+    loading : bool
+        True while the layers' data are being set (their events are not edits then).
+    shared : dict of str to napari layer
+        Structure (``"femoral_head"``, ``"lesion"``, ``"sphere"``, ``"deviation"``) -> the layer of every hip.
+    regions : dict of str to ndarray of bool, shape (nk, nj, ni)
+        Each MR hip's part of the grid (:func:`~onfh_napari._geometry.hip_regions`).
     """
 
     def __init__(self, viewer: Any, on_edit: Any):
@@ -293,11 +228,35 @@ class ReadLayers(dict):
         return changed
 
     def hip_labels(self, side: str, structure: str) -> np.ndarray:
-        """A hip's head or lesion labels as the layer shows them now (``uint8``, on the image grid)."""
+        """A hip's head or lesion labels as the layer shows them now.
+
+        Parameters
+        ----------
+        side : str
+            ``"left"`` or ``"right"``.
+        structure : str
+            ``"femoral_head"`` or ``"lesion"``.
+
+        Returns
+        -------
+        ndarray of uint8, shape (nk, nj, ni)
+            The layer's labels within the hip's region, 0 elsewhere.
+        """
         return self.shared[structure].data * self.regions[side]
 
     def sync(self, side: str) -> dict[str, np.ndarray]:
-        """A hip's labels as the layers show them now, structure -> array (the edits so far taken in)."""
+        """A hip's labels as the layers show them now (the edits so far taken in).
+
+        Parameters
+        ----------
+        side : str
+            ``"left"`` or ``"right"``.
+
+        Returns
+        -------
+        dict of str to ndarray of uint8, shape (nk, nj, ni)
+            Structure -> :meth:`hip_labels`; empty before the hip's labels are shown.
+        """
         labels = {}
         for structure in (HEAD, LESION):
             if structure in self.shared and side in self.regions:
@@ -331,14 +290,50 @@ class ReadLayers(dict):
             return None
         return layer
 
-    def placeholders(self, volume: Volume) -> list[Any]:
-        """Steps adding the empty head, lesion and sphere layers of an image, one layer per step."""
+    @staticmethod
+    def placeholder_layers(volume: Volume) -> dict[str, Any]:
+        """The empty head, lesion and sphere layers of an image, made but not added to the viewer.
+
+        Making a layer touches no viewer, so this may run in a worker thread: the first Labels layer of the
+        process is where napari imports what its layers need (pandas and more, a second or two).
+
+        Parameters
+        ----------
+        volume : Volume
+            The image the layers lie on, shape ``(nk, nj, ni)``.
+
+        Returns
+        -------
+        dict of str to napari layer
+            ``"femoral_head"`` and ``"lesion"`` (empty Labels on the image grid) and ``"sphere"`` (an
+            empty Shapes layer), each with the image's transform.
+        """
+        return {key: _empty_layer(key, volume) for key in (HEAD, LESION, "sphere")}
+
+    def placeholders(self, volume: Volume, made: dict[str, Any] | None = None) -> list[Any]:
+        """Steps adding the empty head, lesion and sphere layers of an image, one layer per step.
+
+        Parameters
+        ----------
+        volume : Volume
+            The image the layers lie on, shape ``(nk, nj, ni)``.
+        made : dict of str to napari layer, optional
+            The layers :meth:`placeholder_layers` made ahead (in a worker thread); made in the step
+            otherwise.
+
+        Returns
+        -------
+        list of callable
+            One step per layer; a step adds nothing when a usable layer of its structure is already in
+            the viewer (Segment may have added it first).
+        """
         def add(key: str) -> None:
             if self._usable(key, volume.shape if key != "sphere" else None) is None:
+                layer = (made or {}).get(key)
+                layer = _empty_layer(key, volume) if layer is None else layer
                 self.loading = True
                 try:
-                    self._add(key, labels_layer(np.zeros(volume.shape, np.uint8), key, volume)
-                              if key != "sphere" else sphere_layer([], volume))
+                    self._add(key, layer)
                 finally:
                     self.loading = False
 
@@ -348,7 +343,19 @@ class ReadLayers(dict):
                prepared: dict[str, Any] | None = None) -> None:
         """Every hip's head or lesion labels in their layer; each hip's labels become its part of it.
 
-        ``prepared`` is :func:`prepare_labels` of these hips (made ahead in a worker thread).
+        Parameters
+        ----------
+        hips : list of HipRead
+            The hips with labels; their ``labels[structure]`` become views of the layer's data.
+        structure : str
+            ``"femoral_head"`` or ``"lesion"``.
+        volume : Volume
+            The image, shape ``(nk, nj, ni)``.
+        outline : bool
+            Draw the labels as outlines (:func:`set_outline`).
+        prepared : dict, optional
+            :func:`~onfh_napari._geometry.prepare_labels` of these hips, made ahead in a worker thread;
+            made here otherwise.
         """
         if prepared is None:
             prepared = prepare_labels(hips, volume)
@@ -372,7 +379,15 @@ class ReadLayers(dict):
 
     def circles(self, hips: list[HipRead], radiograph: Radiograph) -> None:
         """Every radiograph hip's reference circle, in one Shapes layer, as the hips' current measures place
-        them (set only when a circle moved)."""
+        them (set only when a circle moved).
+
+        Parameters
+        ----------
+        hips : list of HipRead
+            The radiograph's hips; a hip without a measured head has no circle.
+        radiograph : Radiograph
+            The image (its pixel size).
+        """
         ellipses = [(hip.side, reference_circle(radiograph, (hip.current or {}).get("head") or {})) for hip in hips]
         placed = tuple((side, None if e is None else tuple(map(tuple, e))) for side, e in ellipses)
         shown = [e for _, e in ellipses if e is not None]
@@ -389,8 +404,16 @@ class ReadLayers(dict):
             self.setdefault(hip.side, {})["sphere"] = layer
 
     def sphere(self, hips: list[HipRead], volume: Volume) -> None:
-        """The reference spheres' outlines on every slice, as the hips' current measures place them."""
-        placed = tuple((hip.side, _placed(hip)) for hip in hips)
+        """The reference spheres' outlines on every slice, as the hips' current measures place them.
+
+        Parameters
+        ----------
+        hips : list of HipRead
+            The MR hips; those without a sphere are left out.
+        volume : Volume
+            The image, shape ``(nk, nj, ni)``.
+        """
+        placed = tuple((hip.side, sphere_placement(hip)) for hip in hips)
         layer = self._usable("sphere")
         if layer is None or layer.metadata.get(META_PLACED) != placed:
             ellipses = sphere_ellipses(hips, volume)
@@ -408,8 +431,20 @@ class ReadLayers(dict):
     def deviation(self, hips: list[HipRead], volume: Volume, create: bool = True) -> Any:
         """The head surfaces coloured by their deviation from the reference spheres (mm), one layer.
 
-        Updates the layer when a map changed; adds the layer only when ``create`` (it is drawn in the 3D
-        view only, so it need not exist before the reader opens that view). Returns the layer or None.
+        Parameters
+        ----------
+        hips : list of HipRead
+            The MR hips; those without a map (:attr:`~onfh_imaging.reading.HipRead.surface`) are left out.
+        volume : Volume
+            The image, shape ``(nk, nj, ni)``.
+        create : bool
+            Add the layer when it does not exist (it is drawn in the 3D view only, so it need not exist
+            before the reader opens that view); otherwise only an existing layer is updated.
+
+        Returns
+        -------
+        napari.layers.Surface or None
+            The layer (updated only when a map changed), or None when none was added.
         """
         shown = [hip for hip in hips if hip.surface is not None]
         key = tuple(hip.surface for hip in shown)
@@ -437,7 +472,13 @@ class ReadLayers(dict):
             layer.colorbar.visible = True
 
     def remove(self, side: str) -> None:
-        """Forget one hip (the shared layers stay in the viewer)."""
+        """Forget one hip (the shared layers stay in the viewer).
+
+        Parameters
+        ----------
+        side : str
+            ``"left"`` or ``"right"``.
+        """
         for layer in self.pop(side, {}).values():
             if layer not in self.shared.values() and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
@@ -463,21 +504,9 @@ __all__ = [
     "SPHERE_COLOR",
     "ReadLayers",
     "circle_layer",
-    "combined_labels",
     "deviation_layer",
-    "deviation_limit_mm",
-    "hip_regions",
-    "hip_world_center",
     "label_colormap",
     "labels_layer",
-    "line_lengths_mm",
-    "prepare_labels",
-    "reference_circle",
-    "reference_sphere_ellipses",
-    "seed_points",
     "set_outline",
-    "sphere_ellipses",
     "sphere_layer",
-    "surface_data",
-    "surfaces_data",
 ]

@@ -49,7 +49,19 @@ def _looks_like_dicom(path: Path) -> bool:
 
 
 def napari_get_reader(path: str | Sequence[str]) -> Callable[[Any], list[LayerData]] | None:
-    """Return :func:`read_study` when ``path`` is something this plugin reads, else None."""
+    """The reader napari calls for ``path``, when this plugin reads it.
+
+    Parameters
+    ----------
+    path : str or sequence of str
+        What napari was asked to open (for a list, its first item decides): a folder, a DICOM file
+        (by suffix or its ``DICM`` preamble) or a NIfTI file.
+
+    Returns
+    -------
+    callable or None
+        :func:`read_study`, or None when this plugin does not read ``path``.
+    """
     if isinstance(path, (list, tuple)):
         if not path:
             return None
@@ -73,6 +85,16 @@ def world_frame(volume: Volume) -> np.ndarray:
     radiological display convention (patient's left to the right of the screen, superior and
     anterior at the top: ``+x``, ``+y``, ``-z``); the slice axis keeps the array's sense. Lengths
     and positions stay physical (the matrix is a signed permutation).
+
+    Parameters
+    ----------
+    volume : Volume
+        The image (its direction cosines).
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+        A signed permutation matrix: ``world = frame @ lps``.
     """
     axes = volume.direction[:, ::-1]  # LPS direction of k, j, i
     display_sign = (1.0, 1.0, -1.0)
@@ -86,13 +108,38 @@ def world_frame(volume: Volume) -> np.ndarray:
 
 
 def world_axis_labels(volume: Volume) -> tuple[str, str, str]:
-    """Where each world axis points in the patient (``"posterior"``, ``"inferior"``...)."""
+    """Where each world axis points in the patient.
+
+    Parameters
+    ----------
+    volume : Volume
+        The image.
+
+    Returns
+    -------
+    tuple of str
+        For world axes 0, 1, 2, the patient direction it increases towards (``"posterior"``,
+        ``"inferior"``, ``"left"``...).
+    """
     frame = world_frame(volume)
     return tuple(_AXIS_NAMES[int(np.argmax(np.abs(row)))][int(row.sum() > 0)] for row in frame)
 
 
 def lps_to_world(volume: Volume, points_lps: Any) -> np.ndarray:
-    """World coordinates (mm) of LPS points ``(..., 3)`` in the frame of :func:`world_frame`."""
+    """World coordinates of LPS points in the frame of :func:`world_frame`.
+
+    Parameters
+    ----------
+    volume : Volume
+        The image whose world frame is used.
+    points_lps : array_like, shape (..., 3)
+        Points, LPS mm.
+
+    Returns
+    -------
+    ndarray, shape (..., 3)
+        The same points in napari world coordinates, mm.
+    """
     return np.asarray(points_lps, dtype=float) @ world_frame(volume).T
 
 
@@ -101,6 +148,16 @@ def volume_transform(volume: Volume) -> dict[str, Any]:
 
     ``scale`` is the spacing reversed; an axial volume gets ``translate`` = origin reversed, any
     volume whose axes are not exactly along LPS gets the residual rotation and origin as ``affine``.
+
+    Parameters
+    ----------
+    volume : Volume
+        The image, array ``[k, j, i]``.
+
+    Returns
+    -------
+    dict
+        ``scale`` (mm per index), ``translate`` (mm) or ``affine`` (4x4), ``units`` and ``axis_labels``.
     """
     scale = tuple(float(s) for s in volume.spacing[::-1])
     frame = world_frame(volume)
@@ -116,7 +173,18 @@ def volume_transform(volume: Volume) -> dict[str, Any]:
 
 
 def radiograph_transform(radiograph: Radiograph) -> dict[str, Any]:
-    """napari layer keywords for a radiograph: pixel size at the patient (mm), or 1 if uncalibrated."""
+    """napari layer keywords placing a radiograph's ``(row, column)`` pixels at their size.
+
+    Parameters
+    ----------
+    radiograph : Radiograph
+        The image, with its pixel size at the patient when calibrated.
+
+    Returns
+    -------
+    dict
+        ``scale`` (mm per pixel, or 1 when uncalibrated) and ``units`` (``mm`` or ``pixel``).
+    """
     if radiograph.pixel_size_mm is None:
         return {"scale": (1.0, 1.0), "units": ("pixel", "pixel")}
     return {"scale": tuple(float(s) for s in radiograph.pixel_size_mm), "units": ("mm", "mm")}
@@ -139,7 +207,26 @@ def _contrast_limits(array: np.ndarray) -> tuple[float, float]:
 
 def volume_layer(volume: Volume, name: str, series: Any = None, files: Sequence[Path] = (),
                  visible: bool = True) -> LayerData:
-    """An image layer tuple for a volume, with its geometry and series in the metadata."""
+    """An image layer tuple for a volume, with its geometry and series in the metadata.
+
+    Parameters
+    ----------
+    volume : Volume
+        The image, array ``[k, j, i]``.
+    name : str
+        The layer's name.
+    series : SeriesInfo or dict, optional
+        Its header summary, kept as read and as plain values.
+    files : sequence of Path
+        The files it was read from.
+    visible : bool
+        Whether the layer is shown.
+
+    Returns
+    -------
+    tuple
+        ``(array, layer keywords, "image")`` as napari readers return, placed by :func:`volume_transform`.
+    """
     meta = {META_VOLUME: volume, META_SERIES: _jsonable(series), META_SERIES_INFO: series,
             META_FILES: [str(f) for f in files]}
     kwargs = {"name": name, "metadata": meta, "colormap": "gray", "visible": visible,
@@ -149,7 +236,26 @@ def volume_layer(volume: Volume, name: str, series: Any = None, files: Sequence[
 
 def radiograph_layer(radiograph: Radiograph, name: str, series: Any = None,
                      files: Sequence[Path] = (), visible: bool = True) -> LayerData:
-    """An image layer tuple for a radiograph at its calibrated pixel size."""
+    """An image layer tuple for a radiograph at its calibrated pixel size.
+
+    Parameters
+    ----------
+    radiograph : Radiograph
+        The image, ``(row, column)`` pixels.
+    name : str
+        The layer's name.
+    series : SeriesInfo or dict, optional
+        Its header summary, kept as read and as plain values.
+    files : sequence of Path
+        The files it was read from.
+    visible : bool
+        Whether the layer is shown.
+
+    Returns
+    -------
+    tuple
+        ``(array, layer keywords, "image")``, placed by :func:`radiograph_transform`.
+    """
     meta = {META_RADIOGRAPH: radiograph, META_SERIES: _jsonable(series), META_SERIES_INFO: series,
             META_FILES: [str(f) for f in files]}
     kwargs = {"name": name, "metadata": meta, "colormap": "gray", "visible": visible,
@@ -173,8 +279,22 @@ def read_study(path: str | Sequence[str]) -> list[LayerData]:
     """Read a DICOM folder (every image series in it), a DICOM file or a NIfTI file as layers.
 
     In a folder with several MR series, the T1-weighted series (the one measured) is shown and the
-    others are added hidden. Raises the toolkit's :class:`~onfh_imaging.errors.InputError`
-    subclasses, naming the file, when nothing can be read.
+    others are added hidden.
+
+    Parameters
+    ----------
+    path : str or sequence of str
+        Folders and files to read.
+
+    Returns
+    -------
+    list of tuple
+        One ``(array, layer keywords, "image")`` per image series.
+
+    Raises
+    ------
+    InputError
+        The toolkit's input errors, naming the file, when nothing can be read.
     """
     paths = [Path(p) for p in (path if isinstance(path, (list, tuple)) else [path])]
     layers: list[LayerData] = []

@@ -31,7 +31,13 @@ class StepQueue:
         self._scheduled = False
 
     def extend(self, steps: Iterable[Step]) -> None:
-        """Queue steps; the first runs on the next turn of the event loop."""
+        """Queue steps; the first runs on the next turn of the event loop.
+
+        Parameters
+        ----------
+        steps : iterable of callable
+            Functions taking no argument, each one piece of GUI work.
+        """
         self._steps.extend(steps)
         if self._steps and not self._scheduled:
             self._scheduled = True

@@ -20,25 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qtpy.QtCore import QObject, Qt, QTimer, Signal
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
-    QTextBrowser,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QDialog, QTableWidgetItem, QWidget
 
 from onfh_imaging.errors import OnfhError
 from onfh_imaging.geometry import Volume
@@ -46,8 +28,10 @@ from onfh_imaging.reading import HipDecision, ReadingSession, Segmented, format_
 from onfh_imaging.reading_worker import ProcessWorker
 from onfh_imaging.reads import HEAD, LESION, ReadRecord, ReadStore, default_db_path
 
+from . import _geometry as G
 from . import _layers as L
 from ._dialogs import ConfirmDialog, ask_discard_edits
+from ._panel import ReadingPanel
 from ._reader import (
     META_FILES,
     META_RADIOGRAPH,
@@ -76,7 +60,7 @@ class _Relay(QObject):
     progress = Signal(float, str)
 
 
-class ReadingWidget(QWidget):
+class ReadingWidget(ReadingPanel):
     """Segment, review, correct and confirm the femoral heads of the selected series."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
@@ -89,6 +73,7 @@ class ReadingWidget(QWidget):
         self._image_layer: Any = None
         self._worker: Any = None
         self._measure_worker: Any = None
+        self._placeholder_worker: Any = None
         self._remeasure_pending = False
         self._dirty_sides: set[str] = set()
         self._confirmed_here = False
@@ -107,93 +92,6 @@ class ReadingWidget(QWidget):
         self._refresh_series()
         self._bind_keys()
         threading.Thread(target=_import_ahead, daemon=True).start()
-
-    # --- layout -----------------------------------------------------------------------------
-    def _build_ui(self) -> None:
-        self.series_combo = QComboBox()
-        self.series_combo.currentIndexChanged.connect(self._on_series_changed)
-        self.segment_button = QPushButton("Segment (Shift-S)")
-        self.segment_button.clicked.connect(lambda: self.segment())
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.hips_list = QListWidget()
-        self.hips_list.setMaximumHeight(56)
-        self.hips_list.currentRowChanged.connect(self._on_hip_row)
-        self.table = QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["Automatic", "Current"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.notes = QTextBrowser()
-        self.notes.setMaximumHeight(90)
-        self.verdict_view = QTextBrowser()
-        self.verdict_view.setMaximumHeight(120)
-        self.outline = QCheckBox("Outline masks (show the band under them)")
-        self.outline.toggled.connect(self._apply_outline)
-        self.deviation = QCheckBox("Deviation map with colour bar (3D view)")
-        self.deviation.setChecked(True)
-        self.deviation.toggled.connect(self._show_deviation)
-        self.legend = QLabel(L.DEVIATION_LEGEND)
-        self.legend.setWordWrap(True)
-        self.seed_side = QComboBox()
-        self.seed_side.addItems(["right", "left"])
-        self.seed_button = QPushButton("Click head centre / outline")
-        self.seed_button.clicked.connect(lambda: self.seed_layer())
-        self.seed_segment = QPushButton("Segment from seeds")
-        self.seed_segment.clicked.connect(lambda: self.segment(from_seeds=True))
-        self.ruler_button = QPushButton("Measure collapse by hand (line)")
-        self.ruler_button.clicked.connect(self.add_collapse_ruler)
-        self.ruler_label = QLabel("")
-        self.db_path = QLineEdit(str(default_db_path()))
-        self.db_path.editingFinished.connect(self.refresh_reads)
-        self.blind = QCheckBox("Blind read (hide previous reads until I confirm)")
-        self.blind.toggled.connect(self.refresh_reads)
-        self.reads_view = QTextBrowser()
-        self.reads_view.setMaximumHeight(90)
-        self.confirm_button = QPushButton("Confirm each hip (Shift-C)")
-        self.confirm_button.clicked.connect(self.ask_and_confirm)
-        self.confirm_button.setEnabled(False)
-
-        # the controls scroll inside the dock rather than squeeze one another when the dock is short
-        content = QWidget()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        layout = QVBoxLayout(content)
-        layout.addWidget(QLabel("Series"))
-        layout.addWidget(self.series_combo)
-        row = QHBoxLayout()
-        row.addWidget(self.segment_button)
-        row.addWidget(self.progress)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
-        layout.addWidget(QLabel("Hips (click to select and centre)"))
-        layout.addWidget(self.hips_list)
-        layout.addWidget(self.table)
-        layout.addWidget(QLabel("Warnings and review reasons"))
-        layout.addWidget(self.notes)
-        layout.addWidget(QLabel("Visit verdict (every series of this visit read here)"))
-        layout.addWidget(self.verdict_view)
-        for widget in (self.outline, self.deviation, self.legend):
-            layout.addWidget(widget)
-        seeds = QHBoxLayout()
-        for widget in (self.seed_side, self.seed_button, self.seed_segment):
-            seeds.addWidget(widget)
-        layout.addLayout(seeds)
-        layout.addWidget(self.ruler_button)
-        layout.addWidget(self.ruler_label)
-        form = QFormLayout()
-        form.addRow("Reads database", self.db_path)
-        layout.addLayout(form)
-        layout.addWidget(self.blind)
-        layout.addWidget(QLabel("Previous reads"))
-        layout.addWidget(self.reads_view)
-        layout.addWidget(self.confirm_button)
 
     def _bind_keys(self) -> None:
         self.viewer.bind_key("Shift-S", lambda _v: self.segment(), overwrite=True)
@@ -242,9 +140,27 @@ class ReadingWidget(QWidget):
         self._say("" if layer is None else f"{layer.name}: press Segment.")
         self._show_view()
         if self.volume is not None:  # the layers Segment fills, added now: it then only sets their data
-            self._steps.extend(self.layers.placeholders(self.volume))
+            self._make_placeholders(self.volume)
         self._show_session()
         self.refresh_reads()
+
+    def _make_placeholders(self, volume: Volume) -> None:
+        """Make the empty layers Segment fills in a worker thread, then add them one per step (if the
+        reader still reads that image)."""
+        from napari.qt.threading import create_worker
+
+        def add(made: dict[str, Any]) -> None:
+            if volume is self.volume:
+                self._steps.extend(self.layers.placeholders(volume, made))
+
+        def finished() -> None:
+            if self._placeholder_worker is worker:
+                self._placeholder_worker = None
+
+        worker = self._placeholder_worker = create_worker(L.ReadLayers.placeholder_layers, volume)
+        worker.returned.connect(add)
+        worker.finished.connect(finished)
+        worker.start()
 
     def _show_view(self) -> None:
         """Radiographs and MR are separate views: show only the image being read (and its layers)."""
@@ -284,7 +200,18 @@ class ReadingWidget(QWidget):
     def segment(self, from_seeds: bool = False, ask: bool = True) -> Any:
         """Segment and measure the selected series in a worker thread (from the clicked seeds if asked).
 
-        When the reader has edited masks, asks before discarding them (``ask=False`` does not ask).
+        Parameters
+        ----------
+        from_seeds : bool
+            Segment from the head seeds clicked in the "head seeds" layer.
+        ask : bool
+            When the reader has edited masks, ask before discarding them (False does not ask).
+
+        Returns
+        -------
+        napari worker or None
+            The worker running (or already running) the pipeline; None when nothing was started (no
+            series, edits kept, or no seed clicked), with the reason in the status line.
         """
         from napari.qt.threading import create_worker
 
@@ -401,7 +328,13 @@ class ReadingWidget(QWidget):
         self.layers.remove_all()
 
     def toggle_layers(self, structure: str) -> None:
-        """Show or hide every hip's head (``"femoral_head"``) or lesion (``"lesion"``) labels."""
+        """Show or hide every hip's head or lesion labels.
+
+        Parameters
+        ----------
+        structure : str
+            ``"femoral_head"`` or ``"lesion"``.
+        """
         layers = [s[structure] for s in self.layers.values() if structure in s]
         visible = not all(layer.visible for layer in layers)
         for layer in layers:
@@ -468,11 +401,17 @@ class ReadingWidget(QWidget):
             self.select_hip(self.hips[row].side)
 
     def select_hip(self, side: str) -> None:
-        """Show one hip's measures and centre the view (and the slice) on its head."""
+        """Show one hip's measures and centre the view (and the slice) on its head.
+
+        Parameters
+        ----------
+        side : str
+            ``"left"`` or ``"right"``.
+        """
         self.selected_side = side
         self._fill_table()
         hip = self.session.hip(side)
-        world = L.hip_world_center(self._image_layer, hip, self.volume)
+        world = G.hip_world_center(self._image_layer, hip, self.volume)
         if world is None:
             return
         if self.volume is not None and self.viewer.dims.ndisplay == 2:
@@ -563,7 +502,7 @@ class ReadingWidget(QWidget):
         layer = next((x for x in self.viewer.layers if x.name == SEED_LAYER), None)
         if layer is None or self._image_layer is None or layer.ndim != self._image_layer.ndim:
             return {}
-        return L.seed_points(layer, self.volume)
+        return G.seed_points(layer, self.volume)
 
     def add_collapse_ruler(self) -> Any:
         """Add a Shapes layer for drawing lines; their lengths (mm) are shown as they change."""
@@ -577,7 +516,7 @@ class ReadingWidget(QWidget):
         return layer
 
     def _show_ruler(self, layer: Any) -> None:
-        lengths = L.line_lengths_mm(layer)
+        lengths = G.line_lengths_mm(layer)
         unit = "mm" if self.radiograph is None or self.radiograph.calibrated else "px"
         self.ruler_label.setText(
             "Manual lines: " + (", ".join(f"{v:.2f} {unit}" for v in lengths) if lengths else "draw a line"))
@@ -588,7 +527,13 @@ class ReadingWidget(QWidget):
         return ReadStore(Path(self.db_path.text().strip() or default_db_path()))
 
     def refresh_reads(self, *_: Any) -> None:
-        """List earlier confirmations of this series, unless the reader reads blind."""
+        """List earlier confirmations of this series, unless the reader reads blind.
+
+        Parameters
+        ----------
+        *_ : object
+            The arguments of the Qt signal that calls it (ignored).
+        """
         uid = self.series_info.get("series_instance_uid")
         if not uid:
             self.reads_view.setPlainText("")
@@ -621,8 +566,21 @@ class ReadingWidget(QWidget):
     def confirm(self, reader: str, decisions: dict[str, HipDecision | str | None], comment: str = "") -> ReadRecord | None:
         """Store the read: one decision per hip (a stage, ``"not assessable"``, or a :class:`HipDecision`).
 
-        Refused, with the reason in the status line, while measures are being updated, when a hip has
-        no decision, or when a stage is given for a hip whose measurement failed.
+        Parameters
+        ----------
+        reader : str
+            Who confirms.
+        decisions : dict of str to HipDecision, str or None
+            Side -> its decision: a :class:`HipDecision`, an ARCO 2019 stage or ``"not assessable"``.
+        comment : str
+            A comment on the whole read.
+
+        Returns
+        -------
+        ReadRecord or None
+            The stored read; None when refused (the reason in the status line): while measures are
+            being updated, when a hip has no decision, or a stage is given for a hip whose measurement
+            failed.
         """
         if self._debounce.isActive():
             self._debounce.stop()
@@ -679,7 +637,7 @@ def _segment(session: ReadingSession, seeds: dict[str, Any], progress: Any,
     """Segment (worker thread), then make the hips' combined labels and regions on an MR ``volume``."""
     session, segmented = _compute(session, seeds, progress)
     hips = [hip for hip in segmented.hips if hip.labels]
-    return session, segmented, None if volume is None else L.prepare_labels(hips, volume)
+    return session, segmented, None if volume is None else G.prepare_labels(hips, volume)
 
 
 def _measure(jobs: list[Any]) -> list[Any]:
