@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +19,7 @@ import numpy as np
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io._atomic import atomic_path
+from onfh_imaging.phantom._study_files import check_study_folder, write_series_folder
 from onfh_imaging.phantom.axes import default_dome_direction
 from onfh_imaging.phantom.model import Collapse, HipModel, Lesion, PelvisModel
 from onfh_imaging.phantom.mr import default_center, render_mr
@@ -296,12 +295,6 @@ def render_series(spec: PhantomSpec, sequence: Literal["T1", "STIR"] = "T1",
                      seed=spec.seed if sequence == "T1" else spec.seed + 1, center_lps=default_center(model))
 
 
-def _check_target(folder: Path) -> None:
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise InputError("output folder is not empty", path=folder,
-                         hint="write the phantom to a new or empty folder")
-
-
 def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[str, Any]:
     """Render and write a phantom study; return the content of its ``truth.json``.
 
@@ -323,14 +316,9 @@ def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[s
         When ``out_dir`` is a file, a series folder already holds files, or the spec describes an
         impossible hip.
     """
-    from onfh_imaging.io.dicom_write import write_mr_series
-
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("not a folder", path=out, hint="give a folder for the phantom study")
     sequences = ["T1", "STIR"] if spec.stir else ["T1"]
-    for seq in sequences:
-        _check_target(out / SERIES_FOLDERS[seq])
+    check_study_folder(out, [SERIES_FOLDERS[seq] for seq in sequences])
     out.mkdir(parents=True, exist_ok=True)
     model = spec.model()
     study_uid, for_uid = _uid(spec, "study"), _uid(spec, "frame")
@@ -339,20 +327,12 @@ def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[s
         volume = render_series(spec, seq, model)
         series_uid = _uid(spec, f"series-{seq}")
         final = out / SERIES_FOLDERS[seq]
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=out))
-        try:
-            write_mr_series(volume, tmp, patient_id=spec.patient_id, patient_name=spec.patient_name,
+        write_series_folder(volume, final, patient_id=spec.patient_id, patient_name=spec.patient_name,
                             study_instance_uid=study_uid, series_instance_uid=series_uid,
                             frame_of_reference_uid=for_uid, study_date=spec.study_date,
                             series_description=f"COR {seq}", series_number=number, sequence=seq,
                             modality="MR", shuffle_seed=spec.seed + number,
                             extra={"SliceThickness": f"{spec.slice_mm:g}"})
-            if final.exists():
-                final.rmdir()  # checked empty above
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         series_entries.append({
             "series_instance_uid": series_uid, "sequence": seq, "folder": final.name,
             "spacing": list(volume.spacing), "oblique_deg": list(spec.oblique_deg),

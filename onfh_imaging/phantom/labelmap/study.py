@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +18,7 @@ import numpy as np
 
 from onfh_imaging.errors import InputError
 from onfh_imaging.io._atomic import atomic_path
+from onfh_imaging.phantom._study_files import check_study_folder, write_series_folder
 from onfh_imaging.phantom.labelmap.anatomy import (
     ANTERIOR,
     SUPERIOR,
@@ -397,11 +396,6 @@ def render_labelmap_series(spec: LabelmapSpec, anatomy: PelvisAnatomy | None = N
     return dict(zip(names, volumes))
 
 
-def _check_target(folder: Path) -> None:
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise InputError("output folder is not empty", path=folder, hint="write the phantom to a new or empty folder")
-
-
 def write_labelmap_study(out_dir: str | os.PathLike, spec: LabelmapSpec) -> dict[str, Any]:
     """Render and write a label-map MR study; return the content of its ``truth.json``.
 
@@ -425,14 +419,9 @@ def write_labelmap_study(out_dir: str | os.PathLike, spec: LabelmapSpec) -> dict
     InputError
         When ``out_dir`` is a file or its series folders already hold files, or the spec is impossible.
     """
-    from onfh_imaging.io.dicom_write import write_mr_series
-
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("not a folder", path=out, hint="give a folder for the phantom study")
     names = ["T1", "STIR"] if spec.stir else ["T1"]
-    for name in names:
-        _check_target(out / SERIES_FOLDERS[name])
+    check_study_folder(out, [SERIES_FOLDERS[name] for name in names])
     anatomy = spec.anatomy()
     volumes = render_labelmap_series(spec, anatomy)
     out.mkdir(parents=True, exist_ok=True)
@@ -442,20 +431,12 @@ def write_labelmap_study(out_dir: str | os.PathLike, spec: LabelmapSpec) -> dict
         volume = volumes[name]
         series_uid = _uid(spec, f"series-{name}")
         final = out / SERIES_FOLDERS[name]
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=out))
-        try:
-            write_mr_series(volume, tmp, patient_id=spec.patient_id, patient_name=spec.patient_name,
+        write_series_folder(volume, final, patient_id=spec.patient_id, patient_name=spec.patient_name,
                             study_instance_uid=study_uid, series_instance_uid=series_uid,
                             frame_of_reference_uid=for_uid, study_date=spec.study_date,
                             series_description=f"COR {name} {spec.slice_mm:g}mm", series_number=number,
                             sequence=name, shuffle_seed=spec.seed * 7 + number,
                             extra={"SliceThickness": f"{spec.slice_mm:g}"})
-            if final.exists():
-                final.rmdir()
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         series.append({"series_instance_uid": series_uid, "sequence": name, "folder": final.name,
                        "spacing": list(volume.spacing), "oblique_deg": list(spec.oblique_deg),
                        "shape": list(volume.shape), "origin": list(volume.origin),
