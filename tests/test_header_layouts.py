@@ -1,6 +1,6 @@
 """Headers read through the layout of an already walked file equal what a full read gives.
 
-:class:`~onfh_imaging.io._header.HeaderReader` skips the element walk for files whose tag, VR and
+:class:`~onfh_imaging.io._layouts.HeaderReader` skips the element walk for files whose tag, VR and
 length bytes match a file it has walked. These tests check that it never changes a result: on a
 series whose files have several layouts, on files that differ only in their transfer syntax, and on
 randomly damaged copies of a walked file.
@@ -17,7 +17,8 @@ from hypothesis import given
 from onfh_imaging.errors import OnfhError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io import _header, read_series, write_mr_series
-from onfh_imaging.io._header import KEYWORDS, HeaderReader, read_header
+from onfh_imaging.io._header import KEYWORDS, read_header
+from onfh_imaging.io._layouts import HeaderReader
 
 from conftest import CORONAL
 from test_fuzz_readers import FUZZ, VALID, mutated

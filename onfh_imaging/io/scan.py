@@ -28,7 +28,8 @@ from onfh_imaging.errors import (
 )
 from onfh_imaging.io._checks import DEFAULT_MAX_BYTES, check_image_header
 from onfh_imaging.io._classify import orientation_label, radiograph_laterality, radiograph_view, sequence_hint
-from onfh_imaging.io._header import FIRST_READ, Header, HeaderReader
+from onfh_imaging.io._header import FIRST_READ, Header
+from onfh_imaging.io._layouts import HeaderReader
 from onfh_imaging.io._open import member_path
 from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io._records import ImageRecord, image_records

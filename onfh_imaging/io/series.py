@@ -30,7 +30,8 @@ from onfh_imaging.errors import (
 )
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io._checks import DEFAULT_MAX_BYTES, TOO_LARGE_HINT, check_image_header
-from onfh_imaging.io._header import Header, HeaderReader, read_dataset
+from onfh_imaging.io._header import Header, read_dataset
+from onfh_imaging.io._layouts import HeaderReader
 from onfh_imaging.io._open import READ_ERRORS, open_binary, read_error
 from onfh_imaging.io._prefetch import prefetch
 from onfh_imaging.io._records import ImageRecord
