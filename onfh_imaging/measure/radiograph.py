@@ -186,7 +186,50 @@ def fit_reference_circle(points: np.ndarray, *, inward_k: float = INWARD_TRIM_SI
 
 @dataclass
 class RadiographHeadMeasures:
-    """One head's measures on one radiograph (pixels always; mm when the pixel size is known)."""
+    """One head's measures on one radiograph (pixels always; mm when the pixel size is known).
+
+    Every ``*_mm`` attribute is None when the pixel size is unknown.
+
+    Attributes
+    ----------
+    side : {"left", "right"}
+        The patient's hip.
+    side_basis : str
+        How the side was decided (image laterality, position in the image, neck direction).
+    center_px : (float, float)
+        Reference circle's centre (row, col), pixels, 0-based.
+    radius_px, radius_mm : float
+        Reference circle's radius, pixels and mm.
+    max_deviation_px, max_deviation_mm : float
+        Mose deviation: the largest radial deviation of the articular outline from the circle, either
+        way.
+    collapse_depth_px, collapse_depth_mm : float
+        Deepest inward deviation of the articular outline below the circle (0 when none is inward).
+    collapse_angle_deg : float or None
+        Image angle of the deepest point (from image-up, positive toward increasing column); None
+        without depth.
+    collapse_location_px : (float, float) or None
+        Outline point (row, col) at the deepest point, pixels.
+    joint_space_width_px, joint_space_width_mm : float or None
+        Narrowest head rim to acetabular roof gap over the weight-bearing zone; None where the roof
+        was not found.
+    contour_points : int
+        Articular outline angles measured.
+    inlier_fraction : float
+        Share (0..1) of them the reference circle keeps.
+    rms_mm : float or None
+        RMS residual of the circle fit over its inliers, mm.
+    double_contour : bool
+        An inner contour runs along the superior articular surface (:func:`double_contour`).
+    double_contour_arc_deg : float
+        Its arc, degrees (0 when absent).
+    double_contour_max_depth_px, double_contour_max_depth_mm : float or None
+        Its largest depth below the outline.
+    warnings : list of str
+        Reasons to check the result.
+    quality : Quality
+        The outline checks (:func:`onfh_imaging.measure.radiograph_quality.outline_quality`).
+    """
 
     side: str
     side_basis: str
