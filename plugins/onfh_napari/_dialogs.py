@@ -29,6 +29,13 @@ class ConfirmDialog(QDialog):
     A hip's suggested stage is preselected when it is one stage; otherwise (a range such as ``I-II``, or
     none) the reader must choose. A hip whose measurement failed starts at "not assessable"; choosing a
     stage for it is refused with the session's reason, shown in the dialog, which stays open.
+
+    Parameters
+    ----------
+    session : ReadingSession
+        The session whose hips are confirmed.
+    parent : QWidget, optional
+        The Qt parent.
     """
 
     def __init__(self, session: ReadingSession, parent: QWidget | None = None):

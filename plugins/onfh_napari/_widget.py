@@ -61,7 +61,28 @@ class _Relay(QObject):
 
 
 class ReadingWidget(ReadingPanel):
-    """Segment, review, correct and confirm the femoral heads of the selected series."""
+    """Segment, review, correct and confirm the femoral heads of the selected series.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+        The viewer whose image layers are read (napari passes it to a dock widget).
+    parent : QWidget, optional
+        The Qt parent.
+
+    Attributes
+    ----------
+    viewer : napari.Viewer
+        As given.
+    session : ReadingSession or None
+        The reading of the selected series; None when no image is open.
+    layers : ReadLayers
+        The read's layers in the viewer, side -> structure -> layer.
+    selected_side : str or None
+        The hip whose measures the table shows.
+    last_record : ReadRecord or None
+        The read confirmed last in this widget.
+    """
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(parent)
