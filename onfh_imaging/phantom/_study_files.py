@@ -1,8 +1,10 @@
-"""Phantom study folders on disk, shared by both phantom families: refusing to write over files, and
-writing each MR series into place whole (a folder holding a series holds all of it)."""
+"""Phantom study folders on disk, shared by both phantom families: refusing to write over files,
+writing each MR series into place whole (a folder holding a series holds all of it), and reading a
+study's ``truth.json``."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -63,4 +65,38 @@ def write_series_folder(volume: Volume, final: Path, **series: Any) -> None:
         raise
 
 
-__all__ = ["check_study_folder", "write_series_folder"]
+def read_truth_file(path: str | os.PathLike, hint: str) -> tuple[Path, Any]:
+    """The parsed JSON of a phantom ``truth.json``, before any check of its content.
+
+    Parameters
+    ----------
+    path : path
+        A study folder or its ``truth.json``.
+    hint : str
+        What to do when the file is missing (how to generate one).
+
+    Returns
+    -------
+    path : Path
+        The file read.
+    data : object
+        Its JSON content.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, unreadable or not JSON.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "truth.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError("no phantom truth file", path=p, hint=hint) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read phantom truth: {exc}", path=p) from exc
+    return p, data
+
+
+__all__ = ["check_study_folder", "read_truth_file", "write_series_folder"]

@@ -19,7 +19,7 @@ import numpy as np
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
 from onfh_imaging.io._atomic import atomic_path
-from onfh_imaging.phantom._study_files import check_study_folder, write_series_folder
+from onfh_imaging.phantom._study_files import check_study_folder, read_truth_file, write_series_folder
 from onfh_imaging.phantom.axes import default_dome_direction
 from onfh_imaging.phantom.model import Collapse, HipModel, Lesion, PelvisModel
 from onfh_imaging.phantom.mr import default_center, render_mr
@@ -391,15 +391,7 @@ def load_truth(path: str | os.PathLike) -> dict[str, Any]:
     InputError
         When the file is missing, not JSON, or not a phantom truth document.
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "truth.json"
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("no phantom truth file", path=p, hint="generate one with `onfh phantom`") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read phantom truth: {exc}", path=p) from exc
+    p, data = read_truth_file(path, hint="generate one with `onfh phantom`")
     if not isinstance(data, dict) or data.get("schema") != TRUTH_SCHEMA:
         raise InputError(f"not a phantom truth document (expected schema {TRUTH_SCHEMA!r})", path=p)
     for key in ("spec", "series", "hips"):

@@ -18,7 +18,7 @@ import numpy as np
 
 from onfh_imaging.errors import InputError
 from onfh_imaging.io._atomic import atomic_path
-from onfh_imaging.phantom._study_files import check_study_folder, write_series_folder
+from onfh_imaging.phantom._study_files import check_study_folder, read_truth_file, write_series_folder
 from onfh_imaging.phantom.labelmap.anatomy import (
     ANTERIOR,
     SUPERIOR,
@@ -524,15 +524,7 @@ def load_labelmap_truth(path: str | os.PathLike) -> dict[str, Any]:
     InputError
         When the file is missing, unreadable, or not a label-map truth document.
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "truth.json"
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("no phantom truth file", path=p, hint="generate one with `onfh phantom --family labelmap`") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read phantom truth: {exc}", path=p) from exc
+    p, data = read_truth_file(path, hint="generate one with `onfh phantom --family labelmap`")
     if not isinstance(data, dict) or data.get("schema") != TRUTH_SCHEMA or data.get("family") != FAMILY:
         raise InputError("not a label-map phantom truth document", path=p)
     return data
