@@ -115,3 +115,16 @@ def test_small_cap_on_five_mm_slices():
     lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, (0, 0, 1), 30.0))
     assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head) == pytest.approx(60.0, abs=4.0)
     assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(120.0, abs=6.0)
+
+
+def test_kerboul_angle_of_a_segmented_lesion_on_thick_slices():
+    # A large lesion on 5 mm slices (the accuracy grid's p05): under the subchondral plate the plate's
+    # blur across the slices must not be read as lesion reaching the surface (it read 25 deg too wide).
+    from onfh_imaging.evaluation import evaluate_case, grid_cases
+
+    case = grid_cases()[5]
+    assert case.slice_mm == 5.0 and case.lesion == "large"
+    (row,) = evaluate_case(case)
+    assert abs(row["kerboul_deg"] - row["true_kerboul_deg"]) <= 15.0
+    assert abs(row["lesion_volume_error_pct"]) <= 10.0
+    assert row["lesion_dice"] >= 0.85
