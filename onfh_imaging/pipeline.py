@@ -331,7 +331,7 @@ def radiograph_hip_report(contour: Any, rx: Any) -> dict[str, Any]:
         hip_warnings.append("measured in pixels: the pixel size is unknown")
     if contour.placed_by_hand:
         hip_warnings.append("head placed by hand")
-    finding = radiographic_lesion(contour, rx, outline_problems=[c.reason for c in m.quality.checks if not c.passed])
+    finding = radiographic_lesion(contour, rx, outline_checks=m.quality.checks)
     return {"side": m.side, "head": m.head_dict(), "lesion": None, "staging": stage_radiograph_head(m),
             "quality": m.quality.to_dict(), "warnings": hip_warnings, "radiographic_lesion": finding.to_dict()}
 

@@ -22,7 +22,10 @@ trabecular bone). Both are judged against the head's own bone, not against fixed
   region below ``-LUCENCY_SIGMAS`` of at least ``MIN_LUCENCY_AREA_MM2`` is a lucency.
 
 A head the finding cannot be read on says so (``resolved`` False with the reason): the outline failed its
-checks, the head's interior is cut by the image edge, or too few interior pixels. Without a pixel size the
+checks, the superior half of the head's interior (under the dome, where the necrotic segment lies) is cut
+by the image edge, or too few interior pixels. A head cut below that is read on its part in the image,
+``EDGE_CLEARANCE_MM`` clear of the edge; a line whose course beyond the outline leaves the image cannot
+be shown to end at the surface and is not counted. Without a pixel size the
 head's radius is taken as ``TYPICAL_HEAD_RADIUS_MM`` (the reason says the scale was assumed).
 """
 
@@ -40,6 +43,7 @@ from scipy.spatial import cKDTree
 
 from onfh_imaging.fitting import robust_scale
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.quality import QualityCheck
 from onfh_imaging.segment.xray import TYPICAL_HEAD_RADIUS_MM, HeadContour2D
 
 WORK_PIXEL_MM = 0.2
@@ -111,6 +115,13 @@ MIN_LUCENCY_WIDTH_MM = 2.5
 bone's edge is a thin line."""
 MIN_INTERIOR_PX = 2000
 """Interior pixels (on the working grid, 80 mm2) needed for robust statistics of the head's bone."""
+OWN_EDGE_CHECK = "head_in_image"
+"""The outline check (:mod:`onfh_imaging.measure.radiograph_quality`) that the finding judges itself: a
+head cut by the image edge is read when the superior half of its interior is in the image."""
+EDGE_CLEARANCE_MM = (BAR_SIDE_SCALES + 1.0) * max(BAND_SCALES_MM)
+"""Pixels nearer the image edge than this (mm) are not read: the band response of a pixel uses the image
+up to its sides (``BAR_SIDE_SCALES`` scales away) plus the smoothing (one scale), and beyond the edge
+there is no image (only its border repeated, which makes stripes across the edge)."""
 
 
 @dataclass(frozen=True)
@@ -201,21 +212,25 @@ def _not_resolved(reason: str) -> RadiographicLesion:
 
 
 def _head_grid(contour: HeadContour2D, rx: Radiograph, px_mm: tuple[float, float], reach_mm: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The image resampled at ``WORK_PIXEL_MM`` around the head: (pixels, radius mm, outline radius mm,
-    angle rad) of every grid point; the angle is the image angle (0 toward row 0, positive toward
-    increasing column)."""
+    angle rad, in the image) of every grid point; the angle is the image angle (0 toward row 0, positive
+    toward increasing column); a point is in the image when it lies at least ``EDGE_CLEARANCE_MM`` inside
+    the image's edges."""
     r0, c0 = contour.center_px
     n = int(np.ceil(reach_mm / WORK_PIXEL_MM))
     offs = np.arange(-n, n + 1) * WORK_PIXEL_MM
     dy, dx = np.meshgrid(offs, offs, indexing="ij")  # mm: rows down, columns right
     rows, cols = r0 + dy / px_mm[0], c0 + dx / px_mm[1]
     img = ndimage.map_coordinates(np.asarray(rx.pixels, float), [rows, cols], order=1, mode="nearest")
+    h, w = rx.shape
+    cr, cc = EDGE_CLEARANCE_MM / px_mm[0], EDGE_CLEARANCE_MM / px_mm[1]
+    in_image = (rows >= cr) & (rows <= h - 1 - cr) & (cols >= cc) & (cols <= w - 1 - cc)
     radius = np.hypot(dy, dx)
     angle = np.arctan2(dx, -dy)
     outline = _outline_mm(contour, px_mm)
     k = np.round((np.degrees(angle) - contour.angles_deg[0]) / np.median(np.diff(contour.angles_deg))).astype(int)
-    return img, radius, outline[k % len(outline)], angle
+    return img, radius, outline[k % len(outline)], angle, in_image
 
 
 def _outline_mm(contour: HeadContour2D, px_mm: tuple[float, float]) -> np.ndarray:
@@ -304,12 +319,13 @@ def _coherent_lines(mask: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, in
 
 
 def _continues_outside(rr: np.ndarray, cc: np.ndarray, strong: np.ndarray, radius: np.ndarray,
-                       outline: np.ndarray) -> bool:
+                       outline: np.ndarray, in_image: np.ndarray) -> bool:
     """Whether a line (pixels ``rr, cc`` of the working grid) goes on beyond the head's outline: followed
     straight on from each end along the end's direction (whether the line ends near the outline or was
     broken inside the head by noise or a crossing), the ridge mask ``strong`` (dilated by the
     path tolerance) covers most of the path beyond the outline. A margin ends at the articular surface; an
-    acetabular wall, the teardrop or the neck's trabeculae cross it and go on."""
+    acetabular wall, the teardrop or the neck's trabeculae cross it and go on. A path beyond the outline
+    that leaves the image (``in_image`` False) cannot be followed: the line is taken to go on."""
     pts = np.column_stack([rr, cc]).astype(float)
     centre = pts.mean(axis=0)
     _, _, vt = np.linalg.svd(pts - centre, full_matrices=False)
@@ -330,6 +346,8 @@ def _continues_outside(rr: np.ndarray, cc: np.ndarray, strong: np.ndarray, radiu
                 (path[:, 1] <= strong.shape[1] - 1)
             pr, pc = np.round(path[ok]).astype(int).T
             beyond = radius[pr, pc] > outline[pr, pc] + RIM_CLEARANCE_MM
+            if not in_image[pr[beyond], pc[beyond]].all():
+                return True  # its course beyond the outline is not in the image
             if beyond.sum() * WORK_PIXEL_MM >= MIN_OUTSIDE_PATH_MM and \
                     np.mean(strong[pr[beyond], pc[beyond]]) >= OUTSIDE_COVER:
                 return True
@@ -337,7 +355,7 @@ def _continues_outside(rr: np.ndarray, cc: np.ndarray, strong: np.ndarray, radiu
 
 
 def _bands(img: np.ndarray, radius: np.ndarray, outline: np.ndarray, angle: np.ndarray,
-           interior: np.ndarray) -> tuple[float, float]:
+           interior: np.ndarray, in_image: np.ndarray) -> tuple[float, float]:
     """(contrast, length mm) of the strongest sclerotic margin; (0, 0) when none."""
     z, theta, _ = _ridge_sigmas(img, interior)
     # a ridge along the outline has its normal (across the ridge) radial; the outward radial direction at
@@ -346,9 +364,9 @@ def _bands(img: np.ndarray, radius: np.ndarray, outline: np.ndarray, angle: np.n
     normal_vs_radial = np.abs(((theta - radial + np.pi / 2) % np.pi) - np.pi / 2)
     tangential = normal_vs_radial < np.radians(TANGENTIAL_DEG)
     near_or_out = radius > outline - RIM_MARGIN_MM
-    keep = (z > RIDGE_SIGMAS) & ~(near_or_out & tangential) & (radius < outline + OUTSIDE_BAND_MM)
+    keep = (z > RIDGE_SIGMAS) & ~(near_or_out & tangential) & (radius < outline + OUTSIDE_BAND_MM) & in_image
     keep &= _centreline(z, theta)
-    strong = ndimage.binary_dilation((z > RIDGE_SIGMAS) & ~(near_or_out & tangential), iterations=max(1, round(LINE_PATH_TOLERANCE_MM / WORK_PIXEL_MM)))
+    strong = ndimage.binary_dilation((z > RIDGE_SIGMAS) & ~(near_or_out & tangential) & in_image, iterations=max(1, round(LINE_PATH_TOLERANCE_MM / WORK_PIXEL_MM)))
     labels, n = _coherent_lines(keep, theta)
     centre_mm = (np.array(img.shape, dtype=float) - 1.0) / 2.0 * WORK_PIXEL_MM  # the head's centre
     best = (0.0, 0.0)
@@ -365,7 +383,7 @@ def _bands(img: np.ndarray, radius: np.ndarray, outline: np.ndarray, angle: np.n
         if not inside.any():
             continue
         if np.max(radius[rr, cc] - outline[rr, cc]) > MAX_OUTSIDE_REACH_MM or \
-                _continues_outside(rr, cc, strong, radius, outline):
+                _continues_outside(rr, cc, strong, radius, outline, in_image):
             continue  # continues beyond the outline: another bone's line
         pts = np.column_stack([rr[inside], cc[inside]]).astype(float) * WORK_PIXEL_MM
         if len(pts) < 3:
@@ -421,8 +439,8 @@ def _lucency(img: np.ndarray, interior: np.ndarray) -> tuple[float, float]:
     return best
 
 
-def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *,
-                        outline_problems: Sequence[str] = ()) -> RadiographicLesion:
+def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_problems: Sequence[str] = (),
+                        outline_checks: Sequence[QualityCheck] = ()) -> RadiographicLesion:
     """Look for the necrotic lesion's radiographic finding (sclerotic margin, lucency) inside a head.
 
     Parameters
@@ -433,15 +451,20 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *,
         The radiograph it was traced on, bone bright; its pixel size at the patient, if known.
     outline_problems : sequence of str
         Reasons of the outline's failed quality checks: the head is not read when any failed (an
-        outline off the head would make the statistics of some other bone).
+        outline off the head would make the statistics of some other bone). A head cut by the image
+        edge is judged here instead: it is read when the superior half of its interior is in the image.
+    outline_checks : sequence of QualityCheck
+        The outline's quality checks: the failed ones but ``OWN_EDGE_CHECK`` are added to
+        ``outline_problems``.
 
     Returns
     -------
     RadiographicLesion
         ``found`` True/False when the head's interior was read, None (with the reason) when not.
     """
-    if outline_problems:
-        return _not_resolved("the head's outline failed its checks (" + "; ".join(outline_problems) + ")")
+    problems = [*outline_problems, *(c.reason for c in outline_checks if not c.passed and c.name != OWN_EDGE_CHECK)]
+    if problems:
+        return _not_resolved("the head's outline failed its checks (" + "; ".join(problems) + ")")
     note = None
     if rx.pixel_size_mm is not None:
         px_mm = (float(rx.pixel_size_mm[0]), float(rx.pixel_size_mm[1]))
@@ -451,20 +474,25 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *,
         note = f"scale assumed: the pixel size is unknown, the head's radius taken as {TYPICAL_HEAD_RADIUS_MM:g} mm"
     outline = _outline_mm(contour, px_mm)
     reach = float(np.max(outline)) + OUTSIDE_BAND_MM + 3 * max(BAND_SCALES_MM)
-    img, radius, outline_at, angle = _head_grid(contour, rx, px_mm, reach)
-    # the interior must lie inside the image
+    img, radius, outline_at, angle, in_image = _head_grid(contour, rx, px_mm, reach)
+    # the superior half of the interior (under the weight-bearing dome, where the necrotic segment and
+    # its margin lie) must lie inside the image, EDGE_CLEARANCE_MM clear of its edges
     h, w = rx.shape
     r0, c0 = contour.center_px
     inner_r = float(np.min(outline)) - RIM_MARGIN_MM
     if inner_r <= 0:
         return _not_resolved("the head's outline is too small to hold an interior")
-    rows_mm, cols_mm = inner_r / px_mm[0], inner_r / px_mm[1]
-    if r0 - rows_mm < 0 or c0 - cols_mm < 0 or r0 + rows_mm > h - 1 or c0 + cols_mm > w - 1:
-        return _not_resolved("the head is cut by the image edge: its interior is not wholly in the image")
-    interior = radius < outline_at - RIM_MARGIN_MM
+    rows_px, cols_px = (inner_r + EDGE_CLEARANCE_MM) / px_mm[0], (inner_r + EDGE_CLEARANCE_MM) / px_mm[1]
+    if r0 - rows_px < 0 or c0 - cols_px < 0 or c0 + cols_px > w - 1 or r0 > h - 1:
+        return _not_resolved("the head is cut by the image edge: the superior half of its interior (under "
+                             "the dome, where a margin lies) is not wholly in the image")
+    if r0 + rows_px > h - 1:  # the inferior half is read where it is clear of the edge
+        cut = "the image edge cuts the head's inferior half: read on the part of the head in the image"
+        note = cut if note is None else f"{note}; {cut}"
+    interior = (radius < outline_at - RIM_MARGIN_MM) & in_image
     if interior.sum() < MIN_INTERIOR_PX:
         return _not_resolved("too few pixels inside the head's outline for its own statistics")
-    band_contrast, band_length = _bands(img, radius, outline_at, angle, interior)
+    band_contrast, band_length = _bands(img, radius, outline_at, angle, interior, in_image)
     lucent_contrast, lucent_area = _lucency(img, interior)
     kinds = [k for k, c in (("sclerotic margin", band_contrast), ("lucency", lucent_contrast)) if c > 0]
     return RadiographicLesion(
@@ -473,5 +501,5 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *,
         band_length_mm=band_length, lucent_area_mm2=lucent_area, resolved=True, reason=note)
 
 
-__all__ = ["BAND_MIN_CONTRAST", "MIN_BAND_LENGTH_MM", "RadiographicLesion",
+__all__ = ["BAND_MIN_CONTRAST", "MIN_BAND_LENGTH_MM", "OWN_EDGE_CHECK", "RadiographicLesion",
            "radiographic_lesion"]
