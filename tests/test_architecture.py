@@ -256,11 +256,8 @@ MAX_FUNCTION_LINES = 50
 #: Functions longer than that which remain, as "path::qualified name". The set may only shrink.
 KNOWN_LONG: set[str] = {
     "onfh_imaging/segment/bone_surface.py::trace_bone_surface",
-    "onfh_imaging/measure/lesion.py::necrotic_arc_deg",
-    "onfh_imaging/segment/lesion.py::lesion_fraction",
     "onfh_imaging/segment/checks.py::segmentation_checks",
     "onfh_imaging/measure/evidence.py::collapse_evidence_checks",
-    "onfh_imaging/segment/lesion.py::_lesion_edge_field",
     "onfh_imaging/segment/heads.py::find_femoral_heads",
 }
 

@@ -203,6 +203,76 @@ def _blur_shift_deg(inclination_deg: float, depth_mm: float, surface_mm: float,
     return float(np.degrees(psi[i] + f * (psi[1] - psi[0])))
 
 
+def _plane_rays(plane_normal_lps, step_deg: float, neck_axis_lps,
+                articular_min_angle_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit rays every ``step_deg`` in the plane through the head centre with normal
+    ``plane_normal_lps``, the surface tangents toward increasing angle, and which rays meet the
+    articular surface (farther than ``articular_min_angle_deg`` from the neck axis; all without one)."""
+    e1, e2 = _plane_basis(plane_normal_lps)
+    phi = np.radians(np.arange(0.0, 360.0, step_deg))
+    rays = np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2
+    along = -np.sin(phi)[:, None] * e1 + np.cos(phi)[:, None] * e2  # surface tangent, increasing phi
+    articular = np.ones(len(phi), bool)
+    if neck_axis_lps is not None:
+        neck = np.asarray(neck_axis_lps, float) / np.linalg.norm(neck_axis_lps)
+        articular = rays @ neck < np.cos(np.radians(articular_min_angle_deg))
+    return rays, along, articular
+
+
+def _surface_radii(head_mask: Volume | None, sphere: Sphere, rays: np.ndarray) -> np.ndarray:
+    """Distance (mm) from the head centre along each ray to the outermost point where the head mask is
+    half inside (the reference sphere's radius without a mask; NaN where a ray never enters the head)."""
+    c, r = sphere.center_lps, sphere.radius_mm
+    if head_mask is None:
+        return np.full(len(rays), r)
+    rows = np.arange(len(rays))
+    radii = np.arange(1.15 * r, 0.4 * r, -0.25)
+    head = _sample(head_mask, c + radii[None, :, None] * rays[:, None, :])
+    inside = head >= _HALF
+    first = np.argmax(inside, axis=1)
+    hit = inside.any(axis=1)
+    prev = np.maximum(first - 1, 0)
+    h0, h1 = head[rows, prev], head[rows, first]
+    t = np.where(first > 0, (_HALF - h0) / np.maximum(h1 - h0, 1e-6), 0.0)
+    return np.where(hit, radii[prev] + t * (radii[first] - radii[prev]), np.nan)
+
+
+def _bridge_unresolved_gaps(necrotic: np.ndarray, step_deg: float, surface_mm: np.ndarray,
+                            extent_along_mm: np.ndarray) -> np.ndarray:
+    """``necrotic`` (one flag per ray) with every gap narrower than a voxel along the surface filled:
+    such a gap is not resolved by the image."""
+    necrotic = necrotic.copy()
+    if not necrotic.any():
+        return necrotic
+    n_rays = len(necrotic)
+    for a, b in _runs(~necrotic):
+        mid = (a + b) // 2 % n_rays
+        if (b - a) * np.radians(step_deg) * surface_mm[mid] < extent_along_mm[mid]:
+            necrotic[np.arange(a, b) % n_rays] = True
+    return necrotic
+
+
+def _seen_inclination_deg(share: np.ndarray, depths: np.ndarray, j_deep: np.ndarray, end: int,
+                          outward: int, limits: tuple[int, int], step_deg: float, course_mm: float,
+                          surface_mm: float) -> float:
+    """Inclination (deg) of the lesion's boundary to the surface at a run's end, read where the boundary
+    crosses the depths from ``j_deep`` (below the surface's partial volume) over ``course_mm``; 90 when
+    it crosses fewer than two of them."""
+    n_rays = share.shape[0]
+    rows = np.arange(n_rays)
+    last = len(depths) - 1
+    seen = []
+    for level in range(int(round(course_mm / _DEPTH_STEP_MM)) + 1):
+        j = np.minimum(j_deep + level, last)
+        x = _crossing(share[rows, j], end, outward, *limits)
+        if x is not None:
+            seen.append((depths[j[int(round(end + outward * x)) % n_rays]], x * step_deg))
+    if len(seen) < 2:
+        return 90.0
+    d, x = np.array(seen).T
+    return _inclination_deg(d, x, surface_mm)
+
+
 def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
                      head_mask: Volume | None = None, step_deg: float = 0.5,
                      course_mm: float = BOUNDARY_COURSE_MM, neck_axis_lps=None,
@@ -243,36 +313,18 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
     float
         The arc (deg, 0-360).
     """
-    e1, e2 = _plane_basis(plane_normal_lps)
-    phi = np.radians(np.arange(0.0, 360.0, step_deg))
-    n_rays = len(phi)
-    rows = np.arange(n_rays)
-    rays = np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2
-    along = -np.sin(phi)[:, None] * e1 + np.cos(phi)[:, None] * e2  # surface tangent, increasing phi
-    articular = np.ones(n_rays, bool)
-    if neck_axis_lps is not None:
-        neck = np.asarray(neck_axis_lps, float) / np.linalg.norm(neck_axis_lps)
-        articular = rays @ neck < np.cos(np.radians(articular_min_angle_deg))
-    c, r = sphere.center_lps, sphere.radius_mm
-    if head_mask is None:
-        surface = np.full(n_rays, r)
-    else:
-        radii = np.arange(1.15 * r, 0.4 * r, -0.25)
-        head = _sample(head_mask, c + radii[None, :, None] * rays[:, None, :])
-        inside = head >= _HALF
-        first = np.argmax(inside, axis=1)
-        hit = inside.any(axis=1)
-        prev = np.maximum(first - 1, 0)
-        h0, h1 = head[rows, prev], head[rows, first]
-        t = np.where(first > 0, (_HALF - h0) / np.maximum(h1 - h0, 1e-6), 0.0)
-        surface = np.where(hit, radii[prev] + t * (radii[first] - radii[prev]), np.nan)
+    rays, along, articular = _plane_rays(plane_normal_lps, step_deg, neck_axis_lps, articular_min_angle_deg)
+    n_rays = len(rays)
+    r = sphere.radius_mm
+    surface = _surface_radii(head_mask, sphere, rays)
     grid = head_mask if head_mask is not None else lesion_mask
-    edges = np.asarray(grid.direction, float) * np.asarray(grid.spacing, float)[None, :]  # columns: voxel edges
+    # columns: the voxel's edges (LPS mm)
+    edges = np.asarray(grid.direction, float) * np.asarray(grid.spacing, float)[None, :]
     voxel_offsets = _VOXEL_MODEL @ edges.T  # (samples, 3) LPS mm
     extent = np.abs(rays @ edges).sum(axis=1)  # a voxel's extent along each ray (mm)
     extent_along = np.abs(along @ edges).sum(axis=1)  # and along the surface
     depths = np.arange(0.0, float(extent.max()) + course_mm + 2 * _DEPTH_STEP_MM, _DEPTH_STEP_MM)
-    pts = c + (surface[:, None] - depths[None, :])[..., None] * rays[:, None, :]
+    pts = sphere.center_lps + (surface[:, None] - depths[None, :])[..., None] * rays[:, None, :]
     share = _sample(lesion_mask, pts)
     if head_mask is not None:
         share = share / np.maximum(_sample(head_mask, pts), 1e-6)
@@ -280,14 +332,8 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
     last = len(depths) - 1
     j_read = np.minimum(np.ceil(READ_DEPTH_FRACTION * extent / _DEPTH_STEP_MM).astype(int), last)
     j_deep = np.minimum(np.ceil(extent / _DEPTH_STEP_MM).astype(int), last)
-    read = share[rows, j_read]
-    necrotic = read >= _HALF
-    if necrotic.any():
-        # A gap narrower than a voxel along the surface is not resolved.
-        for a, b in _runs(~necrotic):
-            mid = (a + b) // 2 % n_rays
-            if (b - a) * np.radians(step_deg) * np.nan_to_num(surface[mid], nan=r) < extent_along[mid]:
-                necrotic[np.arange(a, b) % n_rays] = True
+    read = share[np.arange(n_rays), j_read]
+    necrotic = _bridge_unresolved_gaps(read >= _HALF, step_deg, np.nan_to_num(surface, nan=r), extent_along)
     read = np.where(necrotic, np.maximum(read, _HALF), read)
     total = 0.0
     for start, stop in _runs(necrotic):
@@ -298,16 +344,8 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
             x_read = _crossing(read, end, outward, *limits)
             if x_read is None:
                 continue
-            seen = []
-            for level in range(int(round(course_mm / _DEPTH_STEP_MM)) + 1):
-                j = np.minimum(j_deep + level, last)
-                x = _crossing(share[rows, j], end, outward, *limits)
-                if x is not None:
-                    seen.append((depths[j[int(round(end + outward * x)) % n_rays]], x * step_deg))
-            inclination = 90.0
-            if len(seen) >= 2:
-                d, x = np.array(seen).T
-                inclination = _inclination_deg(d, x, float(surface[e]))
+            inclination = _seen_inclination_deg(share, depths, j_deep, end, outward, limits, step_deg,
+                                                course_mm, float(surface[e]))
             shift = _blur_shift_deg(inclination, float(depths[j_read[e]]), float(surface[e]),
                                     voxel_offsets @ (outward * along[e]), voxel_offsets @ rays[e])
             arc += x_read * step_deg - shift - 0.5 * step_deg

@@ -152,6 +152,59 @@ def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray,
     return float(e[best]) if np.isfinite(cost[best]) else None
 
 
+def _boundary_profiles(volume: Volume, array: np.ndarray, lesion: np.ndarray, normal: np.ndarray,
+                       touching: np.ndarray, valid: np.ndarray, origin: np.ndarray, step_mm: float):
+    """Profiles of the image across the lesion's boundary, one per boundary voxel (``touching``).
+
+    Returns the boundary's unit normals (toward normal marrow, LPS), the voxel's blur widths along them
+    (mm, per image axis), the offsets ``t`` (mm, positive into the lesion) the profiles are sampled at,
+    the profiles (boundary voxel, offset; NaN outside ``valid``) and where they are valid.
+    """
+    smooth = ndimage.gaussian_filter(normal.astype(np.float32) - lesion.astype(np.float32), 1.0)
+    grad = np.stack(np.gradient(smooth), axis=-1)[..., ::-1]  # (x, y, z): toward normal marrow
+    idx = np.argwhere(touching)
+    n_vec = grad[touching]
+    n_vec /= np.maximum(np.linalg.norm(n_vec, axis=1, keepdims=True), 1e-9)
+    p0 = origin + idx[:, ::-1] * step_mm + 0.5 * step_mm * n_vec
+    widths = np.abs(n_vec @ volume.direction) * np.asarray(volume.spacing)
+    reach = 0.5 * float(np.max(volume.spacing)) + EDGE_PROFILE_REACH_MM
+    t = np.arange(-reach, reach + 1e-9, 0.2)
+    pts = p0[:, None, :] - n_vec[:, None, :] * t[None, :, None]
+    prof = sample_volume(volume, array, pts)
+    fine_idx = np.rint((pts - origin) / step_mm).astype(int)[..., ::-1]
+    inside = np.all((fine_idx >= 0) & (fine_idx < np.array(valid.shape)), axis=-1)
+    fine_idx = np.clip(fine_idx, 0, np.array(valid.shape) - 1)
+    inside &= valid[fine_idx[..., 0], fine_idx[..., 1], fine_idx[..., 2]]
+    return n_vec, widths, t, np.where(inside, prof, np.nan), inside
+
+
+def _edge_offsets(n_vec: np.ndarray, widths: np.ndarray, t: np.ndarray, prof: np.ndarray, inside: np.ndarray,
+                  min_contrast: float) -> np.ndarray:
+    """Offset (mm, positive into the lesion) of the band's outer edge from each boundary voxel, fitted
+    with :func:`_band_edge_offset` to the mean profile of its group (0 where no band is fitted)."""
+    blur = np.linalg.norm(widths, axis=1)
+    # Boundary voxels share a fit when they share the point-spread function along their normal and
+    # face the same way (the band's deep face and its sides are different courses of the band).
+    facing = np.argmax(np.abs(n_vec), axis=1) * 2 + (np.take_along_axis(
+        n_vec, np.argmax(np.abs(n_vec), axis=1)[:, None], 1)[:, 0] > 0)
+    offsets = np.zeros(len(n_vec))
+    groups = []
+    for f in np.unique(facing):
+        sel = np.flatnonzero(facing == f)
+        sel = sel[np.argsort(blur[sel])]
+        groups += np.array_split(sel, int(np.clip(len(sel) // EDGE_FIT_GROUP_VOXELS, 1, 3)))
+    for members in groups:
+        if len(members) < MIN_BOUNDARY_VOXELS:
+            continue
+        counts = inside[members].sum(axis=0)
+        mean = np.where(counts >= max(5, 0.2 * len(members)),
+                        np.nansum(prof[members], axis=0) / np.maximum(counts, 1), np.nan)
+        cdf = ray_blur_cdf(np.median(widths[members], axis=0), 0.05)
+        e = _band_edge_offset(t, mean, cdf, min_contrast)
+        offsets[members] = 0.0 if e is None else float(np.clip(e, *EDGE_OFFSET_RANGE_MM))
+    return offsets
+
+
 def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, normal: np.ndarray,
                        valid: np.ndarray, origin: np.ndarray, step_mm: float,
                        min_contrast: float) -> tuple[np.ndarray, np.ndarray]:
@@ -173,43 +226,9 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     signed = np.where(lesion, d_lesion, -d_normal)
     if touching.sum() < MIN_BOUNDARY_VOXELS:
         return field_, signed
-    smooth = ndimage.gaussian_filter(normal.astype(np.float32) - lesion.astype(np.float32), 1.0)
-    grad = np.stack(np.gradient(smooth), axis=-1)[..., ::-1]  # (x, y, z): toward normal marrow
-    idx = np.argwhere(touching)
-    n_vec = grad[touching]
-    n_vec /= np.maximum(np.linalg.norm(n_vec, axis=1, keepdims=True), 1e-9)
-    p0 = origin + idx[:, ::-1] * step_mm + 0.5 * step_mm * n_vec
-    widths = np.abs(n_vec @ volume.direction) * np.asarray(volume.spacing)
-    reach = 0.5 * float(np.max(volume.spacing)) + EDGE_PROFILE_REACH_MM
-    t = np.arange(-reach, reach + 1e-9, 0.2)
-    pts = p0[:, None, :] - n_vec[:, None, :] * t[None, :, None]
-    prof = sample_volume(volume, array, pts)
-    fine_idx = np.rint((pts - origin) / step_mm).astype(int)[..., ::-1]
-    inside = np.all((fine_idx >= 0) & (fine_idx < np.array(valid.shape)), axis=-1)
-    fine_idx = np.clip(fine_idx, 0, np.array(valid.shape) - 1)
-    inside &= valid[fine_idx[..., 0], fine_idx[..., 1], fine_idx[..., 2]]
-    prof = np.where(inside, prof, np.nan)
-    # Boundary voxels sharing a point-spread function (blur along the normal) share one fit.
-    blur = np.linalg.norm(widths, axis=1)
-    # Boundary voxels share a fit when they share the point-spread function along their normal and
-    # face the same way (the band's deep face and its sides are different courses of the band).
-    facing = np.argmax(np.abs(n_vec), axis=1) * 2 + (np.take_along_axis(
-        n_vec, np.argmax(np.abs(n_vec), axis=1)[:, None], 1)[:, 0] > 0)
-    offsets = np.zeros(len(idx))
-    groups = []
-    for f in np.unique(facing):
-        sel = np.flatnonzero(facing == f)
-        sel = sel[np.argsort(blur[sel])]
-        groups += np.array_split(sel, int(np.clip(len(sel) // EDGE_FIT_GROUP_VOXELS, 1, 3)))
-    for members in groups:
-        if len(members) < MIN_BOUNDARY_VOXELS:
-            continue
-        counts = inside[members].sum(axis=0)
-        mean = np.where(counts >= max(5, 0.2 * len(members)),
-                        np.nansum(prof[members], axis=0) / np.maximum(counts, 1), np.nan)
-        cdf = ray_blur_cdf(np.median(widths[members], axis=0), 0.05)
-        e = _band_edge_offset(t, mean, cdf, min_contrast)
-        offsets[members] = 0.0 if e is None else float(np.clip(e, *EDGE_OFFSET_RANGE_MM))
+    n_vec, widths, t, prof, inside = _boundary_profiles(volume, array, lesion, normal, touching, valid,
+                                                        origin, step_mm)
+    offsets = _edge_offsets(n_vec, widths, t, prof, inside, min_contrast)
     # Signed distance (mm) from the present boundary, positive into the lesion, and each voxel's
     # correction from its nearest boundary voxel.
     nearest = ndimage.distance_transform_edt(~touching, return_distances=False, return_indices=True)
@@ -217,8 +236,85 @@ def _lesion_edge_field(volume: Volume, array: np.ndarray, lesion: np.ndarray, no
     offset_map[touching] = offsets
     offset_map = offset_map[tuple(nearest)]
     ramp = np.clip(0.5 + (signed - offset_map) / step_mm, 0.0, 1.0)
-    near = (lesion | normal) & (np.abs(signed) < reach)
+    near = (lesion | normal) & (np.abs(signed) < 0.5 * float(np.max(volume.spacing)) + EDGE_PROFILE_REACH_MM)
     return np.where(near, ramp, field_).astype(np.float32), signed - offset_map
+
+
+def _fine_head_grid(volume: Volume, array: np.ndarray, surface: BoneSurface, reach: float,
+                    step_mm: float) -> tuple[np.ndarray, ...]:
+    """The fine isotropic grid (``step_mm``, half-width ``reach`` mm) about the head centre: each point's
+    distance from the centre (mm), its unit direction, the bone surface's radius there (mm), and the
+    image smoothed by ``MARROW_SMOOTHING_MM`` inside the head (the marrow level outside it)."""
+    lv = surface.levels
+    n = int(np.ceil(2 * reach / step_mm)) + 1
+    axis = np.arange(n) * step_mm - reach
+    zz, yy, xx = np.meshgrid(axis, axis, axis, indexing="ij")
+    offs = np.stack([xx, yy, zz], axis=-1)
+    rho = np.linalg.norm(offs, axis=-1)
+    u = offs / np.maximum(rho, 1e-9)[..., None]
+    r_s = surface.grid.interpolate(surface.r_surface, u)
+    head = rho < r_s
+    vals = np.zeros(head.shape, np.float32)
+    vals[head] = sample_volume(volume, array, surface.center + offs[head])
+    vals = ndimage.gaussian_filter(np.where(head, vals, lv.marrow), MARROW_SMOOTHING_MM / step_mm)
+    return rho, u, r_s, vals
+
+
+def _under_plate_depth_mm(cortex_mm: float, slice_mm: float, cos_slice_normal: np.ndarray) -> np.ndarray:
+    """Depth (mm) below the bone surface, per direction (cosine with the slice normal), to which the
+    subchondral plate and its blur darken the marrow."""
+    return (cortex_mm + UNDER_PLATE_MARGIN_MM
+            + PLATE_SMEAR_SLICES * slice_mm * np.abs(cos_slice_normal))
+
+
+def _split_marrow(vals: np.ndarray, inner: np.ndarray, rho: np.ndarray, u: np.ndarray, r_inner: np.ndarray,
+                  surface: BoneSurface, step_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Necrotic segment and normal marrow on the fine grid, and where a lesion may lie (away from the
+    neck): the band splits the marrow under the plate (``inner``, which ends at radius ``r_inner``)."""
+    lv = surface.levels
+    # Thick slices average a thin band with the marrow beside it, so anything clearly darker than the
+    # head's marrow (a quarter of the way to cortex) counts as band; closing seals the remaining gaps.
+    dark = vals < lv.marrow - BAND_CONTRAST * (lv.marrow - lv.cortex)
+    dark = ndimage.binary_closing(dark, iterations=BAND_CLOSING_ITERATIONS) & inner
+    region = inner & ~dark
+    cos_neck = u @ surface.grid.frame[:, 2]
+    seeds = (region & (cos_neck > np.cos(np.radians(NORMAL_SEED_CONE_DEG)))
+             & (rho > NORMAL_SEED_MIN_RADIUS * surface.radius))
+    labels, _ = ndimage.label(region)
+    normal_labels = np.unique(labels[seeds])
+    normal = np.isin(labels, normal_labels[normal_labels > 0])
+    away = cos_neck < np.cos(np.radians(LESION_MIN_NECK_ANGLE_DEG))
+    lesion = inner & ~normal & away
+    lesion = ndimage.binary_opening(lesion, iterations=SPECK_OPENING_ITERATIONS)
+    lab, n_lab = ndimage.label(lesion)
+    if n_lab:
+        # A necrotic segment reaches the subchondral bone and is not a speck.
+        sub = rho >= r_inner - SUBCHONDRAL_REACH_MM
+        sizes = ndimage.sum(np.ones_like(rho), lab, index=np.arange(1, n_lab + 1)) * step_mm ** 3 / 1000.0
+        touches = ndimage.maximum(sub, lab, index=np.arange(1, n_lab + 1))
+        keep = np.flatnonzero((sizes >= MIN_LESION_VOLUME_ML) & (touches > 0)) + 1
+        lesion = np.isin(lab, keep)
+    return lesion, normal, away
+
+
+def _continued_under_plate(sd_fine: Volume, surface: BoneSurface, u: np.ndarray, rho: np.ndarray,
+                           slice_mm: float, slice_normal: np.ndarray, step_mm: float) -> np.ndarray:
+    """Signed distance (mm, positive inside) from the lesion's boundary at fine-grid points under the
+    subchondral plate (directions ``u``, radii ``rho`` mm from the head centre).
+
+    Under the plate the band cannot be seen (plate and band are both dark): the lesion's boundary is
+    continued out to the bone surface along its own course, extrapolating its signed distance
+    linearly from two depths beneath the plate on each ray (a band is locally planar; a boundary
+    through the head centre stays radial).
+    """
+    c, vec = surface.center, surface.vectors
+    depth_ray = _under_plate_depth_mm(surface.levels.cortex_mm, slice_mm, vec @ slice_normal)
+    r1 = surface.r_surface - depth_ray - 0.5 * step_mm
+    sd1 = sample_volume(sd_fine, np.asarray(sd_fine.array), c + vec * r1[..., None])
+    sd2 = sample_volume(sd_fine, np.asarray(sd_fine.array), c + vec * (r1 - _BAND_COURSE_MM)[..., None])
+    slope = np.clip((sd1 - sd2) / _BAND_COURSE_MM, -1.0, 1.0)  # a distance changes at most 1 mm per mm
+    grid_of = surface.grid.interpolate
+    return grid_of(sd1, u) + grid_of(slope, u) * (rho - grid_of(r1, u))
 
 
 def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, grid: Volume,
@@ -252,70 +348,25 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
         Lesion fractions in [0, 1]; all zero when no lesion (no band) is found.
     """
     lv = surface.levels
-    c = surface.center
     reach = float(np.nanmax(surface.r_surface)) + 1.0
-    n = int(np.ceil(2 * reach / step_mm)) + 1
-    axis = np.arange(n) * step_mm - reach
-    zz, yy, xx = np.meshgrid(axis, axis, axis, indexing="ij")
-    offs = np.stack([xx, yy, zz], axis=-1)
-    rho = np.linalg.norm(offs, axis=-1)
-    u = offs / np.maximum(rho, 1e-9)[..., None]
-    r_s = surface.grid.interpolate(surface.r_surface, u)
+    rho, u, r_s, vals = _fine_head_grid(volume, array, surface, reach, step_mm)
     head = rho < r_s
-    vals = np.zeros(head.shape, np.float32)
-    vals[head] = sample_volume(volume, array, c + offs[head])
-    vals = ndimage.gaussian_filter(np.where(head, vals, lv.marrow), MARROW_SMOOTHING_MM / step_mm)
-    # Thick slices smear the dark plate inward along the slice normal by up to a slice thickness
-    # (``PLATE_SMEAR_SLICES``); that smear is not marrow signal loss.
     slice_normal = volume.axis_of_slices()
     slice_mm = float(volume.spacing[2])
-    depth_in = (lv.cortex_mm + UNDER_PLATE_MARGIN_MM
-                + PLATE_SMEAR_SLICES * slice_mm * np.abs(u @ slice_normal))
+    # Thick slices smear the dark plate inward along the slice normal by up to a slice thickness
+    # (``PLATE_SMEAR_SLICES``); that smear is not marrow signal loss.
+    depth_in = _under_plate_depth_mm(lv.cortex_mm, slice_mm, u @ slice_normal)
     inner = rho < r_s - depth_in
-    # Thick slices average a thin band with the marrow beside it, so anything clearly darker than the
-    # head's marrow (a quarter of the way to cortex) counts as band; closing seals the remaining gaps.
-    dark = vals < lv.marrow - BAND_CONTRAST * (lv.marrow - lv.cortex)
-    dark = ndimage.binary_closing(dark, iterations=BAND_CLOSING_ITERATIONS) & inner
-    region = inner & ~dark
-    neck_axis = surface.grid.frame[:, 2]
-    cos_neck = u @ neck_axis
-    seeds = (region & (cos_neck > np.cos(np.radians(NORMAL_SEED_CONE_DEG)))
-             & (rho > NORMAL_SEED_MIN_RADIUS * surface.radius))
-    labels, _ = ndimage.label(region)
-    normal_labels = np.unique(labels[seeds])
-    normal = np.isin(labels, normal_labels[normal_labels > 0])
-    away = cos_neck < np.cos(np.radians(LESION_MIN_NECK_ANGLE_DEG))
-    lesion = inner & ~normal & away
-    lesion = ndimage.binary_opening(lesion, iterations=SPECK_OPENING_ITERATIONS)
-    lab, n_lab = ndimage.label(lesion)
-    if n_lab:
-        # A necrotic segment reaches the subchondral bone and is not a speck.
-        sub = rho >= r_s - depth_in - SUBCHONDRAL_REACH_MM
-        sizes = ndimage.sum(np.ones_like(rho), lab, index=np.arange(1, n_lab + 1)) * step_mm ** 3 / 1000.0
-        touches = ndimage.maximum(sub, lab, index=np.arange(1, n_lab + 1))
-        keep = np.flatnonzero((sizes >= MIN_LESION_VOLUME_ML) & (touches > 0)) + 1
-        lesion = np.isin(lab, keep)
+    lesion, normal, away = _split_marrow(vals, inner, rho, u, r_s - depth_in, surface, step_mm)
     if not lesion.any():
         return np.zeros(grid.shape, np.float32)
-    origin = c - reach
+    origin = surface.center - reach
     value, signed = _lesion_edge_field(volume, array, lesion, normal & inner, inner, origin, step_mm,
                                        BAND_CONTRAST * (lv.marrow - lv.cortex))
     value = np.where(inner & away, value, 0.0)
-    # Under the subchondral plate the band cannot be seen (plate and band are both dark): the lesion's
-    # boundary is continued out to the bone surface along its own course, extrapolating its signed
-    # distance linearly from two depths beneath the plate on each ray (a band is locally planar; a
-    # boundary through the head centre stays radial).
-    vec = surface.vectors
-    depth_ray = (lv.cortex_mm + UNDER_PLATE_MARGIN_MM
-                 + PLATE_SMEAR_SLICES * slice_mm * np.abs(vec @ slice_normal))
-    r1 = surface.r_surface - depth_ray - 0.5 * step_mm
     sd_fine = Volume(signed.astype(np.float32), spacing=(step_mm,) * 3, origin=tuple(origin))
-    sd1 = sample_volume(sd_fine, np.asarray(sd_fine.array), c + vec * r1[..., None])
-    sd2 = sample_volume(sd_fine, np.asarray(sd_fine.array), c + vec * (r1 - _BAND_COURSE_MM)[..., None])
-    slope = np.clip((sd1 - sd2) / _BAND_COURSE_MM, -1.0, 1.0)  # a distance changes at most 1 mm per mm
     shell = head & ~inner & away
-    grid_of = surface.grid.interpolate
-    sd_shell = grid_of(sd1, u[shell]) + grid_of(slope, u[shell]) * (rho[shell] - grid_of(r1, u[shell]))
+    sd_shell = _continued_under_plate(sd_fine, surface, u[shell], rho[shell], slice_mm, slice_normal, step_mm)
     value[shell] = np.clip(0.5 + sd_shell / step_mm, 0.0, 1.0)
     return _resample_fraction(sd_fine.with_array(value.astype(np.float32)), grid)
 
