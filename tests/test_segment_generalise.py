@@ -84,3 +84,29 @@ def test_head_edge_is_the_femur_side_of_a_widened_joint():
     assert abs(plain[0] - radius) < 0.3 and abs(found[0] - radius) < 0.3
     assert plain[1] - (radius - 3.0) > 1.5
     assert abs(found[1] - (radius - 3.0)) < 0.3
+
+
+def _layers_profile(s: np.ndarray, plate_mm: float, blur_mm: float) -> np.ndarray:
+    """T1 levels from the marrow edge (s = 0) outward: marrow, plate, 1.3 mm femoral cartilage, 0.6 mm
+    fluid, 1.1 mm acetabular cartilage, 1.15 mm acetabular cortex, pelvic marrow; Gaussian blur."""
+    from scipy import ndimage
+
+    edges = np.cumsum([0.0, plate_mm, 1.3, 0.6, 1.1, 1.15])
+    levels = [1350.0, 40.0, 480.0, 250.0, 480.0, 40.0, 1000.0]
+    prof = np.asarray(levels)[np.searchsorted(edges, s)]
+    return ndimage.gaussian_filter1d(prof, blur_mm / (s[1] - s[0]))
+
+
+def test_cartilage_rise_is_sought_only_within_the_femur_layers():
+    """A thin plate under cartilage blurred into one dark band shows no rise; the rise 5 mm out is the
+    acetabular bone, so the cartilage is not seen."""
+    from onfh_imaging.segment.bone_surface import _first_dip_and_rise
+
+    s = np.arange(-6.0, 8.0 + 1e-9, 0.1)
+    sharp = _layers_profile(s, 0.9, 0.3)
+    _, i_max, seen = _first_dip_and_rise(sharp, s, 1350.0)
+    assert seen and 0.9 <= s[i_max] <= 2.2  # the femoral cartilage
+    blurred = _layers_profile(s, 0.9, 0.8)
+    assert not _first_dip_and_rise(blurred, s, 1350.0, 1.6)[2]  # the acetabular bone rises 5.05 mm out
+    # unblurred, the same layers show the femoral cartilage, a plate and half a cartilage out at most
+    assert _first_dip_and_rise(_layers_profile(s, 0.9, 0.4), s, 1350.0, 0.8)[2]

@@ -57,3 +57,18 @@ def test_intact_head_never_stage_iii_and_fovea_is_not_collapse(measured):
         assert m.arco_2019 not in ("IIIA", "IIIB")
         fovea = np.asarray(truth["head"]["fovea_direction_lps"], float)
         assert m.collapse.direction_lps @ fovea < np.cos(np.radians(20.0)) or m.collapse.depth_mm < 0.5
+
+
+def test_head_whose_neck_the_field_of_view_cuts_off_is_found_and_flagged():
+    """lm13: the inferior edge cuts a third of the head and all of its neck; the head is still found, on
+    its side, and flagged as cut and unconfirmed by a neck (never staged with confidence)."""
+    spec = replace(GRID["lm13"], stir=False)
+    anatomy = spec.anatomy()
+    t1 = render_labelmap_series(spec, anatomy)["T1"]
+    (seg,) = segment_hips(t1)
+    truth = hip_truth(anatomy.hip(seg.side))
+    assert seg.side == "right"
+    assert np.linalg.norm(seg.head_center_lps - np.asarray(truth["head"]["center_lps_mm"])) < 0.7
+    failed = {c.name for c in seg.quality.checks if not c.passed}
+    assert {"field_of_view", "continuous_with_neck"} <= failed
+    assert seg.quality.needs_review

@@ -38,6 +38,21 @@ JOINT_SPACE_MAX_MM = 6.0
 layers of 1-3 mm each plus fluid; an effusion widens it, so the search for the head's own edge reaches
 no further than this outside a first estimate."""
 
+CORTEX_RANGE_MM = (0.3, 3.0)
+"""Plausible distance (mm) from the marrow edge to the outer bone surface on MRI: subchondral plate and
+cortex are 1-2.5 mm, plus half a pixel of blur. Beyond 3 mm the outer edge was taken past the joint
+space."""
+
+PLATE_TYPICAL_MM = 1.75
+"""Distance (mm) from the marrow edge to the outer bone surface taken when the image does not resolve the
+plate's outer edge (no cartilage rise seen beyond it): the middle of the 1-2.5 mm of subchondral plate and
+cortex (:data:`CORTEX_RANGE_MM`), within 0.75 mm of any head's. Such a head is always flagged."""
+
+FEMORAL_CARTILAGE_MAX_MM = 3.0
+"""Thickest hyaline cartilage (mm) over an adult femoral head (1-3 mm, thickest at the weight-bearing
+dome): the femur's own cartilage lies within this of its bone surface, so a rise farther out is a layer
+beyond the joint space (acetabular cartilage or bone)."""
+
 ACETABULAR_GAP_MIN_MM = 1.0
 """Narrowest joint space (mm) the head's edge is told from the acetabular edge by: two edges of the same
 kind closer than this are one blurred edge."""

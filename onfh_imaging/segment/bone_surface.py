@@ -23,7 +23,13 @@ from scipy import ndimage
 
 from onfh_imaging.fitting import MAD_TO_SIGMA, robust_sphere
 from onfh_imaging.geometry import Volume
-from onfh_imaging.segment.anatomy import NECK_CONE_DEG, RAY_STEP_MM
+from onfh_imaging.segment.anatomy import (
+    CORTEX_RANGE_MM,
+    FEMORAL_CARTILAGE_MAX_MM,
+    NECK_CONE_DEG,
+    PLATE_TYPICAL_MM,
+    RAY_STEP_MM,
+)
 from onfh_imaging.segment.heads import HeadCandidate
 from onfh_imaging.segment.rays import DirectionGrid, orthonormal_frame, radial_profiles
 
@@ -129,7 +135,9 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     aligned = ndimage.map_coordinates(prof[resolved], np.stack(np.meshgrid(
         np.arange(resolved.sum()), idx, indexing="ij")), order=1, mode="nearest")
     med = np.median(aligned, axis=0)
-    i_min, i_max, cartilage_seen = _first_dip_and_rise(med, s, marrow)
+    widths = np.median(np.abs(vectors[resolved] @ volume.direction) * np.asarray(volume.spacing), axis=0)
+    blur_mm = _BLUR_REACH_SIGMAS * _ray_sigma(widths, 3.0 * RAY_STEP_MM)
+    i_min, i_max, cartilage_seen = _first_dip_and_rise(med, s, marrow, blur_mm)
     cortex = float(med[i_min])
     cartilage = float(med[i_max])
     lvl_in = 0.5 * (marrow + cortex)
@@ -138,6 +146,10 @@ def _tissue_levels(prof: np.ndarray, radii: np.ndarray, vectors: np.ndarray, inn
     s_in = s[before[-1]] if before.size else s[i_min] - 0.75
     rising = np.flatnonzero(med[i_min:i_max + 1] >= lvl_out)
     s_out = s[i_min + rising[0]] if rising.size else s[i_min] + 0.75
+    if not cartilage_seen:
+        # No rise out of the plate into cartilage: the first rise beyond is the acetabulum's, and only the
+        # marrow edge is resolved; the bone surface lies a typical plate beyond it.
+        s_out = s_in + PLATE_TYPICAL_MM
     return TissueLevels(marrow, cortex, cartilage, float(s_out - s_in), float(s_out), cartilage_seen)
 
 
@@ -159,7 +171,8 @@ _PLATE_MIN_MM = 0.5
 _MIN_RISE_FRACTION = 0.1
 
 
-def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[int, int, bool]:
+def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float,
+                        blur_mm: float = 0.0) -> tuple[int, int, bool]:
     """Indices of the subchondral plate (dip) and cartilage (rise) on the head's median profile.
 
     ``med`` is sampled at offsets ``s`` (mm) from the inner cortical edge. Outward from the marrow the
@@ -170,6 +183,9 @@ def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[
     cartilage beyond it). The third value tells whether that rise is cartilage: cartilage is darker
     than marrow (below :data:`_CARTILAGE_MAX_FRACTION` of the way from plate to marrow); a first rise as
     bright as marrow is the acetabular bone across a joint space too narrow for the slices to resolve.
+    The rise is sought no farther than a plate and half a cartilage beyond the marrow edge, plus
+    ``blur_mm`` (how far the profile's blur moves an edge): without a rise there, the cartilage is not
+    seen (a thin plate under cartilage about as dark blurs into one band with the joint).
     """
     win = (s > -1.5) & (s < 4.0)
     i_dark = int(np.flatnonzero(win)[np.argmin(med[win])])
@@ -186,14 +202,19 @@ def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float) -> tuple[
             i_min = i
             break
     min_rise = _MIN_RISE_FRACTION * (marrow - float(med[i_min]))
-    after = np.flatnonzero((s > s[i_min]) & (s < s[i_min] + 4.0))
+    # The femur's cartilage lies on its plate: its brightest point is at most a plate and half a
+    # cartilage beyond the marrow edge. A rise farther out is the acetabulum across a joint whose
+    # femoral layers the image blurs into one dark band (a thin plate under cartilage about as dark).
+    reach = CORTEX_RANGE_MM[1] + 0.5 * FEMORAL_CARTILAGE_MAX_MM + blur_mm
+    after = np.flatnonzero((s > s[i_min]) & (s < min(s[i_min] + 4.0, s[start] + reach)))
     i_max = int(after[np.argmax(med[after])]) if after.size else i_min
+    rose = False
     for i in after:
         seg = med[max(i - k, 0):i + k + 1]
         if med[i] >= seg.max() and med[i] - med[i_min] >= min_rise:
-            i_max = int(i)
+            i_max, rose = int(i), True
             break
-    seen = bool(med[i_max] < med[i_min] + _CARTILAGE_MAX_FRACTION * (marrow - med[i_min]))
+    seen = rose and bool(med[i_max] < med[i_min] + _CARTILAGE_MAX_FRACTION * (marrow - med[i_min]))
     return i_min, i_max, seen
 
 
@@ -574,7 +595,8 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     for iteration in range(2):
         r_edge = _outer_edges(prof_resolved, radii, level, radius, bright_limit,
                               (plate_mm, cartilage_mm, sharp_reach), dark_core=True)
-        ok = np.isfinite(r_edge)
+        # Without cartilage seen beyond the plate, the rises traced are the acetabulum's, not the head's.
+        ok = np.isfinite(r_edge) & levels.cartilage_seen
         traced = ok.sum() >= _MIN_TRACED_SHARE * resolved.sum()
         if traced:
             pts = center + vectors[resolved][ok] * r_edge[ok][:, None]

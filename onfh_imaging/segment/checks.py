@@ -8,8 +8,9 @@ The limits are anatomy (mm) or resolution (the image's own pixel size), named he
 * the outer cortical edges must lie on one sphere, within the in-plane pixel (or 0.5 mm), for most rays;
 * the inner (marrow) and outer (bone surface) spheres are independent estimates of one ball: concentric
   within :data:`CENTRE_AGREEMENT_MM` and a plausible cortex + subchondral plate apart;
-* cartilage (darker than marrow) must be seen beyond the plate: otherwise the joint space is not
-  resolved and the head's surface cannot be told from the acetabulum's;
+* cartilage (darker than marrow) must be seen rising beyond the plate, within a plate and half a
+  cartilage of the marrow edge: otherwise the joint space is not resolved and the head's surface cannot
+  be told from the acetabulum's;
 * the field of view must not cut the head;
 * the head must be a plausible adult head (radius range) continuous with a neck running lateral and
   inferior (the femur, not another round structure);
@@ -22,7 +23,7 @@ import numpy as np
 
 from onfh_imaging.geometry import Volume
 from onfh_imaging.quality import QualityCheck
-from onfh_imaging.segment.anatomy import HEAD_RADIUS_RANGE_MM
+from onfh_imaging.segment.anatomy import CORTEX_RANGE_MM, HEAD_RADIUS_RANGE_MM
 from onfh_imaging.segment.bone_surface import BoneSurface
 from onfh_imaging.segment.heads import HeadCandidate
 
@@ -52,11 +53,6 @@ when pixels are coarser (an edge is located to about a pixel on a ray the slices
 CENTRE_AGREEMENT_MM = 1.5
 """Largest distance (mm) between the centres of the inner (marrow) and outer (bone surface) spheres: the
 two cortical surfaces of a femoral head are concentric to about the variation of the cortex thickness."""
-
-CORTEX_RANGE_MM = (0.3, 3.0)
-"""Plausible distance (mm) from the marrow edge to the outer bone surface on MRI: subchondral plate and
-cortex are 1-2.5 mm, plus half a pixel of blur. Beyond 3 mm the outer edge was taken past the joint
-space."""
 
 FOV_CUT_MAX = 0.02
 """Largest share of the head's sphere outside the field of view before the head counts as cut."""
@@ -146,7 +142,8 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
     checks.append(QualityCheck(
         "edge_fit_residual", fit_ok, ramp(rms, 2.0 * rms_limit, rms_limit) * ramp(inliers, 0.3, EDGE_INLIER_MIN),
         f"the traced cortical edges do not lie on one sphere (RMS {rms:.2f} mm, limit {rms_limit:.2f} mm; "
-        f"{100 * inliers:.0f} % on it, {100 * EDGE_INLIER_MIN:.0f} % needed)",
+        f"{100 * inliers:.0f} % on it, {100 * EDGE_INLIER_MIN:.0f} % needed)" if np.isfinite(rms) else
+        "no sphere was fitted to the outer cortical edges (too few were traced)",
         value=rms, limit=rms_limit, unit="mm", blocks_stage_iii=True))
     shift = float(np.linalg.norm(surface.center - cand.center_lps))
     cortex = float(surface.radius - cand.radius_mm)
@@ -179,8 +176,9 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         value=lateral, limit=NECK_LATERAL_MIN, unit="1", blocks_stage_iii=True))
     checks.append(QualityCheck(
         "joint_space_resolved", bool(surface.levels.cartilage_seen), float(surface.levels.cartilage_seen),
-        "no cartilage is seen between the head and the acetabulum (the joint space is too narrow for the "
-        "slices): the head's surface cannot be told from the acetabular bone", blocks_stage_iii=True))
+        "no cartilage is seen rising beyond the subchondral plate (the joint space, or the plate and "
+        "cartilage, too thin for the image's resolution): the head's surface cannot be told from the "
+        "acetabular bone", blocks_stage_iii=True))
     if cand.placed_by_hand:
         checks.append(QualityCheck("placed_by_hand", False, 1.0, "head placed by hand"))
     return checks

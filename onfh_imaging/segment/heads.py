@@ -8,7 +8,8 @@ edges; a sphere supported by the most rays (RANSAC, centre kept near the proposa
 agreeing with it within the field of view, and a narrow cone of rays that stay bright (the femoral neck)
 decide whether it is a femoral head. The neck points laterally, which gives the side of a lone hip (the
 pelvis position when the neck runs nearly antero-posterior); with two heads the body midline between them
-does.
+does. A clear sphere at least half in view whose neck the field of view cuts off is still a head when no
+other is found: it is returned without a neck seen, so its quality flags it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class _Fit:
     score: float
     neck_axis: np.ndarray | None
     neck_fraction: float
+    in_view: float = 1.0  # share of rays reaching the sphere inside the field of view
+    out_of_view: np.ndarray | None = None  # per direction: the ray leaves the field of view near the head
 
 
 def _falling_edges(prof: np.ndarray, level: float, step_mm: float) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +144,8 @@ def _fit_marrow_sphere(volume: Volume, array: np.ndarray, start: np.ndarray, rad
         v = d[d @ core > np.cos(np.radians(35.0))].sum(axis=0)
         neck_axis = v / np.linalg.norm(v)
     return _Fit(center, radius, score, neck_axis, float(stay.sum() / np.count_nonzero(inside_c.all(axis=1))
-                                                         if inside_c.all(axis=1).any() else 0.0))
+                                                         if inside_c.all(axis=1).any() else 0.0),
+                float(reaches.mean()), ~inside_c.all(axis=1))
 
 
 def _sphere_votes(iso: Volume, radius_range_mm: tuple[float, float],
@@ -201,6 +205,34 @@ def _side_from_pelvis(iso: Volume, center: np.ndarray, radius: float) -> str:
     return "left" if center[0] > midline_x else "right"
 
 
+#: Least share of a head's marrow sphere inside the field of view for it to be found without its neck: a
+#: head at least half in view is measured (and flagged as cut); less is a sliver at the image's edge.
+CUT_HEAD_MIN_IN_VIEW = 0.5
+
+#: Least share of the rays in view supporting the marrow sphere of a head whose neck lies outside the
+#: field of view: without the neck to confirm it the ball must be the clearest sphere in the image, on
+#: most of its rays (twice the least support of a head seen with its neck).
+CUT_HEAD_MIN_SCORE = 0.6
+
+#: Least distance (mm) of a head centre from the scanner's left-right origin for that origin to tell the
+#: side: MR patient coordinates are centred at the magnet's isocentre, and the patient lies centred left
+#: to right on the table within a few cm, while the femoral heads lie 75-100 mm either side of the body's
+#: midline (half the 150-200 mm between adult head centres).
+MIDLINE_SIDE_MIN_MM = 50.0
+
+#: Half-angle (deg) of the cone about the usual neck direction in which the femoral neck would lie; a
+#: cut head counts only when most of these rays leave the field of view (its neck is there, unseen).
+_NECK_CONE_HALF_DEG = 35.0
+
+
+def _neck_cut_off(fit: _Fit, directions: np.ndarray, side: str) -> bool:
+    """Whether the field of view cuts off where the femoral neck of a ``side`` head at ``fit`` would run."""
+    if fit.out_of_view is None:
+        return False
+    cone = directions @ _default_neck_axis(side) > np.cos(np.radians(_NECK_CONE_HALF_DEG))
+    return bool(cone.any() and fit.out_of_view[cone].mean() >= 0.5)
+
+
 #: Grid step (mm) of the spherical Hough transform: a tenth of the smallest head radius, so a centre is
 #: proposed within a voxel or two of the truth, and the transform stays well under a second.
 _HOUGH_STEP_MM = 2.0
@@ -248,6 +280,7 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
     peaks = [p for p in peaks if votes[tuple(p)] >= MIN_SHELL_SUPPORT]
     directions = fibonacci_directions(400)
     fits: list[tuple[_Fit, float]] = []
+    cut: list[_Fit] = []  # clear spheres whose neck the field of view cuts off
     for p in peaks:
         start = iso.index_to_lps(np.asarray(p[::-1], float))
         support = float(votes[tuple(p)])
@@ -255,6 +288,9 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
             continue
         # The vote peak is within a voxel or two of the centre.
         fit = _fit_marrow_sphere(t1, array, start, lo, directions, max_shift_mm=3.0 * step)
+        if fit is not None and fit.neck_axis is None and fit.score >= CUT_HEAD_MIN_SCORE \
+                and fit.in_view >= CUT_HEAD_MIN_IN_VIEW:
+            cut.append(fit)
         if fit is None or fit.neck_axis is None:
             continue
         if fit.score < 0.3 or not (0.005 <= fit.neck_fraction <= 0.3):
@@ -263,7 +299,7 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
             continue
         fits.append((fit, support))
     if not fits:
-        return []
+        return _cut_head(iso, cut, directions)
     # Peaks come strongest first: the head's concentric shells and cup outvote the trochanter.
     best, best_support = fits[0]
     chosen = [best]
@@ -288,6 +324,23 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
              for f, s in zip(chosen, sides)]
     return sorted(heads, key=lambda h: h.side != "right")
 
+
+def _cut_head(iso: Volume, cut: list[_Fit], directions: np.ndarray) -> list[HeadCandidate]:
+    """The clearest sphere whose neck lies outside the field of view, as a lone head (or none).
+
+    With no head seen with its neck, a head cut by the field of view where its neck runs (lateral and
+    inferior) is still the femoral head: it is returned with the usual neck direction and no neck seen
+    (``neck_fraction`` 0), so its quality says it was not confirmed by the neck and that it is cut.
+    """
+    for fit in cut:
+        # The image may show one hip only, cut where the pelvis begins: the scanner's origin tells the side.
+        x = float(fit.center[0])
+        side = ("left" if x > 0 else "right") if abs(x) >= MIDLINE_SIDE_MIN_MM \
+            else _side_from_pelvis(iso, fit.center, fit.radius)
+        if _neck_cut_off(fit, directions, side):
+            return [HeadCandidate(center_lps=fit.center, radius_mm=float(fit.radius), side=side, score=fit.score,
+                                  neck_axis_lps=_default_neck_axis(side), neck_fraction=0.0)]
+    return []
 
 
 #: Neck direction assumed for a hand-placed head whose neck the rays cannot see: lateral and inferior at
