@@ -128,3 +128,42 @@ def test_kerboul_angle_of_a_segmented_lesion_on_thick_slices():
     assert abs(row["kerboul_deg"] - row["true_kerboul_deg"]) <= 15.0
     assert abs(row["lesion_volume_error_pct"]) <= 10.0
     assert row["lesion_dice"] >= 0.85
+
+
+def _spheroid_lesion_sdf(direction, offset_mm: float, radial_mm: float, transverse_mm: float):
+    """A lesion bounded by a spheroid (axis ``direction`` from the head centre, centre ``offset_mm``
+    along it): its boundary curves and meets the articular surface obliquely, as a demarcating band does."""
+    d = np.asarray(direction, float) / np.linalg.norm(direction)
+    head = sphere_sdf(CENTER, R)
+
+    def sdf(p):
+        q = p - CENTER - offset_mm * d
+        axial = q @ d
+        transverse2 = np.maximum(np.sum(q * q, axis=-1) - axial**2, 0.0)
+        k = np.sqrt(axial**2 / radial_mm**2 + transverse2 / transverse_mm**2)
+        return np.maximum(head(p), (k - 1.0) * min(radial_mm, transverse_mm))
+
+    return sdf
+
+
+def _arc_on_sphere_deg(sdf, normal, step_deg: float = 0.01) -> float:
+    n = np.asarray(normal, float)
+    e1 = np.array([0.0, 0.0, 1.0]) - n[2] * n
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    phi = np.radians(np.arange(0.0, 360.0, step_deg))
+    u = np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2
+    return float(np.count_nonzero(sdf(CENTER + (R - 1e-6) * u) <= 0) * step_deg)
+
+
+def test_kerboul_angle_of_a_curved_boundary_on_thick_slices():
+    # A large lesion whose boundary widens with depth (meeting the surface at about 40 deg) seen on
+    # 0.9 x 0.9 x 5 mm coronal voxels: the in-plane (coronal) arc is read within a degree or two; the
+    # through-plane (sagittal) arc is read a few degrees wide, and the angle stays within 15 deg.
+    sdf = _spheroid_lesion_sdf((0.35, 0.1, 0.93), 0.6 * R, 0.7 * R, 0.9 * R)
+    grid = grid_around(CENTER + [0.3, 0.2, -0.4], (12, 66, 66), (0.9, 0.9, 5.0), direction=CORONAL)
+    head = voxelise(grid, sphere_sdf(CENTER, R))
+    lesion = voxelise(grid, sdf)
+    coronal, sagittal = _arc_on_sphere_deg(sdf, (0, 1, 0)), _arc_on_sphere_deg(sdf, (1, 0, 0))
+    assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head) == pytest.approx(coronal, abs=2.0)
+    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(coronal + sagittal, abs=15.0)
