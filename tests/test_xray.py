@@ -275,6 +275,21 @@ def test_detector_pixel_size_without_ball_is_flagged():
     assert report["hips"][0]["head"]["radius_mm"] == pytest.approx(24.0 * truth["magnification"], abs=TOL_MM)
 
 
+def test_head_radius_range_is_the_anatomical_one_magnified_on_a_detector_pixel_size():
+    """One anatomical head range (the MRI's): a 31 mm head magnified 1.28 measures 39.7 mm on a detector-plane
+    pixel size, beyond the range at the patient plus its margin, and is still found there."""
+    from onfh_imaging.segment import anatomy, xray
+
+    assert xray.HEAD_RADIUS_RANGE_MM is anatomy.HEAD_RADIUS_RANGE_MM
+    model = PelvisModel.standard("right", head_radius_mm=31.0)
+    pixels, truth = _render("ap_right_large_head", model, side="right", detector_shape=(720, 720),
+                            detector_pixel_mm=0.25, magnification=1.28)
+    assert 31.0 * 1.28 > anatomy.HEAD_RADIUS_RANGE_MM[1] + 2.0
+    report = measure_radiograph(Radiograph(pixels, (0.25, 0.25), "ImagerPixelSpacing", view="AP"))
+    head = report["hips"][0]["head"]
+    assert head["radius_mm"] == pytest.approx(31.0 * truth["magnification"], abs=TOL_MM)
+
+
 def test_uncalibrated_image_is_measured_in_pixels_and_flagged():
     model = PelvisModel.standard("right")
     pixels, truth = _render("ap_right_intact", model, side="right", detector_shape=SHAPE, detector_pixel_mm=0.2)

@@ -5,10 +5,11 @@ texture crosses it, its outline is a faint arc of cortex and the image may cut i
 is found in three steps:
 
 1. **Search** (:mod:`onfh_imaging.segment.xray_search`): every circle of a grid of centres and radii
-   (18-30 mm at the patient, or, without a pixel size, the radii such a head takes over fields of
-   view of ``ASSUMED_FIELD_OF_VIEW_MM``) is scored by how consistently the image falls outward across
-   it, on the gradient normalised by its local strength; circles cut by the image edge are scored on
-   the part inside.
+   (the anatomical ``HEAD_RADIUS_RANGE_MM`` at the patient, magnified on a detector-plane pixel size,
+   or, without a pixel size, the radii such a head takes over fields of view of
+   ``ASSUMED_FIELD_OF_VIEW_MM``) is scored by how consistently the image falls outward across it, on
+   the gradient normalised by its local strength; circles cut by the image edge are scored on the part
+   inside.
 2. **Trace** (:mod:`onfh_imaging.segment.xray_outline`): from each candidate circle, the rim is the
    closed, smooth path of strongest outward falls in an annulus around it (so that it follows the
    cortex through texture and is not pulled onto the acetabular roof or the teardrop); the circle is
@@ -24,7 +25,7 @@ The side comes from :mod:`onfh_imaging.segment.xray_sides` (PatientOrientation, 
 or the neck's direction).
 
 The contour that is measured is the head's outer silhouette, the outline the Mose circles are drawn
-on. A depressed segment seen on a radiograph shows two contours: a faint outer one, where rays graze
+on (:mod:`onfh_imaging.segment.xray_silhouette`). A depressed segment seen on a radiograph shows two contours: a faint outer one, where rays graze
 the intact bone around the depression, and a stronger inner one (the depression's floor seen
 side-on, or the depressed plate seen at a slant), the double contour. Per angle the silhouette is
 where the profile, followed from outside inward, first leaves the soft-tissue level by a few noise
@@ -40,7 +41,6 @@ degrees.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -48,8 +48,9 @@ import numpy as np
 from scipy import ndimage
 
 from onfh_imaging.errors import SegmentationError
-from onfh_imaging.fitting import MAD_TO_SIGMA, robust_scale
+from onfh_imaging.fitting import robust_scale
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.segment.anatomy import HEAD_RADIUS_RANGE_MM
 from onfh_imaging.segment.xray_anatomy import (
     articular_weight,
     dome_evidence,
@@ -60,13 +61,26 @@ from onfh_imaging.segment.xray_anatomy import (
 from onfh_imaging.segment.xray_outline import closed_path
 from onfh_imaging.segment.xray_search import (
     MIN_ARC_IN_IMAGE,
+    ROOF_TO_HEAD,
     best_radius_at,
     head_candidates,
+    normalised_gradient,
     roof_candidates,
 )
 from onfh_imaging.segment.xray_sides import assign_sides
+from onfh_imaging.segment.xray_silhouette import (
+    SILHOUETTE_INNER_MM,
+    _outline,
+    _radial_profiles,
+    _silhouette,
+    _subpixel_extremum,
+)
 
-HEAD_RADIUS_RANGE_MM = (18.0, 30.0)
+PROJECTION_MAGNIFICATION_RANGE = (1.0, 1.3)
+"""Magnification of the hip's plane on the detector (source-to-detector over source-to-hip distance): at
+least 1 for a divergent beam; the hip lies 15-25 cm before the detector at 100-120 cm from the source (1.1-1.25),
+up to 1.3 for a large patient. A detector-plane pixel size (``ImagerPixelSpacing`` without a magnification
+factor) sees the head this much larger than at the patient."""
 WORKING_PIXEL_MM = 0.8
 # The projection of a sphere (or a spherical shell's outer surface) falls to the background as
 # sqrt(R - r); after Gaussian smoothing of width sigma its steepest point lies 0.76 sigma inside the true
@@ -95,16 +109,15 @@ RECENTRE_ROUNDS = 3
 RECENTRE_MAX_SHIFT = 0.15
 """A re-fit may move the centre or change the radius by at most 15 % of the radius (3.6 mm on a 24 mm
 head): the search's circle is a head's, only roughly placed; a larger move is another structure."""
-SILHOUETTE_AGREEMENT_MM = 0.5
-"""The outer silhouette (the sub-pixel rim where the head's projection leaves the background) is the
-contour where it lies no more than this inside the traced outline (the faint outer rim of a depressed
-segment lies outside the strong edge of its floor) and is not pinned at its search's outer limit
-(bone beyond the rim, as where the head overlaps the pelvis); elsewhere the traced outline is."""
 TYPICAL_HEAD_RADIUS_MM = 24.0
-"""Radius of an adult femoral head at the patient (mean of the 18-30 mm range): without a pixel size the
+"""Radius of an adult femoral head at the patient (a 48 mm diameter, mid-way in the adult range of both sexes,
+within ``HEAD_RADIUS_RANGE_MM``): without a pixel size the
 rim search's mm windows are scaled as if the head found had this radius."""
 GRADIENT_MM = 0.4
-"""Scale (mm) of the gradient the head circle is refined on: the cortex's edge, below trabecular size."""
+"""Scale (mm) of the gradient the head circle is refined on: the cortex's edge, below trabecular size. As in
+the search, the gradient is normalised by its local strength and each angle counts ``tanh`` of its outward
+fall, so the faint arc of the head's cortex weighs as much as the ilioischial line or the teardrop next to
+it (on the raw gradient those strong lines pull the circle off the head)."""
 SEARCH_CANDIDATES = 12
 """Circles of each octave of the search that are traced; the best supported is the head. A pelvis view
 holds two heads among as many rounded bright structures (pubis, ischium, sacrum, trochanters)."""
@@ -126,23 +139,6 @@ PAIR_MIN_SEPARATION_RADII = 4.0
 150-200 mm apart)."""
 MAX_GAP_DEG = 200.0
 """The widest untraced arc of a head: the neck (about 90 deg) and overlap or a cut by the image edge."""
-# The silhouette leaves the soft-tissue level by this many noise standard deviations (of the profile
-# smoothed over SILHOUETTE_SMOOTH_MM) and stays above it over SILHOUETTE_HOLD_MM inward.
-SILHOUETTE_NOISE_SDS = 4.0
-SILHOUETTE_SMOOTH_MM = 0.1
-SILHOUETTE_HOLD_MM = 0.3
-# Reach of the silhouette search: inside the located rim (a depressed segment) and beyond it.
-SILHOUETTE_INNER_MM = 7.0
-SILHOUETTE_OUTER_MM = 1.0
-# Soft tissue just outside the rim (beyond the located rim), where the noise is measured.
-SOFT_TISSUE_BAND_MM = (0.5, 1.5)
-# An inner contour: a bright-to-dark step at least this far inside the silhouette, this many noise
-# standard deviations of the radial derivative (at a scale of INNER_SMOOTH_MM, averaged over
-# INNER_ARC_MM of the rim) strong, separated from the rim by a pause in the fall.
-INNER_MIN_DEPTH_MM = 0.6
-INNER_STRENGTH_SDS = 5.0
-INNER_SMOOTH_MM = 0.3
-INNER_ARC_MM = 2.0
 
 
 @dataclass(frozen=True)
@@ -204,7 +200,19 @@ class HeadContour2D:
     image_shape: tuple[int, int] | None = None
 
     def in_image(self, radius_px: float | None = None) -> np.ndarray:
-        """True at angles whose point at ``radius_px`` (default the head's radius) lies inside the image."""
+        """Which angles of the outline lie inside the image, on a circle about ``center_px``.
+
+        Parameters
+        ----------
+        radius_px : float, optional
+            Radius of the circle tested, pixels (default the head's ``radius_px``).
+
+        Returns
+        -------
+        ndarray of bool, shape (N,)
+            True at each angle of ``angles_deg`` whose point lies inside the image (all True when
+            ``image_shape`` is unknown).
+        """
         if self.image_shape is None:
             return np.ones(len(self.angles_deg), dtype=bool)
         r = self.radius_px if radius_px is None else radius_px
@@ -218,7 +226,19 @@ class HeadContour2D:
         return np.isfinite(self.radii_px)
 
     def points_px(self, radii: np.ndarray | None = None) -> np.ndarray:
-        """(row, col) of contour points at ``radii`` (default the head edge), shape (N, 2), NaN where none."""
+        """Image positions of the contour.
+
+        Parameters
+        ----------
+        radii : ndarray, shape (N,), optional
+            Distance (pixels) from ``center_px`` at each angle of ``angles_deg`` (default the head's
+            silhouette ``radii_px``); NaN where none.
+
+        Returns
+        -------
+        ndarray, shape (N, 2)
+            (row, column) of each point, pixels; NaN where the radius is.
+        """
         r = self.radii_px if radii is None else radii
         a = np.radians(self.angles_deg)
         return np.column_stack([self.center_px[0] - r * np.cos(a), self.center_px[1] + r * np.sin(a)])
@@ -242,38 +262,12 @@ def _nominal_pixel_mm(rx: Radiograph) -> tuple[float, float]:
     return ASSUMED_FIELD_OF_VIEW_MM[0] / width, ASSUMED_FIELD_OF_VIEW_MM[1] / width
 
 
-def _radial_profiles(img: np.ndarray, center: tuple[float, float], angles_deg: np.ndarray, r_lo: float,
-                     r_hi: float, step: float = 0.25, spread_deg: float = 1.5, rays: int = 5
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Image values along rays from ``center``: (radii, profiles (n_angles, n_radii)), each the mean of
-    ``rays`` rays spanning +-``spread_deg`` to lower the noise."""
-    radii = np.arange(max(r_lo, 0.0), r_hi, step)
-    prof = np.zeros((len(angles_deg), len(radii)))
-    for offset in np.linspace(-spread_deg, spread_deg, rays):
-        a = np.radians(angles_deg + offset)
-        rows = center[0] - np.cos(a)[:, None] * radii[None, :]
-        cols = center[1] + np.sin(a)[:, None] * radii[None, :]
-        prof += ndimage.map_coordinates(img, [rows, cols], order=1, mode="nearest")
-    return radii, prof / rays
-
-
 def _radial_derivative(prof: np.ndarray, step: float, sigma_px: float) -> tuple[np.ndarray, float]:
     """Gaussian-smoothed d(profile)/d(radius) (per pixel) and its typical magnitude away from edges
     (the robust spread over all profiles: noise plus texture), against which edges are judged."""
     deriv = ndimage.gaussian_filter1d(prof, sigma_px / step, axis=1, order=1, mode="nearest") / step
     spread = robust_scale(deriv)
     return deriv, spread + 1e-12
-
-
-def _subpixel_extremum(values: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Parabolic offset (in samples) of the extremum at index ``k`` of each row of ``values``."""
-    n = values.shape[1]
-    k = np.clip(k, 1, n - 2)
-    rows = np.arange(values.shape[0])
-    y0, y1, y2 = values[rows, k - 1], values[rows, k], values[rows, k + 1]
-    denom = y0 - 2.0 * y1 + y2
-    off = np.where(np.abs(denom) > 1e-12, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 1e-12, denom, 1.0), 0.0)
-    return k + np.clip(off, -0.5, 0.5)
 
 
 def _edges_along(img: np.ndarray, center, angles_deg, expected_px: float, inner_px: float, outer_px: float,
@@ -321,141 +315,14 @@ def _fit_circle(points: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, float(np.sqrt(max(sol[2] + sol[:2] @ sol[:2], 0.0)))
 
 
-def _blurred_sqrt(x: np.ndarray, sigma: float) -> np.ndarray:
-    """``sqrt(max(x, 0))`` convolved with a Gaussian of width ``sigma`` (same unit as ``x``): the
-    profile of a sphere's projected chord near its rim, blurred."""
-    grid = np.arange(-8.0 * sigma - 2.0, float(np.max(x)) + 8.0 * sigma + 2.0, 0.05)
-    table = ndimage.gaussian_filter1d(np.sqrt(np.maximum(grid, 0.0)), sigma / 0.05, mode="nearest")
-    return np.interp(x, grid, table)
-
-
-def _circular_median(values: np.ndarray, window: int) -> np.ndarray:
-    """Running median around a circle, ignoring NaN; NaN where most of the window is."""
-    half = window // 2
-    idx = (np.arange(len(values))[:, None] + np.arange(-half, half + 1)[None, :]) % len(values)
-    win = values[idx]
-    count = np.isfinite(win).sum(axis=1)
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(np.where(count[:, None] > 0, win, 0.0), axis=1)
-    return np.where((count > half) & np.isfinite(values), med, np.nan)
-
-
-def _rim_crossings(radii: np.ndarray, smooth: np.ndarray, noise: float, limit_px: float, hold: int) -> np.ndarray:
-    """Per profile, the outermost radius (below ``limit_px``) where the smoothed profile rises above the
-    darkest level beyond it by ``SILHOUETTE_NOISE_SDS`` noise SDs and stays there over ``hold`` samples
-    inward; NaN where it never does."""
-    beyond_min = np.minimum.accumulate(smooth[:, ::-1], axis=1)[:, ::-1]
-    above = (smooth > beyond_min + SILHOUETTE_NOISE_SDS * noise).astype(np.uint8)
-    held = ndimage.minimum_filter1d(above, hold, axis=1, origin=(hold - 1) // 2, mode="nearest") > 0
-    index = np.arange(len(radii))
-    k = np.where(held & (radii[None, :] < limit_px), index[None, :], -1).max(axis=1)
-    return np.where(k >= 0, radii[np.maximum(k, 0)], np.nan)
-
-
-def _fit_rim(radii: np.ndarray, prof: np.ndarray, start: np.ndarray, px_mm: float, step: float
-             ) -> np.ndarray:
-    """Sub-pixel rim radius per profile: least squares of ``b + k sqrt(R - r)`` (Gaussian-blurred,
-    ``k >= 0``) over 0.5 mm inside to 0.6 mm outside ``start``, with ``R`` searched on a 0.05-pixel
-    grid from 0.3 mm inside to 0.6 mm outside ``start``. The blur (0.5, 1 or 2 pixels) is chosen once
-    for the whole image, as the one that fits all profiles best."""
-    n = len(start)
-    ok = np.isfinite(start)
-    k0 = np.searchsorted(radii, np.where(ok, start, radii[0]))
-    n_in, n_out = round(0.5 / px_mm / step), round(0.6 / px_mm / step)
-    win = np.clip(k0[:, None] + np.arange(-n_in, n_out + 1)[None, :], 0, len(radii) - 1)
-    r = radii[win]
-    p = prof[np.arange(n)[:, None], win]
-    pm = p - p.mean(axis=1, keepdims=True)
-    offsets = np.arange(-0.3 / px_mm, 0.6 / px_mm, 0.05)
-    rim = radii[k0][:, None] + offsets[None, :]
-    best_total, best = np.inf, np.full(n, np.nan)
-    for sigma in (0.5, 1.0, 2.0):  # pixels
-        x = _blurred_sqrt(rim[:, :, None] - r[:, None, :], sigma)
-        xm = x - x.mean(axis=2, keepdims=True)
-        sxx = np.maximum((xm**2).sum(axis=2), 1e-12)
-        sxp = (xm * pm[:, None, :]).sum(axis=2)
-        k = np.maximum(sxp / sxx, 0.0)
-        cost = (pm**2).sum(axis=1)[:, None] - 2.0 * k * sxp + k**2 * sxx
-        j = np.argmin(cost, axis=1)
-        total = float(np.sum(cost[np.arange(n), j][ok]))
-        if total < best_total:
-            best_total, best = total, np.where(ok, rim[np.arange(n), j], np.nan)
-    return best
-
-
-def _silhouette(img: np.ndarray, center, angles_deg: np.ndarray, radius_px: float, px_mm: float
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Outer silhouette and inner contour radii (pixels) along radial profiles; NaN where none.
-
-    ``radius_px`` is the located rim; every window is in mm at the patient (``px_mm`` per pixel).
-    """
-    step = 0.25
-    radii, prof = _radial_profiles(img, center, angles_deg, radius_px - SILHOUETTE_INNER_MM / px_mm - 1.0,
-                                   radius_px + (SOFT_TISSUE_BAND_MM[1] + 0.1) / px_mm, step,
-                                   spread_deg=float(np.degrees(0.7 / px_mm / max(radius_px, 1.0))))
-    smooth = ndimage.gaussian_filter1d(prof, max(1.0, SILHOUETTE_SMOOTH_MM / px_mm) / step, axis=1, mode="nearest")
-    band = (radii > radius_px + SOFT_TISSUE_BAND_MM[0] / px_mm) & (radii < radius_px + SOFT_TISSUE_BAND_MM[1] / px_mm)
-    outside = smooth[:, band] - np.median(smooth[:, band], axis=1, keepdims=True)
-    noise = robust_scale(outside, center=0.0) + 1e-12
-    hold = max(2, round(SILHOUETTE_HOLD_MM / px_mm / step))
-    start = _rim_crossings(radii, smooth, noise, radius_px + SILHOUETTE_OUTER_MM / px_mm, hold)
-    rim = _fit_rim(radii, prof, start, px_mm, step)
-    arc_px = max(radius_px, 1.0) * float(np.radians(np.median(np.diff(angles_deg))))  # rim between profiles
-    rim = _circular_median(rim, 2 * max(1, round(0.75 / px_mm / arc_px)) + 1)  # over about 1.5 mm of rim
-    return rim, _inner_contour(radii, prof, rim, band, px_mm, step, arc_px)
-
-
-def _outline(silhouette: np.ndarray, traced: np.ndarray, radius_px: float, px_mm: float) -> np.ndarray:
-    """Per angle, the silhouette where it is a rim of the traced outline (see ``SILHOUETTE_AGREEMENT_MM``),
-    else the traced outline, pixels."""
-    pinned = silhouette >= radius_px + (SILHOUETTE_OUTER_MM - 0.3) / px_mm
-    usable = np.isfinite(silhouette) & ~pinned & (silhouette >= traced - SILHOUETTE_AGREEMENT_MM / px_mm)
-    return np.where(usable, silhouette, traced)
-
-
-def _inner_contour(radii: np.ndarray, prof: np.ndarray, rim: np.ndarray, band: np.ndarray, px_mm: float,
-                   step: float, arc_px: float) -> np.ndarray:
-    """Radius of a second bright-to-dark step inside the silhouette ``rim`` per profile, NaN where none.
-
-    The radial derivative is taken at the scale of the step (``INNER_SMOOTH_MM``) and averaged over
-    ``INNER_ARC_MM`` of neighbouring profiles (``arc_px`` pixels of arc between profiles); its noise
-    is measured in the soft tissue beyond the rim (``band`` of radii). The step is the steepest outward fall between
-    ``SILHOUETTE_INNER_MM`` and ``INNER_MIN_DEPTH_MM`` inside the rim, at least ``INNER_STRENGTH_SDS``
-    noise SDs strong, and separate from the rim's own fall: between the two the
-    fall slows to less than half. Along all the steps found, the median stands out from the head's own
-    texture inside the zone by ``INNER_STRENGTH_SDS`` as well, or there is no inner contour.
-    """
-    deriv = ndimage.gaussian_filter1d(prof, INNER_SMOOTH_MM / px_mm / step, axis=1, order=1, mode="nearest") / step
-    width = max(1, round(INNER_ARC_MM / px_mm / arc_px))
-    deriv = ndimage.uniform_filter1d(deriv, width, axis=0, mode="wrap")
-    outside = deriv[:, band] - np.median(deriv[:, band], axis=1, keepdims=True)
-    r = radii[None, :]
-    zone = (r >= rim[:, None] - SILHOUETTE_INNER_MM / px_mm) & (r <= rim[:, None] - INNER_MIN_DEPTH_MM / px_mm)
-    noise = robust_scale(outside, center=0.0) + 1e-12
-    k = np.argmin(np.where(zone, deriv, np.inf), axis=1)
-    fall = deriv[np.arange(len(k)), k]
-    between = (r > radii[k][:, None]) & (r < rim[:, None] - 0.2 / px_mm)
-    pause = np.where(between, deriv, -np.inf).max(axis=1)
-    present = np.isfinite(rim) & (-fall > INNER_STRENGTH_SDS * noise) & (pause > 0.5 * fall)
-    # a contour, not texture: along the steps found, the median step stands out from the head's own texture
-    # (the spread of the derivative inside the head about each profile's median) by as much
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # profiles without a zone (no rim): NaN
-        inside = np.where(zone, deriv, np.nan)
-        centre = np.nanmedian(inside, axis=1)
-        texture = MAD_TO_SIGMA * float(np.nanmedian(np.abs(inside - centre[:, None]))) + 1e-12
-    if present.any() and np.median((centre - fall)[present]) < INNER_STRENGTH_SDS * texture:
-        present[:] = False
-    return np.where(present, radii[0] + step * _subpixel_extremum(-deriv, k), np.nan)
-
-
 # --- public --------------------------------------------------------------------------------------
 def _refine_circle(grad: tuple[np.ndarray, np.ndarray], center, radius_px: float, px_mm: float
                    ) -> tuple[tuple[float, float], float, float]:
-    """Local search for the circle along which the image falls most steeply outward.
+    """Local search for the circle along which the image falls most consistently outward.
 
-    The score of a circle is the mean, over its best 60 % of angles (the neck and overlapping bone
-    interrupt the rim), of the outward intensity drop. Searched coarse to fine around the Hough circle.
+    ``grad`` is the normalised gradient (:func:`~onfh_imaging.segment.xray_search.normalised_gradient`);
+    the score of a circle is the mean, over its best 60 % of angles (the neck and overlapping bone
+    interrupt the rim), of ``tanh`` of the outward fall. Searched coarse to fine around the Hough circle.
     """
     gr, gc = grad
     angles = np.radians(np.arange(0.0, 360.0, 3.0))
@@ -470,7 +337,7 @@ def _refine_circle(grad: tuple[np.ndarray, np.ndarray], center, radius_px: float
         cols = c0[1] + dc[..., None] + rr[..., None] * sa
         g_r = ndimage.map_coordinates(gr, [rows.ravel(), cols.ravel()], order=1, mode="nearest").reshape(rows.shape)
         g_c = ndimage.map_coordinates(gc, [rows.ravel(), cols.ravel()], order=1, mode="nearest").reshape(rows.shape)
-        drop = -(g_r * ca + g_c * sa)
+        drop = np.tanh(-(g_r * ca + g_c * sa))
         keep = int(0.6 * len(angles))
         score = np.sort(drop, axis=-1)[..., -keep:].mean(axis=-1)
         i = np.unravel_index(int(np.argmax(score)), score.shape)
@@ -516,8 +383,7 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
     """
     sigma = max(1.0, GRADIENT_MM / px_mm)
     if sigma not in grads:
-        grads[sigma] = (ndimage.gaussian_filter(img, sigma, order=(1, 0)),
-                        ndimage.gaussian_filter(img, sigma, order=(0, 1)))
+        grads[sigma] = normalised_gradient(img, sigma)
     center, e, ok = _head_contour(img, grads[sigma], center, radius_px, px_mm, angles)
     rad_px = float(e["radius_px"])
     a = np.radians(angles)
@@ -550,6 +416,16 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
             "arc_in_image": float(in_image.mean()), "gap_deg": gap}
 
 
+def _head_radius_range_mm(rx: Radiograph) -> tuple[float, float]:
+    """(smallest, largest) head radius in mm of the image's pixel size: the anatomical range at the patient
+    (``HEAD_RADIUS_RANGE_MM``), magnified by ``PROJECTION_MAGNIFICATION_RANGE`` when the pixel size is the
+    detector's (``ImagerPixelSpacing`` alone). Without a pixel size the assumed fields of view are at the patient."""
+    lo, hi = HEAD_RADIUS_RANGE_MM
+    if rx.pixel_size_source == "ImagerPixelSpacing":
+        return lo * PROJECTION_MAGNIFICATION_RANGE[0], hi * PROJECTION_MAGNIFICATION_RANGE[1]
+    return lo, hi
+
+
 def _head_px_mm(rx: Radiograph, radius_px: float) -> float:
     """mm per pixel used for the windows of the rim search: the header's, else the one that makes the
     circle a typical adult head (``TYPICAL_HEAD_RADIUS_MM``)."""
@@ -559,7 +435,8 @@ def _head_px_mm(rx: Radiograph, radius_px: float) -> float:
 def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_heads: int) -> list[dict]:
     """Heads found by the circle search, each verified by tracing its rim; best traced first."""
     lo_mm, hi_mm = _nominal_pixel_mm(rx)
-    r_range = (HEAD_RADIUS_RANGE_MM[0] / hi_mm, HEAD_RADIUS_RANGE_MM[1] / lo_mm)
+    head_lo, head_hi = _head_radius_range_mm(rx)
+    r_range = (head_lo / hi_mm, head_hi / lo_mm)
     grads: dict = {}
     superior_deg = superior_angle_deg(rx)
     found: list[dict] = []
@@ -576,7 +453,7 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
                           superior_deg)
         # the traced radius stays within the range searched (in mm, or in pixels over the assumed fields of
         # view), widened by 1 mm below and 2 mm above (a flattened or enlarged head re-fits a little larger)
-        lo_r, hi_r = HEAD_RADIUS_RANGE_MM[0] - 1.0, HEAD_RADIUS_RANGE_MM[1] + 2.0
+        lo_r, hi_r = head_lo - 1.0, head_hi + 2.0
         plausible = (lo_r / hi_mm <= hd["radius_px"] <= hi_r / lo_mm if not rx.calibrated
                      else lo_r <= hd["radius_px"] * _head_px_mm(rx, cand.radius_px) <= hi_r)
         if (hd["fraction"] < MIN_RIM_TRACED or hd["arc_in_image"] < MIN_ARC_IN_IMAGE or hd["gap_deg"] > MAX_GAP_DEG
@@ -606,12 +483,18 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
 
 
 def _seeded_head(img: np.ndarray, rx: Radiograph, side: str, seed: Sequence[float], angles: np.ndarray) -> dict:
-    """The head delineated from a hand-placed seed: a point near its centre, or >= 3 points on its outline."""
+    """The head delineated from a hand-placed seed: a point near its centre, or >= 3 points on its outline.
+
+    Around a centre point the acetabular roof is a concentric arc too: the circle ``ROOF_TO_HEAD`` times
+    the best one's radius (the head under it, were the best the roof) is traced as well; the better
+    supported of the two is the head, unless the other is the inner arc under its roof
+    (:func:`~onfh_imaging.segment.xray_anatomy.under_its_roof`), as in the search."""
     pts = np.asarray(seed, dtype=float).reshape(-1, 2)
     h, w = img.shape
     if not np.all(np.isfinite(pts)) or len(pts) == 2:
         raise ValueError(f"the {side} head's seed must be one (row, col) point or at least 3 outline points, "
                          f"got {np.asarray(seed).tolist()}")
+    inner = None
     if len(pts) >= 3:
         centre, radius = _fit_circle(pts)
     else:
@@ -619,9 +502,16 @@ def _seeded_head(img: np.ndarray, rx: Radiograph, side: str, seed: Sequence[floa
         if not (0 <= centre[0] <= h - 1 and 0 <= centre[1] <= w - 1):
             raise ValueError(f"the {side} head's seed {pts[0].tolist()} lies outside the {h} x {w} image")
         lo_mm, hi_mm = _nominal_pixel_mm(rx)
-        radius = best_radius_at(img, (float(centre[0]), float(centre[1])),
-                                (HEAD_RADIUS_RANGE_MM[0] / hi_mm, HEAD_RADIUS_RANGE_MM[1] / lo_mm))
-    hd = _traced_head(img, {}, (float(centre[0]), float(centre[1])), float(radius), _head_px_mm(rx, radius), angles)
+        head_lo, head_hi = _head_radius_range_mm(rx)
+        radius = best_radius_at(img, (float(centre[0]), float(centre[1])), (head_lo / hi_mm, head_hi / lo_mm))
+        inner = ROOF_TO_HEAD * radius  # the head under it, were the best circle the roof's
+    grads: dict = {}
+    hd = _traced_head(img, grads, (float(centre[0]), float(centre[1])), float(radius), _head_px_mm(rx, radius), angles)
+    if inner is not None:
+        hd_in = _traced_head(img, grads, (float(centre[0]), float(centre[1])), float(inner), _head_px_mm(rx, inner),
+                             angles)
+        best, other = sorted((hd, hd_in), key=lambda f: -f["support"])  # as the search chooses
+        hd = under_its_roof(best, [other])
     return dict(hd, side=side)
 
 
@@ -657,7 +547,7 @@ def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2,
     """
     _, hi_mm = _nominal_pixel_mm(rx)
     h, w = rx.shape
-    if 2.0 * HEAD_RADIUS_RANGE_MM[0] / hi_mm * MIN_ARC_IN_IMAGE + 4 > min(h, w):
+    if 2.0 * _head_radius_range_mm(rx)[0] / hi_mm * MIN_ARC_IN_IMAGE + 4 > min(h, w):
         size = f"{h * hi_mm:.0f} x {w * hi_mm:.0f} mm" if rx.calibrated else f"{h} x {w} pixels"
         raise SegmentationError(f"no femoral head found: the image ({size}) is smaller than a femoral head")
     img = _normalised(rx.pixels)
