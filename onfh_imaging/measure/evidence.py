@@ -167,6 +167,30 @@ def collapse_evidence_checks(mesh: SurfaceMesh, sphere: Sphere, collapse, *, sid
     region = usable & (dev < -detection_mm)
     region[seed] = True
     comp = _depressed_component(mesh, region, seed)
+    checks = _extent_checks(mesh, comp, depth, u, areas_mm2, slice_normal_lps, slice_spacing_mm)
+    checks += _place_checks(u, side, neck_axis_lps, articular_min_angle_deg)
+    intact = usable & ~comp
+    scatter = robust_scale(dev[intact]) if intact.sum() >= 20 else float("inf")
+    needed = detection_mm + UNCERTAINTY_K * scatter
+    checks.append(QualityCheck(
+        "collapse_beyond_uncertainty", depth >= needed,
+        float(np.clip((depth - detection_mm) / max(needed - detection_mm, 1e-9), 0.0, 1.0)),
+        f"the {depth:.2f} mm depression is within the surface's own scatter ({scatter:.2f} mm; "
+        f"{needed:.2f} mm needed to read collapse)", value=depth, limit=needed, unit="mm",
+        blocks_stage_iii=True))
+    if surface_resolved_at is not None:
+        support = float(np.asarray(surface_resolved_at(u[None, :])).reshape(-1)[0])
+        checks.append(QualityCheck(
+            "collapse_surface_contrast", support >= MIN_SUPPORT, min(1.0, support / MIN_SUPPORT),
+            f"the image resolved the bone surface on only {100 * support:.0f} % of the directions around the "
+            "depression (plate and cartilage not seen there)", value=support, limit=MIN_SUPPORT, unit="1",
+            blocks_stage_iii=True))
+    return checks
+
+
+def _extent_checks(mesh: SurfaceMesh, comp: np.ndarray, depth: float, u: np.ndarray, areas_mm2: np.ndarray,
+                   slice_normal_lps: np.ndarray, slice_spacing_mm: float) -> list[QualityCheck]:
+    """Area of the depressed component ``comp`` and its extent across the slices."""
     area = float(areas_mm2[comp].sum())
     checks = [QualityCheck(
         "collapse_area", area >= MIN_COLLAPSE_AREA_MM2, min(1.0, area / MIN_COLLAPSE_AREA_MM2),
@@ -183,6 +207,12 @@ def collapse_evidence_checks(mesh: SurfaceMesh, sphere: Sphere, collapse, *, sid
         f"the depression spans {extent:.1f} mm across the slices (one {slice_spacing_mm:.1f} mm slice) "
         "where the slices blur the surface; it may be a single slice's partial volume",
         value=extent, limit=slice_spacing_mm, unit="mm", blocks_stage_iii=True))
+    return checks
+
+
+def _place_checks(u: np.ndarray, side: str, neck_axis_lps, articular_min_angle_deg: float) -> list[QualityCheck]:
+    """Where the depression's direction ``u`` lies: not on the fovea, not at the head-neck junction."""
+    checks: list[QualityCheck] = []
     fovea_angle = float(np.degrees(np.arccos(np.clip(u @ fovea_direction(side), -1, 1))))
     checks.append(QualityCheck(
         "collapse_not_fovea", fovea_angle > FOVEA_HALF_ANGLE_DEG, float(fovea_angle > FOVEA_HALF_ANGLE_DEG),
@@ -197,21 +227,5 @@ def collapse_evidence_checks(mesh: SurfaceMesh, sphere: Sphere, collapse, *, sid
             "collapse_not_junction", neck_angle >= limit, float(neck_angle >= limit),
             f"the depression lies {neck_angle:.0f} deg from the neck axis, at the head-neck junction "
             f"(articular from {limit:.0f} deg)", value=neck_angle, limit=limit, unit="deg",
-            blocks_stage_iii=True))
-    intact = usable & ~comp
-    scatter = robust_scale(dev[intact]) if intact.sum() >= 20 else float("inf")
-    needed = detection_mm + UNCERTAINTY_K * scatter
-    checks.append(QualityCheck(
-        "collapse_beyond_uncertainty", depth >= needed,
-        float(np.clip((depth - detection_mm) / max(needed - detection_mm, 1e-9), 0.0, 1.0)),
-        f"the {depth:.2f} mm depression is within the surface's own scatter ({scatter:.2f} mm; "
-        f"{needed:.2f} mm needed to read collapse)", value=depth, limit=needed, unit="mm",
-        blocks_stage_iii=True))
-    if surface_resolved_at is not None:
-        support = float(np.asarray(surface_resolved_at(u[None, :])).reshape(-1)[0])
-        checks.append(QualityCheck(
-            "collapse_surface_contrast", support >= MIN_SUPPORT, min(1.0, support / MIN_SUPPORT),
-            f"the image resolved the bone surface on only {100 * support:.0f} % of the directions around the "
-            "depression (plate and cartilage not seen there)", value=support, limit=MIN_SUPPORT, unit="1",
             blocks_stage_iii=True))
     return checks

@@ -15,7 +15,6 @@ reference sphere.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +30,7 @@ from onfh_imaging.segment.anatomy import (
     RAY_STEP_MM,
 )
 from onfh_imaging.segment.heads import HeadCandidate
+from onfh_imaging.segment.layers import _fit_layers, _learn_layers, _ray_sigma, ray_blur_cdf
 from onfh_imaging.segment.rays import DirectionGrid, orthonormal_frame, radial_profiles
 
 __all__ = ["BoneSurface", "TissueLevels", "ray_blur_cdf", "trace_bone_surface"]
@@ -44,10 +44,6 @@ _MIN_TRACED_SHARE = 0.3
 
 #: How far (in the ray's blur sigmas) a blurred edge's half-level crossing can lie from the edge itself.
 _BLUR_REACH_SIGMAS = 2.0
-
-#: Share of the required plate -> cartilage contrast that the fitted profile must show (a blurred layer
-#: keeps at least half its contrast when its point-spread function is narrower than the layer pair).
-_SEEN_CONTRAST = 0.5
 
 _OUTER_EDGE_FIT = {"start_outer_quantile": 0.8, "inward_sigma": 2.5, "outward_sigma": 4.0,
                    "min_spread_mm": 0.1, "max_iterations": 10, "min_points": 10}
@@ -160,11 +156,6 @@ _CARTILAGE_PROBE_MM = 0.8
 #: Cartilage on T1 is intermediate: its level lies less than this share of the way from the plate to
 #: fatty marrow (hyaline cartilage has about half the signal of fat on T1-weighted spin echo).
 _CARTILAGE_MAX_FRACTION = 0.75
-
-#: Thinnest subchondral plate (mm) the layer model may learn: the dark line of plate and cortex on hip MRI
-#: is 1-2 mm; thinner than half a millimetre it is below every hip series' pixel (0.3-0.9 mm) and the
-#: blurred design cannot tell its thickness from its darkness.
-_PLATE_MIN_MM = 0.5
 
 #: The cartilage must rise above the plate by this share of the marrow -> plate contrast to count as a
 #: layer (below it, a wiggle of the blurred joint is not a cartilage).
@@ -308,155 +299,6 @@ def _outer_edges(prof: np.ndarray, radii: np.ndarray, level: float, radius: floa
                                            plate_run=run, dark_core=dark_core) * RAY_STEP_MM
 
 
-def ray_blur_cdf(widths_mm: Sequence[float], smooth_sigma_mm: float,
-                  step_mm: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative point-spread function along a ray: ``(offsets mm, cdf)``.
-
-    Each image axis contributes its voxel average (a box of the voxel's extent along the ray) and the
-    trilinear interpolation of the samples (two more such boxes); the radial smoothing of the profiles
-    adds a Gaussian.
-
-    Parameters
-    ----------
-    widths_mm : sequence of float
-        Extent (mm) of a voxel along the ray, per image axis.
-    smooth_sigma_mm : float
-        Standard deviation (mm) of the profiles' Gaussian smoothing.
-    step_mm : float
-        Sampling step (mm) of the kernel.
-
-    Returns
-    -------
-    offsets : ndarray, shape (M,)
-        Offsets along the ray (mm), centred on 0.
-    cdf : ndarray, shape (M,)
-        Cumulative point-spread function, rising from near 0 to 1.
-    """
-    kernel = np.array([1.0])
-    for w in widths_mm:
-        n = max(1, int(round(w / step_mm)))
-        box = np.full(n, 1.0 / n)
-        for _ in range(3):
-            kernel = np.convolve(kernel, box)
-    half = int(np.ceil(3.0 * smooth_sigma_mm / step_mm))
-    x = np.arange(-half, half + 1) * step_mm
-    kernel = np.convolve(kernel, np.exp(-0.5 * (x / smooth_sigma_mm) ** 2))
-    offsets = (np.arange(len(kernel)) - 0.5 * (len(kernel) - 1)) * step_mm
-    cdf = np.cumsum(kernel)
-    return offsets, cdf / cdf[-1]
-
-
-def _ray_sigma(widths_mm: np.ndarray, smooth_sigma_mm: float) -> float:
-    """Standard deviation (mm) of a ray's point-spread function: a box of each voxel extent along the
-    ray (variance ``w^2 / 12``, three of them for the trilinear sampling: ``w^2 / 4``) and the profiles'
-    Gaussian smoothing."""
-    return float(np.sqrt(np.sum(np.asarray(widths_mm, float) ** 2) / 4.0 + smooth_sigma_mm ** 2))
-
-
-def _layer_design(s: np.ndarray, plate_mm: float, cartilage_mm: float,
-                  cdf: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Blurred indicators of bone inside the plate, plate, cartilage and beyond at offsets ``s`` (mm).
-
-    ``s`` is measured from the bone surface outward; returns shape ``(len(s), 4)``.
-    """
-    x, c = cdf
-
-    def step(at: float) -> np.ndarray:
-        return np.interp(s - at, x, c, left=0.0, right=1.0)
-
-    inner, surface, outer = step(-plate_mm), step(0.0), step(cartilage_mm)
-    return np.column_stack([1.0 - inner, inner - surface, surface - outer, outer])
-
-
-@dataclass(frozen=True)
-class _LayerFit:
-    shift_mm: np.ndarray    # surface offset from the reference radius per ray (mm)
-    valid: np.ndarray       # the fit found a dark plate under brighter cartilage
-    cost: np.ndarray        # relative residual (0 perfect, 1 no better than a constant)
-
-
-def _fit_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[np.ndarray, np.ndarray],
-                plate_mm: float, cartilage_mm: float, min_contrast: float, dark_limit: float,
-                bright_limit: float, *, search_mm: tuple[float, float] = (-6.0, 2.0), sub: int = 2,
-                window_mm: tuple[float, float] | None = None,
-                min_shift_mm: np.ndarray | None = None) -> _LayerFit:
-    """Locate the bone surface on rays sharing one point-spread function by fitting the layer model.
-
-    The model is the outer anatomy of the head, which is the same with or without a lesion beneath:
-    bone of any signal (marrow, band or fluid core), the dark subchondral plate, the brighter articular
-    cartilage, and anything beyond, each at its own free level, blurred by the ray's point-spread
-    function. For every candidate surface offset the levels are solved by least squares over a window
-    from ``1.5 mm`` inside the plate to ``1 mm`` past the cartilage; the offset of least relative
-    residual wins (parabolic sub-sample refinement). Only fits with a plate darker than ``dark_limit``,
-    and cartilage brighter than the plate by ``min_contrast`` but darker than ``bright_limit`` (not
-    marrow: a band over a strip of marrow under the plate mimics plate over cartilage) count. What lies
-    past the cartilage is the joint, so it must be darker than ``bright_limit`` too: otherwise a lesion's
-    band fits as the plate and the bright necrotic core above it as the joint.
-    """
-    step = radii[1] - radii[0]
-    lo, hi = window_mm if window_mm is not None else (-plate_mm - 1.5, cartilage_mm + 1.0)
-    s = np.arange(lo, hi + 1e-9, sub * step)
-    design = _layer_design(s, plate_mm, cartilage_mm, cdf)
-    pinv = np.linalg.pinv(design)
-    project = design @ pinv
-    offsets = np.arange(search_mm[0], search_mm[1] + 1e-9, step)
-    base = (radius - radii[0]) / step
-    n_rays = prof.shape[0]
-    cost = np.full((n_rays, len(offsets)), np.inf)
-    ok_all = np.zeros((n_rays, len(offsets)), bool)
-    s_idx = np.round(s / step).astype(int)
-    in_plate = (s >= -plate_mm) & (s <= 0.0)
-    in_cartilage = (s >= 0.0) & (s <= cartilage_mm)
-    for n, d in enumerate(offsets):
-        idx = np.clip(int(round(base + d / step)) + s_idx, 0, prof.shape[-1] - 1)
-        y = prof[:, idx]
-        fit = y @ project.T
-        levels = y @ pinv.T
-        centred = y - y.mean(axis=1, keepdims=True)
-        total = np.einsum("ij,ij->i", centred, centred) + 1e-12
-        res = y - fit
-        cost[:, n] = np.einsum("ij,ij->i", res, res) / total
-        # The cartilage must be seen rising above the plate in the profile itself (its least-squares
-        # fit, which averages the noise), not only in levels a blurred design may overshoot to.
-        seen = fit[:, in_cartilage].max(axis=1) - fit[:, in_plate].min(axis=1)
-        ok_all[:, n] = ((levels[:, 2] - levels[:, 1] > min_contrast) & (levels[:, 1] < dark_limit)
-                        & (levels[:, 2] < bright_limit) & (levels[:, 3] < bright_limit)
-                        & (seen > _SEEN_CONTRAST * min_contrast))
-    if min_shift_mm is not None:
-        ok_all &= ~(offsets[None, :] < np.asarray(min_shift_mm, float)[:, None])  # NaN bound: no limit
-    masked = np.where(ok_all, cost, np.inf)
-    best = np.argmin(masked, axis=1)
-    rows = np.arange(n_rays)
-    valid = np.isfinite(masked[rows, best])
-    b0 = np.clip(best, 1, len(offsets) - 2)
-    cm, c0, cp = cost[rows, b0 - 1], cost[rows, b0], cost[rows, b0 + 1]
-    den = cm - 2 * c0 + cp
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(np.isfinite(den) & (den > 0), 0.5 * (cm - cp) / den, 0.0)
-    shift = offsets[best] + np.where(best == b0, np.clip(frac, -1, 1), 0.0) * step
-    return _LayerFit(shift, valid, np.where(valid, masked[rows, best], 1.0))
-
-
-def _learn_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple[np.ndarray, np.ndarray],
-                  min_contrast: float, dark_limit: float, bright_limit: float) -> tuple[float, float]:
-    """Plate and cartilage thickness (mm) that explain the sharpest rays best.
-
-    Every candidate pair is scored by the median relative residual over the same window about the
-    surface, coarse (0.5 mm) then fine (0.25 mm).
-    """
-    def score(plate: float, cart: float) -> float:
-        fit = _fit_layers(prof, radii, radius, cdf, plate, cart, min_contrast, dark_limit, bright_limit,
-                          search_mm=(-2.0, 2.0), sub=2, window_mm=(-4.0, 3.5))
-        return float(np.median(fit.cost))
-
-    pairs = [(p, c) for p in np.arange(0.5, 3.01, 0.5) for c in np.arange(1.0, 3.51, 0.5)]
-    best = min(pairs, key=lambda pc: score(*pc))
-    fine = [(best[0] + dp, best[1] + dc) for dp in (-0.25, 0.0, 0.25) for dc in (-0.25, 0.0, 0.25)
-            if best[0] + dp >= _PLATE_MIN_MM and best[1] + dc > 0.5]
-    best = min(fine, key=lambda pc: score(*pc))
-    return float(best[0]), float(best[1])
-
-
 def _sphere_smooth(values: np.ndarray, grid: DirectionGrid, sigma_deg: float) -> np.ndarray:
     """Gaussian smoothing of a (polar, azimuth) map by about ``sigma_deg`` of arc on the sphere."""
     out = ndimage.gaussian_filter1d(values, sigma_deg / grid.polar_step_deg, axis=0, mode="nearest")
@@ -556,29 +398,80 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     vectors = grid.vectors()
     polar = np.broadcast_to(grid.polar_deg[:, None], grid.shape)
     articular = polar > NECK_CONE_DEG + 10.0
-    # Extent of a voxel along each ray, per image axis (mm): the ray's point-spread function.
-    extent = np.abs(vectors @ volume.direction) * np.asarray(volume.spacing)
-    in_plane = float(min(volume.spacing[0], volume.spacing[1]))
-    smooth_mm = 3.0 * RAY_STEP_MM
-    blur_mm = extent.max(axis=-1)
-    resolved = articular & (blur_mm < 1.5 * in_plane + 0.5)
-    if resolved.sum() < 50:
-        resolved = articular & (blur_mm <= np.quantile(blur_mm[articular], 0.2))
+    extent, blur_mm, resolved = _ray_blur(volume, vectors, articular)
     center = np.asarray(cand.center_lps, float)
     inner = cand.radius_mm
 
     radii = np.arange(0.2 * inner, inner + 10.0, RAY_STEP_MM)
     prof = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, vectors, radii), 3.0, axis=-1)
     levels = _tissue_levels(prof, radii, vectors, inner, volume, articular)
-    min_contrast = 0.3 * (levels.cartilage - levels.cortex)
-    dark_limit = 0.5 * (levels.marrow + levels.cortex)
-    bright_limit = 0.5 * (levels.marrow + levels.cartilage)
     radius = inner + levels.outer_offset_mm
-    sharp_widths = np.median(extent[resolved], axis=0)
-    sharp_cdf = ray_blur_cdf(sharp_widths, smooth_mm)
-    # How far inside the rise the bone beneath the plate must show on the sharp rays: the plate's blurred
-    # inner edge reaches the bone level within the ray's blur of where it falls below the edge level.
-    sharp_reach = _BLUR_REACH_SIGMAS * _ray_sigma(sharp_widths, smooth_mm) + RAY_STEP_MM
+    model = _learn_model(prof, radii, radius, levels, extent, resolved)
+    ref = _fit_reference_sphere(volume, array, center, radius, vectors, resolved, grid.solid_angle_weights(),
+                                model, extent, prof[resolved], radii)
+    center, radius, radii, prof = ref.center, ref.radius, ref.radii, ref.profiles
+    classes = _class_fits(prof, radii, radius, extent, blur_mm, articular, model)
+    conf = _class_confidence(classes)
+    smooth = _regularise(np.where(conf > 0, classes.shift, 0.0), conf, grid, radius)
+    r_surface = radius + np.minimum(smooth, 1.0)
+
+    r_direct = _outer_edges(prof, radii, model.level, radius, model.bright_limit)
+    neck = polar < NECK_CONE_DEG
+    # Around the neck the femur inside the reference sphere is bounded by the neck's own surface.
+    r_neck = np.where(np.isfinite(r_direct), np.minimum(r_direct, radius), radius)
+    r = np.where(neck, r_neck, r_surface)
+    r = np.where(polar < NECK_CONE_DEG + 10.0, np.minimum(r, radius), r)
+    return BoneSurface(center, float(radius), grid, vectors, radii, prof, r, levels, articular,
+                       ref.found_fraction, ref.edge_rms_mm, ref.edge_inliers, conf > 0, classes.resolvable)
+
+
+def _ray_blur(volume: Volume, vectors: np.ndarray, articular: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per ray: voxel extent along it per image axis (mm; its point-spread function), the largest of
+    them (mm), and whether the slices leave it sharp (well resolved)."""
+    extent = np.abs(vectors @ volume.direction) * np.asarray(volume.spacing)
+    in_plane = float(min(volume.spacing[0], volume.spacing[1]))
+    blur_mm = extent.max(axis=-1)
+    resolved = articular & (blur_mm < 1.5 * in_plane + 0.5)
+    if resolved.sum() < 50:
+        resolved = articular & (blur_mm <= np.quantile(blur_mm[articular], 0.2))
+    return extent, blur_mm, resolved
+
+
+@dataclass(frozen=True)
+class _LayerModel:
+    """The head's layer model: its tissue levels, the limits drawn from them, the learned plate and
+    cartilage thickness (mm), and the profiles' Gaussian smoothing (mm)."""
+
+    levels: TissueLevels
+    plate_mm: float
+    cartilage_mm: float
+    smooth_mm: float
+
+    @property
+    def min_contrast(self) -> float:
+        return 0.3 * (self.levels.cartilage - self.levels.cortex)
+
+    @property
+    def dark_limit(self) -> float:
+        return 0.5 * (self.levels.marrow + self.levels.cortex)
+
+    @property
+    def bright_limit(self) -> float:
+        return 0.5 * (self.levels.marrow + self.levels.cartilage)
+
+    @property
+    def level(self) -> float:
+        """The outer cortical edge's level, half-way from plate to cartilage."""
+        return 0.5 * (self.levels.cortex + self.levels.cartilage)
+
+
+def _learn_model(prof: np.ndarray, radii: np.ndarray, radius: float, levels: TissueLevels, extent: np.ndarray,
+                 resolved: np.ndarray) -> _LayerModel:
+    """Plate and cartilage thickness learned on the sharp rays over normal marrow."""
+    smooth_mm = 3.0 * RAY_STEP_MM
+    bright_limit = 0.5 * (levels.marrow + levels.cartilage)
+    sharp_cdf = ray_blur_cdf(np.median(extent[resolved], axis=0), smooth_mm)
     # Layer thicknesses are learned where normal marrow lies under the plate: a fluid core or a band
     # there merges with the plate and mimics a thicker one.
     under = (radii > radius - 8.0) & (radii < radius - 4.0)
@@ -586,15 +479,35 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     learn_from = healthy if healthy.sum() >= 50 else resolved
     pick = np.flatnonzero(learn_from.reshape(-1))[:: max(1, int(learn_from.sum()) // 200)]
     plate_mm, cartilage_mm = _learn_layers(prof.reshape(-1, prof.shape[-1])[pick], radii, radius, sharp_cdf,
-                                           min_contrast, dark_limit, bright_limit)
-    weights = grid.solid_angle_weights()
-    # Reference sphere from the outer cortical edge on rays the thick slices do not blur.
-    level = 0.5 * (levels.cortex + levels.cartilage)
-    prof_resolved = prof[resolved]
+                                           0.3 * (levels.cartilage - levels.cortex),
+                                           0.5 * (levels.marrow + levels.cortex), bright_limit)
+    return _LayerModel(levels, plate_mm, cartilage_mm, smooth_mm)
+
+
+@dataclass(frozen=True)
+class _ReferenceSphere:
+    center: np.ndarray     # LPS mm
+    radius: float          # mm
+    radii: np.ndarray      # sample radii (mm) of ``profiles``
+    profiles: np.ndarray   # smoothed profiles of every ray from ``center``
+    found_fraction: float  # share of well-resolved rays with an outer cortical edge traced
+    edge_rms_mm: float
+    edge_inliers: float
+
+
+def _fit_reference_sphere(volume: Volume, array: np.ndarray, center: np.ndarray, radius: float,
+                          vectors: np.ndarray, resolved: np.ndarray, weights: np.ndarray, model: _LayerModel,
+                          extent: np.ndarray, prof_resolved: np.ndarray, radii: np.ndarray) -> _ReferenceSphere:
+    """Reference sphere from the outer cortical edge on rays the thick slices do not blur (two passes)."""
+    levels = model.levels
+    # How far inside the rise the bone beneath the plate must show on the sharp rays: the plate's blurred
+    # inner edge reaches the bone level within the ray's blur of where it falls below the edge level.
+    sharp_reach = _BLUR_REACH_SIGMAS * _ray_sigma(np.median(extent[resolved], axis=0), model.smooth_mm) \
+        + RAY_STEP_MM
     edge_rms_mm, edge_inliers = float("nan"), 0.0
     for iteration in range(2):
-        r_edge = _outer_edges(prof_resolved, radii, level, radius, bright_limit,
-                              (plate_mm, cartilage_mm, sharp_reach), dark_core=True)
+        r_edge = _outer_edges(prof_resolved, radii, model.level, radius, model.bright_limit,
+                              (model.plate_mm, model.cartilage_mm, sharp_reach), dark_core=True)
         # Without cartilage seen beyond the plate, the rises traced are the acetabulum's, not the head's.
         ok = np.isfinite(r_edge) & levels.cartilage_seen
         traced = ok.sum() >= _MIN_TRACED_SHARE * resolved.sum()
@@ -610,18 +523,32 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
         rays = vectors if last else vectors[resolved]
         sampled = ndimage.gaussian_filter1d(radial_profiles(volume, array, center, rays, radii), 3.0, axis=-1)
         if last:
-            prof = sampled
-            break
+            return _ReferenceSphere(center, radius, radii, sampled, float(ok.mean()), edge_rms_mm, edge_inliers)
         prof_resolved = sampled
-    found_fraction = float(ok.mean())
+    raise AssertionError("unreachable: the second pass returns")
 
-    # Every articular ray, grouped by its point-spread function (the slice thickness it sees).
-    shift = np.zeros(grid.shape)
-    fitted = np.zeros(grid.shape, bool)
-    resolvable = np.zeros(grid.shape, bool)
-    class_of = np.full(grid.shape, -1)
+
+@dataclass(frozen=True)
+class _ClassFits:
+    shift: np.ndarray        # grid: surface offset (mm) from the reference sphere, net of its class's bias
+    fitted: np.ndarray       # grid bool: the layer model resolved the surface there
+    resolvable: np.ndarray   # grid bool: the ray's blur lets plate and cartilage show
+    class_of: np.ndarray     # grid int: the ray's blur class (-1: not fitted)
+    sigma: list[float]       # per class: the point-spread function's standard deviation (mm)
+    var: list[float]         # per class: variance (mm^2) of the intact fits about the sphere (NaN: too few)
+
+
+def _class_fits(prof: np.ndarray, radii: np.ndarray, radius: float, extent: np.ndarray, blur_mm: np.ndarray,
+                articular: np.ndarray, model: _LayerModel) -> _ClassFits:
+    """The layer model fitted on every articular ray, grouped by its point-spread function (the slice
+    thickness it sees)."""
+    shape = articular.shape
+    shift = np.zeros(shape)
+    fitted = np.zeros(shape, bool)
+    resolvable = np.zeros(shape, bool)
+    class_of = np.full(shape, -1)
     class_sigma, class_var = [], []
-    sigma_limit = 0.5 * (plate_mm + cartilage_mm)
+    sigma_limit = 0.5 * (model.plate_mm + model.cartilage_mm)
     key = np.round(blur_mm / 0.25).astype(int)
     # Within a blur's reach of the head-neck junction the cartilage ends and the layer model does not
     # hold: the surface there is carried over from the articular rays around.
@@ -633,15 +560,15 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     for k in np.unique(key[surface_rays]):
         members = surface_rays & (key == k)
         widths = np.median(extent[members], axis=0)
-        sigma = _ray_sigma(widths, smooth_mm)
+        sigma = _ray_sigma(widths, model.smooth_mm)
         if sigma > sigma_limit:
             continue
         resolvable |= members
         reach = _BLUR_REACH_SIGMAS * sigma + RAY_STEP_MM
-        outermost = _outer_edges(prof[members], radii, level, radius, bright_limit,
-                                 (plate_mm, cartilage_mm, reach), dark_core=True) - radius
-        fit = _fit_layers(prof[members], radii, radius, ray_blur_cdf(widths, smooth_mm), plate_mm,
-                          cartilage_mm, min_contrast, dark_limit, bright_limit,
+        outermost = _outer_edges(prof[members], radii, model.level, radius, model.bright_limit,
+                                 (model.plate_mm, model.cartilage_mm, reach), dark_core=True) - radius
+        fit = _fit_layers(prof[members], radii, radius, ray_blur_cdf(widths, model.smooth_mm), model.plate_mm,
+                          model.cartilage_mm, model.min_contrast, model.dark_limit, model.bright_limit,
                           min_shift_mm=outermost - reach)
         # The intact majority of each class lies on the reference sphere: its median offset is the
         # model's bias at this blur, not anatomy, and its scatter about it the class's noise.
@@ -653,12 +580,18 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
         class_sigma.append(sigma)
         mad = float(np.median(np.abs(fit.shift_mm[intact] - bias))) if intact.sum() >= 20 else np.nan
         class_var.append((MAD_TO_SIGMA * mad) ** 2 if np.isfinite(mad) else np.nan)
-    # Rays are weighted by the inverse variance of their class's fits; classes too small to tell
-    # take it from the classes of nearest blur. Resolution sets the floor: a fit is not more precise
-    # than a tenth of the profiles' sampling step.
-    conf = np.zeros(grid.shape)
-    if class_sigma:
-        sig_arr, var_arr = np.asarray(class_sigma), np.asarray(class_var)
+    return _ClassFits(shift, fitted, resolvable, class_of, class_sigma, class_var)
+
+
+def _class_confidence(classes: _ClassFits) -> np.ndarray:
+    """Per ray precision (mm^-2; 0 where not fitted): the inverse variance of its class's fits.
+
+    Classes too small to tell take it from the classes of nearest blur. Resolution sets the floor: a fit
+    is not more precise than a tenth of the profiles' sampling step.
+    """
+    conf = np.zeros(classes.fitted.shape)
+    if classes.sigma:
+        sig_arr, var_arr = np.asarray(classes.sigma), np.asarray(classes.var)
         known = np.isfinite(var_arr)
         if known.any():
             order = np.argsort(sig_arr[known])
@@ -666,16 +599,6 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
         else:
             var_arr = np.ones_like(sig_arr)
         var_arr = np.maximum(var_arr, (0.1 * RAY_STEP_MM) ** 2)
-        conf = np.where(fitted & (class_of >= 0), 1.0 / var_arr[np.maximum(class_of, 0)], 0.0)
-    smooth = _regularise(np.where(conf > 0, shift, 0.0), conf, grid, radius)
-    r_surface = radius + np.minimum(smooth, 1.0)
-
-    r_direct = _outer_edges(prof, radii, level, radius, bright_limit)
-    neck = polar < NECK_CONE_DEG
-    # Around the neck the femur inside the reference sphere is bounded by the neck's own surface.
-    r_neck = np.where(np.isfinite(r_direct), np.minimum(r_direct, radius), radius)
-    r = np.where(neck, r_neck, r_surface)
-    r = np.where(polar < NECK_CONE_DEG + 10.0, np.minimum(r, radius), r)
-    return BoneSurface(center, float(radius), grid, vectors, radii, prof, r, levels, articular, found_fraction,
-                       edge_rms_mm, edge_inliers, conf > 0, resolvable)
-
+        conf = np.where(classes.fitted & (classes.class_of >= 0),
+                        1.0 / var_arr[np.maximum(classes.class_of, 0)], 0.0)
+    return conf

@@ -119,6 +119,11 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         field of view, radius plausible, continuous with neck, joint space resolved, and (for a head
         placed by hand) placed by hand.
     """
+    return [*_surface_checks(t1, surface), *_anatomy_checks(cand, surface, outside_fov)]
+
+
+def _surface_checks(t1: Volume, surface: BoneSurface) -> list[QualityCheck]:
+    """Bone surface traced, articular surface resolved, edge fit residual."""
     checks: list[QualityCheck] = []
     traced = surface.found_fraction
     checks.append(QualityCheck(
@@ -145,6 +150,13 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         f"{100 * inliers:.0f} % on it, {100 * EDGE_INLIER_MIN:.0f} % needed)" if np.isfinite(rms) else
         "no sphere was fitted to the outer cortical edges (too few were traced)",
         value=rms, limit=rms_limit, unit="mm", blocks_stage_iii=True))
+    return checks
+
+
+def _anatomy_checks(cand: HeadCandidate, surface: BoneSurface, outside_fov: float) -> list[QualityCheck]:
+    """Independent estimates agree, field of view, radius plausible, continuous with the neck, joint space
+    resolved, and (for a head placed by hand) placed by hand."""
+    checks: list[QualityCheck] = []
     shift = float(np.linalg.norm(surface.center - cand.center_lps))
     cortex = float(surface.radius - cand.radius_mm)
     lo, hi = CORTEX_RANGE_MM

@@ -267,18 +267,41 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
         heads, or from the lateral direction of the femoral neck for a lone head (the pelvis position
         when the neck runs nearly antero-posterior).
     """
-    from skimage.feature import peak_local_max
-
     array = np.asarray(t1.array, np.float32)
-    step = _HOUGH_STEP_MM
-    lo, hi = HEAD_RADIUS_RANGE_MM
     iso, votes = _hough(t1)
     if not np.any(votes > 0):
         return []
+    directions = fibonacci_directions(400)
+    fits, cut = _confirmed_spheres(t1, array, iso, votes, directions)
+    if not fits:
+        return _cut_head(iso, cut, directions)
+    chosen = _one_or_two_hips(fits)
+    best = chosen[0]
+    if len(chosen) == 2:
+        midline_x = 0.5 * (chosen[0].center[0] + chosen[1].center[0])
+        sides = ["left" if f.center[0] > midline_x else "right" for f in chosen]
+    elif abs(best.neck_axis[0]) >= 0.3:
+        # The neck points laterally: -x (patient right) for the right hip.
+        sides = ["left" if best.neck_axis[0] > 0 else "right"]
+    else:
+        sides = [_side_from_pelvis(iso, best.center, best.radius)]
+    heads = [HeadCandidate(center_lps=f.center, radius_mm=float(f.radius), side=s, score=f.score,
+                           neck_axis_lps=f.neck_axis, neck_fraction=f.neck_fraction)
+             for f, s in zip(chosen, sides)]
+    return sorted(heads, key=lambda h: h.side != "right")
+
+
+def _confirmed_spheres(t1: Volume, array: np.ndarray, iso: Volume, votes: np.ndarray,
+                       directions: np.ndarray) -> tuple[list[tuple[_Fit, float]], list[_Fit]]:
+    """Marrow spheres confirmed at the Hough peaks, strongest first, with their vote support; and the clear
+    spheres without a neck seen that may be heads cut by the field of view."""
+    from skimage.feature import peak_local_max
+
+    step = _HOUGH_STEP_MM
+    lo = HEAD_RADIUS_RANGE_MM[0]
     peaks = peak_local_max(votes, min_distance=max(1, round(lo / 2.0 / step)), num_peaks=12,
                            threshold_rel=0.1, exclude_border=False)
     peaks = [p for p in peaks if votes[tuple(p)] >= MIN_SHELL_SUPPORT]
-    directions = fibonacci_directions(400)
     fits: list[tuple[_Fit, float]] = []
     cut: list[_Fit] = []  # clear spheres whose neck the field of view cuts off
     for p in peaks:
@@ -298,8 +321,11 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
         if any(np.linalg.norm(fit.center - f.center) < f.radius + fit.radius for f, _ in fits):
             continue
         fits.append((fit, support))
-    if not fits:
-        return _cut_head(iso, cut, directions)
+    return fits, cut
+
+
+def _one_or_two_hips(fits: list[tuple[_Fit, float]]) -> list[_Fit]:
+    """The strongest confirmed sphere, and a second one across the midline level with it (the other hip)."""
     # Peaks come strongest first: the head's concentric shells and cup outvote the trochanter.
     best, best_support = fits[0]
     chosen = [best]
@@ -311,18 +337,7 @@ def find_femoral_heads(t1: Volume) -> list[HeadCandidate]:
                 and abs(f.radius - best.radius) < 0.25 * best.radius:
             chosen.append(f)
             break
-    if len(chosen) == 2:
-        midline_x = 0.5 * (chosen[0].center[0] + chosen[1].center[0])
-        sides = ["left" if f.center[0] > midline_x else "right" for f in chosen]
-    elif abs(best.neck_axis[0]) >= 0.3:
-        # The neck points laterally: -x (patient right) for the right hip.
-        sides = ["left" if best.neck_axis[0] > 0 else "right"]
-    else:
-        sides = [_side_from_pelvis(iso, best.center, best.radius)]
-    heads = [HeadCandidate(center_lps=f.center, radius_mm=float(f.radius), side=s, score=f.score,
-                           neck_axis_lps=f.neck_axis, neck_fraction=f.neck_fraction)
-             for f, s in zip(chosen, sides)]
-    return sorted(heads, key=lambda h: h.side != "right")
+    return chosen
 
 
 def _cut_head(iso: Volume, cut: list[_Fit], directions: np.ndarray) -> list[HeadCandidate]:
