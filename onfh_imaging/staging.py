@@ -87,7 +87,8 @@ def onset_check(stage: str | None, collapse_depth_mm: float, detection_mm: float
 
     A depth below the detection limit but within its uncertainty of it (the surface's own noise floor, the
     depth its scatter alone would give) cannot tell a lesion without collapse (I or II) from an early
-    collapse (IIIA): the stage below III is kept and the hip is flagged for review.
+    collapse (IIIA): the stage below III is kept and the hip is flagged for review. A depth beyond the limit
+    on a hip staged below III is one whose collapse evidence failed its checks: it is flagged as "or III".
 
     Parameters
     ----------
@@ -110,8 +111,12 @@ def onset_check(stage: str | None, collapse_depth_mm: float, detection_mm: float
         return None
     margin = float(detection_mm) - float(collapse_depth_mm)
     passed = margin > uncertainty_mm
-    reason = (f"a depression of {collapse_depth_mm:.2f} mm is within its uncertainty ({uncertainty_mm:.2f} mm) "
-              f"of the {detection_mm:.2f} mm collapse detection limit: {stage} or IIIA")
+    if margin <= 0:  # deep enough to read, but its collapse evidence failed a check (see the other reasons)
+        reason = (f"a depression of {collapse_depth_mm:.2f} mm, beyond the {detection_mm:.2f} mm collapse "
+                  f"detection limit, is not confirmed as collapse: {stage} or III")
+    else:
+        reason = (f"a depression of {collapse_depth_mm:.2f} mm is within its uncertainty ({uncertainty_mm:.2f} mm) "
+                  f"of the {detection_mm:.2f} mm collapse detection limit: {stage} or IIIA")
     return QualityCheck(ONSET_CHECK, passed, 1.0, reason, value=margin, limit=float(uncertainty_mm), unit="mm")
 
 

@@ -72,3 +72,6 @@ def test_onset_check_flags_a_depth_within_its_noise_of_the_detection_limit():
     assert onset_check("I-II", 0.20, 0.5, 0.15).passed  # clear of the limit by more than its noise
     assert onset_check("IIIA", 0.9, 0.5, 0.25) is None  # collapse read: the subtype check applies instead
     assert onset_check("none", 0.45, 0.5, 0.25) is None  # no lesion: nothing to stage
+    # beyond the limit but staged below III (collapse evidence not confirmed): said so, not "within"
+    unconfirmed = onset_check("I-II", 2.29, 0.5, 0.22)
+    assert not unconfirmed.passed and "not confirmed" in unconfirmed.reason and "within" not in unconfirmed.reason
