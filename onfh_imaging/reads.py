@@ -30,7 +30,7 @@ import numpy as np
 from onfh_imaging import __version__
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
-from onfh_imaging.io._atomic import atomic_path
+from onfh_imaging.io._atomic import atomic_path, json_default
 from onfh_imaging.vocab import ARCO_2019_STAGES, SIDES
 
 __all__ = [
@@ -220,7 +220,7 @@ class ReadRecord:
 
     def to_json(self) -> str:
         """The record as indented JSON text (:meth:`to_dict`; numpy values as plain numbers)."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_json_default)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=json_default)
 
     def hip_stage(self, side: str) -> str | None:
         """The reader's final stage of one hip.
@@ -261,14 +261,6 @@ class ReadRecord:
         """
         names = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 class ReadStore:

@@ -415,7 +415,7 @@ def test_cli_export_writes_pseudonymised_outputs(coronal_study, monkeypatch, cap
 
 def test_export_folder_names_say_modality_description_and_date(tmp_path):
     from onfh_imaging.export import study_folder
-    from onfh_imaging.export._files import write_json
+    from onfh_imaging.io._atomic import write_json
 
     out = tmp_path / "out"
     mr = {"input": {"patient_id": "P1", "study_date": "2024-03-15", "series_instance_uid": "1.2.3",

@@ -41,3 +41,19 @@ def test_the_temporary_name_says_which_process_writes_it(tmp_path):
         assert owner_pid(tmp) == os.getpid() and is_temporary(tmp)
         assert not tmp.name.endswith(".csv")  # a reader listing *.csv never takes it for a table
     assert owner_pid(target) is None and not is_temporary(target)
+
+
+def test_write_json_converts_numpy_values_and_refuses_others(tmp_path):
+    import json
+
+    import numpy as np
+
+    from onfh_imaging.io._atomic import write_json
+
+    out = write_json(tmp_path / "sub" / "m.json", {"depth_mm": np.float32(1.5), "centre": np.array([1, 2]),
+                                                   "name": "tête"}, ensure_ascii=False)
+    text = out.read_text(encoding="utf-8")
+    assert json.loads(text) == {"depth_mm": 1.5, "centre": [1, 2], "name": "tête"} and text.endswith("}\n")
+    with pytest.raises(TypeError, match="set is not JSON serialisable"):
+        write_json(tmp_path / "bad.json", {"x": {1}})
+    assert not (tmp_path / "bad.json").exists() and not list(tmp_path.glob(".bad.json*"))

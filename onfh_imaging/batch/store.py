@@ -36,7 +36,7 @@ from onfh_imaging.batch.jobs import SeriesJob
 from onfh_imaging.batch.rows import VERDICT_COLUMNS, flatten, quality_columns, verdict_row
 from onfh_imaging.batch.visits import add_visit_columns
 from onfh_imaging.errors import InputError
-from onfh_imaging.io._atomic import TMP_MARK, owner_pid
+from onfh_imaging.io._atomic import TMP_MARK, json_default, owner_pid
 from onfh_imaging.io._atomic import atomic_path as atomic_output
 
 __all__ = [
@@ -313,7 +313,7 @@ class ResultStore:
         path = self.record_path(record["key"])
         record = self._store_qc_pictures(record)
         with atomic_output(path) as tmp:
-            tmp.write_text(json.dumps(record, indent=1, default=_json_default) + "\n", encoding="utf-8")
+            tmp.write_text(json.dumps(record, indent=1, default=json_default) + "\n", encoding="utf-8")
         return path
 
     def _store_qc_pictures(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -542,10 +542,3 @@ class ResultStore:
         return written
 
 
-def _json_default(obj: Any) -> Any:
-    """JSON for numpy scalars and arrays that a measure function may return."""
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

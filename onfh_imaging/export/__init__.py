@@ -27,8 +27,9 @@ from typing import Any
 import pydicom
 
 from onfh_imaging.errors import InputError, OnfhError, UnsupportedInputError
-from onfh_imaging.export._files import write_dicom, write_json
+from onfh_imaging.export._files import write_dicom
 from onfh_imaging.export.phi import Pseudonymizer, safe_filename, safe_join
+from onfh_imaging.io._atomic import write_json
 
 
 @dataclass
@@ -334,7 +335,7 @@ def export_study(result: Any, out_dir: str | os.PathLike, *, seg: bool = True, s
                 setattr(out, name, path)
     if nifti:
         _write_nifti_outputs(out, folder, result, (record.get("input") or {}).get("series_instance_uid"))
-    out.json = write_json(safe_join(folder, "measurements.json"), record)
+    out.json = write_json(safe_join(folder, "measurements.json"), record, ensure_ascii=False)
     return out
 
 

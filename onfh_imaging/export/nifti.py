@@ -16,8 +16,8 @@ import numpy as np
 
 from onfh_imaging import __version__
 from onfh_imaging.errors import InputError
-from onfh_imaging.export._files import write_json
 from onfh_imaging.geometry import Volume
+from onfh_imaging.io._atomic import write_json
 from onfh_imaging.io.dicom_write import write_nifti
 from onfh_imaging.vocab import SIDES
 
@@ -136,7 +136,7 @@ def write_label_map(path: str | os.PathLike, label_map: Volume, labels: Mapping[
         **dict(metadata or {}),
     }
     image_path = write_nifti(label_map.with_array(np.asarray(label_map.array, dtype=np.uint8)), path)
-    return image_path, write_json(sidecar_path(image_path), sidecar)
+    return image_path, write_json(sidecar_path(image_path), sidecar, ensure_ascii=False)
 
 
 def write_hip_label_map(path: str | os.PathLike, side: str, head_mask: Volume,

@@ -9,13 +9,17 @@ stale leftovers of killed processes can be cleaned safely.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["TMP_MARK", "atomic_path", "is_temporary", "owner_pid"]
+import numpy as np
+
+__all__ = ["TMP_MARK", "atomic_path", "is_temporary", "json_default", "owner_pid", "write_json"]
 
 TMP_MARK = ".tmp"
 """Marks a temporary output file's name."""
@@ -122,3 +126,54 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def json_default(obj: Any) -> Any:
+    """JSON value of a NumPy scalar or array (the ``default`` of :func:`json.dumps`).
+
+    Parameters
+    ----------
+    obj : object
+        A value :mod:`json` cannot serialise itself.
+
+    Returns
+    -------
+    object
+        ``obj.item()`` for a NumPy scalar, ``obj.tolist()`` for an array.
+
+    Raises
+    ------
+    TypeError
+        For anything else, as :func:`json.dumps` expects.
+    """
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2, ensure_ascii: bool = True) -> Path:
+    """Write a JSON document atomically (UTF-8, indented, trailing newline; NumPy values converted).
+
+    Parameters
+    ----------
+    path : path
+        Output file (its folder is created if needed).
+    obj : object
+        Anything :func:`json.dumps` serialises, NumPy scalars and arrays included.
+    indent : int
+        Indentation, spaces.
+    ensure_ascii : bool
+        Escape non-ASCII characters (False writes them as UTF-8).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    out = Path(path)
+    text = json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii, default=json_default) + "\n"
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return out

@@ -18,7 +18,7 @@ import numpy as np
 
 from onfh_imaging.errors import InputError
 from onfh_imaging.geometry import Volume
-from onfh_imaging.io._atomic import atomic_path
+from onfh_imaging.io._atomic import write_json
 from onfh_imaging.phantom._study_files import check_study_folder, read_truth_file, write_series_folder
 from onfh_imaging.phantom.axes import default_dome_direction
 from onfh_imaging.phantom.model import Collapse, HipModel, Lesion, PelvisModel
@@ -349,28 +349,13 @@ def write_phantom_study(out_dir: str | os.PathLike, spec: PhantomSpec) -> dict[s
         "hips": [dict(hip_truth(h).to_json(), radiographic_lesion=_radiographic_lesion(spec, h))
                  for h in model.hips],
     }
-    _write_json_atomic(out / "truth.json", truth)
+    write_json(out / "truth.json", truth)
     return truth
 
 
 def _radiographic_lesion(spec: PhantomSpec, hip: Any) -> bool:
     """Whether the radiographs of this phantom show the hip's lesion (False without a lesion)."""
     return hip.lesion is not None and getattr(spec, hip.side).radiographic_lesion
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, default=_json_default)
-            fh.write("\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
 def load_truth(path: str | os.PathLike) -> dict[str, Any]:

@@ -592,7 +592,8 @@ def write_labelmap_radiograph_study(out_dir, spec: LabelmapSpec, *, study_instan
     """
     from pathlib import Path
 
-    from onfh_imaging.phantom.labelmap.study import FAMILY, write_json_atomic
+    from onfh_imaging.io._atomic import write_json
+    from onfh_imaging.phantom.labelmap.study import FAMILY
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -604,7 +605,7 @@ def write_labelmap_radiograph_study(out_dir, spec: LabelmapSpec, *, study_instan
                                                    study_instance_uid=study_instance_uid))
     truth = {"schema": RADIOGRAPH_TRUTH_SCHEMA, "family": FAMILY, "files": [v["file"] for v in views],
              "views": views}
-    write_json_atomic(out / "radiograph_truth.json", truth)
+    write_json(out / "radiograph_truth.json", truth)
     return truth
 
 

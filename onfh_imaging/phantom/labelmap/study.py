@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from onfh_imaging.errors import InputError
-from onfh_imaging.io._atomic import atomic_path
+from onfh_imaging.io._atomic import write_json
 from onfh_imaging.phantom._study_files import check_study_folder, read_truth_file, write_series_folder
 from onfh_imaging.phantom.labelmap.anatomy import (
     ANTERIOR,
@@ -449,7 +449,7 @@ def write_labelmap_study(out_dir: str | os.PathLike, spec: LabelmapSpec) -> dict
                       and getattr(spec, h["side"]).radiographic_lesion) for h in _imaged_hips(anatomy, volumes["T1"])],
         "anatomy": anatomy_summary(anatomy),
     }
-    write_json_atomic(out / "truth.json", truth)
+    write_json(out / "truth.json", truth)
     return truth
 
 
@@ -489,21 +489,6 @@ def anatomy_summary(anatomy: PelvisAnatomy) -> dict[str, Any]:
         return v
 
     return {"hips": [plain(asdict(h)) for h in anatomy.hips], "body": plain(asdict(anatomy.body))}
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON, atomically.
-
-    Parameters
-    ----------
-    path : Path
-        The file.
-    data : dict
-        JSON-ready values; NumPy scalars and arrays are converted.
-    """
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else o.tolist())
-        fh.write("\n")
 
 
 def load_labelmap_truth(path: str | os.PathLike) -> dict[str, Any]:
