@@ -49,7 +49,6 @@ from onfh_imaging.reads import (
 )
 
 Progress = Callable[[float, str], None]
-STRUCTURES = (HEAD, LESION)
 
 # (row label, section of the per-hip measures dict, key): each modality's own measures
 MR_ROWS: tuple[tuple[str, str, str], ...] = (

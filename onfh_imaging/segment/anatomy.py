@@ -33,11 +33,6 @@ MIN_SHELL_SUPPORT = 0.05
 """Least spherical-Hough support of a femoral head, in spherical shells (a head's concentric boundaries
 give several tenths; image noise a few thousandths)."""
 
-JOINT_SPACE_MAX_MM = 6.0
-"""Widest gap (mm) between the femoral head's bone surface and the acetabular cortex: two cartilage
-layers of 1-3 mm each plus fluid; an effusion widens it, so the search for the head's own edge reaches
-no further than this outside a first estimate."""
-
 CORTEX_RANGE_MM = (0.3, 3.0)
 """Plausible distance (mm) from the marrow edge to the outer bone surface on MRI: subchondral plate and
 cortex are 1-2.5 mm, plus half a pixel of blur. Beyond 3 mm the outer edge was taken past the joint
@@ -52,10 +47,6 @@ FEMORAL_CARTILAGE_MAX_MM = 3.0
 """Thickest hyaline cartilage (mm) over an adult femoral head (1-3 mm, thickest at the weight-bearing
 dome): the femur's own cartilage lies within this of its bone surface, so a rise farther out is a layer
 beyond the joint space (acetabular cartilage or bone)."""
-
-ACETABULAR_GAP_MIN_MM = 1.0
-"""Narrowest joint space (mm) the head's edge is told from the acetabular edge by: two edges of the same
-kind closer than this are one blurred edge."""
 
 SEED_SEARCH_RADII = 1.0
 """A head placed from a hand seed is searched within this many head radii of the seed (the seed is "near

@@ -209,14 +209,6 @@ def _first_dip_and_rise(med: np.ndarray, s: np.ndarray, marrow: float,
     return i_min, i_max, seen
 
 
-def _grid_median(values: np.ndarray, size: int = 3) -> np.ndarray:
-    """Median filter on a (polar, azimuth) map: edges repeat in polar angle, azimuth wraps around."""
-    h = size // 2
-    padded = np.pad(values, ((h, h), (0, 0)), mode="edge")
-    padded = np.pad(padded, ((0, 0), (h, h)), mode="wrap")
-    return ndimage.median_filter(padded, size=size)[h:-h, h:-h]
-
-
 @dataclass(frozen=True)
 class BoneSurface:
     """The head's bone surface as radii per direction about the reference sphere's centre.

@@ -81,7 +81,6 @@ PROJECTION_MAGNIFICATION_RANGE = (1.0, 1.3)
 least 1 for a divergent beam; the hip lies 15-25 cm before the detector at 100-120 cm from the source (1.1-1.25),
 up to 1.3 for a large patient. A detector-plane pixel size (``ImagerPixelSpacing`` without a magnification
 factor) sees the head this much larger than at the patient."""
-WORKING_PIXEL_MM = 0.8
 # The projection of a sphere (or a spherical shell's outer surface) falls to the background as
 # sqrt(R - r); after Gaussian smoothing of width sigma its steepest point lies 0.76 sigma inside the true
 # rim (a property of that profile). The contour is corrected by this amount for the smoothing applied.

@@ -30,7 +30,6 @@ META_SERIES_INFO = "onfh_series_info"
 META_FILES = "onfh_files"
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
-_REVERSE = np.eye(4)[[2, 1, 0, 3]]
 
 
 def _is_nifti(path: Path) -> bool:
