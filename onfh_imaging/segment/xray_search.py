@@ -127,6 +127,36 @@ def normalised_gradient(img: np.ndarray, sigma: float) -> tuple[np.ndarray, np.n
     return gr / energy, gc / energy
 
 
+def _outline_sums(grad: tuple[np.ndarray, np.ndarray], sign: float, angle_ids: np.ndarray, radii: np.ndarray,
+                  marked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Sum of ``tanh(sign * outward gradient)`` over the outline points of every circle, shape (K, H, W).
+
+    ``angle_ids`` index the ``SEARCH_ANGLES`` angles summed (image angle from image-up, toward increasing
+    column); a point counts where both the circle's centre and the point lie inside the image. Also
+    returned: how many points were summed and, with ``marked`` (bool per angle), how many of them lie at
+    marked angles (the dome).
+    """
+    gr, gc = grad
+    h, w = gr.shape
+    theta = np.radians(np.arange(SEARCH_ANGLES) * 360.0 / SEARCH_ANGLES)
+    ur, uc = -np.cos(theta), np.sin(theta)
+    total = np.zeros((len(radii), h, w))
+    count = np.zeros((len(radii), h, w))
+    marked_count = np.zeros((len(radii), h, w)) if marked is not None else None
+    for a in angle_ids:
+        value = np.tanh(sign * (gr * ur[a] + gc * uc[a]))
+        for k, r in enumerate(radii):
+            windows = _overlap((h, w), round(r * ur[a]), round(r * uc[a]))
+            if windows is None:
+                continue
+            at, source = windows
+            total[(k, *at)] += value[source]
+            count[(k, *at)] += 1.0
+            if marked_count is not None and marked[a]:
+                marked_count[(k, *at)] += 1.0
+    return total, count, marked_count
+
+
 def roof_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float = 0.0) -> np.ndarray:
     """Score of every circle as an acetabular roof over a head centred on it, shape (len(radii), H, W).
 
@@ -151,22 +181,10 @@ def roof_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float = 0.0) -
         Roof score (-1..1) of the circle of each radius centred on each pixel.
     """
     gr, gc = normalised_gradient(img, GRADIENT_SCALE_PX)
-    h, w = img.shape
     theta = np.radians(np.arange(SEARCH_ANGLES) * 360.0 / SEARCH_ANGLES)
-    ur, uc = -np.cos(theta), np.sin(theta)
     off = (np.degrees(theta) - superior_deg + 180.0) % 360.0 - 180.0
     dome = np.flatnonzero(np.abs(off) <= DOME_HALF_ARC_DEG)
-    total = np.zeros((len(radii), h, w))
-    count = np.zeros((len(radii), h, w))
-    for a in dome:
-        rise = np.tanh(gr * ur[a] + gc * uc[a])
-        for k, r in enumerate(radii):
-            windows = _overlap(img.shape, round(r * ur[a]), round(r * uc[a]))
-            if windows is None:
-                continue
-            at, source = windows
-            total[(k, *at)] += rise[source]
-            count[(k, *at)] += 1.0
+    total, count, _ = _outline_sums((gr, gc), 1.0, dome, radii)
     return np.where(count >= ROOF_MIN_IN_IMAGE * len(dome), total / np.maximum(count, 1.0), -1.0)
 
 
@@ -197,25 +215,11 @@ def circle_scores(img: np.ndarray, radii: np.ndarray, superior_deg: float | None
         Fraction of each outline inside the image.
     """
     gr, gc = normalised_gradient(img, GRADIENT_SCALE_PX)
-    h, w = img.shape
     theta = np.radians(np.arange(SEARCH_ANGLES) * 360.0 / SEARCH_ANGLES)
-    ur, uc = -np.cos(theta), np.sin(theta)  # image angle from image-up, toward increasing column
-    total = np.zeros((len(radii), h, w))
-    count = np.zeros((len(radii), h, w))
     off = (np.degrees(theta) - (superior_deg or 0.0) + 180.0) % 360.0 - 180.0
     dome = (np.abs(off) <= DOME_HALF_ARC_DEG) if superior_deg is not None else np.zeros(SEARCH_ANGLES, dtype=bool)
-    dome_count = np.zeros((len(radii), h, w)) if dome.any() else None
-    for a in range(SEARCH_ANGLES):
-        fall = np.tanh(-(gr * ur[a] + gc * uc[a]))
-        for k, r in enumerate(radii):
-            windows = _overlap(img.shape, round(r * ur[a]), round(r * uc[a]))
-            if windows is None:
-                continue
-            at, source = windows
-            total[(k, *at)] += fall[source]
-            count[(k, *at)] += 1.0
-            if dome_count is not None and dome[a]:
-                dome_count[(k, *at)] += 1.0
+    total, count, dome_count = _outline_sums((gr, gc), -1.0, np.arange(SEARCH_ANGLES), radii,
+                                             dome if dome.any() else None)
     arc = count / SEARCH_ANGLES
     score = total / np.maximum(count, MIN_ARC_COUNTED * SEARCH_ANGLES)
     scored = arc >= MIN_ARC_IN_IMAGE
