@@ -1,0 +1,142 @@
+"""The Kerboul angle plane by plane: where its error lies.
+
+Run ``.venv/bin/python benchmarks/kerboul_planes.py [--all] [--family A|B]``: for every lesion of a
+subset of both phantom families (``--all``: every lesion of both grids), the necrotic arc on the
+mid-coronal and on the mid-sagittal plane through the head centre, read three ways:
+
+* ``auto``: the automatic segmentation's fractions, measured as the pipeline measures them (its
+  reference sphere and neck axis, :func:`onfh_imaging.measure.hip.measure_hip`);
+* ``mask``: the exact partial-volume truth masks on the same image grid, with the true sphere and neck
+  axis (the arc measurement alone, without the segmentation);
+* ``truth``: the analytic arc of the construction (what the benchmarks grade against).
+
+Family A is :func:`onfh_imaging.evaluation.grid_cases` (the project's generator), family B
+:func:`onfh_imaging.phantom.labelmap.mr_grid` (the independent label-map anatomy, read back from DICOM as
+``benchmarks/accuracy_mri_labelmap.py`` does). Prints one markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from onfh_imaging.fitting import Sphere
+from onfh_imaging.measure.hip import measure_hip
+from onfh_imaging.measure.lesion import necrotic_arc_deg
+from onfh_imaging.segment.mri import segment_hips
+
+#: the two planes of the modified Kerboul angle (LPS normals): mid-coronal, mid-sagittal
+PLANES = {"coronal": (0.0, 1.0, 0.0), "sagittal": (1.0, 0.0, 0.0)}
+#: lesion cases run without ``--all``: both lesion sizes, 4-5 mm slices, with and without obliquity
+SUBSET = {"A": ("p02", "p04", "p10", "p11", "p14", "p23"), "B": ("lm03", "lm11", "lm13", "lm14", "lm15")}
+
+
+def _arcs(lesion, head, sphere, neck_axis) -> dict[str, float]:
+    return {plane: necrotic_arc_deg(lesion, sphere, normal, head_mask=head, neck_axis_lps=neck_axis)
+            for plane, normal in PLANES.items()}
+
+
+def _auto_arcs(t1, side: str) -> dict[str, float] | None:
+    """Arcs of the automatic segmentation of ``side``'s hip (None when it is not found)."""
+    for seg in segment_hips(t1):
+        if seg.side == side:
+            m = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
+                            neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
+                            surface_resolved_at=seg.surface_resolved_at)
+            return _arcs(seg.lesion_fraction, seg.femoral_head_fraction, m.sphere, m.neck_axis_lps)
+    return None
+
+
+def family_a(names) -> list[dict]:
+    """Rows of family A's lesion cases named in ``names`` (all when None)."""
+    from onfh_imaging.evaluation import build_phantom, grid_cases
+    from onfh_imaging.phantom.truth import _lesion_arc_deg
+
+    rows = []
+    for case in grid_cases():
+        if case.lesion == "none" or (names is not None and case.name not in names):
+            continue
+        model, t1, head_truth, lesion_truth = build_phantom(case)
+        side = "left" if case.hips == "left" else "right"
+        hip = {h.side: h for h in model.hips}[side]
+        sphere = Sphere(np.asarray(hip.head_center_lps, float), hip.head_radius_mm, 0.0)
+        truth = {p: _lesion_arc_deg(hip, np.asarray(n)) for p, n in PLANES.items()}
+        rows.append({"case": case.name, "side": side, "lesion": f"{case.lesion}/{case.core}",
+                     "grid": f"{case.slice_mm:g}x{case.in_plane_mm:g} obl{case.oblique_deg}",
+                     "truth": truth, "mask": _arcs(lesion_truth, head_truth, sphere, hip.neck_axis),
+                     "auto": _auto_arcs(t1, side)})
+    return rows
+
+
+def family_b(names) -> list[dict]:
+    """Rows of family B's lesions in the studies named in ``names`` (all when None)."""
+    from onfh_imaging.io.series import read_series
+    from onfh_imaging.phantom.labelmap import mr_grid, truth_masks, write_labelmap_study
+    from onfh_imaging.phantom.labelmap.truth import _lesion_arc_deg
+
+    rows = []
+    for name, spec in mr_grid():
+        if names is not None and name not in names:
+            continue
+        anatomy = spec.anatomy()
+        with tempfile.TemporaryDirectory() as tmp:
+            write_labelmap_study(Path(tmp), spec)
+            t1 = read_series(Path(tmp) / "T1_COR").volume
+        for hip in anatomy.hips:
+            if hip.lesion is None:
+                continue
+            head_truth, lesion_truth = truth_masks(hip, t1)
+            sphere = Sphere(hip.c, hip.radius_mm, 0.0)
+            disease = getattr(spec, hip.side)
+            rows.append({"case": name, "side": hip.side, "lesion": f"{disease.lesion}/{disease.core}",
+                         "grid": f"{spec.slice_mm:g}x{spec.in_plane_mm:g} obl{tuple(spec.oblique_deg)}",
+                         "truth": {p: _lesion_arc_deg(hip, np.asarray(n)) for p, n in PLANES.items()},
+                         "mask": _arcs(lesion_truth, head_truth, sphere, np.asarray(hip.neck_axis)),
+                         "auto": _auto_arcs(t1, hip.side)})
+    return rows
+
+
+def table(rows: list[dict], family: str) -> str:
+    cols = ["family", "case", "side", "lesion", "grid"] + [
+        f"{p}_{k}" for p in PLANES for k in ("truth", "mask", "auto", "mask_err", "auto_err")] + [
+        "kerboul_truth", "kerboul_auto_err"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        auto = r["auto"] or {p: float("nan") for p in PLANES}
+        cells = [family, r["case"], r["side"], r["lesion"], r["grid"]]
+        for p in PLANES:
+            t = r["truth"][p]
+            cells += [f"{t:.1f}", f"{r['mask'][p]:.1f}", f"{auto[p]:.1f}", f"{r['mask'][p] - t:+.1f}",
+                      f"{auto[p] - t:+.1f}"]
+        total = sum(r["truth"].values())
+        cells += [f"{total:.1f}", f"{sum(auto.values()) - total:+.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--all", action="store_true", help="every lesion of both grids, not the subset")
+    ap.add_argument("--family", choices=("A", "B"), help="one family only")
+    ap.add_argument("--cases", nargs="*", help="case names to run (overrides the subset)")
+    args = ap.parse_args(argv)
+    out = []
+    for family, run in (("A", family_a), ("B", family_b)):
+        if args.family and args.family != family:
+            continue
+        names = set(args.cases) if args.cases else (None if args.all else set(SUBSET[family]))
+        t0 = time.perf_counter()
+        rows = run(names)
+        print(f"family {family}: {len(rows)} lesion(s), {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        out.append(table(rows, family))
+    print("\n\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
