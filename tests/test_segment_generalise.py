@@ -110,3 +110,21 @@ def test_cartilage_rise_is_sought_only_within_the_femur_layers():
     assert not _first_dip_and_rise(blurred, s, 1350.0, 1.6)[2]  # the acetabular bone rises 5.05 mm out
     # unblurred, the same layers show the femoral cartilage, a plate and half a cartilage out at most
     assert _first_dip_and_rise(_layers_profile(s, 0.9, 0.4), s, 1350.0, 0.8)[2]
+
+
+@pytest.mark.parametrize("collapse_mm", [0.0, 3.0])
+def test_collapse_is_read_on_the_marrow_edge_where_the_joint_is_not_resolved(collapse_mm):
+    """Thin plate, cartilage and fluid (1.5 mm joint) on 0.9 mm pixels and 5 mm slices: no cartilage is
+    seen beyond the plate, so the surface is carried by the marrow edge, which a depressed segment moves
+    with the plate; the depth is read there (it read 0.2 mm for 3 mm on the layer model), and the hip is
+    flagged and never staged III."""
+    hip = BallHip(collapse_mm=collapse_mm, cortex_mm=1.0, cartilage_mm=0.5, fluid_mm=0.5,
+                  acetabular_cartilage_mm=0.5, pixel_mm=0.9, slice_mm=5.0, matrix=110, n_slices=14, seed=5)
+    (seg,) = segment_hips(hip.render())
+    m = stage_hip(measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
+                              neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
+                              surface_resolved_at=seg.surface_resolved_at))
+    failed = {c.name for c in seg.quality.checks if not c.passed}
+    assert "joint_space_resolved" in failed and m.quality.needs_review
+    assert abs(m.collapse.depth_mm - collapse_mm) <= 0.3
+    assert m.arco_2019 not in ("IIIA", "IIIB")

@@ -10,7 +10,9 @@ own point-spread function (voxel extent along the ray per image axis, so thick s
 slice normal most). Plate and cartilage thickness are learned from the sharpest rays over normal marrow.
 Rays too blurred to resolve plate and cartilage are left out, the rest are weighted by their resolution,
 and a normalised convolution over the sphere regularises the radii, pulling unsupported directions to the
-reference sphere.
+reference sphere. Where the image shows no cartilage rising beyond the plate (plate, cartilage and joint
+blurred into one dark band), only the marrow edge is resolved: the surface is then carried by it (a
+depressed segment moves the marrow edge with the plate), a typical plate beyond it.
 """
 
 from __future__ import annotations
@@ -402,7 +404,10 @@ def trace_bone_surface(volume: Volume, array: np.ndarray, cand: HeadCandidate) -
     ref = _fit_reference_sphere(volume, array, center, radius, vectors, resolved, grid.solid_angle_weights(),
                                 model, extent, prof[resolved], radii)
     center, radius, radii, prof = ref.center, ref.radius, ref.radii, ref.profiles
-    classes = _class_fits(prof, radii, radius, extent, blur_mm, articular, model)
+    if levels.cartilage_seen:
+        classes = _class_fits(prof, radii, radius, extent, blur_mm, articular, model)
+    else:
+        classes = _marrow_edge_fits(prof, radii, radius - levels.cortex_mm, extent, blur_mm, articular, model)
     conf = _class_confidence(classes)
     smooth = _regularise(np.where(conf > 0, classes.shift, 0.0), conf, grid, radius)
     r_surface = radius + np.minimum(smooth, 1.0)
@@ -573,6 +578,70 @@ def _class_fits(prof: np.ndarray, radii: np.ndarray, radius: float, extent: np.n
         mad = float(np.median(np.abs(fit.shift_mm[intact] - bias))) if intact.sum() >= 20 else np.nan
         class_var.append((MAD_TO_SIGMA * mad) ** 2 if np.isfinite(mad) else np.nan)
     return _ClassFits(shift, fitted, resolvable, class_of, class_sigma, class_var)
+
+
+#: Where the image shows no cartilage beyond the plate only the marrow edge is resolved (the fall from
+#: bright fatty marrow into the plate, a single step at any blur): it is sought from this far inside the
+#: marrow sphere (mm; a collapse of up to 4-5 mm plus the ray's blur, as the layer model's search) to
+#: this far outside it (a plate's thickness, :data:`CORTEX_RANGE_MM`'s lower part, past which lies
+#: cartilage or the joint, never marrow).
+_MARROW_EDGE_SEARCH_MM = (-6.0, 1.0)
+
+#: The plate beyond a marrow edge is at least this thick (mm): the thinnest subchondral plate and cortex
+#: (:data:`CORTEX_RANGE_MM`' lower end). A shorter dark dip is a vessel or noise inside the marrow.
+_MARROW_EDGE_DARK_MM = CORTEX_RANGE_MM[0]
+
+
+def _marrow_edges(prof: np.ndarray, radii: np.ndarray, marrow_radius: float, level: float) -> np.ndarray:
+    """Radius (mm) of the outermost fall from marrow below ``level`` near the marrow sphere; NaN if none.
+
+    The fall must stay below ``level`` for :data:`_MARROW_EDGE_DARK_MM` beyond it (a plate, not a dip in
+    the marrow). The outermost fall is the plate's: a lesion's band or a red-marrow island lies deeper,
+    under marrow or necrotic fat that is bright again before the plate.
+    """
+    n = prof.shape[-1]
+    lo = (marrow_radius + _MARROW_EDGE_SEARCH_MM[0] - radii[0]) / RAY_STEP_MM
+    hi = (marrow_radius + _MARROW_EDGE_SEARCH_MM[1] - radii[0]) / RAY_STEP_MM
+    reach = max(1, int(round(_MARROW_EDGE_DARK_MM / RAY_STEP_MM)))
+    idx = np.arange(1, n)
+    down = (prof[..., :-1] >= level) & (prof[..., 1:] < level) & (idx >= lo) & (idx <= hi)
+    ahead = ndimage.maximum_filter1d(prof, reach, axis=-1, origin=-(reach // 2), mode="nearest")
+    down &= ahead[..., 1:] < level
+    has = down.any(axis=-1)
+    last = n - 2 - np.argmax(down[..., ::-1], axis=-1)
+    v0 = np.take_along_axis(prof, last[..., None], -1)[..., 0]
+    v1 = np.take_along_axis(prof, (last + 1)[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.clip((v0 - level) / (v0 - v1), 0.0, 1.0)
+    return np.where(has, radii[0] + (last + f) * RAY_STEP_MM, np.nan)
+
+
+def _marrow_edge_fits(prof: np.ndarray, radii: np.ndarray, marrow_radius: float, extent: np.ndarray,
+                      blur_mm: np.ndarray, articular: np.ndarray, model: _LayerModel) -> _ClassFits:
+    """The surface carried by the marrow edge on every articular ray, grouped by point-spread function.
+
+    Where the image shows no cartilage beyond the plate, the bone surface is the marrow edge plus the
+    plate, and a depressed segment moves both together: the marrow edge's offset from the marrow sphere
+    is the surface's offset from the reference sphere. Each class's median offset is its blur's bias on
+    the half-level crossing (curvature, the joint beyond a narrow plate), removed as in
+    :func:`_class_fits`; its scatter about it the class's noise.
+    """
+    shape = articular.shape
+    shift, fitted, class_of = np.zeros(shape), np.zeros(shape, bool), np.full(shape, -1)
+    class_sigma, class_var = [], []
+    key = np.round(blur_mm / 0.25).astype(int)
+    for k in np.unique(key[articular]):
+        members = articular & (key == k)
+        edge = _marrow_edges(prof[members], radii, marrow_radius, model.dark_limit) - marrow_radius
+        ok = np.isfinite(edge)
+        bias = float(np.median(edge[ok])) if ok.sum() >= 20 else 0.0
+        shift[members] = np.where(ok, edge - bias, 0.0)
+        fitted[members] = ok
+        class_of[members] = len(class_sigma)
+        class_sigma.append(_ray_sigma(np.median(extent[members], axis=0), model.smooth_mm))
+        mad = float(np.median(np.abs(edge[ok] - bias))) if ok.sum() >= 20 else np.nan
+        class_var.append((MAD_TO_SIGMA * mad) ** 2 if np.isfinite(mad) else np.nan)
+    return _ClassFits(shift, fitted, np.zeros(shape, bool), class_of, class_sigma, class_var)
 
 
 def _class_confidence(classes: _ClassFits) -> np.ndarray:
