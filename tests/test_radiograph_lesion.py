@@ -8,6 +8,7 @@ import pytest
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.measure.radiograph_lesion import (
     BAND_MIN_CONTRAST,
+    CIRCLE_CHECKS,
     OWN_EDGE_CHECK,
     RadiographicLesion,
     radiographic_lesion,
@@ -74,21 +75,35 @@ def test_a_head_cut_by_the_image_edge_or_failed_outline_is_not_read():
 def test_a_head_cut_below_its_superior_half_is_read_on_its_part_in_the_image():
     centre = (400.0, 260.0)  # the image's lower edge cuts the inferior half of the interior, not the dome
     found = radiographic_lesion(_contour(centre=centre), _rx(_head_image(band_mm=2.0, centre=centre)))
-    assert found.resolved and found.found is True and "inferior half" in found.reason
+    assert found.resolved and found.found is True and "outside its dome" in found.reason
     for seed in (0, 1):  # the edge itself (its border repeated) makes no finding
         absent = radiographic_lesion(_contour(centre=centre), _rx(_head_image(centre=centre, seed=seed)))
         assert absent.resolved and absent.found is False
 
 
-def test_the_outline_checks_withhold_the_finding_but_the_image_edge_check_is_judged_here():
+def test_the_circle_checks_withhold_the_finding_but_the_rim_and_edge_checks_do_not():
     from onfh_imaging.quality import QualityCheck
 
     edge = QualityCheck(OWN_EDGE_CHECK, False, 1.0, "the image edge cuts the head")
-    rim = QualityCheck("articular_rim_traced", False, 0.0, "rim not traced")
+    rim = QualityCheck("articular_rim_traced", False, 0.5, "rim traced over 53 %")
+    dome = QualityCheck("dome_traced", False, 0.5, "dome traced over 20 %")
     head = (_contour(), _rx(_head_image(band_mm=2.0)))
-    assert radiographic_lesion(*head, outline_checks=[edge]).found is True
-    failed = radiographic_lesion(*head, outline_checks=[edge, rim])
-    assert failed.found is None and "rim not traced" in failed.reason and "image edge" not in failed.reason
+    assert radiographic_lesion(*head, outline_checks=[edge, rim, dome]).found is True
+    for name in CIRCLE_CHECKS:
+        off = QualityCheck(name, False, 0.0, "the circle is off the head")
+        failed = radiographic_lesion(*head, outline_checks=[edge, rim, off])
+        assert failed.found is None and "the circle is off the head" in failed.reason
+        assert "image edge" not in failed.reason and "53 %" not in failed.reason
+
+
+def test_a_head_cut_beside_its_dome_is_read_without_a_finding_from_the_edge_and_one_cut_through_its_dome_is_not():
+    side = (260.0, 150.0)  # the left edge lies 1 mm beside the interior, 7 mm beside the dome's interior
+    for seed in (0, 1):  # the edge itself (its border repeated) makes no finding
+        absent = radiographic_lesion(_contour(centre=side), _rx(_head_image(centre=side, seed=seed)))
+        assert absent.resolved and absent.found is False and "outside its dome" in absent.reason
+    top = (150.0, 260.0)  # the upper edge lies 1 mm above the dome's interior
+    cut = radiographic_lesion(_contour(centre=top), _rx(_head_image(band_mm=2.0, centre=top)))
+    assert cut.found is None and "under the dome" in cut.reason
 
 
 def test_without_a_pixel_size_the_scale_is_assumed_and_said():
@@ -158,14 +173,18 @@ def test_labelmap_phantom_occult_lesion_and_lesion_free_hip_are_absent():
     occult, truth = _labelmap_head("large", shown=False)
     assert truth["hips"][0]["radiographic_lesion"] is False
     assert occult.resolved and occult.found is False
-    none, _ = _labelmap_head("none", view="frog")
-    assert none.resolved and none.found is False
+    for view in ("AP", "frog"):  # the rim is traced over about half its arc: the circle is read, not the rim
+        none, _ = _labelmap_head("none", view=view)
+        assert none.resolved and none.found is False
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the label-map family's margin stands about 4 SD above its trabecular "
-                   "texture, under the detection limit of 5 SD, and the acetabular wall crossing it breaks it into "
-                   "pieces shorter than 10 mm")
+@pytest.mark.xfail(strict=True, reason="the label-map family's margin is not told from the lines of a lesion-free "
+                   "head of the same family: its longest piece stands 4.1 SD of the head's texture over 6.8 mm on "
+                   "the AP view (the acetabular wall crossing it breaks the rest; 10 mm and 5 SD needed), none on "
+                   "the frog-leg, while the occult-lesion head holds a 3.7 SD line 11.7 mm long; integrated over "
+                   "10 mm it reaches 3.9-4.0 SD of band-shaped samples at random places and orientations in the "
+                   "same head, below the 99.9th percentile of those samples in the occult-lesion head (4.5-5.6)")
 def test_labelmap_phantom_margin_found_when_drawn():
     drawn, truth = _labelmap_head("large")
     assert truth["hips"][0]["radiographic_lesion"] is True

@@ -19,14 +19,19 @@ trabecular bone). Both are judged against the head's own bone, not against fixed
   the neck's trabeculae), lies in the head's superior half and is not convex toward the dome;
 * **lucency**: the image minus its smooth trend over the head (``TREND_MM``), smoothed over
   ``LUCENCY_SMOOTH_MM``, in robust standard deviations of the same residual over the head; a compact
-  region below ``-LUCENCY_SIGMAS`` of at least ``MIN_LUCENCY_AREA_MM2`` is a lucency.
+  region below ``-LUCENCY_SIGMAS`` of at least ``MIN_LUCENCY_AREA_MM2``, ``LUCENCY_EDGE_CLEARANCE_MM``
+  inside the image's edges, is a lucency.
 
 A head the finding cannot be read on says so (``resolved`` False with the reason): the outline failed its
-checks, the superior half of the head's interior (under the dome, where the necrotic segment lies) is cut
-by the image edge, or too few interior pixels. A head cut below that is read on its part in the image,
-``EDGE_CLEARANCE_MM`` clear of the edge; a line whose course beyond the outline leaves the image cannot
-be shown to end at the surface and is not counted. Without a pixel size the
-head's radius is taken as ``TYPICAL_HEAD_RADIUS_MM`` (the reason says the scale was assumed).
+checks, the interior under the weight-bearing dome (``DOME_HALF_ANGLE_DEG`` either side of the vertical
+through the head's centre, where the necrotic segment and its margin lie) is cut by the image edge, or too
+few interior pixels. The interior rests on the head's circle, not on the traced rim: of the outline's
+checks the finding needs those that confirm the circle (``CIRCLE_CHECKS``), so a rim traced over less of
+its arc than the Mose and collapse measures need is read. A head cut by the image edge outside its dome
+is read on its part in the image, each band scale where its filter's reach (``BAR_SIDE_SCALES`` + 1
+scales) lies in the image. A line whose course beyond the outline leaves the image cannot be shown to end at the
+surface and is not counted. Without a pixel size the head's radius is taken as
+``TYPICAL_HEAD_RADIUS_MM`` (the reason says the scale was assumed).
 """
 
 from __future__ import annotations
@@ -103,6 +108,10 @@ MAX_CONVEX_SAGITTA_MM = 1.5
 TREND_MM = 5.0
 """Scale (mm) of the head's smooth intensity trend (the projected thickness of a sphere, overlapping
 bone): larger than a cyst, removed before lucency is judged."""
+LUCENCY_EDGE_CLEARANCE_MM = TREND_MM
+"""A lucency is judged only this far (mm) inside the image's edges: the trend at a pixel is the mean of the
+head's bone within about ``TREND_MM``; nearer the edge it is averaged from one side only, so the projected
+sphere's slope across the edge biases the residual there (a dark band along the cut)."""
 LUCENCY_SMOOTH_MM = 1.0
 """The residual is smoothed over this scale (mm) before lucency is judged: above the trabecular texture
 (about 1 mm), below a cyst."""
@@ -116,12 +125,26 @@ bone's edge is a thin line."""
 MIN_INTERIOR_PX = 2000
 """Interior pixels (on the working grid, 80 mm2) needed for robust statistics of the head's bone."""
 OWN_EDGE_CHECK = "head_in_image"
-"""The outline check (:mod:`onfh_imaging.measure.radiograph_quality`) that the finding judges itself: a
-head cut by the image edge is read when the superior half of its interior is in the image."""
+"""An outline check (:mod:`onfh_imaging.measure.radiograph_quality`) that the finding judges itself: a
+head cut by the image edge is read when the interior under its dome is in the image."""
+CIRCLE_CHECKS = ("circle_fit_residual", "circle_inliers", "estimates_agree", "edge_contrast")
+"""The outline checks the finding needs: the interior rests on the head's circle, and these confirm that the
+circle lies on the head's edge (a strong edge, on one circle, the searched and the fitted circle agreeing
+within 1.2 mm, inside ``RIM_MARGIN_MM``). The other checks serve the measures read along the traced rim
+(Mose, collapse: how much of the rim and of the dome was traced) and do not withhold the finding."""
+DOME_HALF_ANGLE_DEG = 45.0
+"""The weight-bearing dome, where the necrotic segment lies, spans this far (deg) either side of the vertical
+through the head's centre: the acetabular roof (sourcil) covers the head from its lateral edge (centre-edge
+angle 25-40 deg) to its medial end about as far medially. Its interior must be in the image to read the
+head: a margin there cannot be missed for want of image."""
 EDGE_CLEARANCE_MM = (BAR_SIDE_SCALES + 1.0) * max(BAND_SCALES_MM)
-"""Pixels nearer the image edge than this (mm) are not read: the band response of a pixel uses the image
-up to its sides (``BAR_SIDE_SCALES`` scales away) plus the smoothing (one scale), and beyond the edge
-there is no image (only its border repeated, which makes stripes across the edge)."""
+"""The band response at scale s uses the image up to ``(BAR_SIDE_SCALES + 1) s`` from a pixel (its sides,
+``BAR_SIDE_SCALES`` scales away, plus the smoothing); beyond the edge there is no image (only its border
+repeated, which makes stripes across the edge). A pixel is read at the scales whose reach lies in the image;
+the dome's interior must be this far (the largest scale's reach, mm) inside the edge, so that every scale
+reads it."""
+READ_CLEARANCE_MM = (BAR_SIDE_SCALES + 1.0) * min(BAND_SCALES_MM)
+"""Pixels nearer the image edge than this (mm, the smallest scale's reach) are not read at all."""
 
 
 @dataclass(frozen=True)
@@ -214,9 +237,8 @@ def _not_resolved(reason: str) -> RadiographicLesion:
 def _head_grid(contour: HeadContour2D, rx: Radiograph, px_mm: tuple[float, float], reach_mm: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The image resampled at ``WORK_PIXEL_MM`` around the head: (pixels, radius mm, outline radius mm,
-    angle rad, in the image) of every grid point; the angle is the image angle (0 toward row 0, positive
-    toward increasing column); a point is in the image when it lies at least ``EDGE_CLEARANCE_MM`` inside
-    the image's edges."""
+    angle rad, distance mm inside the image's edges, negative outside) of every grid point; the angle is
+    the image angle (0 toward row 0, positive toward increasing column)."""
     r0, c0 = contour.center_px
     n = int(np.ceil(reach_mm / WORK_PIXEL_MM))
     offs = np.arange(-n, n + 1) * WORK_PIXEL_MM
@@ -224,13 +246,12 @@ def _head_grid(contour: HeadContour2D, rx: Radiograph, px_mm: tuple[float, float
     rows, cols = r0 + dy / px_mm[0], c0 + dx / px_mm[1]
     img = ndimage.map_coordinates(np.asarray(rx.pixels, float), [rows, cols], order=1, mode="nearest")
     h, w = rx.shape
-    cr, cc = EDGE_CLEARANCE_MM / px_mm[0], EDGE_CLEARANCE_MM / px_mm[1]
-    in_image = (rows >= cr) & (rows <= h - 1 - cr) & (cols >= cc) & (cols <= w - 1 - cc)
+    edge_mm = np.minimum(np.minimum(rows, h - 1 - rows) * px_mm[0], np.minimum(cols, w - 1 - cols) * px_mm[1])
     radius = np.hypot(dy, dx)
     angle = np.arctan2(dx, -dy)
     outline = _outline_mm(contour, px_mm)
     k = np.round((np.degrees(angle) - contour.angles_deg[0]) / np.median(np.diff(contour.angles_deg))).astype(int)
-    return img, radius, outline[k % len(outline)], angle, in_image
+    return img, radius, outline[k % len(outline)], angle, edge_mm
 
 
 def _outline_mm(contour: HeadContour2D, px_mm: tuple[float, float]) -> np.ndarray:
@@ -240,14 +261,16 @@ def _outline_mm(contour: HeadContour2D, px_mm: tuple[float, float]) -> np.ndarra
     return contour.radius_px * np.hypot(np.cos(a) * px_mm[0], np.sin(a) * px_mm[1])
 
 
-def _ridge_sigmas(img: np.ndarray, interior: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ridge_sigmas(img: np.ndarray, interior: np.ndarray, edge_mm: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(band response in robust SDs of the head's texture, normal angle, scale mm) per pixel, the best
     scale's.
 
     At each scale the Hessian gives the direction across a ridge; the band response is how much the
     pixel (image smoothed over half the scale) is brighter than the *brighter* of its two sides,
     ``BAR_SIDE_SCALES`` scales away across the ridge: a band is denser than the bone on both sides, the
-    bright side of an edge (overlapping bone) is not.
+    bright side of an edge (overlapping bone) is not. A pixel answers at the scales whose reach
+    (``BAR_SIDE_SCALES`` + 1 scales) lies inside the image's edges (``edge_mm``, mm).
     """
     best = np.zeros(img.shape)
     normal = np.zeros(img.shape)
@@ -268,12 +291,13 @@ def _ridge_sigmas(img: np.ndarray, interior: np.ndarray) -> tuple[np.ndarray, np
         side_a = ndimage.map_coordinates(sm, [rows + dr, cols + dc], order=1, mode="nearest")
         side_b = ndimage.map_coordinates(sm, [rows - dr, cols - dc], order=1, mode="nearest")
         bar = sm - np.maximum(side_a, side_b)
+        reached = edge_mm >= (BAR_SIDE_SCALES + 1.0) * s_mm
         # the texture's scale: the same second difference with the sides averaged (a linear trend, as on
         # the projected sphere's slopes, cancels), robust over the head's interior
-        scale = robust_scale((sm - 0.5 * (side_a + side_b))[interior])
+        scale = robust_scale((sm - 0.5 * (side_a + side_b))[interior & reached])
         if scale <= 0:
             continue
-        z = np.where((lam1 < 0) & (np.abs(lam2) < np.abs(lam1)), bar / scale, 0.0)
+        z = np.where((lam1 < 0) & (np.abs(lam2) < np.abs(lam1)) & reached, bar / scale, 0.0)
         take = z > best
         best = np.where(take, z, best)
         normal = np.where(take, theta, normal)
@@ -355,18 +379,18 @@ def _continues_outside(rr: np.ndarray, cc: np.ndarray, strong: np.ndarray, radiu
 
 
 def _bands(img: np.ndarray, radius: np.ndarray, outline: np.ndarray, angle: np.ndarray,
-           interior: np.ndarray, in_image: np.ndarray) -> tuple[float, float]:
+           interior: np.ndarray, edge_mm: np.ndarray) -> tuple[float, float]:
     """(contrast, length mm) of the strongest sclerotic margin; (0, 0) when none."""
-    z, theta, _ = _ridge_sigmas(img, interior)
+    z, theta, _ = _ridge_sigmas(img, interior, edge_mm)
     # a ridge along the outline has its normal (across the ridge) radial; the outward radial direction at
     # image angle a is (row, col) = (-cos a, sin a)
     radial = np.arctan2(np.sin(angle), -np.cos(angle))
     normal_vs_radial = np.abs(((theta - radial + np.pi / 2) % np.pi) - np.pi / 2)
     tangential = normal_vs_radial < np.radians(TANGENTIAL_DEG)
     near_or_out = radius > outline - RIM_MARGIN_MM
-    keep = (z > RIDGE_SIGMAS) & ~(near_or_out & tangential) & (radius < outline + OUTSIDE_BAND_MM) & in_image
-    keep &= _centreline(z, theta)
-    strong = ndimage.binary_dilation((z > RIDGE_SIGMAS) & ~(near_or_out & tangential) & in_image, iterations=max(1, round(LINE_PATH_TOLERANCE_MM / WORK_PIXEL_MM)))
+    ridge = (z > RIDGE_SIGMAS) & ~(near_or_out & tangential) & (edge_mm >= READ_CLEARANCE_MM)
+    keep = ridge & (radius < outline + OUTSIDE_BAND_MM) & _centreline(z, theta)
+    strong = ndimage.binary_dilation(ridge, iterations=max(1, round(LINE_PATH_TOLERANCE_MM / WORK_PIXEL_MM)))
     labels, n = _coherent_lines(keep, theta)
     centre_mm = (np.array(img.shape, dtype=float) - 1.0) / 2.0 * WORK_PIXEL_MM  # the head's centre
     best = (0.0, 0.0)
@@ -383,7 +407,7 @@ def _bands(img: np.ndarray, radius: np.ndarray, outline: np.ndarray, angle: np.n
         if not inside.any():
             continue
         if np.max(radius[rr, cc] - outline[rr, cc]) > MAX_OUTSIDE_REACH_MM or \
-                _continues_outside(rr, cc, strong, radius, outline, in_image):
+                _continues_outside(rr, cc, strong, radius, outline, edge_mm >= READ_CLEARANCE_MM):
             continue  # continues beyond the outline: another bone's line
         pts = np.column_stack([rr[inside], cc[inside]]).astype(float) * WORK_PIXEL_MM
         if len(pts) < 3:
@@ -409,8 +433,9 @@ def _bands(img: np.ndarray, radius: np.ndarray, outline: np.ndarray, angle: np.n
     return best
 
 
-def _lucency(img: np.ndarray, interior: np.ndarray) -> tuple[float, float]:
-    """(contrast, area mm2) of the largest compact lucency; (0, 0) when none."""
+def _lucency(img: np.ndarray, interior: np.ndarray, judged: np.ndarray) -> tuple[float, float]:
+    """(contrast, area mm2) of the largest compact lucency among the ``judged`` pixels of the interior;
+    (0, 0) when none."""
     w = interior.astype(float)
     s = TREND_MM / WORK_PIXEL_MM
     trend = ndimage.gaussian_filter(img * w, s) / np.maximum(ndimage.gaussian_filter(w, s), 1e-6)
@@ -422,7 +447,7 @@ def _lucency(img: np.ndarray, interior: np.ndarray) -> tuple[float, float]:
     if scale <= 0:
         return 0.0, 0.0
     z = (centre - resid) / scale
-    labels, n = ndimage.label((z > LUCENCY_SIGMAS) & interior)
+    labels, n = ndimage.label((z > LUCENCY_SIGMAS) & interior & judged)
     best = (0.0, 0.0)
     for k in range(1, n + 1):
         rr, cc = np.nonzero(labels == k)
@@ -439,6 +464,18 @@ def _lucency(img: np.ndarray, interior: np.ndarray) -> tuple[float, float]:
     return best
 
 
+def _edge_cut(interior: np.ndarray, angle: np.ndarray, edge_mm: np.ndarray) -> str | None:
+    """How the image edge cuts the head's interior (grid masks of :func:`_head_grid`): ``"dome"`` when the
+    interior within ``DOME_HALF_ANGLE_DEG`` of the vertical is not wholly ``EDGE_CLEARANCE_MM`` inside the
+    image, a note when the rest of the interior is cut, None when the whole interior is clear."""
+    dome = interior & (np.abs(angle) <= np.radians(DOME_HALF_ANGLE_DEG))
+    if not dome.any() or np.min(edge_mm[dome]) < EDGE_CLEARANCE_MM:
+        return "dome"
+    if np.min(edge_mm[interior]) < EDGE_CLEARANCE_MM:
+        return "the image edge cuts the head outside its dome: read on the part of the head in the image"
+    return None
+
+
 def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_problems: Sequence[str] = (),
                         outline_checks: Sequence[QualityCheck] = ()) -> RadiographicLesion:
     """Look for the necrotic lesion's radiographic finding (sclerotic margin, lucency) inside a head.
@@ -452,9 +489,9 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_probl
     outline_problems : sequence of str
         Reasons of the outline's failed quality checks: the head is not read when any failed (an
         outline off the head would make the statistics of some other bone). A head cut by the image
-        edge is judged here instead: it is read when the superior half of its interior is in the image.
+        edge is judged here instead: it is read when its interior under the dome is in the image.
     outline_checks : sequence of QualityCheck
-        The outline's quality checks: the failed ones but ``OWN_EDGE_CHECK`` are added to
+        The outline's quality checks: the failed ones of ``CIRCLE_CHECKS`` are added to
         ``outline_problems``.
 
     Returns
@@ -462,7 +499,7 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_probl
     RadiographicLesion
         ``found`` True/False when the head's interior was read, None (with the reason) when not.
     """
-    problems = [*outline_problems, *(c.reason for c in outline_checks if not c.passed and c.name != OWN_EDGE_CHECK)]
+    problems = [*outline_problems, *(c.reason for c in outline_checks if not c.passed and c.name in CIRCLE_CHECKS)]
     if problems:
         return _not_resolved("the head's outline failed its checks (" + "; ".join(problems) + ")")
     note = None
@@ -474,26 +511,20 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_probl
         note = f"scale assumed: the pixel size is unknown, the head's radius taken as {TYPICAL_HEAD_RADIUS_MM:g} mm"
     outline = _outline_mm(contour, px_mm)
     reach = float(np.max(outline)) + OUTSIDE_BAND_MM + 3 * max(BAND_SCALES_MM)
-    img, radius, outline_at, angle, in_image = _head_grid(contour, rx, px_mm, reach)
-    # the superior half of the interior (under the weight-bearing dome, where the necrotic segment and
-    # its margin lie) must lie inside the image, EDGE_CLEARANCE_MM clear of its edges
-    h, w = rx.shape
-    r0, c0 = contour.center_px
-    inner_r = float(np.min(outline)) - RIM_MARGIN_MM
-    if inner_r <= 0:
+    img, radius, outline_at, angle, edge_mm = _head_grid(contour, rx, px_mm, reach)
+    if float(np.min(outline)) <= RIM_MARGIN_MM:
         return _not_resolved("the head's outline is too small to hold an interior")
-    rows_px, cols_px = (inner_r + EDGE_CLEARANCE_MM) / px_mm[0], (inner_r + EDGE_CLEARANCE_MM) / px_mm[1]
-    if r0 - rows_px < 0 or c0 - cols_px < 0 or c0 + cols_px > w - 1 or r0 > h - 1:
-        return _not_resolved("the head is cut by the image edge: the superior half of its interior (under "
-                             "the dome, where a margin lies) is not wholly in the image")
-    if r0 + rows_px > h - 1:  # the inferior half is read where it is clear of the edge
-        cut = "the image edge cuts the head's inferior half: read on the part of the head in the image"
+    cut = _edge_cut(radius < outline_at - RIM_MARGIN_MM, angle, edge_mm)
+    if cut == "dome":
+        return _not_resolved("the head is cut by the image edge: its interior under the dome (where a margin "
+                             "lies) is not wholly in the image")
+    if cut:
         note = cut if note is None else f"{note}; {cut}"
-    interior = (radius < outline_at - RIM_MARGIN_MM) & in_image
+    interior = (radius < outline_at - RIM_MARGIN_MM) & (edge_mm >= READ_CLEARANCE_MM)
     if interior.sum() < MIN_INTERIOR_PX:
         return _not_resolved("too few pixels inside the head's outline for its own statistics")
-    band_contrast, band_length = _bands(img, radius, outline_at, angle, interior, in_image)
-    lucent_contrast, lucent_area = _lucency(img, interior)
+    band_contrast, band_length = _bands(img, radius, outline_at, angle, interior, edge_mm)
+    lucent_contrast, lucent_area = _lucency(img, interior, edge_mm >= LUCENCY_EDGE_CLEARANCE_MM)
     kinds = [k for k, c in (("sclerotic margin", band_contrast), ("lucency", lucent_contrast)) if c > 0]
     return RadiographicLesion(
         found=bool(kinds), kind=" and ".join(kinds) if kinds else None,
@@ -501,5 +532,5 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_probl
         band_length_mm=band_length, lucent_area_mm2=lucent_area, resolved=True, reason=note)
 
 
-__all__ = ["BAND_MIN_CONTRAST", "MIN_BAND_LENGTH_MM", "OWN_EDGE_CHECK", "RadiographicLesion",
+__all__ = ["BAND_MIN_CONTRAST", "CIRCLE_CHECKS", "MIN_BAND_LENGTH_MM", "OWN_EDGE_CHECK", "RadiographicLesion",
            "radiographic_lesion"]
