@@ -124,3 +124,16 @@ def test_noisy_intact_surface_reads_its_depth_net_of_the_noise_floor():
         assert abs(col.depth_mm - depth) <= bar
         if depth == 0.0:
             assert raw - depth > col.depth_mm - depth  # the floor removed the chance depth
+
+
+def test_depression_where_the_surface_was_not_traced_is_not_searched():
+    """A 1.5 mm depression carried into a region the segmentation did not trace is not read (the deepest
+    traced patch is, net of the same noise floor); traced, the same depression keeps its depth."""
+    mesh, sphere, _, _ = _measure(_head(1.5))
+    u = mesh.vertices_lps - sphere.center_lps
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    near = u @ COLLAPSE_DIR > np.cos(np.radians(45.0))
+    untraced = collapse(mesh, sphere, traced=~near)
+    traced = collapse(mesh, sphere, traced=np.ones(len(u), bool))
+    assert untraced.depth_mm < 0.2 and untraced.noise_floor_mm == pytest.approx(traced.noise_floor_mm)
+    assert traced.depth_mm == pytest.approx(1.5, abs=0.2)

@@ -381,7 +381,8 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
              patch_radius_mm: float = 2.5, articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
              dome_half_angle_deg: float = WEIGHT_BEARING_HALF_ANGLE_DEG,
              candidates: int = 300, refined: int = 25, areas_mm2: np.ndarray | None = None,
-             voxel_edges_lps: np.ndarray | None = None, observed: np.ndarray | None = None) -> Collapse:
+             voxel_edges_lps: np.ndarray | None = None, observed: np.ndarray | None = None,
+             traced: np.ndarray | None = None) -> Collapse:
     """Deepest inward depression of the articular surface below the reference sphere.
 
     The ``candidates`` deepest articular vertices are ranked by the area-weighted mean deviation
@@ -413,6 +414,9 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     observed : ndarray of bool, optional
         Vertices that show real anatomy; the others (e.g. where the field of view cuts the head) are
         not searched, since a cut surface is unknown, not depressed.
+    traced : ndarray of bool, optional
+        Vertices whose surface the segmentation traced from the image (not carried over from around).
+        The deepest patch is sought among them; the noise floor is the whole searched surface's.
 
     Returns
     -------
@@ -437,8 +441,9 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     if art.size == 0:
         raise ValueError("no articular surface: every vertex is on the neck side")
     pts, dev, area = mesh.vertices_lps[art], dev_all[art], area_all[art]
-    order = np.argsort(dev)[: min(candidates, art.size)]
     tree = cKDTree(pts)
+    ranked = dev if traced is None else np.where(np.asarray(traced, bool)[art], dev, np.inf)
+    order = np.argsort(ranked)[: min(candidates, int(np.isfinite(ranked).sum()) or art.size)]
     patches = tree.query_ball_point(pts[order], r=patch_radius_mm)
     mean = np.array([np.average(dev[nb], weights=area[nb]) for nb in patches])
     best_depth, best = np.inf, int(order[0])

@@ -21,7 +21,7 @@ from onfh_imaging.measure.deviation import (
     normal_extent_mm,
     rms_deviation_mm,
 )
-from onfh_imaging.measure.evidence import collapse_evidence_checks, outside_fovea_pit
+from onfh_imaging.measure.evidence import MIN_SUPPORT, collapse_evidence_checks, outside_fovea_pit
 from onfh_imaging.measure.lesion import (
     head_involvement_pct,
     kerboul_angle_deg,
@@ -163,6 +163,29 @@ def _binary_resolution_warning(head_mask: Volume, col: Collapse, voxel_edges_lps
     return [message]
 
 
+#: Least number of searched vertices left on the traced surface for the search to be restricted to it
+#: (a collapse patch of 2.5 mm radius holds a few dozen vertices on a 0.5-1 mm mesh).
+MIN_TRACED_VERTICES = 50
+
+
+def _traced_from_the_image(mesh, sphere: Sphere, searched: np.ndarray, surface_resolved_at) -> np.ndarray:
+    """The searched vertices where the segmentation traced the surface from the image.
+
+    Where fewer than :data:`~onfh_imaging.measure.evidence.MIN_SUPPORT` of the rays around a direction
+    were traced (the band next to the head-neck junction, where the cartilage ends and no ray is fitted,
+    or a region whose layers the image does not show), the surface is carried over from the traced
+    surface around it, so a depression there is the carrying's, not the image's: collapse is not searched
+    there. With too few traced vertices left (or no record of what was traced) every searched vertex is
+    kept, and the collapse evidence check on the surface's support flags the depth.
+    """
+    if surface_resolved_at is None:
+        return searched
+    u = mesh.vertices_lps - sphere.center_lps
+    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+    traced = searched & (np.asarray(surface_resolved_at(u)).reshape(-1) >= MIN_SUPPORT)
+    return traced if traced.sum() >= MIN_TRACED_VERTICES else searched
+
+
 def _inside_field_of_view(mesh, grid: Volume, margin_voxels: float = 0.5) -> np.ndarray:
     """Vertices at least ``margin_voxels`` inside the image grid: nearer the edge, the surface is where the
     field of view cut the head (or its partial-volume blur), not anatomy."""
@@ -216,11 +239,12 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     mesh, observed, areas, sphere, neck_axis_lps, articular, warnings = _fit_head_surface(
         head_mask, neck_axis_lps, articular_min_angle_deg)
     voxel_edges = np.asarray(head_mask.direction, float) * np.asarray(head_mask.spacing, float)[None, :]
+    searched = observed & outside_fovea_pit(mesh, sphere, side, voxel_edges,
+                                            collapse_detection_mm(sorted(head_mask.spacing)[1]))
     col = collapse(mesh, sphere, neck_axis_lps, roof_direction_lps,
                    articular_min_angle_deg=articular_min_angle_deg, areas_mm2=areas,
                    voxel_edges_lps=voxel_edges,
-                   observed=observed & outside_fovea_pit(mesh, sphere, side, voxel_edges,
-                                                         collapse_detection_mm(sorted(head_mask.spacing)[1])))
+                   observed=searched, traced=_traced_from_the_image(mesh, sphere, searched, surface_resolved_at))
     warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
     volume = mask_volume_ml(head_mask)
     lesion_ml, involvement, kerboul, lesion_warnings = _lesion_measures(
