@@ -154,3 +154,33 @@ def test_kerboul_angle_of_a_curved_boundary_on_thick_slices():
     coronal, sagittal = _arc_on_sphere_deg(sdf, (0, 1, 0)), _arc_on_sphere_deg(sdf, (1, 0, 0))
     assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head) == pytest.approx(coronal, abs=2.0)
     assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(coronal + sagittal, abs=15.0)
+
+
+def _wedge_lesion_sdf(direction, half_angle_deg: float, inner_fraction: float = 0.3):
+    """A wedge lesion: the head inside a cone from its centre (axis ``direction``), from ``inner_fraction``
+    of the radius out to the surface; its walls are radial and meet the articular surface at right angles."""
+    d = np.asarray(direction, float) / np.linalg.norm(direction)
+    alpha = np.radians(half_angle_deg)
+
+    def sdf(p):
+        q = p - CENTER
+        r = np.linalg.norm(q, axis=-1)
+        theta = np.arccos(np.clip((q @ d) / np.maximum(r, 1e-9), -1.0, 1.0))
+        wall = r * np.sin(np.clip(theta - alpha, -np.pi / 2, np.pi / 2))
+        return np.maximum.reduce([r - R, wall, inner_fraction * R - r])
+
+    return sdf
+
+
+@pytest.mark.parametrize("slice_mm, half_angle", [(3.5, 35.0), (5.0, 55.0)])
+def test_arcs_of_a_wedge_with_radial_walls_on_thick_slices(slice_mm, half_angle):
+    # Walls at right angles to the surface: the voxels' blur across thick oblique slices moves neither end,
+    # on the in-plane (coronal) nor on the through-plane (sagittal) arc.
+    sdf = _wedge_lesion_sdf((0.35, 0.1, 0.93), half_angle)
+    grid = grid_around(CENTER + [0.3, 0.2, -0.4], (int(60 / slice_mm), 86, 86), (0.7, 0.7, slice_mm),
+                       direction=oblique_direction((6, 4, -8)) @ CORONAL)
+    head = voxelise(grid, sphere_sdf(CENTER, R))
+    lesion = voxelise(grid, sdf)
+    for normal in ((0, 1, 0), (1, 0, 0)):
+        assert necrotic_arc_deg(lesion, SPHERE, normal, head_mask=head) == pytest.approx(
+            _arc_on_sphere_deg(sdf, normal), abs=3.0)
