@@ -32,8 +32,9 @@ from onfh_imaging.segment.mri import segment_hips
 
 #: the two planes of the modified Kerboul angle (LPS normals): mid-coronal, mid-sagittal
 PLANES = {"coronal": (0.0, 1.0, 0.0), "sagittal": (1.0, 0.0, 0.0)}
-#: lesion cases run without ``--all``: both lesion sizes, 4-5 mm slices, with and without obliquity
-SUBSET = {"A": ("p02", "p04", "p10", "p11", "p14", "p23"), "B": ("lm03", "lm11", "lm13", "lm14", "lm15")}
+#: lesion cases run without ``--all``: both lesion sizes and cores, 4-5 mm slices, with and without obliquity;
+#: on family B the under-read ones (lm11, lm13, lm14) and one read within the bar (lm15)
+SUBSET = {"A": ("p02", "p04", "p11", "p20"), "B": ("lm11", "lm13", "lm14", "lm15")}
 
 
 def _arcs(lesion, head, sphere, neck_axis) -> dict[str, float]:
