@@ -5,12 +5,14 @@ and measured in pixels) on every PNG crop in ``../shared/real-xray/images`` (rel
 root; see its README: 131 crops around one hip, 511 x 511, side and class in the file name, class 0
 normal, 1 and 2 the source's two grades of osteonecrosis). There is no outline truth; the figures are
 the detection rate, the side against the file name, the radius distribution, and how Mose deviation
-and collapse depth differ between the classes (in pixels and relative to the head's radius).
+and collapse depth differ between the classes (in pixels and relative to the head's radius; medians and
+quartiles over every head reported and over the heads whose weight-bearing dome is traced enough to read).
 
 It writes ``benchmarks/results/real_xray_mosaic.png`` (every crop, its local contrast equalised for viewing,
 with its reference circle in yellow,
-the traced outline in green, an inner double contour in red, the side found / the side in the file
-name, and the measures) and ``benchmarks/results/real_xray.json`` (one row per crop). The crops are
+the traced outline in green, an inner double contour in red, the ends of the weight-bearing dome in blue and
+the deepest point of the collapse read over it in magenta, the side found / the side in the file name, and
+the measures) and ``benchmarks/results/real_xray.json`` (one row per crop). The crops are
 never copied into the project.
 
 Run: ``.venv/bin/python benchmarks/real_xray.py [--limit N] [--excerpt N]``
@@ -29,6 +31,8 @@ import numpy as np
 
 from onfh_imaging.io.radiograph import read_picture
 from onfh_imaging.measure.radiograph import calibrate
+from onfh_imaging.measure.radiograph_outline import DOME_HALF_ARC_DEG
+from onfh_imaging.measure.radiograph_quality import MIN_DOME_TRACED
 from onfh_imaging.pipeline import radiograph_hip_report
 from onfh_imaging.segment.xray import find_femoral_heads_2d
 
@@ -63,6 +67,11 @@ def run_one(path: Path) -> tuple[dict, list]:
     return {"hips": [radiograph_hip_report(c, rx_cal) for c in contours]}, contours
 
 
+def _ratio(value: float | None, radius: float) -> float | None:
+    """``value`` over the radius; None when the value was not measured."""
+    return None if value is None else value / radius
+
+
 def _row(path: Path, side: str, cls: int, result: dict, seconds: float) -> dict:
     row = {"file": path.name, "side_truth": side, "class": cls, "seconds": round(seconds, 2), "found": False}
     hips = [h for h in result.get("hips", []) if h.get("head") is not None]
@@ -74,11 +83,18 @@ def _row(path: Path, side: str, cls: int, result: dict, seconds: float) -> dict:
     r = head["radius_px"]
     row.update(found=True, side=hip["side"], side_ok=hip["side"] == side, radius_px=r,
                center_px=head["center_px"], mose_px=head["max_deviation_px"], collapse_px=head["collapse_depth_px"],
-               mose_rel=head["max_deviation_px"] / r, collapse_rel=head["collapse_depth_px"] / r,
+               mose_rel=_ratio(head["max_deviation_px"], r), collapse_rel=_ratio(head["collapse_depth_px"], r),
+               wander_px=head["outline_wander_px"], dome_traced=head["dome_traced"],
+               collapse_angle=head["collapse_angle_deg"], collapse_location=head["collapse_location_px"],
                double_contour=head["double_contour"], stage=hip["staging"]["arco_2019"],
                needs_review=hip["quality"]["needs_review"], quality=hip["quality"]["score"],
                reasons=hip["quality"]["reasons"], outline_ok=head["outline_checks_passed"])
     return row
+
+
+def _shown(value: float | None) -> str:
+    """A length in pixels for a tile, '-' when not measured."""
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _tile(path: Path, row: dict, contours: list):
@@ -104,11 +120,17 @@ def _tile(path: Path, row: dict, contours: list):
         (cy, cx), r = row["center_px"], row["radius_px"]
         cy, cx, r = cy * scale, cx * scale, r * scale
         d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(255, 230, 0), width=2)
+        for a in np.radians([-DOME_HALF_ARC_DEG, DOME_HALF_ARC_DEG]):  # the weight-bearing dome's ends
+            d.line([cx + 0.9 * r * np.sin(a), cy - 0.9 * r * np.cos(a), cx + r * np.sin(a), cy - r * np.cos(a)],
+                   fill=(0, 160, 255), width=2)
+        if row.get("collapse_location"):  # the deepest point of the collapse read over the dome
+            ly, lx = (v * scale for v in row["collapse_location"])
+            d.ellipse([lx - 3, ly - 3, lx + 3, ly + 3], outline=(255, 0, 255), width=2)
         d.line([cx - 3, cy, cx + 3, cy], fill=(255, 230, 0))
         d.line([cx, cy - 3, cx, cy + 3], fill=(255, 230, 0))
         ok = "ok" if row["side_ok"] else "WRONG"
         lines = [f"{row['side'][0].upper()}/{row['side_truth'][0].upper()} {ok}  class {row['class']}",
-                 f"r {row['radius_px']:.0f}px mose {row['mose_px']:.1f} col {row['collapse_px']:.1f}",
+                 f"r {row['radius_px']:.0f}px mose {_shown(row['mose_px'])} col {_shown(row['collapse_px'])}",
                  f"{'review' if row['needs_review'] else 'checks ok'} q {row['quality']:.2f} {row['stage'] or 'not staged'}"]
     else:
         lines = [f"NOT FOUND class {row['class']} {row['side_truth']}", row.get("error", "")[:40]]
@@ -129,6 +151,30 @@ def mosaic(tiles: list[np.ndarray], columns: int) -> np.ndarray:
     return out
 
 
+def _quartiles(values: list[float], scale: float = 1.0) -> str:
+    """Median (25-75 %) and count of the measured ``values`` (None: not measured) times ``scale``."""
+    v = scale * np.asarray([x for x in values if x is not None], dtype=float)
+    if not len(v):
+        return "-"
+    return f"{np.median(v):5.2f} ({np.percentile(v, 25):.2f}-{np.percentile(v, 75):.2f}) n{len(v)}"
+
+
+def _class_table(sel_rows: list[dict], rows: list[dict], title: str) -> None:
+    """Per class: Mose deviation and collapse depth (px and % of the radius), median and quartiles."""
+    print(f"\n{title}")
+    print("class  n  heads  Mose px                collapse px            Mose/r %               "
+          "collapse/r %           outline ok  stage III")
+    for cls in (0, 1, 2):
+        sel = [r for r in sel_rows if r["class"] == cls]
+        if not sel:
+            continue
+        iii = sum(str(r["stage"]).startswith("III") for r in sel)
+        print(f"{cls:5d} {sum(r['class'] == cls for r in rows):3d} {len(sel):5d}  "
+              f"{_quartiles([r['mose_px'] for r in sel]):22} {_quartiles([r['collapse_px'] for r in sel]):22} "
+              f"{_quartiles([r['mose_rel'] for r in sel], 100):22} {_quartiles([r['collapse_rel'] for r in sel], 100):22} "
+              f"{sum(r['outline_ok'] for r in sel):10d} {iii:10d}")
+
+
 def summarise(rows: list[dict]) -> None:
     found = [r for r in rows if r["found"]]
     n = len(rows)
@@ -141,17 +187,9 @@ def summarise(rows: list[dict]) -> None:
           f"{np.percentile(radii, 95):.0f}, min {radii.min():.0f}, max {radii.max():.0f}")
     print(f"needs review {sum(r['needs_review'] for r in found)}, outline checks passed "
           f"{sum(r['outline_ok'] for r in found)}, double contour {sum(r['double_contour'] for r in found)}")
-    print("\nclass  n  found  Mose px  collapse px  Mose/r %  collapse/r %  outline ok  stage III")
-    for cls in (0, 1, 2):
-        sel = [r for r in found if r["class"] == cls]
-        allc = [r for r in rows if r["class"] == cls]
-        if not sel:
-            continue
-        med = {k: float(np.median([r[k] for r in sel])) for k in ("mose_px", "collapse_px", "mose_rel", "collapse_rel")}
-        iii = sum(str(r["stage"]).startswith("III") for r in sel)
-        print(f"{cls:5d} {len(allc):3d} {len(sel):5d} {med['mose_px']:8.2f} {med['collapse_px']:12.2f} "
-              f"{100 * med['mose_rel']:9.2f} {100 * med['collapse_rel']:13.2f} {sum(r['outline_ok'] for r in sel):11d} "
-              f"{iii:10d}")
+    _class_table(found, rows, "every head reported")
+    _class_table([r for r in found if r["dome_traced"] >= MIN_DOME_TRACED], rows,
+                 f"heads whose weight-bearing dome is traced over >= {100 * MIN_DOME_TRACED:.0f} % of its arc")
     reasons: dict[str, int] = {}
     for r in found:
         for why in r["reasons"]:

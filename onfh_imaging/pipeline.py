@@ -317,10 +317,11 @@ def radiograph_hip_report(contour: Any, rx: Any) -> dict[str, Any]:
     from onfh_imaging.measure.radiograph import measure_head_contour
     from onfh_imaging.measure.radiograph_lesion import radiographic_lesion
     from onfh_imaging.quality import combine
+    from onfh_imaging.segment.xray_anatomy import superior_angle_deg
     from onfh_imaging.staging import stage_radiograph_head
 
-    try:
-        m = measure_head_contour(contour, rx.pixel_size_mm)
+    try:  # the dome and the articular arc lie about the patient's superior direction
+        m = measure_head_contour(contour, rx.pixel_size_mm, superior_deg=superior_angle_deg(rx))
     except MeasurementError as exc:
         return {"side": contour.side, "head": None, "lesion": None,
                 "staging": {"arco_2019": None, "arco_basis": str(exc), "steinberg_extent": None},

@@ -10,11 +10,13 @@ degrees of the neck are left out.
 The contour is the head's outer silhouette (see :mod:`onfh_imaging.segment.xray`), the outline the
 Mose concentric circles are laid on.
 
-* ``max_deviation_mm`` (Mose): the largest distance of the (slightly smoothed) contour from the
-  reference circle, either way; edges the fit rejects as lying outside the head (an overlapping
-  acetabular wall or roof) are not the head's contour and do not count.
-* ``collapse_depth_mm``: the deepest inward displacement of the articular contour below the circle,
-  with its image angle and position.
+* ``collapse_depth_mm``: the deepest inward displacement of the outline below the circle over the
+  weight-bearing dome, and ``max_deviation_mm`` (Mose): the largest distance of the outline from the
+  circle, either way, over the articular arc seen in profile (the superior hemicircle); each held over
+  an arc of traced outline (:mod:`onfh_imaging.measure.radiograph_outline`), with its image angle and
+  position, the share of the dome traced and the outline's wander (their uncertainty). Edges the fit
+  rejects as lying outside the head (an overlapping acetabular wall or roof) are not the head's contour
+  and do not count.
 * ``double_contour``: a second bright-to-dark contour inside the silhouette over an arc of at least
   ``DOUBLE_CONTOUR_MIN_ARC_DEG`` degrees of the superior articular surface (the crescent sign or a
   depressed subchondral plate), with the arc and the largest depth of that contour below the
@@ -37,7 +39,15 @@ from scipy import ndimage
 from onfh_imaging.errors import MeasurementError
 from onfh_imaging.fitting import MAD_TO_SIGMA
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.measure.radiograph_quality import outline_quality
+from onfh_imaging.measure.radiograph_outline import (
+    DOME_HALF_ARC_DEG,
+    MOSE_HALF_ARC_DEG,
+    arc_mask,
+    outline_wander,
+    sustained_departure,
+    traced_share,
+)
+from onfh_imaging.measure.radiograph_quality import MIN_DOME_TRACED, outline_quality
 from onfh_imaging.quality import Quality, combine
 from onfh_imaging.segment.xray import HeadContour2D
 from onfh_imaging.segment.xray_ball import CalibrationBall, find_calibration_ball
@@ -200,11 +210,14 @@ class RadiographHeadMeasures:
         Reference circle's centre (row, col), pixels, 0-based.
     radius_px, radius_mm : float
         Reference circle's radius, pixels and mm.
-    max_deviation_px, max_deviation_mm : float
-        Mose deviation: the largest radial deviation of the articular outline from the circle, either
-        way.
-    collapse_depth_px, collapse_depth_mm : float
-        Deepest inward deviation of the articular outline below the circle (0 when none is inward).
+    max_deviation_px, max_deviation_mm : float or None
+        Mose deviation: the largest radial deviation of the articular outline seen in profile (the
+        superior hemicircle, away from the neck) from the circle, either way, held over
+        ``MIN_DEPARTURE_ARC_DEG`` of traced outline; None when no such arc is traced.
+    collapse_depth_px, collapse_depth_mm : float or None
+        Deepest inward deviation of the outline below the circle over the weight-bearing dome, held
+        over ``MIN_DEPARTURE_ARC_DEG`` of traced outline (0 when none is inward); None when the dome is
+        traced over less than ``MIN_DOME_TRACED`` of its arc (a collapse could lie in the rest).
     collapse_angle_deg : float or None
         Image angle of the deepest point (from image-up, positive toward increasing column); None
         without depth.
@@ -229,6 +242,13 @@ class RadiographHeadMeasures:
         Reasons to check the result.
     quality : Quality
         The outline checks (:func:`onfh_imaging.measure.radiograph_quality.outline_quality`).
+    outline_wander_px, outline_wander_mm : float or None
+        Robust SD of the traced articular outline about the circle
+        (:func:`onfh_imaging.measure.radiograph_outline.outline_wander`): the uncertainty of the Mose
+        deviation and the collapse depth; None where too little is traced.
+    dome_traced : float
+        Share (0..1) of the weight-bearing dome's arc where the outline is traced and measured; 0 when
+        no arc of it can be read.
     """
 
     side: str
@@ -236,9 +256,9 @@ class RadiographHeadMeasures:
     center_px: tuple[float, float]
     radius_px: float
     radius_mm: float | None
-    max_deviation_px: float
+    max_deviation_px: float | None
     max_deviation_mm: float | None
-    collapse_depth_px: float
+    collapse_depth_px: float | None
     collapse_depth_mm: float | None
     collapse_angle_deg: float | None
     collapse_location_px: tuple[float, float] | None
@@ -253,6 +273,9 @@ class RadiographHeadMeasures:
     double_contour_max_depth_mm: float | None = None
     warnings: list[str] = field(default_factory=list)
     quality: Quality = field(default_factory=lambda: combine(()))
+    outline_wander_px: float | None = None
+    outline_wander_mm: float | None = None
+    dome_traced: float = 1.0
 
     def head_dict(self) -> dict[str, Any]:
         """The contract's ``head`` object for a radiograph."""
@@ -280,6 +303,9 @@ class RadiographHeadMeasures:
             "double_contour_max_depth_mm": rnd(self.double_contour_max_depth_mm),
             "double_contour_max_depth_px": rnd(self.double_contour_max_depth_px, 2),
             "outline_checks_passed": bool(self.quality.collapse_trusted),
+            "outline_wander_mm": rnd(self.outline_wander_mm),
+            "outline_wander_px": rnd(self.outline_wander_px, 2),
+            "dome_traced": rnd(self.dome_traced),
         }
 
 
@@ -437,7 +463,8 @@ def double_contour(angles_deg: np.ndarray, outer_px: np.ndarray, inner_px: np.nd
     return True, arc, float(np.nanmax(smooth)) if np.isfinite(smooth).any() else float(np.nanmax(depth[run]))
 
 
-def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, float] | None) -> RadiographHeadMeasures:
+def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, float] | None, *,
+                         superior_deg: float = 0.0) -> RadiographHeadMeasures:
     """Reference circle, Mose deviation, collapse and joint space of one head contour.
 
     Parameters
@@ -446,6 +473,10 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
         From :func:`onfh_imaging.segment.xray.find_femoral_heads_2d`.
     pixel_size_mm : (float, float) or None
         Pixel size (row, col) at the patient; None measures in pixels only.
+    superior_deg : float
+        Image angle of the patient's superior direction (0: toward row 0, the usual display), about
+        which the weight-bearing dome and the articular arc lie
+        (:func:`onfh_imaging.segment.xray_anatomy.superior_angle_deg`).
 
     Returns
     -------
@@ -457,7 +488,6 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
         When too little of the articular contour was found.
     """
     sr, sc = (1.0, 1.0) if pixel_size_mm is None else (float(pixel_size_mm[0]), float(pixel_size_mm[1]))
-    scale = np.array([sr, sc])
     angles = contour.angles_deg
     articular = np.ones(len(angles), dtype=bool)
     if contour.neck_angle_deg is not None:
@@ -466,44 +496,56 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     if use.sum() < 30:
         raise MeasurementError(f"the {contour.side} head's articular contour was found at only {int(use.sum())} "
                                "angles (at least 30 needed)")
-    pts = contour.points_px()[use] * scale  # (row, col) in mm (or px)
+    pts = contour.points_px()[use] * np.array([sr, sc])  # (row, col) in mm (or px)
     mean_px = float(np.sqrt(sr * sc))
     # the trimming's sigma never drops below a fifth of a pixel: sub-pixel edges are not sharper than that
     circle = fit_reference_circle(pts, floor=0.2 * mean_px)
     smooth = _outline_deviation(contour, pts, use, articular, circle, mean_px)
     if np.all(np.isnan(smooth)):
         raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
-    depth, max_dev, angle, location = _deepest_inward(contour, smooth)
+    read = _read_departures(contour, smooth, superior_deg)
     warnings: list[str] = []
     jsw = _joint_space_width(contour, sr, sc)
     if jsw is None:
         warnings.append("the acetabular roof was not found over the weight-bearing zone: no joint space width")
-    has_double, arc, dc_depth = _inner_double_contour(contour, articular, (sr, sc))
-    if has_double:
-        warnings.append(f"double contour inside the head's outline over {arc:.0f} deg (a subchondral fracture or "
-                        "depressed subchondral plate): staged at least IIIA")
+    double = _inner_double_contour(contour, articular, (sr, sc))
+    if double[0]:
+        warnings.append(f"double contour inside the head's outline over {double[1]:.0f} deg (a subchondral fracture "
+                        "or depressed subchondral plate): staged at least IIIA")
+    return _measures(contour, circle, use, articular, read, jsw, double, warnings, pixel_size_mm)
 
+
+def _measures(contour: HeadContour2D, circle: ReferenceCircle, use: np.ndarray, articular: np.ndarray, read: dict,
+              jsw: float | None, double: tuple[bool, float, float | None], warnings: list[str],
+              pixel_size_mm: tuple[float, float] | None) -> RadiographHeadMeasures:
+    """The measures and their quality block, in pixels and (with a pixel size) mm."""
+    sr, sc = (1.0, 1.0) if pixel_size_mm is None else (float(pixel_size_mm[0]), float(pixel_size_mm[1]))
+    mean_px = float(np.sqrt(sr * sc))
     centre_px = (float(circle.center[0] / sr), float(circle.center[1] / sc))
     radius_px = circle.radius / mean_px
     to_mm = (lambda v: v) if pixel_size_mm is not None else (lambda v: None)
     to_px = (lambda v: v / mean_px) if pixel_size_mm is not None else (lambda v: v)
-    in_image = contour.in_image()
     quality = outline_quality(
-        articular_traced=float(use.sum() / max((articular & in_image).sum(), 1)), fit_rms_px=circle.rms / mean_px,
-        radius_px=float(radius_px), inlier_fraction=float(circle.inliers.mean()),
+        articular_traced=float(use.sum() / max((articular & contour.in_image()).sum(), 1)),
+        fit_rms_px=circle.rms / mean_px, radius_px=float(radius_px), inlier_fraction=float(circle.inliers.mean()),
         search_radius_px=contour.radius_px, search_center_px=contour.center_px, fit_center_px=centre_px,
         edge_snr=float(np.median(contour.strength[use])), arc_in_image=contour.arc_in_image,
-        placed_by_hand=contour.placed_by_hand, pixel_only=pixel_size_mm is None)
+        placed_by_hand=contour.placed_by_hand, pixel_only=pixel_size_mm is None, dome_traced=read["dome_traced"])
+    depth, max_dev, wander = read["depth"], read["max_dev"], read["wander"]
+    has_double, arc, dc_depth = double
+    px = (lambda v: None if v is None else float(to_px(v)))
+    mm = (lambda v: None if v is None else to_mm(v))
     return RadiographHeadMeasures(
         side=contour.side, side_basis=contour.side_basis, center_px=centre_px, radius_px=float(radius_px),
-        radius_mm=to_mm(circle.radius), max_deviation_px=float(to_px(max_dev)), max_deviation_mm=to_mm(max_dev),
-        collapse_depth_px=float(to_px(depth)), collapse_depth_mm=to_mm(depth), collapse_angle_deg=angle,
-        collapse_location_px=location, joint_space_width_px=None if jsw is None else float(to_px(jsw)),
+        radius_mm=to_mm(circle.radius), max_deviation_px=px(max_dev), max_deviation_mm=mm(max_dev),
+        collapse_depth_px=px(depth), collapse_depth_mm=mm(depth), collapse_angle_deg=read["angle"],
+        collapse_location_px=read["location"], joint_space_width_px=None if jsw is None else float(to_px(jsw)),
         joint_space_width_mm=None if jsw is None else to_mm(jsw), contour_points=int(use.sum()),
         inlier_fraction=float(circle.inliers.mean()), rms_mm=to_mm(circle.rms), double_contour=has_double,
         double_contour_arc_deg=arc, double_contour_max_depth_px=None if dc_depth is None else float(to_px(dc_depth)),
         double_contour_max_depth_mm=None if dc_depth is None else to_mm(dc_depth), warnings=warnings,
-        quality=quality,
+        quality=quality, outline_wander_px=px(wander), outline_wander_mm=mm(wander),
+        dome_traced=read["dome_traced"],
     )
 
 
@@ -530,20 +572,31 @@ def _outline_deviation(contour: HeadContour2D, pts: np.ndarray, use: np.ndarray,
     return smooth
 
 
-def _deepest_inward(contour: HeadContour2D, smooth: np.ndarray
-                    ) -> tuple[float, float, float | None, tuple[float, float] | None]:
-    """Collapse depth (0 when none is inward), largest deviation either way, and the deepest point's image
-    angle (deg) and outline position (row, col px), None without depth; from :func:`_outline_deviation`."""
-    k_min = int(np.nanargmin(smooth))
-    depth = max(0.0, -float(smooth[k_min]))
-    max_dev = float(np.nanmax(np.abs(smooth)))
-    location = None
-    angle = None
-    if depth > 0:
-        angle = float(contour.angles_deg[k_min])
-        p = contour.points_px()[k_min]
+def _read_departures(contour: HeadContour2D, smooth: np.ndarray, superior_deg: float) -> dict:
+    """Collapse over the weight-bearing dome and the Mose deviation over the articular arc, each sustained over
+    ``MIN_DEPARTURE_ARC_DEG`` of traced outline (:mod:`onfh_imaging.measure.radiograph_outline`), from
+    :func:`_outline_deviation`; with the deepest point's image angle (deg) and outline position (row, col px),
+    None without depth, the share of the dome traced (0 when no arc of it can be read) and the outline's wander
+    over the articular arc (its uncertainty), in the unit of ``smooth``. The depth is None when the dome is
+    traced over less than ``MIN_DOME_TRACED``, the Mose deviation when no arc of the articular arc is read."""
+    angles = contour.angles_deg
+    dome = arc_mask(angles, superior_deg, DOME_HALF_ARC_DEG)
+    seen = arc_mask(angles, superior_deg, MOSE_HALF_ARC_DEG)
+    depth, ray = sustained_departure(angles, smooth, dome)
+    inward, _ = sustained_departure(angles, smooth, seen)
+    outward, _ = sustained_departure(angles, smooth, seen, inward=False)
+    dome_traced = traced_share(smooth, dome) if np.isfinite(depth) else 0.0
+    angle, location = None, None
+    if dome_traced < MIN_DOME_TRACED:  # a collapse could lie in the untraced part: not read
+        depth, ray = float("nan"), None
+    if ray is not None:
+        angle = float(angles[ray])
+        p = contour.points_px()[ray]
         location = (float(p[0]), float(p[1]))
-    return depth, max_dev, angle, location
+    mose = np.nanmax([inward, outward]) if np.isfinite([inward, outward]).any() else None
+    return {"depth": None if not np.isfinite(depth) else float(depth), "max_dev": mose,
+            "angle": angle, "location": location, "dome_traced": dome_traced,
+            "wander": None if not np.isfinite(wander := outline_wander(smooth, seen)) else wander}
 
 
 def _inner_double_contour(contour: HeadContour2D, articular: np.ndarray, scale: tuple[float, float]

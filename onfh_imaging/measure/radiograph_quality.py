@@ -21,6 +21,8 @@ Checks
 * ``head_in_image``: share of the head's circle inside the image; a cut head is measured on what is
   seen, but its reference circle rests on a partial arc, so collapse and a double contour on it are
   not taken as certain (no stage III).
+* ``dome_traced``: share of the weight-bearing dome's arc (cut off by the image edge or not) where the
+  outline is traced, at least ``MIN_DOME_TRACED``; collapse is read there only.
 * ``head_placed_by_hand`` (recorded when a seed placed the head) and ``scale_assumed`` (pixel-only
   images: measured in pixels) are recorded as passed checks, for the record.
 """
@@ -43,6 +45,10 @@ MAX_ESTIMATE_DISAGREEMENT = 0.05
 fitted reference circle: 1.2 mm on a 24 mm head."""
 MIN_EDGE_SNR = 4.0
 """Median edge strength, noise SDs: an edge weaker than that is as likely texture as cortex."""
+MIN_DOME_TRACED = 0.6
+"""Share of the weight-bearing dome's arc (90 deg) traced for its collapse depth to count: the untraced rest is
+then at most 36 deg, about the arc of the smallest collapsing necrotic segment in a plane, so a collapse cannot
+lie wholly in the gaps; the same share the articular outline needs (``MIN_ARTICULAR_TRACED``)."""
 MIN_HEAD_IN_IMAGE = 0.9
 """Share of the head's circle inside the image below which the head is reported as cut by the edge."""
 
@@ -57,7 +63,7 @@ def _support(value: float, limit: float, absent: float) -> float:
 def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: float, inlier_fraction: float,
                     search_radius_px: float, search_center_px: tuple[float, float],
                     fit_center_px: tuple[float, float], edge_snr: float, arc_in_image: float,
-                    placed_by_hand: bool, pixel_only: bool) -> Quality:
+                    placed_by_hand: bool, pixel_only: bool, dome_traced: float = 1.0) -> Quality:
     """The quality block of one radiograph head from its outline evidence.
 
     Parameters
@@ -78,11 +84,13 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
         Share (0..1) of the head's circle inside the image.
     placed_by_hand, pixel_only : bool
         A seed placed the head; the image has no pixel size.
+    dome_traced : float
+        Share (0..1) of the weight-bearing dome's arc where the outline is traced and can be read.
 
     Returns
     -------
     Quality
-        The six outline checks (each blocking stage III when failed), plus an informational check
+        The seven outline checks (each blocking stage III when failed), plus an informational check
         when the head was placed by hand or the scale was assumed, combined.
     """
     rel_rms = fit_rms_px / max(radius_px, 1e-9)
@@ -113,6 +121,10 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
         QualityCheck("edge_contrast", edge_snr >= MIN_EDGE_SNR, _support(edge_snr, 2 * MIN_EDGE_SNR, 1.0),
                      f"the head's edge is {edge_snr:.1f} noise SDs strong (at least {MIN_EDGE_SNR:g})",
                      edge_snr, MIN_EDGE_SNR, "noise SD", blocks_stage_iii=True),
+        QualityCheck("dome_traced", dome_traced >= MIN_DOME_TRACED, _support(dome_traced, MIN_DOME_TRACED + 0.2, 0.2),
+                     f"the outline over the weight-bearing dome was traced over {100 * dome_traced:.0f} % of its arc "
+                     f"(at least {100 * MIN_DOME_TRACED:.0f} % needed to read collapse)",
+                     100 * dome_traced, 100 * MIN_DOME_TRACED, "%", blocks_stage_iii=True),
         QualityCheck("head_in_image", arc_in_image >= MIN_HEAD_IN_IMAGE, 1.0,
                      f"the image edge cuts the head: {100 * arc_in_image:.0f} % of its circle is in the image",
                      100 * arc_in_image, 100 * MIN_HEAD_IN_IMAGE, "%", blocks_stage_iii=True),

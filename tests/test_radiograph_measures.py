@@ -1,0 +1,193 @@
+"""Collapse depth over the weight-bearing dome and the Mose deviation over the articular arc of a radiograph
+head: sustained departures of the traced outline, against known truth (synthetic outlines, rendered phantoms)
+and, where the public real crops are present, how they differ between their classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onfh_imaging.measure.radiograph import measure_head_contour
+from onfh_imaging.measure.radiograph_outline import (
+    DOME_HALF_ARC_DEG,
+    MIN_DEPARTURE_ARC_DEG,
+    MOSE_HALF_ARC_DEG,
+    sustained_departure,
+)
+from onfh_imaging.segment.xray import TYPICAL_HEAD_RADIUS_MM, HeadContour2D
+
+ANGLES = np.arange(-180.0, 180.0, 1.0)
+RADIUS_PX = 150.0
+NECK_DEG = 135.0  # inferolateral, as on an AP view of a hip shown on the image's left
+
+
+def _outline(noise_px: float = 0.3, seed: int = 0) -> np.ndarray:
+    """A round outline of ``RADIUS_PX`` with edge noise, the neck's gap cut out."""
+    radii = RADIUS_PX + np.random.default_rng(seed).normal(0.0, noise_px, ANGLES.shape)
+    radii[np.abs((ANGLES - NECK_DEG + 180.0) % 360.0 - 180.0) < 40.0] = np.nan
+    return radii
+
+
+def _contour(radii: np.ndarray) -> HeadContour2D:
+    return HeadContour2D("left", "test", (300.0, 300.0), RADIUS_PX, ANGLES, radii, np.full(ANGLES.shape, 10.0),
+                         np.full(ANGLES.shape, np.nan), NECK_DEG, 0.8)
+
+
+def _near(centre: float, half: float) -> np.ndarray:
+    return np.abs((ANGLES - centre + 180.0) % 360.0 - 180.0) <= half
+
+
+def test_a_wander_over_a_few_rays_is_not_collapse_but_a_sunk_segment_is():
+    """A 6 px inward step of the trace over 4 rays on the dome (a trabecular line it stepped onto) reads no
+    collapse; a segment sunk 2 px with a flat floor over 20 deg reads its depth."""
+    radii = _outline()
+    radii[_near(10.0, 1.5)] -= 6.0
+    m = measure_head_contour(_contour(radii), None)
+    assert m.collapse_depth_px < 0.5 and m.max_deviation_px < 0.5
+    sunk = _outline()
+    floor, wall = _near(15.0, 10.0), _near(15.0, 16.0) & ~_near(15.0, 10.0)
+    sunk[floor] -= 2.0
+    sunk[wall] -= 1.0
+    m = measure_head_contour(_contour(sunk), None)
+    assert m.collapse_depth_px == pytest.approx(2.0, abs=0.4)
+    assert abs(m.collapse_angle_deg - 15.0) <= 10.0
+    assert m.max_deviation_px >= m.collapse_depth_px
+    assert m.quality.collapse_trusted and m.dome_traced > 0.9
+
+
+def test_departures_off_the_dome_are_not_collapse():
+    """A sunk segment lateral to the dome and a pit where the fovea lies (below the medial pole) do
+    not count as collapse; the lateral one, inside the articular arc seen in profile, counts in Mose."""
+    radii = _outline()
+    radii[_near(54.0, 8.0)] -= 3.0  # superolateral, beyond the dome, short of the neck's junction
+    radii[_near(-125.0, 10.0)] -= 5.0  # the fovea capitis
+    m = measure_head_contour(_contour(radii), None)
+    assert DOME_HALF_ARC_DEG < 54.0 - 8.0 < MOSE_HALF_ARC_DEG < 125.0 - 10.0
+    assert m.collapse_depth_px < 0.5
+    assert m.max_deviation_px == pytest.approx(3.0, abs=0.4)
+
+
+def test_a_depression_is_read_only_where_the_outline_is_traced():
+    """Rays the outline was not traced on are not read, whatever lies across them: a short inward piece
+    beside a gap is not a depression, and a dome traced on too little of its arc gives no collapse depth
+    (one could lie in the gap) and fails the dome check, which withholds stage III."""
+    radii = _outline()
+    radii[_near(10.0, 14.0)] = np.nan  # the middle of the dome untraced
+    radii[_near(-10.0, 3.0)] -= 3.0  # a short inward piece beside the gap
+    m = measure_head_contour(_contour(radii), None)
+    assert 0.6 <= m.dome_traced and m.collapse_depth_px < 0.5
+    radii[_near(5.0, 25.0)] = np.nan
+    m = measure_head_contour(_contour(radii), None)
+    assert m.dome_traced < 0.6 and m.collapse_depth_px is None and m.collapse_angle_deg is None
+    assert not m.quality.collapse_trusted and any("weight-bearing dome" in r for r in m.quality.reasons)
+    assert m.max_deviation_px is not None  # the articular arc is still read
+
+
+def test_sustained_departure_holds_over_the_minimum_arc():
+    """The depth read is the one the outline holds over every traced ray of the arc."""
+    dev = np.zeros(ANGLES.shape)
+    width = int(MIN_DEPARTURE_ARC_DEG)
+    dev[:width + 1] = -1.0
+    dev[3] = -4.0  # one ray deeper
+    depth, ray = sustained_departure(ANGLES, dev, np.ones(ANGLES.shape, dtype=bool))
+    assert depth == pytest.approx(1.0) and ray == 3
+    short = np.zeros(ANGLES.shape)
+    short[: width - 3] = -1.0
+    assert sustained_departure(ANGLES, short, np.ones(ANGLES.shape, dtype=bool))[0] == 0.0
+    assert np.isnan(sustained_departure(ANGLES, np.full(ANGLES.shape, np.nan), np.ones(ANGLES.shape, dtype=bool))[0])
+
+
+# --- rendered views of the label-map phantom family (trabecular texture, quantum noise, scatter) ---------------
+def _labelmap_view(name: str, tmp_path) -> tuple[dict, dict]:
+    """The head measured on one view of the label-map radiograph grid, and its truth."""
+    from onfh_imaging.phantom.labelmap.radiograph import write_labelmap_radiograph, xray_grid
+    from onfh_imaging.pipeline import measure_path
+
+    spec = dict(xray_grid())[name]
+    truth = write_labelmap_radiograph(tmp_path / f"{name}.dcm", spec)["hips"][0]
+    report = measure_path(tmp_path / f"{name}.dcm")[0].to_json()
+    hip = min(report["hips"], key=lambda h: np.hypot(*(np.asarray(h["head"]["center_px"]) - truth["center_px"])))
+    return hip, truth
+
+
+def _analytic_view(depth_mm: float, seed: int) -> tuple[dict, dict]:
+    """The head measured on an AP view of the analytic phantom (quantum noise, 0.15 mm detector pixels) with a
+    superolateral collapse of ``depth_mm`` (none at 0), and its truth."""
+    from onfh_imaging.geometry import Radiograph
+    from onfh_imaging.phantom.axes import lateral_lps
+    from onfh_imaging.phantom.model import Collapse, PelvisModel
+    from onfh_imaging.phantom.radiograph import render_radiograph
+    from onfh_imaging.pipeline import measure_radiograph
+
+    direction = 0.5 * lateral_lps("right") + np.array([0.0, 0.0, 1.0])
+    extra = {"collapse": Collapse(depth_mm, tuple(direction / np.linalg.norm(direction)))} if depth_mm else {}
+    pixels, truth = render_radiograph(PelvisModel.standard("right", right=extra), side="right", view="AP",
+                                      detector_shape=(640, 640), detector_pixel_mm=0.15, magnification=1.2, seed=seed)
+    size = truth["pixel_size_mm"]
+    rx = Radiograph(pixels, (size, size), "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor", view="AP")
+    return measure_radiograph(rx)["hips"][0], truth["hips"][0]
+
+
+def test_an_intact_head_reads_no_collapse_and_a_collapsed_one_its_depth():
+    """Quantum noise on an intact head reads collapse and Mose deviation below the detection limit, with no
+    stage III; a 3 mm collapse seen in profile reads the silhouette's depth within 0.3 mm."""
+    from onfh_imaging.staging import COLLAPSE_DETECTION_MM
+
+    hip, truth = _analytic_view(0.0, seed=11)
+    head = hip["head"]
+    assert truth["collapse_depth_mm"] == 0.0 and head["dome_traced"] >= 0.6
+    assert head["collapse_depth_mm"] < COLLAPSE_DETECTION_MM and head["max_deviation_mm"] < COLLAPSE_DETECTION_MM
+    assert not str(hip["staging"]["arco_2019"]).startswith("III")
+    hip, truth = _analytic_view(3.0, seed=12)
+    assert hip["head"]["collapse_depth_mm"] == pytest.approx(truth["collapse_depth_mm"], abs=0.3)
+    assert abs((hip["head"]["collapse_angle_deg"] - truth["collapse_angle_deg"] + 180.0) % 360.0 - 180.0) < 15.0
+
+
+def test_a_textured_head_is_never_staged_iii_and_its_collapse_is_read_where_its_dome_is_traced(tmp_path):
+    """Label-map views (trabecular texture, quantum noise, scatter; never used to choose the arcs): an intact
+    AP head is not staged III, and reads no collapse above the detection limit, or none at all when its dome
+    is traced too little to read; a frog-leg view of a 3 mm collapse reads the silhouette depth within 0.3 mm."""
+    from onfh_imaging.staging import COLLAPSE_DETECTION_MM
+
+    hip, truth = _labelmap_view("xr08", tmp_path)
+    head = hip["head"]
+    assert truth["collapse_depth_mm"] == 0.0 and not str(hip["staging"]["arco_2019"]).startswith("III")
+    if head["dome_traced"] >= 0.6:
+        assert head["collapse_depth_mm"] < COLLAPSE_DETECTION_MM
+    else:
+        assert head["collapse_depth_mm"] is None and hip["quality"]["needs_review"]
+    hip, truth = _labelmap_view("xr01", tmp_path)
+    assert truth["collapse_depth_mm"] > 2.0
+    assert hip["head"]["collapse_depth_mm"] == pytest.approx(truth["collapse_depth_mm"], abs=0.3)
+    assert hip["head"]["max_deviation_mm"] >= hip["head"]["collapse_depth_mm"]
+
+
+# --- the public real crops (skipped where they are absent) -------------------------------------------------------
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-xray" / "images"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the real radiographs in ../shared are not present")
+def test_normal_real_hips_read_no_collapse_and_a_round_articular_outline():
+    """A fixed fifth of the normal real crops (class 0): the median collapse depth over the dome and the median
+    Mose deviation read below the collapse detection limit on an adult head (0.5 mm of a 24 mm radius, 2.1 %
+    of the radius; the largest departure of any one ray over the whole outline reads about 5 % of it)."""
+    from onfh_imaging.io.radiograph import read_picture
+    from onfh_imaging.pipeline import measure_radiograph
+    from onfh_imaging.staging import COLLAPSE_DETECTION_MM
+
+    limit = COLLAPSE_DETECTION_MM / TYPICAL_HEAD_RADIUS_MM
+    collapse, mose = [], []
+    for f in sorted(REAL.glob("*_0_512.png"))[::5]:
+        hips = [h for h in measure_radiograph(*read_picture(f))["hips"] if h.get("head")]
+        if not hips:
+            continue
+        head = hips[0]["head"]
+        assert not str(hips[0]["staging"]["arco_2019"]).startswith("III"), f.name
+        if head["collapse_depth_px"] is not None:
+            collapse.append(head["collapse_depth_px"] / head["radius_px"])
+        if head["max_deviation_px"] is not None:
+            mose.append(head["max_deviation_px"] / head["radius_px"])
+    assert len(collapse) >= 6 and len(mose) >= 10
+    assert np.median(collapse) < limit and np.median(mose) < limit
