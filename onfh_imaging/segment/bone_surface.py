@@ -592,13 +592,15 @@ _MARROW_EDGE_SEARCH_MM = (-6.0, 1.0)
 _MARROW_EDGE_DARK_MM = CORTEX_RANGE_MM[0]
 
 
-def _marrow_edges(prof: np.ndarray, radii: np.ndarray, marrow_radius: float, level: float) -> np.ndarray:
+def _marrow_edges(prof: np.ndarray, radii: np.ndarray, marrow_radius: float,
+                  level: float | np.ndarray) -> np.ndarray:
     """Radius (mm) of the outermost fall from marrow below ``level`` near the marrow sphere; NaN if none.
 
     The fall must stay below ``level`` for :data:`_MARROW_EDGE_DARK_MM` beyond it (a plate, not a dip in
     the marrow). The outermost fall is the plate's: a lesion's band or a red-marrow island lies deeper,
-    under marrow or necrotic fat that is bright again before the plate.
+    under marrow or necrotic fat that is bright again before the plate. ``level`` is one value or one per ray.
     """
+    level = np.asarray(level, float)[..., None] if np.ndim(level) else float(level)
     n = prof.shape[-1]
     lo = (marrow_radius + _MARROW_EDGE_SEARCH_MM[0] - radii[0]) / RAY_STEP_MM
     hi = (marrow_radius + _MARROW_EDGE_SEARCH_MM[1] - radii[0]) / RAY_STEP_MM
@@ -612,8 +614,34 @@ def _marrow_edges(prof: np.ndarray, radii: np.ndarray, marrow_radius: float, lev
     v0 = np.take_along_axis(prof, last[..., None], -1)[..., 0]
     v1 = np.take_along_axis(prof, (last + 1)[..., None], -1)[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        f = np.clip((v0 - level) / (v0 - v1), 0.0, 1.0)
+        f = np.clip((v0 - np.squeeze(level, -1) if np.ndim(level) else v0 - level) / (v0 - v1), 0.0, 1.0)
     return np.where(has, radii[0] + (last + f) * RAY_STEP_MM, np.nan)
+
+
+#: The marrow's own level next to its edge is read from this far (mm) inside it: beyond the plate's blur
+#: (a plate's thickness and the ray's point-spread, 1 mm and more) and within the few millimetres over
+#: which oedema or a necrotic segment changes the marrow's signal.
+_MARROW_PLATEAU_MM = (-3.0, -1.2)
+
+
+def _own_half_level_edges(prof: np.ndarray, radii: np.ndarray, marrow_radius: float, cortex: float,
+                          level: float) -> np.ndarray:
+    """Marrow edges (mm) at half each ray's own marrow -> plate contrast, NaN where none.
+
+    A step blurred by a symmetric point-spread function crosses half its own contrast at the edge; a
+    fixed level does not where the marrow beside the edge is dimmer (oedema, necrotic marrow) or
+    brighter than the head's median, and moves the edge outward or inward by a share of the blur.
+    The edge is first found at the head's ``level``, then again at half-way between the marrow read
+    :data:`_MARROW_PLATEAU_MM` inside it and the ``cortex`` level.
+    """
+    first = _marrow_edges(prof, radii, marrow_radius, level)
+    at = np.where(np.isfinite(first), first, marrow_radius)[..., None] + np.asarray(_MARROW_PLATEAU_MM)
+    idx = np.clip(np.round((at - radii[0]) / RAY_STEP_MM).astype(int), 0, prof.shape[-1] - 1)
+    inside = np.arange(prof.shape[-1]) >= idx[..., :1]
+    inside &= np.arange(prof.shape[-1]) <= idx[..., 1:]
+    plateau = np.nanmedian(np.where(inside, prof, np.nan), axis=-1)
+    own = 0.5 * (np.maximum(plateau, level) + cortex)
+    return np.where(np.isfinite(first), _marrow_edges(prof, radii, marrow_radius, own), np.nan)
 
 
 def _marrow_edge_fits(prof: np.ndarray, radii: np.ndarray, marrow_radius: float, extent: np.ndarray,
@@ -632,7 +660,8 @@ def _marrow_edge_fits(prof: np.ndarray, radii: np.ndarray, marrow_radius: float,
     key = np.round(blur_mm / 0.25).astype(int)
     for k in np.unique(key[articular]):
         members = articular & (key == k)
-        edge = _marrow_edges(prof[members], radii, marrow_radius, model.dark_limit) - marrow_radius
+        edge = _own_half_level_edges(prof[members], radii, marrow_radius, model.levels.cortex,
+                                     model.dark_limit) - marrow_radius
         ok = np.isfinite(edge)
         bias = float(np.median(edge[ok])) if ok.sum() >= 20 else 0.0
         shift[members] = np.where(ok, edge - bias, 0.0)
