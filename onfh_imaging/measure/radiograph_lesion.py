@@ -516,8 +516,8 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_probl
         return _not_resolved("the head's outline is too small to hold an interior")
     cut = _edge_cut(radius < outline_at - RIM_MARGIN_MM, angle, edge_mm)
     if cut == "dome":
-        return _not_resolved("the head is cut by the image edge: its interior under the dome (where a margin "
-                             "lies) is not wholly in the image")
+        return _not_resolved("the head is cut by the image edge: its interior under the dome, where a margin "
+                             "lies, is not wholly in the image")
     if cut:
         note = cut if note is None else f"{note}; {cut}"
     interior = (radius < outline_at - RIM_MARGIN_MM) & (edge_mm >= READ_CLEARANCE_MM)
