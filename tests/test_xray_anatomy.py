@@ -77,8 +77,10 @@ def test_dome_evidence_counts_the_roof_over_the_dome_only():
     strength = np.where(dome, 8.0, 8.0)
     ev = dome_evidence(angles, head_r, traced, inside, roof_r, strength, radius)
     assert ev["dome_in_image"] == 1.0 and ev["dome_traced"] == 1.0 and ev["roof_over_dome"] == 1.0
+    assert ev["roof_radius_px"] == pytest.approx(radius * 1.15)
     far = dome_evidence(angles, head_r, traced, inside, np.full(len(angles), radius * 1.6), strength, radius)
     assert far["roof_over_dome"] == 0.0 and articular_weight(far) < articular_weight(ev)
+    assert np.isnan(far["roof_radius_px"])
     # the image's upper edge cuts the circle above its centre: the dome is not seen and the circle is no head
     cut = dome_evidence(angles, head_r, traced, np.abs(angles) > 90.0, roof_r, strength, radius)
     assert cut["dome_in_image"] == 0.0 and articular_weight(cut) == 0.0
@@ -109,6 +111,12 @@ EYE_HEADS = {
     "1447356_1-1.3.46.670589.26.702267.22.20100407.100234.1_L_2_512.png": (350.0, 322.0, 200.0),
     "2073575_2-1.3.46.670589.26.702267.22.20120409.172124.1_R_1_512.png": (324.0, 360.0, 155.0),
     "4067615_1-1.3.46.670589.30.1.6.1.963333111298.1502852497921.1_R_0_512.png": (350.0, 365.0, 160.0),
+    # heads whose rim is traced over less than half of its outline, under a clear roof: the search gave a
+    # small circle at the crop's lower medial corner or its medial edge (radius 84-90 pixels)
+    "2287995_1-1.3.46.670589.30.1.3.1.1625143089.1352861691015.1_L_0_512.png": (340.0, 342.0, 168.0),
+    "2075312_1-1.3.46.670589.26.702267.22.20120411.112919.1_L_2_512.png": (332.0, 337.0, 180.0),
+    # a circle of texture inside the head (radius 137 pixels) was chosen before the head's own rim around it
+    "4013644_2-1.3.46.670589.26.702267.22.20170701.110340.1_R_0_512.png": (336.0, 355.0, 162.0),
 }
 EYE_CENTRE_RADII = 0.15
 """The found centre lies within 15 % of the head's radius of the one judged by eye (a circle on the roof
@@ -143,3 +151,53 @@ def test_of_two_concentric_arcs_the_head_is_the_inner_one_under_the_roof():
     # an inner circle with less roof over it than the outer, or hardly any support, is not preferred
     assert under_its_roof(roof_arc, [circle((310.0, 305.0), 165.0, 0.005, 0.01)]) is roof_arc
     assert under_its_roof(roof_arc, [circle((310.0, 305.0), 165.0, 0.0005, 0.5)]) is roof_arc
+
+
+def test_a_circle_inside_the_head_gives_way_to_the_head_around_it():
+    """The inner circle's roof step lying beyond the outer circle makes the outer one the head's rim (a circle
+    of texture inside the head sees the head's rim, the joint and the roof beyond it); lying within the outer
+    circle it makes the outer one the roof (the inner one is then the head under it)."""
+    from onfh_imaging.segment.xray_anatomy import inside_the_head, under_its_roof
+
+    def circle(centre, radius, support, roof, roof_radius):
+        return {"centre": centre, "radius_px": radius, "support": support,
+                "dome": {"roof_over_dome": roof, "roof_radius_px": roof_radius}}
+
+    inner = circle((350.0, 330.0), 137.0, 0.008, 0.2, 188.0)  # its roof step 26 px beyond the head's rim
+    head = circle((336.0, 354.0), 162.0, 0.004, 0.15, 186.0)
+    assert inside_the_head(inner, [head]) is head
+    assert under_its_roof(head, [inner]) is head  # the inner circle's roof is not within the head
+    # the head under a roof circle: its roof step (the sourcil's lower edge) lies within the roof circle
+    roof_arc = circle((300.0, 300.0), 190.0, 0.02, 0.05, float("nan"))
+    under = circle((310.0, 305.0), 165.0, 0.005, 0.5, 182.0)
+    assert inside_the_head(under, [roof_arc]) is under and under_its_roof(roof_arc, [under]) is under
+    # no roof step seen, a circle far off, or one with hardly any support: the choice stays
+    assert inside_the_head(circle((350.0, 330.0), 137.0, 0.008, 0.0, float("nan")), [head])["radius_px"] == 137.0
+    assert inside_the_head(inner, [circle((250.0, 354.0), 162.0, 0.004, 0.15, 186.0)]) is inner
+    assert inside_the_head(inner, [circle((336.0, 354.0), 162.0, 0.0001, 0.15, 186.0)]) is inner
+
+
+def test_a_rim_traced_over_less_than_half_is_a_head_only_under_a_roof():
+    from onfh_imaging.segment.xray import (
+        MIN_RIM_TRACED,
+        MIN_RIM_TRACED_UNDER_ROOF,
+        ROOF_EXPLAINS_OVERLAP,
+        _unlike_a_head,
+    )
+
+    def _head_shaped(hd, rx, radius):
+        return _unlike_a_head(hd, rx, radius) is None
+
+    rx = Radiograph(np.zeros((511, 511)), None)
+    frac = 0.5 * (MIN_RIM_TRACED + MIN_RIM_TRACED_UNDER_ROOF)
+
+    def traced(fraction, roof):
+        return {"radius_px": 170.0, "fraction": fraction, "arc_in_image": 0.9, "gap_deg": 90.0,
+                "dome": {"roof_over_dome": roof}}
+
+    assert _head_shaped(traced(frac, 2.0 * ROOF_EXPLAINS_OVERLAP), rx, 170.0)
+    assert not _head_shaped(traced(frac, 0.5 * ROOF_EXPLAINS_OVERLAP), rx, 170.0)
+    assert not _head_shaped(traced(0.9 * MIN_RIM_TRACED_UNDER_ROOF, 0.8), rx, 170.0)
+    assert _head_shaped(traced(MIN_RIM_TRACED + 0.05, 0.0), rx, 170.0)
+    assert not _head_shaped(dict(traced(0.8, 0.3), radius_px=5.0), rx, 5.0)  # no head's size at any field of view
+    assert "rim traced over 45 %" in _unlike_a_head(traced(0.45, 0.0), rx, 170.0)

@@ -54,6 +54,7 @@ from onfh_imaging.segment.anatomy import HEAD_RADIUS_RANGE_MM
 from onfh_imaging.segment.xray_anatomy import (
     articular_weight,
     dome_evidence,
+    inside_the_head,
     largest_gap,
     superior_angle_deg,
     under_its_roof,
@@ -125,6 +126,13 @@ ROOF_CANDIDATES = 3
 MIN_RIM_TRACED = 0.5
 """A head's rim is traced over at least half of its outline inside the image: the neck takes a
 quarter of the circle and overlapping bone may hide some more."""
+MIN_RIM_TRACED_UNDER_ROOF = 0.4
+ROOF_EXPLAINS_OVERLAP = 0.1
+"""... or over at least 40 % of it (144 deg of a whole circle, more than the 120 deg dome, so the circle is
+fixed by more than the arc under the roof) when at least a tenth of its dome is capped by an acetabular roof
+across the joint space: the acetabulum is then over the head, and where the head overlaps the teardrop and
+the acetabular walls (a further quarter to a third of its outline on an AP view) its faint rim is lost among
+their edges."""
 DUPLICATE_RADII = 0.2
 """Search candidates whose centres lie within a fifth of a radius of one already traced, with a radius within a
 fifth of its, are that circle."""
@@ -409,7 +417,8 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
         shift = max(abs(r_fit - rad_px), float(np.hypot(*(c_fit - np.asarray(center))))) / rad_px
     strong = float(ok.sum() / max(in_image.sum(), 1))  # share of the rim with a measurable edge
     support = fraction * strong * float(np.exp(-fit_rms / VERIFY_RMS) * np.exp(-shift / VERIFY_SHIFT))
-    dome = dome_evidence(angles, e["head_r"], ok, in_image, e["roof_r"], e["roof_strength"], rad_px, superior_deg)
+    dome = dome_evidence(angles, e["head_r"], traced, in_image, e["roof_r"], e["roof_strength"], rad_px,
+                         superior_deg)
     return {"centre": center, "e": dict(e, radius_px=rad_px, gap_mid=gap_mid), "ok": ok, "px_mm": px_mm,
             "radius_px": rad_px, "fraction": fraction, "support": support, "dome": dome,
             "arc_in_image": float(in_image.mean()), "gap_deg": gap}
@@ -431,8 +440,31 @@ def _head_px_mm(rx: Radiograph, radius_px: float) -> float:
     return float(np.mean(rx.pixel_size_mm)) if rx.calibrated else TYPICAL_HEAD_RADIUS_MM / radius_px
 
 
-def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_heads: int) -> list[dict]:
-    """Heads found by the circle search, each verified by tracing its rim; best traced first."""
+def _unlike_a_head(hd: dict, rx: Radiograph, search_radius_px: float) -> str | None:
+    """Why a traced circle cannot be a head, or None when it can: its radius within the range searched (in mm,
+    or in pixels over the assumed fields of view), widened by 1 mm below and 2 mm above (a flattened or enlarged
+    head re-fits a little larger); its rim traced over ``MIN_RIM_TRACED`` of the outline in the image (or
+    ``MIN_RIM_TRACED_UNDER_ROOF`` under a roof); the widest gap no wider than ``MAX_GAP_DEG``; not a
+    complete ring (a calibration ball or other round object)."""
+    lo_mm, hi_mm = _nominal_pixel_mm(rx)
+    head_lo, head_hi = _head_radius_range_mm(rx)
+    lo_r, hi_r = head_lo - 1.0, head_hi + 2.0
+    plausible = (lo_r / hi_mm <= hd["radius_px"] <= hi_r / lo_mm if not rx.calibrated
+                 else lo_r <= hd["radius_px"] * _head_px_mm(rx, search_radius_px) <= hi_r)
+    under_roof = hd["dome"]["roof_over_dome"] >= ROOF_EXPLAINS_OVERLAP
+    if not plausible or hd["arc_in_image"] < MIN_ARC_IN_IMAGE or hd["gap_deg"] > MAX_GAP_DEG:
+        return "no femoral head's size, or too little of it in the image"
+    if hd["fraction"] < (MIN_RIM_TRACED_UNDER_ROOF if under_roof else MIN_RIM_TRACED):
+        return (f"its rim traced over {100 * hd['fraction']:.0f} % of its outline (at least "
+                f"{100 * MIN_RIM_TRACED:.0f} % needed, {100 * MIN_RIM_TRACED_UNDER_ROOF:.0f} % under a roof)")
+    if hd["gap_deg"] < 25.0 and hd["fraction"] > 0.92 and hd["arc_in_image"] > 0.99:
+        return "a complete ring"
+    return None
+
+
+def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_heads: int) -> tuple[list[dict], str]:
+    """Heads found by the circle search, each verified by tracing its rim, best traced first; and, when none is,
+    what the circle with the most of its rim traced lacked."""
     lo_mm, hi_mm = _nominal_pixel_mm(rx)
     head_lo, head_hi = _head_radius_range_mm(rx)
     r_range = (head_lo / hi_mm, head_hi / lo_mm)
@@ -440,6 +472,7 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
     superior_deg = superior_angle_deg(rx)
     found: list[dict] = []
     traced: list[tuple[float, float, float]] = []
+    nearest = (-1.0, "no circular outline with a femoral head's size and a traced rim")
     # heads under a roof first: of two candidates on one centre, the one placed by the joint is traced
     candidates = (roof_candidates(img, r_range, count=ROOF_CANDIDATES, superior_deg=superior_deg)
                   + head_candidates(img, r_range, count=SEARCH_CANDIDATES, superior_deg=superior_deg))
@@ -450,16 +483,12 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
         traced.append((*cand.center_px, cand.radius_px))
         hd = _traced_head(img, grads, cand.center_px, cand.radius_px, _head_px_mm(rx, cand.radius_px), angles,
                           superior_deg)
-        # the traced radius stays within the range searched (in mm, or in pixels over the assumed fields of
-        # view), widened by 1 mm below and 2 mm above (a flattened or enlarged head re-fits a little larger)
-        lo_r, hi_r = head_lo - 1.0, head_hi + 2.0
-        plausible = (lo_r / hi_mm <= hd["radius_px"] <= hi_r / lo_mm if not rx.calibrated
-                     else lo_r <= hd["radius_px"] * _head_px_mm(rx, cand.radius_px) <= hi_r)
-        if (hd["fraction"] < MIN_RIM_TRACED or hd["arc_in_image"] < MIN_ARC_IN_IMAGE or hd["gap_deg"] > MAX_GAP_DEG
-                or not plausible):
+        why = _unlike_a_head(hd, rx, cand.radius_px)
+        if why is not None:
+            if why.startswith("its rim") and hd["fraction"] > nearest[0]:
+                nearest = (hd["fraction"], (f"the circle with the most of its rim traced (radius "
+                                            f"{hd['radius_px']:.0f} pixels) has {why}"))
             continue
-        if hd["gap_deg"] < 25.0 and hd["fraction"] > 0.92 and hd["arc_in_image"] > 0.99:
-            continue  # a complete ring: a calibration ball or other round object, not a head
         # and the search's evidence for the circle as a whole, and for a joint over its dome
         hd["support"] *= cand.score * articular_weight(hd["dome"])
         if hd["support"] <= 0.0:
@@ -472,13 +501,14 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
                    for g in kept):
             kept.append(f)
     if not kept:
-        return []
+        return [], nearest[1]
     first = under_its_roof(kept[0], [f for f in found if f is not kept[0]])
+    first = inside_the_head(first, [f for f in found if f is not first])
     found = [first] + [f for f in kept[1:] if f is not first]
     pair = [f for f in found[1:] if abs(f["radius_px"] / first["radius_px"] - 1.0) <= PAIR_RADIUS_RATIO
             and abs(f["centre"][0] - first["centre"][0]) <= PAIR_HEIGHT_RADII * first["radius_px"]
             and abs(f["centre"][1] - first["centre"][1]) >= PAIR_MIN_SEPARATION_RADII * first["radius_px"]]
-    return ([first] + pair)[:max_heads]
+    return ([first] + pair)[:max_heads], ""
 
 
 def _seeded_head(img: np.ndarray, rx: Radiograph, side: str, seed: Sequence[float], angles: np.ndarray) -> dict:
@@ -558,10 +588,10 @@ def find_femoral_heads_2d(rx: Radiograph, *, max_heads: int = 2,
         heads = [_seeded_head(img, rx, side, pts, angles) for side, pts in seeds.items()]
         sides = [(hd["side"], "given with the hand-placed seed") for hd in heads]
     else:
-        heads = _searched_heads(img, rx, angles, max_heads)
+        heads, lacking = _searched_heads(img, rx, angles, max_heads)
         if not heads:
-            raise SegmentationError("no femoral head found: no circular outline with a femoral head's size and "
-                                    "a traced rim", hint="is this a hip or pelvis radiograph?")
+            raise SegmentationError(f"no femoral head found: {lacking}",
+                                    hint="is this a hip or pelvis radiograph, and not too noisy?")
         sides = assign_sides(rx, [hd["centre"] for hd in heads], [hd["e"]["gap_mid"] for hd in heads], w)
     out = []
     for hd, (side, basis) in zip(heads, sides):

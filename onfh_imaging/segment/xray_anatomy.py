@@ -112,7 +112,8 @@ def dome_evidence(angles_deg: np.ndarray, head_r: np.ndarray, traced: np.ndarray
               & (gap >= JOINT_SPACE_RADII[0]) & (gap <= JOINT_SPACE_RADII[1]))
     return {"dome_in_image": float(seen.sum() / max(int(dome.sum()), 1)),
             "dome_traced": float((traced & seen).sum() / n_seen),
-            "roof_over_dome": float(capped.sum() / n_seen)}
+            "roof_over_dome": float(capped.sum() / n_seen),
+            "roof_radius_px": float(np.median(roof_r[capped])) if capped.any() else float("nan")}
 
 
 def largest_gap(valid: np.ndarray, angles_deg: np.ndarray) -> tuple[float | None, float]:
@@ -162,13 +163,19 @@ def under_its_roof(best: dict, others: list[dict]) -> dict:
     ``CONCENTRIC_RADII`` of the outer radius), smaller by ``JOINT_SPACE_RADII``. Such an inner circle
     is the head when it sees at least as much roof over its dome as the outer one (it lies under the
     roof the outer circle was traced on) and the search supports it at least ``INNER_MIN_SUPPORT`` as
-    well. Inner circles are tried in decreasing support, each against the current choice.
+    well. The roof step the inner circle sees must lie within the outer circle (``roof_radius_px`` at
+    most the outer radius): the outer circle is then the roof's upper edge. Where the inner circle's roof
+    step lies beyond the outer circle, the outer circle is the head's rim with the joint space and the
+    roof beyond it, and the inner one a circle of texture inside the head (bone beyond its rim up to the
+    head's rim, no joint space). Inner circles are tried in decreasing support, each against the current
+    choice.
 
     Parameters
     ----------
     best : dict
         The circle chosen so far: ``centre`` (row, col, pixels), ``radius_px`` (pixels), ``support``
-        (search score) and ``dome`` (:func:`dome_evidence`).
+        (search score) and ``dome`` (:func:`dome_evidence`; without ``roof_radius_px`` the roof step is
+        not located).
     others : list of dict
         Other traced circles, with the same keys.
 
@@ -183,7 +190,43 @@ def under_its_roof(best: dict, others: list[dict]) -> dict:
         off = float(np.hypot(f["centre"][0] - choice["centre"][0], f["centre"][1] - choice["centre"][1]))
         if (JOINT_SPACE_RADII[0] <= ratio <= JOINT_SPACE_RADII[1] and off <= CONCENTRIC_RADII * choice["radius_px"]
                 and f["dome"]["roof_over_dome"] >= choice["dome"]["roof_over_dome"]
-                and f["support"] >= INNER_MIN_SUPPORT * choice["support"]):
+                and f["support"] >= INNER_MIN_SUPPORT * choice["support"]
+                and not f["dome"].get("roof_radius_px", -np.inf) > choice["radius_px"]):
+            choice = f
+    return choice
+
+
+def inside_the_head(best: dict, others: list[dict]) -> dict:
+    """The head, of a traced circle and the circles traced around it: the outer of two concentric arcs when the
+    inner one is inside the head.
+
+    A circle of texture inside the head sees bone beyond its rim up to the head's own rim, then the joint
+    space and the roof: the roof step it finds lies beyond the head's rim. So when the chosen circle's roof
+    step (``roof_radius_px``) lies beyond a circle around it, concentric (centres within ``CONCENTRIC_RADII``
+    of its radius) and larger by ``JOINT_SPACE_RADII``, and that circle is supported at least
+    ``INNER_MIN_SUPPORT`` as well, that circle is the head's rim (the counterpart of
+    :func:`under_its_roof`, where the roof step lies within the outer circle, the roof).
+
+    Parameters
+    ----------
+    best : dict
+        The circle chosen so far: ``centre`` (row, col, pixels), ``radius_px`` (pixels), ``support`` and
+        ``dome`` (:func:`dome_evidence`, with ``roof_radius_px``).
+    others : list of dict
+        Other traced circles, with the same keys.
+
+    Returns
+    -------
+    dict
+        The chosen circle: ``best`` itself or one of ``others``.
+    """
+    choice = best
+    for f in sorted(others, key=lambda f: -f["support"]):
+        ratio = f["radius_px"] / choice["radius_px"] - 1.0
+        off = float(np.hypot(f["centre"][0] - choice["centre"][0], f["centre"][1] - choice["centre"][1]))
+        if (JOINT_SPACE_RADII[0] <= ratio <= JOINT_SPACE_RADII[1] and off <= CONCENTRIC_RADII * f["radius_px"]
+                and f["support"] >= INNER_MIN_SUPPORT * choice["support"]
+                and choice["dome"].get("roof_radius_px", np.nan) > f["radius_px"]):
             choice = f
     return choice
 
@@ -217,6 +260,7 @@ __all__ = [
     "ROOF_MIN_SNR",
     "articular_weight",
     "dome_evidence",
+    "inside_the_head",
     "largest_gap",
     "superior_angle_deg",
     "under_its_roof",
