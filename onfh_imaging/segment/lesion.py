@@ -45,6 +45,14 @@ BAND_EDGE_SEARCH_MM = (-2.0, 4.0, 0.05)
 edge fit from the thresholded boundary: beyond ``EDGE_OFFSET_RANGE_MM`` on both sides, so a fit at its
 limit is seen as clipped rather than bounded by the search."""
 
+BAND_LEVEL_FLOOR = 0.0
+"""Lowest signal (image units) the edge fit allows the demarcating band: no tissue is darker than no
+signal in a magnitude image. A band thinner than the blur leaves only its dip's centre and integrated
+darkness (width times contrast) in the profile, so an unbounded fit trades width for darkness and reads an
+ever thinner, impossibly dark (negative) band whose outer edge lies half the missing width too deep in
+the lesion (across 3.5-4.5 mm slices, 0.5-0.9 mm too deep); bounded, the band is at least as wide as its
+darkness requires."""
+
 UNDER_PLATE_MARGIN_MM = 0.8
 """Depth (mm) beneath the subchondral plate's own thickness where marrow darkening is still the plate's
 in-plane partial volume, not signal loss: about one in-plane pixel of hip MRI (0.5-0.9 mm). Thick slices
@@ -123,15 +131,32 @@ OEDEMA_SHARE = 0.05
 more than a few vessels or a red-marrow island."""
 
 
+def _band_levels(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares marrow, band and core levels per candidate (``design``: candidate, sample, level)
+    of the profile ``y``, the band's level bounded below by ``BAND_LEVEL_FLOOR``: where the free fit
+    reads it darker, the optimum lies on the bound, so the band is fixed there and the other two refitted."""
+    gram = np.einsum("nsi,nsj->nij", design, design) + 1e-9 * np.eye(3)
+    levels = np.linalg.solve(gram, np.einsum("nsi,s->ni", design, y)[..., None])[..., 0]
+    low = levels[:, 1] < BAND_LEVEL_FLOOR
+    if low.any():
+        d2 = design[low][..., [0, 2]]
+        rhs = y[None, :] - BAND_LEVEL_FLOOR * design[low][..., 1]
+        g2 = np.einsum("nsi,nsj->nij", d2, d2) + 1e-9 * np.eye(2)
+        two = np.linalg.solve(g2, np.einsum("nsi,ns->ni", d2, rhs)[..., None])[..., 0]
+        levels[low] = np.stack([two[:, 0], np.full(len(two), BAND_LEVEL_FLOOR), two[:, 1]], axis=1)
+    return levels
+
+
 def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray, np.ndarray],
                       min_contrast: float) -> float | None:
     """Where normal marrow ends along a mean profile crossing a lesion's demarcating band (mm).
 
     ``profile`` is sampled at offsets ``t`` (mm) from the current boundary, positive into the lesion
     (NaN where nothing was sampled). The model is normal marrow, then the band, then the necrotic core,
-    each at a free level, blurred by the point-spread function ``cdf`` along the profile; the band's
-    outer edge ``e`` and width are searched on a grid, the levels solved by least squares. A band thinner
-    than the blur is never resolved by its half-depth, but this fit keeps its true edge. Returns ``e``,
+    each at a free level (the band's no darker than ``BAND_LEVEL_FLOOR``), blurred by the point-spread
+    function ``cdf`` along the profile; the band's outer edge ``e`` and width are searched on a grid, the
+    levels solved by least squares (:func:`_band_levels`). A band thinner than the blur is never resolved
+    by its half-depth, but this fit keeps its true edge. Returns ``e``,
     or None when no fit shows a band darker than the marrow by ``min_contrast``.
     """
     ok = np.isfinite(profile)
@@ -144,8 +169,7 @@ def _band_edge_offset(t: np.ndarray, profile: np.ndarray, cdf: tuple[np.ndarray,
     inner = np.interp(t[None, :] - e[:, None], x, c, left=0.0, right=1.0)
     outer = np.interp(t[None, :] - (e + w)[:, None], x, c, left=0.0, right=1.0)
     design = np.stack([1.0 - inner, inner - outer, outer], axis=-1)  # (candidate, sample, level)
-    gram = np.einsum("nsi,nsj->nij", design, design) + 1e-9 * np.eye(3)
-    levels = np.linalg.solve(gram, np.einsum("nsi,s->ni", design, y)[..., None])[..., 0]
+    levels = _band_levels(design, y)
     cost = np.sum((np.einsum("nsi,ni->ns", design, levels) - y) ** 2, axis=1)
     cost = np.where(levels[:, 0] - levels[:, 1] >= min_contrast, cost, np.inf)
     best = int(np.argmin(cost))
