@@ -131,18 +131,27 @@ def _radiograph_measures(hip: Mapping[str, Any], unit: str, detection_mm: float 
 
     collapse = depth_text(head.get("collapse_depth_mm"), detection_mm) if unit == "mm" else length("collapse_depth")
     lines = [_join([f"head radius {length('radius')}" if length("radius") else None,
-                    f"collapse of the silhouette {collapse}" if collapse else None,
+                    f"collapse of the silhouette {collapse}" if collapse else _collapse_not_read(head),
                     f"joint space {length('joint_space_width')}" if length("joint_space_width") else
                     "joint space not measured"])]
     deviation, depth = head.get(f"max_deviation_{suffix}"), head.get(f"collapse_depth_{suffix}")
-    if deviation is not None and depth is not None and abs(float(deviation) - float(depth)) > 0.005:
-        lines.append(f"largest deviation from the reference circle (Mose) {float(deviation):.2f} {unit}, outward")
+    if deviation is not None and (depth is None or abs(float(deviation) - float(depth)) > 0.005):
+        lines.append(f"largest departure of the articular outline from the reference circle (Mose) "
+                     f"{float(deviation):.2f} {unit}")
     if head.get("double_contour"):
         deep = head.get(f"double_contour_max_depth_{suffix}")
         lines.append(_join([f"double contour over {head.get('double_contour_arc_deg', 0):.0f} deg",
                             f"up to {float(deep):.2f} {unit} inside the outline" if deep is not None else None]))
     lines.append(_finding_line(hip.get("radiographic_lesion")))
     return [line for line in lines if line]
+
+
+def _collapse_not_read(head: Mapping[str, Any]) -> str:
+    """Why a radiograph's collapse depth is missing: too little of the dome traced, or not measured."""
+    traced = head.get("dome_traced")
+    if traced is None:
+        return "collapse not measured"
+    return f"collapse not read (the weight-bearing dome traced over {100 * float(traced):.0f} % of its arc)"
 
 
 def _finding_line(block: Mapping[str, Any] | None) -> str | None:

@@ -383,3 +383,11 @@ def test_mr_only_says_which_stages_it_cannot_tell_apart():
     assert v["arco_2019"] == "I-II"
     assert "I or II: no radiograph at this visit" in v["not_assessed"]
     assert any(n.startswith("IV (joint-space narrowing)") for n in v["not_assessed"])
+
+
+def test_text_says_why_a_radiograph_collapse_was_not_read_and_keeps_its_mose_deviation():
+    ap = _xr("AP", None)
+    ap["hips"][0]["head"].update(max_deviation_mm=0.4, dome_traced=0.42)
+    text = _text([ap])
+    assert "collapse not read (the weight-bearing dome traced over 42 % of its arc)" in text
+    assert "(Mose) 0.40 mm" in text and "outward" not in text and "None" not in text
