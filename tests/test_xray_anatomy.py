@@ -117,6 +117,9 @@ EYE_HEADS = {
     "2075312_1-1.3.46.670589.26.702267.22.20120411.112919.1_L_2_512.png": (332.0, 337.0, 180.0),
     # a circle of texture inside the head (radius 137 pixels) was chosen before the head's own rim around it
     "4013644_2-1.3.46.670589.26.702267.22.20170701.110340.1_R_0_512.png": (336.0, 355.0, 162.0),
+    # a circle on the neck and the greater trochanter (radius 100 pixels), its dome inside the head, was chosen
+    # before the head capped by the roof
+    "3133685_2-1.3.46.670589.26.702267.22.20150331.93359.1_R_0_512.png": (345.0, 360.0, 150.0),
 }
 EYE_CENTRE_RADII = 0.15
 """The found centre lies within 15 % of the head's radius of the one judged by eye (a circle on the roof
@@ -175,6 +178,27 @@ def test_a_circle_inside_the_head_gives_way_to_the_head_around_it():
     assert inside_the_head(circle((350.0, 330.0), 137.0, 0.008, 0.0, float("nan")), [head])["radius_px"] == 137.0
     assert inside_the_head(inner, [circle((250.0, 354.0), 162.0, 0.004, 0.15, 186.0)]) is inner
     assert inside_the_head(inner, [circle((336.0, 354.0), 162.0, 0.0001, 0.15, 186.0)]) is inner
+
+
+def test_a_circle_whose_dome_lies_inside_a_capped_head_gives_way_to_it():
+    """A circle on the neck or the trochanter, its dome's apex inside a larger circle capped by the roof, gives
+    way to that one; a larger circle without a roof, one not holding the apex, or one hardly supported does
+    not take the choice; with the image upside down (superior toward increasing row) the apex is the other pole."""
+    from onfh_imaging.segment.xray_anatomy import ROOF_EXPLAINS_OVERLAP, beneath_the_dome
+
+    def circle(centre, radius, support, roof):
+        return {"centre": centre, "radius_px": radius, "support": support, "dome": {"roof_over_dome": roof}}
+
+    neck = circle((408.0, 444.0), 99.0, 0.0034, 0.06)  # apex at (309, 444), 84 px from the head's centre
+    head = circle((337.0, 365.0), 146.0, 0.001, 0.25)
+    assert beneath_the_dome(neck, [head]) is head
+    assert beneath_the_dome(neck, [circle((337.0, 365.0), 146.0, 0.001, 0.5 * ROOF_EXPLAINS_OVERLAP)]) is neck
+    assert beneath_the_dome(neck, [circle((337.0, 365.0), 146.0, 0.001, 0.05)]) is neck  # no more roof than it
+    assert beneath_the_dome(neck, [circle((150.0, 200.0), 146.0, 0.001, 0.25)]) is neck  # apex outside
+    assert beneath_the_dome(neck, [circle((337.0, 365.0), 146.0, 0.0001, 0.25)]) is neck  # hardly supported
+    assert beneath_the_dome(head, [neck]) is head  # a smaller circle never takes the choice
+    # upside down, the neck circle's apex is its lower pole (507, 444), outside the head
+    assert beneath_the_dome(neck, [head], superior_deg=180.0) is neck
 
 
 def test_a_rim_traced_over_less_than_half_is_a_head_only_under_a_roof():

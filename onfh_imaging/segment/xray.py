@@ -52,7 +52,9 @@ from onfh_imaging.fitting import robust_scale
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.segment.anatomy import HEAD_RADIUS_RANGE_MM
 from onfh_imaging.segment.xray_anatomy import (
+    ROOF_EXPLAINS_OVERLAP,
     articular_weight,
+    beneath_the_dome,
     dome_evidence,
     inside_the_head,
     largest_gap,
@@ -127,7 +129,6 @@ MIN_RIM_TRACED = 0.5
 """A head's rim is traced over at least half of its outline inside the image: the neck takes a
 quarter of the circle and overlapping bone may hide some more."""
 MIN_RIM_TRACED_UNDER_ROOF = 0.4
-ROOF_EXPLAINS_OVERLAP = 0.1
 """... or over at least 40 % of it (144 deg of a whole circle, more than the 120 deg dome, so the circle is
 fixed by more than the arc under the roof) when at least a tenth of its dome is capped by an acetabular roof
 across the joint space: the acetabulum is then over the head, and where the head overlaps the teardrop and
@@ -504,6 +505,7 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
         return [], nearest[1]
     first = under_its_roof(kept[0], [f for f in found if f is not kept[0]])
     first = inside_the_head(first, [f for f in found if f is not first])
+    first = beneath_the_dome(first, [f for f in found if f is not first], superior_deg)
     found = [first] + [f for f in kept[1:] if f is not first]
     pair = [f for f in found[1:] if abs(f["radius_px"] / first["radius_px"] - 1.0) <= PAIR_RADIUS_RATIO
             and abs(f["centre"][0] - first["centre"][0]) <= PAIR_HEIGHT_RADII * first["radius_px"]

@@ -47,6 +47,13 @@ a radius or more away)."""
 INNER_MIN_SUPPORT = 0.1
 """An inner circle replaces the outer when its support is at least a tenth of the outer's: the head's faint
 rim is traced over less of its outline than the sclerotic roof over it, but not ten times less."""
+ROOF_EXPLAINS_OVERLAP = 0.1
+"""A tenth of the dome capped by a roof across the joint space: the acetabulum lies over the circle (the share
+above which a rim traced over less of its outline is still a head's, ``segment.xray``)."""
+
+DOME_INSIDE_MARGIN = 0.03
+"""A circle's dome lies inside a larger circle when its apex lies at least 3 % of the larger radius inside it
+(the narrowest joint space, ``JOINT_SPACE_RADII``): nearer, the apex may be the larger circle's own rim."""
 
 
 def superior_angle_deg(rx: Radiograph) -> float:
@@ -231,6 +238,45 @@ def inside_the_head(best: dict, others: list[dict]) -> dict:
     return choice
 
 
+def beneath_the_dome(best: dict, others: list[dict], superior_deg: float = 0.0) -> dict:
+    """The head, of a traced circle and larger circles whose interior holds its dome: the larger one when capped
+    by the acetabular roof.
+
+    The head's dome is the highest bone of the proximal femur under the acetabulum: the neck, the trochanters
+    and the trabecular arcs of the head and neck lie below it or inside it. A circle whose dome's apex lies
+    inside another traced circle (by ``DOME_INSIDE_MARGIN`` of its radius) is therefore one of those
+    structures when the larger circle articulates: its dome capped by a roof across the joint space over at
+    least ``ROOF_EXPLAINS_OVERLAP`` of it and more than the smaller one's, and supported at least
+    ``INNER_MIN_SUPPORT`` as well. The concentric case, a texture circle inside the head, is
+    :func:`inside_the_head`; this one holds wherever the smaller circle lies within the head.
+
+    Parameters
+    ----------
+    best : dict
+        The circle chosen so far: ``centre`` (row, col, pixels), ``radius_px`` (pixels), ``support`` (search
+        score) and ``dome`` (:func:`dome_evidence`).
+    others : list of dict
+        Other traced circles, with the same keys.
+    superior_deg : float
+        Image angle of the patient's superior direction (:func:`superior_angle_deg`), degrees.
+
+    Returns
+    -------
+    dict
+        The chosen circle: ``best`` itself or one of ``others``.
+    """
+    a = np.radians(superior_deg)
+    apex = (best["centre"][0] - best["radius_px"] * np.cos(a), best["centre"][1] + best["radius_px"] * np.sin(a))
+    floor = max(ROOF_EXPLAINS_OVERLAP, best["dome"]["roof_over_dome"])
+    for f in sorted(others, key=lambda f: -f["support"]):
+        if (f["radius_px"] > best["radius_px"] and f["dome"]["roof_over_dome"] >= floor
+                and f["support"] >= INNER_MIN_SUPPORT * best["support"]
+                and float(np.hypot(apex[0] - f["centre"][0], apex[1] - f["centre"][1]))
+                < (1.0 - DOME_INSIDE_MARGIN) * f["radius_px"]):
+            return f
+    return best
+
+
 def articular_weight(evidence: dict[str, float]) -> float:
     """Factor (0..1.1) by which a candidate's support is weighed for being an articulating head.
 
@@ -258,7 +304,10 @@ __all__ = [
     "JOINT_SPACE_RADII",
     "ROOF_FLOOR",
     "ROOF_MIN_SNR",
+    "DOME_INSIDE_MARGIN",
+    "ROOF_EXPLAINS_OVERLAP",
     "articular_weight",
+    "beneath_the_dome",
     "dome_evidence",
     "inside_the_head",
     "largest_gap",
