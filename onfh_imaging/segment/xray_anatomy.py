@@ -193,14 +193,21 @@ def under_its_roof(best: dict, others: list[dict]) -> dict:
     """
     choice = best
     for f in sorted(others, key=lambda f: -f["support"]):
-        ratio = choice["radius_px"] / f["radius_px"] - 1.0
-        off = float(np.hypot(f["centre"][0] - choice["centre"][0], f["centre"][1] - choice["centre"][1]))
-        if (JOINT_SPACE_RADII[0] <= ratio <= JOINT_SPACE_RADII[1] and off <= CONCENTRIC_RADII * choice["radius_px"]
+        if (_concentric(inner=f, outer=choice)
                 and f["dome"]["roof_over_dome"] >= choice["dome"]["roof_over_dome"]
                 and f["support"] >= INNER_MIN_SUPPORT * choice["support"]
                 and not f["dome"].get("roof_radius_px", -np.inf) > choice["radius_px"]):
             choice = f
     return choice
+
+
+def _concentric(inner: dict, outer: dict) -> bool:
+    """Whether ``outer`` lies a joint space beyond ``inner``: larger by ``JOINT_SPACE_RADII`` of ``inner``'s
+    radius, centres within ``CONCENTRIC_RADII`` of ``outer``'s."""
+    ratio = outer["radius_px"] / inner["radius_px"] - 1.0
+    off = float(np.hypot(inner["centre"][0] - outer["centre"][0], inner["centre"][1] - outer["centre"][1]))
+    lo, hi = JOINT_SPACE_RADII
+    return bool(lo <= ratio <= hi and off <= CONCENTRIC_RADII * outer["radius_px"])
 
 
 def inside_the_head(best: dict, others: list[dict]) -> dict:
@@ -229,9 +236,7 @@ def inside_the_head(best: dict, others: list[dict]) -> dict:
     """
     choice = best
     for f in sorted(others, key=lambda f: -f["support"]):
-        ratio = f["radius_px"] / choice["radius_px"] - 1.0
-        off = float(np.hypot(f["centre"][0] - choice["centre"][0], f["centre"][1] - choice["centre"][1]))
-        if (JOINT_SPACE_RADII[0] <= ratio <= JOINT_SPACE_RADII[1] and off <= CONCENTRIC_RADII * f["radius_px"]
+        if (_concentric(inner=choice, outer=f)
                 and f["support"] >= INNER_MIN_SUPPORT * choice["support"]
                 and choice["dome"].get("roof_radius_px", np.nan) > f["radius_px"]):
             choice = f
