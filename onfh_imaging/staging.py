@@ -198,8 +198,8 @@ def _stage_without_collapse(lesion_present: bool | None, findings: set[str] | No
     if findings is not None and findings & RADIOGRAPH_COLLAPSE_FINDINGS:
         return "IIIA", "subchondral fracture on the radiograph without measurable collapse"
     if lesion_present is None:
-        return None, ("without collapse, and the lesion not assessed on this series (a radiograph's lesion "
-                      "finding is read by the visit's verdict, with the other series)")
+        return None, ("no collapse, and the lesion not assessed on this series: the visit's verdict reads a "
+                      "radiograph's lesion finding")
     if not lesion_present:
         return "none", "no necrotic lesion on MRI"
     if findings is None:
