@@ -48,6 +48,7 @@ from scipy.spatial import cKDTree
 
 from onfh_imaging.fitting import robust_scale
 from onfh_imaging.geometry import Radiograph
+from onfh_imaging.measure.deviation import WEIGHT_BEARING_HALF_ANGLE_DEG
 from onfh_imaging.quality import QualityCheck
 from onfh_imaging.segment.xray import TYPICAL_HEAD_RADIUS_MM, HeadContour2D
 
@@ -132,11 +133,12 @@ CIRCLE_CHECKS = ("circle_fit_residual", "circle_inliers", "estimates_agree", "ed
 circle lies on the head's edge (a strong edge, on one circle, the searched and the fitted circle agreeing
 within 1.2 mm, inside ``RIM_MARGIN_MM``). The other checks serve the measures read along the traced rim
 (Mose, collapse: how much of the rim and of the dome was traced) and do not withhold the finding."""
-DOME_HALF_ANGLE_DEG = 45.0
+DOME_HALF_ANGLE_DEG = WEIGHT_BEARING_HALF_ANGLE_DEG
 """The weight-bearing dome, where the necrotic segment lies, spans this far (deg) either side of the vertical
-through the head's centre: the acetabular roof (sourcil) covers the head from its lateral edge (centre-edge
-angle 25-40 deg) to its medial end about as far medially. Its interior must be in the image to read the
-head: a margin there cannot be missed for want of image."""
+through the head's centre (the dome collapse is read over, on MRI and radiographs): the acetabular roof
+(sourcil) covers the head from its lateral edge (centre-edge angle 25-40 deg) to its medial end about as far
+medially. Its interior must be in the image to read the head: a margin there cannot be missed for want of
+image."""
 EDGE_CLEARANCE_MM = (BAR_SIDE_SCALES + 1.0) * max(BAND_SCALES_MM)
 """The band response at scale s uses the image up to ``(BAR_SIDE_SCALES + 1) s`` from a pixel (its sides,
 ``BAR_SIDE_SCALES`` scales away, plus the smoothing); beyond the edge there is no image (only its border
@@ -514,13 +516,14 @@ def radiographic_lesion(contour: HeadContour2D, rx: Radiograph, *, outline_probl
     img, radius, outline_at, angle, edge_mm = _head_grid(contour, rx, px_mm, reach)
     if float(np.min(outline)) <= RIM_MARGIN_MM:
         return _not_resolved("the head's outline is too small to hold an interior")
-    cut = _edge_cut(radius < outline_at - RIM_MARGIN_MM, angle, edge_mm)
+    inside_rim = radius < outline_at - RIM_MARGIN_MM
+    cut = _edge_cut(inside_rim, angle, edge_mm)
     if cut == "dome":
         return _not_resolved("the head is cut by the image edge: its interior under the dome, where a margin "
                              "lies, is not wholly in the image")
     if cut:
         note = cut if note is None else f"{note}; {cut}"
-    interior = (radius < outline_at - RIM_MARGIN_MM) & (edge_mm >= READ_CLEARANCE_MM)
+    interior = inside_rim & (edge_mm >= READ_CLEARANCE_MM)
     if interior.sum() < MIN_INTERIOR_PX:
         return _not_resolved("too few pixels inside the head's outline for its own statistics")
     band_contrast, band_length = _bands(img, radius, outline_at, angle, interior, edge_mm)

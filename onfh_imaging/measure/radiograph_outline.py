@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from onfh_imaging.fitting import MAD_TO_SIGMA
+from onfh_imaging.fitting import robust_scale
 from onfh_imaging.measure.deviation import WEIGHT_BEARING_HALF_ANGLE_DEG
 from onfh_imaging.segment.anatomy import FOVEA_HALF_ANGLE_DEG, FOVEA_TILT_DEG
 
@@ -172,7 +172,7 @@ def outline_wander(deviation: np.ndarray, region: np.ndarray) -> float:
     d = d[np.isfinite(d)]
     if len(d) < 5:
         return float("nan")
-    return float(MAD_TO_SIGMA * np.median(np.abs(d - np.median(d))))
+    return robust_scale(d)
 
 
 __all__ = ["DOME_HALF_ARC_DEG", "MIN_DEPARTURE_ARC_DEG", "MIN_WINDOW_TRACED", "MOSE_HALF_ARC_DEG", "arc_mask",
