@@ -126,5 +126,11 @@ def test_collapse_is_read_on_the_marrow_edge_where_the_joint_is_not_resolved(col
                               surface_resolved_at=seg.surface_resolved_at))
     failed = {c.name for c in seg.quality.checks if not c.passed}
     assert "joint_space_resolved" in failed and m.quality.needs_review
+    # the four checks that fail for this one cause stay, with their values, under one reason saying what to do
+    one_cause = {"bone_surface_traced", "articular_surface_resolved", "edge_fit_residual", "joint_space_resolved"}
+    assert one_cause <= failed
+    shared = {c.reason for c in seg.quality.checks if c.name in one_cause}
+    assert len(shared) == 1 and "thinner slices" in next(iter(shared))
+    assert sum("cartilage" in r or "traced" in r or "cortical edges" in r for r in seg.quality.reasons) == 1
     assert abs(m.collapse.depth_mm - collapse_mm) <= 0.3
     assert m.arco_2019 not in ("IIIA", "IIIB")

@@ -15,15 +15,21 @@ The limits are anatomy (mm) or resolution (the image's own pixel size), named he
 * the head must be a plausible adult head (radius range) continuous with a neck running lateral and
   inferior (the femur, not another round structure);
 * a head placed by hand is recorded as such.
+
+Where no cartilage is seen beyond the plate, the bone surface cannot be traced, the articular surface is
+not resolved and no sphere is fitted to outer edges, all for that one cause: the four checks stay (each
+with its value and limit) but share one reason, which says what was measured instead and what to do.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from onfh_imaging.geometry import Volume
 from onfh_imaging.quality import QualityCheck
-from onfh_imaging.segment.anatomy import CORTEX_RANGE_MM, HEAD_RADIUS_RANGE_MM
+from onfh_imaging.segment.anatomy import CORTEX_RANGE_MM, HEAD_RADIUS_RANGE_MM, PLATE_TYPICAL_MM
 from onfh_imaging.segment.bone_surface import BoneSurface
 from onfh_imaging.segment.heads import HeadCandidate
 
@@ -63,6 +69,15 @@ whatever the anteversion (up to ~50 deg) and neck-shaft angle (115-145 deg)."""
 
 NECK_INFERIOR_MAX = 0.2
 """Largest superior component of the neck axis: from the head centre the neck runs lateral and down."""
+
+PLATE_SPREAD_MM = 0.75
+"""How far (mm) a head's marrow-edge-to-surface distance may lie from :data:`PLATE_TYPICAL_MM`: half the
+1-2.5 mm range of subchondral plate and cortex (:data:`~onfh_imaging.segment.anatomy.CORTEX_RANGE_MM`),
+the radius's uncertainty where the plate's outer edge is not in the image."""
+
+_FOLLOW_FROM_NO_CARTILAGE = ("bone_surface_traced", "articular_surface_resolved", "edge_fit_residual",
+                             "joint_space_resolved")
+"""Checks that fail together, for one cause, where no cartilage is seen beyond the plate."""
 
 
 def ramp(value: float, zero_at: float, full_at: float) -> float:
@@ -119,7 +134,25 @@ def segmentation_checks(t1: Volume, cand: HeadCandidate, surface: BoneSurface,
         field of view, radius plausible, continuous with neck, joint space resolved, and (for a head
         placed by hand) placed by hand.
     """
-    return [*_surface_checks(t1, surface), *_anatomy_checks(cand, surface, outside_fov)]
+    checks = [*_surface_checks(t1, surface), *_anatomy_checks(cand, surface, outside_fov)]
+    return checks if surface.levels.cartilage_seen else _one_reason_without_cartilage(checks, surface)
+
+
+def _one_reason_without_cartilage(checks: list[QualityCheck], surface: BoneSurface) -> list[QualityCheck]:
+    """The checks with one shared reason for those that fail because no cartilage is seen beyond the
+    plate (the joint space, or plate and cartilage, thinner than the image resolves)."""
+    traced = surface.found_fraction
+    reason = (
+        "no cartilage is seen rising beyond the subchondral plate (the joint space, or the plate and "
+        "cartilage, too thin for the image's resolution), so the head's surface cannot be told from the "
+        f"acetabular bone: the bone surface was traced on {100 * traced:.0f} % of the well-resolved "
+        f"directions ({100 * TRACED_MIN:.0f} % needed) and no sphere was fitted to it; the radius is the "
+        f"marrow sphere's plus a typical {PLATE_TYPICAL_MM:g} mm plate (uncertain by up to "
+        f"{PLATE_SPREAD_MM:g} mm) and the collapse is read on the marrow edge, never as stage III; "
+        "measure radius and collapse on a series with thinner slices or finer pixels, or check the "
+        "deviation map")
+    return [replace(c, reason=reason) if c.name in _FOLLOW_FROM_NO_CARTILAGE and not c.passed else c
+            for c in checks]
 
 
 def _surface_checks(t1: Volume, surface: BoneSurface) -> list[QualityCheck]:
