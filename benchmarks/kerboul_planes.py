@@ -8,7 +8,10 @@ mid-coronal and on the mid-sagittal plane through the head centre, read three wa
   reference sphere and neck axis, :func:`onfh_imaging.measure.hip.measure_hip`);
 * ``mask``: the exact partial-volume truth masks on the same image grid, with the true sphere and neck
   axis (the arc measurement alone, without the segmentation);
-* ``truth``: the analytic arc of the construction (what the benchmarks grade against).
+* ``truth``: the analytic arc of the construction (what the benchmarks grade against);
+* ``*_along``: ``mask`` and ``auto`` with the ends the slices cross obliquely read along the slice
+  normal (``along_slices=True`` of :func:`onfh_imaging.measure.lesion.necrotic_arc_deg`; off in the
+  pipeline).
 
 Family A is :func:`onfh_imaging.evaluation.grid_cases` (the project's generator), family B
 :func:`onfh_imaging.phantom.labelmap.mr_grid` (the independent label-map anatomy, read back from DICOM as
@@ -37,20 +40,26 @@ PLANES = {"coronal": (0.0, 1.0, 0.0), "sagittal": (1.0, 0.0, 0.0)}
 SUBSET = {"A": ("p02", "p04", "p11", "p20"), "B": ("lm11", "lm13", "lm14", "lm15")}
 
 
-def _arcs(lesion, head, sphere, neck_axis) -> dict[str, float]:
-    return {plane: necrotic_arc_deg(lesion, sphere, normal, head_mask=head, neck_axis_lps=neck_axis)
+def _arcs(lesion, head, sphere, neck_axis, along_slices: bool = False) -> dict[str, float]:
+    return {plane: necrotic_arc_deg(lesion, sphere, normal, head_mask=head, neck_axis_lps=neck_axis,
+                                    along_slices=along_slices)
             for plane, normal in PLANES.items()}
 
 
-def _auto_arcs(t1, side: str) -> dict[str, float] | None:
-    """Arcs of the automatic segmentation of ``side``'s hip (None when it is not found)."""
+def _both_arcs(lesion, head, sphere, neck_axis) -> tuple[dict[str, float], dict[str, float]]:
+    """Arcs as the pipeline reads them, and with the through-slice ends read along the slice normal."""
+    return _arcs(lesion, head, sphere, neck_axis), _arcs(lesion, head, sphere, neck_axis, along_slices=True)
+
+
+def _auto_arcs(t1, side: str) -> tuple[dict[str, float], dict[str, float]] | tuple[None, None]:
+    """Both readings of the automatic segmentation of ``side``'s hip (None when it is not found)."""
     for seg in segment_hips(t1):
         if seg.side == side:
             m = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
                             neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
                             surface_resolved_at=seg.surface_resolved_at)
-            return _arcs(seg.lesion_fraction, seg.femoral_head_fraction, m.sphere, m.neck_axis_lps)
-    return None
+            return _both_arcs(seg.lesion_fraction, seg.femoral_head_fraction, m.sphere, m.neck_axis_lps)
+    return None, None
 
 
 def family_a(names) -> list[dict]:
@@ -67,10 +76,12 @@ def family_a(names) -> list[dict]:
         hip = {h.side: h for h in model.hips}[side]
         sphere = Sphere(np.asarray(hip.head_center_lps, float), hip.head_radius_mm, 0.0)
         truth = {p: _lesion_arc_deg(hip, np.asarray(n)) for p, n in PLANES.items()}
+        mask, mask_along = _both_arcs(lesion_truth, head_truth, sphere, hip.neck_axis)
+        auto, auto_along = _auto_arcs(t1, side)
         rows.append({"case": case.name, "side": side, "lesion": f"{case.lesion}/{case.core}",
                      "grid": f"{case.slice_mm:g}x{case.in_plane_mm:g} obl{case.oblique_deg}",
-                     "truth": truth, "mask": _arcs(lesion_truth, head_truth, sphere, hip.neck_axis),
-                     "auto": _auto_arcs(t1, side)})
+                     "truth": truth, "mask": mask, "auto": auto, "mask_along": mask_along,
+                     "auto_along": auto_along})
     return rows
 
 
@@ -94,28 +105,31 @@ def family_b(names) -> list[dict]:
             head_truth, lesion_truth = truth_masks(hip, t1)
             sphere = Sphere(hip.c, hip.radius_mm, 0.0)
             disease = getattr(spec, hip.side)
+            mask, mask_along = _both_arcs(lesion_truth, head_truth, sphere, np.asarray(hip.neck_axis))
+            auto, auto_along = _auto_arcs(t1, hip.side)
             rows.append({"case": name, "side": hip.side, "lesion": f"{disease.lesion}/{disease.core}",
                          "grid": f"{spec.slice_mm:g}x{spec.in_plane_mm:g} obl{tuple(spec.oblique_deg)}",
                          "truth": {p: _lesion_arc_deg(hip, np.asarray(n)) for p, n in PLANES.items()},
-                         "mask": _arcs(lesion_truth, head_truth, sphere, np.asarray(hip.neck_axis)),
-                         "auto": _auto_arcs(t1, hip.side)})
+                         "mask": mask, "auto": auto, "mask_along": mask_along, "auto_along": auto_along})
     return rows
 
 
 def table(rows: list[dict], family: str) -> str:
     cols = ["family", "case", "side", "lesion", "grid"] + [
-        f"{p}_{k}" for p in PLANES for k in ("truth", "mask", "auto", "mask_err", "auto_err")] + [
-        "kerboul_truth", "kerboul_auto_err"]
+        f"{p}_{k}" for p in PLANES for k in ("truth", "mask", "auto", "mask_err", "auto_err", "mask_along_err",
+                                             "auto_along_err")] + [
+        "kerboul_truth", "kerboul_auto_err", "kerboul_auto_along_err"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    missing = {p: float("nan") for p in PLANES}
     for r in rows:
-        auto = r["auto"] or {p: float("nan") for p in PLANES}
+        auto, auto_along = r["auto"] or missing, r["auto_along"] or missing
         cells = [family, r["case"], r["side"], r["lesion"], r["grid"]]
         for p in PLANES:
             t = r["truth"][p]
             cells += [f"{t:.1f}", f"{r['mask'][p]:.1f}", f"{auto[p]:.1f}", f"{r['mask'][p] - t:+.1f}",
-                      f"{auto[p] - t:+.1f}"]
+                      f"{auto[p] - t:+.1f}", f"{r['mask_along'][p] - t:+.1f}", f"{auto_along[p] - t:+.1f}"]
         total = sum(r["truth"].values())
-        cells += [f"{total:.1f}", f"{sum(auto.values()) - total:+.1f}"]
+        cells += [f"{total:.1f}", f"{sum(auto.values()) - total:+.1f}", f"{sum(auto_along.values()) - total:+.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -48,7 +48,9 @@ def test_cap_lesion_volume_and_kerboul_angle(grid, head, half_angle):
     assert head_involvement_pct(lesion, head) == pytest.approx(
         100 * truth_ml / (4 / 3 * np.pi * R**3 / 1000), rel=0.05)
     # A cap centred on the superior pole spans 2 x half-angle on both planes.
-    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(4 * half_angle, abs=6.0)
+    for along in (False, True):
+        assert kerboul_angle_deg(lesion, SPHERE, head_mask=head, along_slices=along) == pytest.approx(
+            4 * half_angle, abs=6.0)
 
 
 def test_binary_masks_at_half_mm():
@@ -104,7 +106,9 @@ def test_kerboul_angle_of_a_boundary_meeting_the_surface_obliquely(offset, radiu
                        direction=oblique_direction((6, 4, -8)) @ CORONAL)
     head = voxelise(grid, sphere_sdf(CENTER, R))
     lesion = voxelise(grid, _ball_lesion_sdf(offset, radius))
-    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(4 * theta, abs=10.0)
+    for along in (False, True):
+        assert kerboul_angle_deg(lesion, SPHERE, head_mask=head, along_slices=along) == pytest.approx(
+            4 * theta, abs=10.0)
 
 
 def test_small_cap_on_five_mm_slices():
@@ -114,7 +118,9 @@ def test_small_cap_on_five_mm_slices():
     head = voxelise(grid, sphere_sdf(CENTER, R))
     lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, (0, 0, 1), 30.0))
     assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head) == pytest.approx(60.0, abs=4.0)
-    assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(120.0, abs=6.0)
+    for along in (False, True):
+        assert kerboul_angle_deg(lesion, SPHERE, head_mask=head, along_slices=along) == pytest.approx(
+            120.0, abs=6.0)
 
 
 def _spheroid_lesion_sdf(direction, offset_mm: float, radial_mm: float, transverse_mm: float):
@@ -143,17 +149,39 @@ def _arc_on_sphere_deg(sdf, normal, step_deg: float = 0.01) -> float:
     return float(np.count_nonzero(sdf(CENTER + (R - 1e-6) * u) <= 0) * step_deg)
 
 
-def test_kerboul_angle_of_a_curved_boundary_on_thick_slices():
+@pytest.mark.parametrize("axis", [(0.35, 0.1, 0.93), (0.0, 0.0, 1.0)])
+def test_arcs_of_a_curved_boundary_on_thick_slices(axis):
     # A large lesion whose boundary widens with depth (meeting the surface at about 40 deg) seen on
-    # 0.9 x 0.9 x 5 mm coronal voxels: the in-plane (coronal) arc is read within a degree or two; the
-    # through-plane (sagittal) arc is read a few degrees wide, and the angle stays within 15 deg.
-    sdf = _spheroid_lesion_sdf((0.35, 0.1, 0.93), 0.6 * R, 0.7 * R, 0.9 * R)
+    # 0.9 x 0.9 x 5 mm coronal voxels. In-plane (coronal) the arc is read within a degree or two. Through
+    # the slices (sagittal) a slice holding the lesion's end also holds lesion under the head beyond it:
+    # read as the share of the head, the end lies up to a slice too far out (+9 to +12 deg, the angle
+    # within 15 deg); read along the slice normal as the gap between the surface and the lesion, it is
+    # placed within the slice.
+    sdf = _spheroid_lesion_sdf(axis, 0.6 * R, 0.7 * R, 0.9 * R)
     grid = grid_around(CENTER + [0.3, 0.2, -0.4], (12, 66, 66), (0.9, 0.9, 5.0), direction=CORONAL)
     head = voxelise(grid, sphere_sdf(CENTER, R))
     lesion = voxelise(grid, sdf)
     coronal, sagittal = _arc_on_sphere_deg(sdf, (0, 1, 0)), _arc_on_sphere_deg(sdf, (1, 0, 0))
-    assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head) == pytest.approx(coronal, abs=2.0)
     assert kerboul_angle_deg(lesion, SPHERE, head_mask=head) == pytest.approx(coronal + sagittal, abs=15.0)
+    for along in (False, True):
+        assert necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head, along_slices=along) == pytest.approx(
+            coronal, abs=2.0)
+    assert necrotic_arc_deg(lesion, SPHERE, (1, 0, 0), head_mask=head, along_slices=True) == pytest.approx(
+        sagittal, abs=4.0)
+
+
+def test_sagittal_arc_of_a_ball_lesion_on_five_mm_oblique_slices():
+    # A ball-bounded lesion meets the surface obliquely (at about 50 deg) on every plane through its
+    # axis; through 5 mm oblique slices the sagittal arc read along the slice normal is within a few
+    # degrees (the share of the head reads it 6 deg wide).
+    offset, radius = 0.6 * R, 0.75 * R
+    theta = np.degrees(np.arccos((R**2 + offset**2 - radius**2) / (2 * R * offset)))
+    grid = grid_around(CENTER + [0.3, 0.2, -0.4], (12, 86, 86), (0.7, 0.7, 5.0),
+                       direction=oblique_direction((6, 4, -8)) @ CORONAL)
+    head = voxelise(grid, sphere_sdf(CENTER, R))
+    lesion = voxelise(grid, _ball_lesion_sdf(offset, radius))
+    assert necrotic_arc_deg(lesion, SPHERE, (1, 0, 0), head_mask=head, along_slices=True) == pytest.approx(
+        2 * theta, abs=4.0)
 
 
 def _wedge_lesion_sdf(direction, half_angle_deg: float, inner_fraction: float = 0.3):
@@ -182,5 +210,6 @@ def test_arcs_of_a_wedge_with_radial_walls_on_thick_slices(slice_mm, half_angle)
     head = voxelise(grid, sphere_sdf(CENTER, R))
     lesion = voxelise(grid, sdf)
     for normal in ((0, 1, 0), (1, 0, 0)):
-        assert necrotic_arc_deg(lesion, SPHERE, normal, head_mask=head) == pytest.approx(
-            _arc_on_sphere_deg(sdf, normal), abs=3.0)
+        for along in (False, True):
+            assert necrotic_arc_deg(lesion, SPHERE, normal, head_mask=head, along_slices=along) == pytest.approx(
+                _arc_on_sphere_deg(sdf, normal), abs=3.0)

@@ -31,6 +31,31 @@ MIN_BOUNDARY_INCLINATION_DEG = 15.0
 band closer to the surface than this runs inside the subchondral plate's partial volume over the whole
 followed course and its angle is not measured; it is taken at this limit."""
 
+THROUGH_SLICE_MIN_COS = 0.5
+"""Least cosine between a ray and the slice normal at which a lesion's end on the surface is read along
+the slice normal (:func:`_surface_gaps_mm`) instead of by the voxels' blur model: within 60 deg of the
+ray, the line along the slice normal through the surface point crosses the surface at more than 30 deg,
+so each slice it passes holds the head's and the lesion's ends along it to a share of its thickness; at
+shallower angles it runs along the surface and a slice's partial volume no longer places either end."""
+
+SURFACE_GAP_RESOLVED_PIXELS = 0.5
+"""Gap (in-plane pixels) between the surface and the lesion along the slice normal below which the lesion
+is taken to reach the surface: the in-plane partial volume, interpolated between pixel centres, rounds
+the corner where a boundary meets the surface over about half a pixel."""
+
+SURFACE_GAP_COURSE_SLICES = 1.0
+"""Length (slice thicknesses) of the gap's course beyond a lesion's end from which the end is
+extrapolated: within one slice the boundary's course is nearly straight (its curvature radius is of the
+order of the head's); farther, a slice no longer holds both the boundary and the surface."""
+
+FULL_SLICE_TOLERANCE = 0.05
+"""A slice counts as lesion throughout along the line when its lesion fraction is within this of its
+head fraction (1): the rounding of a partial-volume fraction and its in-plane interpolation."""
+
+_GAP_WALK_SLICES = 4
+"""Slices walked inward from the surface along the slice normal to find the lesion (4-5 mm slices: 16-20
+mm, most of a head radius; a lesion that far from the surface along that line does not reach it)."""
+
 #: Offsets of the voxel model, in voxels along each image axis: a voxel's box (its partial volume)
 #: plus the triangle of interpolating between voxel centres; a fixed sample, so results are repeatable.
 _VOXEL_MODEL = (np.random.default_rng(20060101).uniform(-0.5, 0.5, (400, 3))
@@ -237,6 +262,90 @@ def _surface_radii(head_mask: Volume | None, sphere: Sphere, rays: np.ndarray) -
     return np.where(hit, radii[prev] + t * (radii[first] - radii[prev]), np.nan)
 
 
+def _slice_sample(mask: Volume, points_lps: np.ndarray) -> np.ndarray:
+    """A mask at LPS points, taken from the slice each point lies in (not interpolated across slices:
+    their partial volume is what is read) and interpolated bilinearly within it (0 outside the grid)."""
+    ijk = mask.lps_to_index(points_lps.reshape(-1, 3))
+    coords = np.stack([np.rint(ijk[:, 2]), ijk[:, 1], ijk[:, 0]])
+    values = ndimage.map_coordinates(_fractions(mask), coords, order=1, mode="constant", cval=0.0)
+    return values.reshape(points_lps.shape[:-1])
+
+
+def _surface_gaps_mm(lesion_mask: Volume, head_mask: Volume, center_lps: np.ndarray, surface_mm: np.ndarray,
+                     rays: np.ndarray) -> np.ndarray:
+    """Per ray, the length (mm) of head that is not lesion along the slice normal from the surface point
+    inward to the lesion (inf when no slice within ``_GAP_WALK_SLICES`` holds lesion).
+
+    Along that line a slice's fractions are shares of its thickness, so the summed head-but-not-lesion
+    shares of the slices before the first that holds lesion place the lesion's end below the surface to
+    a fraction of a slice. That slice's own share is added when the lesion continues into the next slice
+    throughout (the lesion lies at its inner face); otherwise the lesion lies at its outer face (a
+    boundary that narrows with depth). The gap is 0 where the lesion reaches the surface and grows past
+    its end along the surface as fast as the boundary leaves the surface."""
+    normal = head_mask.axis_of_slices()
+    thickness = float(head_mask.spacing[2])
+    inward = -np.sign(rays @ normal)[:, None, None] * normal
+    steps = np.arange(-1, _GAP_WALK_SLICES + 1)
+    pts = (center_lps + surface_mm[:, None] * rays)[:, None, :] + steps[None, :, None] * thickness * inward
+    head = _slice_sample(head_mask, pts)
+    lesion = np.minimum(_slice_sample(lesion_mask, pts), head)
+    held = lesion > FULL_SLICE_TOLERANCE
+    full = np.c_[(head - lesion < FULL_SLICE_TOLERANCE) & held, np.zeros(len(rays), bool)]
+    rows, first = np.arange(len(rays)), np.argmax(held, axis=1)
+    deficit = np.c_[np.zeros(len(rays)), np.cumsum((head - lesion) * thickness, axis=1)]
+    gap = deficit[rows, first + full[rows, first + 1]]
+    return np.where(held.any(axis=1), gap, np.inf)
+
+
+def _gap_end(gap: np.ndarray, end: int, outward: int, max_out: int, max_in: int, resolved_mm: float,
+             course_mm: float) -> float | None:
+    """Where, from ray ``end`` of a run, the surface gap (:func:`_surface_gaps_mm`, one value per ray)
+    rises from zero (ray steps, positive ``outward``; None when it is unresolved on no ray within
+    ``max_in``): the last ray at which it is unresolved (``resolved_mm``), plus the zero of a straight
+    line fitted to it over the rays beyond, up to ``course_mm`` (half a step with fewer than two: the
+    boundary leaves the surface at right angles)."""
+    n = len(gap)
+
+    def on(k):
+        return gap[k % n] <= resolved_mm
+
+    k, steps = end, 0
+    if on(k):
+        while on(k + outward) and steps < max_out:
+            k, steps = k + outward, steps + 1
+    else:
+        while not on(k) and steps < max_in:
+            k, steps = k - outward, steps + 1
+        if not on(k):
+            return None
+    m = np.arange(1, max_out + 1)
+    course = gap[(k + outward * m) % n]
+    follow = np.cumprod((course > resolved_mm) & (course <= course_mm)).astype(bool)
+    beyond = 0.5
+    if follow.sum() >= 2:
+        slope, intercept = np.polyfit(m[follow], course[follow], 1)
+        if slope > 0:
+            beyond = float(np.clip(-intercept / slope, 0.0, 1.0))
+    return (k - end) * outward + beyond
+
+
+def _blur_model_end(read: np.ndarray, share: np.ndarray, depths: np.ndarray, j_read: np.ndarray,
+                    j_deep: np.ndarray, end: int, outward: int, limits: tuple[int, int], step_deg: float,
+                    course_mm: float, surface_mm: float, offsets_along: np.ndarray,
+                    offsets_ray: np.ndarray) -> float | None:
+    """Where (deg, outward from ray ``end``) a run's end lies at the surface, from where the share read at
+    ``j_read`` falls through one half, moved by the voxels' blur of a boundary at the inclination seen
+    deeper (:func:`_blur_shift_deg`); None when the share does not fall within ``limits``."""
+    x_read = _crossing(read, end, outward, *limits)
+    if x_read is None:
+        return None
+    inclination = _seen_inclination_deg(share, depths, j_deep, end, outward, limits, step_deg, course_mm,
+                                        surface_mm)
+    e = end % len(read)
+    shift = _blur_shift_deg(inclination, float(depths[j_read[e]]), surface_mm, offsets_along, offsets_ray)
+    return x_read * step_deg - shift
+
+
 def _bridge_unresolved_gaps(necrotic: np.ndarray, step_deg: float, surface_mm: np.ndarray,
                             extent_along_mm: np.ndarray) -> np.ndarray:
     """``necrotic`` (one flag per ray) with every gap narrower than a voxel along the surface filled:
@@ -276,7 +385,7 @@ def _seen_inclination_deg(share: np.ndarray, depths: np.ndarray, j_deep: np.ndar
 def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
                      head_mask: Volume | None = None, step_deg: float = 0.5,
                      course_mm: float = BOUNDARY_COURSE_MM, neck_axis_lps=None,
-                     articular_min_angle_deg: float = 65.0) -> float:
+                     articular_min_angle_deg: float = 65.0, along_slices: bool = False) -> float:
     """Arc (deg, about the head centre) that the lesion covers at the articular surface on one plane.
 
     Rays from the head centre in the plane through it with normal ``plane_normal_lps`` find the
@@ -307,6 +416,14 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
         Unit vector toward the femoral neck: rays within ``articular_min_angle_deg`` of it meet the
         head-neck junction, not the articular surface, and are not counted (a lesion reaching under the
         junction is not articular surface).
+    articular_min_angle_deg : float
+        Angle (deg) from the neck axis beyond which the surface is articular.
+    along_slices : bool
+        Read the ends the slices cross obliquely (within 60 deg of the slice normal,
+        :data:`THROUGH_SLICE_MIN_COS`) along the slice normal instead of by the blur model: where the
+        lesion's gap below the surface (:func:`_surface_gaps_mm`) rises from zero, to a fraction of a
+        slice. It needs ``head_mask``, and masks whose fractions are box averages over the voxels
+        (partial-volume masks of the boundary itself); off by default (README, MRI accuracy).
 
     Returns
     -------
@@ -335,27 +452,32 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
     read = share[np.arange(n_rays), j_read]
     necrotic = _bridge_unresolved_gaps(read >= _HALF, step_deg, np.nan_to_num(surface, nan=r), extent_along)
     read = np.where(necrotic, np.maximum(read, _HALF), read)
+    gap = (_surface_gaps_mm(lesion_mask, head_mask, sphere.center_lps, np.nan_to_num(surface, nan=r), rays)
+           if head_mask is not None and along_slices else np.full(n_rays, np.inf))
+    gap = np.where(np.isfinite(surface) & articular, gap, np.inf)
+    through = along_slices & (np.abs(rays @ grid.axis_of_slices()) >= THROUGH_SLICE_MIN_COS)
+    gap_mm = (SURFACE_GAP_RESOLVED_PIXELS * float(min(grid.spacing[:2])),
+              SURFACE_GAP_COURSE_SLICES * float(grid.spacing[2]))
     total = 0.0
     for start, stop in _runs(necrotic):
         arc = (stop - start) * step_deg
         limits = (n_rays // 4, (stop - start) // 2)
         for end, outward in ((start, -1), (stop - 1, 1)):
             e = end % n_rays
-            x_read = _crossing(read, end, outward, *limits)
-            if x_read is None:
-                continue
-            inclination = _seen_inclination_deg(share, depths, j_deep, end, outward, limits, step_deg,
-                                                course_mm, float(surface[e]))
-            shift = _blur_shift_deg(inclination, float(depths[j_read[e]]), float(surface[e]),
-                                    voxel_offsets @ (outward * along[e]), voxel_offsets @ rays[e])
-            arc += x_read * step_deg - shift - 0.5 * step_deg
+            x = _gap_end(gap, end, outward, *limits, *gap_mm) if through[e] else None
+            x = x * step_deg if x is not None else _blur_model_end(
+                read, share, depths, j_read, j_deep, end, outward, limits, step_deg, course_mm,
+                float(surface[e]), voxel_offsets @ (outward * along[e]), voxel_offsets @ rays[e])
+            if x is not None:
+                arc += x - 0.5 * step_deg
         total += max(arc, 0.0)
     return float(min(total, 360.0))
 
 
 def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0.0, 1.0, 0.0),
                       sagittal_normal_lps=(1.0, 0.0, 0.0), *, head_mask: Volume | None = None,
-                      step_deg: float = 0.5, neck_axis_lps=None, articular_min_angle_deg: float = 65.0) -> float:
+                      step_deg: float = 0.5, neck_axis_lps=None, articular_min_angle_deg: float = 65.0,
+                      along_slices: bool = False) -> float:
     """Modified Kerboul combined necrotic angle (deg).
 
     The sum of the lesion's arcs at the articular surface on the mid-coronal and mid-sagittal planes
@@ -379,6 +501,8 @@ def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0
         ``articular_min_angle_deg`` from it), as the angle is defined.
     articular_min_angle_deg : float
         Angle (deg) from the neck axis beyond which the surface is articular.
+    along_slices : bool
+        Read the ends the slices cross obliquely along the slice normal (:func:`necrotic_arc_deg`).
 
     Returns
     -------
@@ -393,6 +517,6 @@ def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0
     if head_mask is not None:
         _check_same_grid(lesion_mask, head_mask)
     kw = {"head_mask": head_mask, "step_deg": step_deg, "neck_axis_lps": neck_axis_lps,
-          "articular_min_angle_deg": articular_min_angle_deg}
+          "articular_min_angle_deg": articular_min_angle_deg, "along_slices": along_slices}
     return (necrotic_arc_deg(lesion_mask, sphere, coronal_normal_lps, **kw)
             + necrotic_arc_deg(lesion_mask, sphere, sagittal_normal_lps, **kw))
