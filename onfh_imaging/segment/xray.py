@@ -61,7 +61,8 @@ from onfh_imaging.segment.xray_anatomy import (
     superior_angle_deg,
     under_its_roof,
 )
-from onfh_imaging.segment.xray_outline import closed_path
+from onfh_imaging.segment.xray_rim import null_falls, path_edges, pooled_rim
+from onfh_imaging.segment.xray_rim import radial_derivative as _radial_derivative
 from onfh_imaging.segment.xray_search import (
     MIN_ARC_IN_IMAGE,
     ROOF_TO_HEAD,
@@ -97,6 +98,10 @@ radiograph, above most of the trabecular texture's fine lines."""
 RIM_MIN_SNR = 4.0
 """A measured head edge is at least this many noise SDs (of the radial derivative over the whole
 annulus) strong."""
+RIM_INNER_MM = 6.5
+RIM_OUTER_MM = 2.5
+"""The rim is traced from 6.5 mm inside to 2.5 mm outside the circle traced from: a collapsed segment's floor
+(up to about 5 mm deep) and the search's placement error inside, the joint space's near part outside."""
 RIM_TRACE_SNR = 3.0
 """An edge this strong counts toward the share of the rim traced when a circle is verified as a head
 (a faint arc of cortex through overlapping pelvis is still the head's), but is not measured."""
@@ -270,14 +275,6 @@ def _nominal_pixel_mm(rx: Radiograph) -> tuple[float, float]:
     return ASSUMED_FIELD_OF_VIEW_MM[0] / width, ASSUMED_FIELD_OF_VIEW_MM[1] / width
 
 
-def _radial_derivative(prof: np.ndarray, step: float, sigma_px: float) -> tuple[np.ndarray, float]:
-    """Gaussian-smoothed d(profile)/d(radius) (per pixel) and its typical magnitude away from edges
-    (the robust spread over all profiles: noise plus texture), against which edges are judged."""
-    deriv = ndimage.gaussian_filter1d(prof, sigma_px / step, axis=1, order=1, mode="nearest") / step
-    spread = robust_scale(deriv)
-    return deriv, spread + 1e-12
-
-
 def _edges_along(img: np.ndarray, center, angles_deg, expected_px: float, inner_px: float, outer_px: float,
                  px_mm: float) -> dict[str, np.ndarray]:
     """Head edge (bright inside to dark outside) and acetabular roof edge along radial profiles."""
@@ -287,15 +284,12 @@ def _edges_along(img: np.ndarray, center, angles_deg, expected_px: float, inner_
                                    expected_px + outer_px + roof_reach + 2.0, step,
                                    spread_deg=float(np.degrees(0.7 / px_mm / max(expected_px, 1.0))))
     sigma_px = max(1.0, 0.2 / px_mm)
-    deriv, noise = _radial_derivative(prof, step, sigma_px)
     win = (radii >= expected_px - inner_px) & (radii <= expected_px + outer_px)
     # the outline: one closed path through the outward falls at the scale of the cortex's edge, then the
     # steepest fine-scale fall within that scale of the path
-    coarse, coarse_noise = _radial_derivative(prof, step, max(sigma_px, OUTLINE_SCALE_MM / px_mm))
     arc = max(expected_px, 1.0) * float(np.radians(np.median(np.diff(angles_deg))))
-    path = closed_path(np.where(win[None, :], -coarse / coarse_noise, -np.inf), arc, step)
-    near = np.abs(radii[None, :] - radii[path][:, None]) <= max(sigma_px, OUTLINE_SCALE_MM / px_mm)
-    k = np.argmin(np.where(near & win[None, :], deriv, np.inf), axis=1)
+    pe = path_edges(prof, radii, win, step, sigma_px, OUTLINE_SCALE_MM / px_mm, arc)
+    path, k, deriv, noise = pe["path"], pe["k"], pe["deriv"], pe["noise"]
     # an edge is present on the ray when the path or the floor of a depression inside it falls steeply (the
     # faint outer rim over a depressed segment is weaker than the floor's edge)
     reach = max(sigma_px, OUTLINE_SCALE_MM / px_mm)
@@ -310,7 +304,7 @@ def _edges_along(img: np.ndarray, center, angles_deg, expected_px: float, inner_
     roof_strength = deriv[np.arange(len(kr)), kr] / noise
     roof_r = radii[0] + step * _subpixel_extremum(deriv, kr) + SPHERE_EDGE_SHIFT * sigma_px
     return {"head_r": head_r, "head_strength": head_strength, "roof_r": roof_r, "roof_strength": roof_strength,
-            "noise": np.full(len(k), noise)}
+            "noise": np.full(len(k), noise), "fall": pe["fall"]}
 
 
 def _fit_circle(points: np.ndarray) -> tuple[np.ndarray, float]:
@@ -358,7 +352,7 @@ def _head_contour(img: np.ndarray, grad, center, radius_px: float, px_mm: float,
     """The head's rim along radial profiles from a refined circle, re-centred on the rim it traces."""
     center, radius_px, _ = _refine_circle(grad, center, radius_px, px_mm)
     for attempt in range(RECENTRE_ROUNDS + 1):
-        e = _edges_along(img, center, angles, radius_px, 6.5 / px_mm, 2.5 / px_mm, px_mm)
+        e = _edges_along(img, center, angles, radius_px, RIM_INNER_MM / px_mm, RIM_OUTER_MM / px_mm, px_mm)
         ok = (e["head_strength"] > RIM_MIN_SNR) & (e["head_r"] < radius_px + 1.5 / px_mm)
         if attempt == RECENTRE_ROUNDS or ok.sum() < 30:
             break
@@ -398,8 +392,10 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
     h, w = img.shape
     rows, cols = center[0] - rad_px * np.cos(a), center[1] + rad_px * np.sin(a)
     in_image = (rows >= 0) & (rows <= h - 1) & (cols >= 0) & (cols <= w - 1)
-    ok = ok & in_image
-    traced = (e["head_strength"] > RIM_TRACE_SNR) & (e["head_r"] < rad_px + 1.5 / px_mm) & in_image
+    near = e["head_r"] < rad_px + 1.5 / px_mm
+    pooled = _pooled_rim(img, center, angles, rad_px, px_mm, e["fall"], in_image) & near
+    ok = (ok | pooled) & in_image
+    traced = ((e["head_strength"] > RIM_TRACE_SNR) | pooled) & near & in_image
     gap_mid, _ = largest_gap(traced, angles)
     _, gap = largest_gap(traced | ~in_image, angles)  # the untraced arc inside the image
     fraction = float(traced.sum() / max(in_image.sum(), 1))
@@ -423,6 +419,17 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
     return {"centre": center, "e": dict(e, radius_px=rad_px, gap_mid=gap_mid), "ok": ok, "px_mm": px_mm,
             "radius_px": rad_px, "fraction": fraction, "support": support, "dome": dome,
             "arc_in_image": float(in_image.mean()), "gap_deg": gap}
+
+
+def _pooled_rim(img: np.ndarray, center, angles: np.ndarray, radius_px: float, px_mm: float, fall: np.ndarray,
+                in_image: np.ndarray) -> np.ndarray:
+    """Rays whose rim is seen when its fall is pooled along the outline (:mod:`onfh_imaging.segment.xray_rim`),
+    against the fall a path through the head's interior finds."""
+    sigma_px = max(1.0, 0.2 / px_mm)
+    null, inside = null_falls(img, center, angles, radius_px, (RIM_INNER_MM + RIM_OUTER_MM) / px_mm, px_mm, sigma_px,
+                              OUTLINE_SCALE_MM / px_mm)
+    arc_mm = radius_px * px_mm * float(np.radians(np.median(np.diff(angles))))
+    return pooled_rim(fall, null, inside, in_image, arc_mm)
 
 
 def _head_radius_range_mm(rx: Radiograph) -> tuple[float, float]:
