@@ -33,10 +33,11 @@ followed course and its angle is not measured; it is taken at this limit."""
 
 THROUGH_SLICE_MIN_COS = 0.5
 """Least cosine between a ray and the slice normal at which a lesion's end on the surface is read along
-the slice normal (:func:`_surface_gaps_mm`) instead of by the voxels' blur model: within 60 deg of the
-ray, the line along the slice normal through the surface point crosses the surface at more than 30 deg,
-so each slice it passes holds the head's and the lesion's ends along it to a share of its thickness; at
-shallower angles it runs along the surface and a slice's partial volume no longer places either end."""
+the slice normal (:func:`_surface_gaps_mm`, with ``along_slices``) instead of by the voxels' blur model:
+within 60 deg of the ray, the line along the slice normal through the surface point crosses the surface
+at more than 30 deg, so each slice it passes holds the head's and the lesion's ends along it to a share
+of its thickness; at shallower angles it runs along the surface and a slice's partial volume no longer
+places either end."""
 
 SURFACE_GAP_RESOLVED_PIXELS = 0.5
 """Gap (in-plane pixels) between the surface and the lesion along the slice normal below which the lesion
