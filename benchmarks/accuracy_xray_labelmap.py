@@ -6,7 +6,8 @@ MONOCHROME1 and 2, flipped images with PatientOrientation saying so, PixelSpacin
 with magnification, or no spacing at all, native hips and total hip replacements), measures it with
 :func:`onfh_imaging.pipeline.measure_path`, and compares with the truth of the projection: head found
 (centre within a quarter radius), side, radius (mm at the patient, or pixels for pixel-only files),
-silhouette collapse depth at the dome, ``prosthesis_detected`` where the report has it, stage and the
+silhouette collapse depth at the dome (on pixel-only files the depth in pixels times the truth's mm per pixel at
+the patient) and the share of the dome traced, ``prosthesis_detected`` where the report has it, stage and the
 quality block. Prints a markdown table and writes it to ``benchmarks/results/accuracy_xray_labelmap.md``.
 """
 
@@ -90,14 +91,20 @@ def evaluate(name: str, spec: RadiographSpec, folder: Path) -> dict:
         if head.get("collapse_depth_mm") is not None:
             row["collapse_mm"] = float(head["collapse_depth_mm"])
             row["collapse_error_mm"] = row["collapse_mm"] - true["collapse_depth_mm"]
+    elif head.get("collapse_depth_px") is not None:  # pixel-only: graded through the truth's mm per pixel
+        mm_per_px = true["radius_projected_mm"] / true["radius_px"]
+        row["collapse_mm"] = float(head["collapse_depth_px"]) * mm_per_px
+        row["collapse_error_mm"] = row["collapse_mm"] - true["collapse_depth_mm"]
     if head.get("radius_px") is not None:
         row["radius_error_pct_px"] = 100.0 * (float(head["radius_px"]) - true["radius_px"]) / true["radius_px"]
+    dome = next((c for c in quality.get("checks", []) if c.get("name") == "dome_traced"), None)
+    row["dome_traced_pct"] = None if dome is None else dome.get("value")
     return row
 
 
 COLUMNS = ["case", "true_side", "side", "found", "centre_error_px", "radius_error_mm", "radius_error_pct_px",
-           "true_collapse_mm", "collapse_mm", "collapse_error_mm", "prosthesis", "prosthesis_detected", "stage",
-           "needs_review", "reasons", "seconds"]
+           "dome_traced_pct", "true_collapse_mm", "collapse_mm", "collapse_error_mm", "prosthesis",
+           "prosthesis_detected", "stage", "needs_review", "reasons", "seconds"]
 
 
 def summarise(rows: list[dict]) -> dict:
