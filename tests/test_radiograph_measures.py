@@ -99,6 +99,61 @@ def test_sustained_departure_holds_over_the_minimum_arc():
     assert np.isnan(sustained_departure(ANGLES, np.full(ANGLES.shape, np.nan), np.ones(ANGLES.shape, dtype=bool))[0])
 
 
+def _flattened(noise_px: float, seed: int, depth_px: float = 2.0, half_deg: float = 30.0) -> np.ndarray:
+    """A round outline whose dome is sunk ``depth_px`` over ``half_deg`` either side of superior, with walls."""
+    radii = _outline(noise_px, seed)
+    floor = _near(0.0, half_deg)
+    radii[floor] -= depth_px
+    radii[_near(0.0, half_deg + 6.0) & ~floor] -= depth_px / 2.0
+    return radii
+
+
+def test_a_flattened_dome_is_read_against_the_intact_rim_not_the_circle_it_pulls():
+    """A dome sunk 2 px over 60 deg, shallower than the whole outline's fit trims: the circle fitted to the whole
+    outline is pulled onto it and reads well under the truth (the collapse depth as staged), the circle of the rim
+    outside the dome reads it within 0.35 px."""
+    for seed in range(4):
+        m = measure_head_contour(_contour(_flattened(0.7, seed)), None)
+        assert m.rim_collapse_depth_px == pytest.approx(2.0, abs=0.35)
+        assert m.collapse_depth_px < 1.2  # the pulled circle
+        assert m.intact_rim_traced > 0.9 and m.dome_reference_sd_px < 0.01 * RADIUS_PX
+    m = measure_head_contour(_contour(_outline(0.7, 5)), None)  # intact: neither reads a departure
+    assert m.rim_collapse_depth_px < 0.5 and m.collapse_depth_px < 0.5
+
+
+def test_no_departure_is_read_against_an_intact_rim_traced_too_little_or_onto_another_edge():
+    """A rim outside the dome traced over too little of its arc, or traced onto another edge (a circle 12 % smaller
+    there: the teardrop's or the fossa's line), gives no departure from the rim's circle; the collapse depth from
+    the whole outline's circle is still read."""
+    short = _flattened(0.5, 1)
+    short[~_near(0.0, 60.0)] = np.nan  # the dome and a little either side: the rest untraced
+    off = _flattened(0.5, 2)
+    off[_near(-100.0, 50.0)] -= 0.12 * RADIUS_PX
+    for radii in (short, off):
+        m = measure_head_contour(_contour(radii), None)
+        assert m.rim_collapse_depth_px is None and m.max_deviation_px is not None
+    assert measure_head_contour(_contour(off), None).collapse_depth_px is not None
+
+
+def test_the_reference_circle_is_known_across_the_dome_as_its_fit_says():
+    """The radial SD :func:`radial_sd` gives across from a 130 deg arc (where the dome lies from the rim) matches
+    the scatter of the fitted circle's edge there over repeated noisy arcs, within 20 %."""
+    from onfh_imaging.measure.radiograph_circle import fit_reference_circle, radial_sd
+
+    arc = np.radians(np.arange(45.0, 175.0, 1.0))
+    rng = np.random.default_rng(3)
+    edges, predicted = [], []
+    for _ in range(300):
+        r = 150.0 + rng.normal(0.0, 1.0, arc.shape)
+        pts = np.column_stack([-r * np.cos(arc), r * np.sin(arc)])
+        circle = fit_reference_circle(pts, inward_k=1e9, outward_k=1e9)
+        u = np.array([-np.cos(0.0), np.sin(0.0)])  # image-up, 45-175 deg from the arc
+        edges.append(circle.radius + u @ circle.center)  # the edge along u
+        predicted.append(radial_sd(pts, circle, np.array([0.0]))[0])
+    assert np.std(edges) == pytest.approx(np.median(predicted), rel=0.2)
+    assert np.median(predicted) > 3.0 * 1.0 / np.sqrt(len(arc))  # extrapolated: far worse than along the arc
+
+
 # --- rendered views of the label-map phantom family (trabecular texture, quantum noise, scatter) ---------------
 def _labelmap_view(name: str, tmp_path) -> tuple[dict, dict]:
     """The head measured on one view of the label-map radiograph grid, and its truth."""

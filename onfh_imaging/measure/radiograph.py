@@ -1,10 +1,8 @@
 """Measures of the femoral head on a radiograph: reference circle, Mose deviation, collapse, joint space.
 
 The reference circle is the 2-D counterpart of the reference sphere: a circle fitted to the *intact*
-part of the head's contour. Collapse only moves the contour inward, so the fit trims one-sidedly:
-points inside the current circle by more than 2.5 robust standard deviations are dropped (a stray
-outward edge, such as the acetabular roof taken for the head, is dropped beyond 4), and the fit is
-repeated until the inliers stop changing. Only the articular contour is used: angles within 70
+part of the head's contour, trimming depressed points one-sidedly
+(:mod:`onfh_imaging.measure.radiograph_circle`). Only the articular contour is used: angles within 70
 degrees of the neck are left out.
 
 The contour is the head's outer silhouette (see :mod:`onfh_imaging.segment.xray`), the outline the
@@ -14,7 +12,9 @@ Mose concentric circles are laid on.
   weight-bearing dome, and ``max_deviation_mm`` (Mose): the largest distance of the outline from the
   circle, either way, over the articular arc seen in profile (the superior hemicircle); each held over
   an arc of traced outline (:mod:`onfh_imaging.measure.radiograph_outline`), with its image angle and
-  position, the share of the dome traced and the outline's wander (their uncertainty). Edges the fit
+  position, the share of the dome traced and the outline's wander (their uncertainty). Beside them,
+  ``rim_collapse_depth_mm``: the dome's departure below the circle of the intact rim outside the dome
+  (:mod:`onfh_imaging.measure.radiograph_dome`), which a flattened dome does not pull onto itself. Edges the fit
   rejects as lying outside the head (an overlapping acetabular wall or roof) are not the head's contour
   and do not count.
 * ``double_contour``: a second bright-to-dark contour inside the silhouette over an arc of at least
@@ -37,25 +37,15 @@ import numpy as np
 from scipy import ndimage
 
 from onfh_imaging.errors import MeasurementError
-from onfh_imaging.fitting import MAD_TO_SIGMA
 from onfh_imaging.geometry import Radiograph
-from onfh_imaging.measure.radiograph_outline import (
-    DOME_HALF_ARC_DEG,
-    MOSE_HALF_ARC_DEG,
-    arc_mask,
-    outline_wander,
-    sustained_departure,
-    traced_share,
-)
-from onfh_imaging.measure.radiograph_quality import MIN_DOME_TRACED, outline_quality
+from onfh_imaging.measure.radiograph_circle import INWARD_TRIM_SIGMAS, ReferenceCircle, fit_reference_circle
+from onfh_imaging.measure.radiograph_dome import DomeReference, dome_reference, read_departures
+from onfh_imaging.measure.radiograph_quality import outline_quality
 from onfh_imaging.quality import Quality, combine
 from onfh_imaging.segment.xray import HeadContour2D
 from onfh_imaging.segment.xray_ball import CalibrationBall, find_calibration_ball
 
 NECK_EXCLUSION_DEG = 70.0
-INWARD_TRIM_SIGMAS = 2.5
-"""Outline points further inside the reference circle than this many residual sigmas are read as
-depressed (not intact): about 1 % of an intact outline's noise lies beyond it."""
 NECK_JUNCTION_REACH_DEG = 90.0
 """An inward run at an end of the articular arc (next to the neck) is trimmed up to this angle from the
 neck: there the neck's cortex crosses into the head's outline (most on the frog-leg lateral, where the
@@ -71,127 +61,6 @@ DOUBLE_CONTOUR_CONTINUITY = 0.0125
 head's radius: 0.3 mm on a 24 mm head, where 1 deg is 0.4 mm of arc. A contour, not scattered texture."""
 DOUBLE_CONTOUR_ZONE_DEG = 90.0
 """The double contour is looked for within this angle of image-up: the weight-bearing half of the head."""
-
-
-@dataclass(frozen=True)
-class ReferenceCircle:
-    """A circle fitted to the intact contour, in the fit's coordinates (mm or pixels).
-
-    Attributes
-    ----------
-    center : ndarray, shape (2,)
-        (row, col) coordinate of the centre.
-    radius : float
-    rms : float
-        RMS radial residual of the inliers.
-    inliers : ndarray of bool
-        Which input points the final fit used.
-    """
-
-    center: np.ndarray
-    radius: float
-    rms: float
-    inliers: np.ndarray
-
-
-def _geometric_fit(pts: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least-squares circle (radial residuals): algebraic start, Gauss-Newton refinement."""
-    mean = pts.mean(axis=0)
-    q = pts - mean
-    a = np.column_stack([2.0 * q, np.ones(len(q))])
-    sol, *_ = np.linalg.lstsq(a, (q**2).sum(axis=1), rcond=None)
-    c = sol[:2]
-    r = float(np.sqrt(max(sol[2] + c @ c, 1e-12)))
-    for _ in range(10):
-        d = q - c
-        dist = np.hypot(d[:, 0], d[:, 1])
-        dist = np.where(dist > 0, dist, 1e-12)
-        jac = np.column_stack([-d[:, 0] / dist, -d[:, 1] / dist, -np.ones(len(d))])
-        step, *_ = np.linalg.lstsq(jac, -(dist - r), rcond=None)
-        c, r = c + step[:2], r + float(step[2])
-        if np.abs(step).max() < 1e-9 * max(r, 1.0):
-            break
-    return c + mean, abs(r)
-
-
-LMEDS_START_CIRCLES = 120
-"""Circles through three contour points a third of the contour apart that the least-median start of
-the reference circle compares (enough to meet one through three intact points when up to half of the
-contour is depressed)."""
-
-
-def _least_median_circle(pts: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """The circle through three contour points (a third of the contour apart) with the least median
-    absolute radial residual over all points (least median of squares): robust to up to half of the
-    contour lying off it, as a collapsed arc does. None with too few points or degenerate triples."""
-    n = len(pts)
-    if n < 9:
-        return None
-    third = n // 3
-    best, best_med = None, np.inf
-    for i in np.unique(np.linspace(0, third - 1, min(third, LMEDS_START_CIRCLES)).astype(int)):
-        a, b, c = pts[i], pts[i + third], pts[i + 2 * third]
-        m = 2.0 * np.array([b - a, c - a])
-        if abs(np.linalg.det(m)) < 1e-12:
-            continue
-        centre = np.linalg.solve(m, np.array([b @ b - a @ a, c @ c - a @ a]))
-        radius = float(np.hypot(*(a - centre)))
-        med = float(np.median(np.abs(np.hypot(*(pts - centre).T) - radius)))
-        if med < best_med:
-            best, best_med = (centre, radius), med
-    return best
-
-
-def fit_reference_circle(points: np.ndarray, *, inward_k: float = INWARD_TRIM_SIGMAS, outward_k: float = 4.0,
-                         floor: float = 0.0, max_iterations: int = 30) -> ReferenceCircle:
-    """Robust reference circle of a head contour, trimming inward (depressed) points one-sidedly.
-
-    Parameters
-    ----------
-    points : ndarray, shape (N, 2)
-        Contour points (row, col) in mm (or pixels).
-    inward_k, outward_k : float
-        Points further inside than ``inward_k`` robust sigmas, or outside than ``outward_k``, are
-        dropped from the next fit.
-    floor : float
-        Lower bound of the robust sigma, in the points' unit (keeps the trimming from eating the
-        intact contour when the edge is extremely clean).
-    max_iterations : int
-        Bound on refits.
-
-    Returns
-    -------
-    ReferenceCircle
-
-    Raises
-    ------
-    MeasurementError
-        With fewer than 8 finite points.
-    """
-    pts = np.asarray(points, dtype=float)
-    finite = np.all(np.isfinite(pts), axis=1)
-    if finite.sum() < 8:
-        raise MeasurementError(f"a reference circle needs at least 8 contour points, got {int(finite.sum())}")
-    inl = finite.copy()
-    centre, radius = _geometric_fit(pts[inl])
-    start = _least_median_circle(pts[finite])
-    if start is not None:  # a start the depressed arc cannot pull: the circle most of the contour lies on
-        res = np.hypot(*(pts - start[0]).T) - start[1]
-        sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(res[finite]))), floor, 1e-9)
-        near = finite & (res > -inward_k * sigma) & (res < outward_k * sigma)
-        if near.sum() >= 8:
-            inl = near
-            centre, radius = _geometric_fit(pts[inl])
-    for _ in range(max_iterations):
-        res = np.hypot(*(pts - centre).T) - radius
-        sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(res[inl] - np.median(res[inl])))), floor, 1e-9)
-        new = finite & (res > -inward_k * sigma) & (res < outward_k * sigma)
-        if new.sum() < 8 or np.array_equal(new, inl):
-            break
-        inl = new
-        centre, radius = _geometric_fit(pts[inl])
-    res = np.hypot(*(pts[inl] - centre).T) - radius
-    return ReferenceCircle(center=centre, radius=float(radius), rms=float(np.sqrt(np.mean(res**2))), inliers=inl)
 
 
 @dataclass
@@ -249,6 +118,15 @@ class RadiographHeadMeasures:
     dome_traced : float
         Share (0..1) of the weight-bearing dome's arc where the outline is traced and measured; 0 when
         no arc of it can be read.
+    intact_rim_traced : float
+        Share (0..1) of the intact rim's arc (the articular outline outside the dome) inside the image traced.
+    rim_collapse_depth_px, rim_collapse_depth_mm : float or None
+        The dome's inward departure, held over ``MIN_DEPARTURE_ARC_DEG``, below the circle of the intact rim
+        (:mod:`onfh_imaging.measure.radiograph_dome`), which a flattened dome does not pull; None where that
+        circle is not known well enough over the dome or the dome is traced too little. Reported beside the
+        collapse depth, not staged.
+    dome_reference_sd_px, dome_reference_sd_mm : float or None
+        Radial SD of the intact rim's circle over the dome (the reference's uncertainty); None without one.
     """
 
     side: str
@@ -276,6 +154,11 @@ class RadiographHeadMeasures:
     outline_wander_px: float | None = None
     outline_wander_mm: float | None = None
     dome_traced: float = 1.0
+    intact_rim_traced: float = 1.0
+    rim_collapse_depth_px: float | None = None
+    rim_collapse_depth_mm: float | None = None
+    dome_reference_sd_px: float | None = None
+    dome_reference_sd_mm: float | None = None
 
     def head_dict(self) -> dict[str, Any]:
         """The contract's ``head`` object for a radiograph."""
@@ -306,6 +189,11 @@ class RadiographHeadMeasures:
             "outline_wander_mm": rnd(self.outline_wander_mm),
             "outline_wander_px": rnd(self.outline_wander_px, 2),
             "dome_traced": rnd(self.dome_traced),
+            "intact_rim_traced": rnd(self.intact_rim_traced),
+            "rim_collapse_depth_mm": rnd(self.rim_collapse_depth_mm),
+            "rim_collapse_depth_px": rnd(self.rim_collapse_depth_px, 2),
+            "dome_reference_sd_mm": rnd(self.dome_reference_sd_mm),
+            "dome_reference_sd_px": rnd(self.dome_reference_sd_px, 2),
         }
 
 
@@ -500,10 +388,7 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     mean_px = float(np.sqrt(sr * sc))
     # the trimming's sigma never drops below a fifth of a pixel: sub-pixel edges are not sharper than that
     circle = fit_reference_circle(pts, floor=0.2 * mean_px)
-    smooth = _outline_deviation(contour, pts, use, articular, circle, mean_px)
-    if np.all(np.isnan(smooth)):
-        raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
-    read = _read_departures(contour, smooth, superior_deg)
+    read = _read_outline(contour, pts, use, articular, circle, superior_deg, mean_px)
     warnings: list[str] = []
     jsw = _joint_space_width(contour, sr, sc)
     if jsw is None:
@@ -513,6 +398,27 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
         warnings.append(f"double contour inside the head's outline over {double[1]:.0f} deg (a subchondral fracture "
                         "or depressed subchondral plate): staged at least IIIA")
     return _measures(contour, circle, use, articular, read, jsw, double, warnings, pixel_size_mm)
+
+
+def _read_outline(contour: HeadContour2D, pts: np.ndarray, use: np.ndarray, articular: np.ndarray,
+                  circle: ReferenceCircle, superior_deg: float, mean_px: float) -> dict:
+    """:func:`~onfh_imaging.measure.radiograph_dome.read_departures` on the outline: collapse and the Mose deviation
+    from the whole outline's circle, the dome's departure from the intact rim's (``reference``, a
+    :class:`~onfh_imaging.measure.radiograph_dome.DomeReference`), the deepest point's image angle and
+    outline position (row, col px; None without depth)."""
+    smooth = _outline_deviation(contour, pts, use, articular, circle, mean_px)
+    if np.all(np.isnan(smooth)):
+        raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
+    ref = dome_reference(contour.angles_deg, pts, use, articular, superior_deg, circle, visible=contour.in_image(),
+                         floor=0.2 * mean_px)
+    dome = _outline_deviation(contour, pts, use, articular, ref.circle, mean_px) if ref.readable else None
+    read = read_departures(contour.angles_deg, smooth, dome, superior_deg)
+    read.update(reference=ref, angle=None, location=None)
+    if read["ray"] is not None:
+        read["angle"] = float(contour.angles_deg[read["ray"]])
+        p = contour.points_px()[read["ray"]]
+        read["location"] = (float(p[0]), float(p[1]))
+    return read
 
 
 def _measures(contour: HeadContour2D, circle: ReferenceCircle, use: np.ndarray, articular: np.ndarray, read: dict,
@@ -525,6 +431,7 @@ def _measures(contour: HeadContour2D, circle: ReferenceCircle, use: np.ndarray, 
     radius_px = circle.radius / mean_px
     to_mm = (lambda v: v) if pixel_size_mm is not None else (lambda v: None)
     to_px = (lambda v: v / mean_px) if pixel_size_mm is not None else (lambda v: v)
+    ref: DomeReference = read["reference"]
     quality = outline_quality(
         articular_traced=float(use.sum() / max((articular & contour.in_image()).sum(), 1)),
         fit_rms_px=circle.rms / mean_px, radius_px=float(radius_px), inlier_fraction=float(circle.inliers.mean()),
@@ -545,7 +452,10 @@ def _measures(contour: HeadContour2D, circle: ReferenceCircle, use: np.ndarray, 
         double_contour_arc_deg=arc, double_contour_max_depth_px=px(dc_depth),
         double_contour_max_depth_mm=mm(dc_depth), warnings=warnings,
         quality=quality, outline_wander_px=px(wander), outline_wander_mm=mm(wander),
-        dome_traced=read["dome_traced"],
+        dome_traced=read["dome_traced"], intact_rim_traced=ref.rim_traced,
+        rim_collapse_depth_px=px(read["rim_depth"]), rim_collapse_depth_mm=mm(read["rim_depth"]),
+        dome_reference_sd_px=px(ref.dome_sd) if np.isfinite(ref.dome_sd) else None,
+        dome_reference_sd_mm=mm(ref.dome_sd) if np.isfinite(ref.dome_sd) else None,
     )
 
 
@@ -570,33 +480,6 @@ def _outline_deviation(contour: HeadContour2D, pts: np.ndarray, use: np.ndarray,
     smooth[neck_junction_tails(angles, smooth, articular, contour.neck_angle_deg,
                                INWARD_TRIM_SIGMAS * max(circle.rms, 0.2 * mean_px))] = np.nan
     return smooth
-
-
-def _read_departures(contour: HeadContour2D, smooth: np.ndarray, superior_deg: float) -> dict:
-    """Collapse over the weight-bearing dome and the Mose deviation over the articular arc, each sustained over
-    ``MIN_DEPARTURE_ARC_DEG`` of traced outline (:mod:`onfh_imaging.measure.radiograph_outline`), from
-    :func:`_outline_deviation`; with the deepest point's image angle (deg) and outline position (row, col px),
-    None without depth, the share of the dome traced (0 when no arc of it can be read) and the outline's wander
-    over the articular arc (its uncertainty), in the unit of ``smooth``. The depth is None when the dome is
-    traced over less than ``MIN_DOME_TRACED``, the Mose deviation when no arc of the articular arc is read."""
-    angles = contour.angles_deg
-    dome = arc_mask(angles, superior_deg, DOME_HALF_ARC_DEG)
-    seen = arc_mask(angles, superior_deg, MOSE_HALF_ARC_DEG)
-    depth, ray = sustained_departure(angles, smooth, dome)
-    inward, _ = sustained_departure(angles, smooth, seen)
-    outward, _ = sustained_departure(angles, smooth, seen, inward=False)
-    dome_traced = traced_share(smooth, dome) if np.isfinite(depth) else 0.0
-    angle, location = None, None
-    if dome_traced < MIN_DOME_TRACED:  # a collapse could lie in the untraced part: not read
-        depth, ray = float("nan"), None
-    if ray is not None:
-        angle = float(angles[ray])
-        p = contour.points_px()[ray]
-        location = (float(p[0]), float(p[1]))
-    mose = np.nanmax([inward, outward]) if np.isfinite([inward, outward]).any() else None
-    return {"depth": None if not np.isfinite(depth) else float(depth), "max_dev": mose,
-            "angle": angle, "location": location, "dome_traced": dome_traced,
-            "wander": None if not np.isfinite(wander := outline_wander(smooth, seen)) else wander}
 
 
 def _inner_double_contour(contour: HeadContour2D, articular: np.ndarray, scale: tuple[float, float]
