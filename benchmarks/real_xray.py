@@ -6,7 +6,9 @@ root; see its README: 131 crops around one hip, 511 x 511, side and class in the
 normal, 1 and 2 the source's two grades of osteonecrosis). There is no outline truth; the figures are
 the detection rate, the side against the file name, the radius distribution, and how Mose deviation
 and collapse depth differ between the classes (in pixels and relative to the head's radius; medians and
-quartiles over every head reported and over the heads whose weight-bearing dome is traced enough to read).
+quartiles over every head reported, over the heads whose weight-bearing dome is traced enough to read, and
+over those whose dome's departure from the circle of the intact rim outside it is read,
+:mod:`onfh_imaging.measure.radiograph_dome`).
 
 It writes ``benchmarks/results/real_xray_mosaic.png`` (every crop, its local contrast equalised for viewing,
 with its reference circle in yellow,
@@ -85,6 +87,8 @@ def _row(path: Path, side: str, cls: int, result: dict, seconds: float) -> dict:
                center_px=head["center_px"], mose_px=head["max_deviation_px"], collapse_px=head["collapse_depth_px"],
                mose_rel=_ratio(head["max_deviation_px"], r), collapse_rel=_ratio(head["collapse_depth_px"], r),
                wander_px=head["outline_wander_px"], dome_traced=head["dome_traced"],
+               rim_traced=head["intact_rim_traced"], reference_sd_px=head["dome_reference_sd_px"],
+               rim_collapse_px=head["rim_collapse_depth_px"], rim_collapse_rel=_ratio(head["rim_collapse_depth_px"], r),
                collapse_angle=head["collapse_angle_deg"], collapse_location=head["collapse_location_px"],
                double_contour=head["double_contour"], stage=hip["staging"]["arco_2019"],
                needs_review=hip["quality"]["needs_review"], quality=hip["quality"]["score"],
@@ -175,6 +179,19 @@ def _class_table(sel_rows: list[dict], rows: list[dict], title: str) -> None:
               f"{sum(r['outline_ok'] for r in sel):10d} {iii:10d}")
 
 
+def _rim_table(sel_rows: list[dict], rows: list[dict]) -> None:
+    """Per class: the dome's departure below the intact rim's circle beside the collapse depth on the same heads."""
+    print("\nheads whose dome's departure from the intact rim's circle is read (dome traced, the rim's circle known)")
+    print("class  n  heads  rim collapse px        collapse px            rim collapse/r %       collapse/r %")
+    for cls in (0, 1, 2):
+        sel = [r for r in sel_rows if r["class"] == cls]
+        if sel:
+            print(f"{cls:5d} {sum(r['class'] == cls for r in rows):3d} {len(sel):5d}  "
+                  f"{_quartiles([r['rim_collapse_px'] for r in sel]):22} {_quartiles([r['collapse_px'] for r in sel]):22} "
+                  f"{_quartiles([r['rim_collapse_rel'] for r in sel], 100):22} "
+                  f"{_quartiles([r['collapse_rel'] for r in sel], 100):22}")
+
+
 def summarise(rows: list[dict]) -> None:
     found = [r for r in rows if r["found"]]
     n = len(rows)
@@ -190,6 +207,7 @@ def summarise(rows: list[dict]) -> None:
     _class_table(found, rows, "every head reported")
     _class_table([r for r in found if r["dome_traced"] >= MIN_DOME_TRACED], rows,
                  f"heads whose weight-bearing dome is traced over >= {100 * MIN_DOME_TRACED:.0f} % of its arc")
+    _rim_table([r for r in found if r["rim_collapse_px"] is not None], rows)
     reasons: dict[str, int] = {}
     for r in found:
         for why in r["reasons"]:
