@@ -13,7 +13,9 @@ is found in three steps:
 2. **Trace** (:mod:`onfh_imaging.segment.xray_outline`): from each candidate circle, the rim is the
    closed, smooth path of strongest outward falls in an annulus around it (so that it follows the
    cortex through texture and is not pulled onto the acetabular roof or the teardrop); the circle is
-   re-fitted to the traced rim and the rim traced again.
+   re-fitted to the traced rim and the rim traced again. A ray's rim counts as seen where its edge is strong on
+   its own, or where the edge's fall pooled along the path around it stands out from what the same tracer
+   finds inside the head (:mod:`onfh_imaging.segment.xray_rim`): a faint but continuous cortex is traced.
 3. **Verify**: a head's rim is traced over at least half of its outline inside the image, its widest
    gap is the neck (plus overlap and the image edge), and one circle explains it; the best supported
    candidate is the head (two on a pelvis: a pair of similar radius, at the same height, across the
