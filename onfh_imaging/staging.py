@@ -250,7 +250,9 @@ def stage_radiograph_head(m: RadiographHeadMeasures) -> dict[str, Any]:
     """Suggested ARCO 2019 stage of one hip from its radiograph measures.
 
     The outline's collapse, double contour (read as a subchondral fracture) and joint space (narrowing:
-    stage IV) count only when the outline passed its checks (``m.quality.collapse_trusted``).
+    stage IV) count only when the outline passed its checks (``m.quality.collapse_trusted``). Narrowing
+    makes stage IV only on a head this view shows collapsed or fractured: ARCO IV is the osteoarthritis of
+    a necrotic head, and narrowing alone has other causes (the visit's verdict reads the MR lesion too).
 
     Parameters
     ----------
@@ -268,8 +270,13 @@ def stage_radiograph_head(m: RadiographHeadMeasures) -> dict[str, Any]:
     narrowed = (trusted and m.joint_space_width_mm is not None
                 and m.joint_space_width_mm <= JOINT_SPACE_NARROWING_MM)
     findings = {"subchondral fracture"} if m.double_contour and trusted else set()
-    stage, basis = arco_2019(m.collapse_depth_mm, None, radiograph_findings=findings, oa_signs=narrowed,
-                             collapse_trusted=trusted)
+    stage, basis = arco_2019(m.collapse_depth_mm, None, radiograph_findings=findings, collapse_trusted=trusted)
+    if narrowed and stage in ("IIIA", "IIIB"):  # stage IV: the osteoarthritis of a necrotic head
+        stage, basis = arco_2019(m.collapse_depth_mm, None, oa_signs=True)
+    elif narrowed:
+        basis = ("this view shows no collapse or fracture line, so the narrowing is not staged IV (the "
+                 "osteoarthritis of a necrotic head): the visit's verdict reads the MR lesion and the lesion "
+                 f"finding; {basis}")
     if not trusted:
         basis = f"the head's outline failed its checks ({'; '.join(m.quality.reasons)}): no stage III; {basis}"
     if m.double_contour and stage == "IIIA" and basis.startswith("subchondral fracture"):

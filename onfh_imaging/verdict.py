@@ -10,7 +10,9 @@ ARCO 2019 is defined across modalities (Yoon BH et al., J Arthroplasty 2020;35:9
 Each series is measured and staged alone (:mod:`onfh_imaging.staging`). A visit's verdict reads all of
 them for one hip, as a radiologist reads the MR and the AP and frog-leg views side by side:
 
-* **IV** when a radiograph shows the joint space narrowed (``staging.JOINT_SPACE_NARROWING_MM``);
+* **IV** when a radiograph shows the joint space narrowed (``staging.JOINT_SPACE_NARROWING_MM``) in a head
+  the visit shows is necrotic (a lesion on MRI or a radiograph, or confirmed collapse); narrowing without
+  that is osteoarthritis, which has other causes, and is said in the basis, not staged;
 * **III** when trusted collapse evidence exists: a depression of the articular surface at or above its
   series' detection limit, or a subchondral fracture line (double contour) on a radiograph. A series whose
   hip needs review cannot decide stage III alone: another series must show collapse too. Evidence whose
@@ -494,6 +496,24 @@ def _stage_iv(radiographs: Sequence[SeriesHip]) -> tuple[str | None, str, list[s
     return "IV", basis, [n.label] + [s.label for s in others], []
 
 
+def _missing_modalities(mr: Sequence[SeriesHip], radiographs: Sequence[SeriesHip]) -> list[str]:
+    """What the visit cannot tell for want of a modality: stage IV without a radiograph, the lesion
+    without MRI."""
+    missing = [] if radiographs else [f"IV (joint-space narrowing): {NO_RADIOGRAPH}; MRI does not measure it"]
+    return missing + ([] if mr else ["necrotic lesion: no MR series at this visit (ARCO I shows on MRI only)"])
+
+
+def _osteoarthritis_only(stage: str | None, basis: str, series: Sequence[SeriesHip],
+                         collapse_deciders: Sequence[SeriesHip]) -> str | None:
+    """The basis of a stage IV the visit does not show on a necrotic head (no lesion on MRI or a radiograph,
+    no confirmed collapse), said as osteoarthritis without an ARCO stage; None otherwise. ARCO stage IV is
+    the osteoarthritis of a necrotic head; joint-space narrowing alone has other causes."""
+    necrotic = bool(collapse_deciders) or any(s.lesion_present is True or s.lesion_finding is True for s in series)
+    if stage != "IV" or necrotic:
+        return None
+    return f"{basis} without osteonecrosis shown at this visit: not an ARCO stage"
+
+
 def _notes(stage: str | None, depth: SeriesHip | None) -> list[str]:
     """Caveats of the stage itself: a depth within its uncertainty of the IIIA/IIIB limit."""
     if stage not in ("IIIA", "IIIB") or depth is None or not depth.collapsed or \
@@ -527,15 +547,14 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
     mr = [s for s in series if not s.radiograph]
     radiographs = [s for s in series if s.radiograph]
     reasons = [f"{s.label}: {r}" for s in series if s.needs_review for r in (s.reasons or ("needs review",))]
-    not_assessed: list[str] = []
-    if not radiographs:
-        not_assessed.append(f"IV (joint-space narrowing): {NO_RADIOGRAPH}; MRI does not measure it")
-    if not mr:
-        not_assessed.append("necrotic lesion: no MR series at this visit (ARCO I shows on MRI only)")
+    not_assessed = _missing_modalities(mr, radiographs)
     best = depth = _best_depth(series)
     deciders, collapse_reasons = _collapse_decision(series, best)
     stage, basis, decided, iv_reasons = _stage_iv(radiographs)
     reasons += collapse_reasons + iv_reasons
+    osteoarthritis_only = _osteoarthritis_only(stage, basis, series, deciders)
+    if osteoarthritis_only is not None:
+        stage, basis, decided = None, "", []
     if deciders:
         chosen = depth if depth is not None and depth.collapsed and depth in deciders else None
         if chosen is None and any(s.collapsed for s in deciders):
@@ -550,6 +569,8 @@ def hip_verdict(series: Sequence[SeriesHip], *, side: str, patient_id: str | Non
     if stage is None:
         stage, basis, decided, cannot, finding_disagreements = stage_without_collapse(series)
         not_assessed = cannot + not_assessed
+        if osteoarthritis_only is not None:
+            basis = f"{basis}; {osteoarthritis_only}"
     else:
         finding_disagreements = []
     disagreements, conflict_reasons = conflicts(series, depth, best, stage)

@@ -120,7 +120,7 @@ def stage_without_collapse(series: Sequence[SeriesHip]) -> Decision:
         return None, f"not staged: the lesion was not assessed on {mr[0].label} and no series shows collapse", [], [], []
     if radiographs:
         seen = "".join(f"; {s.finding_text()}" for s in found)
-        return None, ("not staged: no collapse, fracture line or joint-space narrowing on " + ", ".join(
+        return None, ("not staged: no collapse or fracture line on " + ", ".join(
             s.label for s in radiographs) + seen + "; stages I and II need MRI (the necrotic lesion)"), [], [], []
     return None, "not staged: no series measured this hip", [], [], []
 

@@ -81,6 +81,18 @@ def test_joint_space_narrowing_on_a_radiograph_is_stage_iv():
     assert "joint space narrowed to 1.2 mm" in v["basis"]
 
 
+def test_joint_space_narrowing_without_osteonecrosis_is_not_stage_iv():
+    """ARCO IV is the osteoarthritis of a necrotic head: narrowing on an intact head is said, not staged."""
+    no_lesion = _one(_mr(0.1, lesion_ml=0.0), _xr("AP", 0.1, jsw=1.3))
+    assert no_lesion["arco_2019"] == "none"
+    assert "joint space narrowed to 1.3 mm" in no_lesion["basis"] and "not an ARCO stage" in no_lesion["basis"]
+    radiographs_only = _one(_xr("AP", 0.1, jsw=1.3), _xr("lateral", 0.2, jsw=1.5))
+    assert radiographs_only["arco_2019"] is None and radiographs_only["basis"].startswith("not staged")
+    assert "osteoarthritis" in radiographs_only["basis"]
+    found_on_radiograph = _one(_xr("AP", 0.1, jsw=1.3, finding=FOUND_WEAK), _xr("lateral", 0.2, jsw=1.5))
+    assert found_on_radiograph["arco_2019"] == "IV"
+
+
 def test_radiograph_only_visit_with_collapse_uses_the_deepest_silhouette():
     v = _one(_xr("AP", 0.6), _xr("lateral", 1.4))
     assert v["arco_2019"] == "IIIA"

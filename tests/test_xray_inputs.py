@@ -145,6 +145,27 @@ def test_no_stage_iii_when_the_outline_fails_its_checks():
     assert not str(staging["arco_2019"]).startswith("III") and "failed its checks" in staging["arco_basis"]
 
 
+def test_joint_space_narrowing_is_stage_iv_only_on_a_collapsed_head():
+    """A narrowed joint space stages IV on a view showing collapse; on an intact head it is not staged IV
+    (osteoarthritis has other causes than osteonecrosis) and the basis says why."""
+    from dataclasses import replace
+
+    from onfh_imaging.measure.radiograph import measure_head_contour
+    from onfh_imaging.staging import stage_radiograph_head
+
+    stages = {}
+    for name, hip in (("intact", {}), ("collapsed", {"collapse": Collapse(3.0, (-0.45, 0.0, 0.89))})):
+        model = PelvisModel.standard("right", right=hip)
+        pixels, truth = render_radiograph(model, side="right", view="AP", detector_shape=(640, 640),
+                                          detector_pixel_mm=0.2, magnification=1.2, seed=3)
+        size = truth["pixel_size_mm"]
+        m = measure_head_contour(find_femoral_heads_2d(Radiograph(pixels, (size, size)))[0], (size, size))
+        assert m.quality.collapse_trusted
+        stages[name] = stage_radiograph_head(replace(m, joint_space_width_mm=1.2))
+    assert stages["collapsed"]["arco_2019"] == "IV"
+    assert stages["intact"]["arco_2019"] != "IV" and "not staged IV" in stages["intact"]["arco_basis"]
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="the real radiographs in ../shared are not present")
 def test_real_crops_heads_found_without_prosthesis():
     """A fixed subset of the real crops: a head on each, radius plausible, no prosthesis, no stage III."""
