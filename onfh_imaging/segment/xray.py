@@ -64,7 +64,6 @@ from onfh_imaging.segment.xray_anatomy import (
     under_its_roof,
 )
 from onfh_imaging.segment.xray_rim import null_falls, path_edges, pooled_rim
-from onfh_imaging.segment.xray_rim import radial_derivative as _radial_derivative
 from onfh_imaging.segment.xray_search import (
     MIN_ARC_IN_IMAGE,
     ROOF_TO_HEAD,

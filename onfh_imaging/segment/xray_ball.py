@@ -20,10 +20,10 @@ from onfh_imaging.segment.xray import (
     _fit_circle,
     _nominal_pixel_mm,
     _normalised,
-    _radial_derivative,
     _radial_profiles,
     _subpixel_extremum,
 )
+from onfh_imaging.segment.xray_rim import radial_derivative
 from onfh_imaging.segment.xray_search import _reduce
 
 
@@ -135,7 +135,7 @@ def find_calibration_ball(rx: Radiograph, diameter_mm: float = 25.0,
         e = None
         for _ in range(2):
             radii_p, prof = _radial_profiles(img, centre, angles, 0.6 * r_px, 1.3 * r_px, 0.25)
-            deriv, noise = _radial_derivative(prof, 0.25, 1.0)
+            deriv, noise = radial_derivative(prof, 0.25, 1.0)
             k = np.argmin(deriv, axis=1)
             edge_r = radii_p[0] + 0.25 * _subpixel_extremum(-deriv, k) + SPHERE_EDGE_SHIFT * 1.0
             strong = -deriv[np.arange(len(k)), k] / noise > 6.0
