@@ -184,4 +184,25 @@ def radial_sd(points: np.ndarray, circle: ReferenceCircle, directions_deg: np.nd
     return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", g, cov, g), 0.0))
 
 
-__all__ = ["INWARD_TRIM_SIGMAS", "LMEDS_START_CIRCLES", "ReferenceCircle", "fit_reference_circle", "radial_sd"]
+def circle_disagreement(centre_a, radius_a: float, centre_b, radius_b: float) -> float:
+    """How far two estimates of one head's circle lie apart, relative to the second's radius.
+
+    Parameters
+    ----------
+    centre_a, centre_b : (float, float)
+        The circles' centres (row, col), in one unit (mm or pixels).
+    radius_a, radius_b : float
+        Their radii, same unit.
+
+    Returns
+    -------
+    float
+        The larger of the radii's and the centres' differences over ``radius_b``.
+    """
+    offset = float(np.hypot(centre_a[0] - centre_b[0], centre_a[1] - centre_b[1]))
+    apart = max(abs(radius_a - radius_b), offset)
+    return apart / max(radius_b, 1e-9)
+
+
+__all__ = ["INWARD_TRIM_SIGMAS", "LMEDS_START_CIRCLES", "ReferenceCircle", "circle_disagreement",
+           "fit_reference_circle", "radial_sd"]

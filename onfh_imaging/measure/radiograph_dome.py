@@ -32,7 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from onfh_imaging.measure.radiograph_circle import ReferenceCircle, fit_reference_circle, radial_sd
+from onfh_imaging.measure.deviation import COLLAPSE_DETECTION_MM
+from onfh_imaging.measure.radiograph_circle import (
+    ReferenceCircle,
+    circle_disagreement,
+    fit_reference_circle,
+    radial_sd,
+)
 from onfh_imaging.measure.radiograph_outline import (
     DOME_HALF_ARC_DEG,
     MOSE_HALF_ARC_DEG,
@@ -41,8 +47,11 @@ from onfh_imaging.measure.radiograph_outline import (
     sustained_departure,
     traced_share,
 )
-from onfh_imaging.measure.deviation import COLLAPSE_DETECTION_MM
-from onfh_imaging.measure.radiograph_quality import MAX_ESTIMATE_DISAGREEMENT, MIN_ARTICULAR_TRACED, MIN_DOME_TRACED
+from onfh_imaging.measure.radiograph_quality import (
+    MAX_ESTIMATE_DISAGREEMENT,
+    MIN_ARTICULAR_TRACED,
+    MIN_DOME_TRACED,
+)
 from onfh_imaging.segment.xray import TYPICAL_HEAD_RADIUS_MM
 
 MIN_RIM_TRACED = MIN_ARTICULAR_TRACED
@@ -153,7 +162,7 @@ def dome_reference(angles_deg: np.ndarray, points: np.ndarray, use: np.ndarray, 
     # which points are the head's outline (not an edge beyond it) the whole outline's fit decides: the rim's
     # circle is extrapolated over the dome, and an intact dome a little outside it is still the head
     circle = ReferenceCircle(center=fit.center, radius=fit.radius, rms=fit.rms, inliers=whole.inliers)
-    apart = max(abs(fit.radius - whole.radius), float(np.hypot(*(fit.center - whole.center)))) / whole.radius
+    apart = circle_disagreement(fit.center, fit.radius, whole.center, whole.radius)
     readable = (share >= MIN_RIM_TRACED and dome_sd <= MAX_DOME_REFERENCE_SD * fit.radius
                 and apart <= MAX_ESTIMATE_DISAGREEMENT)
     return DomeReference(circle, share, dome_sd, apart, bool(readable))

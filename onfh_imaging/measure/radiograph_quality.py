@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from onfh_imaging.measure.radiograph_circle import circle_disagreement
 from onfh_imaging.quality import Quality, QualityCheck, combine
 
 MIN_ARTICULAR_TRACED = 0.6
@@ -94,9 +95,7 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
         when the head was placed by hand or the scale was assumed, combined.
     """
     rel_rms = fit_rms_px / max(radius_px, 1e-9)
-    disagreement = max(abs(search_radius_px - radius_px),
-                       float(np.hypot(search_center_px[0] - fit_center_px[0],
-                                      search_center_px[1] - fit_center_px[1]))) / max(radius_px, 1e-9)
+    disagreement = circle_disagreement(search_center_px, search_radius_px, fit_center_px, radius_px)
     checks = [
         QualityCheck("articular_rim_traced", articular_traced >= MIN_ARTICULAR_TRACED,
                      _support(articular_traced, MIN_ARTICULAR_TRACED + 0.2, 0.3),
