@@ -162,8 +162,11 @@ def _finding_line(block: Mapping[str, Any] | None) -> str | None:
         return f"inside the head: not read ({block.get('reason') or 'no reason given'})"
     if not block.get("finding"):
         return "inside the head: no sclerotic margin or lucency" + (f" ({block['reason']})" if block.get("reason") else "")
+    test = block.get("mri_margin") or {}
     size = [f"{block['band_length_mm']:.0f} mm long" if block.get("band_length_mm") else None,
-            f"{block['lucent_area_mm2']:.0f} mm2" if block.get("lucent_area_mm2") else None]
+            f"{block['lucent_area_mm2']:.0f} mm2" if block.get("lucent_area_mm2") else None,
+            f"{test['z']:.1f} SD above the same curve elsewhere in the head, along the lesion's outline on "
+            f"{test.get('mr_series')}" if test.get("found") else None]
     return (f"inside the head: {block.get('kind')} (contrast {float(block.get('contrast_sd') or 0):.1f} SD of the "
             f"head's texture" + "".join(f", {p}" for p in size if p) + ")")
 

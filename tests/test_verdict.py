@@ -403,3 +403,16 @@ def test_text_says_why_a_radiograph_collapse_was_not_read_and_keeps_its_mose_dev
     text = _text([ap])
     assert "collapse not read (the weight-bearing dome traced over 42 % of its arc)" in text
     assert "(Mose) 0.40 mm" in text and "outward" not in text and "None" not in text
+
+
+def test_a_margin_found_at_the_mri_lesion_outline_makes_stage_ii_and_the_basis_says_where():
+    test = {"tested": True, "found": True, "contrast_sd": 0.96, "z": 5.3, "z_limit": 2.58, "null_median_sd": -1.0,
+            "null_max_sd": -0.1, "scale_mm": 0.9, "mr_series": "MR COR T1"}
+    at_margin = RadiographicLesion(found=True, kind="sclerotic margin at the MRI lesion's margin", contrast=0.96,
+                                   resolved=True, mri_margin=test).to_dict()
+    v = _one(_mr(0.2), _xr("AP", 0.1, finding=at_margin), _xr("lateral", 0.15, finding=ABSENT))
+    assert v["arco_2019"] == "II" and "DX HIP AP" in v["decided_by"]
+    assert "at the MRI lesion's margin on DX HIP AP" in v["basis"] and "5.3 SD above" in v["basis"]
+    assert any("DX HIP lateral" in d for d in v["disagreements"])
+    not_found = RadiographicLesion(found=False, resolved=True, mri_margin={**test, "found": False, "z": 1.1}).to_dict()
+    assert _one(_mr(0.2), _xr("AP", 0.1, finding=not_found), _xr("lateral", 0.15, finding=ABSENT))["arco_2019"] == "I"

@@ -171,6 +171,10 @@ class RadiographicLesion:
         The head's interior could be read (the finding is trustworthy either way).
     reason : str or None
         Why not resolved; or, when resolved, a caveat (the scale assumed).
+    mri_margin : dict or None
+        The test along the outline of the lesion the MRI of the same visit shows
+        (:mod:`onfh_imaging.measure.radiograph_prior`): ``tested``, and its figures or why not; None when
+        no such test was made.
     """
 
     found: bool | None
@@ -180,6 +184,7 @@ class RadiographicLesion:
     lucent_area_mm2: float = 0.0
     resolved: bool = False
     reason: str | None = None
+    mri_margin: dict[str, Any] | None = None
 
     def describe(self, series: str) -> str:
         """The finding in words on ``series``, with its contrast.
@@ -196,6 +201,10 @@ class RadiographicLesion:
             of the head's texture.
         """
         contrast = "" if self.contrast is None else f", contrast {self.contrast:.1f} SD of the head's texture"
+        test = self.mri_margin or {}
+        if self.found and test.get("found"):
+            contrast += (f", {test['z']:.1f} SD above the same curve turned elsewhere in the head "
+                         f"(limit {test['z_limit']:.1f}), outline from {test.get('mr_series')}")
         return f"{self.kind or 'no radiographic finding'} on {series}{contrast}"
 
     @classmethod
@@ -221,7 +230,8 @@ class RadiographicLesion:
                    contrast=None if contrast is None else float(contrast),
                    band_length_mm=float(block.get("band_length_mm") or 0.0),
                    lucent_area_mm2=float(block.get("lucent_area_mm2") or 0.0), resolved=resolved,
-                   reason=block.get("reason") or (None if resolved else "not read"))
+                   reason=block.get("reason") or (None if resolved else "not read"),
+                   mri_margin=block.get("mri_margin") if isinstance(block.get("mri_margin"), dict) else None)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``radiographic_lesion`` block of a radiograph hip's JSON."""
@@ -229,7 +239,7 @@ class RadiographicLesion:
                 "contrast_sd": None if self.contrast is None else round(float(self.contrast), 2),
                 "band_length_mm": round(float(self.band_length_mm), 1),
                 "lucent_area_mm2": round(float(self.lucent_area_mm2), 1),
-                "resolved": self.resolved, "reason": self.reason}
+                "resolved": self.resolved, "reason": self.reason, "mri_margin": self.mri_margin}
 
 
 def _not_resolved(reason: str) -> RadiographicLesion:
