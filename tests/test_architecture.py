@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"measure"},
     {"staging"},
     {"verdict", "verdict_early", "verdict_conflicts"},
-    {"pipeline", "evaluation"},
+    {"pipeline", "evaluation", "visit_priors"},
     {"export", "textreport", "reads", "reading", "_reading_jobs", "_reading_masks", "_reading_surface",
      "reading_worker", "batch"},
     {"cli", "__main__"},
@@ -140,7 +140,7 @@ NUMPYDOC_MODULES = (
     "segment/rays.py", "segment/mri.py", "segment/acetabulum.py", "segment/xray_search.py",
     "segment/xray_outline.py", "segment/xray_sides.py", "segment/xray_ball.py", "segment/xray_anatomy.py",
     "segment/xray.py", "segment/xray_silhouette.py", "segment/xray_rim.py", "segment/layers.py",
-    "measure", "verdict.py", "verdict_early.py", "verdict_conflicts.py",
+    "measure", "verdict.py", "verdict_early.py", "verdict_conflicts.py", "visit_priors.py",
     "phantom", "__init__.py", "__main__.py", "segment/__init__.py",
     "reading.py", "_reading_jobs.py", "_reading_masks.py", "_reading_surface.py", "plugins/onfh_napari",
 )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from onfh_imaging.geometry import Radiograph, Volume
+from onfh_imaging.measure.radiograph_lesion import RadiographicLesion
 from onfh_imaging.measure.radiograph_prior import (
     LesionOutline,
     lesion_outline_ap,
     margin_at_lesion_outline,
     z_limit,
 )
+from onfh_imaging.visit_priors import AT_MRI_MARGIN, with_mri_lesion_outlines
 
 PIXEL_MM = 0.15
 RADIUS_MM = 24.0
@@ -102,6 +106,41 @@ def test_the_patient_orientation_places_the_outline_and_its_absence_withholds_th
     assert not margin_at_lesion_outline(_radiograph(shifted, ("R", "F")), *args).found  # mirrored: 12 mm off
     reason = margin_at_lesion_outline(_radiograph(shifted, None), *args)
     assert isinstance(reason, str) and "orientation" in reason
+
+
+def _visit(mr_lesion: bool, band_contrast: float):
+    """An MR result and an AP radiograph result of one visit, as measure_path returns them."""
+    ident = {"patient_id": "P1", "study_date": "20260101", "series_instance_uid": "1.2", "modality": "MR",
+             "series_description": "COR T1"}
+    mask = _lesion_volume() if mr_lesion else Volume(np.zeros((4, 8, 8), np.uint8), (0.5, 0.5, 3.0))
+    seg = SimpleNamespace(lesion_mask=mask, head_center_lps=np.zeros(3), head_radius_mm=RADIUS_MM)
+    mr = SimpleNamespace(radiograph_report=None, radiograph=None, to_json=lambda: {"input": ident, "hips": []},
+                         hips=[SimpleNamespace(side="right", segmentation=seg)])
+    absent = RadiographicLesion(found=False, resolved=True).to_dict()
+    report = {"input": {**ident, "series_instance_uid": "1.3", "modality": "DX", "series_description": "HIP AP",
+                        "view": "AP", "pixel_size_mm": [PIXEL_MM, PIXEL_MM], "pixel_size_source": "PixelSpacing"},
+              "hips": [{"side": "right", "head": {"center_px": list(CENTRE), "radius_px": RADIUS_MM / PIXEL_MM},
+                        "radiographic_lesion": absent}]}
+    rx = SimpleNamespace(radiograph=_radiograph(_head_image(band_contrast=band_contrast)), radiograph_report=report,
+                         hips=[], to_json=lambda: report)
+    return [mr, rx]
+
+
+def test_a_visit_with_an_mri_lesion_finds_the_margin_at_its_outline_on_the_ap_view():
+    results = with_mri_lesion_outlines(_visit(True, 0.03))
+    block = results[1].radiograph_report["hips"][0]["radiographic_lesion"]
+    finding = RadiographicLesion.from_dict(block)
+    assert finding.found is True and finding.kind == AT_MRI_MARGIN and block["mri_margin"]["tested"]
+    assert "MRI lesion's margin" in finding.describe("HIP AP") and "COR T1" in finding.describe("HIP AP")
+
+
+def test_a_visit_whose_mri_shows_no_lesion_tests_nothing():
+    results = with_mri_lesion_outlines(_visit(False, 0.03))
+    block = results[1].radiograph_report["hips"][0]["radiographic_lesion"]
+    assert block["finding"] is False and block["mri_margin"] is None
+    results = with_mri_lesion_outlines(_visit(True, 0.0))  # a lesion on MRI, none on the radiograph
+    block = results[1].radiograph_report["hips"][0]["radiographic_lesion"]
+    assert block["finding"] is False and block["mri_margin"]["tested"] and not block["mri_margin"]["found"]
 
 
 # --- the second phantom family's AP view, with its exact lesion as the MRI's mask ---------------------------
