@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from onfh_imaging.segment.anatomy import FEMORAL_CARTILAGE_MAX_MM
-
 __all__ = ["ray_blur_cdf"]
 
 #: Share of the required plate -> cartilage contrast that the fitted profile must show (a blurred layer
@@ -161,20 +159,16 @@ def _learn_layers(prof: np.ndarray, radii: np.ndarray, radius: float, cdf: tuple
     """Plate and cartilage thickness (mm) that explain the sharpest rays best.
 
     Every candidate pair is scored by the median relative residual over the same window about the
-    surface, coarse (0.5 mm) then fine (0.25 mm). The cartilage is the femur's own, never thicker than
-    :data:`~onfh_imaging.segment.anatomy.FEMORAL_CARTILAGE_MAX_MM`: a thicker "cartilage" is the whole joint
-    (femoral cartilage, fluid and acetabular cartilage, at similar T1 levels) read as one layer, whose
-    outer edge over a depression stays with the acetabulum while the femur's layers sink.
+    surface, coarse (0.5 mm) then fine (0.25 mm).
     """
     def score(plate: float, cart: float) -> float:
         fit = _fit_layers(prof, radii, radius, cdf, plate, cart, min_contrast, dark_limit, bright_limit,
                           search_mm=(-2.0, 2.0), sub=2, window_mm=(-4.0, 3.5))
         return float(np.median(fit.cost))
 
-    cart_max = FEMORAL_CARTILAGE_MAX_MM + 1e-9
-    pairs = [(p, c) for p in np.arange(0.5, 3.01, 0.5) for c in np.arange(1.0, cart_max, 0.5)]
+    pairs = [(p, c) for p in np.arange(0.5, 3.01, 0.5) for c in np.arange(1.0, 3.51, 0.5)]
     best = min(pairs, key=lambda pc: score(*pc))
     fine = [(best[0] + dp, best[1] + dc) for dp in (-0.25, 0.0, 0.25) for dc in (-0.25, 0.0, 0.25)
-            if best[0] + dp >= _PLATE_MIN_MM and 0.5 < best[1] + dc <= cart_max]
+            if best[0] + dp >= _PLATE_MIN_MM and best[1] + dc > 0.5]
     best = min(fine, key=lambda pc: score(*pc))
     return float(best[0]), float(best[1])
