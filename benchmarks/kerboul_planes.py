@@ -5,7 +5,8 @@ subset of both phantom families (``--all``: every lesion of both grids), the nec
 mid-coronal and on the mid-sagittal plane through the head centre, read three ways:
 
 * ``auto``: the automatic segmentation's fractions, measured as the pipeline measures them (its
-  reference sphere and neck axis, :func:`onfh_imaging.measure.hip.measure_hip`);
+  reference sphere and neck axis, :func:`onfh_imaging.measure.hip.measure_hip`, the arcs ending at the
+  head's own junction, :mod:`onfh_imaging.segment.junction`);
 * ``mask``: the exact partial-volume truth masks on the same image grid, with the true sphere and neck
   axis (the arc measurement alone, without the segmentation);
 * ``truth``: the analytic arc of the construction (what the benchmarks grade against);
@@ -15,7 +16,9 @@ mid-coronal and on the mid-sagittal plane through the head centre, read three wa
 
 Family A is :func:`onfh_imaging.evaluation.grid_cases` (the project's generator), family B
 :func:`onfh_imaging.phantom.labelmap.mr_grid` (the independent label-map anatomy, read back from DICOM as
-``benchmarks/accuracy_mri_labelmap.py`` does). Prints one markdown table.
+``benchmarks/accuracy_mri_labelmap.py`` does). Prints one markdown table; its last columns give the
+junction the segmentation measured on the superior side of its neck axis (where the coronal arc's lateral
+end meets it), the construction's junction there in the same frame, and the neck axis's error (deg).
 """
 
 from __future__ import annotations
@@ -40,26 +43,52 @@ PLANES = {"coronal": (0.0, 1.0, 0.0), "sagittal": (1.0, 0.0, 0.0)}
 SUBSET = {"A": ("p02", "p04", "p11", "p20"), "B": ("lm11", "lm13", "lm14", "lm15")}
 
 
-def _arcs(lesion, head, sphere, neck_axis, along_slices: bool = False) -> dict[str, float]:
+def _arcs(lesion, head, sphere, neck_axis, along_slices: bool = False, limit=65.0) -> dict[str, float]:
     return {plane: necrotic_arc_deg(lesion, sphere, normal, head_mask=head, neck_axis_lps=neck_axis,
-                                    along_slices=along_slices)
+                                    along_slices=along_slices, articular_min_angle_deg=limit)
             for plane, normal in PLANES.items()}
 
 
-def _both_arcs(lesion, head, sphere, neck_axis) -> tuple[dict[str, float], dict[str, float]]:
+def _both_arcs(lesion, head, sphere, neck_axis, limit=65.0) -> tuple[dict[str, float], dict[str, float]]:
     """Arcs as the pipeline reads them, and with the through-slice ends read along the slice normal."""
-    return _arcs(lesion, head, sphere, neck_axis), _arcs(lesion, head, sphere, neck_axis, along_slices=True)
+    return (_arcs(lesion, head, sphere, neck_axis, limit=limit),
+            _arcs(lesion, head, sphere, neck_axis, along_slices=True, limit=limit))
 
 
-def _auto_arcs(t1, side: str) -> tuple[dict[str, float], dict[str, float]] | tuple[None, None]:
-    """Both readings of the automatic segmentation of ``side``'s hip (None when it is not found)."""
+def _lateral_of_neck(axis: np.ndarray) -> np.ndarray:
+    """Unit vector at right angles to the neck axis on its superior side: where the coronal arc's lateral
+    end meets the junction."""
+    v = np.array([0.0, 0.0, 1.0]) - axis[2] * axis
+    return v / np.linalg.norm(v)
+
+
+def junction_columns(seg, true_axis: np.ndarray, true_junction_deg: float) -> dict[str, float]:
+    """The segmentation's head-neck junction on the superior side of its neck axis (deg from that axis),
+    and the construction's junction there: where the rays of that half-plane leave the true articular cone
+    (``true_junction_deg`` about ``true_axis``), in the same frame."""
+    axis = np.asarray(seg.neck_axis_lps, float)
+    side = _lateral_of_neck(axis)
+    th = np.radians(np.arange(0.0, 120.0, 0.1))
+    rays = np.cos(th)[:, None] * axis + np.sin(th)[:, None] * side
+    cone = np.degrees(np.arccos(np.clip(rays @ np.asarray(true_axis, float), -1.0, 1.0))) > true_junction_deg
+    measured = seg.junction is not None and seg.junction.measured
+    return {"junction_auto": float(seg.junction.angle_at(side)) if measured else float("nan"),
+            "junction_true": float(np.degrees(th[np.argmax(cone)])),
+            "axis_error": float(np.degrees(np.arccos(np.clip(axis @ true_axis, -1.0, 1.0))))}
+
+
+def _auto_arcs(t1, side: str, true_axis, true_junction_deg: float):
+    """Both readings of the automatic segmentation of ``side``'s hip, arcs ending at its own junction, and
+    its junction beside the construction's (None, None, {} when it is not found)."""
     for seg in segment_hips(t1):
         if seg.side == side:
             m = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
                             neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
-                            surface_resolved_at=seg.surface_resolved_at)
-            return _both_arcs(seg.lesion_fraction, seg.femoral_head_fraction, m.sphere, m.neck_axis_lps)
-    return None, None
+                            surface_resolved_at=seg.surface_resolved_at, junction=seg.junction)
+            limit = seg.junction.angle_at if seg.junction is not None else 65.0
+            return (*_both_arcs(seg.lesion_fraction, seg.femoral_head_fraction, m.sphere, m.neck_axis_lps, limit),
+                    junction_columns(seg, np.asarray(true_axis, float), true_junction_deg))
+    return None, None, {}
 
 
 def family_a(names) -> list[dict]:
@@ -77,11 +106,11 @@ def family_a(names) -> list[dict]:
         sphere = Sphere(np.asarray(hip.head_center_lps, float), hip.head_radius_mm, 0.0)
         truth = {p: _lesion_arc_deg(hip, np.asarray(n)) for p, n in PLANES.items()}
         mask, mask_along = _both_arcs(lesion_truth, head_truth, sphere, hip.neck_axis)
-        auto, auto_along = _auto_arcs(t1, side)
+        auto, auto_along, junction = _auto_arcs(t1, side, hip.neck_axis, hip.articular_margin_deg)
         rows.append({"case": case.name, "side": side, "lesion": f"{case.lesion}/{case.core}",
                      "grid": f"{case.slice_mm:g}x{case.in_plane_mm:g} obl{case.oblique_deg}",
                      "truth": truth, "mask": mask, "auto": auto, "mask_along": mask_along,
-                     "auto_along": auto_along})
+                     "auto_along": auto_along, "junction": junction})
     return rows
 
 
@@ -106,11 +135,12 @@ def family_b(names) -> list[dict]:
             sphere = Sphere(hip.c, hip.radius_mm, 0.0)
             disease = getattr(spec, hip.side)
             mask, mask_along = _both_arcs(lesion_truth, head_truth, sphere, np.asarray(hip.neck_axis))
-            auto, auto_along = _auto_arcs(t1, hip.side)
+            auto, auto_along, junction = _auto_arcs(t1, hip.side, hip.neck_axis, np.degrees(hip.neck_exit_angle))
             rows.append({"case": name, "side": hip.side, "lesion": f"{disease.lesion}/{disease.core}",
                          "grid": f"{spec.slice_mm:g}x{spec.in_plane_mm:g} obl{tuple(spec.oblique_deg)}",
                          "truth": {p: _lesion_arc_deg(hip, np.asarray(n)) for p, n in PLANES.items()},
-                         "mask": mask, "auto": auto, "mask_along": mask_along, "auto_along": auto_along})
+                         "mask": mask, "auto": auto, "mask_along": mask_along, "auto_along": auto_along,
+                         "junction": junction})
     return rows
 
 
@@ -118,7 +148,8 @@ def table(rows: list[dict], family: str) -> str:
     cols = ["family", "case", "side", "lesion", "grid"] + [
         f"{p}_{k}" for p in PLANES for k in ("truth", "mask", "auto", "mask_err", "auto_err", "mask_along_err",
                                              "auto_along_err")] + [
-        "kerboul_truth", "kerboul_auto_err", "kerboul_auto_along_err"]
+        "kerboul_truth", "kerboul_auto_err", "kerboul_auto_along_err", "junction_auto", "junction_true",
+        "axis_error"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     missing = {p: float("nan") for p in PLANES}
     for r in rows:
@@ -130,6 +161,7 @@ def table(rows: list[dict], family: str) -> str:
                       f"{auto[p] - t:+.1f}", f"{r['mask_along'][p] - t:+.1f}", f"{auto_along[p] - t:+.1f}"]
         total = sum(r["truth"].values())
         cells += [f"{total:.1f}", f"{sum(auto.values()) - total:+.1f}", f"{sum(auto_along.values()) - total:+.1f}"]
+        cells += [f"{r['junction'].get(k, float('nan')):.1f}" for k in ("junction_auto", "junction_true", "axis_error")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

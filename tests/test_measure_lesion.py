@@ -5,9 +5,9 @@ from onfh_imaging.errors import MeasurementError
 from onfh_imaging.measure.analytic import (
     grid_around,
     oblique_direction,
+    sphere_sdf,
     spherical_cap_sdf,
     spherical_cap_volume_ml,
-    sphere_sdf,
     voxelise,
 )
 from onfh_imaging.measure.lesion import (
@@ -213,3 +213,48 @@ def test_arcs_of_a_wedge_with_radial_walls_on_thick_slices(slice_mm, half_angle)
         for along in (False, True):
             assert necrotic_arc_deg(lesion, SPHERE, normal, head_mask=head, along_slices=along) == pytest.approx(
                 _arc_on_sphere_deg(sdf, normal), abs=3.0)
+
+
+def _junction_hip(junction_deg: float):
+    """A ball-head hip (tests/ball_hip.py) whose articular cartilage ends ``junction_deg`` from the neck axis,
+    with a wedge lesion 60 deg lateral of the superior pole, 25 deg in half-angle: its lateral end lies 45
+    deg from the neck axis, under the junction, its medial end 95 deg from it, so its true coronal arc on
+    the articular surface is 95 - junction_deg and its mid-sagittal arc is zero."""
+    from dataclasses import dataclass
+
+    from ball_hip import BallHip
+
+    @dataclass(frozen=True)
+    class JunctionHip(BallHip):
+        junction_deg: float = 52.0
+
+        @property
+        def dome(self) -> np.ndarray:
+            return np.array([-np.sin(np.radians(60.0)), 0.0, np.cos(np.radians(60.0))])
+
+        def _articular(self, u: np.ndarray) -> np.ndarray:
+            return u @ self.neck_axis < np.cos(np.radians(self.junction_deg))
+
+    return JunctionHip(junction_deg=junction_deg, lesion_half_angle_deg=25.0, seed=2, pixel_mm=0.7,
+                       slice_mm=4.5, matrix=130, n_slices=14)
+
+
+def test_kerboul_arc_ends_at_the_heads_own_junction():
+    from onfh_imaging.measure.hip import measure_hip
+    from onfh_imaging.segment.mri import segment_hips
+
+    hip = _junction_hip(52.0)
+    (seg,) = segment_hips(hip.render())
+    junction = seg.junction
+    assert junction is not None and junction.measured
+    lateral = np.cross(seg.neck_axis_lps, np.cross([0.0, 0.0, 1.0], seg.neck_axis_lps))  # superior side of the neck
+    assert junction.angle_at(lateral / np.linalg.norm(lateral)) == pytest.approx(52.0, abs=3.0)
+    true_arc = 95.0 - 52.0
+    kw = {"side": seg.side, "neck_axis_lps": seg.neck_axis_lps, "segmentation_quality": seg.quality,
+          "surface_resolved_at": seg.surface_resolved_at}
+    own = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, junction=junction, **kw)
+    fixed = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, **kw)
+    assert own.kerboul_angle_deg == pytest.approx(true_arc, abs=4.0)
+    # the fixed 65 deg limit cuts the arc's lateral end 13 deg short of the junction
+    assert fixed.kerboul_angle_deg < true_arc - 8.0
+    assert own.lesion_volume_ml == pytest.approx(hip.lesion_volume_ml(), rel=0.1)

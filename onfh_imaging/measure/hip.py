@@ -198,7 +198,7 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
                 neck_axis_lps=None, roof_direction_lps=None,
                 articular_min_angle_deg: float = ARTICULAR_MIN_ANGLE_DEG,
                 segmentation_quality: Quality | None = None,
-                surface_resolved_at=None) -> HipMeasures:
+                surface_resolved_at=None, junction=None) -> HipMeasures:
     """Measure one hip from its femoral head mask and (optionally) its necrotic lesion mask.
 
     Parameters
@@ -222,6 +222,9 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     surface_resolved_at : callable, optional
         ``f(directions (n, 3)) -> 0..1``: share of the bone surface the segmentation resolved from the
         image around each direction (:meth:`HipSegmentation.surface_resolved_at`); collapse needs it.
+    junction : HeadNeckJunction, optional
+        The head's own head-neck junction (:attr:`HipSegmentation.junction`): the Kerboul arcs end there
+        instead of at ``articular_min_angle_deg``.
 
     Returns
     -------
@@ -248,7 +251,8 @@ def measure_hip(head_mask: Volume, lesion_mask: Volume | None = None, *, side: s
     warnings.extend(_binary_resolution_warning(head_mask, col, voxel_edges))
     volume = mask_volume_ml(head_mask)
     lesion_ml, involvement, kerboul, lesion_warnings = _lesion_measures(
-        lesion_mask, head_mask, sphere, neck_axis_lps, articular_min_angle_deg)
+        lesion_mask, head_mask, sphere, neck_axis_lps,
+        junction.angle_at if junction is not None else articular_min_angle_deg)
     warnings.extend(lesion_warnings)
     in_plane_mm = sorted(head_mask.spacing)[1]  # the finer two axes carry the dome's outline
     detection_mm = collapse_detection_mm(in_plane_mm)
@@ -305,7 +309,7 @@ def _fit_head_surface(head_mask: Volume, neck_axis_lps, articular_min_angle_deg:
 
 
 def _lesion_measures(lesion_mask: Volume | None, head_mask: Volume, sphere: Sphere, neck_axis_lps: np.ndarray,
-                     articular_min_angle_deg: float
+                     articular_min_angle_deg
                      ) -> tuple[float | None, float | None, float | None, list[str]]:
     """Lesion volume (mL) inside the head, head involvement (%), Kerboul angle (deg) and warnings; all None
     without a lesion mask."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage
 
@@ -230,10 +232,11 @@ def _blur_shift_deg(inclination_deg: float, depth_mm: float, surface_mm: float,
 
 
 def _plane_rays(plane_normal_lps, step_deg: float, neck_axis_lps,
-                articular_min_angle_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                articular_min_angle_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit rays every ``step_deg`` in the plane through the head centre with normal
     ``plane_normal_lps``, the surface tangents toward increasing angle, and which rays meet the
-    articular surface (farther than ``articular_min_angle_deg`` from the neck axis; all without one)."""
+    articular surface (farther than ``articular_min_angle_deg`` from the neck axis, a float or a
+    function of the rays giving the limit per ray; all without an axis)."""
     e1, e2 = _plane_basis(plane_normal_lps)
     phi = np.radians(np.arange(0.0, 360.0, step_deg))
     rays = np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2
@@ -241,7 +244,8 @@ def _plane_rays(plane_normal_lps, step_deg: float, neck_axis_lps,
     articular = np.ones(len(phi), bool)
     if neck_axis_lps is not None:
         neck = np.asarray(neck_axis_lps, float) / np.linalg.norm(neck_axis_lps)
-        articular = rays @ neck < np.cos(np.radians(articular_min_angle_deg))
+        limit = articular_min_angle_deg(rays) if callable(articular_min_angle_deg) else articular_min_angle_deg
+        articular = rays @ neck < np.cos(np.radians(limit))
     return rays, along, articular
 
 
@@ -386,7 +390,8 @@ def _seen_inclination_deg(share: np.ndarray, depths: np.ndarray, j_deep: np.ndar
 def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
                      head_mask: Volume | None = None, step_deg: float = 0.5,
                      course_mm: float = BOUNDARY_COURSE_MM, neck_axis_lps=None,
-                     articular_min_angle_deg: float = 65.0, along_slices: bool = False) -> float:
+                     articular_min_angle_deg: float | Callable[[np.ndarray], np.ndarray] = 65.0,
+                     along_slices: bool = False) -> float:
     """Arc (deg, about the head centre) that the lesion covers at the articular surface on one plane.
 
     Rays from the head centre in the plane through it with normal ``plane_normal_lps`` find the
@@ -417,8 +422,10 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
         Unit vector toward the femoral neck: rays within ``articular_min_angle_deg`` of it meet the
         head-neck junction, not the articular surface, and are not counted (a lesion reaching under the
         junction is not articular surface).
-    articular_min_angle_deg : float
-        Angle (deg) from the neck axis beyond which the surface is articular.
+    articular_min_angle_deg : float or callable
+        Angle (deg) from the neck axis beyond which the surface is articular, or a function of the
+        rays (``(n, 3)`` LPS unit vectors) giving it per ray: the head's own head-neck junction
+        (:meth:`onfh_imaging.segment.junction.HeadNeckJunction.angle_at`).
     along_slices : bool
         Read the ends the slices cross obliquely (within 60 deg of the slice normal,
         :data:`THROUGH_SLICE_MIN_COS`) along the slice normal instead of by the blur model: where the
@@ -477,7 +484,8 @@ def necrotic_arc_deg(lesion_mask: Volume, sphere: Sphere, plane_normal_lps, *,
 
 def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0.0, 1.0, 0.0),
                       sagittal_normal_lps=(1.0, 0.0, 0.0), *, head_mask: Volume | None = None,
-                      step_deg: float = 0.5, neck_axis_lps=None, articular_min_angle_deg: float = 65.0,
+                      step_deg: float = 0.5, neck_axis_lps=None,
+                      articular_min_angle_deg: float | Callable[[np.ndarray], np.ndarray] = 65.0,
                       along_slices: bool = False) -> float:
     """Modified Kerboul combined necrotic angle (deg).
 
@@ -500,8 +508,9 @@ def kerboul_angle_deg(lesion_mask: Volume, sphere: Sphere, coronal_normal_lps=(0
     neck_axis_lps : array_like, optional
         Unit vector toward the neck; the arcs then cover the articular surface only (farther than
         ``articular_min_angle_deg`` from it), as the angle is defined.
-    articular_min_angle_deg : float
-        Angle (deg) from the neck axis beyond which the surface is articular.
+    articular_min_angle_deg : float or callable
+        Angle (deg) from the neck axis beyond which the surface is articular, or a function of the
+        directions giving it per direction (:func:`necrotic_arc_deg`).
     along_slices : bool
         Read the ends the slices cross obliquely along the slice normal (:func:`necrotic_arc_deg`).
 

@@ -21,7 +21,15 @@ surface (the head-neck junction lies 55-70 deg from the neck axis on a normal he
 
 LESION_MIN_NECK_ANGLE_DEG = 60.0
 """Lesions are only sought farther than this from the neck axis (deg): a necrotic segment lies under the
-articular surface, not in the neck."""
+articular surface, not in the neck. Used where the head's own junction is not measured
+(:mod:`onfh_imaging.segment.junction`): :data:`LESION_JUNCTION_REACH_DEG` short of the fixed articular
+limit (:data:`NECK_CONE_DEG`)."""
+
+LESION_JUNCTION_REACH_DEG = 5.0
+"""How far (deg) short of the head-neck junction, toward the neck, a lesion is still sought: the Kerboul
+arc ends at the junction and reads the lesion's share of the voxels there, which reach up to a voxel
+along the surface (0.5-0.9 mm pixels, about 2-4 deg on a 24 mm head) past it; a segment cut at the
+junction itself would read short there. A necrotic segment does not extend into the neck's marrow."""
 
 MIN_LESION_VOLUME_ML = 0.1
 """Smallest lesion reported (mL); smaller dark specks are noise or vessels, not a necrotic segment."""

@@ -292,7 +292,8 @@ def _under_plate_depth_mm(cortex_mm: float, slice_mm: float, cos_slice_normal: n
 
 
 def _split_marrow(vals: np.ndarray, inner: np.ndarray, rho: np.ndarray, u: np.ndarray, r_inner: np.ndarray,
-                  surface: BoneSurface, step_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  surface: BoneSurface, step_mm: float, min_neck_deg=LESION_MIN_NECK_ANGLE_DEG
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Necrotic segment and normal marrow on the fine grid, and where a lesion may lie (away from the
     neck): the band splits the marrow under the plate (``inner``, which ends at radius ``r_inner``)."""
     lv = surface.levels
@@ -307,7 +308,7 @@ def _split_marrow(vals: np.ndarray, inner: np.ndarray, rho: np.ndarray, u: np.nd
     labels, _ = ndimage.label(region)
     normal_labels = np.unique(labels[seeds])
     normal = np.isin(labels, normal_labels[normal_labels > 0])
-    away = cos_neck < np.cos(np.radians(LESION_MIN_NECK_ANGLE_DEG))
+    away = cos_neck < np.cos(np.radians(min_neck_deg))
     lesion = inner & ~normal & away
     lesion = ndimage.binary_opening(lesion, iterations=SPECK_OPENING_ITERATIONS)
     lab, n_lab = ndimage.label(lesion)
@@ -342,7 +343,7 @@ def _continued_under_plate(sd_fine: Volume, surface: BoneSurface, u: np.ndarray,
 
 
 def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, grid: Volume,
-                     step_mm: float = 0.6) -> np.ndarray:
+                     step_mm: float = 0.6, min_neck_angle_deg=LESION_MIN_NECK_ANGLE_DEG) -> np.ndarray:
     """Partial-volume fraction of the necrotic segment (band included) on ``grid`` (a sub-grid of
     ``volume``, the image whose pixels are ``array``).
 
@@ -365,6 +366,10 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
         Output grid (a sub-grid of ``volume``; only its geometry is used).
     step_mm : float
         Spacing (mm) of the fine isotropic working grid.
+    min_neck_angle_deg : float or callable
+        Angle (deg) from the neck axis beyond which a lesion is sought, or a function of the directions
+        from the head centre (``(..., 3)``) giving it per direction (the head's own junction,
+        :func:`onfh_imaging.segment.junction.lesion_search_min_angle_deg`).
 
     Returns
     -------
@@ -381,7 +386,8 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
     # (``PLATE_SMEAR_SLICES``); that smear is not marrow signal loss.
     depth_in = _under_plate_depth_mm(lv.cortex_mm, slice_mm, u @ slice_normal)
     inner = rho < r_s - depth_in
-    lesion, normal, away = _split_marrow(vals, inner, rho, u, r_s - depth_in, surface, step_mm)
+    lesion, normal, away = _split_marrow(vals, inner, rho, u, r_s - depth_in, surface, step_mm,
+                                         min_neck_angle_deg(u) if callable(min_neck_angle_deg) else min_neck_angle_deg)
     if not lesion.any():
         return np.zeros(grid.shape, np.float32)
     origin = surface.center - reach
