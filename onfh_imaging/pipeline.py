@@ -592,7 +592,8 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
 
     A PNG or JPEG picture of a radiograph is measured on its own (:func:`measure_picture_file`), with
     ``pixel_mm`` as its pixel size when given, else in pixels; its errors are raised. Each study contributes
-    its best MR series (and every radiograph).
+    its best MR series (and every radiograph). The AP radiographs of a visit whose MR series shows a lesion are
+    also read along that lesion's outline (:func:`onfh_imaging.visit_priors.with_mri_lesion_outlines`).
 
     Parameters
     ----------
@@ -663,4 +664,6 @@ def measure_path(source: str | Path | Sequence[str | Path], series_instance_uid:
                 on_refusal(explain_failure(primary, exc))
             if on_error is not None:
                 on_error(primary, exc)
-    return results
+    from onfh_imaging.visit_priors import with_mri_lesion_outlines
+
+    return with_mri_lesion_outlines(results)  # each AP radiograph read where the visit's MRI shows the lesion
