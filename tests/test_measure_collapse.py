@@ -137,3 +137,15 @@ def test_depression_where_the_surface_was_not_traced_is_not_searched():
     traced = collapse(mesh, sphere, traced=np.ones(len(u), bool))
     assert untraced.depth_mm < 0.2 and untraced.noise_floor_mm == pytest.approx(traced.noise_floor_mm)
     assert traced.depth_mm == pytest.approx(1.5, abs=0.2)
+
+
+def test_a_pit_on_the_non_weight_bearing_lower_half_is_not_collapse():
+    """A 1.5 mm pit below the head's equator (inferior, 20 deg lateral of the inferior pole: outside the fovea's
+    cone) is on the surface that carries no load and is not searched; the whole surface would read it."""
+    inferior = np.array([-0.35, 0.0, -1.0]) / np.linalg.norm([-0.35, 0.0, -1.0])
+    mesh, sphere, _, col = _measure(_head(1.5, direction=inferior))
+    assert col.depth_mm < 0.2
+    assert col.direction_lps @ [0.0, 0.0, 1.0] >= 0.0
+    whole = collapse(mesh, sphere, load_bearing_half_angle_deg=180.0)
+    assert whole.depth_mm == pytest.approx(1.5, abs=0.2)
+    assert _angle_deg(whole.direction_lps, inferior) < 8.0

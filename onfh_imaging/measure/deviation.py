@@ -29,6 +29,16 @@ ARTICULAR_MIN_ANGLE_DEG = 65.0
 WEIGHT_BEARING_HALF_ANGLE_DEG = 45.0
 """Half-angle (deg) of the weight-bearing dome around the roof direction (superior by default)."""
 
+LOAD_BEARING_HALF_ANGLE_DEG = 90.0
+"""Half-angle (deg) around the roof direction of the surface searched for collapse: the head's upper
+hemisphere. Collapse in osteonecrosis is the subchondral fracture of the loaded necrotic segment (ARCO: of
+the weight-bearing surface). The hip's load passes from the acetabular roof into the head's upper half (the
+joint force of stance and gait lies within about 20 deg of vertical, its contact spreads over the lunate
+surface above the head's equator); the lower half faces the acetabular fossa and notch, the transverse
+ligament and the capsule and carries no load. The fovea capitis lies there too: its centre some 35 deg
+below the medial pole (:data:`~onfh_imaging.segment.anatomy.FOVEA_TILT_DEG`), its rim 6-10 mm in radius
+(12-25 deg of arc), so even its upper rim is below the equator."""
+
 SUPERIOR_LPS = np.array([0.0, 0.0, 1.0])
 
 
@@ -382,13 +392,16 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
              dome_half_angle_deg: float = WEIGHT_BEARING_HALF_ANGLE_DEG,
              candidates: int = 300, refined: int = 25, areas_mm2: np.ndarray | None = None,
              voxel_edges_lps: np.ndarray | None = None, observed: np.ndarray | None = None,
-             traced: np.ndarray | None = None) -> Collapse:
+             traced: np.ndarray | None = None,
+             load_bearing_half_angle_deg: float = LOAD_BEARING_HALF_ANGLE_DEG) -> Collapse:
     """Deepest inward depression of the articular surface below the reference sphere.
 
     The ``candidates`` deepest articular vertices are ranked by the area-weighted mean deviation
     over the surface patch within ``patch_radius_mm``; the best ``refined`` of them are re-estimated
     by a quadratic fit over the same patch, so that neither a single noisy vertex nor the averaging
-    itself sets the depth.
+    itself sets the depth. Only the load-bearing side of the head is searched (within
+    ``load_bearing_half_angle_deg`` of the roof direction): collapse is of the loaded surface, and the
+    non-weight-bearing lower half holds the fovea capitis, a normal pit.
 
     Parameters
     ----------
@@ -417,6 +430,9 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     traced : ndarray of bool, optional
         Vertices whose surface the segmentation traced from the image (not carried over from around).
         The deepest patch is sought among them; the noise floor is the whole searched surface's.
+    load_bearing_half_angle_deg : float
+        Half-angle (deg) about the roof direction of the load-bearing surface searched
+        (:data:`LOAD_BEARING_HALF_ANGLE_DEG`; 180 searches the whole articular surface).
 
     Returns
     -------
@@ -428,6 +444,7 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
     ValueError
         No searched vertex is left (every vertex is on the neck side or unobserved).
     """
+    roof = SUPERIOR_LPS if roof_direction_lps is None else _unit(roof_direction_lps)
     dev_all = deviation_map(mesh, sphere)
     area_all = mesh.vertex_areas_mm2() if areas_mm2 is None else areas_mm2
     if voxel_edges_lps is None:
@@ -437,9 +454,11 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
                                       min_angle_deg=articular_min_angle_deg)
     if observed is not None:
         searched = searched & np.asarray(observed, bool)
-    art = np.flatnonzero(searched)
+    loaded = _directions(mesh.vertices_lps, sphere.center_lps) @ roof >= np.cos(
+        np.radians(load_bearing_half_angle_deg))
+    art = np.flatnonzero(searched & loaded)
     if art.size == 0:
-        raise ValueError("no articular surface: every vertex is on the neck side")
+        raise ValueError("no articular surface: every load-bearing vertex is on the neck side or unobserved")
     pts, dev, area = mesh.vertices_lps[art], dev_all[art], area_all[art]
     tree = cKDTree(pts)
     ranked = dev if traced is None else np.where(np.asarray(traced, bool)[art], dev, np.inf)
@@ -455,7 +474,6 @@ def collapse(mesh: SurfaceMesh, sphere: Sphere, neck_axis_lps=None, roof_directi
             best_depth, best = value, int(order[n])
     location = pts[best]
     direction = _unit(location - sphere.center_lps)
-    roof = SUPERIOR_LPS if roof_direction_lps is None else _unit(roof_direction_lps)
     in_dome = bool(direction @ roof >= np.cos(np.radians(dome_half_angle_deg)))
     # The deepest of many noisy patches lies below the sphere even on an intact head: the depth is
     # taken net of that noise floor, in quadrature (a depression well above the noise keeps its depth).
