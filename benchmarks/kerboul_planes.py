@@ -5,8 +5,7 @@ subset of both phantom families (``--all``: every lesion of both grids), the nec
 mid-coronal and on the mid-sagittal plane through the head centre, read three ways:
 
 * ``auto``: the automatic segmentation's fractions, measured as the pipeline measures them (its
-  reference sphere and neck axis, :func:`onfh_imaging.measure.hip.measure_hip`, the arcs ending at the
-  head's own junction, :mod:`onfh_imaging.segment.junction`);
+  reference sphere and neck axis, :func:`onfh_imaging.measure.hip.measure_hip`);
 * ``mask``: the exact partial-volume truth masks on the same image grid, with the true sphere and neck
   axis (the arc measurement alone, without the segmentation);
 * ``truth``: the analytic arc of the construction (what the benchmarks grade against);
@@ -17,8 +16,9 @@ mid-coronal and on the mid-sagittal plane through the head centre, read three wa
 Family A is :func:`onfh_imaging.evaluation.grid_cases` (the project's generator), family B
 :func:`onfh_imaging.phantom.labelmap.mr_grid` (the independent label-map anatomy, read back from DICOM as
 ``benchmarks/accuracy_mri_labelmap.py`` does). Prints one markdown table; its last columns give the
-junction the segmentation measured on the superior side of its neck axis (where the coronal arc's lateral
-end meets it), the construction's junction there in the same frame, and the neck axis's error (deg).
+junction the segmentation measured (:mod:`onfh_imaging.segment.junction`; not used by the arcs) on the
+superior side of its neck axis (where the coronal arc's lateral end meets it), the construction's
+junction there in the same frame, and the neck axis's error (deg).
 """
 
 from __future__ import annotations
@@ -78,15 +78,14 @@ def junction_columns(seg, true_axis: np.ndarray, true_junction_deg: float) -> di
 
 
 def _auto_arcs(t1, side: str, true_axis, true_junction_deg: float):
-    """Both readings of the automatic segmentation of ``side``'s hip, arcs ending at its own junction, and
-    its junction beside the construction's (None, None, {} when it is not found)."""
+    """Both readings of the automatic segmentation of ``side``'s hip, and its measured junction beside the
+    construction's (None, None, {} when it is not found)."""
     for seg in segment_hips(t1):
         if seg.side == side:
             m = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, side=seg.side,
                             neck_axis_lps=seg.neck_axis_lps, segmentation_quality=seg.quality,
-                            surface_resolved_at=seg.surface_resolved_at, junction=seg.junction)
-            limit = seg.junction.angle_at if seg.junction is not None else 65.0
-            return (*_both_arcs(seg.lesion_fraction, seg.femoral_head_fraction, m.sphere, m.neck_axis_lps, limit),
+                            surface_resolved_at=seg.surface_resolved_at)
+            return (*_both_arcs(seg.lesion_fraction, seg.femoral_head_fraction, m.sphere, m.neck_axis_lps),
                     junction_columns(seg, np.asarray(true_axis, float), true_junction_deg))
     return None, None, {}
 

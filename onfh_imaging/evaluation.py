@@ -177,8 +177,7 @@ def _hip_errors(seg, truth_hip, t1, centers: np.ndarray, head_truth, lesion_trut
     head_mask = seg.femoral_head_fraction if use_fractions else seg.femoral_head_mask
     lesion_mask = seg.lesion_fraction if use_fractions else seg.lesion_mask
     m = stage_hip(measure_hip(head_mask, lesion_mask, side=seg.side, neck_axis_lps=seg.neck_axis_lps,
-                              segmentation_quality=seg.quality, surface_resolved_at=seg.surface_resolved_at,
-                              junction=seg.junction))
+                              segmentation_quality=seg.quality, surface_resolved_at=seg.surface_resolved_at))
     near = np.linalg.norm(centers - np.asarray(truth.center_lps_mm), axis=-1) < truth.radius_mm + 10
     head_dice = _dice(seg.femoral_head_mask.array, (head_truth.array >= 0.5) & near)
     true_lesion = (lesion_truth.array >= 0.5) & near

@@ -215,11 +215,9 @@ def test_arcs_of_a_wedge_with_radial_walls_on_thick_slices(slice_mm, half_angle)
                 _arc_on_sphere_deg(sdf, normal), abs=3.0)
 
 
+
 def _junction_hip(junction_deg: float):
-    """A ball-head hip (tests/ball_hip.py) whose articular cartilage ends ``junction_deg`` from the neck axis,
-    with a wedge lesion 60 deg lateral of the superior pole, 25 deg in half-angle: its lateral end lies 45
-    deg from the neck axis, under the junction, its medial end 95 deg from it, so its true coronal arc on
-    the articular surface is 95 - junction_deg and its mid-sagittal arc is zero."""
+    """A ball-head hip (tests/ball_hip.py) whose articular cartilage ends ``junction_deg`` from the neck axis."""
     from dataclasses import dataclass
 
     from ball_hip import BallHip
@@ -228,10 +226,6 @@ def _junction_hip(junction_deg: float):
     class JunctionHip(BallHip):
         junction_deg: float = 52.0
 
-        @property
-        def dome(self) -> np.ndarray:
-            return np.array([-np.sin(np.radians(60.0)), 0.0, np.cos(np.radians(60.0))])
-
         def _articular(self, u: np.ndarray) -> np.ndarray:
             return u @ self.neck_axis < np.cos(np.radians(self.junction_deg))
 
@@ -239,22 +233,32 @@ def _junction_hip(junction_deg: float):
                        slice_mm=4.5, matrix=130, n_slices=14)
 
 
-def test_kerboul_arc_ends_at_the_heads_own_junction():
-    from onfh_imaging.measure.hip import measure_hip
+def test_the_heads_own_junction_is_measured_where_its_cartilage_ends():
     from onfh_imaging.segment.mri import segment_hips
 
-    hip = _junction_hip(52.0)
-    (seg,) = segment_hips(hip.render())
+    (seg,) = segment_hips(_junction_hip(52.0).render())
     junction = seg.junction
     assert junction is not None and junction.measured
-    lateral = np.cross(seg.neck_axis_lps, np.cross([0.0, 0.0, 1.0], seg.neck_axis_lps))  # superior side of the neck
-    assert junction.angle_at(lateral / np.linalg.norm(lateral)) == pytest.approx(52.0, abs=3.0)
-    true_arc = 95.0 - 52.0
-    kw = {"side": seg.side, "neck_axis_lps": seg.neck_axis_lps, "segmentation_quality": seg.quality,
-          "surface_resolved_at": seg.surface_resolved_at}
-    own = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, junction=junction, **kw)
-    fixed = measure_hip(seg.femoral_head_fraction, seg.lesion_fraction, **kw)
-    assert own.kerboul_angle_deg == pytest.approx(true_arc, abs=4.0)
-    # the fixed 65 deg limit cuts the arc's lateral end 13 deg short of the junction
-    assert fixed.kerboul_angle_deg < true_arc - 8.0
-    assert own.lesion_volume_ml == pytest.approx(hip.lesion_volume_ml(), rel=0.1)
+    superior = np.cross(seg.neck_axis_lps, np.cross([0.0, 0.0, 1.0], seg.neck_axis_lps))
+    assert junction.angle_at(superior / np.linalg.norm(superior)) == pytest.approx(52.0, abs=3.0)
+
+
+def test_arc_ends_at_a_junction_given_per_direction():
+    # a cap whose lateral end lies 45 deg from the neck axis, under a junction at 52 deg: on the
+    # coronal plane its articular arc runs from the junction to its medial end, 95 deg from the axis
+    neck = np.array([-np.cos(np.radians(40.0)), 0.0, -np.sin(np.radians(40.0))])
+    lateral = np.radians(70.0)  # the cap's axis, 70 deg from the neck axis in the coronal plane
+    up = np.array([0.0, 0.0, 1.0]) - neck[2] * neck
+    axis = np.cos(lateral) * neck + np.sin(lateral) * up / np.linalg.norm(up)
+    grid = grid_around(CENTER + [0.3, 0.2, -0.4], (15, 86, 86), (0.7, 0.7, 4.0), direction=CORONAL)
+    head = voxelise(grid, sphere_sdf(CENTER, R))
+    lesion = voxelise(grid, spherical_cap_sdf(CENTER, R, axis, 25.0))
+
+    def junction_at(rays: np.ndarray) -> np.ndarray:
+        return np.full(len(rays), 52.0)
+
+    arc = necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head, neck_axis_lps=neck,
+                           articular_min_angle_deg=junction_at)
+    assert arc == pytest.approx(95.0 - 52.0, abs=3.0)
+    fixed = necrotic_arc_deg(lesion, SPHERE, (0, 1, 0), head_mask=head, neck_axis_lps=neck)
+    assert fixed == pytest.approx(95.0 - 65.0, abs=3.0)

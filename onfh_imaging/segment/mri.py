@@ -37,12 +37,7 @@ from onfh_imaging.segment.anatomy import (
 from onfh_imaging.segment.bone_surface import BoneSurface, trace_bone_surface
 from onfh_imaging.segment.checks import segmentation_checks
 from onfh_imaging.segment.heads import HeadCandidate, find_femoral_heads, seeded_head
-from onfh_imaging.segment.junction import (
-    JUNCTION_NOT_MEASURED,
-    HeadNeckJunction,
-    lesion_search_min_angle_deg,
-    measure_junction,
-)
+from onfh_imaging.segment.junction import HeadNeckJunction, measure_junction
 from onfh_imaging.segment.lesion import check_fluid_sensitive, lesion_fraction
 from onfh_imaging.segment.rays import DirectionGrid, fibonacci_directions, star_fraction
 
@@ -86,7 +81,8 @@ class HipSegmentation:
         Per direction: the bone surface was resolved there by the image (plate and cartilage seen),
         rather than carried over from neighbouring directions. Collapse evidence needs it.
     junction : HeadNeckJunction, optional
-        The head's own head-neck junction, per azimuth about the neck axis: where its Kerboul arcs end.
+        The head's own head-neck junction, per azimuth about the neck axis (measured, not yet used by the
+        lesion search or the Kerboul arcs: :func:`onfh_imaging.measure.hip.measure_hip` takes it).
     """
 
     side: str
@@ -157,14 +153,14 @@ def _segment_head(t1: Volume, array: np.ndarray, cand: HeadCandidate) -> HipSegm
     checks = segmentation_checks(t1, cand, surface, outside)
     warnings = [c.reason for c in checks if not c.passed]
     junction = measure_junction(t1, array, surface)
-    if not junction.measured:
-        warnings.append(JUNCTION_NOT_MEASURED)
     # The fractions are computed and kept only around the head: a whole-pelvis float grid per hip costs
     # more memory than the image itself.
     box, box_start = _head_box(t1, surface)
     head_frac = star_fraction(box, surface.center, surface.grid, surface.r_surface)
-    lesion_frac = np.minimum(lesion_fraction(t1, array, surface, box, min_neck_angle_deg=lambda u: (
-        lesion_search_min_angle_deg(u, junction))), head_frac)
+    # The lesion is sought from the fixed angle: sought from the measured junction instead (5 deg short
+    # of it), family B's arcs come within the bar but family A's lesion-free heads gain lesions in the
+    # neck and its Kerboul angle worsens (README, MRI accuracy), so the junction is reported, not used.
+    lesion_frac = np.minimum(lesion_fraction(t1, array, surface, box), head_frac)
     if float(lesion_frac.sum()) * t1.voxel_volume_ml < MIN_LESION_VOLUME_ML:
         lesion_frac[:] = 0.0
     axis = surface.grid.frame[:, 2]
