@@ -9,7 +9,9 @@ markdown table and writes it to ``benchmarks/results/verdict_phantoms.md``.
 Stages I and II: the "lesion" case draws the necrotic lesion's dense margin and core on the radiographs
 (ARCO II); the "occult lesion" case draws the same lesion radiographically occult (an early lesion without
 mineral change: band and core attenuate as marrow on the radiographs while MRI shows it, ARCO I). The
-verdict reads the radiographic finding (:mod:`onfh_imaging.measure.radiograph_lesion`); ``I-II`` (the
+verdict reads the radiographic finding (:mod:`onfh_imaging.measure.radiograph_lesion`; on the AP view of a
+visit whose MRI shows the lesion, also the test along that lesion's outline,
+:mod:`onfh_imaging.measure.radiograph_prior`, whose figures the finding column gives); ``I-II`` (the
 radiographs did not tell) is not counted right for either.
 """
 
@@ -78,7 +80,8 @@ def run_case(family: str, case: tuple, root: Path, seed: int) -> dict:
     verdict = verdicts[0] if verdicts else {}
     depth = verdict.get("depth") or {}
     alone = "; ".join(f"{s['series']}: {s['arco_2019'] or 'not staged'}" for s in verdict.get("series") or [])
-    finding = "; ".join(f"{s['series']}: {_finding_word(s.get('radiographic_lesion'))}"
+    tests = _mri_margin_tests(reports)
+    finding = "; ".join(f"{s['series']}: {_finding_word(s.get('radiographic_lesion'))}{tests.get(s['series'], '')}"
                         for s in verdict.get("series") or [] if s.get("radiograph"))
     stage = verdict.get("arco_2019")
     return {"family": family, "case": name, "built": built, "verdict": stage or "not staged",
@@ -87,6 +90,22 @@ def run_case(family: str, case: tuple, root: Path, seed: int) -> dict:
             "depth": f"{depth['depth_mm']:.2f} mm on {depth['series']}" if depth else "-",
             "true_depth_mm": collapse, "alone": alone, "seconds": seconds, "finding": finding or "-",
             "reasons": "; ".join(verdict.get("reasons") or [])}
+
+
+def _mri_margin_tests(reports: list[dict]) -> dict[str, str]:
+    """{radiograph label: the test along the MRI lesion's outline, in words} of the right hip."""
+    from onfh_imaging.verdict import series_label
+
+    out = {}
+    for report in reports:
+        for hip in report.get("hips") or []:
+            test = (hip.get("radiographic_lesion") or {}).get("mri_margin") if hip.get("side") == "right" else None
+            if test and test.get("tested"):
+                out[series_label(report)] = (f" (at the MRI lesion's outline {test['contrast_sd']:+.2f} SD, "
+                                             f"{test['z']:+.1f} null SD, limit {test['z_limit']:.2f})")
+            elif test:
+                out[series_label(report)] = f" (not tested at the MRI lesion's outline: {test['reason']})"
+    return out
 
 
 def _finding_word(found: bool | None) -> str:
