@@ -12,6 +12,7 @@ carried radially out to the bone surface. With no band the lesion mask is empty.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -72,10 +73,19 @@ as band or core (1). A band of cortical darkness ``w`` mm thick seen through a s
 about ``w / s`` of its contrast (a 2 mm band in a 5 mm slice: 0.4); a quarter lies below that with margin,
 and well above marrow noise and texture (a few per cent of the contrast at the SNR of hip MRI)."""
 
+PLATE_BLUR_COSINE_STEP = 0.1
+"""Step of the cosine between a ray and the slice normal at which the point-spread function that carries
+the subchondral plate's darkness into the marrow is computed (1): across one step the slice's extent
+along the ray changes by a tenth of a slice, under the in-plane pixel on 3-6 mm slices."""
+
 BAND_CLOSING_ITERATIONS = 2
 """Binary closing (fine-grid voxels, 0.6 mm each) that seals gaps noise leaves in the thresholded band: a
 gap of one or two voxels (about 1 mm) is noise lifting single voxels over the threshold; a real opening of
-the band, where normal marrow meets the segment, is wider than the band is thick (2 mm or more)."""
+the band, where normal marrow meets the segment, is wider than the band is thick (2 mm or more). Two
+iterations bridge up to four voxels (2.4 mm): where the slices cross the surface obliquely (the lesion's
+ends along the slice normal) the band runs that close to the plate's smeared layer beyond the marrow
+searched, and a closing that counts that layer as band joins the two (``net_of_plate`` of
+:func:`lesion_fraction` closes the band within the searched marrow only)."""
 
 SPECK_OPENING_ITERATIONS = 1
 """Binary opening (fine-grid voxels) that removes lesion specks and threads one voxel thin: noise, not
@@ -291,15 +301,51 @@ def _under_plate_depth_mm(cortex_mm: float, slice_mm: float, cos_slice_normal: n
             + PLATE_SMEAR_SLICES * slice_mm * np.abs(cos_slice_normal))
 
 
+def _plate_darkening(volume: Volume, surface: BoneSurface, rho: np.ndarray, u: np.ndarray,
+                     r_s: np.ndarray) -> np.ndarray:
+    """Darkening (image units) that the subchondral plate and the cartilage beyond it leave in normal
+    marrow through the image's point-spread function, per fine-grid point (radius ``rho`` mm, direction
+    ``u``, bone surface at ``r_s`` mm).
+
+    The plate (``cortex_mm`` thick, at the cortex level) and the cartilage beyond the surface are taken
+    as layers across the ray; each voxel's box along the ray and the trilinear sampling (:func:`ray_blur_cdf`,
+    with the fine grid's smoothing) carry the share of them lying within its reach into the marrow below.
+    Where the slices cross the surface obliquely this reaches most of a slice thickness deep, farther than
+    the under-plate margin; added to a band's own blurred darkness there it would pass the band's threshold
+    between the band and the plate.
+    """
+    lv = surface.levels
+    cos_n = np.abs(u @ volume.axis_of_slices())
+    depth = r_s - rho
+    pixel_mm, slice_mm = float(np.mean(volume.spacing[:2])), float(volume.spacing[2])
+    out = np.zeros(rho.shape, np.float32)
+    edges = np.arange(0.0, 1.0 + 0.5 * PLATE_BLUR_COSINE_STEP, PLATE_BLUR_COSINE_STEP)
+    for lo, hi in pairwise(edges):
+        sel = (cos_n >= lo) & (cos_n <= hi) & (depth > 0)
+        if not sel.any():
+            continue
+        c = 0.5 * (lo + hi)
+        in_plane = pixel_mm * np.sqrt(0.5 * (1.0 - c * c))
+        x, cdf = ray_blur_cdf((in_plane, in_plane, slice_mm * c), MARROW_SMOOTHING_MM)
+        d = depth[sel]
+        beyond_plate = 1.0 - np.interp(d - lv.cortex_mm, x, cdf, left=0.0, right=1.0)
+        beyond_surface = 1.0 - np.interp(d, x, cdf, left=0.0, right=1.0)
+        out[sel] = ((lv.marrow - lv.cortex) * (beyond_plate - beyond_surface)
+                    + (lv.marrow - lv.cartilage) * beyond_surface)
+    return out
+
+
 def _split_marrow(vals: np.ndarray, inner: np.ndarray, rho: np.ndarray, u: np.ndarray, r_inner: np.ndarray,
-                  surface: BoneSurface, step_mm: float, min_neck_deg=LESION_MIN_NECK_ANGLE_DEG
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  surface: BoneSurface, step_mm: float, min_neck_deg=LESION_MIN_NECK_ANGLE_DEG,
+                  close_within_inner: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Necrotic segment and normal marrow on the fine grid, and where a lesion may lie (away from the
-    neck): the band splits the marrow under the plate (``inner``, which ends at radius ``r_inner``)."""
+    neck): the band splits the marrow under the plate (``inner``, which ends at radius ``r_inner``); with
+    ``close_within_inner`` the band's gaps are closed within ``inner`` only."""
     lv = surface.levels
     # Thick slices average a thin band with the marrow beside it, so anything clearly darker than the
     # head's marrow (a quarter of the way to cortex) counts as band; closing seals the remaining gaps.
     dark = vals < lv.marrow - BAND_CONTRAST * (lv.marrow - lv.cortex)
+    dark &= inner if close_within_inner else True
     dark = ndimage.binary_closing(dark, iterations=BAND_CLOSING_ITERATIONS) & inner
     region = inner & ~dark
     cos_neck = u @ surface.grid.frame[:, 2]
@@ -343,7 +389,8 @@ def _continued_under_plate(sd_fine: Volume, surface: BoneSurface, u: np.ndarray,
 
 
 def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, grid: Volume,
-                     step_mm: float = 0.6, min_neck_angle_deg=LESION_MIN_NECK_ANGLE_DEG) -> np.ndarray:
+                     step_mm: float = 0.6, min_neck_angle_deg=LESION_MIN_NECK_ANGLE_DEG,
+                     net_of_plate: bool = False) -> np.ndarray:
     """Partial-volume fraction of the necrotic segment (band included) on ``grid`` (a sub-grid of
     ``volume``, the image whose pixels are ``array``).
 
@@ -370,6 +417,13 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
         Angle (deg) from the neck axis beyond which a lesion is sought, or a function of the directions
         from the head centre (``(..., 3)``) giving it per direction (the head's own junction,
         :func:`onfh_imaging.segment.junction.lesion_search_min_angle_deg`).
+    net_of_plate : bool
+        Seek the band net of the darkness the plate's blur carries into the marrow
+        (:func:`_plate_darkening`), closing its gaps within the searched marrow only. Where the slices
+        cross the surface obliquely, the band's blurred darkness and the plate's otherwise pass the
+        threshold together between them and the lesion reaches the surface too wide (family A's
+        sagittal ends); but it narrows lesions already read narrow on family B and the ball-head hip, so
+        it is off by default.
 
     Returns
     -------
@@ -386,8 +440,11 @@ def lesion_fraction(volume: Volume, array: np.ndarray, surface: BoneSurface, gri
     # (``PLATE_SMEAR_SLICES``); that smear is not marrow signal loss.
     depth_in = _under_plate_depth_mm(lv.cortex_mm, slice_mm, u @ slice_normal)
     inner = rho < r_s - depth_in
+    if net_of_plate:
+        vals = vals + _plate_darkening(volume, surface, rho, u, r_s)
     lesion, normal, away = _split_marrow(vals, inner, rho, u, r_s - depth_in, surface, step_mm,
-                                         min_neck_angle_deg(u) if callable(min_neck_angle_deg) else min_neck_angle_deg)
+                                         min_neck_angle_deg(u) if callable(min_neck_angle_deg) else min_neck_angle_deg,
+                                         close_within_inner=net_of_plate)
     if not lesion.any():
         return np.zeros(grid.shape, np.float32)
     origin = surface.center - reach
