@@ -120,6 +120,16 @@ EYE_HEADS = {
     # a circle on the neck and the greater trochanter (radius 100 pixels), its dome inside the head, was chosen
     # before the head capped by the roof
     "3133685_2-1.3.46.670589.26.702267.22.20150331.93359.1_R_0_512.png": (345.0, 360.0, 150.0),
+    # the upper edge of the acetabular roof's band, concentric with the head and 14 px larger, was chosen
+    # (the head's roof steps lie beyond that circle's radius, but inside it ray by ray)
+    "1245987_1-1.3.51.5146.11431.20090624.1152738_L_2_512.png": (325.0, 315.0, 180.0),
+    # the head was never traced: a search circle on it lay near an earlier one whose trace moved off onto
+    # the lower medial corner, and was taken for that one (a circle of radius 120 px there was chosen)
+    "2072639_2-1.3.46.670589.26.702267.22.20120409.91128.1_R_2_512.png": (350.0, 378.0, 170.0),
+    # a circle of the head's size on a centre below the head's (its lower half's trabecular arc, the
+    # medial corner), its apex inside the head capped by the roof, was chosen
+    "4027010_1-1.3.46.670589.30.1.6.1.963333111298.1499838778312.1_L_0_512.png": (357.0, 338.0, 170.0),
+    "4273645_1-1.3.12.2.1107.5.3.49.50305.2.201803090901420781_L_2_512.png": (331.0, 340.0, 165.0),
 }
 EYE_CENTRE_RADII = 0.15
 """The found centre lies within 15 % of the head's radius of the one judged by eye (a circle on the roof
@@ -162,8 +172,11 @@ def test_a_circle_inside_the_head_gives_way_to_the_head_around_it():
     circle it makes the outer one the roof (the inner one is then the head under it)."""
     from onfh_imaging.segment.xray_anatomy import inside_the_head, under_its_roof
 
-    def circle(centre, radius, support, roof, roof_radius):
-        return {"centre": centre, "radius_px": radius, "support": support,
+    angles = np.arange(-180.0, 180.0, 1.0)
+
+    def circle(centre, radius, support, roof, roof_radius):  # the roof step at roof_radius over a 120 deg dome
+        return {"centre": centre, "radius_px": radius, "support": support, "angles_deg": angles,
+                "roof_steps_px": np.where(np.abs(angles) <= 60.0, roof_radius, np.nan),
                 "dome": {"roof_over_dome": roof, "roof_radius_px": roof_radius}}
 
     inner = circle((350.0, 330.0), 137.0, 0.008, 0.2, 188.0)  # its roof step 26 px beyond the head's rim
@@ -178,6 +191,55 @@ def test_a_circle_inside_the_head_gives_way_to_the_head_around_it():
     assert inside_the_head(circle((350.0, 330.0), 137.0, 0.008, 0.0, float("nan")), [head])["radius_px"] == 137.0
     assert inside_the_head(inner, [circle((250.0, 354.0), 162.0, 0.004, 0.15, 186.0)]) is inner
     assert inside_the_head(inner, [circle((336.0, 354.0), 162.0, 0.0001, 0.15, 186.0)]) is inner
+
+
+def _roof_band_hip(seed: int = 0):
+    """A hip whose acetabular roof is a bright band concentric with the head: a projected spherical head
+    (radius 170 px, centre (320, 290)) with its neck inferolateral, the dark joint space 25 px wide over it,
+    then the roof band, its femoral edge concentric with the head and its upper edge the circle of radius 185 px
+    about (280, 290) (30 px thick at the apex, 10 px at 60 deg), the pelvis beyond it. Returns the image and the
+    band's upper-edge circle."""
+    from scipy import ndimage
+
+    centre, radius, joint, band_centre, band_radius = (320.0, 290.0), 170.0, 25.0, (280.0, 290.0), 185.0
+    yy, xx = np.mgrid[0:511, 0:511].astype(float)
+    rho = np.hypot(yy - centre[0], xx - centre[1])
+    above = yy < centre[0] + 0.3 * radius
+    pelvis = (rho > radius + joint) & above
+    band = pelvis & (np.hypot(yy - band_centre[0], xx - band_centre[1]) < band_radius)
+    img = 0.2 + 0.2 * pelvis + 0.25 * band + 0.5 * np.sqrt(np.clip(radius**2 - rho**2, 0.0, None)) / radius
+    a = np.radians(140.0)  # the neck's direction
+    along = -(yy - centre[0]) * np.cos(a) + (xx - centre[1]) * np.sin(a)
+    across = np.abs((yy - centre[0]) * np.sin(a) + (xx - centre[1]) * np.cos(a)) / (0.45 * radius)
+    neck = (along > 0) & (across < 1.0) & (rho >= 0.8 * radius)
+    img = np.maximum(img, np.where(neck, 0.2 + 0.35 * np.sqrt(np.clip(1.0 - across, 0.0, None)), 0.0))
+    img = ndimage.gaussian_filter(img + np.random.default_rng(seed).normal(0.0, 0.03, img.shape), 1.0)
+    return img, {"centre": band_centre, "radius_px": band_radius}
+
+
+def test_a_roof_band_concentric_with_the_head_does_not_take_the_head_s_place():
+    """The roof band's upper edge, a circle 3-40 % larger about a centre 40 px above the head's, lies beyond the
+    roof's femoral edge the head sees across its joint space: the head stays. The head's roof steps lie beyond
+    the band's radius about its own centre (so comparing those two radii would take the band); read ray by ray
+    they lie inside the band's circle. A circle of texture inside the head, whose roof steps lie beyond the
+    head's rim, still gives way to the head."""
+    from onfh_imaging.segment.xray import _normalised, _traced_head
+    from onfh_imaging.segment.xray_anatomy import _concentric, inside_the_head, roof_beyond
+
+    img, band_edge = _roof_band_hip()
+    angles = np.arange(-180.0, 180.0, 1.0)
+    head = _traced_head(_normalised(img), {}, (320.0, 290.0), 170.0, 24.0 / 170.0, angles)
+    assert np.hypot(head["centre"][0] - 320.0, head["centre"][1] - 290.0) < 2.0
+    assert head["radius_px"] == pytest.approx(170.0, abs=2.0)
+    assert head["dome"]["roof_over_dome"] > 0.9  # the roof's femoral edge is seen over the dome
+    band = dict(band_edge, support=head["support"], dome={"roof_over_dome": 0.5})
+    assert _concentric(inner=head, outer=band)
+    assert head["dome"]["roof_radius_px"] > band["radius_px"]  # the trap: the radii alone say "inside the head"
+    assert not roof_beyond(head, band)
+    assert inside_the_head(head, [band]) is head
+    texture = dict(head, radius_px=0.85 * head["radius_px"], support=2.0 * head["support"])  # same rays
+    assert roof_beyond(texture, head)
+    assert inside_the_head(texture, [head, band]) is head
 
 
 def test_a_circle_whose_dome_lies_inside_a_capped_head_gives_way_to_it():
@@ -199,6 +261,14 @@ def test_a_circle_whose_dome_lies_inside_a_capped_head_gives_way_to_it():
     assert beneath_the_dome(head, [neck]) is head  # a smaller circle never takes the choice
     # upside down, the neck circle's apex is its lower pole (507, 444), outside the head
     assert beneath_the_dome(neck, [head], superior_deg=180.0) is neck
+    # a circle of the head's size on a centre below it, its apex (349, 324) inside the capped head, whose apex
+    # (187, 338) lies outside it, gives way; one 20 % smaller, or one beside it not holding its apex, does not
+    low = circle((522.0, 324.0), 173.0, 0.0017, 0.11)
+    capped = circle((357.0, 338.0), 170.0, 0.0003, 0.75)
+    assert beneath_the_dome(low, [capped]) is capped
+    assert beneath_the_dome(low, [circle((420.0, 330.0), 0.8 * 173.0, 0.0003, 0.75)]) is low
+    assert beneath_the_dome(low, [circle((357.0, 520.0), 170.0, 0.0003, 0.75)]) is low
+    assert beneath_the_dome(capped, [low]) is capped  # less roof than it
 
 
 def test_a_rim_traced_over_less_than_half_is_a_head_only_under_a_roof():

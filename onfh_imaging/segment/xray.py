@@ -60,6 +60,7 @@ from onfh_imaging.segment.xray_anatomy import (
     dome_evidence,
     inside_the_head,
     largest_gap,
+    roof_steps,
     superior_angle_deg,
     under_its_roof,
 )
@@ -142,7 +143,8 @@ the acetabular walls (a further quarter to a third of its outline on an AP view)
 their edges."""
 DUPLICATE_RADII = 0.2
 """Search candidates whose centres lie within a fifth of a radius of one already traced, with a radius within a
-fifth of its, are that circle."""
+fifth of its, are that circle, when its trace stayed on it (ended within that fifth): a trace that moved off onto
+another structure (the roof, a trabecular arc) left the circles around it untraced, the head among them."""
 PAIR_RADIUS_RATIO = 0.15
 """A second head is the other hip: its radius within 15 % of the first (left and right heads differ by a
 few percent, plus the beam's different magnification at the two hips)."""
@@ -415,10 +417,10 @@ def _traced_head(img: np.ndarray, grads: dict, center, radius_px: float, px_mm: 
         shift = max(abs(r_fit - rad_px), float(np.hypot(*(c_fit - np.asarray(center))))) / rad_px
     strong = float(ok.sum() / max(in_image.sum(), 1))  # share of the rim with a measurable edge
     support = fraction * strong * float(np.exp(-fit_rms / VERIFY_RMS) * np.exp(-shift / VERIFY_SHIFT))
-    dome = dome_evidence(angles, e["head_r"], traced, in_image, e["roof_r"], e["roof_strength"], rad_px,
-                         superior_deg)
+    rays = (angles, e["head_r"], traced, in_image, e["roof_r"], e["roof_strength"], rad_px, superior_deg)
     return {"centre": center, "e": dict(e, radius_px=rad_px, gap_mid=gap_mid), "ok": ok, "px_mm": px_mm,
-            "radius_px": rad_px, "fraction": fraction, "support": support, "dome": dome,
+            "radius_px": rad_px, "fraction": fraction, "support": support, "dome": dome_evidence(*rays),
+            "angles_deg": angles, "roof_steps_px": roof_steps(*rays),
             "arc_in_image": float(in_image.mean()), "gap_deg": gap}
 
 
@@ -471,6 +473,14 @@ def _unlike_a_head(hd: dict, rx: Radiograph, search_radius_px: float) -> str | N
     return None
 
 
+def _same_circle(centre, radius_px: float, other: tuple[float, float, float]) -> bool:
+    """Whether a circle (centre row, col and radius, pixels) is ``other`` (row, col, radius): centres within
+    ``DUPLICATE_RADII`` of its radius, radii within that fraction."""
+    row, col, rad = other
+    return bool(np.hypot(centre[0] - row, centre[1] - col) < DUPLICATE_RADII * rad
+                and abs(radius_px / rad - 1.0) < DUPLICATE_RADII)
+
+
 def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_heads: int) -> tuple[list[dict], str]:
     """Heads found by the circle search, each verified by tracing its rim, best traced first; and, when none is,
     what the circle with the most of its rim traced lacked."""
@@ -486,12 +496,12 @@ def _searched_heads(img: np.ndarray, rx: Radiograph, angles: np.ndarray, max_hea
     candidates = (roof_candidates(img, r_range, count=ROOF_CANDIDATES, superior_deg=superior_deg)
                   + head_candidates(img, r_range, count=SEARCH_CANDIDATES, superior_deg=superior_deg))
     for cand in candidates:
-        if any(np.hypot(cand.center_px[0] - r, cand.center_px[1] - c) < DUPLICATE_RADII * rad
-               and abs(cand.radius_px / rad - 1.0) < DUPLICATE_RADII for r, c, rad in traced):
-            continue  # the same circle as one traced already
-        traced.append((*cand.center_px, cand.radius_px))
+        if any(_same_circle(cand.center_px, cand.radius_px, seed) for seed in traced):
+            continue  # the same circle as one traced already, which its trace kept
         hd = _traced_head(img, grads, cand.center_px, cand.radius_px, _head_px_mm(rx, cand.radius_px), angles,
                           superior_deg)
+        if _same_circle(hd["centre"], hd["radius_px"], (*cand.center_px, cand.radius_px)):
+            traced.append((*cand.center_px, cand.radius_px))
         why = _unlike_a_head(hd, rx, cand.radius_px)
         if why is not None:
             if why.startswith("its rim") and hd["fraction"] > nearest[0]:

@@ -51,6 +51,11 @@ ROOF_EXPLAINS_OVERLAP = 0.1
 """A tenth of the dome capped by a roof across the joint space: the acetabulum lies over the circle (the share
 above which a rim traced over less of its outline is still a head's, ``segment.xray``)."""
 
+SAME_SIZE_RADII = 0.15
+"""Two traced circles whose radii differ by less than 15 % are of one size: the re-fit to the traced rim moves a
+radius by up to that much (``RECENTRE_MAX_SHIFT`` of ``segment.xray``), and left and right heads, or a head
+and the trabecular arc of its lower half, differ by less."""
+
 DOME_INSIDE_MARGIN = 0.03
 """A circle's dome lies inside a larger circle when its apex lies at least 3 % of the larger radius inside it
 (the narrowest joint space, ``JOINT_SPACE_RADII``): nearer, the apex may be the larger circle's own rim."""
@@ -114,13 +119,72 @@ def dome_evidence(angles_deg: np.ndarray, head_r: np.ndarray, traced: np.ndarray
     dome = np.abs(off) <= DOME_HALF_ARC_DEG
     seen = dome & in_image
     n_seen = max(int(seen.sum()), 1)
-    gap = (roof_r - head_r) / max(radius_px, 1e-9)
-    capped = (traced & seen & (roof_strength > ROOF_MIN_SNR)
-              & (gap >= JOINT_SPACE_RADII[0]) & (gap <= JOINT_SPACE_RADII[1]))
+    capped = np.isfinite(roof_steps(angles_deg, head_r, traced, in_image, roof_r, roof_strength, radius_px,
+                                    superior_deg))
     return {"dome_in_image": float(seen.sum() / max(int(dome.sum()), 1)),
             "dome_traced": float((traced & seen).sum() / n_seen),
             "roof_over_dome": float(capped.sum() / n_seen),
             "roof_radius_px": float(np.median(roof_r[capped])) if capped.any() else float("nan")}
+
+
+def roof_steps(angles_deg: np.ndarray, head_r: np.ndarray, traced: np.ndarray, in_image: np.ndarray,
+               roof_r: np.ndarray, roof_strength: np.ndarray, radius_px: float, superior_deg: float = 0.0
+               ) -> np.ndarray:
+    """The acetabular roof's step over a traced circle's dome, ray by ray: where the roof caps it.
+
+    Parameters
+    ----------
+    angles_deg, head_r, traced, in_image, roof_r, roof_strength, radius_px, superior_deg
+        As for :func:`dome_evidence`.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Distance (pixels) from the circle's centre to the roof's dark-to-bright step on each ray of the
+        dome whose traced rim has a step of ``ROOF_MIN_SNR`` ``JOINT_SPACE_RADII`` beyond it; NaN on
+        every other ray.
+    """
+    off = (np.asarray(angles_deg, dtype=float) - superior_deg + 180.0) % 360.0 - 180.0
+    gap = (roof_r - head_r) / max(radius_px, 1e-9)
+    capped = (traced & in_image & (np.abs(off) <= DOME_HALF_ARC_DEG) & (roof_strength > ROOF_MIN_SNR)
+              & (gap >= JOINT_SPACE_RADII[0]) & (gap <= JOINT_SPACE_RADII[1]))
+    return np.where(capped, roof_r, np.nan)
+
+
+def roof_beyond(inner: dict, outer: dict) -> bool:
+    """Whether the roof over an inner circle's dome lies beyond an outer circle, across a joint space.
+
+    Along each ray from the head's centre the layers come in one order: the head's bright bone, its rim (a
+    fall), the dark joint space, the roof's femoral edge (a rise, the step :func:`roof_steps` finds), the
+    sclerotic roof (the sourcil, 2-5 mm thick) and its upper edge (a fall). The outer of two concentric
+    circles is the head's rim, with a circle of texture inside the head, when the inner circle's roof steps
+    lie beyond it by at least the narrowest joint space (``JOINT_SPACE_RADII``, of the outer radius); it is
+    the roof's upper edge, with the head's rim the inner circle, when the steps lie inside it (the rise onto
+    the roof comes before the outer circle's fall). Each ray is read where the outer circle crosses it (its
+    centre is not the inner one's), and the steps beyond it must outnumber those inside it (the two circles
+    cross where the roof ends, so some rays see each order).
+
+    Parameters
+    ----------
+    inner, outer : dict
+        Traced circles: ``centre`` (row, col, pixels) and ``radius_px`` (pixels); ``inner`` also
+        ``angles_deg`` (its rays' image angles) and ``roof_steps_px`` (:func:`roof_steps` on them).
+
+    Returns
+    -------
+    bool
+        True when more of the inner circle's roof steps lie a joint space beyond the outer circle than
+        inside it.
+    """
+    steps = np.asarray(inner["roof_steps_px"], dtype=float)
+    a = np.radians(np.asarray(inner["angles_deg"], dtype=float))
+    d = np.subtract(inner["centre"], outer["centre"])
+    along = -np.cos(a) * d[0] + np.sin(a) * d[1]
+    disc = along**2 - (d @ d - outer["radius_px"] ** 2)
+    cross = np.where(disc >= 0.0, -along + np.sqrt(np.maximum(disc, 0.0)), np.nan)  # outer circle on each ray
+    seen = np.isfinite(steps) & np.isfinite(cross)
+    beyond = int((steps[seen] >= cross[seen] + JOINT_SPACE_RADII[0] * outer["radius_px"]).sum())
+    return beyond > int((steps[seen] <= cross[seen]).sum())
 
 
 def largest_gap(valid: np.ndarray, angles_deg: np.ndarray) -> tuple[float | None, float]:
@@ -215,17 +279,19 @@ def inside_the_head(best: dict, others: list[dict]) -> dict:
     inner one is inside the head.
 
     A circle of texture inside the head sees bone beyond its rim up to the head's own rim, then the joint
-    space and the roof: the roof step it finds lies beyond the head's rim. So when the chosen circle's roof
-    step (``roof_radius_px``) lies beyond a circle around it, concentric (centres within ``CONCENTRIC_RADII``
-    of its radius) and larger by ``JOINT_SPACE_RADII``, and that circle is supported at least
-    ``INNER_MIN_SUPPORT`` as well, that circle is the head's rim (the counterpart of
-    :func:`under_its_roof`, where the roof step lies within the outer circle, the roof).
+    space and the roof: the roof steps it finds lie beyond the head's rim. So when the chosen circle's roof
+    steps lie beyond a circle around it, ray by ray across a joint space (:func:`roof_beyond`), that circle
+    concentric (centres within ``CONCENTRIC_RADII`` of its radius), larger by ``JOINT_SPACE_RADII`` and
+    supported at least ``INNER_MIN_SUPPORT`` as well, that circle is the head's rim (the counterpart of
+    :func:`under_its_roof`). Where the steps lie inside the circle around it, that circle is the upper edge of
+    the roof's sclerotic band, concentric with the head and a joint space and the band's width beyond it,
+    and the chosen circle stays.
 
     Parameters
     ----------
     best : dict
-        The circle chosen so far: ``centre`` (row, col, pixels), ``radius_px`` (pixels), ``support`` and
-        ``dome`` (:func:`dome_evidence`, with ``roof_radius_px``).
+        The circle chosen so far: ``centre`` (row, col, pixels), ``radius_px`` (pixels), ``support``,
+        ``angles_deg`` and ``roof_steps_px`` (:func:`roof_steps`).
     others : list of dict
         Other traced circles, with the same keys.
 
@@ -238,7 +304,7 @@ def inside_the_head(best: dict, others: list[dict]) -> dict:
     for f in sorted(others, key=lambda f: -f["support"]):
         if (_concentric(inner=choice, outer=f)
                 and f["support"] >= INNER_MIN_SUPPORT * choice["support"]
-                and choice["dome"].get("roof_radius_px", np.nan) > f["radius_px"]):
+                and roof_beyond(choice, f)):
             choice = f
     return choice
 
@@ -252,8 +318,11 @@ def beneath_the_dome(best: dict, others: list[dict], superior_deg: float = 0.0) 
     inside another traced circle (by ``DOME_INSIDE_MARGIN`` of its radius) is therefore one of those
     structures when the larger circle articulates: its dome capped by a roof across the joint space over at
     least ``ROOF_EXPLAINS_OVERLAP`` of it and more than the smaller one's, and supported at least
-    ``INNER_MIN_SUPPORT`` as well. The concentric case, a texture circle inside the head, is
-    :func:`inside_the_head`; this one holds wherever the smaller circle lies within the head.
+    ``INNER_MIN_SUPPORT`` as well. The other circle may also be of the same size (within ``SAME_SIZE_RADII``)
+    when its own apex lies outside the first: its dome is then above the first one's, which is the arc of the
+    head's lower half, the physeal scar or the neck's junction, on a centre below the head's. The concentric
+    case, a texture circle inside the head, is :func:`inside_the_head`; this one holds wherever the first circle
+    lies within the head.
 
     Parameters
     ----------
@@ -270,16 +339,25 @@ def beneath_the_dome(best: dict, others: list[dict], superior_deg: float = 0.0) 
     dict
         The chosen circle: ``best`` itself or one of ``others``.
     """
-    a = np.radians(superior_deg)
-    apex = (best["centre"][0] - best["radius_px"] * np.cos(a), best["centre"][1] + best["radius_px"] * np.sin(a))
     floor = max(ROOF_EXPLAINS_OVERLAP, best["dome"]["roof_over_dome"])
     for f in sorted(others, key=lambda f: -f["support"]):
-        if (f["radius_px"] > best["radius_px"] and f["dome"]["roof_over_dome"] >= floor
-                and f["support"] >= INNER_MIN_SUPPORT * best["support"]
-                and float(np.hypot(apex[0] - f["centre"][0], apex[1] - f["centre"][1]))
-                < (1.0 - DOME_INSIDE_MARGIN) * f["radius_px"]):
+        higher = (f["radius_px"] > best["radius_px"]
+                  or (f["radius_px"] > (1.0 - SAME_SIZE_RADII) * best["radius_px"]
+                      and not _apex_inside(f, best, superior_deg)))
+        if (higher and f["dome"]["roof_over_dome"] >= floor
+                and f["support"] >= INNER_MIN_SUPPORT * best["support"] and _apex_inside(best, f, superior_deg)):
             return f
     return best
+
+
+def _apex_inside(circle: dict, other: dict, superior_deg: float) -> bool:
+    """Whether ``circle``'s dome's apex (its most superior point) lies inside ``other`` by ``DOME_INSIDE_MARGIN``
+    of ``other``'s radius."""
+    a = np.radians(superior_deg)
+    apex = (circle["centre"][0] - circle["radius_px"] * np.cos(a),
+            circle["centre"][1] + circle["radius_px"] * np.sin(a))
+    off = float(np.hypot(apex[0] - other["centre"][0], apex[1] - other["centre"][1]))
+    return off < (1.0 - DOME_INSIDE_MARGIN) * other["radius_px"]
 
 
 def articular_weight(evidence: dict[str, float]) -> float:
@@ -309,6 +387,7 @@ __all__ = [
     "JOINT_SPACE_RADII",
     "ROOF_FLOOR",
     "ROOF_MIN_SNR",
+    "SAME_SIZE_RADII",
     "DOME_INSIDE_MARGIN",
     "ROOF_EXPLAINS_OVERLAP",
     "articular_weight",
@@ -316,6 +395,8 @@ __all__ = [
     "dome_evidence",
     "inside_the_head",
     "largest_gap",
+    "roof_beyond",
+    "roof_steps",
     "superior_angle_deg",
     "under_its_roof",
 ]
