@@ -135,6 +135,63 @@ def test_no_departure_is_read_against_an_intact_rim_traced_too_little_or_onto_an
     assert measure_head_contour(_contour(off), None).collapse_depth_px is not None
 
 
+def _switched(noise_px: float, seed: int, lateral_end_deg: float, depth_px: float = 8.0) -> np.ndarray:
+    """A round outline whose trace, from ``lateral_end_deg`` medially to the dome's end and beyond, has left the head
+    for a second edge concentric with it ``depth_px`` inside (the acetabular fossa's edge under the teardrop): an
+    abrupt step onto it between neighbouring rays, and no return onto the rim before a gap of 20 deg."""
+    radii = _outline(noise_px, seed)
+    on_edge = _near((lateral_end_deg - 65.0) / 2.0, (lateral_end_deg + 65.0) / 2.0)  # -65 deg .. lateral_end_deg
+    radii[on_edge] -= depth_px
+    radii[_near(-75.0, 10.0) & ~on_edge] = np.nan
+    return radii
+
+
+def test_a_dome_end_on_a_second_concentric_edge_is_not_read_as_collapse_but_a_sunk_dome_is():
+    """The trace leaving the head at the dome's medial end for a concentric edge 8 px inside is not read as an 8 px
+    collapse: over 40 deg of the dome (44 %) no collapse is read and the dome check says why; over 15 deg the
+    collapse is read on the rest of the dome (below 0.5 px) with a warning. A dome sunk as deep (8 px, walls of
+    4 deg either side, continuous with the rim) is read within 0.5 px of its depth."""
+    for seed in range(3):
+        m = measure_head_contour(_contour(_switched(0.5, seed, -5.0)), None)
+        assert m.collapse_depth_px is None and not m.quality.collapse_trusted
+        assert any("left the head's outline" in r for r in m.quality.reasons)
+        m = measure_head_contour(_contour(_switched(0.5, seed, -30.0)), None)
+        assert m.collapse_depth_px is not None and m.collapse_depth_px < 0.5 and m.max_deviation_px < 0.5
+        assert any("left the head's outline" in w for w in m.warnings)
+        sunk = _outline(0.5, seed)
+        floor = _near(10.0, 20.0)
+        sunk[floor] -= 8.0
+        for k in range(1, 5):  # the walls: 1.6 px a degree, 0.4 of the wall a collapse can make at this radius
+            sunk[_near(10.0 - 20.0 - k, 0.5) | _near(10.0 + 20.0 + k, 0.5)] -= 8.0 * (1.0 - k / 5.0)
+        m = measure_head_contour(_contour(sunk), None)
+        assert m.collapse_depth_px == pytest.approx(8.0, abs=0.5) and m.dome_traced > 0.9
+        assert not any("left the head's outline" in w for w in m.warnings)
+
+
+def test_an_excursion_is_detached_only_where_it_does_not_return_continuously_onto_the_rim():
+    """:func:`detached_excursions` on deviations: a depression with walls back onto the circle is the head's, one that
+    steps onto its floor faster than a collapsed segment's wall rises, or runs into a long gap beyond the dome, is
+    not."""
+    from onfh_imaging.measure.radiograph_outline import WALL_SLOPE, detached_excursions
+
+    wall_per_ray = WALL_SLOPE * RADIUS_PX * np.radians(1.0)
+    dev = np.zeros(ANGLES.shape)
+    dev[_near(0.0, 10.0)] = -6.0
+    dev[_near(-11.5, 1.0) | _near(11.5, 1.0)] = -3.0  # walls of 3 px a ray: within a wall's rise
+    assert 3.0 < wall_per_ray and not detached_excursions(ANGLES, dev, RADIUS_PX).any()
+    steep = np.zeros(ANGLES.shape)
+    steep[_near(0.0, 10.0)] = -1.5 * wall_per_ray  # one step onto the floor, 1.5 walls' rise
+    assert detached_excursions(ANGLES, steep, RADIUS_PX)[_near(0.0, 10.0)].all()
+    gap = dev.copy()
+    gap[_near(20.0, 7.0)] = np.nan  # the lateral wall's return unseen over 14 deg
+    gap[_near(0.0, 12.5) & (ANGLES > 0)] = -6.0
+    off = detached_excursions(ANGLES, gap, RADIUS_PX)
+    assert off[_near(0.0, 10.0)].all() and not off[_near(90.0, 60.0)].any()
+    # over the dome a gap hides the return without showing another edge: kept; running on beyond it, not
+    assert not detached_excursions(ANGLES, gap, RADIUS_PX, open_within=_near(0.0, 45.0)).any()
+    assert detached_excursions(ANGLES, gap, RADIUS_PX, open_within=_near(0.0, 8.0))[_near(0.0, 10.0)].all()
+
+
 def test_the_reference_circle_is_known_across_the_dome_as_its_fit_says():
     """The radial SD :func:`radial_sd` gives across from a 130 deg arc (where the dome lies from the rim) matches
     the scatter of the fitted circle's edge there over repeated noisy arcs, within 20 %."""

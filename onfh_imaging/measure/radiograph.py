@@ -40,6 +40,12 @@ from onfh_imaging.errors import MeasurementError
 from onfh_imaging.geometry import Radiograph
 from onfh_imaging.measure.radiograph_circle import INWARD_TRIM_SIGMAS, ReferenceCircle, fit_reference_circle
 from onfh_imaging.measure.radiograph_dome import DomeReference, dome_reference, read_departures
+from onfh_imaging.measure.radiograph_outline import (
+    DOME_HALF_ARC_DEG,
+    arc_mask,
+    detached_excursions,
+    outline_wander,
+)
 from onfh_imaging.measure.radiograph_quality import outline_quality
 from onfh_imaging.quality import Quality, combine
 from onfh_imaging.segment.xray import HeadContour2D
@@ -390,6 +396,9 @@ def measure_head_contour(contour: HeadContour2D, pixel_size_mm: tuple[float, flo
     circle = fit_reference_circle(pts, floor=0.2 * mean_px)
     read = _read_outline(contour, pts, use, articular, circle, superior_deg, mean_px)
     warnings: list[str] = []
+    if read["off_head_dome_deg"] > 0.0:
+        warnings.append(f"over {read['off_head_dome_deg']:.0f} deg of the weight-bearing dome the trace left the "
+                        "head's outline for another edge (not continuous with the rim): collapse is not read there")
     jsw = _joint_space_width(contour, sr, sc)
     if jsw is None:
         warnings.append("the acetabular roof was not found over the weight-bearing zone: no joint space width")
@@ -409,11 +418,19 @@ def _read_outline(contour: HeadContour2D, pts: np.ndarray, use: np.ndarray, arti
     smooth = _outline_deviation(contour, pts, use, articular, circle, mean_px)
     if np.all(np.isnan(smooth)):
         raise MeasurementError(f"the {contour.side} head's contour is too fragmented to measure")
+    # excursions of the trace not continuous with the rim are another edge, not the head's outline: not read
+    dome_rays = arc_mask(contour.angles_deg, superior_deg, DOME_HALF_ARC_DEG)
+    off = detached_excursions(contour.angles_deg, smooth, circle.radius,
+                              wander=np.nan_to_num(outline_wander(smooth, articular)), open_within=dome_rays)
+    smooth[off] = np.nan
     ref = dome_reference(contour.angles_deg, pts, use, articular, superior_deg, circle, visible=contour.in_image(),
-                         floor=0.2 * mean_px)
+                         floor=0.2 * mean_px)  # a rim traced onto another edge moves its circle off the whole one's
     dome = _outline_deviation(contour, pts, use, articular, ref.circle, mean_px) if ref.readable else None
+    if dome is not None:
+        dome[off] = np.nan
     read = read_departures(contour.angles_deg, smooth, dome, superior_deg)
-    read.update(reference=ref, angle=None, location=None)
+    read.update(reference=ref, angle=None, location=None,
+                off_head_dome_deg=float((off & dome_rays).sum() * 360.0 / len(off)))
     if read["ray"] is not None:
         read["angle"] = float(contour.angles_deg[read["ray"]])
         p = contour.points_px()[read["ray"]]
@@ -437,7 +454,8 @@ def _measures(contour: HeadContour2D, circle: ReferenceCircle, use: np.ndarray, 
         fit_rms_px=circle.rms / mean_px, radius_px=float(radius_px), inlier_fraction=float(circle.inliers.mean()),
         search_radius_px=contour.radius_px, search_center_px=contour.center_px, fit_center_px=centre_px,
         edge_snr=float(np.median(contour.strength[use])), arc_in_image=contour.arc_in_image,
-        placed_by_hand=contour.placed_by_hand, pixel_only=pixel_size_mm is None, dome_traced=read["dome_traced"])
+        placed_by_hand=contour.placed_by_hand, pixel_only=pixel_size_mm is None, dome_traced=read["dome_traced"],
+        dome_off_head_deg=read["off_head_dome_deg"])
     depth, max_dev, wander = read["depth"], read["max_dev"], read["wander"]
     has_double, arc, dc_depth = double
     px = (lambda v: None if v is None else float(to_px(v)))

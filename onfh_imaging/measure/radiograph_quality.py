@@ -61,10 +61,19 @@ def _support(value: float, limit: float, absent: float) -> float:
     return float(np.clip((value - absent) / (limit - absent), 0.0, 1.0))
 
 
+def _off_head(arc_deg: float) -> str:
+    """What the dome check says of the arc where the trace left the head's outline ('' when none)."""
+    if arc_deg <= 0.0:
+        return ""
+    return (f"; over {arc_deg:.0f} deg of it the trace left the head's outline for another edge (not continuous "
+            "with the rim on both sides) and is not read")
+
+
 def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: float, inlier_fraction: float,
                     search_radius_px: float, search_center_px: tuple[float, float],
                     fit_center_px: tuple[float, float], edge_snr: float, arc_in_image: float,
-                    placed_by_hand: bool, pixel_only: bool, dome_traced: float = 1.0) -> Quality:
+                    placed_by_hand: bool, pixel_only: bool, dome_traced: float = 1.0,
+                    dome_off_head_deg: float = 0.0) -> Quality:
     """The quality block of one radiograph head from its outline evidence.
 
     Parameters
@@ -87,6 +96,9 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
         A seed placed the head; the image has no pixel size.
     dome_traced : float
         Share (0..1) of the weight-bearing dome's arc where the outline is traced and can be read.
+    dome_off_head_deg : float
+        Arc (deg) of the dome where the trace left the head's outline for another edge
+        (:func:`onfh_imaging.measure.radiograph_outline.detached_excursions`), not read and not counted as traced.
 
     Returns
     -------
@@ -122,7 +134,7 @@ def outline_quality(*, articular_traced: float, fit_rms_px: float, radius_px: fl
                      edge_snr, MIN_EDGE_SNR, "noise SD", blocks_stage_iii=True),
         QualityCheck("dome_traced", dome_traced >= MIN_DOME_TRACED, _support(dome_traced, MIN_DOME_TRACED + 0.2, 0.2),
                      f"the outline over the weight-bearing dome was traced over {100 * dome_traced:.0f} % of its arc "
-                     f"(at least {100 * MIN_DOME_TRACED:.0f} % needed to read collapse)",
+                     f"(at least {100 * MIN_DOME_TRACED:.0f} % needed to read collapse)" + _off_head(dome_off_head_deg),
                      100 * dome_traced, 100 * MIN_DOME_TRACED, "%", blocks_stage_iii=True),
         QualityCheck("head_in_image", arc_in_image >= MIN_HEAD_IN_IMAGE, 1.0,
                      f"the image edge cuts the head: {100 * arc_in_image:.0f} % of its circle is in the image",
