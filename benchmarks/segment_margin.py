@@ -46,6 +46,7 @@ from scipy import ndimage
 
 from onfh_imaging.fitting import robust_scale
 from onfh_imaging.measure.deviation import WEIGHT_BEARING_HALF_ANGLE_DEG
+from onfh_imaging.measure.radiograph_prior import sphere_residual
 
 SEGMENT_SCALES_MM = (0.9, 1.4)
 """Band scales (mm, Gaussian sigma): the image is smoothed over half a scale and its sides are read
@@ -151,21 +152,6 @@ def _band_images(img: np.ndarray, s_px: float) -> tuple[np.ndarray, np.ndarray]:
         band[k] = sm - np.maximum(side_a, side_b)
         texture[k] = sm - 0.5 * (side_a + side_b)
     return band, texture
-
-
-def _sphere_residual(img: np.ndarray, interior: np.ndarray, radius_mm: float, px_mm: float) -> np.ndarray:
-    """The image minus the projected sphere's dome: a least-squares fit over the interior of a quadratic in
-    the head's projected thickness (``sqrt(R^2 - r^2)``, the chord a ray travels through a ball; the quadratic
-    takes up a monotone display curve). Every straight line through the centre of that dome is brighter than
-    both its sides (the thickness falls off across it), so without this a chord through the centre would
-    read as a band."""
-    n = img.shape[0]
-    offs = (np.arange(n) - (n - 1) / 2.0) * px_mm
-    r2 = offs[:, None] ** 2 + offs[None, :] ** 2
-    t = np.sqrt(np.clip(radius_mm**2 - r2, 0.0, None)) / radius_mm
-    design = np.stack([np.ones_like(t), t, t * t], axis=-1)
-    coef, *_ = np.linalg.lstsq(design[interior], img[interior], rcond=None)
-    return img - design @ coef
 
 
 def _quantile_held(values: np.ndarray, held: np.ndarray, q: float) -> np.ndarray:
@@ -285,7 +271,7 @@ def segment_margin(img: np.ndarray, interior: np.ndarray, edge_mm: np.ndarray, r
     centre = (img.shape[0] - 1) / 2.0
     angles, ends, vertices = _candidates(radius_mm, centre, px_mm)
     best: SegmentMargin | None = None
-    resid = _sphere_residual(np.asarray(img, float), interior, radius_mm, px_mm)
+    resid = sphere_residual(np.asarray(img, float), interior, radius_mm, px_mm)
     for s_mm in SEGMENT_SCALES_MM:
         inside = interior & (edge_mm >= (SIDE_SCALES + 1.0) * s_mm)
         band, second = _band_images(resid, s_mm / px_mm)
