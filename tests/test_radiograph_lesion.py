@@ -154,14 +154,13 @@ def test_sdf_phantom_lesion_free_hip_stays_absent_on_other_images():
     assert frog.resolved and frog.found is False
 
 
-def _labelmap_head(lesion: str, shown: bool = True, **view):
+def _labelmap_head(lesion: str, shown: bool = True, view: str = "AP"):
+    from labelmap_views import labelmap_radiograph
+
     from onfh_imaging.measure.radiograph import calibrate
-    from onfh_imaging.phantom.labelmap import HipDisease, LabelmapSpec
-    from onfh_imaging.phantom.labelmap.radiograph import RadiographSpec, render_radiograph
     from onfh_imaging.segment.xray import find_femoral_heads_2d
 
-    spec = LabelmapSpec(hips="right", right=HipDisease(0.0, lesion=lesion, radiographic_lesion=shown))
-    pixels, truth = render_radiograph(RadiographSpec(spec, **view))
+    pixels, truth = labelmap_radiograph(lesion, shown, view)
     size = truth["pixel_size_mm"]
     rx, _, _ = calibrate(Radiograph(pixels.astype(float), (size, size), "PixelSpacing"))
     (head,) = [c for c in find_femoral_heads_2d(rx) if c.side == "right"]

@@ -145,13 +145,12 @@ def test_a_visit_whose_mri_shows_no_lesion_tests_nothing():
 
 # --- the second phantom family's AP view, with its exact lesion as the MRI's mask ---------------------------
 def _labelmap_case(lesion: str, shown: bool):
+    from labelmap_views import labelmap_radiograph
+
     from onfh_imaging.measure.radiograph import calibrate
-    from onfh_imaging.phantom.labelmap import HipDisease, LabelmapSpec
-    from onfh_imaging.phantom.labelmap.radiograph import RadiographSpec, render_radiograph
     from onfh_imaging.segment.xray import find_femoral_heads_2d
 
-    spec = LabelmapSpec(hips="right", right=HipDisease(0.0, lesion=lesion, radiographic_lesion=shown))
-    pixels, truth = render_radiograph(RadiographSpec(spec, view="AP"))
+    pixels, truth = labelmap_radiograph(lesion, shown, "AP")
     size = truth["pixel_size_mm"]
     rx, _, _ = calibrate(Radiograph(pixels.astype(float), (size, size), "PixelSpacing", view="AP",
                                     patient_orientation=("L", "F")))
