@@ -140,7 +140,7 @@ NUMPYDOC_MODULES = (
     "segment/rays.py", "segment/mri.py", "segment/acetabulum.py", "segment/xray_search.py",
     "segment/xray_outline.py", "segment/xray_sides.py", "segment/xray_ball.py", "segment/xray_anatomy.py",
     "segment/xray.py", "segment/xray_silhouette.py", "segment/xray_rim.py", "segment/layers.py",
-    "segment/junction.py",
+    "segment/junction.py", "segment/_layer_model.py",
     "measure", "verdict.py", "verdict_early.py", "verdict_conflicts.py", "visit_priors.py",
     "phantom", "__init__.py", "__main__.py", "segment/__init__.py",
     "reading.py", "_reading_jobs.py", "_reading_masks.py", "_reading_surface.py", "plugins/onfh_napari",

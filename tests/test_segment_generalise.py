@@ -100,7 +100,7 @@ def _layers_profile(s: np.ndarray, plate_mm: float, blur_mm: float) -> np.ndarra
 def test_cartilage_rise_is_sought_only_within_the_femur_layers():
     """A thin plate under cartilage blurred into one dark band shows no rise; the rise 5 mm out is the
     acetabular bone, so the cartilage is not seen."""
-    from onfh_imaging.segment.bone_surface import _first_dip_and_rise
+    from onfh_imaging.segment._layer_model import _first_dip_and_rise
 
     s = np.arange(-6.0, 8.0 + 1e-9, 0.1)
     sharp = _layers_profile(s, 0.9, 0.3)
